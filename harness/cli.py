@@ -1,0 +1,59 @@
+"""The ``cri-conformance`` command.
+
+Subcommands import what they need when they run, so ``images`` works with nothing but the
+standard library (scripts/services calls it before any virtualenv exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _images(args: argparse.Namespace) -> int:
+    from harness.images.catalog import build_all
+    from harness.images.registry import push
+
+    for built in build_all():
+        if args.action == "push":
+            for reference in push(built, args.to):
+                print(f"{reference}@{built.manifest_digest}")
+        elif args.action == "build":
+            print(f"{built.recipe.name}\t{built.manifest_digest}\t{built.layout}")
+        else:
+            print(f"{built.recipe.name}\t{','.join(built.tags)}\t{built.manifest_digest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cri-conformance",
+        description="CRI v1 conformance harness and reference shim",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    images = commands.add_parser("images", help="build, push or list the test images")
+    image_actions = images.add_subparsers(dest="action", required=True)
+    image_actions.add_parser("build", help="build every recipe in fixtures/images into OCI layouts")
+    image_actions.add_parser("list", help="list the recipes with their tags and digests")
+    push = image_actions.add_parser("push", help="push the test images to a registry")
+    push.add_argument("--to", required=True, metavar="REGISTRY",
+                      help="registry host[:port], e.g. 127.0.0.1:5000")
+    images.set_defaults(handler=_images)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except Exception as error:  # one line for the user, not a traceback
+        if type(error).__module__.startswith("harness"):
+            print(f"cri-conformance: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

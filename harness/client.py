@@ -1,0 +1,251 @@
+"""A thin, typed CRI v1 client.
+
+Every call carries a deadline, and every failure becomes one exception type whose message
+names the RPC, the status code and the runtime's words, so a failing test reads as a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+from cri_api.v1 import api_pb2 as cri
+from cri_api.v1 import api_pb2_grpc as cri_grpc
+from cri_api.v1alpha2 import api_pb2 as cri_v1alpha2
+from cri_api.v1alpha2 import api_pb2_grpc as cri_v1alpha2_grpc
+
+from harness.endpoints import Endpoints
+
+Response = TypeVar("Response")
+
+
+class CriError(Exception):
+    """Base of every error the client raises."""
+
+
+class EndpointUnavailable(CriError):
+    """Nothing usable answers at the endpoint; the message says what to check."""
+
+
+class CallFailed(CriError):
+    """The runtime answered an RPC with an error status."""
+
+    def __init__(self, rpc: str, code: grpc.StatusCode, details: str) -> None:
+        self.rpc = rpc
+        self.code = code
+        self.details = details
+        super().__init__(f"{rpc} failed with {code.name}: {details}")
+
+
+class CriClient:
+    """Both CRI services of one runtime, each call bounded by ``timeout`` seconds."""
+
+    def __init__(self, endpoints: Endpoints, timeout: float) -> None:
+        self.endpoints = endpoints
+        self.timeout = timeout
+        self._runtime_channel = grpc.insecure_channel(endpoints.runtime_target)
+        self._image_channel = (
+            self._runtime_channel
+            if endpoints.image == endpoints.runtime
+            else grpc.insecure_channel(endpoints.image_target)
+        )
+        self.runtime_stub: Any = cri_grpc.RuntimeServiceStub(self._runtime_channel)
+        self.image_stub: Any = cri_grpc.ImageServiceStub(self._image_channel)
+
+    def close(self) -> None:
+        self._runtime_channel.close()
+        if self._image_channel is not self._runtime_channel:
+            self._image_channel.close()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connect(self) -> cri.VersionResponse:
+        """Wait for both services to answer v1, or explain why they do not."""
+        self._wait_ready(self._runtime_channel, self.endpoints.runtime)
+        if self._image_channel is not self._runtime_channel:
+            self._wait_ready(self._image_channel, self.endpoints.image)
+        try:
+            return self.version()
+        except CallFailed as error:
+            if error.code is grpc.StatusCode.UNIMPLEMENTED and self._answers_v1alpha2():
+                raise EndpointUnavailable(
+                    f"{self.endpoints.runtime} answers only the old CRI v1alpha2 API; "
+                    "cri-conformance tests runtime.v1 (containerd >= 1.6, CRI-O >= 1.23)"
+                ) from error
+            raise
+
+    def _wait_ready(self, channel: grpc.Channel, endpoint: str) -> None:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=self.timeout)
+        except grpc.FutureTimeoutError:
+            raise EndpointUnavailable(
+                f"no CRI runtime answers at {endpoint} within {self.timeout:g}s: check that the "
+                "socket exists and the runtime is running, or pass another --cri-endpoint"
+            ) from None
+
+    def _answers_v1alpha2(self) -> bool:
+        stub: Any = cri_v1alpha2_grpc.RuntimeServiceStub(self._runtime_channel)
+        try:
+            stub.Version(cri_v1alpha2.VersionRequest(), timeout=self.timeout)
+        except grpc.RpcError:
+            return False
+        return True
+
+    # -- the call primitive -------------------------------------------------------------
+
+    def call(
+        self, method: Callable[..., Response], request: Any, extra_seconds: float = 0.0
+    ) -> Response:
+        """Invoke one stub method with a deadline, turning gRPC errors into ``CriError``."""
+        rpc = type(request).__name__.removesuffix("Request")
+        try:
+            return method(request, timeout=self.timeout + extra_seconds)
+        except grpc.RpcError as error:
+            code: grpc.StatusCode = error.code()
+            details = error.details() or ""
+            if code is grpc.StatusCode.UNAVAILABLE:
+                raise EndpointUnavailable(
+                    f"{rpc}: the runtime at {self.endpoints.runtime} is unavailable ({details})"
+                ) from None
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                details = f"no answer within {self.timeout + extra_seconds:g}s ({details})"
+            raise CallFailed(rpc, code, details) from None
+
+    # -- runtime info -------------------------------------------------------------------
+
+    def version(self) -> cri.VersionResponse:
+        return self.call(self.runtime_stub.Version, cri.VersionRequest(version="v1"))
+
+    def status(self, verbose: bool = False) -> cri.StatusResponse:
+        return self.call(self.runtime_stub.Status, cri.StatusRequest(verbose=verbose))
+
+    def runtime_config(self) -> cri.RuntimeConfigResponse:
+        return self.call(self.runtime_stub.RuntimeConfig, cri.RuntimeConfigRequest())
+
+    # -- pod sandboxes ------------------------------------------------------------------
+
+    def run_pod(self, config: cri.PodSandboxConfig, runtime_handler: str = "") -> str:
+        request = cri.RunPodSandboxRequest(config=config, runtime_handler=runtime_handler)
+        return self.call(self.runtime_stub.RunPodSandbox, request).pod_sandbox_id
+
+    def pod_status(self, pod_id: str, verbose: bool = False) -> cri.PodSandboxStatusResponse:
+        request = cri.PodSandboxStatusRequest(pod_sandbox_id=pod_id, verbose=verbose)
+        return self.call(self.runtime_stub.PodSandboxStatus, request)
+
+    def list_pods(self, filter: cri.PodSandboxFilter | None = None) -> list[cri.PodSandbox]:
+        request = cri.ListPodSandboxRequest(filter=filter)
+        return list(self.call(self.runtime_stub.ListPodSandbox, request).items)
+
+    def stop_pod(self, pod_id: str) -> None:
+        request = cri.StopPodSandboxRequest(pod_sandbox_id=pod_id)
+        self.call(self.runtime_stub.StopPodSandbox, request, extra_seconds=30)
+
+    def remove_pod(self, pod_id: str) -> None:
+        request = cri.RemovePodSandboxRequest(pod_sandbox_id=pod_id)
+        self.call(self.runtime_stub.RemovePodSandbox, request, extra_seconds=30)
+
+    # -- containers ---------------------------------------------------------------------
+
+    def create_container(
+        self, pod_id: str, config: cri.ContainerConfig, pod_config: cri.PodSandboxConfig
+    ) -> str:
+        request = cri.CreateContainerRequest(
+            pod_sandbox_id=pod_id, config=config, sandbox_config=pod_config
+        )
+        return self.call(self.runtime_stub.CreateContainer, request).container_id
+
+    def start_container(self, container_id: str) -> None:
+        request = cri.StartContainerRequest(container_id=container_id)
+        self.call(self.runtime_stub.StartContainer, request)
+
+    def stop_container(self, container_id: str, timeout: int = 0) -> None:
+        request = cri.StopContainerRequest(container_id=container_id, timeout=timeout)
+        self.call(self.runtime_stub.StopContainer, request, extra_seconds=timeout + 10)
+
+    def remove_container(self, container_id: str) -> None:
+        request = cri.RemoveContainerRequest(container_id=container_id)
+        self.call(self.runtime_stub.RemoveContainer, request, extra_seconds=10)
+
+    def container_status(
+        self, container_id: str, verbose: bool = False
+    ) -> cri.ContainerStatusResponse:
+        request = cri.ContainerStatusRequest(container_id=container_id, verbose=verbose)
+        return self.call(self.runtime_stub.ContainerStatus, request)
+
+    def list_containers(self, filter: cri.ContainerFilter | None = None) -> list[cri.Container]:
+        request = cri.ListContainersRequest(filter=filter)
+        return list(self.call(self.runtime_stub.ListContainers, request).containers)
+
+    def exec_sync(
+        self, container_id: str, cmd: list[str], timeout: int = 0
+    ) -> cri.ExecSyncResponse:
+        request = cri.ExecSyncRequest(container_id=container_id, cmd=cmd, timeout=timeout)
+        return self.call(self.runtime_stub.ExecSync, request, extra_seconds=timeout)
+
+    def update_container_resources(
+        self, container_id: str, linux: cri.LinuxContainerResources
+    ) -> None:
+        request = cri.UpdateContainerResourcesRequest(container_id=container_id, linux=linux)
+        self.call(self.runtime_stub.UpdateContainerResources, request)
+
+    def reopen_container_log(self, container_id: str) -> None:
+        request = cri.ReopenContainerLogRequest(container_id=container_id)
+        self.call(self.runtime_stub.ReopenContainerLog, request)
+
+    # -- stats --------------------------------------------------------------------------
+
+    def container_stats(self, container_id: str) -> cri.ContainerStats:
+        request = cri.ContainerStatsRequest(container_id=container_id)
+        return self.call(self.runtime_stub.ContainerStats, request).stats
+
+    def list_container_stats(
+        self, filter: cri.ContainerStatsFilter | None = None
+    ) -> list[cri.ContainerStats]:
+        request = cri.ListContainerStatsRequest(filter=filter)
+        return list(self.call(self.runtime_stub.ListContainerStats, request).stats)
+
+    def pod_stats(self, pod_id: str) -> cri.PodSandboxStats:
+        request = cri.PodSandboxStatsRequest(pod_sandbox_id=pod_id)
+        return self.call(self.runtime_stub.PodSandboxStats, request).stats
+
+    def list_pod_stats(
+        self, filter: cri.PodSandboxStatsFilter | None = None
+    ) -> list[cri.PodSandboxStats]:
+        request = cri.ListPodSandboxStatsRequest(filter=filter)
+        return list(self.call(self.runtime_stub.ListPodSandboxStats, request).stats)
+
+    # -- streaming endpoints (the URL only; harness.streaming speaks the protocols) ------
+
+    def exec_url(self, request: cri.ExecRequest) -> str:
+        return self.call(self.runtime_stub.Exec, request).url
+
+    def attach_url(self, request: cri.AttachRequest) -> str:
+        return self.call(self.runtime_stub.Attach, request).url
+
+    def port_forward_url(self, pod_id: str, ports: list[int]) -> str:
+        request = cri.PortForwardRequest(pod_sandbox_id=pod_id, port=ports)
+        return self.call(self.runtime_stub.PortForward, request).url
+
+    # -- images -------------------------------------------------------------------------
+
+    def pull_image(
+        self, image: str, pod_config: cri.PodSandboxConfig | None = None
+    ) -> str:
+        request = cri.PullImageRequest(image=cri.ImageSpec(image=image), sandbox_config=pod_config)
+        return self.call(self.image_stub.PullImage, request, extra_seconds=120).image_ref
+
+    def image_status(self, image: str, verbose: bool = False) -> cri.ImageStatusResponse:
+        request = cri.ImageStatusRequest(image=cri.ImageSpec(image=image), verbose=verbose)
+        return self.call(self.image_stub.ImageStatus, request)
+
+    def list_images(self, image: str | None = None) -> list[cri.Image]:
+        filter = cri.ImageFilter(image=cri.ImageSpec(image=image)) if image else None
+        return list(self.call(self.image_stub.ListImages, cri.ListImagesRequest(filter=filter)).images)
+
+    def remove_image(self, image: str) -> None:
+        request = cri.RemoveImageRequest(image=cri.ImageSpec(image=image))
+        self.call(self.image_stub.RemoveImage, request, extra_seconds=30)
+
+    def image_fs_info(self) -> cri.ImageFsInfoResponse:
+        return self.call(self.image_stub.ImageFsInfo, cri.ImageFsInfoRequest())

@@ -1,0 +1,97 @@
+"""The test images as the suite sees them: references in the registry the run uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.images.builder import BuiltImage, build_cached
+from harness.images.recipes import load_recipes
+from harness.images.registry import push, repository
+
+
+@dataclass(frozen=True)
+class TestImage:
+    """One recipe image, reachable by tag or by digest in ``registry``."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    built: BuiltImage
+    registry: str
+
+    @property
+    def name(self) -> str:
+        return self.built.recipe.name
+
+    @property
+    def repository(self) -> str:
+        return repository(self.registry, self.name)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.built.tags
+
+    @property
+    def ref(self) -> str:
+        """The reference by the recipe's first tag."""
+        return self.tag_ref(self.tags[0])
+
+    def tag_ref(self, tag: str) -> str:
+        return f"{self.repository}:{tag}"
+
+    @property
+    def digest_ref(self) -> str:
+        return f"{self.repository}@{self.built.manifest_digest}"
+
+    @property
+    def manifest_digest(self) -> str:
+        return self.built.manifest_digest
+
+    @property
+    def config_digest(self) -> str:
+        """The image id most runtimes report (the digest of the image config)."""
+        return self.built.config_digest
+
+    @property
+    def user(self) -> str:
+        return self.built.recipe.user
+
+
+class ImageCatalog:
+    """Every recipe image, by name: ``catalog["busybox"].ref``."""
+
+    def __init__(self, images: dict[str, TestImage]) -> None:
+        self._images = images
+
+    def __getitem__(self, name: str) -> TestImage:
+        try:
+            return self._images[name]
+        except KeyError:
+            known = ", ".join(sorted(self._images))
+            raise KeyError(f"no test image {name!r}; recipes define: {known}") from None
+
+    def __iter__(self) -> Iterator[TestImage]:
+        return iter(self._images.values())
+
+    @property
+    def busybox(self) -> TestImage:
+        return self["busybox"]
+
+    @property
+    def pause(self) -> TestImage:
+        return self["pause"]
+
+
+def build_all(cache_dir: Path | None = None) -> list[BuiltImage]:
+    return [build_cached(recipe, cache_dir) for recipe in load_recipes().values()]
+
+
+def prepare(registry: str, publish: bool, cache_dir: Path | None = None) -> ImageCatalog:
+    """Build every recipe (cached) and, when ``publish``, push it to ``registry``."""
+    images = {}
+    for built in build_all(cache_dir):
+        if publish:
+            push(built, registry)
+        images[built.recipe.name] = TestImage(built, registry)
+    return ImageCatalog(images)

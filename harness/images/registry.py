@@ -1,0 +1,124 @@
+"""The local OCI registry the suite pulls from, and pushing built images into it.
+
+Tests never touch the internet: when no ``--image-registry`` is given, the harness serves the
+test images from Debian's ``docker-registry`` on 127.0.0.1. Runtimes treat loopback registries
+as plain HTTP (containerd needs a mirror entry for it; see scripts/services).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.images.builder import BuildError, BuiltImage, run_tool
+
+DEFAULT_ADDRESS = "127.0.0.1:5000"
+REPOSITORY_PREFIX = "cri-conformance"
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+http:
+  addr: {address}
+"""
+
+
+class RegistryError(Exception):
+    """The registry cannot be started or reached."""
+
+
+def answers(address: str, timeout: float = 1.0) -> bool:
+    """True when an OCI distribution API answers at ``address`` over plain HTTP."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class LocalRegistry:
+    """A ``docker-registry`` process on loopback, owned through a pid file."""
+
+    address: str
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "registry.pid"
+
+    def start(self, wait_seconds: float = 15.0) -> bool:
+        """Start the registry unless one answers already; True if this call started it."""
+        if answers(self.address):
+            return False
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        config = self.state_dir / "registry.yml"
+        config.write_text(REGISTRY_CONFIG.format(storage=self.state_dir / "data",
+                                                 address=self.address))
+        log = (self.state_dir / "registry.log").open("ab")
+        try:
+            process = subprocess.Popen(
+                ["docker-registry", "serve", str(config)],
+                stdout=log, stderr=log, start_new_session=True,
+            )
+        except FileNotFoundError as error:
+            raise RegistryError(
+                "docker-registry is not installed: run scripts/services install, "
+                "or pass --image-registry with a registry that holds the test images"
+            ) from error
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if answers(self.address):
+                return True
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RegistryError(
+            f"docker-registry did not answer on {self.address}; see {self.state_dir}/registry.log"
+        )
+
+    def stop(self) -> None:
+        """Stop the registry this object started (and nothing else)."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.pid_file.unlink(missing_ok=True)
+
+
+def repository(registry: str, image_name: str) -> str:
+    return f"{registry}/{REPOSITORY_PREFIX}/{image_name}"
+
+
+def push(image: BuiltImage, registry: str) -> list[str]:
+    """Copy every tag of ``image`` to ``registry``; return the references pushed."""
+    pushed = []
+    plain_http = registry.startswith(("127.", "localhost"))
+    for tag in image.tags:
+        reference = f"{repository(registry, image.recipe.name)}:{tag}"
+        try:
+            run_tool("skopeo", "copy", "--quiet", "--preserve-digests",
+                     f"--dest-tls-verify={'false' if plain_http else 'true'}",
+                     f"oci:{image.layout}:{tag}", f"docker://{reference}")
+        except BuildError as error:
+            raise RegistryError(f"pushing {reference}: {error}") from error
+        pushed.append(reference)
+    return pushed
