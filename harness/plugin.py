@@ -17,6 +17,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CriClient, CriError
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.features import FeatureRegistryError, registry
 from harness.images.builder import BuildError
 from harness.images.catalog import ImageCatalog
 from harness.images.registry import RegistryError
@@ -27,7 +28,6 @@ SESSION_KEY = pytest.StashKey[CriSession]()
 SETTINGS_KEY = pytest.StashKey[Settings]()
 LEAKS_KEY = pytest.StashKey[list[Leak] | None]()
 SETUP_ERROR_KEY = pytest.StashKey[str]()
-SHAPES = ("single", "multi")
 SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError)
 
 
@@ -122,9 +122,15 @@ def pytest_configure_node(node: object) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        for marker in item.iter_markers("feature"):
-            _check_feature_marker(item, marker)
+    problems = [
+        problem
+        for item in items
+        for marker in item.iter_markers("feature")
+        if (problem := _feature_marker_problem(item, marker))
+    ]
+    if problems:
+        _stop_before_running(config, items, "\n".join(problems))
+        return
     if config.option.collectonly or not _needs_runtime(items):
         return
     try:
@@ -133,6 +139,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _ = session.images
     except SETUP_ERRORS as error:
         _stop_before_running(config, items, f"cri-conformance: {error}")
+
+
+def _feature_marker_problem(item: pytest.Item, marker: pytest.Mark) -> str | None:
+    """The id must be in the registry, and the shape must agree with it."""
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or not marker.args[0]:
+        return f"{item.nodeid}: @pytest.mark.feature needs one feature id"
+    feature_id = marker.args[0]
+    try:
+        feature = registry().get(feature_id)
+    except FeatureRegistryError as error:
+        return f"feature registry: {error}"
+    if feature is None:
+        area = feature_id.split(".", 1)[0]
+        return (
+            f"{item.nodeid}: unknown feature {feature_id!r}: describe it in "
+            f"harness/features/{area}.yaml"
+        )
+    shape = marker.kwargs.get("shape", "single")
+    if shape != feature.shape:
+        return (
+            f"{item.nodeid}: feature {feature_id} has shape {feature.shape!r} in the registry, "
+            f"the marker says {shape!r}"
+        )
+    return None
 
 
 def _needs_runtime(items: list[pytest.Item]) -> bool:
@@ -164,16 +194,6 @@ def _stop_before_running(config: pytest.Config, items: list[pytest.Item], messag
     settings.shared_dir.mkdir(parents=True, exist_ok=True)
     settings.setup_error.write_text(message)
     items.clear()
-
-
-def _check_feature_marker(item: pytest.Item, marker: pytest.Mark) -> None:
-    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or not marker.args[0]:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.feature needs one feature id")
-    shape = marker.kwargs.get("shape", "single")
-    if shape not in SHAPES:
-        raise pytest.UsageError(
-            f"{item.nodeid}: feature shape {shape!r} is not one of {', '.join(SHAPES)}"
-        )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -14,7 +14,7 @@ from harness.resources import RUN_LABEL
 FAILS_HALFWAY = """
 import pytest
 
-@pytest.mark.feature("test.fails-halfway")
+@pytest.mark.feature("container.lifecycle")
 def test_fails_after_creating_things(cri, make_pod, make_container):
     pod = make_pod("halfway")
     make_container(pod)
@@ -112,3 +112,15 @@ def test_pod_with_container(cri, make_pod, make_container, n):
     result.assert_outcomes(passed=4)
     output = result.stdout.str()
     assert objects_of_run(containerd, run_id_of(output)) == []
+
+
+def test_an_unknown_feature_id_stops_the_run_naming_the_registry_file(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_x='import pytest\n\n@pytest.mark.feature("pod.no-such")\ndef test_x():\n    pass\n'
+    )
+    for extra in ([], ["-n", "2"]):
+        result = pytester.runpytest_subprocess(*extra)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert "harness/features/pod.yaml" in result.stdout.str()
