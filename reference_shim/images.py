@@ -72,7 +72,7 @@ class Images:
             info = self._backend.get(wanted)
             found = [info] if info is not None else []
         else:
-            found = self._backend.list()
+            found = self._backend.list_images()
         return [to_cri_image(info, self._pod_image) for info in found]
 
     def remove(self, request: cri.RemoveImageRequest) -> None:

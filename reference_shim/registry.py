@@ -57,7 +57,11 @@ class Registry:
 
     def by_vm(self, vm_id: str) -> PodRecord | ContainerRecord | None:
         with self.lock:
-            for record in [*self.pods.values(), *self.containers.values()]:
+            records: list[PodRecord | ContainerRecord] = [
+                *self.pods.values(),
+                *self.containers.values(),
+            ]
+            for record in records:
                 if record.vm_id == vm_id:
                     return record
         return None

@@ -9,6 +9,7 @@ import signal
 import threading
 from concurrent import futures
 from types import FrameType
+from typing import Any
 
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
@@ -75,10 +76,11 @@ class Shim:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri")
         )
-        cri_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(self.ctx), server)
-        cri_grpc.add_ImageServiceServicer_to_server(
-            ImageService(Images(self.backend.images, self.config.pod_image)), server
-        )
+        # The generated registration functions are untyped.
+        add_runtime: Any = cri_grpc.add_RuntimeServiceServicer_to_server
+        add_images: Any = cri_grpc.add_ImageServiceServicer_to_server
+        add_runtime(RuntimeService(self.ctx), server)
+        add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)
         socket = self.config.socket
         socket.parent.mkdir(parents=True, exist_ok=True)
         if socket.is_socket():

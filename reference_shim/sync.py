@@ -94,9 +94,8 @@ def recover(ctx: ShimContext) -> None:
         sync_pod(ctx, pod, vms.get(pod.vm_id, missing))
     for container in list(ctx.registry.containers.values()):
         sync_container(ctx, container, vms.get(container.vm_id, missing))
-    known = {
-        record.vm_id for record in [*ctx.registry.pods.values(), *ctx.registry.containers.values()]
-    }
+    known = {pod.vm_id for pod in ctx.registry.pods.values()}
+    known |= {container.vm_id for container in ctx.registry.containers.values()}
     for vm_id in set(vms) - known:
         log.warning(
             "removing VM %s: no record owns it (the shim stopped while creating it)", vm_id[:12]

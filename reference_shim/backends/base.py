@@ -205,7 +205,7 @@ class ImageBackend(Protocol):
 
     def get(self, reference: str) -> ImageInfo | None: ...
 
-    def list(self) -> list[ImageInfo]: ...
+    def list_images(self) -> list[ImageInfo]: ...
 
     def remove(self, image_id: str) -> None: ...
 
@@ -217,7 +217,9 @@ class ImageBackend(Protocol):
 
 class VmBackend(Protocol):
     name: str
-    images: ImageBackend
+
+    @property
+    def images(self) -> ImageBackend: ...
 
     def setup(self) -> None:
         """Prepare what VMs need (the shim's network); idempotent."""

@@ -169,17 +169,29 @@ def _seccomp(context: cri.LinuxContainerSecurityContext) -> str:
         raise InvalidArgument(f"cannot read seccomp profile {ref!r}: {error}") from error
 
 
+def _apparmor_enabled() -> bool:
+    return _APPARMOR_ENABLED.exists() and _APPARMOR_ENABLED.read_text().strip() == "Y"
+
+
 def _apparmor(context: cri.LinuxContainerSecurityContext) -> str:
-    wanted = context.apparmor if context.HasField("apparmor") else None
-    if wanted is None or wanted.profile_type != cri.SecurityProfile.Localhost:
-        if not context.apparmor_profile.startswith("localhost/"):
-            return ""
-    enabled = _APPARMOR_ENABLED.exists() and _APPARMOR_ENABLED.read_text().strip() == "Y"
-    if not enabled:
+    """ "" for the runtime default, "unconfined", or the name of a profile loaded on the host."""
+    if context.HasField("apparmor"):
+        kind, profile = context.apparmor.profile_type, context.apparmor.localhost_ref
+    elif context.apparmor_profile.startswith("localhost/"):
+        kind, profile = cri.SecurityProfile.Localhost, context.apparmor_profile[10:]
+    elif context.apparmor_profile == "unconfined":
+        kind, profile = cri.SecurityProfile.Unconfined, ""
+    else:
+        kind, profile = cri.SecurityProfile.RuntimeDefault, ""
+    if kind == cri.SecurityProfile.RuntimeDefault:
+        return ""
+    if not _apparmor_enabled():
+        if kind == cri.SecurityProfile.Unconfined:
+            return ""  # without AppArmor every process is unconfined already
         raise Unimplemented(
-            "an AppArmor profile was asked for, but AppArmor is not enabled on this host"
+            f"AppArmor profile {profile!r} was asked for, but AppArmor is not enabled on this host"
         )
-    return wanted.localhost_ref if wanted is not None else context.apparmor_profile[10:]
+    return "unconfined" if kind == cri.SecurityProfile.Unconfined else profile
 
 
 def _capability(name: str) -> str:

@@ -22,11 +22,11 @@ CONTAINER_TRANSITIONS: dict[int, frozenset[int]] = {
 
 
 def container_state_name(state: int) -> str:
-    return str(cri.ContainerState.Name(state))
+    return str(cri.ContainerState.Name(cri.ContainerState.ValueType(state)))
 
 
 def pod_state_name(state: int) -> str:
-    return str(cri.PodSandboxState.Name(state))
+    return str(cri.PodSandboxState.Name(cri.PodSandboxState.ValueType(state)))
 
 
 def can_move(current: int, target: int) -> bool:
@@ -45,7 +45,8 @@ def require_container_state(record: ContainerRecord, allowed: set[int], action: 
 def require_pod_ready(pod: PodRecord, action: str) -> None:
     if pod.state != cri.SANDBOX_READY:
         raise FailedPrecondition(
-            f"cannot {action}: pod sandbox {pod.id} is {pod_state_name(pod.state)}, not SANDBOX_READY"
+            f"cannot {action}: pod sandbox {pod.id} is {pod_state_name(pod.state)}, "
+            "not SANDBOX_READY"
         )
 
 

@@ -76,7 +76,8 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self, base_url: str, instance: str) -> None:
-        self._api = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
+        # The SDK is untyped.
+        self._api: Any = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
         self.base_url = base_url
         self.instance = instance
         self.images = DockerImages(self._api)
@@ -254,9 +255,12 @@ class DockerBackend:
             },
             decode=True,
         )
-        closer = threading.Thread(
-            target=lambda: (stop.wait(), events.close()), daemon=True, name="docker-events-closer"
-        )
+
+        def close_when_stopped() -> None:
+            stop.wait()
+            events.close()
+
+        closer = threading.Thread(target=close_when_stopped, daemon=True, name="events-closer")
         closer.start()
         try:
             for event in events:

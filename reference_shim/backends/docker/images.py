@@ -30,7 +30,7 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
 
 class DockerImages:
     def __init__(self, api: docker.APIClient) -> None:
-        self._api = api
+        self._api: Any = api  # the SDK is untyped
         self._root = ""
 
     def mountpoint(self) -> str:
@@ -58,7 +58,7 @@ class DockerImages:
             except docker.errors.NotFound:
                 return None
 
-    def list(self) -> list[ImageInfo]:
+    def list_images(self) -> list[ImageInfo]:
         with docker_errors("list images"):
             summaries = self._api.images()
             infos = []
