@@ -119,7 +119,7 @@ class ShimLauncher:
             if self.socket.exists():
                 try:
                     with grpc.insecure_channel(self.endpoint) as channel:
-                        stub = cri_grpc.RuntimeServiceStub(channel)  # type: ignore[no-untyped-call]
+                        stub = cri_grpc.RuntimeServiceStub(channel)
                         stub.Version(cri.VersionRequest(version="v1"), timeout=2)
                     return
                 except grpc.RpcError as error:
