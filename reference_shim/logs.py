@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reference_shim.backends.base import OutputRecord, OutputStream, VmBackend
@@ -38,23 +39,64 @@ def format_lines(record: OutputRecord, max_line: int = MAX_LINE_BYTES) -> list[b
     return lines
 
 
-def last_timestamps(path: Path) -> dict[str, int]:
-    """The newest timestamp of each stream among the last lines of a CRI log file."""
+@dataclass(frozen=True)
+class Progress:
+    """How far a stream got: the newest timestamp written, and how many bytes of text carry it.
+
+    Backends give every part of one long line the same timestamp (Docker does), so the
+    timestamp alone cannot tell which parts are already written; the byte count can.
+    """
+
+    timestamp: int = 0
+    bytes_at_timestamp: int = 0
+
+    def after(self, record: OutputRecord) -> Progress:
+        if record.timestamp == self.timestamp:
+            return Progress(self.timestamp, self.bytes_at_timestamp + len(record.data))
+        return Progress(record.timestamp, len(record.data))
+
+
+def progress_in_file(path: Path) -> dict[str, Progress]:
+    """Each stream's progress as the last lines of a CRI log file show it."""
     try:
         with path.open("rb") as file:
             file.seek(max(0, file.seek(0, os.SEEK_END) - _TAIL_BYTES))
             tail = file.read()
     except FileNotFoundError:
         return {}
-    newest: dict[str, int] = {}
+    found: dict[str, Progress] = {}
     for line in tail.split(b"\n"):
         fields = line.split(b" ", 3)
-        if len(fields) < 3 or fields[1].decode(errors="replace") not in STREAMS:
+        if len(fields) < 4 or fields[1].decode(errors="replace") not in STREAMS:
             continue
         stamp = parse_rfc3339_nano(fields[0].decode(errors="replace"))
         stream = fields[1].decode()
-        newest[stream] = max(newest.get(stream, 0), stamp)
-    return newest
+        current = found.get(stream, Progress())
+        if stamp >= current.timestamp:
+            record = OutputRecord(stamp, stream, fields[3], partial=False)
+            found[stream] = current.after(record)
+    return found
+
+
+class AlreadyWritten:
+    """Drops what a copier before a restart wrote: records older than its progress, and the
+    first ``bytes_at_timestamp`` bytes of the records that carry its last timestamp."""
+
+    def __init__(self, done: Progress) -> None:
+        self._timestamp = done.timestamp
+        self._skip = done.bytes_at_timestamp
+
+    def strip(self, record: OutputRecord) -> OutputRecord | None:
+        if record.timestamp < self._timestamp:
+            return None
+        if record.timestamp > self._timestamp or self._skip == 0:
+            return record
+        if len(record.data) <= self._skip:
+            self._skip -= len(record.data)
+            return None
+        rest = replace(record, data=record.data[self._skip :])
+        self._skip = 0
+        return rest
 
 
 class CriLogFile:
@@ -102,34 +144,38 @@ class LogPump:
         self._closing = threading.Event()
 
     def start(self) -> None:
-        in_file = last_timestamps(self.file.path)
+        in_file = progress_in_file(self.file.path)
         for stream in STREAMS:
-            stored, done = self._store.log_progress(self.container_id, stream)
+            timestamp, size, done = self._store.log_progress(self.container_id, stream)
             if done:
                 continue
-            after = max(stored, in_file.get(stream, 0))
-            thread = threading.Thread(
-                target=self._copy,
-                args=(stream, after),
-                daemon=True,
-                name=f"logs-{self.container_id[:12]}-{stream}",
+            resume = max(
+                Progress(timestamp, size),
+                in_file.get(stream, Progress()),
+                key=lambda p: (p.timestamp, p.bytes_at_timestamp),
             )
+            thread = threading.Thread(
+                target=self._copy, args=(stream, resume), daemon=True,
+                name=f"logs-{self.container_id[:12]}-{stream}",
+            )  # fmt: skip
             self._threads.append(thread)
             thread.start()
 
-    def _copy(self, stream: str, after: int) -> None:
-        """Write every record newer than ``after``; remember progress now and then."""
-        last, saved_at = after, time.monotonic()
+    def _copy(self, stream: str, resume: Progress) -> None:
+        """Write every record not yet written; remember progress now and then."""
+        progress, saved_at = resume, time.monotonic()
         try:
-            output = self._backend.read_output(self._vm_id, stream, since=after)
+            output = self._backend.read_output(self._vm_id, stream, since=resume.timestamp)
             self._streams[stream] = output
+            already_written = AlreadyWritten(resume)
             for record in output:
-                if record.timestamp <= last:
-                    continue  # already in the file before a restart
-                self.file.write(record)
-                last = record.timestamp
+                remaining = already_written.strip(record)
+                if remaining is None:
+                    continue
+                self.file.write(remaining)
+                progress = progress.after(remaining)
                 if time.monotonic() - saved_at > _PROGRESS_EVERY_S:
-                    self._store.save_log_progress(self.container_id, stream, last, False)
+                    self._save(stream, progress, done=False)
                     saved_at = time.monotonic()
         except Exception:  # a log copier must never take the shim down
             if not self._closing.is_set():
@@ -138,7 +184,12 @@ class LogPump:
         finally:
             self._streams.pop(stream, None)
         if not self._closing.is_set():
-            self._store.save_log_progress(self.container_id, stream, last, True)
+            self._save(stream, progress, done=True)
+
+    def _save(self, stream: str, progress: Progress, done: bool) -> None:
+        self._store.save_log_progress(
+            self.container_id, stream, progress.timestamp, progress.bytes_at_timestamp, done
+        )
 
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

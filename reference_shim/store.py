@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS containers (
 );
 CREATE TABLE IF NOT EXISTS log_progress (
     container_id TEXT NOT NULL, stream TEXT NOT NULL, timestamp INTEGER NOT NULL,
-    done INTEGER NOT NULL, PRIMARY KEY (container_id, stream)
+    bytes INTEGER NOT NULL, done INTEGER NOT NULL, PRIMARY KEY (container_id, stream)
 );
 """
 
@@ -172,18 +172,21 @@ class Store:
 
     # -- log progress -------------------------------------------------------------------
 
-    def log_progress(self, container_id: str, stream: str) -> tuple[int, bool]:
-        """The timestamp of the last message written for this stream, and whether it ended."""
+    def log_progress(self, container_id: str, stream: str) -> tuple[int, int, bool]:
+        """The newest timestamp written for this stream, the bytes of text written with that
+        timestamp, and whether the stream ended."""
         rows = self._execute(
-            "SELECT timestamp, done FROM log_progress WHERE container_id = ? AND stream = ?",
+            "SELECT timestamp, bytes, done FROM log_progress WHERE container_id = ? AND stream = ?",
             (container_id, stream),
         )
         if not rows:
-            return 0, False
-        return int(rows[0][0]), bool(rows[0][1])
+            return 0, 0, False
+        return int(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
 
-    def save_log_progress(self, container_id: str, stream: str, timestamp: int, done: bool) -> None:
+    def save_log_progress(
+        self, container_id: str, stream: str, timestamp: int, size: int, done: bool
+    ) -> None:
         self._execute(
-            "INSERT OR REPLACE INTO log_progress VALUES (?, ?, ?, ?)",
-            (container_id, stream, timestamp, int(done)),
+            "INSERT OR REPLACE INTO log_progress VALUES (?, ?, ?, ?, ?)",
+            (container_id, stream, timestamp, size, int(done)),
         )

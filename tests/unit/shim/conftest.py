@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_backend import PAUSE, FakeBackend
+from shim_helpers import StartShim
 
 from harness.client import CriClient
 from harness.endpoints import Endpoints
 from reference_shim.config import ShimConfig
 from reference_shim.server import Shim
-
-StartShim = Callable[[], tuple[Shim, CriClient]]
 
 
 @pytest.fixture

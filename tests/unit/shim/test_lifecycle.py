@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import StartShim
 from cri_api.v1 import api_pb2 as cri
-from fake_backend import BUSYBOX, FakeBackend
+from fake_backend import FakeBackend
+from shim_helpers import StartShim, container_config, pod_config
 
 from harness.client import CallFailed, CriClient
 
 UNKNOWN_ID = "f" * 64
-
-
-def pod_config(name: str = "p", attempt: int = 0) -> cri.PodSandboxConfig:
-    return cri.PodSandboxConfig(
-        metadata=cri.PodSandboxMetadata(
-            name=name, namespace="ns", uid="uid-" + name, attempt=attempt
-        ),
-        labels={"app": name},
-    )
-
-
-def container_config(name: str = "c", attempt: int = 0) -> cri.ContainerConfig:
-    return cri.ContainerConfig(
-        metadata=cri.ContainerMetadata(name=name, attempt=attempt),
-        image=cri.ImageSpec(image=BUSYBOX),
-        command=["sleep", "1000"],
-    )
 
 
 def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from conftest import StartShim
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
-from test_lifecycle import container_config, pod_config
+from shim_helpers import StartShim, container_config, pod_config, wait_for
 
 from harness.client import CriClient
 from reference_shim.backends.base import OutputRecord
-from reference_shim.logs import format_lines, last_timestamps
+from reference_shim.logs import AlreadyWritten, Progress, format_lines, progress_in_file
 
 
 def test_long_lines_are_cut_into_partial_parts_ending_with_a_full_one() -> None:
@@ -30,20 +28,16 @@ def test_a_backend_partial_message_stays_partial() -> None:
     assert format_lines(record) == [b"1970-01-01T00:00:00.000000001Z stderr P abc\n"]
 
 
-def test_the_last_timestamp_of_each_stream_is_read_back(tmp_path: Path) -> None:
+def test_the_progress_of_each_stream_is_read_back(tmp_path: Path) -> None:
     log = tmp_path / "c.log"
     log.write_bytes(
         b"1970-01-01T00:00:01Z stdout F a\n1970-01-01T00:00:03Z stderr F b\n"
         b"1970-01-01T00:00:02Z stdout P c\n"
     )
-    assert last_timestamps(log) == {"stdout": 2_000_000_000, "stderr": 3_000_000_000}
-
-
-def wait_for(condition: object, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+    assert progress_in_file(log) == {
+        "stdout": Progress(2_000_000_000, 1),
+        "stderr": Progress(3_000_000_000, 1),
+    }
 
 
 def test_a_restarted_shim_finds_everything_and_reconciles_it(
@@ -113,3 +107,13 @@ def test_reopen_log_starts_a_new_file_at_the_path(
     backend.emit(vm_id, "stderr", b"two")
     wait_for(lambda: log.exists() and b"two" in log.read_bytes())
     assert b"one" not in log.read_bytes()
+
+
+def test_parts_sharing_a_timestamp_resume_after_the_bytes_already_written() -> None:
+    first_part = OutputRecord(5, "stdout", b"abcd", partial=True)
+    second_part = OutputRecord(5, "stdout", b"efgh", partial=False)
+    already_written = AlreadyWritten(Progress(timestamp=5, bytes_at_timestamp=6))
+    assert already_written.strip(OutputRecord(4, "stdout", b"old", partial=False)) is None
+    assert already_written.strip(first_part) is None
+    assert already_written.strip(second_part) == OutputRecord(5, "stdout", b"gh", False)
+    assert AlreadyWritten(Progress(4, 100)).strip(second_part) == second_part
