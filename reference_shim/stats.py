@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmStats
@@ -9,6 +12,8 @@ from reference_shim.context import ShimContext
 from reference_shim.cri import filters
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.timestamps import now_ns
+
+_PARALLEL_SAMPLES = 8
 
 
 def _u64(value: int) -> cri.UInt64Value:
@@ -54,11 +59,18 @@ def _sum(parts: list[VmStats]) -> VmStats:
 
 
 class Stats:
+    """Backends may take a while per VM (Docker waits for its next 1 s sample), so the VMs of
+    one answer are sampled in parallel."""
+
     def __init__(self, ctx: ShimContext) -> None:
         self.ctx = ctx
+        self._pool = ThreadPoolExecutor(max_workers=_PARALLEL_SAMPLES, thread_name_prefix="stats")
 
     def _vm_stats(self, record: ContainerRecord | PodRecord) -> VmStats | None:
         return self.ctx.backend.stats(record.vm_id) if record.vm_id else None
+
+    def _sample(self, records: Sequence[ContainerRecord | PodRecord]) -> list[VmStats | None]:
+        return list(self._pool.map(self._vm_stats, records))
 
     def container(self, record: ContainerRecord) -> cri.ContainerStats:
         vm = self._vm_stats(record) if record.state == cri.CONTAINER_RUNNING else None
@@ -96,7 +108,11 @@ class Stats:
                 c for c in self.ctx.registry.containers.values() if c.state == cri.CONTAINER_RUNNING
             ]
             pod_ids = list(self.ctx.registry.pods)
-        return [self.container(c) for c in filters.container_stats(running, pod_ids, stats_filter)]
+        chosen = filters.container_stats(running, pod_ids, stats_filter)
+        return [
+            self._container_stats(container, vm)
+            for container, vm in zip(chosen, self._sample(chosen), strict=True)
+        ]
 
     def pod(self, pod: PodRecord) -> cri.PodSandboxStats:
         stats = cri.PodSandboxStats(
@@ -107,13 +123,15 @@ class Stats:
                 annotations=pod.config.annotations,
             )
         )
-        pod_vm = self._vm_stats(pod) if pod.state == cri.SANDBOX_READY else None
-        if pod_vm is None:
+        if pod.state != cri.SANDBOX_READY:
             return stats
         running = [
             c for c in self.ctx.registry.containers_of(pod.id) if c.state == cri.CONTAINER_RUNNING
         ]
-        workloads = [(container, self._vm_stats(container)) for container in running]
+        pod_vm, *sampled = self._sample([pod, *running])
+        if pod_vm is None:
+            return stats
+        workloads = list(zip(running, sampled, strict=True))
         total = _sum([pod_vm, *[vm for _, vm in workloads if vm is not None]])
         stats.linux.CopyFrom(
             cri.LinuxPodSandboxStats(

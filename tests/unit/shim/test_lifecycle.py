@@ -211,3 +211,23 @@ def test_status_reports_network_ready_from_the_backend(
     backend.network_exists = False
     network = next(c for c in client.status().status.conditions if c.type == "NetworkReady")
     assert (network.status, network.reason) == (False, "NetworkNotReady")
+
+
+def test_stats_come_from_the_vms_and_a_pod_sums_its_vm_and_container(client: CriClient) -> None:
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    container_id = client.create_container(pod_id, container_config(), config)
+    assert not client.container_stats(container_id).HasField("cpu")  # not running yet
+    client.start_container(container_id)
+    stats = client.container_stats(container_id)
+    assert (stats.attributes.id, stats.cpu.usage_core_nano_seconds.value) == (container_id, 1000)
+    assert stats.memory.working_set_bytes.value == 1500
+    assert stats.writable_layer.used_bytes.value == 4096
+    pod = client.pod_stats(pod_id)
+    assert pod.linux.cpu.usage_core_nano_seconds.value == 2000
+    assert pod.linux.process.process_count.value == 4
+    assert [c.attributes.id for c in pod.linux.containers] == [container_id]
+    assert [s.attributes.id for s in client.list_container_stats()] == [container_id]
+    assert [s.attributes.id for s in client.list_pod_stats()] == [pod_id]
+    with refused(grpc.StatusCode.NOT_FOUND):
+        client.container_stats(UNKNOWN_ID)
