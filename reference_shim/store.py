@@ -11,9 +11,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import grpc
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.errors import ShimError
+
+SCHEMA_VERSION = 1
+
+
+class StateError(ShimError):
+    """The state dir cannot be used; the message says why and what to do."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +54,20 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._check_schema(path)
+
+    def _check_schema(self, path: Path) -> None:
+        """Refuse state another layout wrote, rather than misread it."""
+        found = self.meta("schema")
+        if found is None:
+            self.set_meta("schema", str(SCHEMA_VERSION))
+        elif found != str(SCHEMA_VERSION):
+            self.close()
+            raise StateError(
+                f"{path} holds shim state of schema {found}, this shim reads schema "
+                f"{SCHEMA_VERSION}: remove the pods with the shim that made them, or move the "
+                "state dir away"
+            )
 
     def close(self) -> None:
         with self._lock:

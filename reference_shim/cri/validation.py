@@ -29,9 +29,8 @@ def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.Pod
     assert config is not None
     _require(config.HasField("metadata"), "pod sandbox config must include metadata")
     metadata = config.metadata
+    # Like containerd, only the name is required; kubelet always sets namespace and uid too.
     _require(bool(metadata.name), "pod sandbox metadata must include a name")
-    _require(bool(metadata.namespace), "pod sandbox metadata must include a namespace")
-    _require(bool(metadata.uid), "pod sandbox metadata must include a uid")
     if config.hostname:
         hostname(config.hostname)
     port_mappings(list(config.port_mappings))

@@ -142,6 +142,10 @@ class DockerBackend:
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
         with docker_errors(f"stop VM {vm_id[:12]}"):
             try:
+                if timeout == 0:  # CRI: no grace period means kill at once
+                    self._api.kill(vm_id, signal="SIGKILL")
+                    self._api.wait(vm_id, timeout=_API_TIMEOUT_S)
+                    return
                 if signal:
                     self._api.kill(vm_id, signal=signal)
                 self._api.stop(vm_id, timeout=timeout)

@@ -117,3 +117,13 @@ def test_parts_sharing_a_timestamp_resume_after_the_bytes_already_written() -> N
     assert already_written.strip(first_part) is None
     assert already_written.strip(second_part) == OutputRecord(5, "stdout", b"gh", False)
     assert AlreadyWritten(Progress(4, 100)).strip(second_part) == second_part
+
+
+def test_state_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    import pytest
+
+    from reference_shim.store import StateError, Store
+
+    Store(tmp_path / "state.db").set_meta("schema", "0")
+    with pytest.raises(StateError, match="move the state dir away"):
+        Store(tmp_path / "state.db")
