@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -13,7 +14,11 @@ from docker_shim import Launch, connect, run_container, shell, wait_for
 
 from harness.client import CallFailed
 
-FREE_PORT = 18_431
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_the_workload_sees_its_config(
@@ -23,8 +28,9 @@ def test_the_workload_sees_its_config(
     pod_config.dns_config.CopyFrom(
         cri.DNSConfig(servers=["10.10.10.10"], searches=["e.test"], options=["ndots:3"])
     )
+    host_port = free_port()
     pod_config.port_mappings.append(
-        cri.PortMapping(container_port=8080, host_port=FREE_PORT, host_ip="127.0.0.1")
+        cri.PortMapping(container_port=8080, host_port=host_port, host_ip="127.0.0.1")
     )
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -52,7 +58,7 @@ def test_the_workload_sees_its_config(
     failed = client.exec_sync(container_id, ["sh", "-c", "echo x > /ro/new"], timeout=10)
     assert failed.exit_code != 0
     assert b"Read-only" in failed.stderr
-    with urllib.request.urlopen(f"http://127.0.0.1:{FREE_PORT}/in.txt", timeout=10) as answer:
+    with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/in.txt", timeout=10) as answer:
         assert answer.read() == b"from host"
 
 
