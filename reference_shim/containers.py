@@ -58,7 +58,8 @@ class Containers:
                         f"pod {pod.name!r} already has container {config.metadata.name!r} "
                         f"attempt {config.metadata.attempt} ({sibling.id})"
                     )
-            self.ctx.strategy.admit(pod, siblings, config)
+            siblings = [sync_container(self.ctx, sibling) for sibling in siblings]
+            placement = self.ctx.strategy.place_container(pod, siblings, config)
             image = self.ctx.backend.images.get(config.image.image)
             if image is None:
                 raise NotFound(f"image {config.image.image!r} not found: pull it first")
@@ -72,14 +73,10 @@ class Containers:
                 log_path=log_path(pod, config),
                 resources=config.linux.resources,
                 user=_user(config.linux.security_context),
+                in_pod_vm=bool(placement.inside),
             )
-            resolv_conf = self.ctx.pod_dir(pod.id) / "resolv.conf"
             spec = specs.container_spec(
-                container,
-                pod,
-                image,
-                self.ctx.strategy.container_placement(pod, config),
-                resolv_conf if resolv_conf.exists() else None,
+                container, pod, image, placement, self.ctx.pod_files(pod.id)
             )
             container.vm_id = self.ctx.backend.create_vm(spec)
             self.ctx.registry.save_container(container)
@@ -139,6 +136,8 @@ class Containers:
                 convert.verbose_info(
                     {
                         "vm_id": container.vm_id,
+                        "in_pod_vm": container.in_pod_vm,
+                        "vm_ip": self._own_ip(container),
                         "pod_sandbox_id": container.pod_id,
                         "backend": self.ctx.backend.name,
                         "strategy": self.ctx.strategy.name,
@@ -146,6 +145,12 @@ class Containers:
                 )
             )
         return response
+
+    def _own_ip(self, container: ContainerRecord) -> str:
+        """The IP of a container in a VM of its own ("" inside the pod VM: the pod IP is its)."""
+        if container.in_pod_vm or container.state != cri.CONTAINER_RUNNING:
+            return ""
+        return self.ctx.backend.inspect_vm(container.vm_id).ip
 
     def list(self, container_filter: cri.ContainerFilter | None) -> list[cri.Container]:
         with self.ctx.registry.lock:

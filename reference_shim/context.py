@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reference_shim.backends.base import VmBackend
+from reference_shim.cri.specs import PodFiles
 from reference_shim.logs import LogPump
 from reference_shim.registry import Registry
 from reference_shim.strategies.base import Strategy
@@ -24,6 +25,15 @@ class ShimContext:
 
     def pod_dir(self, pod_id: str) -> Path:
         return self.state_dir / "pods" / pod_id
+
+    def pod_files(self, pod_id: str) -> PodFiles:
+        """The files written for the pod that exist (each is optional)."""
+        folder = self.pod_dir(pod_id)
+        resolv_conf, hosts = folder / "resolv.conf", folder / "hosts"
+        return PodFiles(
+            resolv_conf=resolv_conf if resolv_conf.exists() else None,
+            hosts=hosts if hosts.exists() else None,
+        )
 
     def start_pump(self, container_id: str, vm_id: str, path: Path) -> None:
         with self.pumps_lock:

@@ -8,6 +8,7 @@ import threading
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import convert
+from reference_shim.backends.base import PodNetworks
 from reference_shim.containers import Containers
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, specs, validation
@@ -71,26 +72,34 @@ class Pods:
         pod = PodRecord(
             id=ids.new_id(), config=config, runtime_handler=handler, created_at=now_ns()
         )
-        placement = self.ctx.strategy.pod_placement(pod, self.ctx.backend.network())
-        spec = specs.pod_spec(pod, self.ctx.pod_image, placement)
         self._ensure_pod_image()
-        if config.HasField("dns_config"):
-            pod_dir = self.ctx.pod_dir(pod.id)
-            pod_dir.mkdir(parents=True, exist_ok=True)
-            (pod_dir / "resolv.conf").write_text(specs.resolv_conf(config.dns_config))
-        pod.vm_id = self.ctx.backend.create_vm(spec)
         try:
+            spec = specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
+            pod_dir = self.ctx.pod_dir(pod.id)
+            if config.HasField("dns_config"):
+                pod_dir.mkdir(parents=True, exist_ok=True)
+                (pod_dir / "resolv.conf").write_text(specs.resolv_conf(config.dns_config))
+            pod.vm_id = self.ctx.backend.create_vm(spec)
             status = self.ctx.backend.start_vm(pod.vm_id)
+            if not status.ip:
+                raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
+            pod.ip = status.ip
+            if self.ctx.strategy.pod_hosts_file:
+                pod_dir.mkdir(parents=True, exist_ok=True)
+                (pod_dir / "hosts").write_text(specs.hosts_file(pod.ip, specs.pod_hostname(config)))
         except Exception:
-            self.ctx.backend.remove_vm(pod.vm_id)
-            shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
+            self._release(pod)
             raise
-        if not status.ip:
-            self.ctx.backend.remove_vm(pod.vm_id)
-            raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
-        pod.ip = status.ip
         self.ctx.registry.save_pod(pod)
         return pod.id
+
+    def _release(self, pod: PodRecord) -> None:
+        """Remove the pod VM and whatever was made for the pod; idempotent."""
+        if pod.vm_id:
+            self.ctx.backend.remove_vm(pod.vm_id)
+        if pod.network and isinstance(self.ctx.backend, PodNetworks):
+            self.ctx.backend.remove_pod_network(pod.network)
+        shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
 
     # -- stop / remove ------------------------------------------------------------------
 
@@ -116,9 +125,7 @@ class Pods:
         with self.ctx.registry.object_lock(pod.id):
             for container in self.ctx.registry.containers_of(pod.id):
                 self._containers.remove_record(container)
-            if pod.vm_id:
-                self.ctx.backend.remove_vm(pod.vm_id)
-            shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
+            self._release(pod)
             self.ctx.registry.delete_pod(pod.id)
         self.ctx.registry.forget_lock(pod.id)
 
@@ -134,6 +141,7 @@ class Pods:
                         "vm_id": pod.vm_id,
                         "backend": self.ctx.backend.name,
                         "strategy": self.ctx.strategy.name,
+                        "network": pod.network or self.ctx.backend.network(),
                         "image": self.ctx.pod_image,
                         "config": {"hostname": specs.pod_hostname(pod.config)},
                     }

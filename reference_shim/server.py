@@ -61,7 +61,7 @@ class Shim:
         self.ctx = ShimContext(
             registry=Registry(self.store),
             backend=self.backend,
-            strategy=strategy_named(config.strategy),
+            strategy=strategy_named(config.strategy, self.backend),
             pod_image=config.pod_image,
             state_dir=config.state_dir,
         )

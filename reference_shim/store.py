@@ -17,7 +17,15 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import ShimError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What each older schema needs to become the current one (2: multi-container strategies).
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE pods ADD COLUMN network TEXT NOT NULL DEFAULT ''",
+        # schema 1 knew only strategy reject, whose container runs inside the pod VM
+        "ALTER TABLE containers ADD COLUMN in_pod_vm INTEGER NOT NULL DEFAULT 1",
+    ),
+}
 
 
 class StateError(ShimError):
@@ -30,14 +38,16 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pods (
     id TEXT PRIMARY KEY, config BLOB NOT NULL, runtime_handler TEXT NOT NULL,
-    created_at INTEGER NOT NULL, state INTEGER NOT NULL, vm_id TEXT NOT NULL, ip TEXT NOT NULL
+    created_at INTEGER NOT NULL, state INTEGER NOT NULL, vm_id TEXT NOT NULL, ip TEXT NOT NULL,
+    network TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, pod_id TEXT NOT NULL, config BLOB NOT NULL, created_at INTEGER NOT NULL,
     image_ref TEXT NOT NULL, image_id TEXT NOT NULL, log_path TEXT NOT NULL,
     state INTEGER NOT NULL, vm_id TEXT NOT NULL, started_at INTEGER NOT NULL,
     finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL, reason TEXT NOT NULL,
-    message TEXT NOT NULL, resources BLOB NOT NULL, user BLOB NOT NULL
+    message TEXT NOT NULL, resources BLOB NOT NULL, user BLOB NOT NULL,
+    in_pod_vm INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS log_progress (
     container_id TEXT NOT NULL, stream TEXT NOT NULL, timestamp INTEGER NOT NULL,
@@ -53,15 +63,29 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        fresh = not self._execute("SELECT name FROM sqlite_master WHERE name = 'meta'")
         self._db.executescript(_SCHEMA)
-        self._check_schema(path)
+        self._check_schema(path, fresh)
 
-    def _check_schema(self, path: Path) -> None:
-        """Refuse state another layout wrote, rather than misread it."""
+    def _check_schema(self, path: Path, fresh: bool) -> None:
+        """Bring older state up to date; refuse state a newer layout wrote, not misread it."""
         found = self.meta("schema")
-        if found is None:
+        if found is None and fresh:
             self.set_meta("schema", str(SCHEMA_VERSION))
-        elif found != str(SCHEMA_VERSION):
+            return
+        version = int(found or 0)
+        while version in _MIGRATIONS:
+            with self._lock:
+                self._db.execute("BEGIN")
+                for statement in _MIGRATIONS[version]:
+                    self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
+                    (str(version + 1),),
+                )
+                self._db.execute("COMMIT")
+            version += 1
+        if version != SCHEMA_VERSION:
             self.close()
             raise StateError(
                 f"{path} holds shim state of schema {found}, this shim reads schema "
@@ -90,7 +114,7 @@ class Store:
 
     def save_pod(self, pod: PodRecord) -> None:
         self._execute(
-            "INSERT OR REPLACE INTO pods VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pods VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pod.id,
                 pod.config.SerializeToString(),
@@ -99,6 +123,7 @@ class Store:
                 pod.state,
                 pod.vm_id,
                 pod.ip,
+                pod.network,
             ),
         )
 
@@ -108,7 +133,7 @@ class Store:
     def load_pods(self) -> list[PodRecord]:
         pods = []
         for row in self._execute("SELECT * FROM pods ORDER BY created_at"):
-            pod_id, config, handler, created_at, state, vm_id, ip = row
+            pod_id, config, handler, created_at, state, vm_id, ip, network = row
             pods.append(
                 PodRecord(
                     id=str(pod_id),
@@ -118,6 +143,7 @@ class Store:
                     state=int(state),
                     vm_id=str(vm_id),
                     ip=str(ip),
+                    network=str(network),
                 )
             )
         return pods
@@ -127,7 +153,7 @@ class Store:
     def save_container(self, container: ContainerRecord) -> None:
         self._execute(
             "INSERT OR REPLACE INTO containers VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 container.id,
                 container.pod_id,
@@ -145,6 +171,7 @@ class Store:
                 container.message,
                 container.resources.SerializeToString(),
                 container.user.SerializeToString(),
+                int(container.in_pod_vm),
             ),
         )
 
@@ -172,6 +199,7 @@ class Store:
                 message,
                 resources,
                 user,
+                in_pod_vm,
             ) = row
             containers.append(
                 ContainerRecord(
@@ -191,6 +219,7 @@ class Store:
                     message=str(message),
                     resources=cri.LinuxContainerResources.FromString(bytes(resources)),
                     user=cri.LinuxContainerUser.FromString(bytes(user)),
+                    in_pod_vm=bool(in_pod_vm),
                 )
             )
         return containers

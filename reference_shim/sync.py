@@ -2,7 +2,7 @@
 
 Used after every backend action, on each exit event, and once at startup to recover from a
 restart (even SIGKILL): VMs that exited or vanished move their record to the right state,
-VMs nobody recorded (a crash between create and save) are removed.
+VMs and pod networks nobody recorded (a crash between create and save) are removed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import VmState, VmStatus
+from reference_shim.backends.base import PodNetworks, VmState, VmStatus
 from reference_shim.context import ShimContext
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import can_move, exit_reason
@@ -101,3 +101,8 @@ def recover(ctx: ShimContext) -> None:
             "removing VM %s: no record owns it (the shim stopped while creating it)", vm_id[:12]
         )
         ctx.backend.remove_vm(vm_id)
+    if isinstance(ctx.backend, PodNetworks):
+        owned = {pod.network for pod in ctx.registry.pods.values()}
+        for name in set(ctx.backend.pod_networks()) - owned:
+            log.warning("removing pod network %s: no pod owns it any more", name)
+            ctx.backend.remove_pod_network(name)

@@ -9,6 +9,10 @@ a network (``reject``'s pod VM, ``separate-vms``' containers), or runs inside an
 sharing the namespaces listed (``reject``'s single container, ``shared-vm``'s containers).
 A backend that cannot run a workload inside another VM (Apple's CLI, which has no pods) may
 realise ``inside`` with ``container exec`` or refuse it with ``Unimplemented``.
+
+``PodNetworks`` is optional: a backend that can give one pod a network of its own (Docker; Apple's
+CLI on macOS 26) lets ``separate-vms`` keep each pod's VMs apart from every other pod's. Without it
+``separate-vms`` puts a pod's VMs on the backend's shared network.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import enum
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class VmState(enum.Enum):
@@ -260,3 +264,21 @@ class VmBackend(Protocol):
 
     def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
         """Call ``on_exit(vm_id)`` whenever one of this shim's VMs stops, until ``stop`` is set."""
+
+
+@runtime_checkable
+class PodNetworks(Protocol):
+    """Optional: networks of one pod each, for backends that can make them (``separate-vms``).
+
+    Not part of ``VmBackend`` so that a backend without them still is one; the shim checks
+    ``isinstance(backend, PodNetworks)``.
+    """
+
+    def create_pod_network(self, pod_id: str) -> str:
+        """Make the pod's own network (idempotent) and return its name, for ``Placement``."""
+
+    def remove_pod_network(self, name: str) -> None:
+        """Remove a pod network once no VM is on it; an unknown name is already removed."""
+
+    def pod_networks(self) -> dict[str, str]:
+        """Every pod network of this shim instance: name -> the pod id it was made for."""

@@ -20,6 +20,7 @@ class PodRecord:
     state: int = cri.SANDBOX_READY
     vm_id: str = ""
     ip: str = ""
+    network: str = ""  # the pod's own backend network, when the strategy made one
 
     @property
     def name(self) -> str:
@@ -44,6 +45,7 @@ class ContainerRecord:
     message: str = ""
     resources: cri.LinuxContainerResources = field(default_factory=cri.LinuxContainerResources)
     user: cri.LinuxContainerUser = field(default_factory=cri.LinuxContainerUser)
+    in_pod_vm: bool = True  # runs inside the pod VM (shares its namespaces), or in its own VM
 
     @property
     def name(self) -> str:

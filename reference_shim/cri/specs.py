@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
@@ -59,6 +60,21 @@ def _refuse_node_namespaces(options: cri.NamespaceOption, what: str) -> None:
 
 def pod_hostname(config: cri.PodSandboxConfig) -> str:
     return config.hostname or config.metadata.name[:63]
+
+
+def hosts_file(ip: str, hostname: str) -> str:
+    """The /etc/hosts of a pod whose containers do not share one VM, laid out as the kubelet
+    writes its managed hosts file: loopback names, then the pod IP under the pod hostname."""
+    return (
+        "# Kubernetes-managed hosts file (written by the cri-conformance reference shim)\n"
+        "127.0.0.1\tlocalhost\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\n"
+        "fe00::0\tip6-mcastprefix\n"
+        "fe00::1\tip6-allnodes\n"
+        "fe00::2\tip6-allrouters\n"
+        f"{ip}\t{hostname}\n"
+    )
 
 
 def resolv_conf(dns: cri.DNSConfig) -> str:
@@ -237,28 +253,42 @@ def resources(linux: cri.LinuxContainerResources) -> ResourceSpec:
     )
 
 
+@dataclass(frozen=True)
+class PodFiles:
+    """Files the shim writes for a pod and mounts into each of its containers (None: none)."""
+
+    resolv_conf: Path | None = None
+    hosts: Path | None = None
+
+
+def _pod_file_mounts(files: PodFiles, mounts: list[MountSpec], readonly: bool) -> list[MountSpec]:
+    """The pod's files, unless the config mounts something of its own at that path."""
+    taken = {mount.container_path for mount in mounts}
+    wanted = (("/etc/resolv.conf", files.resolv_conf), ("/etc/hosts", files.hosts))
+    return [
+        MountSpec(str(source), target, readonly=readonly)
+        for target, source in wanted
+        if source is not None and target not in taken
+    ]
+
+
 def container_spec(
     container: ContainerRecord,
     pod: PodRecord,
     image: ImageInfo,
     placement: Placement,
-    resolv_conf_path: Path | None,
+    files: PodFiles,
 ) -> VmSpec:
+    """A container inside the pod VM gets the pod's hostname and sysctls from the pod VM; one in
+    a VM of its own gets them set on that VM."""
     config = container.config
     context = config.linux.security_context
     _refuse_node_namespaces(context.namespace_options, f"container {config.metadata.name!r}")
-    if context.namespace_options.pid == cri.TARGET:
-        raise Unimplemented(
-            "a TARGET PID namespace needs a second container in the pod; "
-            "strategy 'reject' runs one container per pod"
-        )
     if config.CDI_devices:
         raise Unimplemented("CDI devices are not supported")
     mounts = [_mount(mount) for mount in config.mounts]
-    if resolv_conf_path and not any(m.container_path == "/etc/resolv.conf" for m in mounts):
-        mounts.append(
-            MountSpec(str(resolv_conf_path), "/etc/resolv.conf", readonly=context.readonly_rootfs)
-        )
+    mounts += _pod_file_mounts(files, mounts, readonly=context.readonly_rootfs)
+    own_vm = not placement.inside
     return VmSpec(
         name=vm_name("ctr", config.metadata.name, container.id),
         image=image.id,
@@ -277,4 +307,6 @@ def container_spec(
         stop_signal=cri.Signal.Name(config.stop_signal) if config.stop_signal else "",
         tty=config.tty,
         stdin=config.stdin,
+        hostname=pod_hostname(pod.config) if own_vm else "",
+        sysctls=dict(pod.config.linux.sysctls) if own_vm else {},
     )

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from reference_shim.errors import Unimplemented
+from reference_shim.backends.base import VmBackend
 from reference_shim.strategies.base import Strategy
 from reference_shim.strategies.reject import RejectStrategy
+from reference_shim.strategies.separate_vms import SeparateVmsStrategy
+from reference_shim.strategies.shared_vm import SharedVmStrategy
 
-KNOWN = ("reject", "shared-vm", "separate-vms")
+_STRATEGIES: dict[str, type[RejectStrategy | SharedVmStrategy | SeparateVmsStrategy]] = {
+    "reject": RejectStrategy,
+    "shared-vm": SharedVmStrategy,
+    "separate-vms": SeparateVmsStrategy,
+}
 
 
-def strategy_named(name: str) -> Strategy:
-    if name == "reject":
-        return RejectStrategy()
-    if name in KNOWN:
-        raise Unimplemented(
-            f"strategy {name!r} is designed but not implemented yet; use --strategy reject"
-        )
-    raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(KNOWN)}")
+def strategy_named(name: str, backend: VmBackend) -> Strategy:
+    try:
+        return _STRATEGIES[name](backend)
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}: choose one of {', '.join(_STRATEGIES)}"
+        ) from None

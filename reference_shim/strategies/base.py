@@ -1,10 +1,9 @@
 """The contract of a multi-container strategy.
 
-A strategy decides two things and nothing else: whether a pod may take one more container,
-and where each workload runs (a ``Placement``). ``shared-vm`` will place every container
-inside the pod VM sharing network, IPC and UTS (and PID when asked); ``separate-vms`` will give
-each container its own VM on a per-pod network, which is why the pod VM's placement is the
-strategy's choice too.
+A strategy decides where each workload of a pod runs (a ``Placement``) and whether it can run at
+all, and nothing else; the CRI layer does the rest the same way for every strategy. It sees the
+pod's other containers (``siblings``) so it can tell which VM is taken and whom a ``TARGET`` PID
+namespace names.
 """
 
 from __future__ import annotations
@@ -19,12 +18,17 @@ from reference_shim.cri.records import ContainerRecord, PodRecord
 
 class Strategy(Protocol):
     name: str
+    # Whether every container of a pod gets the shim's own /etc/hosts for the pod, because
+    # the backend cannot give them one shared file (containers in VMs of their own).
+    pod_hosts_file: bool
 
-    def pod_placement(self, pod: PodRecord, backend_network: str) -> Placement: ...
+    def place_pod(self, pod: PodRecord) -> Placement:
+        """Where the pod VM runs. May make the pod a network of its own first, recorded in
+        ``pod.network`` so that removing the pod removes it."""
 
-    def admit(
+    def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig
-    ) -> None:
-        """Refuse (raise ``Unimplemented``) a container the strategy cannot run in this pod."""
-
-    def container_placement(self, pod: PodRecord, config: cri.ContainerConfig) -> Placement: ...
+    ) -> Placement:
+        """Where the container runs, or ``Unimplemented`` (with the reason) when this strategy
+        cannot run it in this pod. ``siblings`` are the pod's other containers, their states
+        current."""

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Namespace, Placement
+from reference_shim.backends.base import Placement, VmBackend
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
-
-_POD_NAMESPACES = frozenset({Namespace.NETWORK, Namespace.IPC, Namespace.UTS})
+from reference_shim.strategies.placements import inside_pod_vm, pid_mode
 
 
 class RejectStrategy:
     name = "reject"
+    pod_hosts_file = False
 
-    def pod_placement(self, pod: PodRecord, backend_network: str) -> Placement:
-        return Placement.own_vm(backend_network)
+    def __init__(self, backend: VmBackend) -> None:
+        self._backend = backend
 
-    def admit(
+    def place_pod(self, pod: PodRecord) -> Placement:
+        return Placement.own_vm(self._backend.network())
+
+    def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig
-    ) -> None:
+    ) -> Placement:
         for sibling in siblings:
             restart = sibling.name == config.metadata.name and sibling.state == cri.CONTAINER_EXITED
             if not restart:
@@ -35,10 +38,9 @@ class RejectStrategy:
                     "runs one workload; multi-container pods need the shared-vm or "
                     "separate-vms strategy"
                 )
-
-    def container_placement(self, pod: PodRecord, config: cri.ContainerConfig) -> Placement:
-        shared = set(_POD_NAMESPACES)
-        options = config.linux.security_context.namespace_options
-        if options.pid == cri.POD:
-            shared.add(Namespace.PID)
-        return Placement.inside_vm(pod.vm_id, frozenset(shared))
+        if pid_mode(config) == cri.TARGET:
+            raise Unimplemented(
+                "a TARGET PID namespace needs a second container in the pod; "
+                "strategy 'reject' runs one container per pod"
+            )
+        return inside_pod_vm(pod, config)

@@ -1,4 +1,4 @@
-"""VMs as Docker containers on the shim's own Docker network.
+"""VMs as Docker containers on the shim's own Docker networks.
 
 Every object carries the shim's label and its instance's label; the backend only ever lists,
 watches or removes objects with its instance label, so two shims on one Docker Engine never
@@ -28,6 +28,9 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.images import DockerImages
+from reference_shim.backends.docker.labels import INSTANCE_LABEL as INSTANCE_LABEL  # re-export
+from reference_shim.backends.docker.labels import instance_filter, instance_labels
+from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
@@ -41,12 +44,17 @@ from reference_shim.errors import DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
-SHIM_LABEL = "io.cri-conformance.shim"
-INSTANCE_LABEL = "io.cri-conformance.shim.instance"
 _API_TIMEOUT_S = 120
 
 
-def _status_of(document: dict[str, Any], network: str) -> VmStatus:
+def _own_ip(document: dict[str, Any]) -> str:
+    """The IP on the network the VM was created on; "" for a VM inside another's network."""
+    mode = str((document.get("HostConfig") or {}).get("NetworkMode") or "")
+    networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
+    return str((networks.get(mode) or {}).get("IPAddress") or "")
+
+
+def _status_of(document: dict[str, Any]) -> VmStatus:
     state = document.get("State") or {}
     docker_status = str(state.get("Status", ""))
     if docker_status == "created":
@@ -55,8 +63,6 @@ def _status_of(document: dict[str, Any], network: str) -> VmStatus:
         vm_state = VmState.RUNNING
     else:
         vm_state = VmState.EXITED
-    networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
-    ip = str((networks.get(network) or {}).get("IPAddress") or "")
     return VmStatus(
         vm_id=str(document["Id"]),
         state=vm_state,
@@ -65,7 +71,7 @@ def _status_of(document: dict[str, Any], network: str) -> VmStatus:
         finished_at=parse_rfc3339_nano(str(state.get("FinishedAt", "")))
         if vm_state is VmState.EXITED
         else 0,
-        ip=ip,
+        ip=_own_ip(document),
         oom_killed=bool(state.get("OOMKilled")),
         error=str(state.get("Error") or ""),
         labels=dict((document.get("Config") or {}).get("Labels") or {}),
@@ -81,20 +87,16 @@ class DockerBackend:
         self.base_url = base_url
         self.instance = instance
         self.images = DockerImages(self._api)
-        self._network = f"cri-shim-{instance[:16]}"
-        self._labels = {SHIM_LABEL: "reference", INSTANCE_LABEL: instance}
+        self._networks = DockerNetworks(self._api, instance)
+        self._labels = instance_labels(instance)
 
-    # -- network ------------------------------------------------------------------------
+    # -- networks -----------------------------------------------------------------------
 
     def network(self) -> str:
-        return self._network
+        return self._networks.shared
 
     def setup(self) -> None:
-        with docker_errors(f"create network {self._network}"):
-            if not self._api.networks(names=[self._network]):
-                self._api.create_network(
-                    self._network, driver="bridge", labels=self._labels, check_duplicate=True
-                )
+        self._networks.ensure_shared()
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -104,23 +106,20 @@ class DockerBackend:
         return True, ""
 
     def network_status(self) -> tuple[bool, str]:
-        try:
-            found = self._api.inspect_network(self._network)
-        except docker.errors.NotFound:
-            return False, f"Docker network {self._network} does not exist"
-        except Exception as error:  # any failure means the network is not known to be there
-            return False, f"Docker network {self._network} cannot be inspected: {error}"
-        if found.get("Labels", {}).get(INSTANCE_LABEL) != self.instance:
-            return False, f"Docker network {self._network} belongs to another shim instance"
-        return True, ""
+        return self._networks.shared_status()
 
     def teardown(self) -> None:
-        if self.list_vms():
-            return
-        try:
-            self._api.remove_network(self._network)
-        except docker.errors.APIError as error:
-            log.warning("keeping network %s: %s", self._network, error)
+        if not self.list_vms():
+            self._networks.remove_all()
+
+    def create_pod_network(self, pod_id: str) -> str:
+        return self._networks.create_pod_network(pod_id)
+
+    def remove_pod_network(self, name: str) -> None:
+        self._networks.remove_pod_network(name)
+
+    def pod_networks(self) -> dict[str, str]:
+        return self._networks.pod_networks()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -166,14 +165,14 @@ class DockerBackend:
     def inspect_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"inspect VM {vm_id[:12]}"):
             try:
-                return _status_of(self._api.inspect_container(vm_id), self._network)
+                return _status_of(self._api.inspect_container(vm_id))
             except docker.errors.NotFound:
                 return VmStatus(vm_id=vm_id, state=VmState.MISSING)
 
     def list_vms(self) -> dict[str, VmStatus]:
         with docker_errors("list VMs"):
             summaries = self._api.containers(
-                all=True, filters={"label": f"{INSTANCE_LABEL}={self.instance}"}
+                all=True, filters={"label": instance_filter(self.instance)}
             )
             found = {}
             for summary in summaries:
@@ -255,7 +254,7 @@ class DockerBackend:
             filters={
                 "type": "container",
                 "event": ["die"],
-                "label": [f"{INSTANCE_LABEL}={self.instance}"],
+                "label": [instance_filter(self.instance)],
             },
             decode=True,
         )

@@ -1,0 +1,36 @@
+"""Placements the strategies share: inside the pod VM, and a ``TARGET`` PID namespace."""
+
+from __future__ import annotations
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.backends.base import Namespace, Placement
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.errors import NotFound
+
+POD_NAMESPACES = frozenset({Namespace.NETWORK, Namespace.IPC, Namespace.UTS})
+LIVE_STATES = frozenset({cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING, cri.CONTAINER_UNKNOWN})
+
+
+def pid_mode(config: cri.ContainerConfig) -> int:
+    return int(config.linux.security_context.namespace_options.pid)
+
+
+def inside_pod_vm(pod: PodRecord, config: cri.ContainerConfig, pid_of: str = "") -> Placement:
+    """In the pod VM: its network, IPC and UTS, and its PID namespace when ``pid = POD``."""
+    shared = set(POD_NAMESPACES)
+    if pid_mode(config) == cri.POD:
+        shared.add(Namespace.PID)
+    return Placement(inside=pod.vm_id, shared=frozenset(shared), pid_of=pid_of)
+
+
+def pid_target(siblings: list[ContainerRecord], config: cri.ContainerConfig) -> ContainerRecord:
+    """The container whose PID namespace a ``pid = TARGET`` container joins."""
+    target_id = config.linux.security_context.namespace_options.target_id
+    for sibling in siblings:
+        if target_id and sibling.id == target_id:
+            return sibling
+    raise NotFound(
+        f"container {config.metadata.name!r} asks for the PID namespace of container "
+        f"{target_id!r} (namespace_options.target_id), which is not in this pod"
+    )
