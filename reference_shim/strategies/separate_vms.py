@@ -5,9 +5,15 @@ pod IP. The pod VM runs one container at a time, as in ``reject``, so that a sin
 pod keeps the pod IP, port mappings and hostname a kubelet expects: the first live container
 runs inside it (a later one takes its place once it has exited). Every other container is a VM
 of its own, with its own IP on the pod's network, the pod's hostname and /etc/hosts, DNS
-config and host-path volumes. What VMs cannot share is refused or declared:
-``localhost``, IPC and PID namespaces reach only the container in the pod VM; the other
-containers reach it by the pod IP, and each other by their own IPs (in verbose ContainerStatus).
+config and host-path volumes.
+
+What VMs cannot share is this strategy's declared trade-off (fixtures/profiles/
+reference-shim-separate-vms.yaml), not a refusal: the CRI default for the network, IPC and PID
+namespaces is POD, so refusing it would refuse every second container. A container in a VM of
+its own has that VM's network, IPC and PID namespaces: ``localhost``, /dev/shm and ``ps`` show
+only its own; it reaches the container in the pod VM by the pod IP, and the others by their IPs
+(``vm_ip`` in verbose ContainerStatus). Only an explicit ``pid = TARGET`` is refused, since it
+names a namespace in another VM.
 """
 
 from __future__ import annotations
@@ -42,13 +48,6 @@ class SeparateVmsStrategy:
                 "namespace (pid TARGET); strategy 'separate-vms' runs each container in a VM of "
                 "its own, with its own kernel, so no PID namespace spans two containers"
             )
-        holder = next((s for s in siblings if s.in_pod_vm and s.state in LIVE_STATES), None)
-        if holder is None:
-            return inside_pod_vm(pod, config)
-        if pid_mode(config) == cri.POD:
-            raise Unimplemented(
-                f"container {config.metadata.name!r} asks for the pod's PID namespace (pid POD), "
-                f"but the pod VM runs container {holder.name!r}; strategy 'separate-vms' gives "
-                "this container a VM of its own, with its own kernel and PID namespace"
-            )
-        return Placement.own_vm(pod.network or self._backend.network())
+        if any(s.in_pod_vm and s.state in LIVE_STATES for s in siblings):
+            return Placement.own_vm(pod.network or self._backend.network())
+        return inside_pod_vm(pod, config)
