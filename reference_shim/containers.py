@@ -92,6 +92,7 @@ class Containers:
             status = self.ctx.backend.start_vm(container.vm_id)
             container.state = cri.CONTAINER_RUNNING
             container.started_at = status.started_at or now_ns()
+            container.ip = status.ip
             self.ctx.registry.save_container(container)
             if container.log_path:
                 self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
@@ -137,7 +138,7 @@ class Containers:
                     {
                         "vm_id": container.vm_id,
                         "in_pod_vm": container.in_pod_vm,
-                        "vm_ip": self._own_ip(container),
+                        "vm_ip": container.ip,
                         "pod_sandbox_id": container.pod_id,
                         "backend": self.ctx.backend.name,
                         "strategy": self.ctx.strategy.name,
@@ -145,12 +146,6 @@ class Containers:
                 )
             )
         return response
-
-    def _own_ip(self, container: ContainerRecord) -> str:
-        """The IP of a container in a VM of its own ("" inside the pod VM: the pod IP is its)."""
-        if container.in_pod_vm or container.state != cri.CONTAINER_RUNNING:
-            return ""
-        return self.ctx.backend.inspect_vm(container.vm_id).ip
 
     def list(self, container_filter: cri.ContainerFilter | None) -> list[cri.Container]:
         with self.ctx.registry.lock:

@@ -6,8 +6,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cri_api.v1 import api_pb2 as cri
+
 from reference_shim.backends.base import VmBackend
-from reference_shim.cri.specs import PodFiles
+from reference_shim.cri.records import PodRecord
+from reference_shim.cri.specs import PodFiles, port_specs, shim_serves
+from reference_shim.host_ports import HostPorts
 from reference_shim.logs import LogPump
 from reference_shim.registry import Registry
 from reference_shim.strategies.base import Strategy
@@ -20,6 +24,7 @@ class ShimContext:
     strategy: Strategy
     pod_image: str
     state_dir: Path
+    host_ports: HostPorts = field(default_factory=HostPorts)
     pumps: dict[str, LogPump] = field(default_factory=dict)
     pumps_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,6 +39,24 @@ class ShimContext:
             resolv_conf=resolv_conf if resolv_conf.exists() else None,
             hosts=hosts if hosts.exists() else None,
         )
+
+    def serve_host_ports(self, pod: PodRecord) -> None:
+        """Listen on the pod's TCP host ports, if the shim serves them for this pod."""
+        if pod.shim_ports:
+            mappings = [p for p in port_specs(pod.config) if shim_serves(p)]
+            self.host_ports.open(pod.id, mappings, lambda: self.pod_addresses(pod.id))
+
+    def pod_addresses(self, pod_id: str) -> list[str]:
+        """Where the pod may be listening: the pod VM, then its containers' own VMs, oldest
+        first."""
+        pod = self.registry.find_pod(pod_id)
+        if pod is None or pod.state != cri.SANDBOX_READY:
+            return []
+        own = sorted(
+            (c for c in self.registry.containers_of(pod_id) if c.ip and not c.in_pod_vm),
+            key=lambda container: container.created_at,
+        )
+        return [pod.ip, *(c.ip for c in own if c.state == cri.CONTAINER_RUNNING)]
 
     def start_pump(self, container_id: str, vm_id: str, path: Path) -> None:
         with self.pumps_lock:

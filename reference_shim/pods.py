@@ -72,9 +72,13 @@ class Pods:
         pod = PodRecord(
             id=ids.new_id(), config=config, runtime_handler=handler, created_at=now_ns()
         )
+        pod.shim_ports = self.ctx.strategy.shim_host_ports and any(
+            specs.shim_serves(port) for port in specs.port_specs(config)
+        )
         self._ensure_pod_image()
         try:
             spec = specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
+            self.ctx.serve_host_ports(pod)  # first: a port in use fails before any VM exists
             pod_dir = self.ctx.pod_dir(pod.id)
             if config.HasField("dns_config"):
                 pod_dir.mkdir(parents=True, exist_ok=True)
@@ -87,14 +91,16 @@ class Pods:
             if self.ctx.strategy.pod_hosts_file:
                 pod_dir.mkdir(parents=True, exist_ok=True)
                 (pod_dir / "hosts").write_text(specs.hosts_file(pod.ip, specs.pod_hostname(config)))
+            self.ctx.registry.save_pod(pod)
         except Exception:
+            self.ctx.registry.delete_pod(pod.id)
             self._release(pod)
             raise
-        self.ctx.registry.save_pod(pod)
         return pod.id
 
     def _release(self, pod: PodRecord) -> None:
         """Remove the pod VM and whatever was made for the pod; idempotent."""
+        self.ctx.host_ports.close(pod.id)
         if pod.vm_id:
             self.ctx.backend.remove_vm(pod.vm_id)
         if pod.network and isinstance(self.ctx.backend, PodNetworks):
@@ -111,6 +117,7 @@ class Pods:
         with self.ctx.registry.object_lock(pod.id):
             for container in self.ctx.registry.containers_of(pod.id):
                 self._containers.stop_record(container, timeout=0)
+            self.ctx.host_ports.close(pod.id)
             if pod.vm_id:
                 self.ctx.backend.stop_vm(pod.vm_id, timeout=_POD_STOP_TIMEOUT_S)
             if pod.state != cri.SANDBOX_NOTREADY:

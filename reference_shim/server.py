@@ -120,6 +120,7 @@ class Shim:
             self._server.stop(_GRACE_S).wait()
         self._stop_events.set()
         self.ctx.close_pumps()
+        self.ctx.host_ports.close_all()
         if not self.ctx.registry.pods and not self.ctx.registry.containers:
             self.backend.teardown()
         self.store.close()

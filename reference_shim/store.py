@@ -22,8 +22,10 @@ SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: (
         "ALTER TABLE pods ADD COLUMN network TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE pods ADD COLUMN shim_ports INTEGER NOT NULL DEFAULT 0",
         # schema 1 knew only strategy reject, whose container runs inside the pod VM
         "ALTER TABLE containers ADD COLUMN in_pod_vm INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE containers ADD COLUMN ip TEXT NOT NULL DEFAULT ''",
     ),
 }
 
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pods (
     id TEXT PRIMARY KEY, config BLOB NOT NULL, runtime_handler TEXT NOT NULL,
     created_at INTEGER NOT NULL, state INTEGER NOT NULL, vm_id TEXT NOT NULL, ip TEXT NOT NULL,
-    network TEXT NOT NULL
+    network TEXT NOT NULL, shim_ports INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, pod_id TEXT NOT NULL, config BLOB NOT NULL, created_at INTEGER NOT NULL,
@@ -47,7 +49,7 @@ CREATE TABLE IF NOT EXISTS containers (
     state INTEGER NOT NULL, vm_id TEXT NOT NULL, started_at INTEGER NOT NULL,
     finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL, reason TEXT NOT NULL,
     message TEXT NOT NULL, resources BLOB NOT NULL, user BLOB NOT NULL,
-    in_pod_vm INTEGER NOT NULL
+    in_pod_vm INTEGER NOT NULL, ip TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS log_progress (
     container_id TEXT NOT NULL, stream TEXT NOT NULL, timestamp INTEGER NOT NULL,
@@ -114,7 +116,7 @@ class Store:
 
     def save_pod(self, pod: PodRecord) -> None:
         self._execute(
-            "INSERT OR REPLACE INTO pods VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pod.id,
                 pod.config.SerializeToString(),
@@ -124,6 +126,7 @@ class Store:
                 pod.vm_id,
                 pod.ip,
                 pod.network,
+                int(pod.shim_ports),
             ),
         )
 
@@ -133,7 +136,7 @@ class Store:
     def load_pods(self) -> list[PodRecord]:
         pods = []
         for row in self._execute("SELECT * FROM pods ORDER BY created_at"):
-            pod_id, config, handler, created_at, state, vm_id, ip, network = row
+            pod_id, config, handler, created_at, state, vm_id, ip, network, shim_ports = row
             pods.append(
                 PodRecord(
                     id=str(pod_id),
@@ -144,6 +147,7 @@ class Store:
                     vm_id=str(vm_id),
                     ip=str(ip),
                     network=str(network),
+                    shim_ports=bool(shim_ports),
                 )
             )
         return pods
@@ -153,7 +157,7 @@ class Store:
     def save_container(self, container: ContainerRecord) -> None:
         self._execute(
             "INSERT OR REPLACE INTO containers VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 container.id,
                 container.pod_id,
@@ -172,6 +176,7 @@ class Store:
                 container.resources.SerializeToString(),
                 container.user.SerializeToString(),
                 int(container.in_pod_vm),
+                container.ip,
             ),
         )
 
@@ -200,6 +205,7 @@ class Store:
                 resources,
                 user,
                 in_pod_vm,
+                ip,
             ) = row
             containers.append(
                 ContainerRecord(
@@ -220,6 +226,7 @@ class Store:
                     resources=cri.LinuxContainerResources.FromString(bytes(resources)),
                     user=cri.LinuxContainerUser.FromString(bytes(user)),
                     in_pod_vm=bool(in_pod_vm),
+                    ip=str(ip),
                 )
             )
         return containers

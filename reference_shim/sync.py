@@ -17,6 +17,7 @@ from reference_shim.context import ShimContext
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import can_move, exit_reason
 from reference_shim.cri.timestamps import now_ns
+from reference_shim.errors import ShimError
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,12 @@ def recover(ctx: ShimContext) -> None:
         sync_pod(ctx, pod, vms.get(pod.vm_id, missing))
     for container in list(ctx.registry.containers.values()):
         sync_container(ctx, container, vms.get(container.vm_id, missing))
+    for pod in list(ctx.registry.pods.values()):
+        if pod.state == cri.SANDBOX_READY:
+            try:
+                ctx.serve_host_ports(pod)
+            except ShimError as error:
+                log.error("pod %s keeps its VMs but not its host ports: %s", pod.id[:12], error)
     known = {pod.vm_id for pod in ctx.registry.pods.values()}
     known |= {container.vm_id for container in ctx.registry.containers.values()}
     for vm_id in set(vms) - known:

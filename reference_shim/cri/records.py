@@ -21,6 +21,7 @@ class PodRecord:
     vm_id: str = ""
     ip: str = ""
     network: str = ""  # the pod's own backend network, when the strategy made one
+    shim_ports: bool = False  # the shim serves the TCP port mappings, not the pod VM
 
     @property
     def name(self) -> str:
@@ -46,6 +47,7 @@ class ContainerRecord:
     resources: cri.LinuxContainerResources = field(default_factory=cri.LinuxContainerResources)
     user: cri.LinuxContainerUser = field(default_factory=cri.LinuxContainerUser)
     in_pod_vm: bool = True  # runs inside the pod VM (shares its namespaces), or in its own VM
+    ip: str = ""  # its own VM's IP while running ("" inside the pod VM: the pod IP is its)
 
     @property
     def name(self) -> str:

@@ -88,6 +88,23 @@ def resolv_conf(dns: cri.DNSConfig) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def port_specs(config: cri.PodSandboxConfig) -> list[PortSpec]:
+    return [
+        PortSpec(
+            protocol=_PROTOCOL_NAMES[mapping.protocol],
+            container_port=mapping.container_port,
+            host_port=mapping.host_port,
+            host_ip=mapping.host_ip,
+        )
+        for mapping in config.port_mappings
+    ]
+
+
+def shim_serves(port: PortSpec) -> bool:
+    """Whether the shim forwards this mapping itself when a pod asks it to (TCP host ports)."""
+    return port.protocol == "tcp" and port.host_port > 0
+
+
 def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
     config = pod.config
     security = config.linux.security_context
@@ -99,15 +116,7 @@ def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
         labels={KIND_LABEL: "pod", POD_ID_LABEL: pod.id},
         placement=placement,
         hostname=pod_hostname(config),
-        ports=tuple(
-            PortSpec(
-                protocol=_PROTOCOL_NAMES[mapping.protocol],
-                container_port=mapping.container_port,
-                host_port=mapping.host_port,
-                host_ip=mapping.host_ip,
-            )
-            for mapping in config.port_mappings
-        ),
+        ports=tuple(p for p in port_specs(config) if not (pod.shim_ports and shim_serves(p))),
         sysctls=dict(config.linux.sysctls),
         security=SecuritySpec(privileged=security.privileged, seccomp="unconfined"),
         shareable_ipc=True,

@@ -19,6 +19,7 @@ from reference_shim.strategies.placements import inside_pod_vm, pid_mode
 class RejectStrategy:
     name = "reject"
     pod_hosts_file = False
+    shim_host_ports = False
 
     def __init__(self, backend: VmBackend) -> None:
         self._backend = backend

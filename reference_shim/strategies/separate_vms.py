@@ -29,6 +29,7 @@ from reference_shim.strategies.placements import LIVE_STATES, inside_pod_vm, pid
 class SeparateVmsStrategy:
     name = "separate-vms"
     pod_hosts_file = True
+    shim_host_ports = True
 
     def __init__(self, backend: VmBackend) -> None:
         self._backend = backend

@@ -18,6 +18,7 @@ from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pid_ta
 class SharedVmStrategy:
     name = "shared-vm"
     pod_hosts_file = False
+    shim_host_ports = False
 
     def __init__(self, backend: VmBackend) -> None:
         self._backend = backend
