@@ -86,7 +86,28 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
             device.container_path.startswith("/") and device.host_path.startswith("/"),
             f"device {device.host_path!r} -> {device.container_path!r} needs absolute paths",
         )
+    resources(config.linux.resources)
+    _security_context(config.linux.security_context)
     return config
+
+
+def resources(linux: cri.LinuxContainerResources) -> None:
+    """Limits are amounts: none may be negative (0 means unset)."""
+    for name in ("cpu_shares", "cpu_quota", "cpu_period", "memory_limit_in_bytes"):
+        value = getattr(linux, name)
+        _require(value >= 0, f"resources {name} must not be negative (got {value}; 0 means unset)")
+
+
+def _security_context(context: cri.LinuxContainerSecurityContext) -> None:
+    _require(
+        not (context.HasField("run_as_user") and context.run_as_username),
+        "run_as_user and run_as_username are both set; give only one of them",
+    )
+    options = context.namespace_options
+    _require(
+        options.pid != cri.TARGET or bool(options.target_id),
+        "namespace_options.pid is TARGET but target_id names no container",
+    )
 
 
 def image_name(image: cri.ImageSpec | None) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_backend import PAUSE, FakeBackend
+from fake_backend import PAUSE, FakeBackend, FakeVmBackend
 from shim_helpers import StartShim
 
 from harness.client import CriClient
@@ -16,12 +16,18 @@ from reference_shim.server import Shim
 
 
 @pytest.fixture
-def backend() -> FakeBackend:
+def backend() -> FakeVmBackend:
     return FakeBackend()
 
 
 @pytest.fixture
-def start_shim(tmp_path: Path, backend: FakeBackend) -> Iterator[StartShim]:
+def strategy() -> str:
+    """The strategy of the shims a test starts; a test module overrides it."""
+    return "reject"
+
+
+@pytest.fixture
+def start_shim(tmp_path: Path, backend: FakeVmBackend, strategy: str) -> Iterator[StartShim]:
     """Start a shim on the same state dir and backend each call (a restart after the first)."""
     running: list[tuple[Shim, CriClient]] = []
 
@@ -30,7 +36,7 @@ def start_shim(tmp_path: Path, backend: FakeBackend) -> Iterator[StartShim]:
             socket=tmp_path / "cri.sock",
             state_dir=tmp_path / "state",
             backend="fake",
-            strategy="reject",
+            strategy=strategy,
             docker_host=None,
             pod_image=PAUSE,
             log_level="debug",

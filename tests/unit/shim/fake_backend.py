@@ -105,7 +105,9 @@ class FakeOutput:
         self._closed = True
 
 
-class FakeBackend:
+class FakeVmBackend:
+    """A backend with one shared network only (like Apple's CLI on macOS 15)."""
+
     name = "fake"
 
     def __init__(self) -> None:
@@ -219,3 +221,24 @@ class FakeBackend:
         self._listeners.append(on_exit)
         stop.wait()
         self._listeners.remove(on_exit)
+
+
+class FakeBackend(FakeVmBackend):
+    """A backend that can also give each pod a network of its own (like Docker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pod_nets: dict[str, str] = {}
+
+    def create_pod_network(self, pod_id: str) -> str:
+        name = f"fake-pod-{pod_id[:12]}"
+        self.pod_nets[name] = pod_id
+        return name
+
+    def remove_pod_network(self, name: str) -> None:
+        in_use = [vm for vm in self.vms.values() if vm.spec.placement.network == name]
+        assert not in_use, f"network {name} removed while VMs are on it"
+        self.pod_nets.pop(name, None)
+
+    def pod_networks(self) -> dict[str, str]:
+        return dict(self.pod_nets)

@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 
 from cri_api.v1 import api_pb2 as cri
-from fake_backend import BUSYBOX
+from fake_backend import BUSYBOX, FakeVm, FakeVmBackend
 
 from harness.client import CriClient
+from reference_shim.cri.specs import CONTAINER_ID_LABEL, POD_ID_LABEL
 from reference_shim.server import Shim
 
 StartShim = Callable[[], tuple[Shim, CriClient]]
@@ -36,3 +37,19 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def vm_of(backend: FakeVmBackend, object_id: str) -> FakeVm:
+    """The fake VM that realises a pod or container, found by the id label the shim sets."""
+    for vm in backend.vms.values():
+        labels = vm.spec.labels
+        if labels.get(CONTAINER_ID_LABEL, labels.get(POD_ID_LABEL)) == object_id:
+            return vm
+    raise AssertionError(f"no VM for {object_id}")
+
+
+def with_pid(config: cri.ContainerConfig, mode: int, target: str = "") -> cri.ContainerConfig:
+    options = config.linux.security_context.namespace_options
+    options.pid = mode  # type: ignore[assignment]
+    options.target_id = target
+    return config
