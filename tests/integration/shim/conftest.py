@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from docker_shim import connect, instance_of, owned_by, remove_everything
+from docker_shim import Launch, connect, instance_of, owned_by, remove_everything
 
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.launcher import LaunchError, ShimLauncher, check_docker
@@ -27,12 +27,14 @@ def docker_api() -> Iterator[docker.APIClient]:
 
 
 @pytest.fixture
-def launch(tmp_path: Path, docker_api: docker.APIClient) -> Iterator[Callable[[], ShimLauncher]]:
+def launch(tmp_path: Path, docker_api: docker.APIClient) -> Iterator[Launch]:
     """Start shims on one state dir; at the end everything they made is removed and checked."""
     launched: list[ShimLauncher] = []
 
-    def start() -> ShimLauncher:
-        launcher = ShimLauncher(state_dir=tmp_path / "state", log_level="debug").start()
+    def start(strategy: str = "reject") -> ShimLauncher:
+        launcher = ShimLauncher(
+            strategy=strategy, state_dir=tmp_path / "state", log_level="debug"
+        ).start()
         launched.append(launcher)
         return launcher
 

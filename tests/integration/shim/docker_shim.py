@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import docker
 from cri_api.v1 import api_pb2 as cri
@@ -16,7 +17,12 @@ from reference_shim.backends.docker.labels import INSTANCE_LABEL
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
-Launch = Callable[[], ShimLauncher]
+
+
+class Launch(Protocol):
+    """The ``launch`` fixture: start a shim (on the test's state dir) with a strategy."""
+
+    def __call__(self, strategy: str = "reject") -> ShimLauncher: ...
 
 
 def connect(launcher: ShimLauncher) -> CriClient:
