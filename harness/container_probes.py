@@ -11,7 +11,7 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as api
 
 from harness.capabilities import decode_caps
-from harness.client import CriClient
+from harness.client import CallFailed, CriClient
 from harness.factories import Container
 
 EXEC_TIMEOUT = 30
@@ -21,6 +21,16 @@ def exec_in(
     cri: CriClient, container: Container, *cmd: str, timeout: int = EXEC_TIMEOUT
 ) -> api.ExecSyncResponse:
     return cri.exec_sync(container.id, list(cmd), timeout=timeout)
+
+
+def exec_outcome(
+    cri: CriClient, container: Container, *cmd: str, timeout: int = EXEC_TIMEOUT
+) -> api.ExecSyncResponse | CallFailed:
+    """The response, or the error, for rules that allow either."""
+    try:
+        return exec_in(cri, container, *cmd, timeout=timeout)
+    except CallFailed as error:
+        return error
 
 
 def describe(cmd: tuple[str, ...], result: api.ExecSyncResponse) -> str:
