@@ -7,6 +7,7 @@ scoped by something this test owns: an id, a pod, or a label value nobody else u
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 from cri_api.v1 import api_pb2 as api
@@ -25,7 +26,7 @@ def group_label() -> dict[str, str]:
 
 
 def one_per_pod(
-    make_pod: PodFactory, make_container: ContainerFactory, count: int, **fields: object
+    make_pod: PodFactory, make_container: ContainerFactory, count: int, **fields: Any
 ) -> list[Container]:
     return [make_container(make_pod(), **fields) for _ in range(count)]
 
