@@ -25,8 +25,9 @@ CLOCK_SLACK_NS = 2 * 10**9
 COUNTER = "i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.05; done"
 
 
-def finished_records(cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory,
-                     script: str) -> list[LogRecord]:  # fmt: skip
+def finished_records(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, script: str
+) -> list[LogRecord]:
     """The log records of a container that ran ``script`` to the end."""
     container = make_container(make_pod(), command=["sh", "-c", script])
     wait_for_exit(cri, container.id)

@@ -19,9 +19,11 @@ CHOWN = "touch /tmp/owned && chown 4321 /tmp/owned"  # CHOWN
 
 
 def with_caps(
-    make_pod: PodFactory, make_container: ContainerFactory, add: tuple[str, ...] = (),
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    add: tuple[str, ...] = (),
     drop: tuple[str, ...] = (),
-) -> Container:  # fmt: skip
+) -> Container:
     linux = secured(capabilities=capabilities(add=add, drop=drop))
     return make_container(make_pod(), linux=linux)
 
