@@ -97,6 +97,18 @@ def shared_mount(path: Path) -> Iterator[Path]:
         unmount(path)
 
 
+@contextmanager
+def apparmor_profiles(policy: str, directory: Path) -> Iterator[None]:
+    """Load an AppArmor ``policy`` (one or more profiles) into the kernel; unload afterwards."""
+    source = directory / "profiles.apparmor"
+    source.write_text(policy)
+    _run("apparmor_parser", "--replace", str(source))
+    try:
+        yield
+    finally:
+        _run("apparmor_parser", "--remove", str(source))
+
+
 def shared_memory_keys(table: str) -> set[str]:
     """The keys in a ``/proc/sysvipc/shm`` table (decimal, as the kernel prints them)."""
     return {line.split()[0] for line in table.splitlines()[1:] if line.strip()}

@@ -46,7 +46,8 @@ def capabilities(add: tuple[str, ...] = (), drop: tuple[str, ...] = ()) -> api.C
     return api.Capability(add_capabilities=list(add), drop_capabilities=list(drop))
 
 
-def seccomp(profile_type: int, localhost_ref: str = "") -> api.SecurityProfile:
+def security_profile(profile_type: int, localhost_ref: str = "") -> api.SecurityProfile:
+    """A seccomp or AppArmor profile: RuntimeDefault, Unconfined, or Localhost with its ref."""
     return api.SecurityProfile(profile_type=profile_type, localhost_ref=localhost_ref)  # type: ignore[arg-type]
 
 

@@ -24,8 +24,8 @@ from harness.security import (
     KUBELET_MASKED_PATHS,
     KUBELET_READONLY_PATHS,
     pod_security,
-    seccomp,
     secured,
+    security_profile,
 )
 
 
@@ -33,7 +33,7 @@ def privileged_container(make_pod: PodFactory, make_container: ContainerFactory)
     """Privileged, yet asking for what privileged mode must override, as a kubelet may."""
     linux = secured(
         privileged=True,
-        seccomp=seccomp(api.SecurityProfile.RuntimeDefault),
+        seccomp=security_profile(api.SecurityProfile.RuntimeDefault),
         masked_paths=list(KUBELET_MASKED_PATHS),
         readonly_paths=list(KUBELET_READONLY_PATHS),
     )

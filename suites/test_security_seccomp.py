@@ -13,7 +13,7 @@ from harness.client import CriClient
 from harness.container_probes import exec_fails, read_proc_status, shell_ok
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
-from harness.security import capabilities, seccomp, secured
+from harness.security import capabilities, secured, security_profile
 
 FILTERED = "2"  # /proc/<pid>/status Seccomp: 0 disabled, 2 filter
 DISABLED = "0"
@@ -31,11 +31,11 @@ def profile_denying(tmp_path: Path, *syscalls: str) -> Path:
     ("profile", "mode"),
     [
         pytest.param(
-            seccomp(api.SecurityProfile.RuntimeDefault), FILTERED,
+            security_profile(api.SecurityProfile.RuntimeDefault), FILTERED,
             marks=pytest.mark.feature("security.seccomp.runtime-default"), id="runtime-default",
         ),
         pytest.param(
-            seccomp(api.SecurityProfile.Unconfined), DISABLED,
+            security_profile(api.SecurityProfile.Unconfined), DISABLED,
             marks=pytest.mark.feature("security.seccomp.unconfined"), id="unconfined",
         ),
         pytest.param(
@@ -60,7 +60,7 @@ def test_a_localhost_profile_blocks_exactly_the_syscalls_it_denies(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     profile = profile_denying(tmp_path, "chmod", "fchmod", "fchmodat")
-    linux = secured(seccomp=seccomp(api.SecurityProfile.Localhost, str(profile)))
+    linux = secured(seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)))
     container = make_container(make_pod(), linux=linux)
     assert read_proc_status(cri, container)["Seccomp"] == FILTERED
     refusal = exec_fails(cri, container, "sh", "-c", "touch /tmp/f && chmod 600 /tmp/f")
@@ -77,7 +77,7 @@ def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
         make_pod(),
         linux=secured(
             capabilities=capabilities(add=("SYS_ADMIN",)),
-            seccomp=seccomp(api.SecurityProfile.Unconfined),
+            seccomp=security_profile(api.SecurityProfile.Unconfined),
         ),
     )
     shell_ok(cri, allowed, "hostname allowed-by-capability")
@@ -85,7 +85,7 @@ def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
         make_pod(),
         linux=secured(
             capabilities=capabilities(add=("SYS_ADMIN",)),
-            seccomp=seccomp(api.SecurityProfile.Localhost, str(profile)),
+            seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)),
         ),
     )
     exec_fails(cri, blocked, "hostname", "blocked-by-seccomp")
@@ -95,7 +95,9 @@ def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
 def test_a_localhost_profile_that_does_not_exist_is_refused(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    missing = seccomp(api.SecurityProfile.Localhost, str(tmp_path / "no-such-profile.json"))
+    missing = security_profile(
+        api.SecurityProfile.Localhost, str(tmp_path / "no-such-profile.json")
+    )
     pod = make_pod()
     with refused():
         container = make_container(pod, start=False, linux=secured(seccomp=missing))
