@@ -59,33 +59,34 @@ def test_resources_given_at_create_are_reported_and_applied(
     assert_applied(cri, container, wanted)
 
 
-@pytest.mark.feature("container.resources.update-cpu")
-def test_updated_cpu_limits_are_reported_and_applied(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    initial = api.LinuxContainerResources(
-        cpu_shares=1024, cpu_period=100000, cpu_quota=100000, memory_limit_in_bytes=256 * MIB
-    )
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=initial))
-    updated = api.LinuxContainerResources()
-    updated.CopyFrom(initial)
-    updated.cpu_shares, updated.cpu_period, updated.cpu_quota = 256, 50000, 20000
-    cri.update_container_resources(container.id, updated)
-    assert_reported(cri, container, updated)
-    assert_applied(cri, container, updated)
+INITIAL = api.LinuxContainerResources(
+    cpu_shares=1024, cpu_period=100000, cpu_quota=100000, memory_limit_in_bytes=256 * MIB
+)
 
 
-@pytest.mark.feature("container.resources.update-memory")
-def test_an_updated_memory_limit_is_reported_and_applied(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(
+            {"cpu_shares": 256, "cpu_period": 50000, "cpu_quota": 20000},
+            marks=pytest.mark.feature("container.resources.update-cpu"),
+            id="cpu",
+        ),
+        pytest.param(
+            {"memory_limit_in_bytes": 96 * MIB},
+            marks=pytest.mark.feature("container.resources.update-memory"),
+            id="memory",
+        ),
+    ],
+)
+def test_updated_limits_are_reported_and_applied(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, changes: dict[str, int]
 ) -> None:
-    initial = api.LinuxContainerResources(
-        cpu_shares=1024, cpu_period=100000, cpu_quota=100000, memory_limit_in_bytes=256 * MIB
-    )
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=initial))
+    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=INITIAL))
     updated = api.LinuxContainerResources()
-    updated.CopyFrom(initial)
-    updated.memory_limit_in_bytes = 96 * MIB
+    updated.CopyFrom(INITIAL)
+    for field, value in changes.items():
+        setattr(updated, field, value)
     cri.update_container_resources(container.id, updated)
     assert_reported(cri, container, updated)
     assert_applied(cri, container, updated)

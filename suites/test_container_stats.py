@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -39,6 +40,19 @@ def assert_usage(what: str, cpu: api.CpuUsage, memory: api.MemoryUsage, since: i
     assert_recent(f"{what} memory", memory.timestamp, since)
     assert cpu.usage_core_nano_seconds.value > 0, f"{what} reports no CPU time used"
     assert memory.working_set_bytes.value > 0, f"{what} reports an empty memory working set"
+
+
+def wait_for_cpu_growth(read: Callable[[], api.CpuUsage], what: str) -> None:
+    """CPU time must grow by 0.1 s while a container burns CPU, with a later timestamp."""
+    first = read()
+    later = wait_until(
+        read,
+        lambda cpu: (
+            cpu.usage_core_nano_seconds.value >= first.usage_core_nano_seconds.value + 10**8
+        ),
+        what=f"0.1s more CPU time in {what}",
+    )
+    assert later.timestamp > first.timestamp
 
 
 def assert_attributes(stats: api.ContainerStats, container: Container) -> None:
