@@ -109,9 +109,10 @@ def apparmor_profiles(policy: str, directory: Path) -> Iterator[None]:
         _run("apparmor_parser", "--remove", str(source))
 
 
-def shared_memory_keys(table: str) -> set[str]:
-    """The keys in a ``/proc/sysvipc/shm`` table (decimal, as the kernel prints them)."""
-    return {line.split()[0] for line in table.splitlines()[1:] if line.strip()}
+def shared_memory_keys(table: str) -> dict[str, str]:
+    """Key -> id of each segment in a ``/proc/sysvipc/shm`` table (decimal, as printed)."""
+    rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+    return {row[0]: row[1] for row in rows}
 
 
 @contextmanager
@@ -122,8 +123,8 @@ def shared_memory_segment(size: int = 4096) -> Iterator[str]:
     """
     shmid = _run("ipcmk", "--shmem", str(size)).strip().rsplit(" ", 1)[-1]
     try:
-        table = Path("/proc/sysvipc/shm").read_text().splitlines()
-        keys = [line.split()[0] for line in table[1:] if line.split()[1] == shmid]
-        yield keys[0]
+        keys = shared_memory_keys(Path("/proc/sysvipc/shm").read_text())
+        [key] = [key for key, segment in keys.items() if segment == shmid]
+        yield key
     finally:
         _run("ipcrm", "--shmem-id", shmid)
