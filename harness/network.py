@@ -6,6 +6,7 @@ network rule); nothing here picks an address by itself.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import urllib.error
 import urllib.request
@@ -25,6 +26,13 @@ def free_loopback_port() -> int:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def http_url(host: str, port: int, path: str = "/") -> str:
+    """``http://host:port/path``, with an IPv6 address in brackets."""
+    if ipaddress.ip_address(host).version == 6:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{path}"
 
 
 @dataclass(frozen=True)

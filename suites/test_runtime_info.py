@@ -1,6 +1,9 @@
-"""Runtime information: Version and Status."""
+"""Runtime information: Version, Status and RuntimeConfig."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 from cri_api.v1 import api_pb2 as api
@@ -39,3 +42,43 @@ def test_status_reports_network_ready(cri: CriClient) -> None:
 def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -> None:
     assert cri.status(verbose=True).info, "Status(verbose=true) returned no info"
     assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
+
+
+# semver 2.0.0 (semver.org), with the optional "v" prefix Go tooling uses.
+SEMVER = re.compile(
+    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+
+
+@pytest.mark.feature("runtime.version.semver")
+def test_version_reports_a_semver_runtime_version(cri: CriClient) -> None:
+    runtime_version = cri.version().runtime_version
+    assert SEMVER.fullmatch(runtime_version), (
+        f"Version.runtime_version {runtime_version!r} is not semver-compatible, "
+        "as the CRI API requires"
+    )
+
+
+@pytest.mark.feature("runtime.status.verbose-json")
+def test_verbose_status_info_values_are_json(cri: CriClient) -> None:
+    info = cri.status(verbose=True).info
+    not_json = {key: value for key, value in info.items() if not is_json(value)}
+    assert not not_json, f"Status(verbose=true) info values that are not JSON: {not_json}"
+
+
+@pytest.mark.feature("runtime.config.cgroup-driver")
+def test_runtime_config_names_a_cgroup_driver_and_keeps_it(cri: CriClient) -> None:
+    config = cri.runtime_config()
+    assert config.HasField("linux"), "RuntimeConfig returned no linux config (cgroup driver)"
+    driver = config.linux.cgroup_driver
+    assert driver in (api.SYSTEMD, api.CGROUPFS), f"unknown cgroup driver {driver}"
+    assert cri.runtime_config() == config, "RuntimeConfig changed between two calls"
+
+
+def is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
