@@ -25,6 +25,20 @@ def present(cri: CriClient, ref: str) -> api.Image | None:
     return response.image if response.HasField("image") else None
 
 
+def pull_and_status(
+    cri: CriClient, pull_ref: str, status_ref: str | None = None
+) -> tuple[str, api.Image]:
+    """Pull ``pull_ref``: the PullImage image_ref, and the ImageStatus of ``status_ref``.
+
+    The status must be there at once: a runtime may not answer a pull before it is done.
+    """
+    image_ref = cri.pull_image(pull_ref)
+    status_ref = status_ref or pull_ref
+    found = present(cri, status_ref)
+    assert found is not None, f"ImageStatus({status_ref}) is empty after PullImage({pull_ref})"
+    return image_ref, found
+
+
 def listed(cri: CriClient, image_id: str) -> api.Image | None:
     """The ListImages entry with this id, or None."""
     return next((image for image in cri.list_images() if image.id == image_id), None)

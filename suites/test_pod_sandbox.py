@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.verbose_info import assert_json_values
 from harness.waiting import wait_for_exit, wait_until
 
 # A CRI log line: <RFC 3339 time> <stream> <P(artial)|F(ull)> <text>
@@ -91,11 +91,7 @@ def test_verbose_pod_status_carries_json_info_and_plain_status_does_not(
     pod = make_pod()
     info = cri.pod_status(pod.id, verbose=True).info
     assert info, "PodSandboxStatus(verbose=true) returned no info"
-    for key, value in info.items():
-        try:
-            json.loads(value)
-        except ValueError:
-            pytest.fail(f"PodSandboxStatus info[{key!r}] is not JSON: {value[:200]!r}")
+    assert_json_values("PodSandboxStatus", info)
     assert not cri.pod_status(pod.id).info, "PodSandboxStatus(verbose=false) must not return info"
 
 

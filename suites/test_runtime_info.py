@@ -1,14 +1,14 @@
-"""Runtime information: Version, Status and RuntimeConfig."""
+"""Runtime information: Version and Status."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
+from harness.verbose_info import assert_json_values
 
 
 def condition(status: api.RuntimeStatus, kind: str) -> api.RuntimeCondition:
@@ -62,23 +62,4 @@ def test_version_reports_a_semver_runtime_version(cri: CriClient) -> None:
 
 @pytest.mark.feature("runtime.status.verbose-json")
 def test_verbose_status_info_values_are_json(cri: CriClient) -> None:
-    info = cri.status(verbose=True).info
-    not_json = {key: value for key, value in info.items() if not is_json(value)}
-    assert not not_json, f"Status(verbose=true) info values that are not JSON: {not_json}"
-
-
-@pytest.mark.feature("runtime.config.cgroup-driver")
-def test_runtime_config_names_a_cgroup_driver_and_keeps_it(cri: CriClient) -> None:
-    config = cri.runtime_config()
-    assert config.HasField("linux"), "RuntimeConfig returned no linux config (cgroup driver)"
-    driver = config.linux.cgroup_driver
-    assert driver in (api.SYSTEMD, api.CGROUPFS), f"unknown cgroup driver {driver}"
-    assert cri.runtime_config() == config, "RuntimeConfig changed between two calls"
-
-
-def is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+    assert_json_values("Status", cri.status(verbose=True).info)
