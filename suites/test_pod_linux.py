@@ -10,58 +10,47 @@ from harness.factories import ContainerFactory, PodFactory
 from harness.probes import sysctl_in
 
 
-def sysctl_seen_in_pod(
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        pytest.param(
+            "net.ipv4.ip_unprivileged_port_start",
+            "543",
+            marks=pytest.mark.feature("pod.sysctls.network"),
+        ),
+        pytest.param("kernel.shm_rmid_forced", "1", marks=pytest.mark.feature("pod.sysctls.ipc")),
+        pytest.param("fs.mqueue.msg_max", "100", marks=pytest.mark.feature("pod.sysctls.unsafe")),
+    ],
+)
+def test_a_pod_sysctl_is_set_inside_the_pod(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, name: str, value: str
-) -> str:
-    """Run a pod with one sysctl set, and read that sysctl from a container in it."""
+) -> None:
     pod = make_pod("sysctl", linux=api.LinuxPodSandboxConfig(sysctls={name: value}))
-    return sysctl_in(cri, make_container(pod).id, name)
+    seen = sysctl_in(cri, make_container(pod).id, name)
+    assert seen == value, f"sysctl {name} is {seen!r} in the container, the pod asked for {value!r}"
 
 
-def pod_with_namespaces(make_pod: PodFactory, options: api.NamespaceOption) -> str:
-    context = api.LinuxSandboxSecurityContext(namespace_options=options)
-    return make_pod("ns", linux=api.LinuxPodSandboxConfig(security_context=context)).id
-
-
-@pytest.mark.feature("pod.sysctls.network")
-def test_a_network_sysctl_is_set_in_the_pod(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    name, value = "net.ipv4.ip_unprivileged_port_start", "543"
-    assert sysctl_seen_in_pod(cri, make_pod, make_container, name, value) == value
-
-
-@pytest.mark.feature("pod.sysctls.ipc")
-def test_an_ipc_sysctl_is_set_in_the_pod(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    name, value = "kernel.shm_rmid_forced", "1"
-    assert sysctl_seen_in_pod(cri, make_pod, make_container, name, value) == value
-
-
-@pytest.mark.feature("pod.sysctls.unsafe")
-def test_an_unsafe_namespaced_sysctl_is_set_in_the_pod(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    name, value = "fs.mqueue.msg_max", "100"
-    assert sysctl_seen_in_pod(cri, make_pod, make_container, name, value) == value
-
-
-@pytest.mark.feature("pod.status.namespace-options")
+@pytest.mark.parametrize(
+    "modes",
+    [
+        pytest.param(
+            ("POD", "CONTAINER", "POD"), marks=pytest.mark.feature("pod.status.namespace-options")
+        ),
+        pytest.param(
+            ("NODE", "NODE", "NODE"), marks=pytest.mark.feature("pod.status.namespace-options-node")
+        ),
+    ],
+    ids=lambda modes: "-".join(modes).lower(),
+)
 def test_pod_status_reports_the_namespace_options_given(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, make_pod: PodFactory, modes: tuple[str, str, str]
 ) -> None:
-    options = api.NamespaceOption(network=api.POD, pid=api.CONTAINER, ipc=api.POD)
-    pod_id = pod_with_namespaces(make_pod, options)
-    reported = cri.pod_status(pod_id).status.linux.namespaces.options
-    assert (reported.network, reported.pid, reported.ipc) == (api.POD, api.CONTAINER, api.POD)
-
-
-@pytest.mark.feature("pod.status.namespace-options-node")
-def test_pod_status_reports_node_namespaces_for_a_host_namespaced_pod(
-    cri: CriClient, make_pod: PodFactory
-) -> None:
-    options = api.NamespaceOption(network=api.NODE, pid=api.NODE, ipc=api.NODE)
-    pod_id = pod_with_namespaces(make_pod, options)
-    reported = cri.pod_status(pod_id).status.linux.namespaces.options
-    assert (reported.network, reported.pid, reported.ipc) == (api.NODE, api.NODE, api.NODE)
+    network, pid, ipc = (api.NamespaceMode.Value(mode) for mode in modes)
+    options = api.NamespaceOption(network=network, pid=pid, ipc=ipc)
+    context = api.LinuxSandboxSecurityContext(namespace_options=options)
+    pod = make_pod("ns", linux=api.LinuxPodSandboxConfig(security_context=context))
+    reported = cri.pod_status(pod.id).status.linux.namespaces.options
+    names = tuple(
+        api.NamespaceMode.Name(mode) for mode in (reported.network, reported.pid, reported.ipc)
+    )
+    assert names == modes, f"PodSandboxStatus namespace options (network, pid, ipc): {names}"

@@ -12,7 +12,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import Container, ContainerFactory, Pod, PodFactory
+from harness.factories import ContainerFactory, Pod, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.network import LOOPBACK, free_loopback_port, get_when_served, http_url
 from harness.probes import exec_ok, ipv4_addresses_in, resolv_conf_in
@@ -34,10 +34,6 @@ def web_page(images: ImageCatalog) -> bytes:
 def run_webserver(make_container: ContainerFactory, images: ImageCatalog, pod: Pod) -> None:
     """A container running the webserver image's own entrypoint (command=[] keeps it)."""
     make_container(pod, "web", image=images["webserver"].ref, command=[])
-
-
-def dns_container(make_pod: PodFactory, make_container: ContainerFactory) -> Container:
-    return make_container(make_pod("dns", dns_config=DNS))
 
 
 @pytest.mark.feature("pod.status.network")
@@ -68,28 +64,42 @@ def test_the_container_sees_the_pod_hostname(
     assert exec_ok(cri, container.id, ["hostname"]).strip() == "conformance-host"
 
 
-@pytest.mark.feature("pod.dns-config.servers")
-def test_dns_servers_are_the_nameservers_in_resolv_conf(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [
+        pytest.param(
+            "nameserver",
+            DNS.servers,
+            marks=pytest.mark.feature("pod.dns-config.servers"),
+            id="servers",
+        ),
+        pytest.param(
+            "search",
+            DNS.searches,
+            marks=pytest.mark.feature("pod.dns-config.searches"),
+            id="searches",
+        ),
+        pytest.param(
+            "options",
+            DNS.options,
+            marks=pytest.mark.feature("pod.dns-config.options"),
+            id="options",
+        ),
+    ],
+)
+def test_the_dns_config_is_written_to_resolv_conf_in_order(
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    keyword: str,
+    expected: list[str],
 ) -> None:
-    resolv = resolv_conf_in(cri, dns_container(make_pod, make_container).id)
-    assert resolv.get("nameserver") == list(DNS.servers)
-
-
-@pytest.mark.feature("pod.dns-config.searches")
-def test_dns_searches_are_the_search_list_in_resolv_conf(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    resolv = resolv_conf_in(cri, dns_container(make_pod, make_container).id)
-    assert resolv.get("search") == list(DNS.searches)
-
-
-@pytest.mark.feature("pod.dns-config.options")
-def test_dns_options_are_the_options_in_resolv_conf(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    resolv = resolv_conf_in(cri, dns_container(make_pod, make_container).id)
-    assert resolv.get("options") == list(DNS.options)
+    container = make_container(make_pod("dns", dns_config=DNS))
+    resolv = resolv_conf_in(cri, container.id)
+    assert resolv.get(keyword) == list(expected), (
+        f"/etc/resolv.conf {keyword} in the container: {resolv.get(keyword)}, "
+        f"expected {list(expected)} from PodSandboxConfig.dns_config"
+    )
 
 
 @pytest.mark.feature("pod.port-mapping.host-port")

@@ -30,6 +30,8 @@ def test_a_new_pod_is_ready(cri: CriClient, make_pod: PodFactory) -> None:
     status = cri.pod_status(pod.id).status
     assert status.id == pod.id
     assert status.state == api.SANDBOX_READY
+    listed = {item.id: item.state for item in cri.list_pods()}
+    assert listed.get(pod.id) == api.SANDBOX_READY, "the new pod is not listed as ready"
 
 
 @pytest.mark.feature("pod.status.metadata")
