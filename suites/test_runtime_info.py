@@ -44,6 +44,17 @@ def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -
     assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
 
 
+@pytest.mark.feature("runtime.config.cgroup-driver")
+def test_runtime_config_reports_the_cgroup_driver(cri: CriClient) -> None:
+    answer = cri.runtime_config()
+    assert answer.HasField("linux"), "RuntimeConfig returned no linux config"
+    drivers = {api.CgroupDriver.SYSTEMD: "systemd", api.CgroupDriver.CGROUPFS: "cgroupfs"}
+    assert answer.linux.cgroup_driver in drivers, (
+        f"RuntimeConfig names cgroup driver {answer.linux.cgroup_driver}, "
+        "neither systemd (0) nor cgroupfs (1)"
+    )
+
+
 # semver 2.0.0 (semver.org), with the optional "v" prefix Go tooling uses.
 SEMVER = re.compile(
     r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
