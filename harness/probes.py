@@ -33,21 +33,30 @@ def sysctl_in(cri: CriClient, container_id: str, name: str) -> str:
 
 
 def resolv_conf_in(cri: CriClient, container_id: str) -> dict[str, list[str]]:
-    """/etc/resolv.conf as keyword -> values (``nameserver`` lines collected in order)."""
+    """/etc/resolv.conf as the container sees it, parsed by ``parse_resolv_conf``."""
+    return parse_resolv_conf(read_file_in(cri, container_id, "/etc/resolv.conf"))
+
+
+def ipv4_addresses_in(cri: CriClient, container_id: str) -> set[str]:
+    """The IPv4 addresses of the container's interfaces, from ``ip -4 -o addr``."""
+    return parse_ipv4_addresses(exec_ok(cri, container_id, ["ip", "-4", "-o", "addr"]))
+
+
+def parse_resolv_conf(text: str) -> dict[str, list[str]]:
+    """Keyword -> values, repeated keywords (``nameserver``) collected in order."""
     entries: dict[str, list[str]] = {}
-    for line in read_file_in(cri, container_id, "/etc/resolv.conf").splitlines():
+    for line in text.splitlines():
         words = line.split()
         if words and not words[0].startswith(("#", ";")):
             entries.setdefault(words[0], []).extend(words[1:])
     return entries
 
 
-def ipv4_addresses_in(cri: CriClient, container_id: str) -> set[str]:
-    """The IPv4 addresses of the container's interfaces, from ``ip -4 -o addr``."""
-    output = exec_ok(cri, container_id, ["ip", "-4", "-o", "addr"])
+def parse_ipv4_addresses(text: str) -> set[str]:
+    """The addresses after ``inet`` in ``ip -4 -o addr`` output, without prefix lengths."""
     addresses = set()
-    for line in output.splitlines():
+    for line in text.splitlines():
         words = line.split()
-        if "inet" in words:
+        if "inet" in words[:-1]:
             addresses.add(words[words.index("inet") + 1].split("/")[0])
     return addresses
