@@ -51,9 +51,14 @@ def test_removing_a_missing_image_is_not_an_error(cri: CriClient, images: ImageC
 
 
 @pytest.mark.feature("image.remove.one-of-two-tags")
-def test_removing_one_tag_of_an_image_leaves_the_other(
+def test_removing_one_tag_of_two_leaves_a_consistent_image(
     cri: CriClient, absent_image: AbsentImage
 ) -> None:
+    """The API leaves open whether the other tag survives (CRI-O untags, containerd deletes).
+
+    Either way the removed tag must be gone, and a surviving image must still be the same
+    image, now under the other tag alone.
+    """
     image = absent_image("removable-twotags")
     removed, kept = (image.tag_ref(tag) for tag in image.tags)
     pull_and_status(cri, removed)
@@ -61,8 +66,12 @@ def test_removing_one_tag_of_an_image_leaves_the_other(
     cri.remove_image(removed)
     assert present(cri, removed) is None, f"ImageStatus({removed}) still finds the image"
     left = present(cri, kept)
-    assert left is not None, f"RemoveImage({removed}) also removed the other tag {kept}"
-    assert (left.id, list(left.repo_tags)) == (status.id, [kept])
+    if left is not None:
+        assert (left.id, list(left.repo_tags)) == (status.id, [kept])
+    else:
+        assert present(cri, status.id) is None, (
+            f"{kept} is gone but the image {status.id} is still there without it"
+        )
 
 
 @pytest.mark.feature("image.remove.concurrent")
