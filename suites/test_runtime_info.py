@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
+from harness.verbose_info import assert_json_values
 
 
 def condition(status: api.RuntimeStatus, kind: str) -> api.RuntimeCondition:
@@ -39,3 +42,35 @@ def test_status_reports_network_ready(cri: CriClient) -> None:
 def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -> None:
     assert cri.status(verbose=True).info, "Status(verbose=true) returned no info"
     assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
+
+
+@pytest.mark.feature("runtime.config.cgroup-driver")
+def test_runtime_config_reports_the_cgroup_driver(cri: CriClient) -> None:
+    answer = cri.runtime_config()
+    assert answer.HasField("linux"), "RuntimeConfig returned no linux config"
+    drivers = {api.CgroupDriver.SYSTEMD: "systemd", api.CgroupDriver.CGROUPFS: "cgroupfs"}
+    assert answer.linux.cgroup_driver in drivers, (
+        f"RuntimeConfig names cgroup driver {answer.linux.cgroup_driver}, "
+        "neither systemd (0) nor cgroupfs (1)"
+    )
+
+
+# semver 2.0.0 (semver.org), with the optional "v" prefix Go tooling uses.
+SEMVER = re.compile(
+    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+
+
+@pytest.mark.feature("runtime.version.semver")
+def test_version_reports_a_semver_runtime_version(cri: CriClient) -> None:
+    runtime_version = cri.version().runtime_version
+    assert SEMVER.fullmatch(runtime_version), (
+        f"Version.runtime_version {runtime_version!r} is not semver-compatible, "
+        "as the CRI API requires"
+    )
+
+
+@pytest.mark.feature("runtime.status.verbose-json")
+def test_verbose_status_info_values_are_json(cri: CriClient) -> None:
+    assert_json_values("Status", cri.status(verbose=True).info)
