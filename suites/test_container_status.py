@@ -108,7 +108,8 @@ def test_status_log_path_is_the_file_under_the_pod_log_directory(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     pod = make_pod()
-    container = make_container(pod, name="logged", log_path="nested-name.log")
+    # The kubelet's layout: <container name>/<restart count>.log under the pod's directory.
+    container = make_container(pod, name="logged", log_path="logged/0.log")
     status = cri.container_status(container.id).status
     assert Path(status.log_path) == log_file(container), (
         f"status.log_path is {status.log_path!r}; the kubelet reads logs from it, so it must "
