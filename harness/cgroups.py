@@ -1,7 +1,7 @@
 """Cgroups: the parents pods are placed under, and the limits a container sees in them.
 
 The kubelet always gives a pod a cgroup parent, and some runtimes (containerd 1.6) only report
-pod stats for pods that have one, so the stats and resources suites run such pods. On a
+pod stats for pods that have one, so the pod stats tests run such pods. On a
 cgroupfs runtime the harness owns the parent directory it names and removes it afterwards.
 Limits are read from inside the container, from the cgroup files a program there would read.
 """
@@ -47,20 +47,17 @@ def remove_cgroup_parent(parent: str) -> list[str]:
     """
     if not parent.startswith("/"):
         return []
+    relative = parent.lstrip("/")
+    # One directory per v1 hierarchy (/sys/fs/cgroup/cpu/...), or one on a unified host.
+    candidates = [*CGROUP_ROOT.glob(f"*/{relative}"), CGROUP_ROOT / relative]
     problems = []
-    for directory in CGROUP_ROOT.glob(f"*{parent}"):
+    for directory in candidates:
         try:
             directory.rmdir()
         except FileNotFoundError:
             continue
         except OSError as error:
             problems.append(f"{directory}: {error}")
-    unified = CGROUP_ROOT / parent.lstrip("/")
-    if unified.is_dir():
-        try:
-            unified.rmdir()
-        except OSError as error:
-            problems.append(f"{unified}: {error}")
     return problems
 
 
