@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     image_actions.add_parser("build", help="build every recipe in fixtures/images into OCI layouts")
     image_actions.add_parser("list", help="list the recipes with their tags and digests")
     push = image_actions.add_parser("push", help="push the test images to a registry")
-    push.add_argument("--to", required=True, metavar="REGISTRY",
-                      help="registry host[:port], e.g. 127.0.0.1:5000")
+    push.add_argument(
+        "--to", required=True, metavar="REGISTRY", help="registry host[:port], e.g. 127.0.0.1:5000"
+    )
     images.set_defaults(handler=_images)
     return parser
 

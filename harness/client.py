@@ -229,9 +229,7 @@ class CriClient:
 
     # -- images -------------------------------------------------------------------------
 
-    def pull_image(
-        self, image: str, pod_config: cri.PodSandboxConfig | None = None
-    ) -> str:
+    def pull_image(self, image: str, pod_config: cri.PodSandboxConfig | None = None) -> str:
         request = cri.PullImageRequest(image=cri.ImageSpec(image=image), sandbox_config=pod_config)
         return self.call(self.image_stub.PullImage, request, extra_seconds=120).image_ref
 
@@ -241,7 +239,9 @@ class CriClient:
 
     def list_images(self, image: str | None = None) -> list[cri.Image]:
         filter = cri.ImageFilter(image=cri.ImageSpec(image=image)) if image else None
-        return list(self.call(self.image_stub.ListImages, cri.ListImagesRequest(filter=filter)).images)
+        return list(
+            self.call(self.image_stub.ListImages, cri.ListImagesRequest(filter=filter)).images
+        )
 
     def remove_image(self, image: str) -> None:
         request = cri.RemoveImageRequest(image=cri.ImageSpec(image=image))

@@ -67,10 +67,15 @@ def _ignore_not_found(
 
 def remove_container(client: CriClient, container_id: str) -> list[str]:
     errors: list[str] = []
-    _ignore_not_found("stop container", container_id, errors,
-                      lambda: client.stop_container(container_id, timeout=0))
-    _ignore_not_found("remove container", container_id, errors,
-                      lambda: client.remove_container(container_id))
+    _ignore_not_found(
+        "stop container",
+        container_id,
+        errors,
+        lambda: client.stop_container(container_id, timeout=0),
+    )
+    _ignore_not_found(
+        "remove container", container_id, errors, lambda: client.remove_container(container_id)
+    )
     return errors
 
 
@@ -114,22 +119,26 @@ def sweep(client: CriClient, run_id: str) -> list[Leak]:
     containers = client.list_containers(cri.ContainerFilter(label_selector=selector))
     for container in containers:
         errors = remove_container(client, container.id)
-        leaks.append(Leak(
-            kind="container",
-            id=container.id,
-            name=container.metadata.name,
-            test=container.annotations.get(TEST_ANNOTATION, ""),
-            removed=not errors,
-            error="; ".join(errors),
-        ))
+        leaks.append(
+            Leak(
+                kind="container",
+                id=container.id,
+                name=container.metadata.name,
+                test=container.annotations.get(TEST_ANNOTATION, ""),
+                removed=not errors,
+                error="; ".join(errors),
+            )
+        )
     for pod in client.list_pods(cri.PodSandboxFilter(label_selector=selector)):
         errors = remove_pod(client, pod.id)
-        leaks.append(Leak(
-            kind="pod",
-            id=pod.id,
-            name=pod.metadata.name,
-            test=pod.annotations.get(TEST_ANNOTATION, ""),
-            removed=not errors,
-            error="; ".join(errors),
-        ))
+        leaks.append(
+            Leak(
+                kind="pod",
+                id=pod.id,
+                name=pod.metadata.name,
+                test=pod.annotations.get(TEST_ANNOTATION, ""),
+                removed=not errors,
+                error="; ".join(errors),
+            )
+        )
     return leaks

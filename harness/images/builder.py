@@ -20,7 +20,10 @@ from harness.images.recipes import Recipe
 
 BUSYBOX = Path("/bin/busybox")
 EPOCH = "1970-01-01T00:00:00Z"
-BASE_PASSWD = ("root:x:0:0:root:/root:/bin/sh", "nobody:x:65534:65534:nobody:/nonexistent:/bin/false")
+BASE_PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh",
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false",
+)
 BASE_GROUP = ("root:x:0:", "nogroup:x:65534:")
 CACHE_ENV = "CRI_CONFORMANCE_IMAGE_CACHE"
 
@@ -135,8 +138,17 @@ def build_layout(recipe: Recipe, layout: Path, busybox: Path = BUSYBOX) -> Built
         run_tool("umoci", "new", "--image", image)
         run_tool("umoci", "unpack", *rootless, "--image", image, str(bundle))
         populate_rootfs(bundle / "rootfs", recipe, busybox)
-        run_tool("umoci", "repack", "--image", image, "--history.created", EPOCH,
-                 "--history.created_by", f"cri-conformance recipe {recipe.name}", str(bundle))
+        run_tool(
+            "umoci",
+            "repack",
+            "--image",
+            image,
+            "--history.created",
+            EPOCH,
+            "--history.created_by",
+            f"cri-conformance recipe {recipe.name}",
+            str(bundle),
+        )
     run_tool("umoci", "config", "--image", image, *_config_args(recipe))
     for tag in others:
         run_tool("umoci", "tag", "--image", image, tag)
@@ -145,8 +157,9 @@ def build_layout(recipe: Recipe, layout: Path, busybox: Path = BUSYBOX) -> Built
     return BuiltImage(recipe, layout, manifest_digest, config_digest)
 
 
-def build_cached(recipe: Recipe, cache_dir: Path | None = None,
-                 busybox: Path = BUSYBOX) -> BuiltImage:
+def build_cached(
+    recipe: Recipe, cache_dir: Path | None = None, busybox: Path = BUSYBOX
+) -> BuiltImage:
     """Build once per recipe content and busybox binary; later calls reuse the layout."""
     if not busybox.exists():
         raise BuildError(f"{busybox} is missing: install the Debian package busybox-static")

@@ -7,6 +7,7 @@ as plain HTTP (containerd needs a mirror entry for it; see scripts/services).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,13 +66,16 @@ class LocalRegistry:
             return False
         self.state_dir.mkdir(parents=True, exist_ok=True)
         config = self.state_dir / "registry.yml"
-        config.write_text(REGISTRY_CONFIG.format(storage=self.state_dir / "data",
-                                                 address=self.address))
+        config.write_text(
+            REGISTRY_CONFIG.format(storage=self.state_dir / "data", address=self.address)
+        )
         log = (self.state_dir / "registry.log").open("ab")
         try:
             process = subprocess.Popen(
                 ["docker-registry", "serve", str(config)],
-                stdout=log, stderr=log, start_new_session=True,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         except FileNotFoundError as error:
             raise RegistryError(
@@ -97,10 +101,8 @@ class LocalRegistry:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         self.pid_file.unlink(missing_ok=True)
 
 
@@ -115,9 +117,15 @@ def push(image: BuiltImage, registry: str) -> list[str]:
     for tag in image.tags:
         reference = f"{repository(registry, image.recipe.name)}:{tag}"
         try:
-            run_tool("skopeo", "copy", "--quiet", "--preserve-digests",
-                     f"--dest-tls-verify={'false' if plain_http else 'true'}",
-                     f"oci:{image.layout}:{tag}", f"docker://{reference}")
+            run_tool(
+                "skopeo",
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                f"--dest-tls-verify={'false' if plain_http else 'true'}",
+                f"oci:{image.layout}:{tag}",
+                f"docker://{reference}",
+            )
         except BuildError as error:
             raise RegistryError(f"pushing {reference}: {error}") from error
         pushed.append(reference)

@@ -1,0 +1,35 @@
+"""Assertions that read as the CRI spec: ``with refused(NOT_FOUND): cri.pod_status(...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+
+from harness.client import CallFailed
+
+
+class Refusal:
+    """Filled in when the expected error arrives, for further checks on its details."""
+
+    error: CallFailed | None = None
+
+
+@contextmanager
+def refused(*codes: grpc.StatusCode) -> Iterator[Refusal]:
+    """The block must fail with a CRI error; with ``codes``, with one of those codes."""
+    refusal = Refusal()
+    try:
+        yield refusal
+    except CallFailed as error:
+        refusal.error = error
+        if codes and error.code not in codes:
+            expected = " or ".join(code.name for code in codes)
+            raise AssertionError(
+                f"{error.rpc} was refused with {error.code.name}, expected {expected}: "
+                f"{error.details}"
+            ) from error
+        return
+    expected = " or ".join(code.name for code in codes) if codes else "an error"
+    raise AssertionError(f"the call succeeded, expected it to be refused with {expected}")

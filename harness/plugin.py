@@ -1,0 +1,316 @@
+"""The pytest plugin: options, the ``feature`` marker, fixtures, and the run's bookkeeping.
+
+Loaded through the ``pytest11`` entry point, so any test folder gets the fixtures. Nothing
+talks to a runtime until a test asks for a CRI fixture; ``pytest tests/`` never connects.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CriClient, CriError
+from harness.endpoints import EndpointError
+from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.features import FeatureRegistryError, registry
+from harness.images.builder import BuildError
+from harness.images.catalog import ImageCatalog
+from harness.images.registry import RegistryError
+from harness.resources import Leak, ResourceTracker, new_run_id
+from harness.session import CriSession, Settings, finish_run
+
+SESSION_KEY = pytest.StashKey[CriSession]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+LEAKS_KEY = pytest.StashKey[list[Leak] | None]()
+SETUP_ERROR_KEY = pytest.StashKey[str]()
+SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError)
+
+
+class CleanupWarning(UserWarning):
+    """A test's objects could not all be removed; the session sweep will try again."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cri-conformance", "CRI conformance")
+    group.addoption(
+        "--cri-endpoint",
+        default=None,
+        metavar="ENDPOINT",
+        help="runtime service socket (unix:///path); default: "
+        "$CONTAINER_RUNTIME_ENDPOINT, then /etc/crictl.yaml",
+    )
+    group.addoption(
+        "--image-endpoint",
+        default=None,
+        metavar="ENDPOINT",
+        help="image service socket; default: the runtime endpoint",
+    )
+    group.addoption(
+        "--cri-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="deadline of every CRI call (default 30)",
+    )
+    group.addoption(
+        "--image-registry",
+        default=None,
+        metavar="HOST[:PORT]",
+        help="registry that already holds the test images (see "
+        "`cri-conformance images push`); default: a local registry on "
+        "127.0.0.1:5000 started for the run",
+    )
+    group.addoption(
+        "--runtime-handler",
+        default="",
+        metavar="NAME",
+        help="runtime handler for every pod (default: the runtime's default)",
+    )
+    group.addoption(
+        "--runtime-profile",
+        default=None,
+        metavar="NAME|PATH",
+        help="declared limitations of the runtime under test (fixtures/profiles)",
+    )
+    group.addoption(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="where reports are written (default: reports/)",
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin has set up basetemp
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        'feature(id, shape="single"): the behaviour this test checks, one matrix row '
+        "(shape: single or multi container pods)",
+    )
+    worker_input = getattr(config, "workerinput", None)
+    run_id = worker_input["cri_run_id"] if worker_input else new_run_id()
+    config.stash[SETTINGS_KEY] = Settings(
+        run_id=run_id,
+        shared_dir=_shared_dir(config),
+        runtime_flag=config.getoption("cri_endpoint"),
+        image_flag=config.getoption("image_endpoint"),
+        timeout=config.getoption("cri_timeout"),
+        image_registry=config.getoption("image_registry"),
+        runtime_handler=config.getoption("runtime_handler"),
+    )
+
+
+def _shared_dir(config: pytest.Config) -> Path:
+    """A folder every process of the run sees: the controller's basetemp."""
+    factory = config._tmp_path_factory  # type: ignore[attr-defined]
+    base: Path = factory.getbasetemp()
+    if hasattr(config, "workerinput"):
+        base = base.parent
+    return base / "cri-conformance"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """pytest-xdist: every worker joins the controller's run id."""
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    node.workerinput["cri_run_id"] = config.stash[SETTINGS_KEY].run_id  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems = [
+        problem
+        for item in items
+        for marker in item.iter_markers("feature")
+        if (problem := _feature_marker_problem(item, marker))
+    ]
+    if problems:
+        _stop_before_running(config, items, "\n".join(problems))
+        return
+    if config.option.collectonly or not _needs_runtime(items):
+        return
+    try:
+        session = _connect(config)
+        if _needs_images(items):
+            _ = session.images
+    except SETUP_ERRORS as error:
+        _stop_before_running(config, items, f"cri-conformance: {error}")
+
+
+def _feature_marker_problem(item: pytest.Item, marker: pytest.Mark) -> str | None:
+    """The id must be in the registry, and the shape must agree with it."""
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or not marker.args[0]:
+        return f"{item.nodeid}: @pytest.mark.feature needs one feature id"
+    feature_id = marker.args[0]
+    try:
+        feature = registry().get(feature_id)
+    except FeatureRegistryError as error:
+        return f"feature registry: {error}"
+    if feature is None:
+        area = feature_id.split(".", 1)[0]
+        return (
+            f"{item.nodeid}: unknown feature {feature_id!r}: describe it in "
+            f"harness/features/{area}.yaml"
+        )
+    shape = marker.kwargs.get("shape", "single")
+    if shape != feature.shape:
+        return (
+            f"{item.nodeid}: feature {feature_id} has shape {feature.shape!r} in the registry, "
+            f"the marker says {shape!r}"
+        )
+    return None
+
+
+def _needs_runtime(items: list[pytest.Item]) -> bool:
+    return any("cri_session" in getattr(item, "fixturenames", ()) for item in items)
+
+
+def _needs_images(items: list[pytest.Item]) -> bool:
+    return any("images" in getattr(item, "fixturenames", ()) for item in items)
+
+
+def _connect(config: pytest.Config) -> CriSession:
+    """Connect once per process, before the first test, so setup problems surface early."""
+    if SESSION_KEY not in config.stash:
+        session = CriSession(config.stash[SETTINGS_KEY])
+        _ = session.client
+        config.stash[SESSION_KEY] = session
+    return config.stash[SESSION_KEY]
+
+
+def _stop_before_running(config: pytest.Config, items: list[pytest.Item], message: str) -> None:
+    """End the run with one line and no traceback.
+
+    A pytest-xdist worker cannot call pytest.exit (the controller takes it for a crash), so it
+    runs nothing and leaves the message for the controller to print.
+    """
+    if not hasattr(config, "workerinput"):
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+    settings = config.stash[SETTINGS_KEY]
+    settings.shared_dir.mkdir(parents=True, exist_ok=True)
+    settings.setup_error.write_text(message)
+    items.clear()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if SESSION_KEY in config.stash:
+        config.stash[SESSION_KEY].close()
+    if hasattr(config, "workerinput"):
+        return  # the controller sweeps once all workers are done
+    settings = config.stash[SETTINGS_KEY]
+    if settings.setup_error.exists():
+        config.stash[SETUP_ERROR_KEY] = settings.setup_error.read_text()
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    try:
+        leaks = finish_run(settings)
+    except CriError as error:
+        config.stash[LEAKS_KEY] = None
+        warnings.warn(f"cri-conformance: could not sweep leaks: {error}", stacklevel=1)
+        return
+    config.stash[LEAKS_KEY] = leaks
+    if leaks is None:
+        return
+    _write_leak_report(Path(config.getoption("report_dir")), settings.run_id, leaks)
+    if leaks and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_leak_report(report_dir: Path, run_id: str, leaks: list[Leak]) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "leaks.json").write_text(
+        json.dumps({"run": run_id, "leaks": [leak.__dict__ for leak in leaks]}, indent=2) + "\n"
+    )
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    setup_error = config.stash.get(SETUP_ERROR_KEY, None)
+    if setup_error:
+        terminalreporter.write_line(f"ERROR: {setup_error}", red=True)
+    leaks = config.stash.get(LEAKS_KEY, None)
+    if leaks is None:
+        return
+    run_id = config.stash[SETTINGS_KEY].run_id
+    if not leaks:
+        terminalreporter.write_line(
+            f"cri-conformance: run {run_id}: no pods or containers left behind"
+        )
+        return
+    terminalreporter.section("cri-conformance leaks", red=True)
+    for leak in leaks:
+        terminalreporter.write_line(f"LEAK {leak.describe()}", red=True)
+    terminalreporter.write_line(f"{len(leaks)} object(s) of run {run_id} were left behind")
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cri_session(pytestconfig: pytest.Config) -> CriSession:
+    """The process's connection to the runtime, made before the first test ran."""
+    return _connect(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def cri(cri_session: CriSession) -> CriClient:
+    """The CRI client of the runtime under test."""
+    return cri_session.client
+
+
+@pytest.fixture(scope="session")
+def runtime_version(cri_session: CriSession) -> api.VersionResponse:
+    return cri_session.version
+
+
+@pytest.fixture(scope="session")
+def images(cri_session: CriSession) -> ImageCatalog:
+    """The test images, published in the run's registry."""
+    return cri_session.images
+
+
+@pytest.fixture
+def tracker(cri: CriClient) -> Iterator[ResourceTracker]:
+    """Everything the test creates; removed when the test ends, pass or fail."""
+    resources = ResourceTracker(cri)
+    yield resources
+    errors = resources.cleanup()
+    if errors:
+        warnings.warn(CleanupWarning("; ".join(errors)), stacklevel=1)
+
+
+@pytest.fixture
+def run_context(
+    request: pytest.FixtureRequest,
+    cri: CriClient,
+    tracker: ResourceTracker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> RunContext:
+    settings = request.config.stash[SETTINGS_KEY]
+    return RunContext(
+        client=cri,
+        tracker=tracker,
+        run_id=settings.run_id,
+        test=request.node.nodeid,
+        log_root=tmp_path_factory.getbasetemp() / "pod-logs",
+        runtime_handler=settings.runtime_handler,
+    )
+
+
+@pytest.fixture
+def make_pod(run_context: RunContext) -> PodFactory:
+    """Run pod sandboxes owned by the test: ``make_pod()``, ``make_pod(hostname="h")``."""
+    return PodFactory(run_context)
+
+
+@pytest.fixture
+def make_container(
+    run_context: RunContext, images: ImageCatalog, cri_session: CriSession
+) -> ContainerFactory:
+    """Create and start containers owned by the test: ``make_container(pod, command=[...])``."""
+    return ContainerFactory(run_context, images, cri_session.puller)

@@ -1,0 +1,131 @@
+"""One test run against one runtime, shared by every pytest-xdist worker.
+
+Each process (the controller, or each worker) holds a ``CriSession``; the parts that must
+happen once per run (starting the local registry, pushing the test images) happen under a
+file lock in a folder all workers share, and leave a record there that the controller reads
+at the end to sweep leaks and stop what the run started.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+from filelock import FileLock
+
+from harness import endpoints as endpoint_resolution
+from harness.client import CriClient
+from harness.endpoints import EndpointError, Endpoints
+from harness.factories import ImagePuller
+from harness.images.catalog import ImageCatalog, prepare
+from harness.images.registry import DEFAULT_ADDRESS, LocalRegistry
+from harness.resources import Leak, sweep
+
+NO_ENDPOINT = (
+    "no CRI endpoint given: pass --cri-endpoint unix:///path/to/runtime.sock, "
+    f"set {endpoint_resolution.RUNTIME_ENV}, or set runtime-endpoint in "
+    f"{endpoint_resolution.CRICTL_CONFIG}"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's options, identical in every process of the run."""
+
+    run_id: str
+    shared_dir: Path
+    runtime_flag: str | None = None
+    image_flag: str | None = None
+    timeout: float = 30.0
+    image_registry: str | None = None
+    runtime_handler: str = ""
+
+    @property
+    def endpoints_record(self) -> Path:
+        return self.shared_dir / "endpoints.json"
+
+    @property
+    def setup_error(self) -> Path:
+        return self.shared_dir / "setup-error.txt"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.shared_dir / "registry"
+
+    @property
+    def lock(self) -> FileLock:
+        return FileLock(str(self.shared_dir / "setup.lock"))
+
+
+def resolve_endpoints(settings: Settings) -> Endpoints:
+    found = endpoint_resolution.resolve(settings.runtime_flag, settings.image_flag)
+    if found is None:
+        raise EndpointError(NO_ENDPOINT)
+    return found
+
+
+class CriSession:
+    """The connected client, the test images and the image puller of one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def client(self) -> CriClient:
+        endpoints = resolve_endpoints(self.settings)
+        client = CriClient(endpoints, self.settings.timeout)
+        self.version = client.connect()
+        self.settings.shared_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.endpoints_record.write_text(
+            json.dumps({"runtime": endpoints.runtime, "image": endpoints.image})
+        )
+        return client
+
+    @cached_property
+    def version(self) -> cri.VersionResponse:
+        return self.client.version()
+
+    @cached_property
+    def images(self) -> ImageCatalog:
+        """The catalog in the run's registry; the first process to get here publishes it."""
+        settings = self.settings
+        settings.shared_dir.mkdir(parents=True, exist_ok=True)
+        published = settings.shared_dir / "images-published"
+        with settings.lock:
+            if settings.image_registry:
+                return prepare(settings.image_registry, publish=False)
+            if published.exists():
+                return prepare(DEFAULT_ADDRESS, publish=False)
+            LocalRegistry(DEFAULT_ADDRESS, settings.registry_dir).start()
+            catalog = prepare(DEFAULT_ADDRESS, publish=True)
+            published.touch()
+            return catalog
+
+    @cached_property
+    def puller(self) -> ImagePuller:
+        return ImagePuller(self.client)
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+
+
+def finish_run(settings: Settings) -> list[Leak] | None:
+    """At the very end of a run: sweep this run's leaks, stop what the run started.
+
+    Returns None when no process of the run ever connected to a runtime.
+    """
+    leaks: list[Leak] | None = None
+    if settings.endpoints_record.exists():
+        record = json.loads(settings.endpoints_record.read_text())
+        endpoints = Endpoints(runtime=record["runtime"], image=record["image"], source="run")
+        client = CriClient(endpoints, settings.timeout)
+        try:
+            leaks = sweep(client, settings.run_id)
+        finally:
+            client.close()
+    LocalRegistry(DEFAULT_ADDRESS, settings.registry_dir).stop()
+    return leaks

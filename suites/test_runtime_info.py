@@ -1,0 +1,41 @@
+"""Runtime information: Version and Status."""
+
+from __future__ import annotations
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CriClient
+
+
+def condition(status: api.RuntimeStatus, kind: str) -> api.RuntimeCondition:
+    matches = [item for item in status.conditions if item.type == kind]
+    assert matches, f"Status has no {kind} condition; conditions: {list(status.conditions)}"
+    return matches[0]
+
+
+@pytest.mark.feature("runtime.version")
+def test_version_names_the_runtime_and_the_v1_api(cri: CriClient) -> None:
+    version = cri.version()
+    assert version.version, "Version.version (the kubelet API version) is empty"
+    assert version.runtime_name, "Version.runtime_name is empty"
+    assert version.runtime_version, "Version.runtime_version is empty"
+    assert version.runtime_api_version == "v1"
+
+
+@pytest.mark.feature("runtime.status.ready")
+def test_status_reports_runtime_ready(cri: CriClient) -> None:
+    ready = condition(cri.status().status, "RuntimeReady")
+    assert ready.status is True, f"RuntimeReady is false: {ready.reason} {ready.message}"
+
+
+@pytest.mark.feature("runtime.status.network-ready")
+def test_status_reports_network_ready(cri: CriClient) -> None:
+    ready = condition(cri.status().status, "NetworkReady")
+    assert ready.status is True, f"NetworkReady is false: {ready.reason} {ready.message}"
+
+
+@pytest.mark.feature("runtime.status.verbose")
+def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -> None:
+    assert cri.status(verbose=True).info, "Status(verbose=true) returned no info"
+    assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
