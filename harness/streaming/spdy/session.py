@@ -55,6 +55,7 @@ class Stream:
         self.headers = headers
         self.reply_headers: HeaderList = ()
         self.reset_status: int | None = None
+        self.reply_received = False
         self._replied = threading.Event()
         self._changed = threading.Condition()
         self._chunks: deque[bytes] = deque()
@@ -87,7 +88,7 @@ class Stream:
 
     def _deliver(self, data: bytes, fin: bool) -> None:
         with self._changed:
-            if data:
+            if data and self.reset_status is None:
                 self._chunks.append(data)
             self._remote_done = self._remote_done or fin
             self._changed.notify_all()
@@ -205,11 +206,13 @@ class Session:
             self.send(SynStream(stream.id, headers, fin=fin))
         if not stream._replied.wait(timeout):
             raise TimeoutError(f"no SYN_REPLY for stream {stream.id} within {timeout}s")
+        if stream.reply_received:
+            return stream
         if stream.reset_status is not None:
             raise StreamRefused(
                 f"stream {dict(headers)} refused (RST_STREAM {stream.reset_status})"
             )
-        return stream
+        raise StreamClosed(f"the session ended before stream {dict(headers)} was answered")
 
     def ping(self, timeout: float) -> float:
         """Round-trip time of one PING, in seconds."""
@@ -278,6 +281,7 @@ class Session:
             case SynReply(stream_id, headers, fin):
                 if stream := self._stream(stream_id):
                     stream.reply_headers = headers
+                    stream.reply_received = True
                     stream._replied.set()
                     stream._deliver(b"", fin)
             case Headers(stream_id, headers, fin):
