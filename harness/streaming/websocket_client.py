@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from harness.streaming.collect import Collector
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
@@ -37,7 +38,7 @@ def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
     try:
         ws = connect(
             StreamingUrl.parse(url).websocket(),
-            subprotocols=[protocol],  # type: ignore[list-item]
+            subprotocols=[Subprotocol(protocol)],
             compression=None,
             proxy=None,
             open_timeout=timeout,
@@ -45,6 +46,7 @@ def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
             close_timeout=timeout,
             max_size=None,
             user_agent_header="cri-conformance",
+            legacy=True,  # a plain connection; the caller closes it
         )
     except InvalidStatus as error:
         body = error.response.body.decode("utf-8", "replace") if error.response.body else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -56,6 +56,28 @@ class ScriptedPeer:
 
 
 Scripted = tuple[Session, ScriptedPeer]
+
+
+def open_answered(
+    session: Session, peer: ScriptedPeer, kind: str, answer: Callable[[int], list[Frame]]
+) -> Stream | StreamClosed:
+    """Open a stream on ``session`` while ``peer`` answers its SYN_STREAM with ``answer``."""
+    outcome: list[Stream | StreamClosed] = []
+
+    def open_it() -> None:
+        try:
+            outcome.append(session.open_stream((("streamtype", kind),), TIMEOUT))
+        except StreamClosed as error:
+            outcome.append(error)
+
+    opener = threading.Thread(target=open_it)
+    opener.start()
+    syn = peer.next(SynStream)
+    assert isinstance(syn, SynStream)
+    peer.send(*answer(syn.stream_id))
+    opener.join(TIMEOUT)
+    (result,) = outcome
+    return result
 
 
 @pytest.fixture
@@ -110,38 +132,26 @@ def test_client_streams_are_odd_and_increasing(pair: Pair) -> None:
 
 def test_a_refused_stream_raises(scripted_client: Scripted) -> None:
     session, peer = scripted_client
-    result: list[BaseException] = []
-
-    def open_it() -> None:
-        try:
-            session.open_stream((("streamtype", "bogus"),), TIMEOUT)
-        except BaseException as error:
-            result.append(error)
-
-    opener = threading.Thread(target=open_it)
-    opener.start()
-    syn = peer.next(SynStream)
-    assert isinstance(syn, SynStream)
-    peer.send(RstStream(syn.stream_id, RstStatus.REFUSED_STREAM))
-    opener.join(TIMEOUT)
-    assert len(result) == 1
-    assert isinstance(result[0], StreamRefused)
+    result = open_answered(
+        session, peer, "bogus", lambda sid: [RstStream(sid, RstStatus.REFUSED_STREAM)]
+    )
+    assert isinstance(result, StreamRefused)
 
 
 def test_data_before_reset_stays_readable_then_writes_fail(scripted_client: Scripted) -> None:
     """kubelet resets every stream when a command ends, right after the last output."""
     session, peer = scripted_client
-    opened: list[Stream] = []
-    opener = threading.Thread(
-        target=lambda: opened.append(session.open_stream((("streamtype", "stdout"),), TIMEOUT))
+    stream = open_answered(
+        session,
+        peer,
+        "stdout",
+        lambda sid: [
+            SynReply(sid, ()),
+            DataFrame(sid, b"last words"),
+            RstStream(sid, RstStatus.CANCEL),
+        ],
     )
-    opener.start()
-    syn = peer.next(SynStream)
-    assert isinstance(syn, SynStream)
-    peer.send(SynReply(syn.stream_id, ()), DataFrame(syn.stream_id, b"last words"),
-              RstStream(syn.stream_id, RstStatus.CANCEL))  # fmt: skip
-    opener.join(TIMEOUT)
-    (stream,) = opened
+    assert isinstance(stream, Stream)
     assert stream.read_all(TIMEOUT) == b"last words"
     assert stream.reset_status == RstStatus.CANCEL
     with pytest.raises(StreamClosed):
@@ -219,18 +229,11 @@ def test_a_peer_that_keeps_windows_holds_the_sender_at_64k_until_it_reads(pair: 
 def test_a_peer_that_never_announces_windows_is_not_waited_for(scripted_client: Scripted) -> None:
     """Go's spdystream never sends WINDOW_UPDATE; obeying 64 KiB would stall forever."""
     session, peer = scripted_client
-    opened: list[Stream] = []
-    opener = threading.Thread(
-        target=lambda: opened.append(session.open_stream((("streamtype", "stdin"),), TIMEOUT))
-    )
-    opener.start()
-    syn = peer.next(SynStream)
-    assert isinstance(syn, SynStream)
-    peer.send(SynReply(syn.stream_id, ()))
-    opener.join(TIMEOUT)
+    stream = open_answered(session, peer, "stdin", lambda sid: [SynReply(sid, ())])
+    assert isinstance(stream, Stream)
     payload = b"x" * (3 * DEFAULT_WINDOW)
-    opened[0].write(payload, timeout=1)
-    opened[0].close_write()
+    stream.write(payload, timeout=1)
+    stream.close_write()
     received = b""
     while True:
         frame = peer.next(DataFrame)
