@@ -70,7 +70,7 @@ class SpdyRemoteCommand(RemoteCommand):
         self._stream(StreamType.RESIZE).write(TerminalSize(width, height).encode(), self.timeout)
 
     def close(self) -> None:
-        self.session.close()
+        self.session.close(linger=1.0)
 
 
 class SpdyPortConnection(PortConnection):
@@ -114,4 +114,4 @@ class SpdyPortForward(PortForward):
         return SpdyPortConnection(data, error, self.timeout)
 
     def close(self) -> None:
-        self.session.close()
+        self.session.close(linger=1.0)

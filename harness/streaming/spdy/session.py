@@ -127,7 +127,7 @@ class Stream:
 
     def reset(self, status: int = RstStatus.CANCEL) -> None:
         if self.reset_status is None:
-            self.session.send(RstStream(self.id, status))
+            self.session.send_quietly(RstStream(self.id, status))
         self._terminate(status)
 
     # -- replying (streams the peer opened) ---------------------------------------------
@@ -167,6 +167,7 @@ class Session:
         self._next_ping = 2 if server else 1
         self._pings: dict[int, threading.Event] = {}
         self._going_away = False
+        self._write_closed = False
         self._reader = threading.Thread(
             target=self._read_loop, args=(received,), name="spdy-reader", daemon=True
         )
@@ -181,18 +182,22 @@ class Session:
 
     def send(self, frame: Frame) -> None:
         with self._write_lock:
-            if self.closed.is_set():
+            if self.closed.is_set() or self._write_closed:
                 raise StreamClosed("the SPDY session is closed")
             try:
                 self.sock.sendall(self._encoder.encode(frame))
             except OSError as error:
                 raise StreamClosed(f"the SPDY session broke: {error}") from error
 
+    def send_quietly(self, frame: Frame) -> None:
+        """Send a frame nobody waits on (a reply to the peer); a closed session drops it."""
+        with contextlib.suppress(StreamClosed):
+            self.send(frame)
+
     def grant(self, stream_id: int, consumed: int) -> None:
         """Give the peer back the window the application just consumed."""
-        with contextlib.suppress(StreamClosed):
-            self.send(WindowUpdate(stream_id, consumed))
-            self.send(WindowUpdate(0, consumed))
+        self.send_quietly(WindowUpdate(stream_id, consumed))
+        self.send_quietly(WindowUpdate(0, consumed))
 
     def open_stream(self, headers: HeaderList, timeout: float, fin: bool = False) -> Stream:
         """SYN_STREAM, then wait for the peer's SYN_REPLY (or its refusal)."""
@@ -225,10 +230,19 @@ class Session:
             raise TimeoutError(f"PING {ping_id} not answered within {timeout}s")
         return time.monotonic() - started
 
-    def close(self) -> None:
-        """GOAWAY, then close the socket; every stream ends."""
-        with contextlib.suppress(StreamClosed):
-            self.send(GoAway(self._last_remote_id))
+    def close(self, linger: float = 0.0) -> None:
+        """GOAWAY, then close the socket; every stream ends.
+
+        With ``linger``, half-close first and wait up to that long for the peer to close:
+        closing a socket with unread input makes the kernel send a TCP reset, which can
+        destroy output the peer has received but not yet read.
+        """
+        self.send_quietly(GoAway(self._last_remote_id))
+        if linger > 0 and not self.closed.is_set():
+            with self._write_lock, contextlib.suppress(OSError):
+                self._write_closed = True
+                self.sock.shutdown(socket.SHUT_WR)
+            self.closed.wait(linger)
         self._shutdown()
 
     def _shutdown(self) -> None:
@@ -260,8 +274,7 @@ class Session:
             if not self.closed.is_set():
                 self.error = error
                 if not isinstance(error, OSError):
-                    with contextlib.suppress(StreamClosed):
-                        self.send(GoAway(self._last_remote_id, status=1))
+                    self.send_quietly(GoAway(self._last_remote_id, status=1))
         finally:
             self._shutdown()
 
@@ -275,7 +288,7 @@ class Session:
                 if stream := self._stream(stream_id):
                     stream._deliver(data, fin)
                 else:
-                    self.send(RstStream(stream_id, RstStatus.INVALID_STREAM))
+                    self.send_quietly(RstStream(stream_id, RstStatus.INVALID_STREAM))
             case SynStream():
                 self._accept(frame)
             case SynReply(stream_id, headers, fin):
@@ -315,7 +328,7 @@ class Session:
                 self._streams[stream.id] = stream
                 self.windows.open(stream.id)
         if not valid:
-            self.send(RstStream(frame.stream_id, RstStatus.PROTOCOL_ERROR))
+            self.send_quietly(RstStream(frame.stream_id, RstStatus.PROTOCOL_ERROR))
             return
         if frame.fin:
             stream._deliver(b"", True)
@@ -327,7 +340,7 @@ class Session:
     def _answer_ping(self, ping_id: int) -> None:
         ours = ping_id % 2 == self._next_ping % 2
         if not ours:
-            self.send(Ping(ping_id))
+            self.send_quietly(Ping(ping_id))
             return
         with self._lock:
             answered = self._pings.pop(ping_id, None)

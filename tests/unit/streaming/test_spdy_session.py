@@ -189,6 +189,20 @@ def test_closing_sends_goaway_and_ends_every_stream(pair: Pair) -> None:
     assert client.closed.wait(TIMEOUT)
 
 
+def test_a_lingering_close_half_closes_and_waits_for_the_peer(scripted_client: Scripted) -> None:
+    session, peer = scripted_client
+    closer = threading.Thread(target=session.close, kwargs={"linger": TIMEOUT})
+    closer.start()
+    assert isinstance(peer.next(GoAway), GoAway)
+    while peer.sock.recv(65536):  # our FIN arrives while the session still reads
+        pass
+    assert closer.is_alive(), "close must wait for the peer"
+    peer.sock.close()
+    closer.join(TIMEOUT)
+    assert not closer.is_alive()
+    assert session.closed.is_set()
+
+
 def test_streams_of_the_wrong_parity_are_reset(scripted_client: Scripted) -> None:
     _session, peer = scripted_client
     peer.send(SynStream(3, (("streamtype", "x"),)))  # odd ids belong to the client
