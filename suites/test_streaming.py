@@ -19,6 +19,7 @@ from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.streaming import StreamNotFound, StreamType, Transport
+from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
 from harness.waiting import wait_until
 
 EVERY_TRANSPORT = tuple(Transport)
@@ -73,20 +74,18 @@ def test_exec_with_a_tty_runs_on_a_terminal_and_follows_resize(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
 ) -> None:
     container = make_container(make_pod())
-    script = (
-        "test -t 0 && test -t 1 && echo is-a-tty; "
-        'for i in $(seq 100); do size=$(stty size); [ "$size" = "30 100" ] && break; '
-        "sleep 0.1; done; echo size:$size"
-    )
     request = api.ExecRequest(
-        container_id=container.id, cmd=["sh", "-c", script], stdin=True, stdout=True, tty=True
+        container_id=container.id,
+        cmd=terminal_size_probe(width=100, height=30),
+        stdin=True,
+        stdout=True,
+        tty=True,
     )
     with streaming.start_exec(cri, request, transport) as session:
         session.resize(width=100, height=30)
         result = session.wait()
     assert result.exit_code == 0, result.status.message
-    assert b"is-a-tty\r\n" in result.stdout  # a terminal turns \n into \r\n
-    assert b"size:30 100\r\n" in result.stdout
+    assert expected_terminal_size(width=100, height=30) in result.stdout, result.stdout
     assert result.stderr == b""
 
 
@@ -94,13 +93,7 @@ def test_exec_with_a_tty_runs_on_a_terminal_and_follows_resize(
 def test_attach_reaches_the_container_stdin_stdout_and_stderr(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
 ) -> None:
-    # The container announces itself on both outputs until a line arrives, so the test
-    # writes only once it sees both outputs attached (output before that is not attached).
-    script = (
-        "while :; do echo ready; echo ready >&2; read -t 1 line && break; done; "
-        'echo "got:$line"; echo "bye:$line" >&2'
-    )
-    container = make_container(make_pod(), command=["sh", "-c", script], stdin=True)
+    container = make_container(make_pod(), command=ATTACH_PROBE, stdin=True)
     request = api.AttachRequest(container_id=container.id, stdin=True, stdout=True, stderr=True)
     with streaming.start_attach(cri, request, transport) as session:
         session.output(StreamType.STDOUT).wait_for(b"ready\n", timeout=10)

@@ -105,11 +105,7 @@ def run_exec(
         container_id=container_id, cmd=cmd, stdin=stdin is not None, stdout=True, stderr=True
     )
     with start_exec(client, request, transport, timeout) as session:
-        if stdin is not None:
-            session.write_stdin(stdin)
-            if transport is not Transport.WEBSOCKET:
-                session.close_stdin()
-        return session.wait()
+        return session.wait() if stdin is None else session.communicate(stdin)
 
 
 def open_port_forward(

@@ -32,6 +32,17 @@ class RemoteCommand(ABC):
     @abstractmethod
     def resize(self, width: int, height: int) -> None: ...
 
+    @property
+    def can_close_stdin(self) -> bool:
+        return True
+
+    def communicate(self, stdin: bytes, timeout: float | None = None) -> ExecResult:
+        """Send ``stdin``, end it where the protocol can (not v4 WebSocket), then ``wait``."""
+        self.write_stdin(stdin)
+        if self.can_close_stdin:
+            self.close_stdin()
+        return self.wait(timeout)
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -119,8 +119,12 @@ class WebSocketRemoteCommand(RemoteCommand):
     def write_stdin(self, data: bytes) -> None:
         self.socket.send(Channel.STDIN, data)
 
+    @property
+    def can_close_stdin(self) -> bool:
+        return self.protocol == V5_CHANNEL
+
     def close_stdin(self) -> None:
-        if self.protocol != V5_CHANNEL:
+        if not self.can_close_stdin:
             raise StreamingError(f"{self.protocol} cannot end stdin; use v5 or SPDY")
         self.socket.ws.send(bytes([Channel.CLOSE, Channel.STDIN]))
 

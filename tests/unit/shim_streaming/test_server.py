@@ -17,6 +17,7 @@ from harness.streaming import (
     Transport,
     connect_remote_command,
 )
+from harness.streaming.probes import expected_terminal_size, terminal_size_probe
 from harness.streaming.spdy_client import SpdyPortForward
 from harness.streaming.upgrade import spdy_upgrade
 from harness.streaming.websocket_client import WebSocketPortForward
@@ -49,24 +50,18 @@ def test_exec_stdin_ends_with_eof(server: StreamingServer, transport: Transport)
     payload = bytes(range(256)) * 2048  # 512 KiB: several SPDY windows
     url, options = exec_url(server, ["cat"], stdin=True, stdout=True, stderr=True)
     with connect_remote_command(url, transport, options, TIMEOUT) as session:
-        session.write_stdin(payload)
-        session.close_stdin()
-        result = session.wait()
+        result = session.communicate(payload)
     assert result.exit_code == 0
     assert result.stdout == payload
 
 
 @pytest.mark.parametrize("transport", list(Transport))
 def test_exec_tty_follows_resize(server: StreamingServer, transport: Transport) -> None:
-    script = (
-        'for i in $(seq 50); do s=$(stty size); [ "$s" = "30 100" ] && break; sleep 0.1; done;'
-        " test -t 1 && echo tty:$s"
-    )
-    url, options = exec_url(server, ["sh", "-c", script], stdin=True, stdout=True, tty=True)
+    url, options = exec_url(server, terminal_size_probe(100, 30), stdin=True, stdout=True, tty=True)
     with connect_remote_command(url, transport, options, TIMEOUT) as session:
         session.resize(100, 30)
         result = session.wait()
-    assert b"tty:30 100\r\n" in result.stdout
+    assert expected_terminal_size(100, 30) in result.stdout
     assert result.exit_code == 0
 
 
