@@ -20,7 +20,7 @@ from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.streaming import StreamNotFound, StreamType, Transport
 from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
-from harness.waiting import wait_until
+from harness.waiting import wait_for_exit, wait_until
 
 EVERY_TRANSPORT = tuple(Transport)
 PORT_FORWARD_TRANSPORTS = (Transport.SPDY, Transport.WEBSOCKET)
@@ -103,6 +103,7 @@ def test_attach_reaches_the_container_stdin_stdout_and_stderr(
     assert result.stdout.endswith(b"ready\ngot:hello\n"), result.stdout
     assert result.stderr.endswith(b"ready\nbye:hello\n"), result.stderr
     assert result.exit_code == 0, result.status.message
+    assert wait_for_exit(cri, container.id).exit_code == 0  # the attach ended with the container
 
 
 def http_get_through_port_forward(

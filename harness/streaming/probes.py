@@ -23,8 +23,10 @@ ATTACH_PROBE = [
     "sh",
     "-c",
     "while :; do echo ready; echo ready >&2; read -t 1 line && break; done; "
-    'echo "got:$line"; echo "bye:$line" >&2',
+    'echo "got:$line"; echo "bye:$line" >&2; sleep 1',
 ]
 """Announces itself on stdout and stderr every second until a line arrives on stdin, then
-echoes it to both: a test writes only once it has seen both outputs attached, since output
-from before the attach completes is not delivered."""
+echoes it to both and exits a second later. A test writes only once it has seen both outputs
+attached (output from before the attach completes is not delivered), and the pause keeps the
+answer clear of the exit: containerd 1.6 may close an attach's stderr when the container's
+stdout closes at exit, dropping stderr written in the same instant."""
