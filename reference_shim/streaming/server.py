@@ -93,9 +93,9 @@ class StreamingServer:
 
     # -- URLs -----------------------------------------------------------------------------
 
-    def url(self, kind: Kind, request: Any, target: str) -> str:
+    def url(self, kind: Kind, request: Any, target: str, vm_tty: bool | None = None) -> str:
         """Store the request under a new token; raises ``TooManyPending``."""
-        token = self.cache.insert(Pending(kind, request, target))
+        token = self.cache.insert(Pending(kind, request, target, vm_tty))
         return f"{self.base_url}/{kind.value}/{token}"
 
     # -- dispatch -------------------------------------------------------------------------
@@ -152,7 +152,8 @@ class StreamingServer:
                     pending.target, argv, stdin=options.stdin, tty=options.tty
                 )
             else:
-                process = self.backend.attach(pending.target, stdin=options.stdin, tty=options.tty)
+                tty = options.tty if pending.vm_tty is None else pending.vm_tty
+                process = self.backend.attach(pending.target, stdin=options.stdin, tty=tty)
         except Exception as error:  # the client hears it on the error stream, as from kubelet
             log.warning("%s could not start: %s", description, error)
             streams.finish(failure_status(f"error executing {description}: {error}"))

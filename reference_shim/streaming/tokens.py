@@ -36,6 +36,8 @@ class Pending:
     """The CRI ExecRequest, AttachRequest or PortForwardRequest."""
     target: str
     """The backend VM (exec, attach) or the pod address to connect to (port forward)."""
+    vm_tty: bool | None = None
+    """Attach: whether the container has a terminal (the backend's framing follows it)."""
 
 
 class TooManyPending(Exception):
