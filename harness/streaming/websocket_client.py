@@ -25,6 +25,7 @@ from harness.streaming.remotecommand import (
     V4_CHANNEL,
     V5_CHANNEL,
     Channel,
+    ExecResult,
     StreamOptions,
     StreamType,
     TerminalSize,
@@ -130,6 +131,12 @@ class WebSocketRemoteCommand(RemoteCommand):
 
     def resize(self, width: int, height: int) -> None:
         self.socket.send(Channel.RESIZE, TerminalSize(width, height).encode())
+
+    def wait(self, timeout: float | None = None) -> ExecResult:
+        result = super().wait(timeout)
+        if self.socket.violation:
+            raise StreamingError(f"{self.protocol} protocol violation: {self.socket.violation}")
+        return result
 
     def close(self) -> None:
         self.socket.close()
