@@ -15,11 +15,40 @@ import time
 from collections.abc import Callable
 
 DEFAULT_WINDOW = 64 * 1024
+RECEIVE_WINDOW = 1024 * 1024
+"""What this package's sessions let a peer send ahead, per stream and for the session: a
+64 KiB window costs a round trip every 64 KiB, which caps a local stream at a few MB/s."""
 MAX_WINDOW = (1 << 31) - 1
 
 
 class FlowControlError(Exception):
     """The peer grew a window past 2^31-1, which SPDY/3.1 forbids."""
+
+
+class ReceiveCredit:
+    """Window given back as the application consumes data, a quarter window at a time
+    (a WINDOW_UPDATE per read would double the frames for small reads)."""
+
+    def __init__(self, window: int = RECEIVE_WINDOW) -> None:
+        self.threshold = window // 4
+        self._lock = threading.Lock()
+        self._owed: dict[int, int] = {}
+
+    def consumed(self, stream_id: int, amount: int) -> list[tuple[int, int]]:
+        """The (stream id, delta) window updates due now; stream 0 is the session."""
+        due = []
+        with self._lock:
+            for key in (stream_id, 0):
+                owed = self._owed.get(key, 0) + amount
+                if owed >= self.threshold:
+                    due.append((key, owed))
+                    owed = 0
+                self._owed[key] = owed
+        return due
+
+    def forget(self, stream_id: int) -> None:
+        with self._lock:
+            self._owed.pop(stream_id, None)
 
 
 class SendWindows:

@@ -14,7 +14,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from harness.streaming.spdy.flow import DEFAULT_WINDOW, FlowControlError, SendWindows
+from harness.streaming.spdy.flow import (
+    DEFAULT_WINDOW,
+    RECEIVE_WINDOW,
+    FlowControlError,
+    ReceiveCredit,
+    SendWindows,
+)
 from harness.streaming.spdy.frames import (
     DataFrame,
     Frame,
@@ -102,6 +108,7 @@ class Stream:
             self._changed.notify_all()
         self._replied.set()
         self.session.windows.forget(self.id)
+        self.session.credit.forget(self.id)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -156,6 +163,7 @@ class Session:
         self.sock = sock
         self.server = server
         self.windows = SendWindows()
+        self.credit = ReceiveCredit()
         self.closed = threading.Event()
         self.error: Exception | None = None
         self._on_stream = on_stream
@@ -173,8 +181,9 @@ class Session:
         )
 
     def start(self) -> Session:
-        """Announce our receive window (we keep windows) and start reading."""
-        self.send(Settings(((SettingId.INITIAL_WINDOW_SIZE, DEFAULT_WINDOW),)))
+        """Announce our receive windows (we keep windows) and start reading."""
+        self.send(Settings(((SettingId.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW),)))
+        self.send(WindowUpdate(0, RECEIVE_WINDOW - DEFAULT_WINDOW))  # the session's, SPDY/3.1
         self._reader.start()
         return self
 
@@ -195,9 +204,9 @@ class Session:
             self.send(frame)
 
     def grant(self, stream_id: int, consumed: int) -> None:
-        """Give the peer back the window the application just consumed."""
-        self.send_quietly(WindowUpdate(stream_id, consumed))
-        self.send_quietly(WindowUpdate(0, consumed))
+        """Give the peer back the window the application consumed."""
+        for window, delta in self.credit.consumed(stream_id, consumed):
+            self.send_quietly(WindowUpdate(window, delta))
 
     def open_stream(self, headers: HeaderList, timeout: float, fin: bool = False) -> Stream:
         """SYN_STREAM, then wait for the peer's SYN_REPLY (or its refusal)."""

@@ -9,7 +9,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.streaming.spdy.flow import DEFAULT_WINDOW, FlowControlError, SendWindows
+from harness.streaming.spdy.flow import (
+    DEFAULT_WINDOW,
+    RECEIVE_WINDOW,
+    FlowControlError,
+    SendWindows,
+)
 from harness.streaming.spdy.frames import (
     DataFrame,
     Frame,
@@ -209,18 +214,22 @@ def test_streams_of_the_wrong_parity_are_reset(scripted_client: Scripted) -> Non
     assert peer.next(RstStream) == RstStream(3, RstStatus.PROTOCOL_ERROR)
 
 
-def test_sessions_announce_their_window_first(scripted_client: Scripted) -> None:
+def test_sessions_announce_their_windows_first(scripted_client: Scripted) -> None:
+    """SETTINGS sizes every stream window; SPDY/3.1's session window grows by WINDOW_UPDATE."""
     _session, peer = scripted_client
-    assert peer.next(Settings) == Settings(((SettingId.INITIAL_WINDOW_SIZE, DEFAULT_WINDOW),))
+    assert peer.next(Settings) == Settings(((SettingId.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW),))
+    assert peer.next(WindowUpdate) == WindowUpdate(0, RECEIVE_WINDOW - DEFAULT_WINDOW)
 
 
 # -- flow control ------------------------------------------------------------------------
 
 
-def test_a_peer_that_keeps_windows_holds_the_sender_at_64k_until_it_reads(pair: Pair) -> None:
+def test_a_peer_that_keeps_windows_holds_the_sender_at_its_window_until_it_reads(
+    pair: Pair,
+) -> None:
     client, server, accepted = pair
     stream = client.open_stream((("streamtype", "stdout"),), TIMEOUT)
-    payload = bytes(range(256)) * 800  # 200 KiB
+    payload = bytes(range(256)) * 12 * 1024  # 3 MiB
     writer = threading.Thread(target=accepted[0].write, args=(payload, TIMEOUT))
     writer.start()
     deadline = time.monotonic() + TIMEOUT
@@ -230,7 +239,7 @@ def test_a_peer_that_keeps_windows_holds_the_sender_at_64k_until_it_reads(pair: 
     time.sleep(0.2)
     assert writer.is_alive(), "the writer must wait for the reader's WINDOW_UPDATE"
     buffered = sum(len(chunk) for chunk in stream._chunks)
-    assert buffered == DEFAULT_WINDOW
+    assert buffered == RECEIVE_WINDOW
 
     received = b""
     while len(received) < len(payload):
@@ -258,21 +267,23 @@ def test_a_peer_that_never_announces_windows_is_not_waited_for(scripted_client: 
     assert received == payload
 
 
-def test_reading_grants_window_back_to_the_peer() -> None:
+def test_reading_grants_window_back_to_the_peer_a_quarter_window_at_a_time() -> None:
     ours, theirs = socket.socketpair()
     accepted: list[Stream] = []
     session = Session(ours, server=False, on_stream=accepted.append).start()
     peer = ScriptedPeer(theirs)
+    quarter = RECEIVE_WINDOW // 4
     try:
         peer.send(SynStream(2, (("streamtype", "data"),)), Ping(4))
         peer.next(Ping)
         (stream,) = accepted
         stream.reply()
         assert peer.next(SynReply) == SynReply(2, ())
-        peer.send(DataFrame(2, b"12345"))
-        assert stream.read(TIMEOUT) == b"12345"
-        assert peer.next(WindowUpdate) == WindowUpdate(2, 5)
-        assert peer.next(WindowUpdate) == WindowUpdate(0, 5)
+        peer.send(DataFrame(2, b"x" * (quarter - 1)), DataFrame(2, b"yz"))
+        assert stream.read(TIMEOUT) == b"x" * (quarter - 1)
+        assert stream.read(TIMEOUT) == b"yz"
+        updates = [peer.next(WindowUpdate) for _ in range(2)]  # none for the first read alone
+        assert updates == [WindowUpdate(2, quarter + 1), WindowUpdate(0, quarter + 1)]
     finally:
         session.close()
         theirs.close()
