@@ -53,9 +53,3 @@ class BackendUnavailable(ShimError):
     """The VM backend (e.g. Docker Engine) does not answer."""
 
     code = grpc.StatusCode.UNAVAILABLE
-
-
-class ResourceExhausted(ShimError):
-    """The backend ran out of something (e.g. Docker's address pools for networks)."""
-
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
