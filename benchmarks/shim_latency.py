@@ -1,11 +1,12 @@
 """Latency of the reference shim next to the raw Docker SDK calls it makes.
 
-    python benchmarks/shim_latency.py [--iterations 20]
+    python benchmarks/shim_latency.py [--iterations 20] [--strategy reject|shared-vm|separate-vms]
 
-Starts the shim (Docker backend, strategy reject) through its launcher, then runs the same
-pod + container lifecycle twice per iteration: through CRI, and as the bare Docker calls the
-shim makes for each RPC. Prints p50 and p99 per step and the shim/Docker ratio of the p50s.
-Everything it creates is labelled and removed; all traffic stays on this machine.
+Starts the shim (Docker backend, strategy reject by default) through its launcher, then runs
+the same pod + container lifecycle twice per iteration: through CRI, and as the bare Docker
+calls the shim makes for each RPC (those of strategy reject). Prints p50 and p99 per step and
+the shim/Docker ratio of the p50s. Everything it creates is labelled and removed; all traffic
+stays on this machine.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cri_api.v1 import api_pb2 as cri
 from harness.client import CriClient
 from harness.endpoints import Endpoints
 from reference_shim.backends.docker.host import docker_host
-from reference_shim.config import DEFAULT_POD_IMAGE
+from reference_shim.config import DEFAULT_POD_IMAGE, STRATEGIES
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
@@ -146,13 +147,14 @@ def report(shim: Timings, raw: Timings) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--strategy", choices=STRATEGIES, default="reject")
     args = parser.parse_args()
     api = docker.APIClient(base_url=docker_host(), version="auto")
     network = api.create_network("cri-shim-benchmark", labels=LABEL)["Id"]
     shim_timings: Timings = defaultdict(list)
     raw_timings: Timings = defaultdict(list)
     try:
-        with ShimLauncher(backend="docker", strategy="reject") as launcher:
+        with ShimLauncher(backend="docker", strategy=args.strategy) as launcher:
             client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "bench"), 60)
             client.connect()
             client.pull_image(BUSYBOX)
@@ -166,7 +168,7 @@ def main() -> int:
         for leftover in api.containers(all=True, filters={"label": "io.cri-conformance.benchmark"}):
             api.remove_container(leftover["Id"], force=True)
         api.remove_network(network)
-    print(f"{args.iterations} iterations, Docker at {docker_host()}")
+    print(f"{args.iterations} iterations, strategy {args.strategy}, Docker at {docker_host()}")
     report(shim_timings, raw_timings)
     return 0
 
