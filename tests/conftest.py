@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.matrix.cells import Cell, State
-from harness.matrix.document import FeatureRow, Matrix, RuntimeRun
+from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
 
 pytest_plugins = ["pytester"]
 
@@ -58,8 +58,8 @@ def two_runtime_matrix() -> Matrix:
             },
         ),
         FeatureRow(
-            "multi.localhost",
-            "multi",
+            "pod.localhost",
+            "pod",
             "multi",
             "Containers of a pod share localhost",
             {
@@ -70,8 +70,8 @@ def two_runtime_matrix() -> Matrix:
             },
         ),
         FeatureRow(
-            "multi.ipc",
-            "multi",
+            "pod.ipc",
+            "pod",
             "multi",
             "Containers of a pod share IPC",
             {
@@ -89,4 +89,6 @@ def two_runtime_matrix() -> Matrix:
             },
         ),
     ]
-    return Matrix([run_record("containerd"), run_record("shim", runtime_name="shim")], rows)
+    return Matrix(
+        [run_record("containerd"), run_record("shim", runtime_name="shim")], ordered(rows)
+    )

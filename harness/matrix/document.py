@@ -200,7 +200,7 @@ def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
         for run in matrix.runtimes:
             if run.name in origin:
                 raise MatrixError(
-                    f"{source} and {origin[run.name]} both hold a runtime named {run.name!r}: "
+                    f"{origin[run.name]} and {source} both hold a runtime named {run.name!r}: "
                     "name runs apart with --runtime-name (or cri-conformance run --target NAME=...)"
                 )
             origin[run.name] = source
