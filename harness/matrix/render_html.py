@@ -24,7 +24,9 @@ thead th { background: #f3f3f3; }
 #matrix th.feature code { font-size: .85rem; }
 #matrix th.feature .title { display: block; font-weight: normal; color: #555; font-size: .85rem; }
 tr.group th { background: #e8eaf6; font-size: 1rem; }
+#runs td { white-space: nowrap; }
 tfoot th, tfoot td { background: #fafafa; }
+tfoot tr:first-child > * { border-top: 2px solid #888; }
 tfoot td { text-align: center; }
 .cell.pass { background: #c8e6c9; color: #1b5e20; }
 .cell.xpass { background: #bbdefb; color: #0d47a1; }
