@@ -118,7 +118,17 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.set_defaults(handler=_run)
 
 
+def _shim(args: argparse.Namespace) -> int:
+    from reference_shim.config import from_arguments
+    from reference_shim.server import serve
+
+    return serve(from_arguments(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # Standard library only, like everything imported before a subcommand runs.
+    from reference_shim.config import add_arguments as add_shim_arguments
+
     parser = argparse.ArgumentParser(
         prog="cri-conformance",
         description="CRI v1 conformance harness and reference shim",
@@ -136,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     images.set_defaults(handler=_images)
     _add_report_commands(commands)
     _add_run_command(commands)
+
+    shim = commands.add_parser(
+        "shim", help="run the reference CRI shim (same as python -m reference_shim)"
+    )
+    add_shim_arguments(shim)
+    shim.set_defaults(handler=_shim)
     return parser
 
 
@@ -144,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except Exception as error:  # one line for the user, not a traceback
-        if type(error).__module__.startswith("harness"):
+        if type(error).__module__.startswith(("harness", "reference_shim")):
             print(f"cri-conformance: {error}", file=sys.stderr)
             return int(getattr(error, "exit_code", 1))
         raise
