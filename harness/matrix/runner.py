@@ -9,10 +9,11 @@ loopback and the machine's two cores.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,19 +64,34 @@ def with_profiles(targets: list[Target], specs: Sequence[str]) -> list[Target]:
 
 
 # -- where a target's endpoint comes from ---------------------------------------------------
-# A scheme maps to a context manager that serves the target for the length of its run and
-# yields the socket to test. Unix sockets need nothing. The embedded reference shim
-# (``embedded:reject``, ``embedded:shared-vm``, ...) plugs in here: start
-# ``python -m reference_shim`` on a temporary socket, yield it, stop the shim.
+# A scheme maps to a function that checks its argument at once and returns a context manager
+# serving the target for the length of its run, yielding the socket to test. Unix sockets need
+# nothing; ``embedded:<strategy>`` starts the reference shim (Docker backend) for the run.
+# Another kind of target (a VM, a remote node behind a tunnel) is one more entry.
 
 Provider = Callable[[str], AbstractContextManager[str]]
 
 
 def _embedded(strategy: str) -> AbstractContextManager[str]:
-    raise RunError(
-        f"embedded:{strategy}: the embedded reference shim cannot serve runs yet; "
-        "give the socket of a running runtime (NAME=unix:///path)"
-    )
+    from reference_shim.config import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise RunError(
+            f"embedded:{strategy}: the reference shim's strategies are {', '.join(STRATEGIES)}"
+        )
+    return _shim_serving(strategy)
+
+
+@contextmanager
+def _shim_serving(strategy: str) -> Iterator[str]:
+    from reference_shim.launcher import ShimLauncher
+
+    shim = ShimLauncher(backend="docker", strategy=strategy)
+    try:
+        with shim:
+            yield shim.endpoint
+    finally:
+        shutil.rmtree(shim.socket.parent, ignore_errors=True)  # the launcher's temporary folder
 
 
 PROVIDERS: dict[str, Provider] = {"embedded": _embedded}

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
 from harness.matrix.document import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,38 +124,3 @@ def test_a_profile_for_another_runtime_stops_the_run(
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "runtime profile wishful is for cri-o, but" in result.stdout.str()
-
-
-def test_run_command_runs_each_target_and_merges(
-    tmp_path: Path, containerd_endpoint: str, capfd: pytest.CaptureFixture[str]
-) -> None:
-    code = main(
-        [
-            "run",
-            "--target", f"first={containerd_endpoint}",
-            "--target", f"second={containerd_endpoint}",
-            "--profile", "first=containerd-1.6",
-            "--report-dir", str(tmp_path),
-            "--", "-k", "version or cgroup", "-p", "no:cacheprovider",
-        ]
-    )  # fmt: skip
-    assert code == 0, capfd.readouterr().out
-    for name in ("first", "second"):
-        assert (tmp_path / name / "matrix.json").exists()
-        assert (tmp_path / name / "junit.xml").exists()
-    merged = load(tmp_path / "matrix.json")
-    assert merged.runtime_names() == ["first", "second"]
-    assert [run.profile for run in merged.runtimes] == ["containerd-1.6", None]
-    states = {
-        (row.id, name): cell.state.value
-        for row in merged.features
-        for name, cell in row.cells.items()
-    }
-    assert states == {
-        ("runtime.version", "first"): "pass",
-        ("runtime.version", "second"): "pass",
-        ("runtime.config.cgroup-driver", "first"): "unsupported",
-        ("runtime.config.cgroup-driver", "second"): "unsupported",
-    }
-    assert (tmp_path / "matrix.html").exists()
-    assert (tmp_path / "matrix.md").exists()

@@ -1,0 +1,84 @@
+"""cri-conformance run: one pytest per target, one merged matrix; the embedded shim is a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.matrix.document import load
+
+
+def test_run_command_runs_each_target_and_merges(
+    tmp_path: Path, containerd_endpoint: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            "--target", f"first={containerd_endpoint}",
+            "--target", f"second={containerd_endpoint}",
+            "--profile", "first=containerd-1.6",
+            "--report-dir", str(tmp_path),
+            "--", "-k", "version or cgroup", "-p", "no:cacheprovider",
+        ]
+    )  # fmt: skip
+    assert code == 0, capfd.readouterr().out
+    for name in ("first", "second"):
+        assert (tmp_path / name / "matrix.json").exists()
+        assert (tmp_path / name / "junit.xml").exists()
+    merged = load(tmp_path / "matrix.json")
+    assert merged.runtime_names() == ["first", "second"]
+    assert [run.profile for run in merged.runtimes] == ["containerd-1.6", None]
+    states = {
+        (row.id, name): cell.state.value
+        for row in merged.features
+        for name, cell in row.cells.items()
+    }
+    assert states == {
+        ("runtime.version", "first"): "pass",
+        ("runtime.version", "second"): "pass",
+        ("runtime.config.cgroup-driver", "first"): "unsupported",
+        ("runtime.config.cgroup-driver", "second"): "unsupported",
+    }
+    assert (tmp_path / "matrix.html").exists()
+    assert (tmp_path / "matrix.md").exists()
+
+
+def test_the_embedded_reference_shim_is_a_target(
+    tmp_path: Path, containerd_endpoint: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            "--target", "shim=embedded:reject",
+            "--target", f"containerd={containerd_endpoint}",
+            "--profile", "shim=reference-shim-reject",
+            "--report-dir", str(tmp_path),
+            "--", "-k", "version or cgroup", "-p", "no:cacheprovider",
+        ]
+    )  # fmt: skip
+    assert code == 0, capfd.readouterr().out
+    merged = load(tmp_path / "matrix.json")
+    shim, containerd = merged.runtimes
+    assert (shim.name, shim.runtime_name, shim.profile) == (
+        "shim",
+        "cri-conformance-shim",
+        "reference-shim-reject",
+    )
+    assert shim.endpoint
+    assert shim.endpoint.startswith("unix:///")
+    assert containerd.runtime_name == "containerd"
+    cgroup = next(row for row in merged.features if row.id == "runtime.config.cgroup-driver")
+    assert cgroup.cells["containerd"].state == "unsupported"
+    assert cgroup.cells["shim"].state == "pass"
+    assert not Path(shim.endpoint.removeprefix("unix://")).exists()  # the shim is gone
+
+
+def test_an_unknown_strategy_is_refused_before_any_run(
+    tmp_path: Path, containerd_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", "--target", f"c={containerd_endpoint}", "--target", "s=embedded:nope"]
+    assert main([*args, "--report-dir", str(tmp_path)]) == 2
+    assert "embedded:nope: the reference shim's strategies are reject" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
