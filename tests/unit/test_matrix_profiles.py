@@ -10,6 +10,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.matrix.profiles import (
     ProfileError,
+    available,
     check_runtime,
     load_profile,
     resolve,
@@ -37,6 +38,11 @@ def test_the_shipped_containerd_profile_loads_by_name() -> None:
     assert profile.name == "containerd-1.6"
     assert profile.runtime_name == "containerd"
     assert resolve("containerd-1.6").name == "containerd-1.6.yaml"
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_shipped_profile_is_valid(name: str) -> None:
+    assert load_profile(name).name == name
 
 
 def test_a_profile_file_loads_with_its_declarations(tmp_path: Path) -> None:
