@@ -101,7 +101,8 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="append",
         required=True,
         metavar="NAME=ENDPOINT",
-        help="a runtime: its column name and socket (unix:///path); repeat for more",
+        help="a runtime: its column name and socket (unix:///path), or embedded:STRATEGY for "
+        "the reference shim started for the run; repeat for more",
     )
     run.add_argument(
         "--profile",

@@ -15,6 +15,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient, CriError
+from harness.embedded import BACKENDS, STRATEGIES, EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
 from harness.features import FeatureRegistryError, registry
@@ -23,7 +24,7 @@ from harness.images.catalog import ImageCatalog
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
 from harness.resources import Leak, ResourceTracker, new_run_id
-from harness.session import CriSession, Settings, finish_run
+from harness.session import CriSession, Settings, finish_run, given_endpoints
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
 pytest_plugins = ["harness.matrix.recorder"]
@@ -77,6 +78,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="runtime handler for every pod (default: the runtime's default)",
     )
     group.addoption(
+        "--shim-strategy",
+        default="reject",
+        choices=STRATEGIES,
+        help="with no endpoint given, the run tests the embedded reference shim with this "
+        "multi-container strategy (default: reject)",
+    )
+    group.addoption(
+        "--shim-backend",
+        default="auto",
+        choices=BACKENDS,
+        help="the embedded shim's backend (default: apple on a Mac with Apple's container "
+        "CLI, else docker)",
+    )
+    group.addoption(
         "--runtime-profile",
         default=None,
         metavar="NAME|PATH",
@@ -108,8 +123,26 @@ def pytest_configure(config: pytest.Config) -> None:
         timeout=config.getoption("cri_timeout"),
         image_registry=config.getoption("image_registry"),
         runtime_handler=config.getoption("runtime_handler"),
+        shim=EmbeddedShim(config.getoption("shim_strategy"), config.getoption("shim_backend")),
     )
+    if _tests_embedded_shim(config.stash[SETTINGS_KEY]):
+        _default_to_the_shims_profile_and_name(config, config.stash[SETTINGS_KEY].shim)
     config.stash[PROFILE_KEY] = _load_profile(config)
+
+
+def _tests_embedded_shim(settings: Settings) -> bool:
+    try:
+        return given_endpoints(settings) is None
+    except EndpointError:
+        return False  # the error surfaces, in one line, when a test first connects
+
+
+def _default_to_the_shims_profile_and_name(config: pytest.Config, shim: EmbeddedShim) -> None:
+    """The shim declares its own limits: use its profile and column unless told otherwise."""
+    if not config.getoption("runtime_profile"):
+        config.option.runtime_profile = shim.profile_name
+    if not config.getoption("runtime_name"):
+        config.option.runtime_name = shim.column_name
 
 
 def _load_profile(config: pytest.Config) -> Profile | None:

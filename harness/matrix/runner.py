@@ -2,22 +2,22 @@
 one merged matrix.
 
 Each target writes its reports into ``REPORT_DIR/<name>/``; the merged ``matrix.{json,md,html}``
-lands in ``REPORT_DIR``. Runs go one after another: they share the test-image registry on
-loopback and the machine's two cores.
+lands in ``REPORT_DIR``. Runs go one after another (they share the test-image registry on
+loopback). Endpoints reach a run only through its command line, never the environment.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.endpoints import normalize
+from harness.embedded import STRATEGIES, EmbeddedShim
+from harness.endpoints import CRICTL_CONFIG, IMAGE_ENV, RUNTIME_ENV, normalize, resolve
 from harness.matrix.document import Matrix, load, merge
 from harness.matrix.outputs import JSON_FILE, write_reports
 
@@ -63,56 +63,62 @@ def with_profiles(targets: list[Target], specs: Sequence[str]) -> list[Target]:
     return [Target(t.name, t.endpoint, profiles.get(t.name)) for t in targets]
 
 
-# -- where a target's endpoint comes from ---------------------------------------------------
-# A scheme maps to a function that checks its argument at once and returns a context manager
-# serving the target for the length of its run, yielding the socket to test. Unix sockets need
-# nothing; ``embedded:<strategy>`` starts the reference shim (Docker backend) for the run.
-# Another kind of target (a VM, a remote node behind a tunnel) is one more entry.
-
-Provider = Callable[[str], AbstractContextManager[str]]
+# -- how pytest reaches a target -------------------------------------------------------------
+# A scheme maps to a function that checks its argument at once and says which pytest options
+# reach the target. A plain socket is ``--cri-endpoint``. ``embedded:<strategy>`` is the
+# plugin's embedded default (no endpoint: the run starts the reference shim and stops it at
+# the end) with ``--shim-strategy``. Another kind of target is one more entry.
 
 
-def _embedded(strategy: str) -> AbstractContextManager[str]:
-    from reference_shim.config import STRATEGIES
+@dataclass(frozen=True)
+class Access:
+    options: list[str]
+    default_profile: str | None = None
 
+
+def _socket(endpoint: str) -> Access:
+    endpoint = normalize(endpoint)
+    return Access(["--cri-endpoint", endpoint, "--image-endpoint", endpoint])
+
+
+def _embedded(strategy: str) -> Access:
     if strategy not in STRATEGIES:
         raise RunError(
             f"embedded:{strategy}: the reference shim's strategies are {', '.join(STRATEGIES)}"
         )
-    return _shim_serving(strategy)
+    if resolve(None, None, environ=child_environment()) is not None:
+        raise RunError(
+            f"embedded:{strategy}: {CRICTL_CONFIG} names an endpoint, so the run would test "
+            "that runtime instead of the shim; give the shim as NAME=unix:///path"
+        )
+    return Access(["--shim-strategy", strategy], EmbeddedShim(strategy).profile_name)
 
 
-@contextmanager
-def _shim_serving(strategy: str) -> Iterator[str]:
-    from reference_shim.launcher import ShimLauncher
-
-    shim = ShimLauncher(backend="docker", strategy=strategy)
-    try:
-        with shim:
-            yield shim.endpoint
-    finally:
-        shutil.rmtree(shim.socket.parent, ignore_errors=True)  # the launcher's temporary folder
+SCHEMES: dict[str, Callable[[str], Access]] = {"embedded": _embedded}
 
 
-PROVIDERS: dict[str, Provider] = {"embedded": _embedded}
-
-
-def serving(target: Target) -> AbstractContextManager[str]:
+def access(target: Target) -> Access:
     scheme, sep, rest = target.endpoint.partition(":")
-    provider = PROVIDERS.get(scheme) if sep else None
-    return provider(rest) if provider else nullcontext(normalize(target.endpoint))
+    chosen = SCHEMES.get(scheme) if sep else None
+    return chosen(rest) if chosen else _socket(target.endpoint)
+
+
+def child_environment() -> dict[str, str]:
+    """The runs' environment: endpoints come from the command line only."""
+    return {k: v for k, v in os.environ.items() if k not in (RUNTIME_ENV, IMAGE_ENV)}
 
 
 # -- the runs -------------------------------------------------------------------------------
 
 
 def pytest_command(
-    target: Target, endpoint: str, report_dir: Path, suites: Path, pytest_args: Sequence[str]
+    target: Target, reach: Access, report_dir: Path, suites: Path, pytest_args: Sequence[str]
 ) -> list[str]:
-    command = [sys.executable, "-m", "pytest", str(suites), "--cri-endpoint", endpoint]
+    command = [sys.executable, "-m", "pytest", str(suites), *reach.options]
     command += ["--runtime-name", target.name, "--report-dir", str(report_dir)]
-    if target.profile:
-        command += ["--runtime-profile", target.profile]
+    profile = target.profile or reach.default_profile
+    if profile:
+        command += ["--runtime-profile", profile]
     return [*command, *pytest_args]
 
 
@@ -128,16 +134,15 @@ def run_targets(
     names = [target.name for target in targets]
     if len(set(names)) != len(names):
         raise RunError(f"target names must differ: {', '.join(names)}")
-    servers = [serving(target) for target in targets]  # refuses a bad endpoint before any run
+    reaches = [access(target) for target in targets]  # refuses a bad target before any run
     codes: list[int] = []
     matrices: list[tuple[str, Matrix]] = []
-    for target, server in zip(targets, servers, strict=True):
+    for target, reach in zip(targets, reaches, strict=True):
         target_dir = report_dir / target.name
         (target_dir / JSON_FILE).unlink(missing_ok=True)  # never merge an earlier run's matrix
-        with server as endpoint:
-            command = pytest_command(target, endpoint, target_dir, suites, pytest_args)
-            print(f"cri-conformance run: {target.name}: {' '.join(command)}", flush=True)
-            codes.append(subprocess.run(command, check=False).returncode)
+        command = pytest_command(target, reach, target_dir, suites, pytest_args)
+        print(f"cri-conformance run: {target.name}: {' '.join(command)}", flush=True)
+        codes.append(subprocess.run(command, env=child_environment(), check=False).returncode)
         matrix_path = target_dir / JSON_FILE
         if matrix_path.exists():
             matrices.append((str(matrix_path), load(matrix_path)))

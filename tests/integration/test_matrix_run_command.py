@@ -53,7 +53,6 @@ def test_the_embedded_reference_shim_is_a_target(
             "run",
             "--target", "shim=embedded:reject",
             "--target", f"containerd={containerd_endpoint}",
-            "--profile", "shim=reference-shim-reject",
             "--report-dir", str(tmp_path),
             "--", "-k", "version or cgroup", "-p", "no:cacheprovider",
         ]
@@ -73,12 +72,4 @@ def test_the_embedded_reference_shim_is_a_target(
     assert cgroup.cells["containerd"].state == "unsupported"
     assert cgroup.cells["shim"].state == "pass"
     assert not Path(shim.endpoint.removeprefix("unix://")).exists()  # the shim is gone
-
-
-def test_an_unknown_strategy_is_refused_before_any_run(
-    tmp_path: Path, containerd_endpoint: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args = ["run", "--target", f"c={containerd_endpoint}", "--target", "s=embedded:nope"]
-    assert main([*args, "--report-dir", str(tmp_path)]) == 2
-    assert "embedded:nope: the reference shim's strategies are reject" in capsys.readouterr().err
-    assert not (tmp_path / "c").exists()
+    assert "--shim-strategy reject" in capfd.readouterr().out

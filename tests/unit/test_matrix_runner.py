@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
+from harness.endpoints import EndpointError
 from harness.matrix.runner import (
     RunError,
     Target,
+    access,
+    child_environment,
     parse_target,
     pytest_command,
     run_targets,
-    serving,
     with_profiles,
 )
 
@@ -48,27 +49,40 @@ def test_profiles_attach_to_the_targets_they_name() -> None:
 
 
 def test_the_pytest_command_names_the_column_endpoint_report_dir_and_profile() -> None:
-    command = pytest_command(
-        Target("cd", "/run/c.sock", "containerd-1.6"),
-        "unix:///run/c.sock",
-        Path("reports/cd"),
-        Path("suites"),
-        ["-n", "2"],
-    )
+    target = Target("cd", "/run/c.sock", "containerd-1.6")
+    command = pytest_command(target, access(target), Path("reports/cd"), Path("suites"), ["-x"])
     assert command == [
         sys.executable, "-m", "pytest", "suites",
         "--cri-endpoint", "unix:///run/c.sock",
+        "--image-endpoint", "unix:///run/c.sock",
         "--runtime-name", "cd",
         "--report-dir", "reports/cd",
         "--runtime-profile", "containerd-1.6",
-        "-n", "2",
+        "-x",
     ]  # fmt: skip
 
 
-def test_a_socket_target_is_served_as_it_is() -> None:
-    with serving(Target("cd", "/run/c.sock")) as endpoint:
-        assert endpoint == "unix:///run/c.sock"
-    assert isinstance(serving(Target("cd", "unix:///run/c.sock")), nullcontext)
+def test_an_embedded_target_is_the_plugins_shim_with_its_own_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", "unix:///run/elsewhere.sock")
+    target = Target("shim", "embedded:reject")
+    command = pytest_command(target, access(target), Path("r"), Path("suites"), [])
+    assert "--cri-endpoint" not in command
+    assert command[command.index("--shim-strategy") + 1] == "reject"
+    assert command[command.index("--runtime-profile") + 1] == "reference-shim-reject"
+    assert "CONTAINER_RUNTIME_ENDPOINT" not in child_environment()
+
+
+def test_an_embedded_target_with_an_unknown_strategy_is_refused() -> None:
+    with pytest.raises(RunError, match="strategies are reject, shared-vm, separate-vms"):
+        access(Target("shim", "embedded:nope"))
+
+
+def test_a_bad_socket_is_refused_before_any_run(tmp_path: Path) -> None:
+    with pytest.raises(EndpointError, match="absolute socket path"):
+        run_targets([Target("a", "/a.sock"), Target("b", "b.sock")], tmp_path, tmp_path)
+    assert not (tmp_path / "a").exists()
 
 
 def test_names_must_differ_and_there_must_be_a_target(tmp_path: Path) -> None:
