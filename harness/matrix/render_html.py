@@ -24,7 +24,8 @@ thead th { background: #f3f3f3; }
 #matrix th.feature code { font-size: .85rem; }
 #matrix th.feature .title { display: block; font-weight: normal; color: #555; font-size: .85rem; }
 tr.group th { background: #e8eaf6; font-size: 1rem; }
-#runs td { white-space: nowrap; }
+#runs th, #runs td.started, #runs td.duration { white-space: nowrap; }
+#runs td.endpoint { word-break: break-all; min-width: 12rem; }
 tfoot th, tfoot td { background: #fafafa; }
 tfoot tr:first-child > * { border-top: 2px solid #888; }
 tfoot td { text-align: center; }
@@ -64,8 +65,8 @@ def _runs(matrix: Matrix) -> ET.Element:
     for run in matrix.runtimes:
         row = ET.SubElement(body, "tr", {"data-runtime": run.name})
         _text(row, "th", run.name)
-        for value in run_summary(matrix, run):
-            _text(row, "td", value)
+        for column, value in zip(RUN_COLUMNS[1:], run_summary(matrix, run), strict=True):
+            _text(row, "td", value, {"class": column})
     return table
 
 
