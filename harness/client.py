@@ -215,6 +215,14 @@ class CriClient:
         request = cri.ListPodSandboxStatsRequest(filter=filter)
         return list(self.call(self.runtime_stub.ListPodSandboxStats, request).stats)
 
+    def list_metric_descriptors(self) -> list[cri.MetricDescriptor]:
+        request = cri.ListMetricDescriptorsRequest()
+        return list(self.call(self.runtime_stub.ListMetricDescriptors, request).descriptors)
+
+    def list_pod_metrics(self) -> list[cri.PodSandboxMetrics]:
+        request = cri.ListPodSandboxMetricsRequest()
+        return list(self.call(self.runtime_stub.ListPodSandboxMetrics, request).pod_metrics)
+
     # -- streaming endpoints (the URL only; harness.streaming speaks the protocols) ------
 
     def exec_url(self, request: cri.ExecRequest) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -26,6 +28,16 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
         entrypoint=tuple(config.get("Entrypoint") or ()),
         cmd=tuple(config.get("Cmd") or ()),
     )
+
+
+def count_inodes(root: Path) -> int:
+    """Every file, folder and link below ``root`` (itself included); 0 if it is not here."""
+    if not root.is_dir():
+        return 0
+    count = 1
+    for _, folders, files in os.walk(root):
+        count += len(folders) + len(files)
+    return count
 
 
 class DockerImages:
@@ -70,12 +82,19 @@ class DockerImages:
             return infos
 
     def remove(self, image_id: str) -> None:
-        """Remove the image with every tag and digest it has (CRI removes the image, not a tag)."""
+        """Remove the image with every tag and digest it has (CRI removes the image, not a tag).
+
+        A concurrent removal that got there first is success: Docker then answers 404, or 500
+        "unrecognized image ID" when the image vanished between its lookup and its delete.
+        """
         with docker_errors(f"remove image {image_id}"):
             try:
                 self._api.remove_image(image_id, force=True)
             except docker.errors.NotFound:
                 return
+            except docker.errors.APIError as error:
+                if "unrecognized image id" not in str(error.explanation or "").lower():
+                    raise
 
     def fs_usage(self) -> FsUsage:
         with docker_errors("image filesystem usage"):
@@ -83,5 +102,15 @@ class DockerImages:
         return FsUsage(
             mountpoint=self.mountpoint(),
             used_bytes=int(usage.get("LayersSize") or 0),
-            inodes_used=0,
+            inodes_used=self._layer_inodes(),
         )
+
+    def _layer_inodes(self) -> int:
+        """Inodes under the storage driver's folder; 0 when Docker's root is not on this host.
+
+        Docker reports no inode figure of its own, so this walks the layers (what containerd
+        does for its snapshotter too).
+        """
+        with docker_errors("Docker info"):
+            driver = str(self._api.info().get("Driver", ""))
+        return count_inodes(Path(self.mountpoint()) / driver) if driver else 0
