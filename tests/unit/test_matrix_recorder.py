@@ -19,10 +19,7 @@ import pytest
 
 from harness.client import CallFailed
 from harness.expect import refused
-
-
-class ProtocolUnsupported(Exception):
-    '''Stands for harness.streaming's exception of that name (matched by name).'''
+from harness.streaming.errors import ProtocolUnsupported
 
 
 @pytest.fixture
@@ -68,7 +65,7 @@ def test_skipped():
 
 @pytest.mark.feature("pod.remove")
 def test_streaming_protocol_declined():
-    raise ProtocolUnsupported("the runtime does not offer v5.channel.k8s.io: HTTP 403")
+    raise ProtocolUnsupported("v5.channel.k8s.io", "upgrade refused with HTTP 403")
 
 
 @pytest.mark.feature("pod.list.filter-id")
@@ -117,7 +114,11 @@ EXPECTED = {
     ),
     "pod.lifecycle": ("xpass", "declared unsupported by profile unit: pods are not offered", 1),
     "pod.stop": ("skip", "no AppArmor here", 1),
-    "pod.remove": ("unsupported", "the runtime does not offer v5.channel.k8s.io: HTTP 403", 1),
+    "pod.remove": (
+        "unsupported",
+        "the runtime does not offer v5.channel.k8s.io: upgrade refused with HTTP 403",
+        1,
+    ),
     "pod.list.filter-id": ("skip", "test_two_cases[needs-x]: needs X", 2),
     "pod.status.not-found": (
         "unsupported",
