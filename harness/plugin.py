@@ -15,6 +15,10 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient, CriError
+from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
+    make_cgroup_pod,
+    shared_host_dir,
+)
 from harness.embedded import BACKENDS, STRATEGIES, EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext

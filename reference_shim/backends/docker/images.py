@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +85,28 @@ class DockerImages:
     def remove(self, image_id: str) -> None:
         """Remove the image with every tag and digest it has (CRI removes the image, not a tag).
 
-        A concurrent removal that got there first is success: Docker then answers 404, or 500
-        "unrecognized image ID" when the image vanished between its lookup and its delete.
+        A concurrent removal that got there first is success once the image is gone: Docker
+        answers 404, or 500 "unrecognized image ID" while the other removal is still under way.
         """
         with docker_errors(f"remove image {image_id}"):
             try:
                 self._api.remove_image(image_id, force=True)
             except docker.errors.NotFound:
-                return
+                pass
             except docker.errors.APIError as error:
                 if "unrecognized image id" not in str(error.explanation or "").lower():
                     raise
+            self._wait_until_gone(image_id)
+
+    def _wait_until_gone(self, image_id: str, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self._api.inspect_image(image_id)
+            except docker.errors.NotFound:
+                return
+            time.sleep(0.05)
+        raise BackendError(f"image {image_id} is still there {seconds:g}s after its removal")
 
     def fs_usage(self) -> FsUsage:
         with docker_errors("image filesystem usage"):
