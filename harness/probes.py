@@ -1,0 +1,114 @@
+"""What a container sees from inside, read with ExecSync and the busybox in the test images.
+
+Conformance tests compare what the runtime reports with what the container itself observes;
+these helpers hide the ``sh -c`` ceremony and fail with the command's own stderr.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from harness.client import CriClient
+
+EXEC_TIMEOUT = 20
+
+# Reads a cgroup file under its v2 name, else its v1 name (the hierarchy differs by host).
+_CGROUP_FILE = (
+    'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat "/sys/fs/cgroup/$1"; '
+    'else cat "/sys/fs/cgroup/$2"; fi'
+)
+
+
+class ProbeFailed(AssertionError):
+    """A command inside the container exited non-zero."""
+
+
+def run_in(client: CriClient, container_id: str, script: str, timeout: int = EXEC_TIMEOUT) -> str:
+    """stdout of ``sh -c script`` in the container; a non-zero exit fails with its stderr."""
+    result = client.exec_sync(container_id, ["sh", "-c", script], timeout=timeout)
+    if result.exit_code != 0:
+        raise ProbeFailed(
+            f"`{script}` exited {result.exit_code} in container {container_id[:13]}: "
+            f"{result.stderr.decode(errors='replace').strip()}"
+        )
+    return result.stdout.decode(errors="replace")
+
+
+def exit_code_of(
+    client: CriClient, container_id: str, script: str, timeout: int = EXEC_TIMEOUT
+) -> int:
+    """The exit code of ``sh -c script``, for checks where failing is the expected outcome."""
+    return client.exec_sync(container_id, ["sh", "-c", script], timeout=timeout).exit_code
+
+
+def read_file(client: CriClient, container_id: str, path: str) -> str:
+    return run_in(client, container_id, f"cat '{path}'")
+
+
+def hostname(client: CriClient, container_id: str) -> str:
+    return run_in(client, container_id, "hostname").strip()
+
+
+def ipv4_addresses(client: CriClient, container_id: str) -> set[str]:
+    """The container's IPv4 addresses outside loopback, as its interfaces report them."""
+    output = run_in(client, container_id, "ip -o -4 addr show")
+    addresses = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            address = ipaddress.ip_interface(fields[fields.index("inet") + 1]).ip
+            if not address.is_loopback:
+                addresses.add(str(address))
+    return addresses
+
+
+def process_args(client: CriClient, container_id: str) -> list[str]:
+    """The command line of every process the container can see."""
+    output = run_in(client, container_id, "ps -o args")
+    return [line.strip() for line in output.splitlines()[1:] if line.strip()]
+
+
+def init_argv(client: CriClient, container_id: str) -> list[str]:
+    """The argv of PID 1 in the container's PID namespace, byte-exact from /proc."""
+    result = client.exec_sync(container_id, ["cat", "/proc/1/cmdline"], timeout=EXEC_TIMEOUT)
+    if result.exit_code != 0:
+        raise ProbeFailed(f"cannot read /proc/1/cmdline: {result.stderr.decode(errors='replace')}")
+    return result.stdout.decode().split("\0")[:-1]
+
+
+def init_environment(client: CriClient, container_id: str) -> dict[str, str]:
+    """The environment of PID 1, byte-exact from /proc (values may hold newlines)."""
+    result = client.exec_sync(container_id, ["cat", "/proc/1/environ"], timeout=EXEC_TIMEOUT)
+    if result.exit_code != 0:
+        raise ProbeFailed(f"cannot read /proc/1/environ: {result.stderr.decode(errors='replace')}")
+    entries = result.stdout.decode().split("\0")[:-1]
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
+def cgroup_value(client: CriClient, container_id: str, v2_file: str, v1_file: str) -> str:
+    """One cgroup setting as the container sees it, on either cgroup version."""
+    script = _CGROUP_FILE.replace("$1", v2_file).replace("$2", v1_file)
+    return run_in(client, container_id, script).strip()
+
+
+def cgroup_v2(client: CriClient, container_id: str) -> bool:
+    return exit_code_of(client, container_id, "test -f /sys/fs/cgroup/cgroup.controllers") == 0
+
+
+def memory_limit(client: CriClient, container_id: str) -> int | None:
+    """The container's memory limit in bytes, None when unlimited."""
+    value = cgroup_value(client, container_id, "memory.max", "memory/memory.limit_in_bytes")
+    if value == "max" or int(value) >= 2**62:
+        return None
+    return int(value)
+
+
+def resolv_conf(client: CriClient, container_id: str) -> dict[str, list[str]]:
+    """/etc/resolv.conf as directive -> values, in file order ("nameserver" may repeat)."""
+    directives: dict[str, list[str]] = {}
+    for line in read_file(client, container_id, "/etc/resolv.conf").splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith(("#", ";")):
+            continue
+        directives.setdefault(fields[0], []).extend(fields[1:])
+    return directives
