@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from harness.client import CriClient
+from harness.waiting import wait_until
 
 EXEC_TIMEOUT = 20
 
@@ -112,3 +113,14 @@ def resolv_conf(client: CriClient, container_id: str) -> dict[str, list[str]]:
             continue
         directives.setdefault(fields[0], []).extend(fields[1:])
     return directives
+
+
+def wait_for_file(client: CriClient, container_id: str, path: str, timeout: float = 30) -> str:
+    """The content of ``path`` once the container's own process has written it."""
+    result = wait_until(
+        lambda: client.exec_sync(container_id, ["cat", path], timeout=EXEC_TIMEOUT),
+        lambda answer: answer.exit_code == 0,
+        what=f"{path} to exist in container {container_id[:13]}",
+        timeout=timeout,
+    )
+    return result.stdout.decode(errors="replace")
