@@ -26,6 +26,15 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.replay import Target, replay
+
+    target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)
+    return replay(Path(args.file), target)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cri-conformance",
@@ -42,6 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, metavar="REGISTRY", help="registry host[:port], e.g. 127.0.0.1:5000"
     )
     images.set_defaults(handler=_images)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run a saved spec (reports/failing-specs/*.json) against a runtime again",
+        description="Create the pod and containers of a spec file, check its property, clean "
+        "up. Exits 0 when the property holds, 1 when it does not.",
+    )
+    replay.add_argument("file", metavar="FILE", help="a spec file written by a failing property")
+    replay.add_argument(
+        "--cri-endpoint",
+        metavar="ENDPOINT",
+        help="runtime service socket (unix:///path); default: $CONTAINER_RUNTIME_ENDPOINT, "
+        "then /etc/crictl.yaml",
+    )
+    replay.add_argument("--image-endpoint", metavar="ENDPOINT", help="image service socket")
+    replay.add_argument(
+        "--cri-timeout", type=float, default=30.0, metavar="SECONDS", help="deadline of each call"
+    )
+    replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
+    replay.set_defaults(handler=_replay)
     return parser
 
 
