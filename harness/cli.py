@@ -35,7 +35,17 @@ def _replay(args: argparse.Namespace) -> int:
     return replay(Path(args.file), target)
 
 
+def _shim(args: argparse.Namespace) -> int:
+    from reference_shim.config import from_arguments
+    from reference_shim.server import serve
+
+    return serve(from_arguments(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # Standard library only, like everything imported before a subcommand runs.
+    from reference_shim.config import add_arguments as add_shim_arguments
+
     parser = argparse.ArgumentParser(
         prog="cri-conformance",
         description="CRI v1 conformance harness and reference shim",
@@ -71,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
     replay.set_defaults(handler=_replay)
+
+    shim = commands.add_parser(
+        "shim", help="run the reference CRI shim (same as python -m reference_shim)"
+    )
+    add_shim_arguments(shim)
+    shim.set_defaults(handler=_shim)
     return parser
 
 
@@ -79,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except Exception as error:  # one line for the user, not a traceback
-        if type(error).__module__.startswith("harness"):
+        if type(error).__module__.startswith(("harness", "reference_shim")):
             print(f"cri-conformance: {error}", file=sys.stderr)
             return 1
         raise

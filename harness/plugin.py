@@ -21,14 +21,19 @@ from harness.features import FeatureRegistryError, registry
 from harness.images.builder import BuildError
 from harness.images.catalog import ImageCatalog
 from harness.images.registry import RegistryError
+from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
 from harness.resources import Leak, ResourceTracker, new_run_id
 from harness.session import CriSession, Settings, finish_run
 
+# The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
+pytest_plugins = ["harness.matrix.recorder"]
+
 SESSION_KEY = pytest.StashKey[CriSession]()
 SETTINGS_KEY = pytest.StashKey[Settings]()
+PROFILE_KEY = pytest.StashKey[Profile | None]()
 LEAKS_KEY = pytest.StashKey[list[Leak] | None]()
 SETUP_ERROR_KEY = pytest.StashKey[str]()
-SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError)
+SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError)
 
 
 class CleanupWarning(UserWarning):
@@ -75,7 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--runtime-profile",
         default=None,
         metavar="NAME|PATH",
-        help="declared limitations of the runtime under test (fixtures/profiles)",
+        help="declared limitations of the runtime under test: a name in fixtures/profiles "
+        "(e.g. containerd-1.6) or a YAML file",
     )
     group.addoption(
         "--report-dir",
@@ -103,6 +109,17 @@ def pytest_configure(config: pytest.Config) -> None:
         image_registry=config.getoption("image_registry"),
         runtime_handler=config.getoption("runtime_handler"),
     )
+    config.stash[PROFILE_KEY] = _load_profile(config)
+
+
+def _load_profile(config: pytest.Config) -> Profile | None:
+    spec = config.getoption("runtime_profile")
+    if not spec:
+        return None
+    try:
+        return load_profile(spec)
+    except ProfileError as error:
+        raise pytest.UsageError(f"cri-conformance: {error}") from None
 
 
 def _shared_dir(config: pytest.Config) -> Path:
@@ -135,6 +152,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     try:
         session = _connect(config)
+        profile = config.stash[PROFILE_KEY]
+        if profile is not None:
+            check_runtime(profile, session.version, session.client.endpoints.runtime)
         if _needs_images(items):
             _ = session.images
     except SETUP_ERRORS as error:

@@ -77,10 +77,20 @@ class CriSession:
     def client(self) -> CriClient:
         endpoints = resolve_endpoints(self.settings)
         client = CriClient(endpoints, self.settings.timeout)
-        self.version = client.connect()
+        self.version = version = client.connect()
         self.settings.shared_dir.mkdir(parents=True, exist_ok=True)
         self.settings.endpoints_record.write_text(
-            json.dumps({"runtime": endpoints.runtime, "image": endpoints.image})
+            json.dumps(
+                {
+                    "runtime": endpoints.runtime,
+                    "image": endpoints.image,
+                    "version": {
+                        "runtime_name": version.runtime_name,
+                        "runtime_version": version.runtime_version,
+                        "runtime_api_version": version.runtime_api_version,
+                    },
+                }
+            )
         )
         return client
 

@@ -39,3 +39,14 @@ def test_status_reports_network_ready(cri: CriClient) -> None:
 def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -> None:
     assert cri.status(verbose=True).info, "Status(verbose=true) returned no info"
     assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
+
+
+@pytest.mark.feature("runtime.config.cgroup-driver")
+def test_runtime_config_reports_the_cgroup_driver(cri: CriClient) -> None:
+    answer = cri.runtime_config()
+    assert answer.HasField("linux"), "RuntimeConfig returned no linux config"
+    drivers = {api.CgroupDriver.SYSTEMD: "systemd", api.CgroupDriver.CGROUPFS: "cgroupfs"}
+    assert answer.linux.cgroup_driver in drivers, (
+        f"RuntimeConfig names cgroup driver {answer.linux.cgroup_driver}, "
+        "neither systemd (0) nor cgroupfs (1)"
+    )

@@ -1,0 +1,175 @@
+"""Latency of the reference shim next to the raw Docker SDK calls it makes.
+
+    python benchmarks/shim_latency.py [--iterations 20]
+
+Starts the shim (Docker backend, strategy reject) through its launcher, then runs the same
+pod + container lifecycle twice per iteration: through CRI, and as the bare Docker calls the
+shim makes for each RPC. Prints p50 and p99 per step and the shim/Docker ratio of the p50s.
+Everything it creates is labelled and removed; all traffic stays on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import docker
+from cri_api.v1 import api_pb2 as cri
+
+from harness.client import CriClient
+from harness.endpoints import Endpoints
+from reference_shim.backends.docker.host import docker_host
+from reference_shim.config import DEFAULT_POD_IMAGE
+from reference_shim.launcher import ShimLauncher
+
+BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
+LABEL = {"io.cri-conformance.benchmark": "shim-latency"}
+STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContainer",
+         "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
+         "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
+Timings = dict[str, list[float]]
+
+
+def timed(timings: Timings, step: str, call: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    result = call()
+    timings[step].append(time.perf_counter() - started)
+    return result
+
+
+def shim_round(client: CriClient, number: int, timings: Timings) -> None:
+    pod = cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(
+            name=f"bench-{number}", namespace="bench", uid=f"u{number}"
+        ),
+        labels=LABEL,
+    )
+    container = cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="sleeper"),
+        image=cri.ImageSpec(image=BUSYBOX),
+        command=["sleep", "1000"],
+        labels=LABEL,
+    )
+    started = time.perf_counter()
+    pod_id = timed(timings, "RunPodSandbox", lambda: client.run_pod(pod))
+    container_id = timed(
+        timings, "CreateContainer", lambda: client.create_container(pod_id, container, pod)
+    )
+    timed(timings, "StartContainer", lambda: client.start_container(container_id))
+    timings["pod+container start"].append(time.perf_counter() - started)
+    timed(timings, "ContainerStatus", lambda: client.container_status(container_id))
+    timed(
+        timings,
+        "ListContainers",
+        lambda: client.list_containers(cri.ContainerFilter(label_selector=LABEL)),
+    )
+    timed(timings, "ExecSync", lambda: client.exec_sync(container_id, ["true"], timeout=10))
+    timed(timings, "StopContainer", lambda: client.stop_container(container_id, timeout=0))
+    timed(timings, "RemoveContainer", lambda: client.remove_container(container_id))
+    timed(timings, "StopPodSandbox", lambda: client.stop_pod(pod_id))
+    timed(timings, "RemovePodSandbox", lambda: client.remove_pod(pod_id))
+
+
+def docker_round(api: Any, network: str, timings: Timings) -> None:
+    """The Docker calls the shim makes for each RPC, without the CRI layer around them."""
+
+    def run_pod() -> str:
+        host_config = api.create_host_config(network_mode=network, ipc_mode="shareable")
+        pod = api.create_container(DEFAULT_POD_IMAGE, labels=LABEL, host_config=host_config)
+        api.start(pod)
+        api.inspect_container(pod)
+        return str(pod["Id"])
+
+    def create(pod_id: str) -> str:
+        image_id = api.inspect_image(BUSYBOX)["Id"]
+        joined = f"container:{pod_id}"
+        host_config = api.create_host_config(network_mode=joined, ipc_mode=joined, pid_mode=joined)
+        created = api.create_container(
+            image_id, entrypoint=["sleep"], command=["1000"], labels=LABEL, host_config=host_config
+        )
+        return str(created["Id"])
+
+    def exec_true(container_id: str) -> None:
+        exec_id = api.exec_create(container_id, ["true"])["Id"]
+        api.exec_start(exec_id, demux=True)
+        api.exec_inspect(exec_id)
+
+    started = time.perf_counter()
+    pod_id = timed(timings, "RunPodSandbox", run_pod)
+    container_id = timed(timings, "CreateContainer", lambda: create(pod_id))
+    timed(
+        timings,
+        "StartContainer",
+        lambda: (api.start(container_id), api.inspect_container(container_id)),
+    )
+    timings["pod+container start"].append(time.perf_counter() - started)
+    timed(timings, "ContainerStatus", lambda: api.inspect_container(container_id))
+    timed(
+        timings,
+        "ListContainers",
+        lambda: api.containers(all=True, filters={"label": "io.cri-conformance.benchmark"}),
+    )
+    timed(timings, "ExecSync", lambda: exec_true(container_id))
+    timed(
+        timings,
+        "StopContainer",
+        lambda: (api.stop(container_id, timeout=0), api.inspect_container(container_id)),
+    )
+    timed(timings, "RemoveContainer", lambda: api.remove_container(container_id, force=True))
+    timed(timings, "StopPodSandbox", lambda: api.stop(pod_id, timeout=2))
+    timed(timings, "RemovePodSandbox", lambda: api.remove_container(pod_id, force=True))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def report(shim: Timings, raw: Timings) -> None:
+    print(
+        f"{'step':<22}{'shim p50':>10}{'shim p99':>10}{'docker p50':>12}{'docker p99':>12}"
+        f"{'ratio p50':>11}"
+    )
+    for step in STEPS:
+        shim_p50, raw_p50 = statistics.median(shim[step]), statistics.median(raw[step])
+        print(
+            f"{step:<22}{shim_p50 * 1000:>8.1f}ms{percentile(shim[step], 0.99) * 1000:>8.1f}ms"
+            f"{raw_p50 * 1000:>10.1f}ms{percentile(raw[step], 0.99) * 1000:>10.1f}ms"
+            f"{shim_p50 / raw_p50:>10.2f}x"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=20)
+    args = parser.parse_args()
+    api = docker.APIClient(base_url=docker_host(), version="auto")
+    network = api.create_network("cri-shim-benchmark", labels=LABEL)["Id"]
+    shim_timings: Timings = defaultdict(list)
+    raw_timings: Timings = defaultdict(list)
+    try:
+        with ShimLauncher(backend="docker", strategy="reject") as launcher:
+            client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "bench"), 60)
+            client.connect()
+            client.pull_image(BUSYBOX)
+            shim_round(client, -1, defaultdict(list))  # warm-up: pause image, caches
+            docker_round(api, network, defaultdict(list))
+            for number in range(args.iterations):
+                shim_round(client, number, shim_timings)
+                docker_round(api, network, raw_timings)
+            client.close()
+    finally:
+        for leftover in api.containers(all=True, filters={"label": "io.cri-conformance.benchmark"}):
+            api.remove_container(leftover["Id"], force=True)
+        api.remove_network(network)
+    print(f"{args.iterations} iterations, Docker at {docker_host()}")
+    report(shim_timings, raw_timings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""The matrix document: runs as columns, features as rows, a cell where they meet.
+
+``matrix.json`` is the contract other tools read (docs/matrix-schema.md, matrix.schema.json):
+written by every run, merged across runs, compared between runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from harness.features import SHAPES
+from harness.matrix.cells import BEST_FIRST, Cell, State
+
+SCHEMA_ID = "cri-conformance/matrix/v1"
+SCHEMA_PATH = Path(__file__).with_name("matrix.schema.json")
+SHAPE_TITLE = {"single": "single-container pods", "multi": "multi-container pods"}
+
+
+class MatrixError(Exception):
+    """A matrix file that cannot be read or merged; the message names the file."""
+
+    exit_code = 2  # the CLI's "your input is wrong", apart from "a cell got worse" (1)
+
+
+@dataclass(frozen=True)
+class RuntimeRun:
+    """One column: one run of the suite against one runtime."""
+
+    name: str
+    endpoint: str | None
+    runtime_name: str | None
+    runtime_version: str | None
+    api_version: str | None
+    profile: str | None
+    started: str
+    duration_s: float
+    run_id: str | None = None
+    strict_profile: bool = False
+
+    @property
+    def label(self) -> str:
+        """``containerd 1.6.20`` for headers; the column name when the runtime never answered."""
+        parts = [part for part in (self.runtime_name, self.runtime_version) if part]
+        return " ".join(parts) or self.name
+
+
+@dataclass
+class FeatureRow:
+    id: str
+    area: str
+    shape: str
+    title: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Matrix:
+    runtimes: list[RuntimeRun]
+    features: list[FeatureRow]
+
+    def runtime_names(self) -> list[str]:
+        return [run.name for run in self.runtimes]
+
+    def totals(self, runtime: str) -> dict[State, int]:
+        """How many features of each state the column holds (every state, zeros included)."""
+        counts = dict.fromkeys(BEST_FIRST, 0)
+        for row in self.features:
+            cell = row.cells.get(runtime)
+            if cell is not None:
+                counts[cell.state] += 1
+        return counts
+
+    def groups(self) -> list[tuple[str, str, list[FeatureRow]]]:
+        """Rows grouped by (area, shape), in document order."""
+        grouped: dict[tuple[str, str], list[FeatureRow]] = {}
+        for row in self.features:
+            grouped.setdefault((row.area, row.shape), []).append(row)
+        return [(area, shape, rows) for (area, shape), rows in grouped.items()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_ID,
+            "generated": now_iso(),
+            "runtimes": [asdict(run) for run in self.runtimes],
+            "features": [
+                {
+                    "id": row.id,
+                    "area": row.area,
+                    "shape": row.shape,
+                    "title": row.title,
+                    "cells": {
+                        name: {
+                            "state": cell.state.value,
+                            "reason": cell.reason,
+                            "tests": cell.tests,
+                        }
+                        for name, cell in row.cells.items()
+                    },
+                }
+                for row in self.features
+            ],
+        }
+
+
+def ordered(rows: Iterable[FeatureRow]) -> list[FeatureRow]:
+    """Areas alphabetically, single before multi; the given order within a group."""
+    return sorted(rows, key=lambda row: (row.area, _shape_index(row.shape)))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def save(matrix: Matrix, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(matrix.to_json(), indent=2) + "\n")
+
+
+def load(path: Path) -> Matrix:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise MatrixError(f"{path}: cannot read: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise MatrixError(f"{path}:{error.lineno}: not JSON: {error.msg}") from None
+    return from_json(data, str(path))
+
+
+def from_json(data: object, source: str) -> Matrix:
+    if isinstance(data, dict) and data.get("schema") != SCHEMA_ID:
+        raise MatrixError(
+            f"{source}: schema {data.get('schema')!r} is not {SCHEMA_ID!r}; "
+            "this cri-conformance reads only that version"
+        )
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(data)
+    )
+    if error is not None:
+        where = "/".join(str(step) for step in error.absolute_path) or "the top level"
+        raise MatrixError(f"{source}: {where}: {error.message}")
+    assert isinstance(data, dict)
+    known = RuntimeRun.__dataclass_fields__
+    runtimes = [
+        RuntimeRun(**{key: value for key, value in run.items() if key in known})
+        for run in data["runtimes"]
+    ]
+    features = [
+        FeatureRow(
+            id=row["id"],
+            area=row["area"],
+            shape=row["shape"],
+            title=row["title"],
+            cells={
+                name: Cell(State(cell["state"]), cell["reason"], cell["tests"])
+                for name, cell in row["cells"].items()
+            },
+        )
+        for row in data["features"]
+    ]
+    return Matrix(runtimes, features)
+
+
+def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
+    """One matrix from several (source, matrix) pairs; every column name must be unique.
+
+    A feature in several inputs is one row with every input's cells; its title, area and
+    shape come from the last input that has it (the newest registry, when given in order).
+    """
+    runtimes: list[RuntimeRun] = []
+    origin: dict[str, str] = {}
+    rows: dict[str, FeatureRow] = {}
+    for source, matrix in matrices:
+        for run in matrix.runtimes:
+            if run.name in origin:
+                raise MatrixError(
+                    f"{source} and {origin[run.name]} both hold a runtime named {run.name!r}: "
+                    "name runs apart with --runtime-name (or cri-conformance run --target NAME=...)"
+                )
+            origin[run.name] = source
+            runtimes.append(run)
+        for row in matrix.features:
+            merged = rows.get(row.id)
+            cells = {**merged.cells, **row.cells} if merged else dict(row.cells)
+            rows[row.id] = FeatureRow(row.id, row.area, row.shape, row.title, cells)
+    return Matrix(runtimes, ordered(rows.values()))
+
+
+def _cell_json(cell: Cell) -> dict[str, Any]:
+    return {"state": cell.state.value, "reason": cell.reason, "tests": cell.tests}
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
+def _shape_index(shape: str) -> int:
+    return SHAPES.index(shape) if shape in SHAPES else len(SHAPES)

@@ -1,0 +1,198 @@
+"""Runtime profiles: what a runtime declares it does not support, and why.
+
+A profile is a YAML file in ``fixtures/profiles/`` (``--runtime-profile NAME``) or anywhere
+(``--runtime-profile PATH``). It is validated against ``profile.schema.json``, and every error
+names the file and line, because the people editing profiles are reading a review diff, not
+a traceback. Feature ids must be in the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from cri_api.v1 import api_pb2 as cri
+
+from harness.features import FeatureRegistryError, registry
+from harness.images.recipes import fixtures_dir
+
+SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; the message names file and line, or the mismatch."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    path: Path
+    unsupported: dict[str, str] = field(default_factory=dict)
+    runtime_name: str | None = None
+    runtime_version: str | None = None
+
+    def declared(self, feature_id: str) -> str | None:
+        """Why the feature is declared unsupported, or None when it is not."""
+        return self.unsupported.get(feature_id)
+
+
+def profiles_dir() -> Path:
+    return fixtures_dir() / "profiles"
+
+
+def available() -> list[str]:
+    return sorted(path.stem for path in profiles_dir().glob("*.yaml"))
+
+
+def resolve(spec: str) -> Path:
+    """NAME -> fixtures/profiles/NAME.yaml; anything path-like is taken as a path."""
+    looks_like_path = "/" in spec or spec.endswith((".yaml", ".yml"))
+    path = Path(spec) if looks_like_path else profiles_dir() / f"{spec}.yaml"
+    if not path.is_file():
+        names = ", ".join(available()) or "none"
+        raise ProfileError(
+            f"runtime profile {spec!r} not found ({path}); give a file path or one of: {names}"
+        )
+    return path
+
+
+def load_profile(spec: str) -> Profile:
+    path = resolve(spec)
+    text = path.read_text()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ProfileError(f"{path}:{line}: not valid YAML: {error.problem}") from None
+    if root is None:
+        raise ProfileError(f"{path}:1: empty profile; expected name, description and unsupported")
+    _refuse_duplicate_keys(path, root)
+    _validate(path, root, data)
+    _refuse_unknown_features(path, root, data["unsupported"])
+    return Profile(
+        name=data["name"],
+        description=data["description"],
+        path=path,
+        unsupported=dict(data["unsupported"]),
+        runtime_name=data.get("runtime_name"),
+        runtime_version=data.get("runtime_version"),
+    )
+
+
+def check_runtime(profile: Profile, version: cri.VersionResponse, endpoint: str) -> None:
+    """A profile that names its runtime must not be applied to another one."""
+    runs = f"{endpoint} runs {version.runtime_name} {version.runtime_version}"
+    if profile.runtime_name and profile.runtime_name != version.runtime_name:
+        raise ProfileError(
+            f"runtime profile {profile.name} is for {profile.runtime_name}, but {runs}; "
+            "choose the profile of that runtime"
+        )
+    if profile.runtime_version and not version_matches(
+        profile.runtime_version, version.runtime_version
+    ):
+        raise ProfileError(
+            f"runtime profile {profile.name} is for version {profile.runtime_version}, but {runs}; "
+            "choose the profile of that version"
+        )
+
+
+def version_matches(prefix: str, version: str) -> bool:
+    """``1.6`` matches ``1.6.20~ds1`` and ``v1.6.0``, not ``1.60`` or ``1.7.1``."""
+    want, have = prefix.removeprefix("v"), version.removeprefix("v")
+    return have.startswith(want) and not re.match(r"[0-9]", have[len(want) :])
+
+
+# -- validation with line numbers ---------------------------------------------------------
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
+def _validate(path: Path, root: yaml.Node, data: object) -> None:
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: _line_of_error(root, e))
+    if not errors:
+        return
+    error = errors[0]
+    where = "/".join(str(step) for step in error.absolute_path) or "the top level"
+    raise ProfileError(f"{path}:{_line_of_error(root, error)}: {where}: {error.message}")
+
+
+def _refuse_unknown_features(path: Path, root: yaml.Node, unsupported: dict[str, str]) -> None:
+    try:
+        features = registry()
+    except FeatureRegistryError as error:
+        raise ProfileError(f"feature registry: {error}") from None
+    for feature_id in unsupported:
+        if feature_id not in features:
+            area = feature_id.split(".", 1)[0]
+            line = _line_of(root, ["unsupported"], key=feature_id)
+            raise ProfileError(
+                f"{path}:{line}: unknown feature {feature_id!r}: use an id from "
+                f"harness/features/{area}.yaml"
+            )
+
+
+def _refuse_duplicate_keys(path: Path, node: yaml.Node) -> None:
+    """PyYAML keeps the last of two equal keys silently; a profile must not."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[object] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise ProfileError(f"{path}:{key.start_mark.line + 1}: {key.value} appears twice")
+            seen.add(key.value)
+            _refuse_duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(path, item)
+
+
+def _line_of_error(root: yaml.Node, error: jsonschema.ValidationError) -> int:
+    """The line of the value at fault; for a bad or extra key, the key's own line."""
+    key: str | None = None
+    if error.validator == "propertyNames":
+        key = str(error.instance)
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        extra = [name for name in error.instance if name not in allowed]
+        key = str(extra[0]) if extra else None
+    return _line_of(root, list(error.absolute_path), key)
+
+
+def _line_of(root: yaml.Node, steps: Sequence[object], key: str | None = None) -> int:
+    node = root
+    for step in steps:
+        child = _child(node, step)
+        if child is None:
+            break
+        node = child
+    if key is not None and isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if key_node.value == key:
+                return int(key_node.start_mark.line) + 1
+    return int(node.start_mark.line) + 1
+
+
+def _child(node: yaml.Node, step: object) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            if key_node.value == step:
+                child: yaml.Node = value
+                return child
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        item: yaml.Node = node.value[step]
+        return item
+    return None

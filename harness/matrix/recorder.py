@@ -1,0 +1,218 @@
+"""The pytest side of the matrix: one cell per feature per run, and the reports of a suite run.
+
+Every process that runs tests judges each phase of a feature-marked test (``outcomes.judge``)
+and puts the verdict on the report. The controller (the only process without pytest-xdist)
+gathers the verdicts from the reports it receives, so a run under ``-n N`` records the same
+cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--report-dir``.
+
+A suite run (a folder whose conftest.py sets ``CRI_CONFORMANCE_SUITE = True``, as
+``suites/conftest.py`` does) also writes JUnit XML and Allure results there, unless
+``--junitxml`` / ``--alluredir`` say otherwise. ``pytest tests/`` writes none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from harness.features import registry
+from harness.matrix.cells import Cell, Outcome, State, cell_of, worst
+from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, now_iso, ordered
+from harness.matrix.outcomes import judge, rewrite, teststatus
+from harness.matrix.outputs import write_reports
+from harness.matrix.profiles import Profile
+from harness.plugin import PROFILE_KEY, SETTINGS_KEY
+
+SUITE_FLAG = "CRI_CONFORMANCE_SUITE"
+VERDICT = "cri_conformance"  # the report attribute carrying a phase's verdict to the controller
+PLUGIN_NAME = "cri-conformance-matrix"
+JUNIT_FILE = "junit.xml"
+ALLURE_DIR = "allure-results"
+PHASE_OUTCOMES = pytest.StashKey[list[Outcome]]()
+# The allure-pytest marker its labels live in (allure_pytest.utils.ALLURE_LABEL_MARK).
+ALLURE_LABEL_MARK = "allure_label"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cri-conformance")
+    group.addoption(
+        "--runtime-name",
+        default=None,
+        metavar="NAME",
+        help="the runtime's column name in the matrix (default: runtime_name from Version)",
+    )
+    group.addoption(
+        "--strict-profile",
+        action="store_true",
+        default=False,
+        help="fail the run when a feature the runtime profile declares unsupported passes (xpass)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before junitxml and allure-pytest read their options
+def pytest_configure(config: pytest.Config) -> None:
+    if is_suite_run(config):
+        _default_report_outputs(config)
+    config.pluginmanager.register(MatrixRecorder(config), PLUGIN_NAME)
+
+
+def is_suite_run(config: pytest.Config) -> bool:
+    return any(getattr(plugin, SUITE_FLAG, False) for plugin in config.pluginmanager.get_plugins())
+
+
+def _default_report_outputs(config: pytest.Config) -> None:
+    """JUnit XML and Allure results into the report dir, when the user chose no other place."""
+    report_dir = Path(config.getoption("report_dir"))
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(report_dir / JUNIT_FILE)
+    if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+        allure_dir = report_dir / ALLURE_DIR
+        if not hasattr(config, "workerinput"):  # results of an earlier run would mix in
+            shutil.rmtree(allure_dir, ignore_errors=True)
+        config.option.allure_report_dir = str(allure_dir)
+
+
+def feature_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("feature")
+    if marker is None or len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        return None
+    return marker.args[0]
+
+
+class MatrixRecorder:
+    """Judges phases where tests run; gathers verdicts and writes the matrix on the controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = now_iso()
+        self.clock = time.monotonic()
+        self.tests: dict[str, dict[str, Outcome]] = {}  # feature -> test nodeid -> worst outcome
+        self.matrix: Matrix | None = None
+        self.written: list[Path] = []
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.config.stash.get(PROFILE_KEY, None)
+
+    @property
+    def is_controller(self) -> bool:
+        return not hasattr(self.config, "workerinput")
+
+    # -- where tests run ----------------------------------------------------------------
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Allure labels: feature = area, story = feature id, tag = shape."""
+        features = registry()
+        label = getattr(pytest.mark, ALLURE_LABEL_MARK)
+        for item in items:
+            feature = features.get(feature_of(item) or "")
+            if feature is None:
+                continue
+            item.add_marker(label(feature.area, label_type="feature"))
+            item.add_marker(label(feature.id, label_type="story"))
+            item.add_marker(label(feature.shape, label_type="tag"))
+
+    # Registered after pytest's skipping plugin and before allure's listener, so this wrapper
+    # sees the report after the xfail handling, and allure sees it after this one.
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report: pytest.TestReport = yield
+        feature = feature_of(item)
+        if feature is None:
+            return report
+        error = call.excinfo.value if call.excinfo else None
+        outcome = judge(report, error, self.profile, feature)
+        if outcome is not None:
+            rewrite(report, outcome, self.config.getoption("strict_profile"))
+            setattr(report, VERDICT, {"feature": feature, **_verdict(outcome)})
+            item.stash[PHASE_OUTCOMES] = [*item.stash.get(PHASE_OUTCOMES, []), outcome]
+        phases = item.stash.get(PHASE_OUTCOMES, [])
+        if call.when == "teardown" and phases:
+            cell = worst(phases)
+            report.user_properties.append(("cri-conformance.feature", feature))
+            report.user_properties.append(("cri-conformance.cell", cell.state.value))
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        verdict = getattr(report, VERDICT, None)
+        return teststatus(report, State(verdict["state"])) if verdict else None
+
+    # -- on the controller --------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        verdict = getattr(report, VERDICT, None)
+        if not verdict or not self.is_controller:
+            return
+        outcome = Outcome(State(verdict["state"]), verdict["reason"])
+        tests = self.tests.setdefault(verdict["feature"], {})
+        earlier = tests.get(report.nodeid)
+        tests[report.nodeid] = worst([earlier, outcome]) if earlier else outcome
+
+    def cells(self) -> dict[str, Cell]:
+        return {feature: cell_of(tests) for feature, tests in self.tests.items()}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        if not self.is_controller or not self.tests:
+            return
+        self.matrix = self._matrix(self._runtime_run())
+        self.written = write_reports(self.matrix, Path(self.config.getoption("report_dir")))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.matrix is None:
+            return
+        run = self.matrix.runtimes[0]
+        totals = self.matrix.totals(run.name)
+        counts = ", ".join(f"{count} {state.value}" for state, count in totals.items() if count)
+        terminalreporter.write_line(f"cri-conformance matrix ({run.name}): {counts}")
+        for row in self.matrix.features:
+            cell = row.cells[run.name]
+            if cell.state is State.XPASS:
+                terminalreporter.write_line(
+                    f"XPASS {row.id}: {cell.reason}; update the runtime profile", yellow=True
+                )
+        if self.written:
+            terminalreporter.write_line(f"cri-conformance matrix written to {self.written[0]}")
+
+    def _runtime_run(self) -> RuntimeRun:
+        settings = self.config.stash[SETTINGS_KEY]
+        record = (
+            json.loads(settings.endpoints_record.read_text())
+            if settings.endpoints_record.exists()
+            else {}
+        )
+        version = record.get("version", {})
+        profile = self.profile
+        return RuntimeRun(
+            name=self.config.getoption("runtime_name") or version.get("runtime_name") or "runtime",
+            endpoint=record.get("runtime"),
+            runtime_name=version.get("runtime_name"),
+            runtime_version=version.get("runtime_version"),
+            api_version=version.get("runtime_api_version"),
+            profile=profile.name if profile else None,
+            started=self.started,
+            duration_s=round(time.monotonic() - self.clock, 3),
+            run_id=settings.run_id,
+            strict_profile=bool(self.config.getoption("strict_profile")),
+        )
+
+    def _matrix(self, run: RuntimeRun) -> Matrix:
+        cells = self.cells()
+        rows = [
+            FeatureRow(feature.id, feature.area, feature.shape, feature.title, {run.name: cell})
+            for feature in registry().values()
+            if (cell := cells.get(feature.id)) is not None
+        ]
+        return Matrix([run], ordered(rows))
+
+
+def _verdict(outcome: Outcome) -> dict[str, str]:
+    return {"state": outcome.state.value, "reason": outcome.reason}

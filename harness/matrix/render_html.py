@@ -1,0 +1,143 @@
+"""``matrix.html``: one standalone page (inline CSS, no scripts, no network) with the grid.
+
+Features are rows grouped by area and shape, runtimes are columns, each cell is coloured by
+state and carries its reason as hover text (``title``); a legend and per-column totals follow.
+The page is built with ElementTree, which escapes every value it is given.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from harness.matrix.cells import BEST_FIRST, MEANING, Cell
+from harness.matrix.document import SHAPE_TITLE, Matrix, RuntimeRun, now_iso
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
+h1 { font-size: 1.4rem; margin: 0 0 .3rem; }
+.generated { color: #666; margin: 0 0 1rem; }
+table { border-collapse: collapse; margin-bottom: 1.2rem; }
+th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+thead th { background: #f3f3f3; }
+#matrix td.cell { text-align: center; font-weight: 600; min-width: 7rem; }
+#matrix th.feature code { font-size: .85rem; }
+#matrix th.feature .title { display: block; font-weight: normal; color: #555; font-size: .85rem; }
+tr.group th { background: #e8eaf6; font-size: 1rem; }
+tfoot th, tfoot td { background: #fafafa; }
+tfoot td { text-align: center; }
+.cell.pass { background: #c8e6c9; color: #1b5e20; }
+.cell.xpass { background: #bbdefb; color: #0d47a1; }
+.cell.skip { background: #eeeeee; color: #555; }
+.cell.unsupported { background: #ffe0b2; color: #8a4b00; }
+.cell.fail { background: #ffcdd2; color: #b71c1c; }
+.cell.none { color: #999; font-weight: normal; }
+#legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; }
+#legend .cell { display: inline-block; min-width: 6.5rem; text-align: center; font-weight: 600;
+  padding: .1rem .4rem; border: 1px solid #ccc; margin-right: .3rem; }
+"""
+NOT_RUN = "not run on this runtime"
+
+
+def render_html(matrix: Matrix) -> str:
+    html = ET.Element("html", lang="en")
+    head = ET.SubElement(html, "head")
+    ET.SubElement(head, "meta", charset="utf-8")
+    _text(head, "title", "CRI compatibility matrix")
+    _text(head, "style", STYLE)
+    body = ET.SubElement(html, "body")
+    _text(body, "h1", "CRI compatibility matrix")
+    _text(body, "p", f"generated {now_iso()}", {"class": "generated"})
+    body.append(_runs(matrix.runtimes))
+    body.append(_legend())
+    body.append(_grid(matrix))
+    return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
+
+
+def _runs(runs: list[RuntimeRun]) -> ET.Element:
+    table = ET.Element("table", id="runs")
+    _header_row(
+        ET.SubElement(table, "thead"),
+        ["runtime", "version", "endpoint", "profile", "started", "duration"],
+    )
+    body = ET.SubElement(table, "tbody")
+    for run in runs:
+        row = ET.SubElement(body, "tr")
+        _text(row, "th", run.name)
+        version = f"{run.label} ({run.api_version})" if run.api_version else run.label
+        for value in (
+            version,
+            run.endpoint or "",
+            run.profile or "none",
+            run.started,
+            f"{run.duration_s:.1f} s",
+        ):
+            _text(row, "td", value)
+    return table
+
+
+def _legend() -> ET.Element:
+    legend = ET.Element("ul", id="legend")
+    for state in BEST_FIRST:
+        item = ET.SubElement(legend, "li", {"data-state": state.value})
+        _text(item, "span", state.value, {"class": f"cell {state.value}"})
+        item[-1].tail = MEANING[state]
+    return legend
+
+
+def _grid(matrix: Matrix) -> ET.Element:
+    names = matrix.runtime_names()
+    table = ET.Element("table", id="matrix")
+    _header_row(ET.SubElement(table, "thead"), ["feature", *names])
+    for area, shape, rows in matrix.groups():
+        group = ET.SubElement(table, "tbody", {"data-area": area, "data-shape": shape})
+        title = ET.SubElement(ET.SubElement(group, "tr", {"class": "group"}), "th")
+        title.set("colspan", str(len(names) + 1))
+        title.text = f"{area}: {SHAPE_TITLE.get(shape, shape)}"
+        for feature in rows:
+            row = ET.SubElement(group, "tr", {"data-feature": feature.id})
+            header = ET.SubElement(row, "th", {"scope": "row", "class": "feature"})
+            _text(header, "code", feature.id)
+            _text(header, "span", feature.title, {"class": "title"})
+            for name in names:
+                row.append(_cell(feature.cells.get(name)))
+    foot = ET.SubElement(table, "tfoot")
+    totals = {name: matrix.totals(name) for name in names}
+    for state in BEST_FIRST:
+        row = ET.SubElement(foot, "tr", {"class": "total", "data-state": state.value})
+        _text(row, "th", state.value, {"class": f"cell {state.value}"})
+        for name in names:
+            _text(row, "td", str(totals[name][state]), {"data-runtime": name})
+    row = ET.SubElement(foot, "tr", {"class": "total", "data-state": "all"})
+    _text(row, "th", "features")
+    for name in names:
+        _text(row, "td", str(sum(totals[name].values())), {"data-runtime": name})
+    return table
+
+
+def _cell(cell: Cell | None) -> ET.Element:
+    if cell is None:
+        return _element("td", "-", {"class": "cell none", "title": NOT_RUN})
+    hover = f"{cell.state.value} ({cell.tests} test{'s' if cell.tests != 1 else ''})"
+    if cell.reason:
+        hover += f": {cell.reason}"
+    return _element("td", cell.state.value, {"class": f"cell {cell.state.value}", "title": hover})
+
+
+def _header_row(parent: ET.Element, headers: list[str]) -> None:
+    row = ET.SubElement(parent, "tr")
+    for header in headers:
+        _text(row, "th", header)
+
+
+def _text(
+    parent: ET.Element, tag: str, text: str, attributes: dict[str, str] | None = None
+) -> ET.Element:
+    element = ET.SubElement(parent, tag, attributes or {})
+    element.text = text
+    return element
+
+
+def _element(tag: str, text: str, attributes: dict[str, str]) -> ET.Element:
+    element = ET.Element(tag, attributes)
+    element.text = text
+    return element

@@ -1,0 +1,1 @@
+"""VM backends: where pod sandboxes and containers actually run."""

@@ -1,0 +1,262 @@
+"""The contract between the CRI layer and a VM backend.
+
+The model is Apple Container's: a *VM* is one isolated machine with its own kernel (on Docker,
+one Docker container) running one workload, with its own IP on a backend network. The CRI layer
+turns pods and containers into ``VmSpec`` values and never sees backend objects.
+
+``Placement`` is what lets multi-container strategies fit: a workload either gets its own VM on
+a network (``reject``'s pod VM, ``separate-vms``' containers), or runs inside an existing VM,
+sharing the namespaces listed (``reject``'s single container, ``shared-vm``'s containers).
+A backend that cannot run a workload inside another VM (Apple's CLI, which has no pods) may
+realise ``inside`` with ``container exec`` or refuse it with ``Unimplemented``.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class VmState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"
+    MISSING = "missing"  # the backend has no such VM any more
+
+
+class Namespace(enum.Enum):
+    NETWORK = "network"
+    IPC = "ipc"
+    UTS = "uts"
+    PID = "pid"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a workload runs: its own VM on ``network``, or ``inside`` another VM."""
+
+    network: str = ""
+    inside: str = ""
+    shared: frozenset[Namespace] = frozenset()
+    pid_of: str = ""  # share only the PID namespace of this VM (CRI NamespaceMode TARGET/POD)
+
+    @classmethod
+    def own_vm(cls, network: str) -> Placement:
+        return cls(network=network)
+
+    @classmethod
+    def inside_vm(cls, vm_id: str, shared: frozenset[Namespace]) -> Placement:
+        return cls(inside=vm_id, shared=shared)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    protocol: str  # tcp | udp | sctp
+    container_port: int
+    host_port: int
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    host_path: str
+    container_path: str
+    readonly: bool = False
+    propagation: str = "rprivate"  # rprivate | rslave | rshared
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    host_path: str
+    container_path: str
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """Linux resources; 0 or "" means unset (the backend default)."""
+
+    cpu_shares: int = 0
+    cpu_quota: int = 0
+    cpu_period: int = 0
+    memory_limit: int = 0
+    memory_swap_limit: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    oom_score_adj: int = 0
+
+
+@dataclass(frozen=True)
+class SecuritySpec:
+    user: str = ""  # "uid", "uid:gid" or "name"; "" keeps the image's user
+    group_add: tuple[str, ...] = ()
+    privileged: bool = False
+    readonly_rootfs: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    no_new_privs: bool = False
+    seccomp: str = ""  # "" runtime default, "unconfined", or a JSON profile
+    apparmor: str = ""  # "" runtime default, "unconfined", or a profile name
+    masked_paths: tuple[str, ...] | None = None  # None keeps the backend default
+    readonly_paths: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    image: str
+    argv: tuple[str, ...]
+    labels: dict[str, str]
+    placement: Placement
+    env: tuple[tuple[str, str], ...] = ()
+    working_dir: str = ""
+    hostname: str = ""
+    ports: tuple[PortSpec, ...] = ()
+    mounts: tuple[MountSpec, ...] = ()
+    devices: tuple[DeviceSpec, ...] = ()
+    sysctls: dict[str, str] = field(default_factory=dict)
+    resources: ResourceSpec = ResourceSpec()
+    security: SecuritySpec = SecuritySpec()
+    stop_signal: str = ""
+    tty: bool = False
+    stdin: bool = False
+    shareable_ipc: bool = False  # other VMs will join this VM's IPC namespace
+
+
+@dataclass(frozen=True)
+class VmStatus:
+    vm_id: str
+    state: VmState
+    exit_code: int | None = None
+    started_at: int = 0  # ns since the epoch, 0 when unknown
+    finished_at: int = 0
+    ip: str = ""
+    oom_killed: bool = False
+    error: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One message a workload wrote, as the backend recorded it."""
+
+    timestamp: int  # ns since the epoch
+    stream: str  # stdout | stderr
+    data: bytes  # without the trailing newline
+    partial: bool  # the line continues in the next record
+
+
+@dataclass(frozen=True)
+class VmStats:
+    timestamp: int
+    cpu_usage_ns: int
+    memory_usage: int
+    memory_working_set: int
+    memory_rss: int
+    memory_limit: int
+    page_faults: int
+    major_page_faults: int
+    pids: int
+    network_rx_bytes: int
+    network_tx_bytes: int
+    network_rx_errors: int
+    network_tx_errors: int
+    writable_layer_bytes: int
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    repo_tags: tuple[str, ...]
+    repo_digests: tuple[str, ...]
+    size: int
+    user: str
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FsUsage:
+    mountpoint: str
+    used_bytes: int
+    inodes_used: int
+
+
+class OutputStream(Protocol):
+    """A cancellable iterator of a VM's output."""
+
+    def __iter__(self) -> Iterator[OutputRecord]: ...
+
+    def close(self) -> None: ...
+
+
+class ImageBackend(Protocol):
+    def pull(self, reference: str, username: str, password: str) -> ImageInfo: ...
+
+    def get(self, reference: str) -> ImageInfo | None: ...
+
+    def list_images(self) -> list[ImageInfo]: ...
+
+    def remove(self, image_id: str) -> None: ...
+
+    def fs_usage(self) -> FsUsage: ...
+
+    def mountpoint(self) -> str:
+        """Where the backend keeps images and writable layers."""
+
+
+class VmBackend(Protocol):
+    name: str
+
+    @property
+    def images(self) -> ImageBackend: ...
+
+    def setup(self) -> None:
+        """Prepare what VMs need (the shim's network); idempotent."""
+
+    def teardown(self) -> None:
+        """Release what ``setup`` made, when no VM uses it any more."""
+
+    def network(self) -> str:
+        """The backend network a pod VM joins."""
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the backend answers and can run VMs, and why not."""
+
+    def network_status(self) -> tuple[bool, str]:
+        """Whether the network really exists and is usable, and why not."""
+
+    def create_vm(self, spec: VmSpec) -> str: ...
+
+    def start_vm(self, vm_id: str) -> VmStatus: ...
+
+    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None: ...
+
+    def remove_vm(self, vm_id: str) -> None: ...
+
+    def inspect_vm(self, vm_id: str) -> VmStatus: ...
+
+    def list_vms(self) -> dict[str, VmStatus]:
+        """Every VM of this shim instance, by id, whatever its state."""
+
+    def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult: ...
+
+    def update_resources(self, vm_id: str, resources: ResourceSpec) -> None: ...
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> OutputStream:
+        """Follow one stream of a VM's output from ``since`` (ns, inclusive) until it exits."""
+
+    def stats(self, vm_id: str) -> VmStats | None: ...
+
+    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
+        """Call ``on_exit(vm_id)`` whenever one of this shim's VMs stops, until ``stop`` is set."""

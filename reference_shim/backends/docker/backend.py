@@ -1,0 +1,277 @@
+"""VMs as Docker containers on the shim's own Docker network.
+
+Every object carries the shim's label and its instance's label; the backend only ever lists,
+watches or removes objects with its instance label, so two shims on one Docker Engine never
+touch each other's VMs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import docker.errors
+
+from reference_shim.backends.base import (
+    ExecResult,
+    OutputStream,
+    ResourceSpec,
+    VmSpec,
+    VmState,
+    VmStats,
+    VmStatus,
+)
+from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.docker.images import DockerImages
+from reference_shim.backends.docker.output import DockerOutput, NoOutput
+from reference_shim.backends.docker.stats import to_vm_stats
+from reference_shim.backends.docker.translate import (
+    create_args,
+    extra_host_config,
+    host_config_args,
+    resource_args,
+)
+from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.errors import DeadlineExceeded
+
+log = logging.getLogger(__name__)
+
+SHIM_LABEL = "io.cri-conformance.shim"
+INSTANCE_LABEL = "io.cri-conformance.shim.instance"
+_API_TIMEOUT_S = 120
+
+
+def _status_of(document: dict[str, Any], network: str) -> VmStatus:
+    state = document.get("State") or {}
+    docker_status = str(state.get("Status", ""))
+    if docker_status == "created":
+        vm_state = VmState.CREATED
+    elif docker_status in {"running", "paused", "restarting"}:
+        vm_state = VmState.RUNNING
+    else:
+        vm_state = VmState.EXITED
+    networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = str((networks.get(network) or {}).get("IPAddress") or "")
+    return VmStatus(
+        vm_id=str(document["Id"]),
+        state=vm_state,
+        exit_code=int(state["ExitCode"]) if vm_state is VmState.EXITED else None,
+        started_at=parse_rfc3339_nano(str(state.get("StartedAt", ""))),
+        finished_at=parse_rfc3339_nano(str(state.get("FinishedAt", "")))
+        if vm_state is VmState.EXITED
+        else 0,
+        ip=ip,
+        oom_killed=bool(state.get("OOMKilled")),
+        error=str(state.get("Error") or ""),
+        labels=dict((document.get("Config") or {}).get("Labels") or {}),
+    )
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, base_url: str, instance: str) -> None:
+        # The SDK is untyped.
+        self._api: Any = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
+        self.base_url = base_url
+        self.instance = instance
+        self.images = DockerImages(self._api)
+        self._network = f"cri-shim-{instance[:16]}"
+        self._labels = {SHIM_LABEL: "reference", INSTANCE_LABEL: instance}
+
+    # -- network ------------------------------------------------------------------------
+
+    def network(self) -> str:
+        return self._network
+
+    def setup(self) -> None:
+        with docker_errors(f"create network {self._network}"):
+            if not self._api.networks(names=[self._network]):
+                self._api.create_network(
+                    self._network, driver="bridge", labels=self._labels, check_duplicate=True
+                )
+
+    def ready(self) -> tuple[bool, str]:
+        try:
+            self._api.ping()
+        except Exception as error:  # any failure means Docker cannot run VMs now
+            return False, f"Docker Engine at {self.base_url} does not answer: {error}"
+        return True, ""
+
+    def network_status(self) -> tuple[bool, str]:
+        try:
+            found = self._api.inspect_network(self._network)
+        except docker.errors.NotFound:
+            return False, f"Docker network {self._network} does not exist"
+        except Exception as error:  # any failure means the network is not known to be there
+            return False, f"Docker network {self._network} cannot be inspected: {error}"
+        if found.get("Labels", {}).get(INSTANCE_LABEL) != self.instance:
+            return False, f"Docker network {self._network} belongs to another shim instance"
+        return True, ""
+
+    def teardown(self) -> None:
+        if self.list_vms():
+            return
+        try:
+            self._api.remove_network(self._network)
+        except docker.errors.APIError as error:
+            log.warning("keeping network %s: %s", self._network, error)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def create_vm(self, spec: VmSpec) -> str:
+        with docker_errors(f"create VM {spec.name}"):
+            host_config = self._api.create_host_config(**host_config_args(spec))
+            host_config.update(extra_host_config(spec))
+            created = self._api.create_container(
+                host_config=host_config,
+                **{**create_args(spec), "labels": {**spec.labels, **self._labels}},
+            )
+        return str(created["Id"])
+
+    def start_vm(self, vm_id: str) -> VmStatus:
+        with docker_errors(f"start VM {vm_id[:12]}"):
+            self._api.start(vm_id)
+        return self.inspect_vm(vm_id)
+
+    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        with docker_errors(f"stop VM {vm_id[:12]}"):
+            try:
+                if timeout == 0:  # CRI: no grace period means kill at once
+                    self._api.kill(vm_id, signal="SIGKILL")
+                    self._api.wait(vm_id, timeout=_API_TIMEOUT_S)
+                    return
+                if signal:
+                    self._api.kill(vm_id, signal=signal)
+                self._api.stop(vm_id, timeout=timeout)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as error:
+                if error.status_code == 409:  # not running any more
+                    return
+                raise
+
+    def remove_vm(self, vm_id: str) -> None:
+        with docker_errors(f"remove VM {vm_id[:12]}"):
+            try:
+                self._api.remove_container(vm_id, force=True)
+            except docker.errors.NotFound:
+                return
+
+    def inspect_vm(self, vm_id: str) -> VmStatus:
+        with docker_errors(f"inspect VM {vm_id[:12]}"):
+            try:
+                return _status_of(self._api.inspect_container(vm_id), self._network)
+            except docker.errors.NotFound:
+                return VmStatus(vm_id=vm_id, state=VmState.MISSING)
+
+    def list_vms(self) -> dict[str, VmStatus]:
+        with docker_errors("list VMs"):
+            summaries = self._api.containers(
+                all=True, filters={"label": f"{INSTANCE_LABEL}={self.instance}"}
+            )
+            found = {}
+            for summary in summaries:
+                status = self.inspect_vm(str(summary["Id"]))
+                if status.state is not VmState.MISSING:
+                    found[status.vm_id] = status
+            return found
+
+    # -- inside a VM --------------------------------------------------------------------
+
+    def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
+        with docker_errors(f"exec in VM {vm_id[:12]}"):
+            exec_id = self._api.exec_create(vm_id, argv, stdout=True, stderr=True)["Id"]
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["output"] = self._api.exec_start(exec_id, demux=True)
+            except Exception as error:  # handed to the caller's thread
+                outcome["error"] = error
+
+        runner = threading.Thread(target=run, daemon=True, name=f"exec-{vm_id[:12]}")
+        runner.start()
+        runner.join(timeout)
+        if runner.is_alive():
+            self._kill_exec(exec_id)
+            raise DeadlineExceeded(
+                f"command {argv!r} did not finish within its timeout of {timeout:g}s; it was killed"
+            )
+        if "error" in outcome:
+            with docker_errors(f"exec in VM {vm_id[:12]}"):
+                raise outcome["error"]
+        stdout, stderr = outcome["output"]
+        with docker_errors(f"exec in VM {vm_id[:12]}"):
+            exit_code = self._api.exec_inspect(exec_id)["ExitCode"]
+        return ExecResult(exit_code=int(exit_code or 0), stdout=stdout or b"", stderr=stderr or b"")
+
+    def _kill_exec(self, exec_id: str) -> None:
+        """Docker has no call to kill an exec; its host PID is ours too (local Engine)."""
+        try:
+            pid = int(self._api.exec_inspect(exec_id).get("Pid") or 0)
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+        except (docker.errors.APIError, ProcessLookupError, PermissionError) as error:
+            log.warning("could not kill timed-out exec %s: %s", exec_id[:12], error)
+
+    def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
+        with docker_errors(f"update resources of VM {vm_id[:12]}"):
+            self._api.update_container(vm_id, **resource_args(resources))
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> OutputStream:
+        with docker_errors(f"read output of VM {vm_id[:12]}"):
+            tty = bool(self._api.inspect_container(vm_id)["Config"].get("Tty"))
+            if tty and stream == "stderr":
+                return NoOutput()
+            response = self._api.logs(
+                vm_id,
+                stdout=stream == "stdout",
+                stderr=stream == "stderr",
+                stream=True,
+                follow=True,
+                timestamps=True,
+                since=since // 1_000_000_000 or None,  # whole seconds; newer records are kept
+            )
+        return DockerOutput(response, stream, tty)
+
+    def stats(self, vm_id: str) -> VmStats | None:
+        with docker_errors(f"stats of VM {vm_id[:12]}"):
+            try:
+                document = self._api.stats(vm_id, stream=False, one_shot=True)
+                sizes = self._api.containers(all=True, size=True, filters={"id": vm_id})
+            except docker.errors.NotFound:
+                return None
+        writable = int(sizes[0].get("SizeRw") or 0) if sizes else 0
+        return to_vm_stats(document, writable)
+
+    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
+        events = self._api.events(
+            filters={
+                "type": "container",
+                "event": ["die"],
+                "label": [f"{INSTANCE_LABEL}={self.instance}"],
+            },
+            decode=True,
+        )
+
+        def close_when_stopped() -> None:
+            stop.wait()
+            events.close()
+
+        closer = threading.Thread(target=close_when_stopped, daemon=True, name="events-closer")
+        closer.start()
+        try:
+            for event in events:
+                vm_id = str(event.get("id") or event.get("Actor", {}).get("ID") or "")
+                if vm_id:
+                    on_exit(vm_id)
+        except Exception as error:
+            if not stop.is_set():
+                raise
+            log.debug("event stream closed: %s", error)

@@ -1,0 +1,139 @@
+"""A ``VmSpec`` as the arguments of Docker's container-create call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker.types import LogConfig, Mount
+
+from reference_shim.backends.base import Namespace, Placement, ResourceSpec, VmSpec
+
+
+def _container_ref(vm_id: str) -> str:
+    return f"container:{vm_id}"
+
+
+def namespace_modes(placement: Placement, shareable_ipc: bool) -> dict[str, Any]:
+    """network_mode / ipc_mode / pid_mode for where the workload is placed.
+
+    Docker joins the UTS namespace together with the network namespace, so ``UTS`` needs no
+    mode of its own.
+    """
+    modes: dict[str, Any] = {}
+    if placement.inside:
+        if Namespace.NETWORK in placement.shared:
+            modes["network_mode"] = _container_ref(placement.inside)
+        if Namespace.IPC in placement.shared:
+            modes["ipc_mode"] = _container_ref(placement.inside)
+        if Namespace.PID in placement.shared:
+            modes["pid_mode"] = _container_ref(placement.inside)
+    else:
+        modes["network_mode"] = placement.network
+    if placement.pid_of:
+        modes["pid_mode"] = _container_ref(placement.pid_of)
+    if shareable_ipc and "ipc_mode" not in modes:
+        modes["ipc_mode"] = "shareable"
+    return modes
+
+
+def resource_args(resources: ResourceSpec) -> dict[str, Any]:
+    """Docker's names for the Linux resources that are set (Docker keeps its default for 0)."""
+    values: dict[str, Any] = {
+        "cpu_shares": resources.cpu_shares,
+        "cpu_quota": resources.cpu_quota,
+        "cpu_period": resources.cpu_period,
+        "mem_limit": resources.memory_limit,
+        "memswap_limit": resources.memory_swap_limit,
+        "cpuset_cpus": resources.cpuset_cpus,
+        "cpuset_mems": resources.cpuset_mems,
+    }
+    return {name: value for name, value in values.items() if value}
+
+
+def _security_opts(spec: VmSpec) -> list[str]:
+    security = spec.security
+    options = []
+    if security.no_new_privs:
+        options.append("no-new-privileges")
+    if security.seccomp:
+        options.append(f"seccomp={security.seccomp}")
+    if security.apparmor:
+        options.append(f"apparmor={security.apparmor}")
+    return options
+
+
+def _mounts(spec: VmSpec) -> list[Mount]:
+    return [
+        Mount(
+            target=mount.container_path,
+            source=mount.host_path,
+            type="bind",
+            read_only=mount.readonly,
+            propagation=mount.propagation,
+        )
+        for mount in spec.mounts
+    ]
+
+
+def _port_bindings(spec: VmSpec) -> dict[str, list[tuple[str, int]]]:
+    bindings: dict[str, list[tuple[str, int]]] = {}
+    for port in spec.ports:
+        if port.host_port:
+            key = f"{port.container_port}/{port.protocol}"
+            bindings.setdefault(key, []).append((port.host_ip or "0.0.0.0", port.host_port))
+    return bindings
+
+
+def host_config_args(spec: VmSpec) -> dict[str, Any]:
+    security = spec.security
+    args: dict[str, Any] = {
+        **namespace_modes(spec.placement, spec.shareable_ipc),
+        **resource_args(spec.resources),
+        "mounts": _mounts(spec),
+        "port_bindings": _port_bindings(spec),
+        "privileged": security.privileged,
+        "read_only": security.readonly_rootfs,
+        "cap_add": list(security.cap_add) or None,
+        "cap_drop": list(security.cap_drop) or None,
+        "group_add": list(security.group_add) or None,
+        "security_opt": _security_opts(spec) or None,
+        "sysctls": dict(spec.sysctls) or None,
+        "devices": [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in spec.devices]
+        or None,
+        "log_config": LogConfig(type="json-file"),
+    }
+    if spec.resources.oom_score_adj:
+        args["oom_score_adj"] = spec.resources.oom_score_adj
+    return args
+
+
+def extra_host_config(spec: VmSpec) -> dict[str, Any]:
+    """HostConfig fields the SDK has no argument for."""
+    extra: dict[str, Any] = {}
+    if spec.security.masked_paths is not None:
+        extra["MaskedPaths"] = list(spec.security.masked_paths)
+    if spec.security.readonly_paths is not None:
+        extra["ReadonlyPaths"] = list(spec.security.readonly_paths)
+    return extra
+
+
+def create_args(spec: VmSpec) -> dict[str, Any]:
+    """Keyword arguments of ``APIClient.create_container`` except ``host_config``."""
+    joins_uts = spec.placement.inside and Namespace.UTS in spec.placement.shared
+    return {
+        "image": spec.image,
+        # No argv keeps the image's entrypoint and cmd; an empty list would erase them.
+        "entrypoint": list(spec.argv[:1]) or None,
+        "command": list(spec.argv[1:]) if spec.argv else None,
+        "environment": [f"{key}={value}" for key, value in spec.env],
+        "working_dir": spec.working_dir or None,
+        "hostname": None if joins_uts else (spec.hostname or None),
+        "user": spec.security.user or None,
+        "labels": dict(spec.labels),
+        "ports": [(port.container_port, port.protocol) for port in spec.ports],
+        "name": spec.name,
+        "tty": spec.tty,
+        "stdin_open": spec.stdin,
+        "stop_signal": spec.stop_signal or None,
+        "detach": True,
+    }

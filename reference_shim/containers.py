@@ -1,0 +1,190 @@
+"""Container RPCs: creation through the strategy, the state machine, exec, logs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim import convert
+from reference_shim.context import ShimContext
+from reference_shim.cri import filters, ids, specs, validation
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri.state import require_container_state, require_pod_ready
+from reference_shim.cri.timestamps import now_ns
+from reference_shim.errors import AlreadyExists, NotFound
+from reference_shim.sync import sync_container
+
+_LOG_DRAIN_ON_REMOVE_S = 1.0
+
+
+def log_path(pod: PodRecord, config: cri.ContainerConfig) -> str:
+    """log_directory/log_path of the pod and container, as containerd joins them."""
+    if not config.log_path:
+        return ""
+    return os.path.join(pod.config.log_directory, config.log_path)
+
+
+def _user(context: cri.LinuxContainerSecurityContext) -> cri.LinuxContainerUser:
+    """The identity the workload runs as, when the config states it numerically."""
+    if not (context.HasField("run_as_user") and context.HasField("run_as_group")):
+        return cri.LinuxContainerUser()
+    return cri.LinuxContainerUser(
+        uid=context.run_as_user.value,
+        gid=context.run_as_group.value,
+        supplemental_groups=[context.run_as_group.value, *context.supplemental_groups],
+    )
+
+
+class Containers:
+    def __init__(self, ctx: ShimContext) -> None:
+        self.ctx = ctx
+
+    # -- create / start -----------------------------------------------------------------
+
+    def create(self, request: cri.CreateContainerRequest) -> str:
+        config = validation.container_config(request.config, request.HasField("config"))
+        pod = self.ctx.registry.pod(request.pod_sandbox_id)
+        with self.ctx.registry.object_lock(pod.id):
+            require_pod_ready(pod, f"create container {config.metadata.name!r}")
+            siblings = self.ctx.registry.containers_of(pod.id)
+            for sibling in siblings:
+                if (sibling.name, sibling.config.metadata.attempt) == (
+                    config.metadata.name,
+                    config.metadata.attempt,
+                ):
+                    raise AlreadyExists(
+                        f"pod {pod.name!r} already has container {config.metadata.name!r} "
+                        f"attempt {config.metadata.attempt} ({sibling.id})"
+                    )
+            self.ctx.strategy.admit(pod, siblings, config)
+            image = self.ctx.backend.images.get(config.image.image)
+            if image is None:
+                raise NotFound(f"image {config.image.image!r} not found: pull it first")
+            container = ContainerRecord(
+                id=ids.new_id(),
+                pod_id=pod.id,
+                config=config,
+                created_at=now_ns(),
+                image_ref=image.repo_digests[0] if image.repo_digests else image.id,
+                image_id=image.id,
+                log_path=log_path(pod, config),
+                resources=config.linux.resources,
+                user=_user(config.linux.security_context),
+            )
+            resolv_conf = self.ctx.pod_dir(pod.id) / "resolv.conf"
+            spec = specs.container_spec(
+                container,
+                pod,
+                image,
+                self.ctx.strategy.container_placement(pod, config),
+                resolv_conf if resolv_conf.exists() else None,
+            )
+            container.vm_id = self.ctx.backend.create_vm(spec)
+            self.ctx.registry.save_container(container)
+        return container.id
+
+    def start(self, container_id: str) -> None:
+        container = self.ctx.registry.container(container_id)
+        with self.ctx.registry.object_lock(container.id):
+            require_container_state(container, {cri.CONTAINER_CREATED}, "start")
+            require_pod_ready(
+                self.ctx.registry.pod(container.pod_id), f"start container {container.id}"
+            )
+            status = self.ctx.backend.start_vm(container.vm_id)
+            container.state = cri.CONTAINER_RUNNING
+            container.started_at = status.started_at or now_ns()
+            self.ctx.registry.save_container(container)
+            if container.log_path:
+                self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
+            sync_container(self.ctx, container, status)
+
+    # -- stop / remove ------------------------------------------------------------------
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        validation.non_negative_timeout(timeout, "StopContainer")
+        self.stop_record(self.ctx.registry.container(container_id), timeout)
+
+    def stop_record(self, container: ContainerRecord, timeout: int) -> None:
+        """Idempotent: a created or exited container is left as it is."""
+        with self.ctx.registry.object_lock(container.id):
+            sync_container(self.ctx, container)
+            if container.state not in {cri.CONTAINER_RUNNING, cri.CONTAINER_UNKNOWN}:
+                return
+            self.ctx.backend.stop_vm(container.vm_id, timeout)
+            sync_container(self.ctx, container)
+
+    def remove(self, container_id: str) -> None:
+        """Idempotent: an unknown container is already removed."""
+        container = self.ctx.registry.find_container(container_id)
+        if container is not None:
+            self.remove_record(container)
+
+    def remove_record(self, container: ContainerRecord) -> None:
+        with self.ctx.registry.object_lock(container.id):
+            if container.vm_id:
+                self.ctx.backend.remove_vm(container.vm_id)
+            self.ctx.drop_pump(container.id, _LOG_DRAIN_ON_REMOVE_S)
+            self.ctx.registry.delete_container(container.id)
+        self.ctx.registry.forget_lock(container.id)
+
+    # -- status / list ------------------------------------------------------------------
+
+    def status(self, request: cri.ContainerStatusRequest) -> cri.ContainerStatusResponse:
+        container = sync_container(self.ctx, self.ctx.registry.container(request.container_id))
+        response = cri.ContainerStatusResponse(status=convert.container_status(container))
+        if request.verbose:
+            response.info.update(
+                convert.verbose_info(
+                    {
+                        "vm_id": container.vm_id,
+                        "pod_sandbox_id": container.pod_id,
+                        "backend": self.ctx.backend.name,
+                        "strategy": self.ctx.strategy.name,
+                    }
+                )
+            )
+        return response
+
+    def list(self, container_filter: cri.ContainerFilter | None) -> list[cri.Container]:
+        with self.ctx.registry.lock:
+            records = list(self.ctx.registry.containers.values())
+            pod_ids = list(self.ctx.registry.pods)
+        chosen = filters.containers(records, pod_ids, container_filter)
+        return [convert.container_item(container) for container in chosen]
+
+    # -- running containers -------------------------------------------------------------
+
+    def running(self, container_id: str, action: str) -> ContainerRecord:
+        container = sync_container(self.ctx, self.ctx.registry.container(container_id))
+        require_container_state(container, {cri.CONTAINER_RUNNING}, action)
+        return container
+
+    def exec_sync(self, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
+        validation.exec_command(list(request.cmd))
+        validation.non_negative_timeout(request.timeout, "ExecSync")
+        container = self.running(request.container_id, "exec in")
+        result = self.ctx.backend.exec_sync(
+            container.vm_id, list(request.cmd), float(request.timeout) or None
+        )
+        return cri.ExecSyncResponse(
+            stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code
+        )
+
+    def update_resources(self, request: cri.UpdateContainerResourcesRequest) -> None:
+        container = self.ctx.registry.container(request.container_id)
+        with self.ctx.registry.object_lock(container.id):
+            sync_container(self.ctx, container)
+            require_container_state(
+                container, {cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING}, "update resources of"
+            )
+            self.ctx.backend.update_resources(container.vm_id, specs.resources(request.linux))
+            container.resources = request.linux
+            self.ctx.registry.save_container(container)
+
+    def reopen_log(self, container_id: str) -> None:
+        container = self.running(container_id, "reopen the log of")
+        pump = self.ctx.pump(container.id)
+        if pump is not None:
+            pump.file.reopen()

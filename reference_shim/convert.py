@@ -1,0 +1,87 @@
+"""Records as the CRI messages that list and status calls return."""
+
+from __future__ import annotations
+
+import json
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.cri.records import ContainerRecord, PodRecord
+
+
+def pod_item(pod: PodRecord) -> cri.PodSandbox:
+    return cri.PodSandbox(
+        id=pod.id,
+        metadata=pod.config.metadata,
+        state=pod.state,  # type: ignore[arg-type]
+        created_at=pod.created_at,
+        labels=pod.config.labels,
+        annotations=pod.config.annotations,
+        runtime_handler=pod.runtime_handler,
+    )
+
+
+def pod_status(pod: PodRecord) -> cri.PodSandboxStatus:
+    return cri.PodSandboxStatus(
+        id=pod.id,
+        metadata=pod.config.metadata,
+        state=pod.state,  # type: ignore[arg-type]
+        created_at=pod.created_at,
+        network=cri.PodSandboxNetworkStatus(ip=pod.ip),
+        linux=cri.LinuxPodSandboxStatus(
+            namespaces=cri.Namespace(options=pod.config.linux.security_context.namespace_options)
+        ),
+        labels=pod.config.labels,
+        annotations=pod.config.annotations,
+        runtime_handler=pod.runtime_handler,
+    )
+
+
+def container_item(container: ContainerRecord) -> cri.Container:
+    return cri.Container(
+        id=container.id,
+        pod_sandbox_id=container.pod_id,
+        metadata=container.config.metadata,
+        image=cri.ImageSpec(
+            image=container.config.image.image, annotations=container.config.image.annotations
+        ),
+        image_ref=container.image_ref,
+        image_id=container.image_id,
+        state=container.state,  # type: ignore[arg-type]
+        created_at=container.created_at,
+        labels=container.config.labels,
+        annotations=container.config.annotations,
+    )
+
+
+def container_status(container: ContainerRecord) -> cri.ContainerStatus:
+    status = cri.ContainerStatus(
+        id=container.id,
+        metadata=container.config.metadata,
+        state=container.state,  # type: ignore[arg-type]
+        created_at=container.created_at,
+        started_at=container.started_at,
+        finished_at=container.finished_at,
+        exit_code=container.exit_code,
+        image=cri.ImageSpec(
+            image=container.config.image.image, annotations=container.config.image.annotations
+        ),
+        image_ref=container.image_ref,
+        image_id=container.image_id,
+        reason=container.reason,
+        message=container.message,
+        labels=container.config.labels,
+        annotations=container.config.annotations,
+        mounts=container.config.mounts,
+        log_path=container.log_path,
+        resources=cri.ContainerResources(linux=container.resources),
+        stop_signal=container.config.stop_signal,
+    )
+    if container.user.ByteSize():
+        status.user.linux.CopyFrom(container.user)
+    return status
+
+
+def verbose_info(details: dict[str, object]) -> dict[str, str]:
+    """The ``info`` map of a verbose status: one JSON document under "info", as containerd."""
+    return {"info": json.dumps(details, sort_keys=True)}

@@ -1,0 +1,1 @@
+"""CRI semantics, independent of the VM backend: ids, states, filters, validation, records."""

@@ -1,0 +1,50 @@
+"""What the shim knows about each pod sandbox and container.
+
+A record keeps the CRI config exactly as the client sent it (so status reads it back
+unchanged), the CRI state, and the id of the backend VM that realises it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cri_api.v1 import api_pb2 as cri
+
+
+@dataclass
+class PodRecord:
+    id: str
+    config: cri.PodSandboxConfig
+    runtime_handler: str
+    created_at: int
+    state: int = cri.SANDBOX_READY
+    vm_id: str = ""
+    ip: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.config.metadata.name
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    pod_id: str
+    config: cri.ContainerConfig
+    created_at: int
+    image_ref: str
+    image_id: str
+    log_path: str
+    state: int = cri.CONTAINER_CREATED
+    vm_id: str = ""
+    started_at: int = 0
+    finished_at: int = 0
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+    resources: cri.LinuxContainerResources = field(default_factory=cri.LinuxContainerResources)
+    user: cri.LinuxContainerUser = field(default_factory=cri.LinuxContainerUser)
+
+    @property
+    def name(self) -> str:
+        return self.config.metadata.name

@@ -1,0 +1,280 @@
+"""CRI configs as VM specs: the CRI meaning of each field, decided here once for every backend.
+
+Fields the shim cannot honour are refused with UNIMPLEMENTED and a reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.backends.base import (
+    DeviceSpec,
+    ImageInfo,
+    MountSpec,
+    Placement,
+    PortSpec,
+    ResourceSpec,
+    SecuritySpec,
+    VmSpec,
+)
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.errors import InvalidArgument, Unimplemented
+
+KIND_LABEL = "io.cri-conformance.shim.kind"
+POD_ID_LABEL = "io.cri-conformance.shim.pod-id"
+CONTAINER_ID_LABEL = "io.cri-conformance.shim.container-id"
+
+_PROTOCOL_NAMES = {cri.TCP: "tcp", cri.UDP: "udp", cri.SCTP: "sctp"}
+_PROPAGATION = {
+    cri.PROPAGATION_PRIVATE: "rprivate",
+    cri.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+    cri.PROPAGATION_BIDIRECTIONAL: "rshared",
+}
+_UNSAFE_NAME = re.compile(r"[^a-zA-Z0-9_.-]")
+_APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
+
+
+def vm_name(kind: str, name: str, object_id: str) -> str:
+    return f"crishim-{kind}-{_UNSAFE_NAME.sub('-', name)[:40]}-{object_id[:12]}"
+
+
+def _refuse_node_namespaces(options: cri.NamespaceOption, what: str) -> None:
+    for namespace in ("network", "pid", "ipc"):
+        if getattr(options, namespace) == cri.NODE:
+            raise Unimplemented(
+                f"{what} asks for the node's {namespace} namespace; a pod here is a VM with its "
+                "own kernel, it cannot share the node's namespaces"
+            )
+    userns = options.userns_options
+    if options.HasField("userns_options") and userns.mode in {cri.POD, cri.CONTAINER}:
+        raise Unimplemented(f"{what} asks for a user namespace; user namespaces are not supported")
+
+
+# -- pod sandbox ----------------------------------------------------------------------
+
+
+def pod_hostname(config: cri.PodSandboxConfig) -> str:
+    return config.hostname or config.metadata.name[:63]
+
+
+def resolv_conf(dns: cri.DNSConfig) -> str:
+    """The resolv.conf a pod's containers see, laid out as containerd writes it."""
+    lines = []
+    if dns.searches:
+        lines.append("search " + " ".join(dns.searches))
+    lines += [f"nameserver {server}" for server in dns.servers]
+    if dns.options:
+        lines.append("options " + " ".join(dns.options))
+    return "".join(line + "\n" for line in lines)
+
+
+def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
+    config = pod.config
+    security = config.linux.security_context
+    _refuse_node_namespaces(security.namespace_options, "pod sandbox")
+    return VmSpec(
+        name=vm_name("pod", f"{config.metadata.name}_{config.metadata.namespace}", pod.id),
+        image=image,
+        argv=(),
+        labels={KIND_LABEL: "pod", POD_ID_LABEL: pod.id},
+        placement=placement,
+        hostname=pod_hostname(config),
+        ports=tuple(
+            PortSpec(
+                protocol=_PROTOCOL_NAMES[mapping.protocol],
+                container_port=mapping.container_port,
+                host_port=mapping.host_port,
+                host_ip=mapping.host_ip,
+            )
+            for mapping in config.port_mappings
+        ),
+        sysctls=dict(config.linux.sysctls),
+        security=SecuritySpec(privileged=security.privileged, seccomp="unconfined"),
+        shareable_ipc=True,
+    )
+
+
+# -- container ------------------------------------------------------------------------
+
+
+def argv(config: cri.ContainerConfig, image: ImageInfo) -> tuple[str, ...]:
+    """CRI command replaces the image entrypoint, args replace its cmd; a command without
+    args drops the image's cmd (as containerd does)."""
+    if config.command:
+        return (*config.command, *config.args)
+    args = tuple(config.args) or image.cmd
+    full = (*image.entrypoint, *args)
+    if not full:
+        raise InvalidArgument(
+            f"container {config.metadata.name!r}: no command given and image "
+            f"{config.image.image!r} has neither entrypoint nor cmd"
+        )
+    return full
+
+
+def _mount(mount: cri.Mount) -> MountSpec:
+    if mount.HasField("image") and mount.image.image:
+        raise Unimplemented("image volume mounts (Mount.image) are not supported")
+    if mount.uidMappings or mount.gidMappings:
+        raise Unimplemented("id-mapped mounts (uidMappings/gidMappings) are not supported")
+    if mount.recursive_read_only:
+        raise Unimplemented(
+            "recursive read-only mounts need Docker API 1.44; this backend does not support them"
+        )
+    source = os.path.realpath(mount.host_path)  # CRI: follow a symlinked host path
+    if not mount.host_path or not os.path.exists(source):
+        raise InvalidArgument(f"mount host_path {mount.host_path!r} does not exist on the host")
+    return MountSpec(
+        host_path=source,
+        container_path=mount.container_path,
+        readonly=mount.readonly,
+        propagation=_PROPAGATION.get(mount.propagation, "rprivate"),
+    )
+
+
+def _user(context: cri.LinuxContainerSecurityContext) -> str:
+    group = str(context.run_as_group.value) if context.HasField("run_as_group") else ""
+    if context.run_as_username:
+        user = context.run_as_username
+    elif context.HasField("run_as_user"):
+        user = str(context.run_as_user.value)
+    elif group:
+        raise InvalidArgument("run_as_group is set without run_as_user or run_as_username")
+    else:
+        return ""
+    return f"{user}:{group}" if group else user
+
+
+def _seccomp(context: cri.LinuxContainerSecurityContext) -> str:
+    """CRI's default is unconfined; RuntimeDefault is the backend's default profile."""
+    if context.HasField("seccomp"):
+        profile_type, ref = context.seccomp.profile_type, context.seccomp.localhost_ref
+    elif context.seccomp_profile_path.startswith("localhost/"):
+        profile_type, ref = cri.SecurityProfile.Localhost, context.seccomp_profile_path[10:]
+    elif context.seccomp_profile_path in {"runtime/default", "docker/default"}:
+        profile_type, ref = cri.SecurityProfile.RuntimeDefault, ""
+    else:
+        profile_type, ref = cri.SecurityProfile.Unconfined, ""
+    if profile_type == cri.SecurityProfile.RuntimeDefault:
+        return ""
+    if profile_type == cri.SecurityProfile.Unconfined:
+        return "unconfined"
+    try:
+        return Path(ref).read_text()
+    except OSError as error:
+        raise InvalidArgument(f"cannot read seccomp profile {ref!r}: {error}") from error
+
+
+def _apparmor_enabled() -> bool:
+    return _APPARMOR_ENABLED.exists() and _APPARMOR_ENABLED.read_text().strip() == "Y"
+
+
+def _apparmor(context: cri.LinuxContainerSecurityContext) -> str:
+    """ "" for the runtime default, "unconfined", or the name of a profile loaded on the host."""
+    if context.HasField("apparmor"):
+        kind, profile = context.apparmor.profile_type, context.apparmor.localhost_ref
+    elif context.apparmor_profile.startswith("localhost/"):
+        kind, profile = cri.SecurityProfile.Localhost, context.apparmor_profile[10:]
+    elif context.apparmor_profile == "unconfined":
+        kind, profile = cri.SecurityProfile.Unconfined, ""
+    else:
+        kind, profile = cri.SecurityProfile.RuntimeDefault, ""
+    if kind == cri.SecurityProfile.RuntimeDefault:
+        return ""
+    if not _apparmor_enabled():
+        if kind == cri.SecurityProfile.Unconfined:
+            return ""  # without AppArmor every process is unconfined already
+        raise Unimplemented(
+            f"AppArmor profile {profile!r} was asked for, but AppArmor is not enabled on this host"
+        )
+    return "unconfined" if kind == cri.SecurityProfile.Unconfined else profile
+
+
+def _capability(name: str) -> str:
+    return name.upper().removeprefix("CAP_")
+
+
+def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> SecuritySpec:
+    if context.privileged and not pod.config.linux.security_context.privileged:
+        raise InvalidArgument("a privileged container needs a privileged pod sandbox")
+    if context.capabilities.add_ambient_capabilities:
+        raise Unimplemented("ambient capabilities are not supported by the Docker backend")
+    if context.supplemental_groups_policy == cri.Strict:
+        raise Unimplemented("supplemental_groups_policy Strict is not supported (only Merge)")
+    return SecuritySpec(
+        user=_user(context),
+        group_add=tuple(str(group) for group in context.supplemental_groups),
+        privileged=context.privileged,
+        readonly_rootfs=context.readonly_rootfs,
+        cap_add=tuple(_capability(c) for c in context.capabilities.add_capabilities),
+        cap_drop=tuple(_capability(c) for c in context.capabilities.drop_capabilities),
+        no_new_privs=context.no_new_privs,
+        seccomp=_seccomp(context),
+        apparmor=_apparmor(context),
+        masked_paths=tuple(context.masked_paths) or None,
+        readonly_paths=tuple(context.readonly_paths) or None,
+    )
+
+
+def resources(linux: cri.LinuxContainerResources) -> ResourceSpec:
+    if linux.hugepage_limits:
+        raise Unimplemented("hugepage limits are not supported by the Docker backend")
+    if linux.unified:
+        raise Unimplemented("cgroup v2 unified resources are not supported by the Docker backend")
+    return ResourceSpec(
+        cpu_shares=linux.cpu_shares,
+        cpu_quota=linux.cpu_quota,
+        cpu_period=linux.cpu_period,
+        memory_limit=linux.memory_limit_in_bytes,
+        memory_swap_limit=linux.memory_swap_limit_in_bytes,
+        cpuset_cpus=linux.cpuset_cpus,
+        cpuset_mems=linux.cpuset_mems,
+        oom_score_adj=linux.oom_score_adj,
+    )
+
+
+def container_spec(
+    container: ContainerRecord,
+    pod: PodRecord,
+    image: ImageInfo,
+    placement: Placement,
+    resolv_conf_path: Path | None,
+) -> VmSpec:
+    config = container.config
+    context = config.linux.security_context
+    _refuse_node_namespaces(context.namespace_options, f"container {config.metadata.name!r}")
+    if context.namespace_options.pid == cri.TARGET:
+        raise Unimplemented(
+            "a TARGET PID namespace needs a second container in the pod; "
+            "strategy 'reject' runs one container per pod"
+        )
+    if config.CDI_devices:
+        raise Unimplemented("CDI devices are not supported")
+    mounts = [_mount(mount) for mount in config.mounts]
+    if resolv_conf_path and not any(m.container_path == "/etc/resolv.conf" for m in mounts):
+        mounts.append(
+            MountSpec(str(resolv_conf_path), "/etc/resolv.conf", readonly=context.readonly_rootfs)
+        )
+    return VmSpec(
+        name=vm_name("ctr", config.metadata.name, container.id),
+        image=image.id,
+        argv=argv(config, image),
+        labels={KIND_LABEL: "container", POD_ID_LABEL: pod.id, CONTAINER_ID_LABEL: container.id},
+        placement=placement,
+        env=tuple((env.key, env.value) for env in config.envs),
+        working_dir=config.working_dir,
+        mounts=tuple(mounts),
+        devices=tuple(
+            DeviceSpec(d.host_path, d.container_path, d.permissions or "rwm")
+            for d in config.devices
+        ),
+        resources=resources(config.linux.resources),
+        security=security(context, pod),
+        stop_signal=cri.Signal.Name(config.stop_signal) if config.stop_signal else "",
+        tty=config.tty,
+        stdin=config.stdin,
+    )

@@ -1,0 +1,103 @@
+"""Structural checks of CRI requests, before anything touches the backend.
+
+Each check raises INVALID_ARGUMENT naming the field and what a valid value looks like.
+Features the shim cannot honour are refused later, where configs become VM specs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.errors import InvalidArgument
+
+# RFC 1123 hostname: dot-separated labels of letters, digits and inner hyphens, 64 chars at most
+# (the Linux limit for a UTS hostname).
+_HOSTNAME_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_MAX_HOSTNAME = 64
+_PROTOCOLS = {cri.TCP, cri.UDP, cri.SCTP}
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidArgument(message)
+
+
+def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.PodSandboxConfig:
+    _require(has_config and config is not None, "RunPodSandbox needs a config")
+    assert config is not None
+    _require(config.HasField("metadata"), "pod sandbox config must include metadata")
+    metadata = config.metadata
+    # Like containerd, only the name is required; kubelet always sets namespace and uid too.
+    _require(bool(metadata.name), "pod sandbox metadata must include a name")
+    if config.hostname:
+        hostname(config.hostname)
+    port_mappings(list(config.port_mappings))
+    return config
+
+
+def hostname(value: str) -> None:
+    _require(
+        len(value) <= _MAX_HOSTNAME and all(_HOSTNAME_LABEL.match(p) for p in value.split(".")),
+        f"hostname {value!r} is not a valid RFC 1123 hostname (letters, digits, '-' and '.', "
+        f"at most {_MAX_HOSTNAME} characters)",
+    )
+
+
+def port_mappings(mappings: list[cri.PortMapping]) -> None:
+    seen: set[tuple[str, int, int]] = set()
+    for mapping in mappings:
+        _require(
+            mapping.protocol in _PROTOCOLS, f"port mapping protocol {mapping.protocol} is unknown"
+        )
+        _require(
+            1 <= mapping.container_port <= 65535,
+            f"port mapping container_port {mapping.container_port} is outside 1-65535",
+        )
+        _require(
+            0 <= mapping.host_port <= 65535,
+            f"port mapping host_port {mapping.host_port} is outside 0-65535 (0: no host port)",
+        )
+        if mapping.host_port:
+            key = (mapping.host_ip, mapping.host_port, mapping.protocol)
+            _require(
+                key not in seen,
+                f"host port {mapping.host_ip or '*'}:{mapping.host_port} is mapped twice",
+            )
+            seen.add(key)
+
+
+def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cri.ContainerConfig:
+    _require(has_config and config is not None, "CreateContainer needs a config")
+    assert config is not None
+    _require(config.HasField("metadata"), "container config must include metadata")
+    _require(bool(config.metadata.name), "container metadata must include a name")
+    _require(bool(config.image.image), "container config must name an image (image.image)")
+    for mount in config.mounts:
+        _require(
+            mount.container_path.startswith("/"),
+            f"mount container_path {mount.container_path!r} must be an absolute path",
+        )
+    for env in config.envs:
+        _require(bool(env.key), "an environment variable needs a key")
+    for device in config.devices:
+        _require(
+            device.container_path.startswith("/") and device.host_path.startswith("/"),
+            f"device {device.host_path!r} -> {device.container_path!r} needs absolute paths",
+        )
+    return config
+
+
+def image_name(image: cri.ImageSpec | None) -> str:
+    _require(image is not None and bool(image.image), "an image request must name an image")
+    assert image is not None
+    return str(image.image)
+
+
+def exec_command(cmd: list[str]) -> None:
+    _require(bool(cmd) and bool(cmd[0]), "ExecSync needs a command (cmd must not be empty)")
+
+
+def non_negative_timeout(timeout: int, rpc: str) -> None:
+    _require(timeout >= 0, f"{rpc} timeout must not be negative (got {timeout})")

@@ -1,0 +1,94 @@
+"""Image RPCs over the backend's image store, with CRI's view of an image."""
+
+from __future__ import annotations
+
+import base64
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.backends.base import ImageBackend, ImageInfo
+from reference_shim.convert import verbose_info
+from reference_shim.cri import validation
+from reference_shim.cri.timestamps import now_ns
+
+
+def _credentials(auth: cri.AuthConfig) -> tuple[str, str]:
+    """Username and password, also from the base64 ``auth`` form docker config files use."""
+    if auth.username or auth.password or not auth.auth:
+        return auth.username, auth.password
+    user, _, password = base64.b64decode(auth.auth).decode().partition(":")
+    return user, password
+
+
+def to_cri_image(info: ImageInfo, pinned_reference: str) -> cri.Image:
+    image = cri.Image(
+        id=info.id,
+        repo_tags=info.repo_tags,
+        repo_digests=info.repo_digests,
+        size=info.size,
+        spec=cri.ImageSpec(image=info.id),
+        pinned=pinned_reference in info.repo_tags,
+    )
+    user = info.user.split(":", 1)[0]
+    if user.isdigit():
+        image.uid.value = int(user)
+    elif user:
+        image.username = user
+    return image
+
+
+class Images:
+    def __init__(self, backend: ImageBackend, pod_image: str) -> None:
+        self._backend = backend
+        self._pod_image = pod_image
+
+    def pull(self, request: cri.PullImageRequest) -> str:
+        reference = validation.image_name(request.image)
+        username, password = _credentials(request.auth)
+        return self._backend.pull(reference, username, password).id
+
+    def status(self, request: cri.ImageStatusRequest) -> cri.ImageStatusResponse:
+        """An image that is not there is an empty answer, not an error (CRI)."""
+        info = self._backend.get(validation.image_name(request.image))
+        if info is None:
+            return cri.ImageStatusResponse()
+        response = cri.ImageStatusResponse(image=to_cri_image(info, self._pod_image))
+        if request.verbose:
+            response.info.update(
+                verbose_info(
+                    {
+                        "id": info.id,
+                        "user": info.user,
+                        "entrypoint": list(info.entrypoint),
+                        "cmd": list(info.cmd),
+                    }
+                )
+            )
+        return response
+
+    def list(self, request: cri.ListImagesRequest) -> list[cri.Image]:
+        wanted = request.filter.image.image
+        if wanted:
+            info = self._backend.get(wanted)
+            found = [info] if info is not None else []
+        else:
+            found = self._backend.list_images()
+        return [to_cri_image(info, self._pod_image) for info in found]
+
+    def remove(self, request: cri.RemoveImageRequest) -> None:
+        """Idempotent; removes the image with all its tags, whichever name it is given by."""
+        info = self._backend.get(validation.image_name(request.image))
+        if info is not None:
+            self._backend.remove(info.id)
+
+    def fs_info(self) -> cri.ImageFsInfoResponse:
+        usage = self._backend.fs_usage()
+        filesystem = cri.FilesystemUsage(
+            timestamp=now_ns(),
+            fs_id=cri.FilesystemIdentifier(mountpoint=usage.mountpoint),
+            used_bytes=cri.UInt64Value(value=usage.used_bytes),
+            inodes_used=cri.UInt64Value(value=usage.inodes_used),
+        )
+        return cri.ImageFsInfoResponse(
+            image_filesystems=[filesystem], container_filesystems=[filesystem]
+        )

@@ -1,0 +1,147 @@
+"""Pod sandbox RPCs: a pod is one VM (on Docker, a pause container) with its own IP."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim import convert
+from reference_shim.containers import Containers
+from reference_shim.context import ShimContext
+from reference_shim.cri import filters, ids, specs, validation
+from reference_shim.cri.records import PodRecord
+from reference_shim.cri.timestamps import now_ns
+from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
+from reference_shim.sync import sync_pod
+
+DEFAULT_HANDLER = ""
+_POD_STOP_TIMEOUT_S = 2
+
+
+def _identity(config: cri.PodSandboxConfig) -> tuple[str, str, str, int]:
+    metadata = config.metadata
+    return (metadata.name, metadata.namespace, metadata.uid, metadata.attempt)
+
+
+class Pods:
+    def __init__(self, ctx: ShimContext, containers: Containers) -> None:
+        self.ctx = ctx
+        self._containers = containers
+        self._reserved: set[tuple[str, str, str, int]] = set()
+        self._reserve_lock = threading.Lock()
+
+    # -- run ----------------------------------------------------------------------------
+
+    def _reserve(self, config: cri.PodSandboxConfig) -> tuple[str, str, str, int]:
+        identity = _identity(config)
+        with self._reserve_lock:
+            taken = identity in self._reserved or any(
+                _identity(pod.config) == identity for pod in self.ctx.registry.pods.values()
+            )
+            if taken:
+                name, namespace, uid, attempt = identity
+                raise AlreadyExists(
+                    f"a pod sandbox named {name!r} in namespace {namespace!r} with uid {uid!r} "
+                    f"and attempt {attempt} already exists"
+                )
+            self._reserved.add(identity)
+        return identity
+
+    def _ensure_pod_image(self) -> None:
+        if self.ctx.backend.images.get(self.ctx.pod_image) is None:
+            self.ctx.backend.images.pull(self.ctx.pod_image, "", "")
+
+    def run(self, request: cri.RunPodSandboxRequest) -> str:
+        config = validation.pod_config(request.config, request.HasField("config"))
+        if request.runtime_handler not in {DEFAULT_HANDLER}:
+            raise InvalidArgument(
+                f"runtime handler {request.runtime_handler!r} is not configured; this shim "
+                "has only the default handler ''"
+            )
+        identity = self._reserve(config)
+        try:
+            return self._run(config, request.runtime_handler)
+        finally:
+            with self._reserve_lock:
+                self._reserved.discard(identity)
+
+    def _run(self, config: cri.PodSandboxConfig, handler: str) -> str:
+        pod = PodRecord(
+            id=ids.new_id(), config=config, runtime_handler=handler, created_at=now_ns()
+        )
+        placement = self.ctx.strategy.pod_placement(pod, self.ctx.backend.network())
+        spec = specs.pod_spec(pod, self.ctx.pod_image, placement)
+        self._ensure_pod_image()
+        if config.HasField("dns_config"):
+            pod_dir = self.ctx.pod_dir(pod.id)
+            pod_dir.mkdir(parents=True, exist_ok=True)
+            (pod_dir / "resolv.conf").write_text(specs.resolv_conf(config.dns_config))
+        pod.vm_id = self.ctx.backend.create_vm(spec)
+        try:
+            status = self.ctx.backend.start_vm(pod.vm_id)
+        except Exception:
+            self.ctx.backend.remove_vm(pod.vm_id)
+            shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
+            raise
+        if not status.ip:
+            self.ctx.backend.remove_vm(pod.vm_id)
+            raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
+        pod.ip = status.ip
+        self.ctx.registry.save_pod(pod)
+        return pod.id
+
+    # -- stop / remove ------------------------------------------------------------------
+
+    def stop(self, pod_id: str) -> None:
+        """Idempotent: an unknown or already stopped pod is not an error."""
+        pod = self.ctx.registry.find_pod(pod_id)
+        if pod is None:
+            return
+        with self.ctx.registry.object_lock(pod.id):
+            for container in self.ctx.registry.containers_of(pod.id):
+                self._containers.stop_record(container, timeout=0)
+            if pod.vm_id:
+                self.ctx.backend.stop_vm(pod.vm_id, timeout=_POD_STOP_TIMEOUT_S)
+            if pod.state != cri.SANDBOX_NOTREADY:
+                pod.state = cri.SANDBOX_NOTREADY
+                self.ctx.registry.save_pod(pod)
+
+    def remove(self, pod_id: str) -> None:
+        """Idempotent; running containers are forcibly stopped and removed first."""
+        pod = self.ctx.registry.find_pod(pod_id)
+        if pod is None:
+            return
+        with self.ctx.registry.object_lock(pod.id):
+            for container in self.ctx.registry.containers_of(pod.id):
+                self._containers.remove_record(container)
+            if pod.vm_id:
+                self.ctx.backend.remove_vm(pod.vm_id)
+            shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
+            self.ctx.registry.delete_pod(pod.id)
+        self.ctx.registry.forget_lock(pod.id)
+
+    # -- status / list ------------------------------------------------------------------
+
+    def status(self, request: cri.PodSandboxStatusRequest) -> cri.PodSandboxStatusResponse:
+        pod = sync_pod(self.ctx, self.ctx.registry.pod(request.pod_sandbox_id))
+        response = cri.PodSandboxStatusResponse(status=convert.pod_status(pod), timestamp=now_ns())
+        if request.verbose:
+            response.info.update(
+                convert.verbose_info(
+                    {
+                        "vm_id": pod.vm_id,
+                        "backend": self.ctx.backend.name,
+                        "strategy": self.ctx.strategy.name,
+                        "image": self.ctx.pod_image,
+                        "config": {"hostname": specs.pod_hostname(pod.config)},
+                    }
+                )
+            )
+        return response
+
+    def list(self, pod_filter: cri.PodSandboxFilter | None) -> list[cri.PodSandbox]:
+        with self.ctx.registry.lock:
+            records = list(self.ctx.registry.pods.values())
+        return [convert.pod_item(pod) for pod in filters.pods(records, pod_filter)]

@@ -1,0 +1,93 @@
+"""The shim's view of every pod and container: in memory, written through to the store.
+
+``lock`` guards the maps and is held only briefly; ``object_lock(id)`` serialises the slow
+backend work on one object (a 30 s stop of one container never blocks another).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from reference_shim.cri import ids
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.store import Store
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lock = threading.RLock()
+        self.pods: dict[str, PodRecord] = {pod.id: pod for pod in store.load_pods()}
+        self.containers: dict[str, ContainerRecord] = {
+            container.id: container for container in store.load_containers()
+        }
+        self._object_locks: dict[str, threading.RLock] = {}
+
+    def object_lock(self, object_id: str) -> threading.RLock:
+        with self.lock:
+            return self._object_locks.setdefault(object_id, threading.RLock())
+
+    def forget_lock(self, object_id: str) -> None:
+        with self.lock:
+            self._object_locks.pop(object_id, None)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def pod(self, prefix: str) -> PodRecord:
+        with self.lock:
+            return self.pods[ids.resolve(prefix, self.pods, "pod sandbox")]
+
+    def container(self, prefix: str) -> ContainerRecord:
+        with self.lock:
+            return self.containers[ids.resolve(prefix, self.containers, "container")]
+
+    def find_pod(self, prefix: str) -> PodRecord | None:
+        with self.lock:
+            found = ids.find(prefix, self.pods)
+            return self.pods[found] if found else None
+
+    def find_container(self, prefix: str) -> ContainerRecord | None:
+        with self.lock:
+            found = ids.find(prefix, self.containers)
+            return self.containers[found] if found else None
+
+    def containers_of(self, pod_id: str) -> list[ContainerRecord]:
+        with self.lock:
+            return [c for c in self.containers.values() if c.pod_id == pod_id]
+
+    def by_vm(self, vm_id: str) -> PodRecord | ContainerRecord | None:
+        with self.lock:
+            records: list[PodRecord | ContainerRecord] = [
+                *self.pods.values(),
+                *self.containers.values(),
+            ]
+            for record in records:
+                if record.vm_id == vm_id:
+                    return record
+        return None
+
+    def all_ids(self) -> set[str]:
+        with self.lock:
+            return set(self.pods) | set(self.containers)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def save_pod(self, pod: PodRecord) -> None:
+        with self.lock:
+            self.pods[pod.id] = pod
+            self.store.save_pod(pod)
+
+    def delete_pod(self, pod_id: str) -> None:
+        with self.lock:
+            self.pods.pop(pod_id, None)
+            self.store.delete_pod(pod_id)
+
+    def save_container(self, container: ContainerRecord) -> None:
+        with self.lock:
+            self.containers[container.id] = container
+            self.store.save_container(container)
+
+    def delete_container(self, container_id: str) -> None:
+        with self.lock:
+            self.containers.pop(container_id, None)
+            self.store.delete_container(container_id)

@@ -1,0 +1,77 @@
+"""Version, Status and the runtime configuration the shim reports to kubelet."""
+
+from __future__ import annotations
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim import __version__
+from reference_shim.context import ShimContext
+from reference_shim.convert import verbose_info
+from reference_shim.errors import Unimplemented
+
+RUNTIME_NAME = "cri-conformance-shim"
+API_VERSION = "v1"
+
+
+def version() -> cri.VersionResponse:
+    return cri.VersionResponse(
+        version="0.1.0",  # the kubelet runtime API version, as containerd answers
+        runtime_name=RUNTIME_NAME,
+        runtime_version=__version__,
+        runtime_api_version=API_VERSION,
+    )
+
+
+def _condition(kind: str, ready: tuple[bool, str], reason: str) -> cri.RuntimeCondition:
+    ok, message = ready
+    return cri.RuntimeCondition(type=kind, status=ok, reason="" if ok else reason, message=message)
+
+
+def status(ctx: ShimContext, verbose: bool) -> cri.StatusResponse:
+    response = cri.StatusResponse(
+        status=cri.RuntimeStatus(
+            conditions=[
+                _condition("RuntimeReady", ctx.backend.ready(), "BackendNotReady"),
+                _condition("NetworkReady", ctx.backend.network_status(), "NetworkNotReady"),
+            ]
+        ),
+        runtime_handlers=[
+            cri.RuntimeHandler(
+                name="",
+                features=cri.RuntimeHandlerFeatures(
+                    recursive_read_only_mounts=False, user_namespaces=False
+                ),
+            )
+        ],
+        features=cri.RuntimeFeatures(supplemental_groups_policy=False),
+    )
+    if verbose:
+        response.info.update(
+            verbose_info(
+                {
+                    "backend": ctx.backend.name,
+                    "strategy": ctx.strategy.name,
+                    "network": ctx.backend.network(),
+                    "pod_image": ctx.pod_image,
+                    "state_dir": str(ctx.state_dir),
+                }
+            )
+        )
+    return response
+
+
+def runtime_config() -> cri.RuntimeConfigResponse:
+    """VMs are cgroup-managed by the backend on the host; the shim itself uses cgroupfs
+    paths, so that is what kubelet must match."""
+    return cri.RuntimeConfigResponse(
+        linux=cri.LinuxRuntimeConfiguration(cgroup_driver=cri.CGROUPFS)
+    )
+
+
+def update_runtime_config(ctx: ShimContext, request: cri.UpdateRuntimeConfigRequest) -> None:
+    cidr = request.runtime_config.network_config.pod_cidr
+    if cidr:
+        raise Unimplemented(
+            f"pod CIDR {cidr!r} cannot be applied: VMs take their addresses from the backend "
+            f"network {ctx.backend.network()!r}, which the shim manages itself"
+        )

@@ -1,0 +1,150 @@
+"""Wiring: backend, state, recovery, gRPC server on a unix socket, clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import threading
+from concurrent import futures
+from types import FrameType
+from typing import Any
+
+import grpc
+from cri_api.v1 import api_pb2_grpc as cri_grpc
+
+from reference_shim.backends.base import VmBackend
+from reference_shim.config import ShimConfig
+from reference_shim.context import ShimContext
+from reference_shim.image_service import ImageService
+from reference_shim.images import Images
+from reference_shim.registry import Registry
+from reference_shim.runtime_service import RuntimeService
+from reference_shim.store import Store
+from reference_shim.strategies import strategy_named
+from reference_shim.sync import on_vm_exit, recover
+
+log = logging.getLogger(__name__)
+
+_SOCKET_MODE = 0o660
+_WORKERS = 16
+_GRACE_S = 5.0
+
+
+def make_backend(config: ShimConfig, instance: str) -> VmBackend:
+    if config.backend == "docker":
+        from reference_shim.backends.docker.backend import DockerBackend
+        from reference_shim.backends.docker.host import docker_host
+
+        return DockerBackend(docker_host(config.docker_host), instance)
+    raise ValueError(f"unknown backend {config.backend!r}")
+
+
+def instance_id(store: Store) -> str:
+    """This state dir's identity, kept across restarts; it labels every object the shim makes."""
+    found = store.meta("instance")
+    if found is None:
+        found = secrets.token_hex(8)
+        store.set_meta("instance", found)
+    return found
+
+
+class Shim:
+    """One running shim: build with a config, ``start``, then ``wait`` or ``stop``."""
+
+    def __init__(self, config: ShimConfig, backend: VmBackend | None = None) -> None:
+        self.config = config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.state_dir / "state.db")
+        self.backend = backend or make_backend(config, instance_id(self.store))
+        self.ctx = ShimContext(
+            registry=Registry(self.store),
+            backend=self.backend,
+            strategy=strategy_named(config.strategy),
+            pod_image=config.pod_image,
+            state_dir=config.state_dir,
+        )
+        self._stop_events = threading.Event()
+        self._server: grpc.Server | None = None
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        self.backend.setup()
+        recover(self.ctx)
+        threading.Thread(target=self._watch_exits, daemon=True, name="exit-watcher").start()
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri")
+        )
+        # The generated registration functions are untyped.
+        add_runtime: Any = cri_grpc.add_RuntimeServiceServicer_to_server
+        add_images: Any = cri_grpc.add_ImageServiceServicer_to_server
+        add_runtime(RuntimeService(self.ctx), server)
+        add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)
+        socket = self.config.socket
+        socket.parent.mkdir(parents=True, exist_ok=True)
+        if socket.is_socket():
+            socket.unlink()  # left by a shim that was killed
+        previous_umask = os.umask(0o117)  # the socket is born 0660, never briefly wider
+        try:
+            server.add_insecure_port(f"unix://{socket}")
+            server.start()
+        finally:
+            os.umask(previous_umask)
+        os.chmod(socket, _SOCKET_MODE)
+        self._server = server
+        log.info(
+            "serving CRI on unix://%s (backend %s, strategy %s, network %s)",
+            socket,
+            self.backend.name,
+            self.ctx.strategy.name,
+            self.backend.network(),
+        )
+
+    def _watch_exits(self) -> None:
+        while not self._stop_events.is_set():
+            try:
+                self.backend.watch_exits(
+                    lambda vm_id: threading.Thread(
+                        target=on_vm_exit, args=(self.ctx, vm_id), daemon=True
+                    ).start(),
+                    self._stop_events,
+                )
+            except Exception:
+                log.exception("watching VM exits failed; retrying")
+            self._stop_events.wait(1.0)
+
+    def stop(self) -> None:
+        """Stop serving; VMs keep running and a restarted shim takes them back."""
+        if self._server is not None:
+            self._server.stop(_GRACE_S).wait()
+        self._stop_events.set()
+        self.ctx.close_pumps()
+        if not self.ctx.registry.pods and not self.ctx.registry.containers:
+            self.backend.teardown()
+        self.store.close()
+        if self.config.socket.is_socket():
+            self.config.socket.unlink()
+        self.stopped.set()
+        log.info("stopped")
+
+
+def serve(config: ShimConfig) -> int:
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for chatty in ("docker", "urllib3"):  # one line per HTTP request to Docker at debug
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.root.level))
+    shim = Shim(config)
+    shim.start()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        threading.Thread(target=shim.stop, name="shutdown").start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not shim.stopped.wait(0.5):
+        pass
+    return 0

@@ -1,0 +1,217 @@
+"""Persistent state in SQLite, so a restarted shim (even after SIGKILL) knows every object.
+
+Writes go straight to disk (WAL, one transaction each); the CRI layer keeps its own
+in-memory view and writes through.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import grpc
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.errors import ShimError
+
+SCHEMA_VERSION = 1
+
+
+class StateError(ShimError):
+    """The state dir cannot be used; the message says why and what to do."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pods (
+    id TEXT PRIMARY KEY, config BLOB NOT NULL, runtime_handler TEXT NOT NULL,
+    created_at INTEGER NOT NULL, state INTEGER NOT NULL, vm_id TEXT NOT NULL, ip TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY, pod_id TEXT NOT NULL, config BLOB NOT NULL, created_at INTEGER NOT NULL,
+    image_ref TEXT NOT NULL, image_id TEXT NOT NULL, log_path TEXT NOT NULL,
+    state INTEGER NOT NULL, vm_id TEXT NOT NULL, started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL, exit_code INTEGER NOT NULL, reason TEXT NOT NULL,
+    message TEXT NOT NULL, resources BLOB NOT NULL, user BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_progress (
+    container_id TEXT NOT NULL, stream TEXT NOT NULL, timestamp INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, done INTEGER NOT NULL, PRIMARY KEY (container_id, stream)
+);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._check_schema(path)
+
+    def _check_schema(self, path: Path) -> None:
+        """Refuse state another layout wrote, rather than misread it."""
+        found = self.meta("schema")
+        if found is None:
+            self.set_meta("schema", str(SCHEMA_VERSION))
+        elif found != str(SCHEMA_VERSION):
+            self.close()
+            raise StateError(
+                f"{path} holds shim state of schema {found}, this shim reads schema "
+                f"{SCHEMA_VERSION}: remove the pods with the shim that made them, or move the "
+                "state dir away"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- meta ---------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        rows = self._execute("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- pods ---------------------------------------------------------------------------
+
+    def save_pod(self, pod: PodRecord) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO pods VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                pod.id,
+                pod.config.SerializeToString(),
+                pod.runtime_handler,
+                pod.created_at,
+                pod.state,
+                pod.vm_id,
+                pod.ip,
+            ),
+        )
+
+    def delete_pod(self, pod_id: str) -> None:
+        self._execute("DELETE FROM pods WHERE id = ?", (pod_id,))
+
+    def load_pods(self) -> list[PodRecord]:
+        pods = []
+        for row in self._execute("SELECT * FROM pods ORDER BY created_at"):
+            pod_id, config, handler, created_at, state, vm_id, ip = row
+            pods.append(
+                PodRecord(
+                    id=str(pod_id),
+                    config=cri.PodSandboxConfig.FromString(bytes(config)),
+                    runtime_handler=str(handler),
+                    created_at=int(created_at),
+                    state=int(state),
+                    vm_id=str(vm_id),
+                    ip=str(ip),
+                )
+            )
+        return pods
+
+    # -- containers ---------------------------------------------------------------------
+
+    def save_container(self, container: ContainerRecord) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO containers VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                container.id,
+                container.pod_id,
+                container.config.SerializeToString(),
+                container.created_at,
+                container.image_ref,
+                container.image_id,
+                container.log_path,
+                container.state,
+                container.vm_id,
+                container.started_at,
+                container.finished_at,
+                container.exit_code,
+                container.reason,
+                container.message,
+                container.resources.SerializeToString(),
+                container.user.SerializeToString(),
+            ),
+        )
+
+    def delete_container(self, container_id: str) -> None:
+        self._execute("DELETE FROM containers WHERE id = ?", (container_id,))
+        self._execute("DELETE FROM log_progress WHERE container_id = ?", (container_id,))
+
+    def load_containers(self) -> list[ContainerRecord]:
+        containers = []
+        for row in self._execute("SELECT * FROM containers ORDER BY created_at"):
+            (
+                container_id,
+                pod_id,
+                config,
+                created_at,
+                image_ref,
+                image_id,
+                log_path,
+                state,
+                vm_id,
+                started_at,
+                finished_at,
+                exit_code,
+                reason,
+                message,
+                resources,
+                user,
+            ) = row
+            containers.append(
+                ContainerRecord(
+                    id=str(container_id),
+                    pod_id=str(pod_id),
+                    config=cri.ContainerConfig.FromString(bytes(config)),
+                    created_at=int(created_at),
+                    image_ref=str(image_ref),
+                    image_id=str(image_id),
+                    log_path=str(log_path),
+                    state=int(state),
+                    vm_id=str(vm_id),
+                    started_at=int(started_at),
+                    finished_at=int(finished_at),
+                    exit_code=int(exit_code),
+                    reason=str(reason),
+                    message=str(message),
+                    resources=cri.LinuxContainerResources.FromString(bytes(resources)),
+                    user=cri.LinuxContainerUser.FromString(bytes(user)),
+                )
+            )
+        return containers
+
+    # -- log progress -------------------------------------------------------------------
+
+    def log_progress(self, container_id: str, stream: str) -> tuple[int, int, bool]:
+        """The newest timestamp written for this stream, the bytes of text written with that
+        timestamp, and whether the stream ended."""
+        rows = self._execute(
+            "SELECT timestamp, bytes, done FROM log_progress WHERE container_id = ? AND stream = ?",
+            (container_id, stream),
+        )
+        if not rows:
+            return 0, 0, False
+        return int(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
+
+    def save_log_progress(
+        self, container_id: str, stream: str, timestamp: int, size: int, done: bool
+    ) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO log_progress VALUES (?, ?, ?, ?, ?)",
+            (container_id, stream, timestamp, size, int(done)),
+        )

@@ -1,0 +1,103 @@
+"""Keeping records true to what the backend really has.
+
+Used after every backend action, on each exit event, and once at startup to recover from a
+restart (even SIGKILL): VMs that exited or vanished move their record to the right state,
+VMs nobody recorded (a crash between create and save) are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.backends.base import VmState, VmStatus
+from reference_shim.context import ShimContext
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri.state import can_move, exit_reason
+from reference_shim.cri.timestamps import now_ns
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen
+_LOG_DRAIN_S = 2.0
+
+
+def sync_container(
+    ctx: ShimContext, record: ContainerRecord, status: VmStatus | None = None
+) -> ContainerRecord:
+    """Move ``record`` to the state its VM is in; logs are drained before EXITED shows."""
+    if record.state == cri.CONTAINER_EXITED or not record.vm_id:
+        return record
+    with ctx.registry.object_lock(record.id):
+        if status is None:
+            status = ctx.backend.inspect_vm(record.vm_id)
+        if status.state is VmState.RUNNING and record.state != cri.CONTAINER_RUNNING:
+            if can_move(record.state, cri.CONTAINER_RUNNING):
+                record.state = cri.CONTAINER_RUNNING
+                record.started_at = status.started_at or now_ns()
+        elif status.state is VmState.EXITED:
+            pump = ctx.pump(record.id)
+            if pump is not None:
+                pump.wait(_LOG_DRAIN_S)
+            record.state = cri.CONTAINER_EXITED
+            record.started_at = record.started_at or status.started_at
+            record.finished_at = status.finished_at or now_ns()
+            record.exit_code = (
+                status.exit_code if status.exit_code is not None else (UNKNOWN_EXIT_CODE)
+            )
+            record.reason = exit_reason(record.exit_code, status.oom_killed)
+            record.message = status.error
+        elif status.state is VmState.MISSING:
+            record.state = cri.CONTAINER_EXITED
+            record.finished_at = record.finished_at or now_ns()
+            record.exit_code = UNKNOWN_EXIT_CODE
+            record.reason = "Unknown"
+            record.message = "the container's VM vanished from the backend"
+        else:
+            return record
+        if record.id in ctx.registry.containers:
+            ctx.registry.save_container(record)
+    return record
+
+
+def sync_pod(ctx: ShimContext, pod: PodRecord, status: VmStatus | None = None) -> PodRecord:
+    if pod.state != cri.SANDBOX_READY:
+        return pod
+    with ctx.registry.object_lock(pod.id):
+        if status is None:
+            status = ctx.backend.inspect_vm(pod.vm_id) if pod.vm_id else None
+        if status is None or status.state in {VmState.EXITED, VmState.MISSING}:
+            pod.state = cri.SANDBOX_NOTREADY
+            if pod.id in ctx.registry.pods:
+                ctx.registry.save_pod(pod)
+    return pod
+
+
+def on_vm_exit(ctx: ShimContext, vm_id: str) -> None:
+    record = ctx.registry.by_vm(vm_id)
+    if isinstance(record, ContainerRecord):
+        sync_container(ctx, record)
+    elif isinstance(record, PodRecord):
+        sync_pod(ctx, record)
+
+
+def recover(ctx: ShimContext) -> None:
+    """Reconcile every record with the backend after a (re)start, and resume log copying."""
+    vms = ctx.backend.list_vms()
+    missing = VmStatus(vm_id="", state=VmState.MISSING)
+    for container in ctx.registry.containers.values():
+        if container.log_path and container.vm_id in vms and container.started_at:
+            ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
+    for pod in list(ctx.registry.pods.values()):
+        sync_pod(ctx, pod, vms.get(pod.vm_id, missing))
+    for container in list(ctx.registry.containers.values()):
+        sync_container(ctx, container, vms.get(container.vm_id, missing))
+    known = {pod.vm_id for pod in ctx.registry.pods.values()}
+    known |= {container.vm_id for container in ctx.registry.containers.values()}
+    for vm_id in set(vms) - known:
+        log.warning(
+            "removing VM %s: no record owns it (the shim stopped while creating it)", vm_id[:12]
+        )
+        ctx.backend.remove_vm(vm_id)

@@ -1,0 +1,59 @@
+"""The reference shim on the real Docker Engine, started and stopped by its launcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from cri_api.v1 import api_pb2 as cri
+from docker_shim import connect, instance_of, owned_by, remove_everything
+
+from reference_shim.backends.docker.host import docker_host
+from reference_shim.launcher import LaunchError, ShimLauncher, check_docker
+
+
+@pytest.fixture(scope="session")
+def docker_api() -> Iterator[docker.APIClient]:
+    host = docker_host()
+    try:
+        check_docker(host)
+    except LaunchError as error:
+        pytest.fail(str(error))
+    api = docker.APIClient(base_url=host, version="auto")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def launch(tmp_path: Path, docker_api: docker.APIClient) -> Iterator[Callable[[], ShimLauncher]]:
+    """Start shims on one state dir; at the end everything they made is removed and checked."""
+    launched: list[ShimLauncher] = []
+
+    def start() -> ShimLauncher:
+        launcher = ShimLauncher(state_dir=tmp_path / "state", log_level="debug").start()
+        launched.append(launcher)
+        return launcher
+
+    yield start
+    for launcher in launched:
+        launcher.stop()
+    # A fresh shim on the same state removes what the test left; on a clean stop with no
+    # objects it also removes its network, so nothing of this instance may remain.
+    final = ShimLauncher(state_dir=tmp_path / "state").start()
+    client = connect(final)
+    remove_everything(client)
+    client.close()
+    final.stop()
+    assert owned_by(docker_api, instance_of(tmp_path / "state")) == [], "the shim leaked"
+
+
+@pytest.fixture
+def pod_config(tmp_path: Path) -> cri.PodSandboxConfig:
+    return cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name="web", namespace="shim-test", uid="uid-web"),
+        hostname="webhost",
+        log_directory=str(tmp_path / "logs"),
+        labels={"suite": "shim-integration"},
+    )

@@ -1,0 +1,68 @@
+"""Helpers of the shim's integration tests on the real Docker Engine."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+from cri_api.v1 import api_pb2 as cri
+
+from harness.client import CriClient
+from harness.endpoints import Endpoints
+from reference_shim.backends.docker.backend import INSTANCE_LABEL
+from reference_shim.launcher import ShimLauncher
+
+BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
+Launch = Callable[[], ShimLauncher]
+
+
+def connect(launcher: ShimLauncher) -> CriClient:
+    client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "test"), timeout=60)
+    client.connect()
+    return client
+
+
+def remove_everything(client: CriClient) -> None:
+    for pod in client.list_pods():
+        client.stop_pod(pod.id)
+        client.remove_pod(pod.id)
+
+
+def owned_by(api: docker.APIClient, instance: str) -> list[str]:
+    found = api.containers(all=True, filters={"label": f"{INSTANCE_LABEL}={instance}"})
+    networks = api.networks(filters={"label": f"{INSTANCE_LABEL}={instance}"})
+    return [c["Id"] for c in found] + [n["Name"] for n in networks]
+
+
+def instance_of(state_dir: Path) -> str:
+    with sqlite3.connect(state_dir / "state.db") as db:
+        return str(db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0])
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def run_container(
+    client: CriClient, pod_config: cri.PodSandboxConfig, config: cri.ContainerConfig
+) -> tuple[str, str]:
+    client.pull_image(BUSYBOX)
+    pod_id = client.run_pod(pod_config)
+    container_id = client.create_container(pod_id, config, pod_config)
+    client.start_container(container_id)
+    return pod_id, container_id
+
+
+def shell(script: str, name: str = "main") -> cri.ContainerConfig:
+    return cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name=name),
+        image=cri.ImageSpec(image=BUSYBOX),
+        command=["sh", "-c", script],
+        log_path=f"{name}.log",
+    )

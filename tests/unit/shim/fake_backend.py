@@ -1,0 +1,221 @@
+"""An in-memory VM backend, only for unit tests of the shim's own CRI logic.
+
+Conformance runs and benchmarks never use it; they drive the Docker backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from reference_shim.backends.base import (
+    ExecResult,
+    FsUsage,
+    ImageInfo,
+    OutputRecord,
+    ResourceSpec,
+    VmSpec,
+    VmState,
+    VmStats,
+    VmStatus,
+)
+
+BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
+PAUSE = "127.0.0.1:5000/cri-conformance/pause:3.9"
+
+
+def image(reference: str, number: int) -> ImageInfo:
+    return ImageInfo(
+        id=f"sha256:{number:064x}",
+        repo_tags=(reference,),
+        repo_digests=(f"{reference.rsplit(':', 1)[0]}@sha256:{number + 100:064x}",),
+        size=1000 + number,
+        user="",
+        entrypoint=(),
+        cmd=("sh",),
+    )
+
+
+class FakeImages:
+    def __init__(self) -> None:
+        self.images = {BUSYBOX: image(BUSYBOX, 1), PAUSE: image(PAUSE, 2)}
+        self.removed: list[str] = []
+
+    def pull(self, reference: str, username: str, password: str) -> ImageInfo:
+        return self.images.setdefault(reference, image(reference, len(self.images) + 1))
+
+    def get(self, reference: str) -> ImageInfo | None:
+        for info in self.images.values():
+            if reference in {*info.repo_tags, info.id}:
+                return info
+        return None
+
+    def list_images(self) -> list[ImageInfo]:
+        return list(self.images.values())
+
+    def remove(self, image_id: str) -> None:
+        self.removed.append(image_id)
+        self.images = {k: v for k, v in self.images.items() if v.id != image_id}
+
+    def fs_usage(self) -> FsUsage:
+        return FsUsage(mountpoint="/fake", used_bytes=123, inodes_used=4)
+
+    def mountpoint(self) -> str:
+        return "/fake"
+
+
+@dataclass
+class FakeVm:
+    spec: VmSpec
+    state: VmState = VmState.CREATED
+    exit_code: int | None = None
+    ip: str = ""
+    started_at: int = 0
+    finished_at: int = 0
+    output: list[OutputRecord] = field(default_factory=list)
+    resources: ResourceSpec | None = None
+
+
+class FakeOutput:
+    """Follows a fake VM's output until it exits or the reader closes."""
+
+    def __init__(self, backend: FakeBackend, vm_id: str, stream: str, since: int) -> None:
+        self._backend, self._vm_id, self._stream, self._since = backend, vm_id, stream, since
+        self._closed = False
+
+    def __iter__(self) -> Iterator[OutputRecord]:
+        position = 0
+        with self._backend.changed:
+            while not self._closed:
+                vm = self._backend.vms.get(self._vm_id)
+                if vm is None:
+                    return
+                for record in vm.output[position:]:
+                    if record.stream == self._stream and record.timestamp >= self._since:
+                        yield record
+                position = len(vm.output)
+                if vm.state is VmState.EXITED:
+                    return
+                self._backend.changed.wait(0.05)
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.images = FakeImages()
+        self.vms: dict[str, FakeVm] = {}
+        self.network_exists = True
+        self.changed = threading.Condition()
+        self._ids = itertools.count(1)
+        self._listeners: list[Callable[[str], None]] = []
+
+    def setup(self) -> None:
+        self.network_exists = True
+
+    def teardown(self) -> None:
+        if not self.vms:
+            self.network_exists = False
+
+    def network(self) -> str:
+        return "fake-net"
+
+    def ready(self) -> tuple[bool, str]:
+        return True, ""
+
+    def network_status(self) -> tuple[bool, str]:
+        return (True, "") if self.network_exists else (False, "fake-net is gone")
+
+    def create_vm(self, spec: VmSpec) -> str:
+        vm_id = f"{next(self._ids):064x}"
+        with self.changed:
+            self.vms[vm_id] = FakeVm(spec=spec)
+        return vm_id
+
+    def start_vm(self, vm_id: str) -> VmStatus:
+        with self.changed:
+            vm = self.vms[vm_id]
+            vm.state, vm.started_at = VmState.RUNNING, time.time_ns()
+            vm.ip = "" if vm.spec.placement.inside else f"10.88.0.{len(self.vms) + 1}"
+            self.changed.notify_all()
+        return self.inspect_vm(vm_id)
+
+    def exit(self, vm_id: str, code: int) -> None:
+        """The workload ends on its own; the shim hears of it as a backend event would say."""
+        with self.changed:
+            vm = self.vms[vm_id]
+            vm.state, vm.exit_code, vm.finished_at = VmState.EXITED, code, time.time_ns()
+            self.changed.notify_all()
+        for listener in self._listeners:
+            listener(vm_id)
+
+    def emit(self, vm_id: str, stream: str, data: bytes, partial: bool = False) -> None:
+        with self.changed:
+            self.vms[vm_id].output.append(OutputRecord(time.time_ns(), stream, data, partial))
+            self.changed.notify_all()
+
+    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        vm = self.vms.get(vm_id)
+        if vm is not None and vm.state is VmState.RUNNING:
+            self.exit(vm_id, 137 if timeout == 0 else 143)
+
+    def remove_vm(self, vm_id: str) -> None:
+        with self.changed:
+            self.vms.pop(vm_id, None)
+            self.changed.notify_all()
+
+    def inspect_vm(self, vm_id: str) -> VmStatus:
+        vm = self.vms.get(vm_id)
+        if vm is None:
+            return VmStatus(vm_id=vm_id, state=VmState.MISSING)
+        return VmStatus(
+            vm_id=vm_id,
+            state=vm.state,
+            exit_code=vm.exit_code,
+            started_at=vm.started_at,
+            finished_at=vm.finished_at,
+            ip=vm.ip,
+        )
+
+    def list_vms(self) -> dict[str, VmStatus]:
+        return {vm_id: self.inspect_vm(vm_id) for vm_id in list(self.vms)}
+
+    def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
+        return ExecResult(exit_code=len(argv), stdout=" ".join(argv).encode(), stderr=b"err")
+
+    def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
+        self.vms[vm_id].resources = resources
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> FakeOutput:
+        return FakeOutput(self, vm_id, stream, since)
+
+    def stats(self, vm_id: str) -> VmStats | None:
+        if vm_id not in self.vms:
+            return None
+        return VmStats(
+            timestamp=time.time_ns(),
+            cpu_usage_ns=1000,
+            memory_usage=2000,
+            memory_working_set=1500,
+            memory_rss=1000,
+            memory_limit=10_000,
+            page_faults=5,
+            major_page_faults=1,
+            pids=2,
+            network_rx_bytes=10,
+            network_tx_bytes=20,
+            network_rx_errors=0,
+            network_tx_errors=0,
+            writable_layer_bytes=4096,
+        )
+
+    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
+        self._listeners.append(on_exit)
+        stop.wait()
+        self._listeners.remove(on_exit)

@@ -1,0 +1,134 @@
+"""The CRI layer's small parts: ids, filters, timestamps, validation, specs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cri_api.v1 import api_pb2 as cri
+from fake_backend import BUSYBOX, image
+
+from reference_shim.cri import filters, ids, specs, validation
+from reference_shim.cri.records import PodRecord
+from reference_shim.cri.timestamps import format_rfc3339_nano, parse_rfc3339_nano
+from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
+
+
+def pod(pod_id: str, labels: dict[str, str], state: int = cri.SANDBOX_READY) -> PodRecord:
+    config = cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(name=pod_id[:4]), labels=labels)
+    return PodRecord(id=pod_id, config=config, runtime_handler="", created_at=1, state=state)
+
+
+def test_new_ids_are_64_lowercase_hex_and_unique() -> None:
+    made = {ids.new_id() for _ in range(100)}
+    assert len(made) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{64}", made_id) for made_id in made)
+
+
+def test_a_unique_prefix_resolves_and_others_are_refused() -> None:
+    known = ["abc1" + "0" * 60, "abd2" + "0" * 60]
+    assert ids.resolve("abc", known, "pod") == known[0]
+    with pytest.raises(InvalidArgument, match="ambiguous"):
+        ids.resolve("ab", known, "pod")
+    with pytest.raises(NotFound):
+        ids.resolve("ff", known, "pod")
+
+
+def test_pod_filters_combine_id_prefix_state_and_labels() -> None:
+    records = [
+        pod("aa" + "0" * 62, {"app": "x", "tier": "a"}),
+        pod("ab" + "0" * 62, {"app": "x"}, cri.SANDBOX_NOTREADY),
+        pod("bb" + "0" * 62, {"app": "y"}),
+    ]
+    by_labels = filters.pods(records, cri.PodSandboxFilter(label_selector={"app": "x"}))
+    assert [p.id[:2] for p in by_labels] == ["aa", "ab"]
+    by_prefix = filters.pods(records, cri.PodSandboxFilter(id="aa"))
+    assert [p.id[:2] for p in by_prefix] == ["aa"]
+    assert filters.pods(records, cri.PodSandboxFilter(id="a")) == []  # ambiguous matches none
+    not_ready = cri.PodSandboxFilter(state=cri.PodSandboxStateValue(state=cri.SANDBOX_NOTREADY))
+    assert [p.id[:2] for p in filters.pods(records, not_ready)] == ["ab"]
+    both = cri.PodSandboxFilter(label_selector={"app": "x", "tier": "a"})
+    assert [p.id[:2] for p in filters.pods(records, both)] == ["aa"]
+
+
+@pytest.mark.parametrize("ns", [0, 1, 1_700_000_000_123_456_789, 1_700_000_000_100_000_000])
+def test_timestamps_round_trip_with_nanoseconds(ns: int) -> None:
+    assert parse_rfc3339_nano(format_rfc3339_nano(ns)) == ns
+
+
+def test_timestamps_are_written_as_go_rfc3339nano() -> None:
+    assert format_rfc3339_nano(1_700_000_000_100_000_000) == "2023-11-14T22:13:20.1Z"
+    assert format_rfc3339_nano(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
+    assert parse_rfc3339_nano("0001-01-01T00:00:00Z") == 0
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (cri.PodSandboxConfig(), "metadata"),
+        (cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(namespace="n", uid="u")), "name"),
+    ],
+)
+def test_pod_configs_without_a_name_are_invalid(config: cri.PodSandboxConfig, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        validation.pod_config(config, has_config=True)
+
+
+def test_bad_hostnames_and_port_mappings_are_invalid() -> None:
+    metadata = cri.PodSandboxMetadata(name="p", namespace="n", uid="u")
+    with pytest.raises(InvalidArgument, match="hostname"):
+        validation.pod_config(cri.PodSandboxConfig(metadata=metadata, hostname="bad_name"), True)
+    twice = [cri.PortMapping(container_port=80, host_port=8080)] * 2
+    with pytest.raises(InvalidArgument, match="mapped twice"):
+        validation.pod_config(cri.PodSandboxConfig(metadata=metadata, port_mappings=twice), True)
+    with pytest.raises(InvalidArgument, match="container_port"):
+        validation.port_mappings([cri.PortMapping(container_port=0)])
+
+
+def container_config(**fields: object) -> cri.ContainerConfig:
+    return cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="c"), image=cri.ImageSpec(image=BUSYBOX), **fields
+    )  # type: ignore[arg-type]
+
+
+def test_command_replaces_entrypoint_and_drops_the_image_cmd() -> None:
+    info = image(BUSYBOX, 1)
+    assert specs.argv(container_config(command=["ls"]), info) == ("ls",)
+    assert specs.argv(container_config(command=["ls"], args=["-l"]), info) == ("ls", "-l")
+    assert specs.argv(container_config(args=["-c", "x"]), info) == ("-c", "x")
+    assert specs.argv(container_config(), info) == ("sh",)
+
+
+def test_user_and_group_become_one_user_string() -> None:
+    context = cri.LinuxContainerSecurityContext(
+        run_as_user=cri.Int64Value(value=1000), run_as_group=cri.Int64Value(value=2000)
+    )
+    assert specs._user(context) == "1000:2000"
+    assert specs._user(cri.LinuxContainerSecurityContext(run_as_username="nobody")) == "nobody"
+    with pytest.raises(InvalidArgument, match="run_as_group"):
+        specs._user(cri.LinuxContainerSecurityContext(run_as_group=cri.Int64Value(value=1)))
+
+
+def test_seccomp_defaults_to_unconfined_as_cri_says() -> None:
+    assert specs._seccomp(cri.LinuxContainerSecurityContext()) == "unconfined"
+    runtime_default = cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault)
+    assert specs._seccomp(cri.LinuxContainerSecurityContext(seccomp=runtime_default)) == ""
+
+
+def test_resolv_conf_is_laid_out_like_containerd() -> None:
+    dns = cri.DNSConfig(servers=["1.1.1.1", "8.8.8.8"], searches=["a", "b"], options=["ndots:2"])
+    assert specs.resolv_conf(dns) == (
+        "search a b\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2\n"
+    )
+
+
+def test_features_the_shim_cannot_honour_are_unimplemented() -> None:
+    with pytest.raises(Unimplemented, match="hugepage"):
+        specs.resources(
+            cri.LinuxContainerResources(
+                hugepage_limits=[cri.HugepageLimit(page_size="2MB", limit=1)]
+            )
+        )
+    host_network = cri.NamespaceOption(network=cri.NODE)
+    with pytest.raises(Unimplemented, match="node's network"):
+        specs._refuse_node_namespaces(host_network, "pod")

@@ -1,0 +1,129 @@
+"""State survives a restart, is reconciled with the backend, and logs resume without repeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+from fake_backend import FakeBackend
+from shim_helpers import StartShim, container_config, pod_config, wait_for
+
+from harness.client import CriClient
+from reference_shim.backends.base import OutputRecord
+from reference_shim.logs import AlreadyWritten, Progress, format_lines, progress_in_file
+
+
+def test_long_lines_are_cut_into_partial_parts_ending_with_a_full_one() -> None:
+    record = OutputRecord(
+        timestamp=1_700_000_000_000_000_001, stream="stdout", data=b"x" * 10, partial=False
+    )
+    lines = format_lines(record, max_line=4)
+    assert [line.split(b" ")[2] for line in lines] == [b"P", b"P", b"F"]
+    assert b"".join(line.rstrip(b"\n").split(b" ", 3)[3] for line in lines) == b"x" * 10
+    assert lines[0].startswith(b"2023-11-14T22:13:20.000000001Z stdout P ")
+
+
+def test_a_backend_partial_message_stays_partial() -> None:
+    record = OutputRecord(timestamp=1, stream="stderr", data=b"abc", partial=True)
+    assert format_lines(record) == [b"1970-01-01T00:00:00.000000001Z stderr P abc\n"]
+
+
+def test_the_progress_of_each_stream_is_read_back(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_bytes(
+        b"1970-01-01T00:00:01Z stdout F a\n1970-01-01T00:00:03Z stderr F b\n"
+        b"1970-01-01T00:00:02Z stdout P c\n"
+    )
+    assert progress_in_file(log) == {
+        "stdout": Progress(2_000_000_000, 1),
+        "stderr": Progress(3_000_000_000, 1),
+    }
+
+
+def test_a_restarted_shim_finds_everything_and_reconciles_it(
+    start_shim: StartShim, backend: FakeBackend, tmp_path: Path
+) -> None:
+    shim, client = start_shim()
+    config = pod_config()
+    config.log_directory = str(tmp_path / "logs")
+    pod_id = client.run_pod(config)
+    survivor_config = container_config()
+    survivor_config.log_path = "c.log"
+    container_id = client.create_container(pod_id, survivor_config, config)
+    client.start_container(container_id)
+    vm_id = next(v for v, vm in backend.vms.items() if vm.spec.placement.inside)
+    backend.emit(vm_id, "stdout", b"before")
+    log = tmp_path / "logs" / "c.log"
+    wait_for(lambda: log.exists() and b"before" in log.read_bytes())
+    shim.stop()
+
+    backend.emit(vm_id, "stdout", b"while down")
+    backend.exit(vm_id, 7)
+    orphan = backend.create_vm(next(iter(backend.vms.values())).spec)
+
+    _, client = start_shim()
+    assert [p.id for p in client.list_pods()] == [pod_id]
+    status = client.container_status(container_id).status
+    assert (status.state, status.exit_code) == (cri.CONTAINER_EXITED, 7)
+    assert orphan not in backend.vms
+    wait_for(lambda: b"while down" in log.read_bytes())
+    lines = log.read_bytes().splitlines()
+    assert [line.split(b" ", 3)[3] for line in lines] == [b"before", b"while down"]
+
+
+def test_a_vm_that_vanished_leaves_an_exited_container_with_unknown_exit(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    container_id = client.create_container(pod_id, container_config(), config)
+    client.start_container(container_id)
+    shim.stop()
+    backend.vms.clear()
+
+    _, client = start_shim()
+    status = client.container_status(container_id).status
+    assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 255, "Unknown")
+    assert client.pod_status(pod_id).status.state == cri.SANDBOX_NOTREADY
+
+
+def test_reopen_log_starts_a_new_file_at_the_path(
+    client: CriClient, backend: FakeBackend, tmp_path: Path
+) -> None:
+    config = pod_config()
+    config.log_directory = str(tmp_path)
+    pod_id = client.run_pod(config)
+    logged = container_config()
+    logged.log_path = "c.log"
+    container_id = client.create_container(pod_id, logged, config)
+    client.start_container(container_id)
+    vm_id = next(v for v, vm in backend.vms.items() if vm.spec.placement.inside)
+    backend.emit(vm_id, "stdout", b"one")
+    log = tmp_path / "c.log"
+    wait_for(lambda: b"one" in log.read_bytes())
+    log.rename(tmp_path / "c.log.1")
+    client.reopen_container_log(container_id)
+    backend.emit(vm_id, "stderr", b"two")
+    wait_for(lambda: log.exists() and b"two" in log.read_bytes())
+    assert b"one" not in log.read_bytes()
+
+
+def test_parts_sharing_a_timestamp_resume_after_the_bytes_already_written() -> None:
+    first_part = OutputRecord(5, "stdout", b"abcd", partial=True)
+    second_part = OutputRecord(5, "stdout", b"efgh", partial=False)
+    already_written = AlreadyWritten(Progress(timestamp=5, bytes_at_timestamp=6))
+    assert already_written.strip(OutputRecord(4, "stdout", b"old", partial=False)) is None
+    assert already_written.strip(first_part) is None
+    assert already_written.strip(second_part) == OutputRecord(5, "stdout", b"gh", False)
+    assert AlreadyWritten(Progress(4, 100)).strip(second_part) == second_part
+
+
+def test_state_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    import pytest
+
+    from reference_shim.store import StateError, Store
+
+    Store(tmp_path / "state.db").set_meta("schema", "0")
+    with pytest.raises(StateError, match="move the state dir away"):
+        Store(tmp_path / "state.db")
