@@ -22,8 +22,10 @@ from harness.builders import container_config, pod_config, unique_name
 from harness.resources import RUN_LABEL
 from harness.spec_files import Spec
 
-LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-ALNUM = LOWER_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+LETTERS = LOWER + LOWER.upper()
+LOWER_ALNUM = LOWER + "0123456789"
+ALNUM = LETTERS + "0123456789"
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
 QUALIFIED_NAME_MAX = 63
@@ -109,7 +111,7 @@ def annotation_maps(max_size: int = 4) -> Any:
 @st.composite
 def env_names(draw: st.DrawFn) -> str:
     """A Kubernetes environment variable name: ``[-._a-zA-Z][-._a-zA-Z0-9]*``."""
-    first = draw(st.sampled_from(ALNUM[10:] + "-._"))
+    first = draw(st.sampled_from(LETTERS + "-._"))
     return first + draw(st.text(ALNUM + "-._", max_size=24))
 
 
