@@ -52,15 +52,24 @@ class Owner:
 # -- names ------------------------------------------------------------------------------
 
 
-@st.composite
-def dns1123_labels(draw: st.DrawFn, max_size: int = DNS1123_LABEL_MAX) -> str:
+def _names(ends: str, middle: str, max_size: int) -> Any:
+    """Strings of 1..max_size characters from ``middle``, beginning and ending in ``ends``."""
+
+    @st.composite
+    def names(draw: st.DrawFn) -> str:
+        size = draw(st.integers(1, max_size))
+        first = draw(st.sampled_from(ends))
+        if size == 1:
+            return first
+        inner = draw(st.text(middle, min_size=size - 2, max_size=size - 2))
+        return first + inner + draw(st.sampled_from(ends))
+
+    return names()
+
+
+def dns1123_labels(max_size: int = DNS1123_LABEL_MAX) -> Any:
     """``[a-z0-9]([-a-z0-9]*[a-z0-9])?``, at most ``max_size`` characters."""
-    size = draw(st.integers(1, max_size))
-    ends = st.sampled_from(LOWER_ALNUM)
-    if size == 1:
-        return draw(ends)
-    middle = draw(st.text(LOWER_ALNUM + "-", min_size=size - 2, max_size=size - 2))
-    return draw(ends) + middle + draw(ends)
+    return _names(LOWER_ALNUM, LOWER_ALNUM + "-", max_size)
 
 
 def dns1123_subdomains(max_labels: int = 4, max_size: int = DNS1123_SUBDOMAIN_MAX) -> Any:
@@ -69,15 +78,9 @@ def dns1123_subdomains(max_labels: int = 4, max_size: int = DNS1123_SUBDOMAIN_MA
     return labels.map(".".join).filter(lambda name: len(name) <= max_size)
 
 
-@st.composite
-def qualified_names(draw: st.DrawFn, max_size: int = QUALIFIED_NAME_MAX) -> str:
+def qualified_names(max_size: int = QUALIFIED_NAME_MAX) -> Any:
     """The name part of a Kubernetes label key: ``([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]``."""
-    size = draw(st.integers(1, max_size))
-    ends = st.sampled_from(ALNUM)
-    if size == 1:
-        return draw(ends)
-    middle = draw(st.text(ALNUM + "-_.", min_size=size - 2, max_size=size - 2))
-    return draw(ends) + middle + draw(ends)
+    return _names(ALNUM, ALNUM + "-_.", max_size)
 
 
 def label_keys() -> Any:

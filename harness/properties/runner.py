@@ -68,8 +68,11 @@ class PropertyRunner:
             raise
 
     def save(self, spec: Spec, error: Exception) -> Path:
-        """One file per test: the last failing example, which is the one hypothesis reports."""
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.owner.test.split("::")[-1]) or "property"
+        """One file per test (named after its parameters): the last failing example, which is
+        the one hypothesis reports."""
+        test = self.owner.test.split("::")[-1]
+        parameters = re.search(r"\[(.+)\]$", test)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", parameters.group(1) if parameters else test)
         return save(
             spec,
             self._report_dir / FAILING_SPECS / f"{name}.json",
