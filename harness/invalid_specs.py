@@ -8,10 +8,11 @@ registry on loopback, so even a runtime that wrongly accepts one never reaches t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from cri_api.v1 import api_pb2 as cri
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
 from harness.spec_files import Spec
 from harness.specs import Owner, dns1123_labels, pod_specs, printable_text
@@ -52,7 +53,7 @@ def missing_fields(draw: st.DrawFn, owner: Owner, image: str) -> Spec:
     return _with_params(spec, case=case)
 
 
-def unknown_ids() -> Any:
+def unknown_ids() -> SearchStrategy[str]:
     """Ids no runtime gave out: 64 hex digits, or words that cannot prefix-match an id."""
     full = st.text(HEX, min_size=64, max_size=64)
     worded = dns1123_labels(max_size=40).map(lambda name: f"unknown-{name}")
@@ -66,7 +67,7 @@ def unknown_id_calls(draw: st.DrawFn, owner: Owner, image: str) -> Spec:
     return _with_params(spec, call=draw(st.sampled_from(ID_CALLS)), id=draw(unknown_ids()))
 
 
-def odd_names() -> Any:
+def odd_names() -> SearchStrategy[str]:
     """Names Kubernetes would never send: empty, too long for DNS, or with odd characters."""
     too_long = st.integers(64, 300).map(lambda size: "n" * size)
     odd = printable_text(max_size=39).map(lambda text: f"X{text}")
@@ -85,7 +86,7 @@ def odd_name_specs(draw: st.DrawFn, owner: Owner, image: str) -> Spec:
     return _with_params(spec, target=target)
 
 
-def malformed_references() -> Any:
+def malformed_references() -> SearchStrategy[str]:
     """References no parser accepts, each in the local registry's namespace."""
     name = dns1123_labels(max_size=20)
     defects = [
@@ -100,12 +101,12 @@ def malformed_references() -> Any:
     return st.one_of(*defects)
 
 
-def absent_references() -> Any:
+def absent_references() -> SearchStrategy[str]:
     """Well-formed references to images the local registry does not hold."""
     return dns1123_labels(max_size=20).map(lambda n: f"{LOCAL_REPOSITORY}/absent-{n}:1")
 
 
-def image_references(property: str) -> Any:
+def image_references(property: str) -> Callable[[Owner, str], SearchStrategy[Spec]]:
     """Specs whose container (or pull) names a malformed or absent image reference."""
 
     @st.composite

@@ -13,12 +13,6 @@ from harness.waiting import wait_until
 
 EXEC_TIMEOUT = 20
 
-# Reads a cgroup file under its v2 name, else its v1 name (the hierarchy differs by host).
-_CGROUP_FILE = (
-    'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat "/sys/fs/cgroup/$1"; '
-    'else cat "/sys/fs/cgroup/$2"; fi'
-)
-
 
 class ProbeFailed(AssertionError):
     """A command inside the container exited non-zero."""
@@ -69,36 +63,39 @@ def process_args(client: CriClient, container_id: str) -> list[str]:
     return [line.strip() for line in output.splitlines()[1:] if line.strip()]
 
 
-def init_argv(client: CriClient, container_id: str) -> list[str]:
-    """The argv of PID 1 in the container's PID namespace, byte-exact from /proc."""
-    result = client.exec_sync(container_id, ["cat", "/proc/1/cmdline"], timeout=EXEC_TIMEOUT)
+def read_bytes(client: CriClient, container_id: str, path: str) -> bytes:
+    """A file's exact bytes (no shell in between), e.g. NUL-separated /proc files."""
+    result = client.exec_sync(container_id, ["cat", path], timeout=EXEC_TIMEOUT)
     if result.exit_code != 0:
-        raise ProbeFailed(f"cannot read /proc/1/cmdline: {result.stderr.decode(errors='replace')}")
-    return result.stdout.decode().split("\0")[:-1]
+        raise ProbeFailed(f"cannot read {path}: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+def init_argv(client: CriClient, container_id: str) -> list[str]:
+    """The argv of PID 1 in the container's PID namespace."""
+    return read_bytes(client, container_id, "/proc/1/cmdline").decode().split("\0")[:-1]
 
 
 def init_environment(client: CriClient, container_id: str) -> dict[str, str]:
-    """The environment of PID 1, byte-exact from /proc (values may hold newlines)."""
-    result = client.exec_sync(container_id, ["cat", "/proc/1/environ"], timeout=EXEC_TIMEOUT)
-    if result.exit_code != 0:
-        raise ProbeFailed(f"cannot read /proc/1/environ: {result.stderr.decode(errors='replace')}")
-    entries = result.stdout.decode().split("\0")[:-1]
+    """The environment of PID 1 (values may hold newlines, hence /proc)."""
+    entries = read_bytes(client, container_id, "/proc/1/environ").decode().split("\0")[:-1]
     return dict(entry.split("=", 1) for entry in entries if "=" in entry)
 
 
-def cgroup_value(client: CriClient, container_id: str, v2_file: str, v1_file: str) -> str:
-    """One cgroup setting as the container sees it, on either cgroup version."""
-    script = _CGROUP_FILE.replace("$1", v2_file).replace("$2", v1_file)
-    return run_in(client, container_id, script).strip()
-
-
 def cgroup_v2(client: CriClient, container_id: str) -> bool:
+    """Whether the container sees the unified cgroup v2 hierarchy (else v1's per controller)."""
     return exit_code_of(client, container_id, "test -f /sys/fs/cgroup/cgroup.controllers") == 0
+
+
+def cgroup_setting(client: CriClient, container_id: str, v2_file: str, v1_file: str) -> str:
+    """One cgroup setting as the container sees it, from the file of its cgroup version."""
+    name = v2_file if cgroup_v2(client, container_id) else v1_file
+    return read_file(client, container_id, f"/sys/fs/cgroup/{name}").strip()
 
 
 def memory_limit(client: CriClient, container_id: str) -> int | None:
     """The container's memory limit in bytes, None when unlimited."""
-    value = cgroup_value(client, container_id, "memory.max", "memory/memory.limit_in_bytes")
+    value = cgroup_setting(client, container_id, "memory.max", "memory/memory.limit_in_bytes")
     if value == "max" or int(value) >= 2**62:
         return None
     return int(value)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cri_api.v1 import api_pb2 as cri
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
 from harness.builders import container_config, pod_config, unique_name
 from harness.resources import RUN_LABEL
@@ -52,7 +53,7 @@ class Owner:
 # -- names ------------------------------------------------------------------------------
 
 
-def _names(ends: str, middle: str, max_size: int) -> Any:
+def _names(ends: str, middle: str, max_size: int) -> SearchStrategy[str]:
     """Strings of 1..max_size characters from ``middle``, beginning and ending in ``ends``."""
 
     @st.composite
@@ -67,44 +68,46 @@ def _names(ends: str, middle: str, max_size: int) -> Any:
     return names()
 
 
-def dns1123_labels(max_size: int = DNS1123_LABEL_MAX) -> Any:
+def dns1123_labels(max_size: int = DNS1123_LABEL_MAX) -> SearchStrategy[str]:
     """``[a-z0-9]([-a-z0-9]*[a-z0-9])?``, at most ``max_size`` characters."""
     return _names(LOWER_ALNUM, LOWER_ALNUM + "-", max_size)
 
 
-def dns1123_subdomains(max_labels: int = 4, max_size: int = DNS1123_SUBDOMAIN_MAX) -> Any:
+def dns1123_subdomains(
+    max_labels: int = 4, max_size: int = DNS1123_SUBDOMAIN_MAX
+) -> SearchStrategy[str]:
     """Dot-separated DNS-1123 labels, at most ``max_size`` characters in all."""
     labels = st.lists(dns1123_labels(max_size=20), min_size=1, max_size=max_labels)
     return labels.map(".".join).filter(lambda name: len(name) <= max_size)
 
 
-def qualified_names(max_size: int = QUALIFIED_NAME_MAX) -> Any:
+def qualified_names(max_size: int = QUALIFIED_NAME_MAX) -> SearchStrategy[str]:
     """The name part of a Kubernetes label key: ``([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]``."""
     return _names(ALNUM, ALNUM + "-_.", max_size)
 
 
-def label_keys() -> Any:
+def label_keys() -> SearchStrategy[str]:
     """``[prefix/]name``: an optional DNS-1123 subdomain prefix, not the harness's own."""
     prefixes = dns1123_subdomains(max_labels=3).filter(lambda p: p != RESERVED_PREFIX)
     prefixed = st.tuples(prefixes, qualified_names()).map("/".join)
     return st.one_of(qualified_names(), prefixed)
 
 
-def label_values() -> Any:
+def label_values() -> SearchStrategy[str]:
     return st.one_of(st.just(""), qualified_names(max_size=LABEL_VALUE_MAX))
 
 
-def label_maps(max_size: int = 4) -> Any:
+def label_maps(max_size: int = 4) -> SearchStrategy[dict[str, str]]:
     return st.dictionaries(label_keys(), label_values(), max_size=max_size)
 
 
-def printable_text(max_size: int = 64, min_size: int = 0) -> Any:
+def printable_text(max_size: int = 64, min_size: int = 0) -> SearchStrategy[str]:
     """Any Unicode text a protobuf string and an execve argument can carry (no NUL)."""
     characters = st.characters(codec="utf-8", exclude_characters="\x00")
     return st.text(characters, min_size=min_size, max_size=max_size)
 
 
-def annotation_maps(max_size: int = 4) -> Any:
+def annotation_maps(max_size: int = 4) -> SearchStrategy[dict[str, str]]:
     return st.dictionaries(label_keys(), printable_text(), max_size=max_size)
 
 
@@ -118,7 +121,7 @@ def env_names(draw: st.DrawFn) -> str:
     return first + draw(st.text(ALNUM + "-._", max_size=24))
 
 
-def envs(max_size: int = 5) -> Any:
+def envs(max_size: int = 5) -> SearchStrategy[dict[str, str]]:
     """Environment maps; PATH stays the image's, or the runtime could not find ``sh``."""
     names = env_names().filter(lambda name: name != "PATH")
     return st.dictionaries(names, printable_text(), max_size=max_size)
@@ -159,28 +162,28 @@ def expected_argv(config: cri.ContainerConfig) -> list[str]:
     return [*config.command, *config.args] if config.command else list(config.args)
 
 
-def working_dirs() -> Any:
+def working_dirs() -> SearchStrategy[str]:
     return st.one_of(st.just(""), dns1123_labels(max_size=20).map(lambda name: f"/{name}"))
 
 
 # -- pod-level settings -----------------------------------------------------------------
 
 
-def ipv4_servers() -> Any:
+def ipv4_servers() -> SearchStrategy[str]:
     """Name servers for the config only: loopback and TEST-NET-1, nothing anyone answers."""
     loopback = st.integers(1, 254).map(lambda n: f"127.0.0.{n}")
     test_net = st.integers(1, 254).map(lambda n: f"192.0.2.{n}")
     return st.one_of(loopback, test_net)
 
 
-def dns_options() -> Any:
+def dns_options() -> SearchStrategy[str]:
     numbered = st.sampled_from(["ndots", "timeout", "attempts"])
     valued = st.tuples(numbered, st.integers(1, 15)).map(lambda pair: f"{pair[0]}:{pair[1]}")
     flags = st.sampled_from(["rotate", "edns0", "single-request", "use-vc"])
     return st.one_of(valued, flags)
 
 
-def dns_configs() -> Any:
+def dns_configs() -> SearchStrategy[cri.DNSConfig]:
     return st.builds(
         cri.DNSConfig,
         servers=st.lists(ipv4_servers(), min_size=1, max_size=3, unique=True),
@@ -189,7 +192,7 @@ def dns_configs() -> Any:
     )
 
 
-def port_mappings(max_size: int = 3) -> Any:
+def port_mappings(max_size: int = 3) -> SearchStrategy[list[cri.PortMapping]]:
     """Container ports only: a generated host port could take over a port of the node."""
     mapping = st.builds(
         cri.PortMapping,
@@ -200,12 +203,12 @@ def port_mappings(max_size: int = 3) -> Any:
     return st.lists(mapping, max_size=max_size, unique_by=lambda m: (m.protocol, m.container_port))
 
 
-def pid_modes() -> Any:
+def pid_modes() -> SearchStrategy[cri.NamespaceMode.ValueType]:
     """POD or CONTAINER; NODE would show the node's processes, TARGET needs a peer."""
     return st.sampled_from([cri.POD, cri.CONTAINER])
 
 
-def namespace_options() -> Any:
+def namespace_options() -> SearchStrategy[cri.NamespaceOption]:
     return st.builds(cri.NamespaceOption, network=st.just(cri.POD), pid=pid_modes())
 
 
@@ -276,7 +279,7 @@ def container_configs(
     owner: Owner,
     image: str,
     name: str | None = None,
-    pid_mode: Any = None,
+    pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
 ) -> cri.ContainerConfig:
@@ -316,8 +319,8 @@ def pod_specs(
     owner: Owner,
     image: str,
     property: str,
-    containers: Any = None,
-    pid_mode: Any = None,
+    containers: SearchStrategy[int] | None = None,
+    pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
 ) -> Spec:

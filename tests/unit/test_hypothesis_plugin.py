@@ -77,4 +77,4 @@ def test_seed_b():
 def test_sharing_fixtures_adds_the_check_to_the_profile_in_force() -> None:
     shared = hypothesis_profiles.sharing_fixtures()
     assert HealthCheck.function_scoped_fixture in shared.suppress_health_check
-    assert shared.max_examples == settings.default.max_examples
+    assert shared.max_examples == settings().max_examples
