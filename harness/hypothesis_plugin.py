@@ -9,14 +9,16 @@ which the header prints so a failing run can be repeated with ``--hypothesis-see
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 
 from harness import hypothesis_profiles
 from harness.factories import RunContext
+from harness.matrix.recorder import is_suite_run
 from harness.plugin import SETTINGS_KEY
-from harness.properties.runner import PropertyRunner, Reproduction
+from harness.properties.runner import FAILING_SPECS, PropertyRunner, Reproduction
 from harness.session import CriSession
 from harness.specs import Owner
 
@@ -43,6 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.hypothesis_seed = seed
     config.stash[PROFILE_KEY] = profile
     config.stash[SEED_KEY] = None if hypothesis_profiles.derandomized(profile) else seed
+    if worker_input is None and is_suite_run(config):  # this run's failing specs, no older ones
+        shutil.rmtree(Path(config.getoption("report_dir")) / FAILING_SPECS, ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)
