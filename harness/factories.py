@@ -73,10 +73,12 @@ class RunContext:
 
 
 def create_container(
-    context: RunContext, puller: ImagePuller, pod: Pod, config: cri.ContainerConfig
+    context: RunContext, puller: ImagePuller | None, pod: Pod, config: cri.ContainerConfig
 ) -> Container:
-    """Pull the image if needed, create the container in ``pod``, and track it at once."""
-    puller.ensure(config.image.image, pod.config)
+    """Pull the image if needed (unless ``puller`` is None), create the container in ``pod``,
+    and track it at once."""
+    if puller is not None:
+        puller.ensure(config.image.image, pod.config)
     container_id = context.client.create_container(pod.id, config, pod.config)
     context.tracker.add_container(container_id)
     return Container(container_id, pod, config)

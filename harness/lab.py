@@ -44,8 +44,10 @@ class Lab:
     def run_pod(self, config: cri.PodSandboxConfig) -> Pod:
         return self._pods.run(config)
 
-    def create(self, pod: Pod, config: cri.ContainerConfig) -> Container:
-        return create_container(self.context, self._puller, pod, config)
+    def create(self, pod: Pod, config: cri.ContainerConfig, pull: bool = True) -> Container:
+        """Create (and track) a container; ``pull=False`` sends the config exactly as it is,
+        for images that must not or cannot be pulled."""
+        return create_container(self.context, self._puller if pull else None, pod, config)
 
     def start(self, pod: Pod, config: cri.ContainerConfig) -> Container:
         container = self.create(pod, config)

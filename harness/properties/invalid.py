@@ -64,7 +64,7 @@ def create_refused(lab: Lab, spec: Spec, what: str, *codes: grpc.StatusCode) -> 
     prepare_volumes(spec)
     pod = lab.run_pod(spec.pod)
     config = spec.containers[0]
-    refuse(what, lambda: lab.client.create_container(pod.id, config, spec.pod), *codes)
+    refuse(what, lambda: lab.create(pod, config, pull=False), *codes)
     assert not lab.client.list_containers(cri.ContainerFilter(pod_sandbox_id=pod.id))
 
 
