@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+# Where `run` finds the suite: suites/ of the checkout the harness is installed from.
+DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -27,12 +31,99 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from harness.replay import Target, replay
 
     target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)
     return replay(Path(args.file), target)
+
+
+def _report_merge(args: argparse.Namespace) -> int:
+    from harness.matrix.document import load, merge
+    from harness.matrix.outputs import write_reports
+
+    merged = merge([(path, load(Path(path))) for path in args.matrices])
+    for written in write_reports(merged, Path(args.output)):
+        print(written)
+    return 0
+
+
+def _report_compare(args: argparse.Namespace) -> int:
+    from harness.matrix.compare import compare
+    from harness.matrix.document import load
+
+    result = compare(load(Path(args.old)), load(Path(args.new)))
+    for note in result.notes:
+        print(f"note: {note}")
+    for change in result.changes:
+        print(change.describe())
+    print(result.summary())
+    if result.got_worse(allow_missing=args.allow_missing):
+        print("cri-conformance: a cell got worse", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.matrix.runner import parse_target, run_targets, with_profiles
+
+    targets = with_profiles([parse_target(spec) for spec in args.target], args.profile)
+    return run_targets(targets, Path(args.report_dir), Path(args.suites), args.pytest_args)
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser("report", help="merge and compare matrix.json files")
+    actions = report.add_subparsers(dest="action", required=True)
+    merge = actions.add_parser(
+        "merge", help="one matrix (json, md, html) from several runs: runtimes or nodes"
+    )
+    merge.add_argument("matrices", nargs="+", metavar="MATRIX.json")
+    merge.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write")
+    merge.set_defaults(handler=_report_merge)
+    compare = actions.add_parser(
+        "compare",
+        help="print what changed; exit 1 when a cell got worse, 2 when an input is unusable",
+        description="States rank pass > xpass > skip > unsupported > fail; a cell that moves "
+        "down, or disappears, got worse.",
+    )
+    compare.add_argument("old", metavar="OLD.json")
+    compare.add_argument("new", metavar="NEW.json")
+    compare.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a cell that is gone from NEW (feature not run, runtime missing) is not worse",
+    )
+    compare.set_defaults(handler=_report_compare)
+
+
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the suite once per target and merge the matrices",
+        description="Runs `pytest SUITES` once per target, each in its own process writing "
+        "into REPORT_DIR/NAME/, then writes the merged matrix into REPORT_DIR. "
+        "Arguments after -- go to every pytest run.",
+    )
+    run.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="NAME=ENDPOINT",
+        help="a runtime: its column name and socket (unix:///path), or embedded:STRATEGY for "
+        "the reference shim started for the run; repeat for more",
+    )
+    run.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME=PROFILE",
+        help="the runtime profile of target NAME (a name in fixtures/profiles or a file)",
+    )
+    run.add_argument("--report-dir", default="reports", metavar="DIR", help="default: reports/")
+    run.add_argument(
+        "--suites", default=str(DEFAULT_SUITES), metavar="PATH", help="the suite to run"
+    )
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
+    run.set_defaults(handler=_run)
 
 
 def _shim(args: argparse.Namespace) -> int:
@@ -40,6 +131,28 @@ def _shim(args: argparse.Namespace) -> int:
     from reference_shim.server import serve
 
     return serve(from_arguments(args))
+
+
+def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="run a saved spec (reports/failing-specs/*.json) against a runtime again",
+        description="Create the pod and containers of a spec file, check its property, clean "
+        "up. Exits 0 when the property holds, 1 when it does not.",
+    )
+    replay.add_argument("file", metavar="FILE", help="a spec file written by a failing property")
+    replay.add_argument(
+        "--cri-endpoint",
+        metavar="ENDPOINT",
+        help="runtime service socket (unix:///path); default: $CONTAINER_RUNTIME_ENDPOINT, "
+        "then /etc/crictl.yaml",
+    )
+    replay.add_argument("--image-endpoint", metavar="ENDPOINT", help="image service socket")
+    replay.add_argument(
+        "--cri-timeout", type=float, default=30.0, metavar="SECONDS", help="deadline of each call"
+    )
+    replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
+    replay.set_defaults(handler=_replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,26 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, metavar="REGISTRY", help="registry host[:port], e.g. 127.0.0.1:5000"
     )
     images.set_defaults(handler=_images)
-
-    replay = commands.add_parser(
-        "replay",
-        help="run a saved spec (reports/failing-specs/*.json) against a runtime again",
-        description="Create the pod and containers of a spec file, check its property, clean "
-        "up. Exits 0 when the property holds, 1 when it does not.",
-    )
-    replay.add_argument("file", metavar="FILE", help="a spec file written by a failing property")
-    replay.add_argument(
-        "--cri-endpoint",
-        metavar="ENDPOINT",
-        help="runtime service socket (unix:///path); default: $CONTAINER_RUNTIME_ENDPOINT, "
-        "then /etc/crictl.yaml",
-    )
-    replay.add_argument("--image-endpoint", metavar="ENDPOINT", help="image service socket")
-    replay.add_argument(
-        "--cri-timeout", type=float, default=30.0, metavar="SECONDS", help="deadline of each call"
-    )
-    replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
-    replay.set_defaults(handler=_replay)
+    _add_report_commands(commands)
+    _add_run_command(commands)
+    _add_replay_command(commands)
 
     shim = commands.add_parser(
         "shim", help="run the reference CRI shim (same as python -m reference_shim)"
@@ -97,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # one line for the user, not a traceback
         if type(error).__module__.startswith(("harness", "reference_shim")):
             print(f"cri-conformance: {error}", file=sys.stderr)
-            return 1
+            return int(getattr(error, "exit_code", 1))
         raise
 
 

@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient, CriError
+from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
+    make_cgroup_pod,
+    shared_host_dir,
+)
+from harness.embedded import BACKENDS, STRATEGIES, EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
 from harness.features import FeatureRegistryError, registry
+from harness.image_store import make_absent
 from harness.images.builder import BuildError
-from harness.images.catalog import ImageCatalog
+from harness.images.catalog import ImageCatalog, TestImage
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
 from harness.resources import Leak, ResourceTracker, new_run_id
-from harness.session import CriSession, Settings, finish_run
+from harness.session import CriSession, Settings, finish_run, given_endpoints
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
 pytest_plugins = ["harness.matrix.recorder"]
@@ -77,6 +83,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="runtime handler for every pod (default: the runtime's default)",
     )
     group.addoption(
+        "--shim-strategy",
+        default="reject",
+        choices=STRATEGIES,
+        help="with no endpoint given, the run tests the embedded reference shim with this "
+        "multi-container strategy (default: reject)",
+    )
+    group.addoption(
+        "--shim-backend",
+        default="auto",
+        choices=BACKENDS,
+        help="the embedded shim's backend (default: apple on a Mac with Apple's container "
+        "CLI, else docker)",
+    )
+    group.addoption(
         "--runtime-profile",
         default=None,
         metavar="NAME|PATH",
@@ -108,8 +128,26 @@ def pytest_configure(config: pytest.Config) -> None:
         timeout=config.getoption("cri_timeout"),
         image_registry=config.getoption("image_registry"),
         runtime_handler=config.getoption("runtime_handler"),
+        shim=EmbeddedShim(config.getoption("shim_strategy"), config.getoption("shim_backend")),
     )
+    if _tests_embedded_shim(config.stash[SETTINGS_KEY]):
+        _default_to_the_shims_profile_and_name(config, config.stash[SETTINGS_KEY].shim)
     config.stash[PROFILE_KEY] = _load_profile(config)
+
+
+def _tests_embedded_shim(settings: Settings) -> bool:
+    try:
+        return given_endpoints(settings) is None
+    except EndpointError:
+        return False  # the error surfaces, in one line, when a test first connects
+
+
+def _default_to_the_shims_profile_and_name(config: pytest.Config, shim: EmbeddedShim) -> None:
+    """The shim declares its own limits: use its profile and column unless told otherwise."""
+    if not config.getoption("runtime_profile"):
+        config.option.runtime_profile = shim.profile_name
+    if not config.getoption("runtime_name"):
+        config.option.runtime_name = shim.column_name
 
 
 def _load_profile(config: pytest.Config) -> Profile | None:
@@ -334,3 +372,24 @@ def make_container(
 ) -> ContainerFactory:
     """Create and start containers owned by the test: ``make_container(pod, command=[...])``."""
     return ContainerFactory(run_context, images, cri_session.puller)
+
+
+@pytest.fixture
+def absent_image(
+    cri: CriClient, images: ImageCatalog, cri_session: CriSession
+) -> Iterator[Callable[[str], TestImage]]:
+    """``absent_image("removable-tag")``: a test image the runtime does not hold right now.
+
+    Whatever the test pulls of it is removed again when the test ends. Shared images are refused.
+    """
+    used: list[TestImage] = []
+
+    def absent(name: str) -> TestImage:
+        image = images[name]
+        make_absent(cri, cri_session.puller, image)
+        used.append(image)
+        return image
+
+    yield absent
+    for image in used:
+        make_absent(cri, cri_session.puller, image)

@@ -21,10 +21,14 @@ from harness.factories import ImagePuller
 from harness.lab import lab
 from harness.properties import lookup
 from harness.resources import new_run_id, sweep
-from harness.session import NO_ENDPOINT
 from harness.specs import Owner
 
 PASSED, FAILED = 0, 1
+NO_ENDPOINT = (
+    "replay needs a runtime: pass --cri-endpoint unix:///path/to/runtime.sock, set "
+    f"{endpoint_resolution.RUNTIME_ENV}, or set runtime-endpoint in "
+    f"{endpoint_resolution.CRICTL_CONFIG}"
+)
 
 
 @dataclass(frozen=True)

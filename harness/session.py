@@ -9,26 +9,22 @@ at the end to sweep leaks and stop what the run started.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
 from filelock import FileLock
 
+from harness import embedded
 from harness import endpoints as endpoint_resolution
 from harness.client import CriClient
-from harness.endpoints import EndpointError, Endpoints
+from harness.embedded import EmbeddedShim
+from harness.endpoints import Endpoints
 from harness.factories import ImagePuller
 from harness.images.catalog import ImageCatalog, prepare
 from harness.images.registry import DEFAULT_ADDRESS, LocalRegistry
 from harness.resources import Leak, sweep
-
-NO_ENDPOINT = (
-    "no CRI endpoint given: pass --cri-endpoint unix:///path/to/runtime.sock, "
-    f"set {endpoint_resolution.RUNTIME_ENV}, or set runtime-endpoint in "
-    f"{endpoint_resolution.CRICTL_CONFIG}"
-)
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,7 @@ class Settings:
     timeout: float = 30.0
     image_registry: str | None = None
     runtime_handler: str = ""
+    shim: EmbeddedShim = field(default_factory=EmbeddedShim)
 
     @property
     def endpoints_record(self) -> Path:
@@ -60,11 +57,9 @@ class Settings:
         return FileLock(str(self.shared_dir / "setup.lock"))
 
 
-def resolve_endpoints(settings: Settings) -> Endpoints:
-    found = endpoint_resolution.resolve(settings.runtime_flag, settings.image_flag)
-    if found is None:
-        raise EndpointError(NO_ENDPOINT)
-    return found
+def given_endpoints(settings: Settings) -> Endpoints | None:
+    """The endpoints the user named, or None to test the embedded reference shim."""
+    return endpoint_resolution.resolve(settings.runtime_flag, settings.image_flag)
 
 
 class CriSession:
@@ -75,7 +70,7 @@ class CriSession:
 
     @cached_property
     def client(self) -> CriClient:
-        endpoints = resolve_endpoints(self.settings)
+        endpoints = given_endpoints(self.settings) or self._start_embedded_shim()
         client = CriClient(endpoints, self.settings.timeout)
         self.version = version = client.connect()
         self.settings.shared_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +109,11 @@ class CriSession:
             published.touch()
             return catalog
 
+    def _start_embedded_shim(self) -> Endpoints:
+        pod_image = self.images.pause.ref  # published first: the shim pulls it for every pod
+        with self.settings.lock:
+            return embedded.start(self.settings.shim, self.settings.shared_dir, pod_image)
+
     @cached_property
     def puller(self) -> ImagePuller:
         return ImagePuller(self.client)
@@ -128,14 +128,20 @@ def finish_run(settings: Settings) -> list[Leak] | None:
 
     Returns None when no process of the run ever connected to a runtime.
     """
-    leaks: list[Leak] | None = None
-    if settings.endpoints_record.exists():
-        record = json.loads(settings.endpoints_record.read_text())
-        endpoints = Endpoints(runtime=record["runtime"], image=record["image"], source="run")
-        client = CriClient(endpoints, settings.timeout)
-        try:
-            leaks = sweep(client, settings.run_id)
-        finally:
-            client.close()
-    LocalRegistry(DEFAULT_ADDRESS, settings.registry_dir).stop()
-    return leaks
+    try:
+        return _sweep_recorded_runtime(settings)
+    finally:
+        embedded.stop(settings.shared_dir)
+        LocalRegistry(DEFAULT_ADDRESS, settings.registry_dir).stop()
+
+
+def _sweep_recorded_runtime(settings: Settings) -> list[Leak] | None:
+    if not settings.endpoints_record.exists():
+        return None
+    record = json.loads(settings.endpoints_record.read_text())
+    endpoints = Endpoints(runtime=record["runtime"], image=record["image"], source="run")
+    client = CriClient(endpoints, settings.timeout)
+    try:
+        return sweep(client, settings.run_id)
+    finally:
+        client.close()

@@ -7,6 +7,7 @@ with ShimLauncher(backend="docker", strategy="reject") as shim:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,6 +70,7 @@ class ShimLauncher:
         self.docker_host = docker_host(docker)
         self.log_level = log_level
         self.ready_timeout = ready_timeout
+        # A short path of its own: unix socket paths are limited to 107 bytes.
         self._workdir = Path(tempfile.mkdtemp(prefix="cri-shim-"))
         self.state_dir = state_dir or self._workdir / "state"
         self.socket = self._workdir / "cri.sock"
@@ -154,6 +156,11 @@ class ShimLauncher:
     def stderr_tail(self) -> str:
         return _tail(self.stderr_path)
 
+    def close(self) -> None:
+        """Stop the shim and remove its socket folder (the state dir stays)."""
+        self.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
     def __enter__(self) -> ShimLauncher:
         return self.start()
 
@@ -163,4 +170,4 @@ class ShimLauncher:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from cri_api.v1 import api_pb2 as api
 
-from harness import container_logs, probes
+from harness import cri_logs, probes
 from harness.builders import pid_namespace
+from harness.cgroups import read_limits
 from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
@@ -41,8 +42,8 @@ def test_each_container_sees_only_its_own_environment(
     own_pids = pid_namespace(api.CONTAINER)
     first = make_container(pod, "first", env={"ROLE": "first", "ONLY_FIRST": "yes"}, linux=own_pids)
     second = make_container(pod, "second", env={"ROLE": "second"}, linux=own_pids)
-    first_env = probes.init_environment(cri, first.id)
-    second_env = probes.init_environment(cri, second.id)
+    first_env = probes.init_environment_in(cri, first.id)
+    second_env = probes.init_environment_in(cri, second.id)
     assert (first_env["ROLE"], first_env["ONLY_FIRST"]) == ("first", "yes")
     assert second_env["ROLE"] == "second"
     assert "ONLY_FIRST" not in second_env
@@ -56,9 +57,9 @@ def test_each_container_runs_as_its_own_user(
     first = make_container(pod, "first", linux=linux(user=1000, group=1001))
     second = make_container(pod, "second", linux=linux(user=2000, group=2002))
     root = make_container(pod, "root")
-    assert probes.run_in(cri, first.id, "id -u; id -g").split() == ["1000", "1001"]
-    assert probes.run_in(cri, second.id, "id -u; id -g").split() == ["2000", "2002"]
-    assert probes.run_in(cri, root.id, "id -u").strip() == "0"
+    assert probes.shell_in(cri, first.id, "id -u; id -g").split() == ["1000", "1001"]
+    assert probes.shell_in(cri, second.id, "id -u; id -g").split() == ["2000", "2002"]
+    assert probes.shell_in(cri, root.id, "id -u").strip() == "0"
 
 
 @pytest.mark.feature("multi.isolation.resources", shape="multi")
@@ -68,8 +69,8 @@ def test_each_container_has_its_own_memory_limit(
     pod = make_pod("limits")
     small = make_container(pod, "small", linux=linux(memory=64 * MIB))
     large = make_container(pod, "large", linux=linux(memory=128 * MIB))
-    assert probes.memory_limit(cri, small.id) == 64 * MIB
-    assert probes.memory_limit(cri, large.id) == 128 * MIB
+    assert read_limits(cri, small).memory_limit == 64 * MIB
+    assert read_limits(cri, large).memory_limit == 128 * MIB
 
 
 @pytest.mark.feature("multi.isolation.update-resources", shape="multi")
@@ -82,8 +83,8 @@ def test_updating_one_containers_resources_leaves_the_others_alone(
     cri.update_container_resources(
         updated.id, api.LinuxContainerResources(memory_limit_in_bytes=96 * MIB)
     )
-    assert probes.memory_limit(cri, updated.id) == 96 * MIB
-    assert probes.memory_limit(cri, other.id) == 128 * MIB
+    assert read_limits(cri, updated).memory_limit == 96 * MIB
+    assert read_limits(cri, other).memory_limit == 128 * MIB
 
 
 @pytest.mark.feature("multi.isolation.images", shape="multi")
@@ -101,8 +102,8 @@ def test_containers_of_one_pod_run_different_images(
             f"container {container.name} reports image_ref {status.image_ref!r}, "
             f"not the {image} image {digests}"
         )
-    assert probes.run_in(cri, nonroot.id, "id -u").strip() == images["nonroot"].user.split(":")[0]
-    assert probes.run_in(cri, busybox.id, "id -u").strip() == "0"
+    assert probes.shell_in(cri, nonroot.id, "id -u").strip() == images["nonroot"].user.split(":")[0]
+    assert probes.shell_in(cri, busybox.id, "id -u").strip() == "0"
     page = wait_until(
         lambda: cri.exec_sync(busybox.id, ["wget", "-qO-", "http://127.0.0.1/"], timeout=10),
         lambda result: result.exit_code == 0,
@@ -123,7 +124,7 @@ def test_exec_runs_in_the_container_it_names(
         for name in ("one", "two", "three")
     }
     for name, container in containers.items():
-        assert probes.wait_for_file(cri, container.id, "/identity") == f"{name}\n"
+        assert probes.wait_for_file_in(cri, container.id, "/identity") == f"{name}\n"
 
 
 @pytest.mark.feature("multi.isolation.logs", shape="multi")
@@ -138,14 +139,14 @@ def test_each_container_writes_its_own_log_file(
         for name in ("first", "second")
     }
     for name, container in speakers.items():
-        container_logs.wait_for_text(container, f"err-{name}")
-        container_logs.wait_for_text(container, f"out-{name}")
-        lines = container_logs.read_lines(container)
-        assert {(line.stream, line.text) for line in lines} == {
+        cri_logs.wait_for_line(container, f"err-{name}", "stderr")
+        cri_logs.wait_for_line(container, f"out-{name}")
+        records = cri_logs.read_records(cri_logs.log_file(container))
+        assert {(record.stream, record.text) for record in records} == {
             ("stdout", f"out-{name}"),
             ("stderr", f"err-{name}"),
         }
-    paths = {container_logs.log_path(container) for container in speakers.values()}
+    paths = {cri_logs.log_file(container) for container in speakers.values()}
     assert len(paths) == 2
 
 

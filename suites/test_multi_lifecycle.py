@@ -16,6 +16,7 @@ from harness import probes
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, Pod, PodFactory
+from harness.lookup import container_ids
 from harness.waiting import wait_for_exit
 
 
@@ -23,17 +24,12 @@ def state_of(cri: CriClient, container: Container) -> str:
     return api.ContainerState.Name(cri.container_status(container.id).status.state)
 
 
-def ids_in(cri: CriClient, pod: Pod) -> set[str]:
-    listed = cri.list_containers(api.ContainerFilter(pod_sandbox_id=pod.id))
-    return {container.id for container in listed}
-
-
 def assert_still_serving(cri: CriClient, pod: Pod, *containers: Container) -> None:
     """The pod is ready and every container in ``containers`` runs and answers an exec."""
     assert cri.pod_status(pod.id).status.state == api.SANDBOX_READY
     for container in containers:
         assert state_of(cri, container) == "CONTAINER_RUNNING", container.name
-        assert probes.run_in(cri, container.id, "echo alive") == "alive\n"
+        assert probes.shell_in(cri, container.id, "echo alive") == "alive\n"
 
 
 @pytest.mark.feature("multi.lifecycle.exit-independent", shape="multi")
@@ -68,7 +64,7 @@ def test_removing_one_container_leaves_the_others_running(
     cri.remove_container(removed.id)
     with refused(grpc.StatusCode.NOT_FOUND):
         cri.container_status(removed.id)
-    assert ids_in(cri, pod) == {kept.id}
+    assert container_ids(cri, pod_sandbox_id=pod.id) == {kept.id}
     assert_still_serving(cri, pod, kept)
 
 
@@ -104,7 +100,7 @@ def test_a_container_restarts_as_a_new_attempt_while_the_others_run(
     assert (status.metadata.name, status.metadata.attempt) == ("restarted", 1)
     assert status.state == api.CONTAINER_RUNNING
     assert cri.container_status(kept.id).status.started_at == kept_started_at
-    assert ids_in(cri, pod) == {again.id, kept.id}
+    assert container_ids(cri, pod_sandbox_id=pod.id) == {again.id, kept.id}
     assert_still_serving(cri, pod, again, kept)
 
 
@@ -124,7 +120,7 @@ def test_an_init_container_runs_to_completion_before_the_next_starts(
     app_status = cri.container_status(app.id).status
     assert app_status.state == api.CONTAINER_RUNNING
     assert app_status.started_at >= init_status.finished_at
-    assert probes.read_file(cri, app.id, "/work/ready") == "initialized\n"
+    assert probes.read_file_in(cri, app.id, "/work/ready") == "initialized\n"
     assert state_of(cri, init) == "CONTAINER_EXITED"
 
 
@@ -135,9 +131,9 @@ def test_five_containers_run_in_one_pod(
     pod = make_pod("five")
     names = ["one", "two", "three", "four", "five"]
     containers = [make_container(pod, name, env={"WHO": name}) for name in names]
-    assert ids_in(cri, pod) == {container.id for container in containers}
+    assert container_ids(cri, pod_sandbox_id=pod.id) == {container.id for container in containers}
     assert_still_serving(cri, pod, *containers)
-    answers = [probes.run_in(cri, c.id, "echo $WHO").strip() for c in containers]
+    answers = [probes.shell_in(cri, c.id, "echo $WHO").strip() for c in containers]
     assert answers == names
 
 
@@ -161,7 +157,7 @@ def test_removing_the_pod_removes_every_container(
     containers = [make_container(pod, name) for name in ("one", "two", "three")]
     cri.stop_pod(pod.id)
     cri.remove_pod(pod.id)
-    assert ids_in(cri, pod) == set()
+    assert container_ids(cri, pod_sandbox_id=pod.id) == set()
     for container in containers:
         with refused(grpc.StatusCode.NOT_FOUND):
             cri.container_status(container.id)

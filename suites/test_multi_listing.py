@@ -11,6 +11,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.factories import Container, ContainerFactory, Pod, PodFactory
+from harness.lookup import container_ids
 from harness.waiting import wait_for_exit
 
 
@@ -25,10 +26,6 @@ def pod_with_two(
     )
 
 
-def listed(cri: CriClient, **fields: object) -> set[str]:
-    return {item.id for item in cri.list_containers(api.ContainerFilter(**fields))}  # type: ignore[arg-type]
-
-
 @pytest.mark.feature("multi.list.by-pod", shape="multi")
 def test_listing_by_pod_returns_exactly_its_containers(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
@@ -39,7 +36,7 @@ def test_listing_by_pod_returns_exactly_its_containers(
     assert {item.id for item in items} == {first.id, second.id}
     assert {item.pod_sandbox_id for item in items} == {pod.id}
     assert {item.metadata.name for item in items} == {"first", "second"}
-    assert listed(cri, pod_sandbox_id=neighbour.id) == {other_first.id, other_second.id}
+    assert container_ids(cri, pod_sandbox_id=neighbour.id) == {other_first.id, other_second.id}
 
 
 @pytest.mark.feature("multi.list.by-pod-and-label", shape="multi")
@@ -48,7 +45,9 @@ def test_listing_by_pod_and_label_returns_the_one_match(
 ) -> None:
     pod, _, second = pod_with_two(make_pod, make_container)
     pod_with_two(make_pod, make_container)
-    assert listed(cri, pod_sandbox_id=pod.id, label_selector={"role": "second"}) == {second.id}
+    assert container_ids(cri, pod_sandbox_id=pod.id, label_selector={"role": "second"}) == {
+        second.id
+    }
 
 
 @pytest.mark.feature("multi.list.by-pod-and-state", shape="multi")
@@ -66,7 +65,7 @@ def test_listing_by_pod_and_state_separates_running_from_exited(
         (api.CONTAINER_CREATED, created),
     ):
         wanted = api.ContainerStateValue(state=state)
-        assert listed(cri, pod_sandbox_id=pod.id, state=wanted) == {container.id}
+        assert container_ids(cri, pod_sandbox_id=pod.id, state=wanted) == {container.id}
 
 
 @pytest.mark.feature("multi.list.stats-by-pod", shape="multi")

@@ -11,10 +11,10 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import probes
 from harness.client import CriClient
-from harness.container_logs import wait_for_text
+from harness.cri_logs import wait_for_line
 from harness.factories import ContainerFactory, PodFactory
-from harness.host_ports import free_tcp_port, http_get
 from harness.images.catalog import ImageCatalog
+from harness.network import LOOPBACK, free_loopback_port, get_when_served, http_url
 from harness.waiting import wait_until
 
 WEB_PAGE = b"cri-conformance web server\n"
@@ -32,11 +32,11 @@ def test_containers_talk_tcp_over_localhost(
 
     send = "echo hello-over-localhost | nc 127.0.0.1 7001"
     wait_until(
-        lambda: probes.exit_code_of(cri, client.id, send),
+        lambda: probes.exit_code_in(cri, client.id, send),
         lambda code: code == 0,
         what="the client to connect to the server on 127.0.0.1:7001",
     )
-    wait_for_text(server, "hello-over-localhost")
+    wait_for_line(server, "hello-over-localhost")
 
 
 @pytest.mark.feature("multi.network.localhost-http", shape="multi")
@@ -77,7 +77,7 @@ def test_every_container_has_the_pod_ip(
     containers = [make_container(pod, name) for name in ("one", "two", "three")]
     network = cri.pod_status(pod.id).status.network
     assert network.ip, "PodSandboxStatus reports no pod IP"
-    seen = {container.name: probes.ipv4_addresses(cri, container.id) for container in containers}
+    seen = {container.name: probes.ipv4_addresses_in(cri, container.id) for container in containers}
     for name, addresses in seen.items():
         assert network.ip in addresses, f"container {name} has {addresses}, pod IP {network.ip}"
     assert len({frozenset(addresses) for addresses in seen.values()}) == 1, seen
@@ -87,19 +87,15 @@ def test_every_container_has_the_pod_ip(
 def test_a_host_port_reaches_a_container_that_is_not_the_first(
     make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    host_port = free_tcp_port()
+    host_port = free_loopback_port()
     mapping = api.PortMapping(
-        protocol=api.TCP, container_port=80, host_port=host_port, host_ip="127.0.0.1"
+        protocol=api.TCP, container_port=80, host_port=host_port, host_ip=LOOPBACK
     )
     pod = make_pod("ports", port_mappings=[mapping])
     make_container(pod, "first")
     make_container(pod, "web", image=images["webserver"].ref, command=[])
-    body = wait_until(
-        lambda: http_get(f"http://127.0.0.1:{host_port}/"),
-        lambda answer: answer is not None,
-        what=f"the web server behind host port 127.0.0.1:{host_port}",
-    )
-    assert body == WEB_PAGE
+    answer = get_when_served(http_url(LOOPBACK, host_port))
+    assert (answer.status, answer.body) == (200, WEB_PAGE)
 
 
 @pytest.mark.feature("multi.network.resolv-conf", shape="multi")
@@ -113,9 +109,11 @@ def test_every_container_has_the_pods_dns_config(
     )
     pod = make_pod("dns", dns_config=dns)
     containers = [make_container(pod, name) for name in ("one", "two")]
-    contents = {probes.read_file(cri, container.id, "/etc/resolv.conf") for container in containers}
+    contents = {
+        probes.read_file_in(cri, container.id, "/etc/resolv.conf") for container in containers
+    }
     assert len(contents) == 1, f"the containers see different resolv.conf files: {contents}"
-    directives = probes.resolv_conf(cri, containers[0].id)
+    directives = probes.resolv_conf_in(cri, containers[0].id)
     assert directives.get("nameserver") == list(dns.servers)
     assert directives.get("search") == list(dns.searches)
     assert directives.get("options") == list(dns.options)
@@ -127,7 +125,7 @@ def test_every_container_has_the_same_hosts_file(
 ) -> None:
     pod = make_pod("hosts", hostname="hosts-pod")
     containers = [make_container(pod, name) for name in ("one", "two")]
-    contents = {probes.read_file(cri, container.id, "/etc/hosts") for container in containers}
+    contents = {probes.read_file_in(cri, container.id, "/etc/hosts") for container in containers}
     assert len(contents) == 1, f"the containers see different /etc/hosts files: {contents}"
     entries = [line.split() for line in contents.pop().splitlines()]
     assert any(entry[:1] == ["127.0.0.1"] and "localhost" in entry for entry in entries)
@@ -141,7 +139,7 @@ def client_get(cri: CriClient, container_id: str, url: str) -> str | None:
 def listening_ports(cri: CriClient, container_id: str) -> set[int]:
     """TCP ports in LISTEN state as netstat inside the container reports them."""
     ports = set()
-    for line in probes.run_in(cri, container_id, "netstat -ltn").splitlines():
+    for line in probes.shell_in(cri, container_id, "netstat -ltn").splitlines():
         fields = line.split()
         if len(fields) >= 4 and fields[0].startswith("tcp"):
             ports.add(int(fields[3].rsplit(":", 1)[1]))

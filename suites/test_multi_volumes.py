@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cri_api.v1 import api_pb2 as api
 
-from harness import container_logs, probes
+from harness import cri_logs, probes
 from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
 
@@ -29,10 +29,10 @@ def test_files_written_in_one_container_are_read_in_another(
     pod = make_pod("volume")
     first = make_container(pod, "first", mounts=volume(tmp_path, "/shared"))
     second = make_container(pod, "second", mounts=volume(tmp_path, "/data"))
-    probes.run_in(cri, first.id, "echo from-first > /shared/first.txt")
-    probes.run_in(cri, second.id, "echo from-second > /data/second.txt")
-    assert probes.read_file(cri, second.id, "/data/first.txt") == "from-first\n"
-    assert probes.read_file(cri, first.id, "/shared/second.txt") == "from-second\n"
+    probes.shell_in(cri, first.id, "echo from-first > /shared/first.txt")
+    probes.shell_in(cri, second.id, "echo from-second > /data/second.txt")
+    assert probes.read_file_in(cri, second.id, "/data/first.txt") == "from-first\n"
+    assert probes.read_file_in(cri, first.id, "/shared/second.txt") == "from-second\n"
     assert (tmp_path / "second.txt").read_text() == "from-second\n"
 
 
@@ -43,10 +43,10 @@ def test_a_volume_read_only_in_one_container_stays_writable_in_another(
     pod = make_pod("readonly")
     writer = make_container(pod, "writer", mounts=volume(tmp_path, "/shared"))
     reader = make_container(pod, "reader", mounts=volume(tmp_path, "/shared", readonly=True))
-    assert probes.exit_code_of(cri, reader.id, "echo no > /shared/denied") != 0
+    assert probes.exit_code_in(cri, reader.id, "echo no > /shared/denied") != 0
     assert not (tmp_path / "denied").exists()
-    probes.run_in(cri, writer.id, "echo allowed > /shared/allowed")
-    assert probes.read_file(cri, reader.id, "/shared/allowed") == "allowed\n"
+    probes.shell_in(cri, writer.id, "echo allowed > /shared/allowed")
+    assert probes.read_file_in(cri, reader.id, "/shared/allowed") == "allowed\n"
 
 
 @pytest.mark.feature("multi.volumes.sidecar-log", shape="multi")
@@ -68,9 +68,9 @@ def test_a_sidecar_streams_the_main_containers_log_file_through_a_shared_volume(
         mounts=volume(tmp_path, "/logs", readonly=True),
     )
     for line in APP_LOG_LINES:
-        container_logs.wait_for_text(sidecar, line)
-    assert container_logs.texts(sidecar, "stdout")[-3:] == APP_LOG_LINES
-    main_lines = container_logs.wait_for_text(main, "main-started")
+        cri_logs.wait_for_line(sidecar, line)
+    assert cri_logs.wait_for_line(sidecar, APP_LOG_LINES[-1])[-3:] == APP_LOG_LINES
+    main_lines = cri_logs.wait_for_line(main, "main-started")
     assert not set(APP_LOG_LINES) & set(main_lines), "the main container's file went to its log"
 
 
@@ -80,7 +80,7 @@ def test_each_container_has_its_own_root_filesystem(
 ) -> None:
     pod = make_pod("rootfs")
     first, second = make_container(pod, "first"), make_container(pod, "second")
-    probes.run_in(cri, first.id, "echo mine > /tmp/private && echo first > /etc/whoami")
-    assert probes.exit_code_of(cri, second.id, "test -e /tmp/private") != 0
-    assert probes.exit_code_of(cri, second.id, "test -e /etc/whoami") != 0
-    assert probes.read_file(cri, first.id, "/tmp/private") == "mine\n"
+    probes.shell_in(cri, first.id, "echo mine > /tmp/private && echo first > /etc/whoami")
+    assert probes.exit_code_in(cri, second.id, "test -e /tmp/private") != 0
+    assert probes.exit_code_in(cri, second.id, "test -e /etc/whoami") != 0
+    assert probes.read_file_in(cri, first.id, "/tmp/private") == "mine\n"

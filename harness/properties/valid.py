@@ -7,6 +7,7 @@ import secrets
 from cri_api.v1 import api_pb2 as cri
 
 from harness import probes
+from harness.cgroups import read_limits
 from harness.lab import Lab
 from harness.properties.registry import register
 from harness.spec_files import Spec
@@ -55,11 +56,11 @@ def container_process_is_as_configured(lab: Lab, spec: Spec) -> None:
     _, containers = lab.run_spec(spec)
     for container in containers:
         config = container.config
-        assert probes.init_argv(lab.client, container.id) == expected_argv(config)
-        environment = probes.init_environment(lab.client, container.id)
+        assert probes.init_argv_in(lab.client, container.id) == expected_argv(config)
+        environment = probes.init_environment_in(lab.client, container.id)
         for variable in config.envs:
             assert environment.get(variable.key) == variable.value, variable.key
-        cwd = probes.run_in(lab.client, container.id, "readlink /proc/1/cwd").strip()
+        cwd = probes.shell_in(lab.client, container.id, "readlink /proc/1/cwd").strip()
         assert cwd == (config.working_dir or "/")
 
 
@@ -69,8 +70,8 @@ def pod_dns_is_as_configured(lab: Lab, spec: Spec) -> None:
     _, containers = lab.run_spec(spec)
     dns = spec.pod.dns_config
     for container in containers:
-        assert probes.hostname(lab.client, container.id) == spec.pod.hostname
-        resolv = probes.resolv_conf(lab.client, container.id)
+        assert probes.hostname_in(lab.client, container.id) == spec.pod.hostname
+        resolv = probes.resolv_conf_in(lab.client, container.id)
         assert resolv.get("nameserver", []) == list(dns.servers)
         assert resolv.get("search", []) == list(dns.searches)
         assert resolv.get("options", []) == list(dns.options)
@@ -82,11 +83,11 @@ def mounts_are_as_configured(lab: Lab, spec: Spec) -> None:
     _, containers = lab.run_spec(spec)
     for container in containers:
         for mount in container.config.mounts:
-            origin = probes.read_file(lab.client, container.id, f"{mount.container_path}/origin")
+            origin = probes.read_file_in(lab.client, container.id, f"{mount.container_path}/origin")
             assert origin == f"{mount.host_path.rsplit('/', 1)[1]}\n", mount.container_path
             token = secrets.token_hex(4)
             write = f"echo {token} > '{mount.container_path}/{token}'"
-            code = probes.exit_code_of(lab.client, container.id, write)
+            code = probes.exit_code_in(lab.client, container.id, write)
             written = f"{mount.host_path}/{token}"
             if mount.readonly:
                 assert code != 0, f"wrote to read-only mount {mount.container_path}"
@@ -96,38 +97,20 @@ def mounts_are_as_configured(lab: Lab, spec: Spec) -> None:
                     assert file.read() == f"{token}\n"
 
 
-def expected_cgroup(resources: cri.LinuxContainerResources, v2: bool) -> dict[str, str]:
-    """cgroup file -> value for every limit the config sets (v2 converts shares to weight)."""
-    expected: dict[str, str] = {}
-    if resources.memory_limit_in_bytes:
-        key = "memory.max" if v2 else "memory/memory.limit_in_bytes"
-        expected[key] = str(resources.memory_limit_in_bytes)
-    if resources.cpu_shares:
-        if v2:  # the conversion runc and crun apply
-            expected["cpu.weight"] = str(1 + ((resources.cpu_shares - 2) * 9999) // 262142)
-        else:
-            expected["cpu/cpu.shares"] = str(resources.cpu_shares)
-    if resources.cpu_period:
-        if v2:
-            expected["cpu.max"] = f"{resources.cpu_quota} {resources.cpu_period}"
-        else:
-            expected["cpu/cpu.cfs_period_us"] = str(resources.cpu_period)
-            expected["cpu/cpu.cfs_quota_us"] = str(resources.cpu_quota)
-    return expected
-
-
 @register("resources", "properties.resources")
 def resources_are_as_configured(lab: Lab, spec: Spec) -> None:
-    """The container's cgroup holds the memory and CPU limits of its config."""
+    """The container's cgroup holds the memory and CPU limits its config sets."""
     _, containers = lab.run_spec(spec)
     for container in containers:
-        v2 = probes.cgroup_v2(lab.client, container.id)
-        expected = expected_cgroup(container.config.linux.resources, v2)
-        seen = {
-            name: probes.read_file(lab.client, container.id, f"/sys/fs/cgroup/{name}").strip()
-            for name in expected
-        }
-        assert seen == expected
+        wanted = container.config.linux.resources
+        limits = read_limits(lab.client, container)
+        if wanted.memory_limit_in_bytes:
+            assert limits.memory_limit == wanted.memory_limit_in_bytes, "memory limit"
+        if wanted.cpu_shares:
+            assert limits.cpu_weight == limits.weight_for_shares(wanted.cpu_shares), "CPU shares"
+        if wanted.cpu_period:
+            quota = (limits.cpu_quota, limits.cpu_period)
+            assert quota == (wanted.cpu_quota, wanted.cpu_period), "CPU quota and period"
 
 
 @register("multi-shapes", "properties.multi-shapes")
@@ -140,9 +123,9 @@ def pod_invariants_hold_for_any_shape(lab: Lab, spec: Spec) -> None:
         c.name: c.config.linux.security_context.namespace_options.pid == cri.POD for c in containers
     }
     for viewer in containers:
-        assert pod_ip in probes.ipv4_addresses(lab.client, viewer.id), viewer.name
-        assert probes.hostname(lab.client, viewer.id) == spec.pod.hostname, viewer.name
-        seen = "\n".join(probes.process_args(lab.client, viewer.id))
+        assert pod_ip in probes.ipv4_addresses_in(lab.client, viewer.id), viewer.name
+        assert probes.hostname_in(lab.client, viewer.id) == spec.pod.hostname, viewer.name
+        seen = "\n".join(probes.process_args_in(lab.client, viewer.id))
         for other in containers:
             visible = other is viewer or (shares_pids[viewer.name] and shares_pids[other.name])
             assert (process_marker(other.name) in seen) == visible, (

@@ -58,18 +58,6 @@ def test_a_wrong_endpoint_is_one_line_within_the_timeout(pytester: pytest.Pytest
     assert elapsed < 30
 
 
-def test_no_endpoint_at_all_says_how_to_give_one(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("CONTAINER_RUNTIME_ENDPOINT", raising=False)
-    pytester.makepyfile(test_x="def test_x(cri):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
-    output = result.stdout.str()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--cri-endpoint" in output
-    assert "Traceback" not in output
-
-
 def test_a_test_failing_halfway_leaves_nothing_behind(
     pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
 ) -> None:

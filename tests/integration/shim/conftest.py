@@ -38,14 +38,14 @@ def launch(tmp_path: Path, docker_api: docker.APIClient) -> Iterator[Callable[[]
 
     yield start
     for launcher in launched:
-        launcher.stop()
+        launcher.close()
     # A fresh shim on the same state removes what the test left; on a clean stop with no
     # objects it also removes its network, so nothing of this instance may remain.
     final = ShimLauncher(state_dir=tmp_path / "state").start()
     client = connect(final)
     remove_everything(client)
     client.close()
-    final.stop()
+    final.close()
     assert owned_by(docker_api, instance_of(tmp_path / "state")) == [], "the shim leaked"
 
 

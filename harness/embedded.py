@@ -1,0 +1,116 @@
+"""The embedded default: with no endpoint given, the run tests the reference shim.
+
+The first process of the run that needs a runtime starts the shim (under the run's setup
+lock) and records its pid and endpoint in the shared folder; every other process reuses it;
+the controller stops it once all tests and the leak sweep are done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.endpoints import EndpointError, Endpoints
+
+STRATEGIES = ("reject", "shared-vm", "separate-vms")
+BACKENDS = ("auto", "docker", "apple")
+
+
+@dataclass(frozen=True)
+class EmbeddedShim:
+    """How the run's shim is configured; recorded once started."""
+
+    strategy: str = "reject"
+    backend: str = "auto"
+
+    @property
+    def resolved_backend(self) -> str:
+        """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
+        if self.backend != "auto":
+            return self.backend
+        if sys.platform == "darwin" and shutil.which("container"):
+            return "apple"
+        return "docker"
+
+    @property
+    def profile_name(self) -> str:
+        return f"reference-shim-{self.strategy}"
+
+    @property
+    def column_name(self) -> str:
+        return f"reference-shim-{self.strategy}"
+
+
+def _record_path(shared_dir: Path) -> Path:
+    return shared_dir / "embedded-shim.json"
+
+
+def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
+    """Start the run's shim unless another process did; the caller holds the setup lock."""
+    record = _record_path(shared_dir)
+    if record.exists():
+        endpoint = json.loads(record.read_text())["endpoint"]
+        return Endpoints(endpoint, endpoint, "embedded reference shim")
+    from reference_shim.launcher import LaunchError, ShimLauncher
+
+    try:
+        launcher = ShimLauncher(
+            backend=shim.resolved_backend,
+            strategy=shim.strategy,
+            state_dir=shared_dir / "shim-state",
+            pod_image=pod_image,
+        ).start()
+    except LaunchError as error:
+        raise EndpointError(f"embedded reference shim ({shim.strategy}): {error}") from None
+    record.write_text(
+        json.dumps(
+            {
+                "endpoint": launcher.endpoint,
+                "pid": launcher.pid,
+                "workdir": str(launcher.socket.parent),
+                "stderr": str(launcher.stderr_path),
+            }
+        )
+    )
+    return Endpoints(launcher.endpoint, launcher.endpoint, "embedded reference shim")
+
+
+def stop(shared_dir: Path, grace: float = 15.0) -> None:
+    """Stop the run's shim, if the run started one: SIGTERM, then SIGKILL after ``grace``."""
+    record = _record_path(shared_dir)
+    if not record.exists():
+        return
+    data = json.loads(record.read_text())
+    pid = int(data["pid"])
+    deadline = time.monotonic() + grace
+    try:
+        os.kill(pid, signal.SIGTERM)
+        while time.monotonic() < deadline:
+            if _reaped_or_gone(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    shutil.rmtree(data["workdir"], ignore_errors=True)
+    record.unlink()
+
+
+def _reaped_or_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaping it when it is our own child)."""
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == pid
+    except ChildProcessError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
