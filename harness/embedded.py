@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +31,9 @@ class EmbeddedShim:
     @property
     def resolved_backend(self) -> str:
         """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-        if self.backend != "auto":
-            return self.backend
-        if sys.platform == "darwin" and shutil.which("container"):
-            return "apple"
-        return "docker"
+        from reference_shim.config import resolve_backend
+
+        return resolve_backend(self.backend)
 
     @property
     def profile_name(self) -> str:

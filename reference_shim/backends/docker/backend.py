@@ -36,13 +36,12 @@ from reference_shim.backends.docker.translate import (
     host_config_args,
     resource_args,
 )
+from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
 from reference_shim.errors import DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
-SHIM_LABEL = "io.cri-conformance.shim"
-INSTANCE_LABEL = "io.cri-conformance.shim.instance"
 _API_TIMEOUT_S = 120
 
 
@@ -74,6 +73,7 @@ def _status_of(document: dict[str, Any], network: str) -> VmStatus:
 
 class DockerBackend:
     name = "docker"
+    models_pods = False  # a pod VM is a pause container with its own IP
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.
@@ -82,7 +82,7 @@ class DockerBackend:
         self.instance = instance
         self.images = DockerImages(self._api)
         self._network = f"cri-shim-{instance[:16]}"
-        self._labels = {SHIM_LABEL: "reference", INSTANCE_LABEL: instance}
+        self._labels = owner_labels(instance)
 
     # -- network ------------------------------------------------------------------------
 
