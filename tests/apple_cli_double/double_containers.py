@@ -27,7 +27,7 @@ _STOP_WAIT_S = 10.0
 def _signal_number(name: str) -> int:
     if name.isdigit():
         return int(name)
-    return int(signal.Signals("SIG" + name.upper().removeprefix("SIG")))
+    return int(signal.Signals["SIG" + name.upper().removeprefix("SIG")])
 
 
 def _wrapped(verb: str, code: str, cause: str) -> str:
@@ -85,6 +85,8 @@ def start(store: Store, argv: list[str]) -> int:
     with store.locked():
         if not store.exists(container_id):
             raise Fail(f"get failed: container {container_id} not found")
+        if store.setting("start_error"):  # e.g. a VM that cannot boot
+            raise Fail(str(store.setting("start_error")))
         if store.status(container_id)["state"] == "running":
             if "attach" in parsed.flags:
                 raise Fail("attach is currently unsupported on already running containers")

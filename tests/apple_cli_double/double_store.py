@@ -10,7 +10,8 @@ containers/<id>/stats.json    written by a test: counters `stats` reports
 images.json                   the local image store (ImageResource documents)
 registry.json                 what `image pull` can fetch, by reference
 exec-replies.json             what `exec` answers, by JSON-encoded argv
-settings.json                 {"macos": 26|15, "shape": "1"|"0", "running": bool}
+settings.json                 {"macos": 26|15, "shape": "1"|"0", "running": bool,
+                              "start_error": the text `start` fails with}
 calls.jsonl                   every command line the double was given
 """
 
@@ -80,9 +81,8 @@ class Store:
             calls.write(json.dumps(argv) + "\n")
 
     def setting(self, name: str) -> Any:
-        return self.read("settings.json", {}).get(
-            name, {"macos": 26, "shape": "1", "running": True}[name]
-        )
+        defaults = {"macos": 26, "shape": "1", "running": True, "start_error": ""}
+        return self.read("settings.json", {}).get(name, defaults[name])
 
     # -- containers -----------------------------------------------------------------------
 

@@ -54,5 +54,17 @@ def container_spec(
     return specs.container_spec(record, pod, image, placement, resolv_conf)
 
 
-def create(backend: AppleBackend, pod: PodRecord, config: cri.ContainerConfig) -> str:
-    return backend.create_vm(container_spec(backend, pod, config))
+def create(
+    backend: AppleBackend,
+    pod: PodRecord,
+    config: cri.ContainerConfig,
+    resolv_conf: Path | None = None,
+) -> str:
+    return backend.create_vm(container_spec(backend, pod, config, resolv_conf))
+
+
+def resolv_conf(folder: Path, dns: cri.DNSConfig) -> Path:
+    """The pod's resolv.conf, as RunPodSandbox writes it for its containers."""
+    path = folder / "resolv.conf"
+    path.write_text(specs.resolv_conf(dns))
+    return path
