@@ -47,9 +47,14 @@ def container_spec(
         config.image.image, "", ""
     )
     record = ContainerRecord(
-        id=ids.new_id(), pod_id=pod.id, config=config, created_at=1, image_ref="",
-        image_id=image.id, log_path="",
-    )  # fmt: skip
+        id=ids.new_id(),
+        pod_id=pod.id,
+        config=config,
+        created_at=1,
+        image_ref="",
+        image_id=image.id,
+        log_path="",
+    )
     placement = RejectStrategy().container_placement(pod, config)
     return specs.container_spec(record, pod, image, placement, resolv_conf)
 

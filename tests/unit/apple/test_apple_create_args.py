@@ -42,10 +42,14 @@ def test_command_and_args_replace_the_entrypoint_and_pass_through_as_arguments(
     config = container_config(BUSYBOX, command=["sh", "-c"], args=["echo -n hi", "--not-a-flag"])
     vm_id = create(backend, pod, config)
     argv = double.last("create")
-    assert argv[-5:] == ["--entrypoint", "sh", BUSYBOX, "-c", "echo -n hi", "--not-a-flag"][-5:]
     assert argv[argv.index("--entrypoint") :] == [
-        "--entrypoint", "sh", BUSYBOX, "-c", "echo -n hi", "--not-a-flag",
-    ]  # fmt: skip
+        "--entrypoint",
+        "sh",
+        BUSYBOX,
+        "-c",
+        "echo -n hi",
+        "--not-a-flag",
+    ]
     process = double.config(vm_id)["initProcess"]
     assert (process["executable"], process["arguments"]) == (
         "sh",
@@ -144,8 +148,10 @@ def test_pod_dns_config_becomes_dns_flags(
     assert flag_values(argv, "--dns-option") == ["ndots:3"]
     assert "/etc/resolv.conf" not in " ".join(flag_values(argv, "--volume"))
     assert double.config(vm_id)["dns"] == {
-        "nameservers": ["10.10.10.10", "10.0.0.2"], "options": ["ndots:3"], "searchDomains": ["e.test"],
-    }  # fmt: skip
+        "nameservers": ["10.10.10.10", "10.0.0.2"],
+        "options": ["ndots:3"],
+        "searchDomains": ["e.test"],
+    }
 
 
 def test_an_empty_dns_config_means_no_dns(
@@ -170,12 +176,18 @@ def test_pod_port_mappings_are_published_by_the_container_carrying_the_pod(
     )
     vm_id = create(backend, run_pod(backend, config), container_config(BUSYBOX))
     assert flag_values(double.last("create"), "--publish") == [
-        "127.0.0.1:8080:80/tcp", "5353:53/udp", "[::1]:8443:443/tcp",
-    ]  # fmt: skip
+        "127.0.0.1:8080:80/tcp",
+        "5353:53/udp",
+        "[::1]:8443:443/tcp",
+    ]
     published = double.config(vm_id)["publishedPorts"]
-    assert [(p["hostAddress"], p["hostPort"], p["containerPort"], p["proto"]) for p in published] == [
-        ("127.0.0.1", 8080, 80, "tcp"), ("0.0.0.0", 5353, 53, "udp"), ("::1", 8443, 443, "tcp"),
-    ]  # fmt: skip
+    assert [
+        (p["hostAddress"], p["hostPort"], p["containerPort"], p["proto"]) for p in published
+    ] == [
+        ("127.0.0.1", 8080, 80, "tcp"),
+        ("0.0.0.0", 5353, 53, "udp"),
+        ("::1", 8443, 443, "tcp"),
+    ]
 
 
 def test_sctp_ports_are_unimplemented(backend: AppleBackend) -> None:
@@ -199,8 +211,10 @@ def test_cpu_quota_rounds_up_to_whole_vcpus_and_memory_to_whole_mib(
     argv = double.last("create")
     assert (flag_values(argv, "--cpus"), flag_values(argv, "--memory")) == (["2"], ["287M"])
     assert double.config(vm_id)["resources"] == {
-        "cpuOverhead": 1, "cpus": 2, "memoryInBytes": 287 * 1024 * 1024,
-    }  # fmt: skip
+        "cpuOverhead": 1,
+        "cpus": 2,
+        "memoryInBytes": 287 * 1024 * 1024,
+    }
 
 
 @pytest.mark.parametrize(
