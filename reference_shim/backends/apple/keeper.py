@@ -63,8 +63,17 @@ class KeeperFiles:
 
     def keeper_alive(self) -> bool:
         try:
-            os.kill(int(self.pid.read_text()), 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pid = int(self.pid.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        try:  # a keeper this process started is a zombie until reaped: reap it here
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return False
+        except ChildProcessError:
+            pass  # not our child (an earlier shim's keeper)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
             return False
         except PermissionError:
             return True

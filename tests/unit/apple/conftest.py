@@ -30,5 +30,6 @@ def backend(double: CliDouble, tmp_path: Path) -> Iterator[AppleBackend]:
     backend = AppleBackend(double.cli(), tmp_path / "state" / "apple", INSTANCE)
     backend.setup()
     yield backend
+    double.settings(running=True, start_error="")
     for vm_id in backend.list_vms():  # ends the keepers the test left running
         backend.remove_vm(vm_id)
