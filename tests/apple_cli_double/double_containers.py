@@ -298,6 +298,7 @@ def stats(store: Store, argv: list[str]) -> int:
     for container_id in parsed.positionals:
         if not store.exists(container_id):
             raise Fail(f"no such container: {container_id}")
+    time.sleep(float(store.setting("stats_delay_s")))  # two samples, some time apart
     running = [
         i for i in parsed.positionals or store.ids() if store.status(i)["state"] == "running"
     ]

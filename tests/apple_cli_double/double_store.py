@@ -11,7 +11,8 @@ images.json                   the local image store (ImageResource documents)
 registry.json                 what `image pull` can fetch, by reference
 exec-replies.json             what `exec` answers, by JSON-encoded argv
 settings.json                 {"macos": 26|15, "shape": "1"|"0", "running": bool,
-                              "start_error": the text `start` fails with}
+                              "start_error": the text `start` fails with,
+                              "stats_delay_s": how long `stats` takes (the real one ~2 s)}
 calls.jsonl                   every command line the double was given
 """
 
@@ -81,7 +82,13 @@ class Store:
             calls.write(json.dumps(argv) + "\n")
 
     def setting(self, name: str) -> Any:
-        defaults = {"macos": 26, "shape": "1", "running": True, "start_error": ""}
+        defaults = {
+            "macos": 26,
+            "shape": "1",
+            "running": True,
+            "start_error": "",
+            "stats_delay_s": 0,
+        }
         return self.read("settings.json", {}).get(name, defaults[name])
 
     # -- containers -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""``container stats`` with a short memory: one sample takes Apple about 2 s, and a pod's stats
-ask for its workload VM twice (as the pod and as the container) at the same moment."""
+"""``container stats`` shared between simultaneous callers: one sample takes Apple about 2 s,
+and a pod's stats ask for its workload VM twice (as the pod and as its container) at once."""
 
 from __future__ import annotations
 
@@ -10,26 +10,25 @@ from reference_shim.backends.apple.cli import AppleCli
 from reference_shim.backends.apple.documents import parse_stats
 from reference_shim.backends.base import VmStats
 
-FRESH_S = 1.0
-
 
 class StatsSampler:
     def __init__(self, cli: AppleCli) -> None:
         self._cli = cli
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._samples: dict[str, tuple[float, VmStats | None]] = {}
+        self._latest: dict[str, tuple[float, VmStats | None]] = {}
 
     def sample(self, vm_id: str) -> VmStats | None:
         """The VM's counters, or None when it is not running (Apple leaves it out) or gone."""
+        asked = time.monotonic()
         with self._lock:
             lock = self._locks.setdefault(vm_id, threading.Lock())
-        with lock:  # a second caller waits for the first sample and shares it
-            taken = self._samples.get(vm_id)
-            if taken is not None and time.monotonic() - taken[0] < FRESH_S:
-                return taken[1]
+        with lock:
+            latest = self._latest.get(vm_id)
+            if latest is not None and latest[0] >= asked:
+                return latest[1]  # finished while this caller waited for it: share it
             stats = self._take(vm_id)
-            self._samples[vm_id] = (time.monotonic(), stats)
+            self._latest[vm_id] = (time.monotonic(), stats)
             return stats
 
     def _take(self, vm_id: str) -> VmStats | None:

@@ -156,3 +156,19 @@ def test_stats_of_a_container_and_of_its_pod(backend: AppleBackend, double: CliD
     assert pod_stats is not None
     assert (pod_stats.cpu_usage_ns, pod_stats.memory_usage) == (0, 0)  # counted as the container's
     assert (pod_stats.network_rx_bytes, pod_stats.network_tx_bytes) == (11, 22)
+
+
+def test_simultaneous_stats_of_one_vm_share_a_sample(
+    backend: AppleBackend, double: CliDouble, running: str
+) -> None:
+    double.settings(stats_delay_s=0.5)
+    samples: list[object] = []
+    callers = [
+        threading.Thread(target=lambda: samples.append(backend.stats(running))) for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(double.calls("stats")) == 1
+    assert samples[0] is samples[1] is not None
