@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient, CriError
+from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
+    make_cgroup_pod,
+    shared_host_dir,
+)
 from harness.embedded import BACKENDS, STRATEGIES, EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
 from harness.features import FeatureRegistryError, registry
+from harness.image_store import make_absent
 from harness.images.builder import BuildError
-from harness.images.catalog import ImageCatalog
+from harness.images.catalog import ImageCatalog, TestImage
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
 from harness.resources import Leak, ResourceTracker, new_run_id
@@ -367,3 +372,24 @@ def make_container(
 ) -> ContainerFactory:
     """Create and start containers owned by the test: ``make_container(pod, command=[...])``."""
     return ContainerFactory(run_context, images, cri_session.puller)
+
+
+@pytest.fixture
+def absent_image(
+    cri: CriClient, images: ImageCatalog, cri_session: CriSession
+) -> Iterator[Callable[[str], TestImage]]:
+    """``absent_image("removable-tag")``: a test image the runtime does not hold right now.
+
+    Whatever the test pulls of it is removed again when the test ends. Shared images are refused.
+    """
+    used: list[TestImage] = []
+
+    def absent(name: str) -> TestImage:
+        image = images[name]
+        make_absent(cri, cri_session.puller, image)
+        used.append(image)
+        return image
+
+    yield absent
+    for image in used:
+        make_absent(cri, cri_session.puller, image)

@@ -103,8 +103,11 @@ class Containers:
     # -- stop / remove ------------------------------------------------------------------
 
     def stop(self, container_id: str, timeout: int) -> None:
+        """Idempotent: an unknown (already removed) container is already stopped."""
         validation.non_negative_timeout(timeout, "StopContainer")
-        self.stop_record(self.ctx.registry.container(container_id), timeout)
+        container = self.ctx.registry.find_container(container_id)
+        if container is not None:
+            self.stop_record(container, timeout)
 
     def stop_record(self, container: ContainerRecord, timeout: int) -> None:
         """Idempotent: a created or exited container is left as it is."""

@@ -35,6 +35,10 @@ class Unimplemented(ShimError):
     code = grpc.StatusCode.UNIMPLEMENTED
 
 
+class ResourceExhausted(ShimError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class DeadlineExceeded(ShimError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 

@@ -1,9 +1,9 @@
 """gRPC ``runtime.v1.RuntimeService``: request in, the CRI layer, response out.
 
 Every RPC of ``cri_api.v1`` is answered here, implemented or refused with UNIMPLEMENTED and
-the reason. Exec, Attach and PortForward go to a ``StreamingProvider``; until the streaming
-server (``reference_shim.streaming``) is plugged in through ``RuntimeService(streaming=...)``
-they answer UNIMPLEMENTED.
+the reason. Exec, Attach and PortForward go to a ``StreamingProvider``
+(``reference_shim.streaming``, given as ``RuntimeService(streaming=...)``); a backend without
+one answers them UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from reference_shim.pods import Pods
 from reference_shim.stats import Stats
 
 NO_STREAMING = (
-    "the streaming server (Exec, Attach, PortForward) is not part of this shim yet; "
-    "use ExecSync for commands"
+    "this backend offers no streaming server (Exec, Attach, PortForward); use ExecSync for commands"
 )
 
 

@@ -23,6 +23,8 @@ from reference_shim.registry import Registry
 from reference_shim.runtime_service import RuntimeService
 from reference_shim.store import Store
 from reference_shim.strategies import strategy_named
+from reference_shim.streaming.provider import StreamingService
+from reference_shim.streaming.server import StreamingServer
 from reference_shim.sync import on_vm_exit, recover
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,16 @@ def make_backend(config: ShimConfig, instance: str) -> VmBackend:
     raise ValueError(f"unknown backend {config.backend!r}")
 
 
+def make_streaming(config: ShimConfig) -> StreamingServer | None:
+    """The streaming server for the configured backend, on loopback."""
+    if config.backend == "docker":
+        from reference_shim.backends.docker.host import docker_host
+        from reference_shim.streaming.docker import DockerStreaming
+
+        return StreamingServer(DockerStreaming(docker_host(config.docker_host)))
+    return None
+
+
 def instance_id(store: Store) -> str:
     """This state dir's identity, kept across restarts; it labels every object the shim makes."""
     found = store.meta("instance")
@@ -58,11 +70,18 @@ def instance_id(store: Store) -> str:
 class Shim:
     """One running shim: build with a config, ``start``, then ``wait`` or ``stop``."""
 
-    def __init__(self, config: ShimConfig, backend: VmBackend | None = None) -> None:
+    def __init__(
+        self,
+        config: ShimConfig,
+        backend: VmBackend | None = None,
+        streaming: StreamingServer | None = None,
+    ) -> None:
+        """An injected ``backend`` comes without streaming unless ``streaming`` is given."""
         self.config = config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / "state.db")
         self.backend = backend or make_backend(config, instance_id(self.store))
+        self.streaming = streaming if backend else make_streaming(config)
         self.ctx = ShimContext(
             registry=Registry(self.store),
             backend=self.backend,
@@ -84,7 +103,12 @@ class Shim:
         # The generated registration functions are untyped.
         add_runtime: Any = cri_grpc.add_RuntimeServiceServicer_to_server
         add_images: Any = cri_grpc.add_ImageServiceServicer_to_server
-        add_runtime(RuntimeService(self.ctx), server)
+        provider = None
+        if self.streaming is not None:
+            self.streaming.start()
+            provider = StreamingService(self.streaming)
+            log.info("streaming server on %s", self.streaming.base_url)
+        add_runtime(RuntimeService(self.ctx, provider), server)
         add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)
         socket = self.config.socket
         socket.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +147,8 @@ class Shim:
         """Stop serving; VMs keep running and a restarted shim takes them back."""
         if self._server is not None:
             self._server.stop(_GRACE_S).wait()
+        if self.streaming is not None:
+            self.streaming.stop()
         self._stop_events.set()
         self.ctx.close_pumps()
         if not self.ctx.registry.pods and not self.ctx.registry.containers:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
+from harness.verbose_info import assert_json_values
 
 
 def condition(status: api.RuntimeStatus, kind: str) -> api.RuntimeCondition:
@@ -50,3 +53,24 @@ def test_runtime_config_reports_the_cgroup_driver(cri: CriClient) -> None:
         f"RuntimeConfig names cgroup driver {answer.linux.cgroup_driver}, "
         "neither systemd (0) nor cgroupfs (1)"
     )
+
+
+# semver 2.0.0 (semver.org), with the optional "v" prefix Go tooling uses.
+SEMVER = re.compile(
+    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
+
+
+@pytest.mark.feature("runtime.version.semver")
+def test_version_reports_a_semver_runtime_version(cri: CriClient) -> None:
+    runtime_version = cri.version().runtime_version
+    assert SEMVER.fullmatch(runtime_version), (
+        f"Version.runtime_version {runtime_version!r} is not semver-compatible, "
+        "as the CRI API requires"
+    )
+
+
+@pytest.mark.feature("runtime.status.verbose-json")
+def test_verbose_status_info_values_are_json(cri: CriClient) -> None:
+    assert_json_values("Status", cri.status(verbose=True).info)

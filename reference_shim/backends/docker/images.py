@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -26,6 +29,16 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
         entrypoint=tuple(config.get("Entrypoint") or ()),
         cmd=tuple(config.get("Cmd") or ()),
     )
+
+
+def count_inodes(root: Path) -> int:
+    """Every file, folder and link below ``root`` (itself included); 0 if it is not here."""
+    if not root.is_dir():
+        return 0
+    count = 1
+    for _, folders, files in os.walk(root):
+        count += len(folders) + len(files)
+    return count
 
 
 class DockerImages:
@@ -70,12 +83,30 @@ class DockerImages:
             return infos
 
     def remove(self, image_id: str) -> None:
-        """Remove the image with every tag and digest it has (CRI removes the image, not a tag)."""
+        """Remove the image with every tag and digest it has (CRI removes the image, not a tag).
+
+        A concurrent removal that got there first is success once the image is gone: Docker
+        answers 404, or 500 "unrecognized image ID" while the other removal is still under way.
+        """
         with docker_errors(f"remove image {image_id}"):
             try:
                 self._api.remove_image(image_id, force=True)
             except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if "unrecognized image id" not in str(error.explanation or "").lower():
+                    raise
+            self._wait_until_gone(image_id)
+
+    def _wait_until_gone(self, image_id: str, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self._api.inspect_image(image_id)
+            except docker.errors.NotFound:
                 return
+            time.sleep(0.05)
+        raise BackendError(f"image {image_id} is still there {seconds:g}s after its removal")
 
     def fs_usage(self) -> FsUsage:
         with docker_errors("image filesystem usage"):
@@ -83,5 +114,15 @@ class DockerImages:
         return FsUsage(
             mountpoint=self.mountpoint(),
             used_bytes=int(usage.get("LayersSize") or 0),
-            inodes_used=0,
+            inodes_used=self._layer_inodes(),
         )
+
+    def _layer_inodes(self) -> int:
+        """Inodes under the storage driver's folder; 0 when Docker's root is not on this host.
+
+        Docker reports no inode figure of its own, so this walks the layers (what containerd
+        does for its snapshotter too).
+        """
+        with docker_errors("Docker info"):
+            driver = str(self._api.info().get("Driver", ""))
+        return count_inodes(Path(self.mountpoint()) / driver) if driver else 0

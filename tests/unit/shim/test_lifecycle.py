@@ -99,6 +99,8 @@ def test_stop_and_remove_are_idempotent(client: CriClient) -> None:
     client.stop_container(container_id)
     client.remove_container(container_id)
     client.remove_container(container_id)
+    client.stop_container(container_id)
+    client.stop_container(UNKNOWN_ID)
     client.stop_pod(pod_id)
     client.stop_pod(pod_id)
     client.remove_pod(pod_id)

@@ -1,0 +1,118 @@
+"""Cgroups: the parents pods are placed under, and the limits a container sees in them.
+
+The kubelet always gives a pod a cgroup parent, and some runtimes (containerd 1.6) only report
+pod stats for pods that have one, so the pod stats tests run such pods. On a
+cgroupfs runtime the harness owns the parent directory it names and removes it afterwards.
+Limits are read from inside the container, from the cgroup files a program there would read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CallFailed, CriClient
+from harness.container_probes import exec_ok, shell_ok
+from harness.factories import Container
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_driver(cri: CriClient) -> int:
+    """The runtime's cgroup driver; runtimes without RuntimeConfig use cgroupfs."""
+    try:
+        return cri.runtime_config().linux.cgroup_driver
+    except CallFailed as error:
+        if error.code is grpc.StatusCode.UNIMPLEMENTED:
+            return api.CGROUPFS
+        raise
+
+
+def new_cgroup_parent(driver: int) -> str:
+    """A cgroup parent no other test uses, in the syntax of the runtime's driver."""
+    token = secrets.token_hex(4)
+    if driver == api.SYSTEMD:
+        return f"cri_conformance_{token}.slice"
+    return f"/cri-conformance-{token}"
+
+
+def remove_cgroup_parent(parent: str) -> list[str]:
+    """Remove a cgroupfs parent from every hierarchy, once the runtime emptied it.
+
+    Returns what could not be removed. Systemd slices are left to systemd.
+    """
+    if not parent.startswith("/"):
+        return []
+    relative = parent.lstrip("/")
+    # One directory per v1 hierarchy (/sys/fs/cgroup/cpu/...), or one on a unified host.
+    candidates = [*CGROUP_ROOT.glob(f"*/{relative}"), CGROUP_ROOT / relative]
+    problems = []
+    for directory in candidates:
+        try:
+            directory.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            problems.append(f"{directory}: {error}")
+    return problems
+
+
+def cgroup_version(cri: CriClient, container: Container) -> int:
+    """2 when the container sees the unified hierarchy at /sys/fs/cgroup, else 1."""
+    probe = "test -e /sys/fs/cgroup/cgroup.controllers && echo 2 || echo 1"
+    return int(shell_ok(cri, container, probe))
+
+
+def shares_to_weight(shares: int) -> int:
+    """The cgroup v2 cpu.weight the OCI runtimes derive from CPU shares."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+@dataclass(frozen=True)
+class CgroupLimits:
+    """What the container's cgroup says; quota and period in µs, memory in bytes.
+
+    ``cpu_weight`` is cpu.shares on cgroup v1 and cpu.weight on v2; an unlimited CPU quota
+    reads as -1 on both.
+    """
+
+    version: int
+    cpu_weight: int
+    cpu_quota: int
+    cpu_period: int
+    memory_limit: int
+    cpuset_cpus: str
+
+    def weight_for_shares(self, shares: int) -> int:
+        return shares if self.version == 1 else shares_to_weight(shares)
+
+
+def _read(cri: CriClient, container: Container, path: str) -> str:
+    return exec_ok(cri, container, "cat", path).strip()
+
+
+def read_limits(cri: CriClient, container: Container) -> CgroupLimits:
+    """The limits a process in the container sees in its own cgroup."""
+    if cgroup_version(cri, container) == 1:
+        return CgroupLimits(
+            version=1,
+            cpu_weight=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.shares")),
+            cpu_quota=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")),
+            cpu_period=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.cfs_period_us")),
+            memory_limit=int(_read(cri, container, "/sys/fs/cgroup/memory/memory.limit_in_bytes")),
+            cpuset_cpus=_read(cri, container, "/sys/fs/cgroup/cpuset/cpuset.cpus"),
+        )
+    quota, period = _read(cri, container, "/sys/fs/cgroup/cpu.max").split()
+    memory = _read(cri, container, "/sys/fs/cgroup/memory.max")
+    return CgroupLimits(
+        version=2,
+        cpu_weight=int(_read(cri, container, "/sys/fs/cgroup/cpu.weight")),
+        cpu_quota=-1 if quota == "max" else int(quota),
+        cpu_period=int(period),
+        memory_limit=-1 if memory == "max" else int(memory),
+        cpuset_cpus=_read(cri, container, "/sys/fs/cgroup/cpuset.cpus.effective"),
+    )

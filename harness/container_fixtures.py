@@ -1,0 +1,69 @@
+"""Fixtures for the container and security suites that need something from the host.
+
+Registered by the plugin (harness.plugin imports them). Each one undoes on the host what it
+did, after removing the runtime objects that depend on it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness import host
+from harness.cgroups import cgroup_driver, new_cgroup_parent, remove_cgroup_parent
+from harness.client import CriClient
+from harness.factories import Pod, PodFactory
+from harness.resources import remove_pod
+
+
+class CgroupPodFactory:
+    """``make_cgroup_pod(labels=...)`` runs a pod under a cgroup parent of its own."""
+
+    def __init__(self, cri: CriClient, make_pod: PodFactory) -> None:
+        self._cri = cri
+        self._make_pod = make_pod
+        self._driver: int | None = None
+        self.made: list[tuple[Pod, str]] = []
+
+    def __call__(self, name: str = "pod", **fields: Any) -> Pod:
+        if self._driver is None:
+            self._driver = cgroup_driver(self._cri)
+        parent = new_cgroup_parent(self._driver)
+        linux = api.LinuxPodSandboxConfig()
+        linux.CopyFrom(fields.pop("linux", linux))
+        linux.cgroup_parent = parent
+        pod = self._make_pod(name, linux=linux, **fields)
+        self.made.append((pod, parent))
+        return pod
+
+    def cleanup(self) -> list[str]:
+        problems = []
+        for pod, parent in reversed(self.made):
+            problems += remove_pod(self._cri, pod.id)
+            problems += remove_cgroup_parent(parent)
+        return problems
+
+
+@pytest.fixture
+def make_cgroup_pod(cri: CriClient, make_pod: PodFactory) -> Iterator[CgroupPodFactory]:
+    """Pods under their own cgroup parent, as the kubelet runs them; parents removed after."""
+    factory = CgroupPodFactory(cri, make_pod)
+    yield factory
+    problems = factory.cleanup()
+    if problems:
+        warnings.warn("; ".join(problems), stacklevel=1)
+
+
+@pytest.fixture
+def shared_host_dir(tmp_path: Path) -> Iterator[Path]:
+    """A host directory that is an rshared mount point, for mount propagation tests."""
+    reason = host.mount_missing()
+    if reason:
+        pytest.skip(reason)
+    with host.shared_mount(tmp_path / "shared") as path:
+        yield path

@@ -1,0 +1,25 @@
+"""List queries the suites make again and again, reduced to the ids they compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CriClient
+
+
+def container_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
+    """Ids from ListContainers with a ContainerFilter of ``filter_fields`` (none: all)."""
+    filter = api.ContainerFilter(**filter_fields) if filter_fields else None
+    return {container.id for container in cri.list_containers(filter)}
+
+
+def container_stats_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
+    filter = api.ContainerStatsFilter(**filter_fields) if filter_fields else None
+    return {stats.attributes.id for stats in cri.list_container_stats(filter)}
+
+
+def pod_stats_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
+    filter = api.PodSandboxStatsFilter(**filter_fields) if filter_fields else None
+    return {stats.attributes.id for stats in cri.list_pod_stats(filter)}

@@ -1,0 +1,100 @@
+"""Streaming on the Docker backend: ``docker exec``/``attach`` on raw hijacked sockets.
+
+Docker multiplexes stdout and stderr on one socket unless a tty merges them; writing to the
+socket is the process's stdin and half-closing it is stdin EOF. Port forwarding connects to
+the pod VM's address on the shim's Docker network, which the host reaches directly.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+from docker.utils.socket import STDERR, frames_iter
+
+from harness.streaming.remotecommand import StreamType, TerminalSize
+
+_frames: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = frames_iter  # untyped upstream
+_API_TIMEOUT_S = 30
+_EXIT_CODE_WAIT_S = 5.0
+
+
+class DockerProcess:
+    def __init__(
+        self,
+        hijacked: Any,
+        tty: bool,
+        on_resize: Callable[[TerminalSize], None],
+        exit_code: Callable[[], int | None],
+    ) -> None:
+        self._hijacked = hijacked  # a SocketIO over the connection docker-py upgraded
+        self._socket: socket.socket = getattr(hijacked, "_sock", hijacked)
+        self._socket.settimeout(None)  # the API client's timeout must not cut a live session
+        self._tty = tty
+        self._on_resize = on_resize
+        self._exit_code = exit_code
+
+    def write_stdin(self, data: bytes) -> None:
+        self._socket.sendall(data)
+
+    def close_stdin(self) -> None:
+        self._socket.shutdown(socket.SHUT_WR)
+
+    def output(self) -> Iterator[tuple[StreamType, bytes]]:
+        for stream, data in _frames(self._hijacked, self._tty):
+            yield (StreamType.STDERR if stream == STDERR else StreamType.STDOUT), data
+
+    def resize(self, size: TerminalSize) -> None:
+        self._on_resize(size)
+
+    def wait(self) -> int | None:
+        return self._exit_code()
+
+    def close(self) -> None:
+        self._hijacked.close()
+        self._socket.close()
+
+
+class DockerStreaming:
+    """The ``StreamingBackend`` of the Docker backend; VM ids are Docker container ids."""
+
+    def __init__(self, base_url: str) -> None:
+        self._api: Any = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
+
+    def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> DockerProcess:
+        exec_id = self._api.exec_create(
+            vm_id, argv, stdin=stdin, stdout=True, stderr=True, tty=tty
+        )["Id"]
+        hijacked = self._api.exec_start(exec_id, socket=True, tty=tty)
+
+        def resize(size: TerminalSize) -> None:
+            self._api.exec_resize(exec_id, height=size.height, width=size.width)
+
+        return DockerProcess(hijacked, tty, resize, lambda: self._exec_exit_code(exec_id))
+
+    def _exec_exit_code(self, exec_id: str) -> int | None:
+        """Docker may report the exec as running for a moment after its output ended."""
+        deadline = time.monotonic() + _EXIT_CODE_WAIT_S
+        while True:
+            state = self._api.exec_inspect(exec_id)
+            if not state.get("Running") or time.monotonic() > deadline:
+                code = state.get("ExitCode")
+                return None if code is None else int(code)
+            time.sleep(0.02)
+
+    def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
+        params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
+        hijacked = self._api.attach_socket(vm_id, params=params)
+
+        def resize(size: TerminalSize) -> None:
+            self._api.resize(vm_id, height=size.height, width=size.width)
+
+        return DockerProcess(hijacked, tty, resize, lambda: None)
+
+    def dial(self, address: str, port: int, timeout: float) -> socket.socket:
+        connection = socket.create_connection((address, port), timeout=timeout)
+        connection.settimeout(None)
+        return connection

@@ -1,0 +1,44 @@
+"""Copy one forwarded connection both ways between a client stream and a pod socket."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+_LINGER_S = 1.0  # after the pod side ends, how long the client may still finish sending
+
+
+def splice(
+    conn: socket.socket,
+    read_client: Callable[[], bytes],
+    write_client: Callable[[bytes], None],
+    end_client: Callable[[], None],
+) -> None:
+    """Until the pod closes its side: client bytes to the pod (its EOF half-closes the pod
+    socket), pod bytes to the client (then ``end_client`` tells the client it ended)."""
+
+    def client_to_pod() -> None:
+        try:
+            while chunk := read_client():
+                conn.sendall(chunk)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError as error:
+            log.debug("client to pod copy ended: %s", error)
+
+    upstream = threading.Thread(target=client_to_pod, name="forward-up", daemon=True)
+    upstream.start()
+    try:
+        while chunk := conn.recv(65536):
+            write_client(chunk)
+    except OSError as error:
+        log.debug("pod to client copy ended: %s", error)
+    finally:
+        with contextlib.suppress(OSError):
+            end_client()
+        upstream.join(_LINGER_S)
+        conn.close()

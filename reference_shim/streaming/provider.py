@@ -1,0 +1,57 @@
+"""The shim's ``StreamingProvider``: validate an Exec/Attach/PortForward request, hand out a URL.
+
+Validation follows kubelet's streaming server (and containerd's): the checks a URL's user could
+not fix later are refused here with INVALID_ARGUMENT, before any token is issued.
+"""
+
+from __future__ import annotations
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from reference_shim.streaming.server import StreamingServer
+from reference_shim.streaming.tokens import Kind, TooManyPending
+
+
+def _check_streams(rpc: str, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> None:
+    if tty and stderr:
+        raise InvalidArgument(f"{rpc}: tty and stderr cannot both be true (a terminal merges them)")
+    if not (stdin or stdout or stderr):
+        raise InvalidArgument(f"{rpc}: one of stdin, stdout and stderr must be set")
+
+
+class StreamingService:
+    def __init__(self, server: StreamingServer) -> None:
+        self.server = server
+
+    def _url(self, kind: Kind, request: object, target: str, vm_tty: bool | None = None) -> str:
+        try:
+            return self.server.url(kind, request, target, vm_tty)
+        except TooManyPending as error:
+            raise ResourceExhausted(str(error)) from None
+
+    def exec(self, request: cri.ExecRequest, container: ContainerRecord) -> cri.ExecResponse:
+        if not request.cmd:
+            raise InvalidArgument("Exec: cmd is empty; give the command to run")
+        _check_streams("Exec", request.stdin, request.stdout, request.stderr, request.tty)
+        return cri.ExecResponse(url=self._url(Kind.EXEC, request, container.vm_id))
+
+    def attach(self, request: cri.AttachRequest, container: ContainerRecord) -> cri.AttachResponse:
+        _check_streams("Attach", request.stdin, request.stdout, request.stderr, request.tty)
+        # The backend frames output by the container's terminal setting, as containerd does;
+        # stdin sent to a container created without it goes nowhere.
+        url = self._url(Kind.ATTACH, request, container.vm_id, container.config.tty)
+        return cri.AttachResponse(url=url)
+
+    def port_forward(
+        self, request: cri.PortForwardRequest, pod: PodRecord
+    ) -> cri.PortForwardResponse:
+        if pod.state != cri.SANDBOX_READY or not pod.ip:
+            raise FailedPrecondition(
+                f"PortForward: pod {pod.name} is not ready (no address to forward to)"
+            )
+        bad = [port for port in request.port if not 0 < port < 65536]
+        if bad:
+            raise InvalidArgument(f"PortForward: ports {bad} are outside 1..65535")
+        return cri.PortForwardResponse(url=self._url(Kind.PORT_FORWARD, request, pod.ip))

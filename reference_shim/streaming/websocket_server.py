@@ -1,0 +1,149 @@
+"""The server side of WebSocket streaming (``channel.k8s.io`` family), on ``websockets``.
+
+remotecommand: ``v5.channel.k8s.io`` (with the close signal), ``v4.channel.k8s.io`` (status
+JSON on channel 3), ``channel.k8s.io`` and no subprotocol (v1: an error message on failure).
+portforward: ``v4.channel.k8s.io`` and ``channel.k8s.io``, two channels per requested port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
+
+from harness.streaming.remotecommand import (
+    V1_CHANNEL,
+    V4_CHANNEL,
+    V5_CHANNEL,
+    Channel,
+    StreamOptions,
+    StreamType,
+    TerminalSize,
+    decode_status,
+)
+from reference_shim.streaming.forward import splice
+
+REMOTECOMMAND_PROTOCOLS = (V5_CHANNEL, V4_CHANNEL, V1_CHANNEL)
+PORT_FORWARD_PROTOCOLS = (V4_CHANNEL, V1_CHANNEL)
+_OUTPUT_CHANNELS = {StreamType.STDOUT: Channel.STDOUT, StreamType.STDERR: Channel.STDERR}
+
+
+def choose(offered: list[str], supported: tuple[str, ...]) -> str | None:
+    """The client's most preferred subprotocol we speak."""
+    return next((protocol for protocol in offered if protocol in supported), None)
+
+
+def _binary_messages(ws: ServerConnection) -> Iterator[bytes]:
+    """Messages that carry a channel byte, until the socket closes."""
+    try:
+        for message in ws:
+            if isinstance(message, bytes) and message:
+                yield message
+    except ConnectionClosed:
+        return
+
+
+class WebSocketCommandStreams:
+    """The channels of one exec/attach WebSocket, as ``serve_command`` drives them."""
+
+    def __init__(self, ws: ServerConnection, options: StreamOptions) -> None:
+        self.ws = ws
+        self.protocol = ws.subprotocol or V1_CHANNEL
+        self._stdin: queue.Queue[bytes] = queue.Queue()
+        self._resizes: queue.Queue[TerminalSize | None] = queue.Queue()
+        threading.Thread(target=self._receive, name="ws-receive", daemon=True).start()
+        # kubelet announces the session with an empty message on the first output channel.
+        first = Channel.STDOUT if options.stdout else Channel.STDERR
+        self._send(first if options.stdout or options.stderr else Channel.ERROR, b"")
+
+    def _receive(self) -> None:
+        try:
+            for message in _binary_messages(self.ws):
+                self._route(message)
+        finally:
+            self._stdin.put(b"")
+            self._resizes.put(None)
+
+    def _route(self, message: bytes) -> None:
+        channel, payload = message[0], message[1:]
+        if channel == Channel.STDIN and payload:
+            self._stdin.put(payload)
+        elif channel == Channel.RESIZE and payload:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self._resizes.put(TerminalSize.decode(json.loads(payload)))
+        elif self._closes_stdin(channel, payload):
+            self._stdin.put(b"")
+
+    def _closes_stdin(self, channel: int, payload: bytes) -> bool:
+        """v5's close signal for stdin; under v4, channel 255 is just an unknown channel."""
+        close_stdin = (channel, payload[:1]) == (Channel.CLOSE, bytes([Channel.STDIN]))
+        return close_stdin and self.protocol == V5_CHANNEL
+
+    def _send(self, channel: int, data: bytes) -> None:
+        self.ws.send(bytes([channel]) + data)
+
+    def read_stdin(self) -> bytes:
+        return self._stdin.get()
+
+    def next_resize(self) -> TerminalSize | None:
+        return self._resizes.get()
+
+    def write_output(self, kind: StreamType, data: bytes) -> None:
+        self._send(_OUTPUT_CHANNELS[kind], data)
+
+    def finish(self, status: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            if self.protocol in (V4_CHANNEL, V5_CHANNEL):
+                self._send(Channel.ERROR, status)
+            elif decode_status(status).exit_code != 0:
+                self._send(Channel.ERROR, decode_status(status).message.encode())
+        self.ws.close()
+
+
+def serve_port_forward(
+    ws: ServerConnection, ports: list[int], dial: Callable[[int], socket.socket]
+) -> None:
+    """Port i gets channels 2i (data) and 2i+1 (errors), each opening with the port."""
+    inbound: list[queue.Queue[bytes]] = [queue.Queue() for _ in ports]
+
+    def receive() -> None:
+        try:
+            for message in _binary_messages(ws):
+                index, is_error = divmod(message[0], 2)
+                if index < len(ports) and not is_error and len(message) > 1:
+                    inbound[index].put(message[1:])
+        finally:
+            for channel_queue in inbound:
+                channel_queue.put(b"")
+
+    def forward(index: int, port: int) -> None:
+        data, errors = 2 * index, 2 * index + 1
+        try:
+            conn = dial(port)
+        except OSError as failure:
+            with contextlib.suppress(ConnectionClosed):
+                ws.send(bytes([errors]) + f"error forwarding port {port}: {failure}".encode())
+            return
+        splice(conn, inbound[index].get, lambda chunk: ws.send(bytes([data]) + chunk), lambda: None)
+
+    for index, port in enumerate(ports):
+        prefix = struct.pack("<H", port)
+        ws.send(bytes([2 * index]) + prefix)
+        ws.send(bytes([2 * index + 1]) + prefix)
+    threading.Thread(target=receive, name="ws-receive", daemon=True).start()
+    workers = [
+        threading.Thread(target=forward, args=(i, p), name=f"forward-{p}", daemon=True)
+        for i, p in enumerate(ports)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    ws.close()

@@ -1,0 +1,144 @@
+"""ExecSync: a command in a running container, its output, exit code and timeout."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CallFailed, CriClient
+from harness.container_probes import exec_in, exec_ok, exec_outcome, shell_ok
+from harness.expect import refused
+from harness.factories import ContainerFactory, PodFactory
+from harness.security import secured, uid
+
+UNKNOWN_ID = "0" * 64
+
+
+@pytest.mark.feature("container.exec-sync.stdout")
+def test_exec_sync_returns_stdout_exactly(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    result = exec_in(cri, container, "printf", "line one\\nline two\\n\\tand a tab")
+    assert (result.stdout, result.stderr, result.exit_code) == (
+        b"line one\nline two\n\tand a tab",
+        b"",
+        0,
+    )
+
+
+@pytest.mark.feature("container.exec-sync.stderr")
+def test_exec_sync_returns_stderr_apart_from_stdout(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    result = exec_in(cri, container, "sh", "-c", "echo to-out; echo to-err >&2")
+    assert (result.stdout, result.stderr) == (b"to-out\n", b"to-err\n")
+
+
+@pytest.mark.feature("container.exec-sync.exit-code")
+@pytest.mark.parametrize("code", [0, 1, 42, 255])
+def test_exec_sync_returns_the_exit_code_without_an_error(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, code: int
+) -> None:
+    container = make_container(make_pod())
+    assert exec_in(cri, container, "sh", "-c", f"exit {code}").exit_code == code
+
+
+@pytest.mark.feature("container.exec-sync.large-output")
+def test_exec_sync_returns_a_megabyte_of_output_intact(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    size = 1024 * 1024
+    result = exec_in(cri, container, "sh", "-c", f"head -c {size} /dev/zero | tr '\\0' x")
+    assert len(result.stdout) == size, f"got {len(result.stdout)} of {size} bytes"
+    assert set(result.stdout) == {ord("x")}
+
+
+@pytest.mark.feature("container.exec-sync.stdin-closed")
+def test_a_command_reading_stdin_sees_end_of_input_at_once(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    result = exec_in(cri, container, "sh", "-c", "cat; echo after-eof", timeout=10)
+    assert (result.stdout, result.exit_code) == (b"after-eof\n", 0)
+
+
+@pytest.mark.feature("container.exec-sync.process-context")
+def test_exec_runs_with_the_containers_environment_directory_and_user(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(
+        make_pod(),
+        env={"FROM_CONFIG": "exec sees me"},
+        working_dir="/tmp",
+        linux=secured(run_as_user=uid(1234), run_as_group=uid(5678)),
+    )
+    assert shell_ok(cri, container, 'echo "$FROM_CONFIG"') == "exec sees me\n"
+    assert exec_ok(cri, container, "pwd") == "/tmp\n"
+    assert exec_ok(cri, container, "id", "-u") == "1234\n"
+    assert exec_ok(cri, container, "id", "-g") == "5678\n"
+
+
+@pytest.mark.feature("container.exec-sync.timeout")
+def test_a_command_that_outlives_the_timeout_is_stopped_and_reported(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    timeout = 2
+    started = time.monotonic()
+    outcome = exec_outcome(cri, container, "sleep", "4321", timeout=timeout)
+    took = time.monotonic() - started
+    if isinstance(outcome, CallFailed):
+        assert outcome.code is grpc.StatusCode.DEADLINE_EXCEEDED, (
+            f"ExecSync past its timeout failed with {outcome.code.name}: {outcome.details}; "
+            "expected DEADLINE_EXCEEDED (or a non-zero exit code)"
+        )
+    else:
+        assert outcome.exit_code != 0, "ExecSync past its timeout reported success"
+    assert timeout - 0.5 <= took <= timeout + 10, (
+        f"ExecSync(timeout={timeout}) returned after {took:.1f}s"
+    )
+    leftovers = exec_ok(cri, container, "ps", "-o", "args")
+    assert "sleep 4321" not in leftovers, f"the timed-out command still runs:\n{leftovers}"
+
+
+@pytest.mark.feature("container.exec-sync.missing-binary")
+def test_exec_of_a_missing_binary_fails(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    outcome = exec_outcome(cri, container, "/no/such/binary")
+    if not isinstance(outcome, CallFailed):
+        assert outcome.exit_code != 0, "ExecSync of a missing binary reported exit 0"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param("created", marks=pytest.mark.feature("container.exec-sync.refused-created")),
+        pytest.param("exited", marks=pytest.mark.feature("container.exec-sync.refused-exited")),
+    ],
+)
+def test_exec_in_a_container_that_is_not_running_is_refused(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, state: str
+) -> None:
+    container = make_container(make_pod(), start=state == "exited")
+    if state == "exited":
+        cri.stop_container(container.id, timeout=0)
+    with refused():
+        exec_in(cri, container, "true")
+    assert cri.container_status(container.id).status.state in (
+        api.CONTAINER_CREATED,
+        api.CONTAINER_EXITED,
+    )
+
+
+@pytest.mark.feature("container.exec-sync.not-found")
+def test_exec_in_an_unknown_container_is_not_found(cri: CriClient) -> None:
+    with refused(grpc.StatusCode.NOT_FOUND):
+        cri.exec_sync(UNKNOWN_ID, ["true"], timeout=5)

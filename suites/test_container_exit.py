@@ -1,0 +1,117 @@
+"""How containers end: exit codes, reasons, and StopContainer's grace period."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CriClient
+from harness.factories import ContainerFactory, PodFactory
+from harness.waiting import wait_for_exit
+
+SIGKILLED = 128 + 9
+SIGTERMED = 128 + 15
+# Stopping takes the grace period plus the runtime's own work; bounds are generous on purpose.
+STOP_OVERHEAD = 15.0
+
+
+def stopped_within(cri: CriClient, container_id: str, timeout: int) -> float:
+    """Seconds StopContainer(timeout) took to return."""
+    started = time.monotonic()
+    cri.stop_container(container_id, timeout=timeout)
+    return time.monotonic() - started
+
+
+@pytest.mark.feature("container.exit-code")
+@pytest.mark.parametrize(("code", "reason"), [(0, "Completed"), (1, "Error"), (42, "Error")])
+def test_an_exited_container_reports_its_exit_code_and_reason(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, code: int, reason: str
+) -> None:
+    pod = make_pod()
+    container = make_container(pod, command=["sh", "-c", f"exit {code}"])
+    status = wait_for_exit(cri, container.id)
+    assert (status.exit_code, status.reason) == (code, reason), (
+        f"ContainerStatus after `exit {code}`: exit_code {status.exit_code}, "
+        f"reason {status.reason!r}; expected {code} and {reason!r}"
+    )
+
+
+@pytest.mark.feature("container.exit-code.signal")
+def test_a_container_killed_by_sigkill_exits_137_with_reason_error(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    container = make_container(pod, command=["sh", "-c", "kill -KILL $$"])
+    status = wait_for_exit(cri, container.id)
+    assert (status.exit_code, status.reason) == (SIGKILLED, "Error")
+
+
+@pytest.mark.feature("container.stop.sigterm")
+def test_stop_sends_sigterm_first(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    container = make_container(pod, command=["sleep", "3600"])
+    took = stopped_within(cri, container.id, timeout=30)
+    status = cri.container_status(container.id).status
+    assert status.exit_code == SIGTERMED, (
+        f"a process without a SIGTERM handler ended with {status.exit_code}, "
+        f"expected {SIGTERMED} (killed by SIGTERM)"
+    )
+    assert took < STOP_OVERHEAD, f"StopContainer took {took:.1f}s though SIGTERM ended the process"
+
+
+@pytest.mark.feature("container.stop.grace-period")
+def test_a_container_that_handles_sigterm_finishes_cleanly_within_the_grace_period(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+) -> None:
+    pod = make_pod()
+    handler = "trap 'echo cleaned-up > /out/marker; exit 0' TERM; while true; do sleep 0.1; done"
+    container = make_container(
+        pod,
+        command=["sh", "-c", handler],
+        mounts=[api.Mount(container_path="/out", host_path=str(tmp_path))],
+    )
+    took = stopped_within(cri, container.id, timeout=30)
+    status = cri.container_status(container.id).status
+    assert (status.exit_code, status.reason) == (0, "Completed")
+    assert (tmp_path / "marker").read_text() == "cleaned-up\n", "the SIGTERM handler did not run"
+    assert took < STOP_OVERHEAD, f"StopContainer waited {took:.1f}s after a clean exit"
+
+
+@pytest.mark.feature("container.stop.timeout-kill")
+def test_a_container_that_ignores_sigterm_is_killed_after_the_timeout(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    stubborn = "trap '' TERM; while true; do sleep 0.1; done"
+    container = make_container(pod, command=["sh", "-c", stubborn])
+    timeout = 3
+    took = stopped_within(cri, container.id, timeout=timeout)
+    status = cri.container_status(container.id).status
+    assert (status.state, status.exit_code) == (api.CONTAINER_EXITED, SIGKILLED)
+    assert timeout - 0.5 <= took <= timeout + STOP_OVERHEAD, (
+        f"StopContainer(timeout={timeout}) returned after {took:.1f}s; it must wait about "
+        "the timeout for a process that ignores SIGTERM, then kill it"
+    )
+
+
+@pytest.mark.feature("container.exit-code.oom")
+def test_a_container_over_its_memory_limit_is_oom_killed(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    limit = 16 * 1024 * 1024
+    resources = api.LinuxContainerResources(
+        memory_limit_in_bytes=limit, memory_swap_limit_in_bytes=limit
+    )
+    container = make_container(
+        pod,
+        command=["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M"],
+        linux=api.LinuxContainerConfig(resources=resources),
+    )
+    status = wait_for_exit(cri, container.id)
+    assert (status.exit_code, status.reason) == (SIGKILLED, "OOMKilled")

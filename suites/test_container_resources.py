@@ -1,0 +1,108 @@
+"""Container resources: set at create and by UpdateContainerResources, read back through
+ContainerStatus.resources and from the container's own cgroup."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.cgroups import read_limits
+from harness.client import CriClient
+from harness.expect import refused
+from harness.factories import Container, ContainerFactory, PodFactory
+
+MIB = 1024 * 1024
+
+
+def assert_reported(
+    cri: CriClient, container: Container, wanted: api.LinuxContainerResources
+) -> None:
+    """ContainerStatus.resources.linux carries every value that was set."""
+    reported = cri.container_status(container.id).status.resources.linux
+    for field, value in wanted.ListFields():
+        assert getattr(reported, field.name) == value, (
+            f"ContainerStatus.resources.linux.{field.name} is {getattr(reported, field.name)!r}, "
+            f"expected {value!r}"
+        )
+
+
+def assert_applied(
+    cri: CriClient, container: Container, wanted: api.LinuxContainerResources
+) -> None:
+    """The container's cgroup holds the CPU and memory values that were set."""
+    limits = read_limits(cri, container)
+    seen = {
+        "cpu weight": limits.cpu_weight,
+        "cpu quota": limits.cpu_quota,
+        "cpu period": limits.cpu_period,
+        "memory limit": limits.memory_limit,
+    }
+    expected = {
+        "cpu weight": limits.weight_for_shares(wanted.cpu_shares),
+        "cpu quota": wanted.cpu_quota,
+        "cpu period": wanted.cpu_period,
+        "memory limit": wanted.memory_limit_in_bytes,
+    }
+    assert seen == expected, f"the container's cgroup (v{limits.version}) disagrees"
+
+
+@pytest.mark.feature("container.resources.create")
+def test_resources_given_at_create_are_reported_and_applied(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    wanted = api.LinuxContainerResources(
+        cpu_shares=512, cpu_period=100000, cpu_quota=50000, memory_limit_in_bytes=128 * MIB
+    )
+    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    assert_reported(cri, container, wanted)
+    assert_applied(cri, container, wanted)
+
+
+INITIAL = api.LinuxContainerResources(
+    cpu_shares=1024, cpu_period=100000, cpu_quota=100000, memory_limit_in_bytes=256 * MIB
+)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(
+            {"cpu_shares": 256, "cpu_period": 50000, "cpu_quota": 20000},
+            marks=pytest.mark.feature("container.resources.update-cpu"),
+            id="cpu",
+        ),
+        pytest.param(
+            {"memory_limit_in_bytes": 96 * MIB},
+            marks=pytest.mark.feature("container.resources.update-memory"),
+            id="memory",
+        ),
+    ],
+)
+def test_updated_limits_are_reported_and_applied(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, changes: dict[str, int]
+) -> None:
+    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=INITIAL))
+    updated = api.LinuxContainerResources()
+    updated.CopyFrom(INITIAL)
+    for field, value in changes.items():
+        setattr(updated, field, value)
+    cri.update_container_resources(container.id, updated)
+    assert_reported(cri, container, updated)
+    assert_applied(cri, container, updated)
+
+
+@pytest.mark.feature("container.resources.cpuset")
+def test_a_cpuset_is_reported_and_applied(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    wanted = api.LinuxContainerResources(cpuset_cpus="0")
+    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    assert_reported(cri, container, wanted)
+    assert read_limits(cri, container).cpuset_cpus == "0"
+
+
+@pytest.mark.feature("container.resources.update-not-found")
+def test_updating_an_unknown_container_is_not_found(cri: CriClient) -> None:
+    with refused(grpc.StatusCode.NOT_FOUND):
+        cri.update_container_resources("0" * 64, api.LinuxContainerResources(cpu_shares=512))

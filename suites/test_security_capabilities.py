@@ -1,0 +1,97 @@
+"""Capabilities: what a container holds by default, what add and drop change, and that the
+sets in /proc/self/status match what the kernel then allows or refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import host
+from harness.capabilities import NODE_ADMIN
+from harness.client import CriClient
+from harness.container_probes import capability_sets, exec_fails, shell_ok
+from harness.factories import Container, ContainerFactory, PodFactory
+from harness.security import capabilities, secured
+
+# Each needs its capability and nothing else a default container lacks.
+MAKE_BRIDGE = "ip link add conformance0 type bridge"  # NET_ADMIN, in the pod's netns
+MOUNT_TMPFS = "mount -t tmpfs tmpfs /mnt"  # SYS_ADMIN
+CHOWN = "touch /tmp/owned && chown 4321 /tmp/owned"  # CHOWN
+
+
+def with_caps(
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    add: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+) -> Container:
+    linux = secured(capabilities=capabilities(add=add, drop=drop))
+    return make_container(make_pod(), linux=linux)
+
+
+@pytest.mark.feature("security.capabilities.default")
+def test_a_default_container_holds_no_node_admin_capability(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod())
+    sets = capability_sets(cri, container)
+    assert sets["CapBnd"] & NODE_ADMIN == set(), f"bounding set has {sets['CapBnd'] & NODE_ADMIN}"
+    assert sets["CapEff"] & NODE_ADMIN == set()
+    exec_fails(cri, container, "sh", "-c", MAKE_BRIDGE)
+    exec_fails(cri, container, "sh", "-c", "mkdir -p /mnt && " + MOUNT_TMPFS)
+
+
+@pytest.mark.feature("security.capabilities.add")
+def test_added_capabilities_are_held_and_work(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = with_caps(make_pod, make_container, add=("NET_ADMIN", "SYS_ADMIN"))
+    sets = capability_sets(cri, container)
+    for name in ("CapEff", "CapBnd"):
+        assert {"NET_ADMIN", "SYS_ADMIN"} <= sets[name], f"{name} is {sorted(sets[name])}"
+    shell_ok(cri, container, MAKE_BRIDGE)
+    shell_ok(cri, container, "mkdir -p /mnt && " + MOUNT_TMPFS)
+
+
+@pytest.mark.feature("security.capabilities.drop")
+def test_a_dropped_capability_is_gone_and_its_operation_refused(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    default = capability_sets(cri, make_container(make_pod(), name="default"))["CapEff"]
+    assert "CHOWN" in default, "a default container should be able to chown (CAP_CHOWN)"
+    container = with_caps(make_pod, make_container, drop=("CHOWN",))
+    effective = capability_sets(cri, container)["CapEff"]
+    assert effective == default - {"CHOWN"}, (
+        f"dropping CHOWN changed more than CHOWN: {sorted(effective ^ (default - {'CHOWN'}))}"
+    )
+    refusal = exec_fails(cri, container, "sh", "-c", CHOWN)
+    assert b"Operation not permitted" in refusal.stderr
+
+
+@pytest.mark.feature("security.capabilities.drop-all")
+def test_dropping_all_leaves_no_capability(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = with_caps(make_pod, make_container, drop=("ALL",))
+    sets = capability_sets(cri, container)
+    assert sets == {"CapEff": set(), "CapPrm": set(), "CapBnd": set()}
+    exec_fails(cri, container, "sh", "-c", CHOWN)
+
+
+@pytest.mark.feature("security.capabilities.drop-all-add-one")
+def test_dropping_all_and_adding_one_leaves_exactly_that_one(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = with_caps(make_pod, make_container, add=("NET_BIND_SERVICE",), drop=("ALL",))
+    sets = capability_sets(cri, container)
+    assert sets["CapEff"] == {"NET_BIND_SERVICE"}
+    assert sets["CapBnd"] == {"NET_BIND_SERVICE"}
+
+
+@pytest.mark.feature("security.capabilities.add-all")
+def test_adding_all_grants_every_capability_the_host_has(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = with_caps(make_pod, make_container, add=("ALL",))
+    sets = capability_sets(cri, container)
+    assert sets["CapBnd"] == host.bounding_capabilities()
+    assert sets["CapEff"] == host.bounding_capabilities()

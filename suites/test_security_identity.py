@@ -1,0 +1,124 @@
+"""Who a container's processes run as: run_as_user, run_as_group, run_as_username, the image
+USER, supplemental groups, and the user ContainerStatus reports.
+
+The nonroot image has USER 1234:1234 and a passwd entry ``conformance`` for it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.client import CriClient
+from harness.container_probes import exec_ok, read_proc_status
+from harness.cri_logs import wait_for_output
+from harness.expect import refused
+from harness.factories import Container, ContainerFactory, PodFactory
+from harness.images.catalog import ImageCatalog
+from harness.security import secured, uid
+
+NONROOT = 1234
+IDENTITY = ["sh", "-c", "id -u; id -g; id -G; exec sleep 3600"]
+
+
+def identity(cri: CriClient, container: Container) -> tuple[str, str, set[str]]:
+    """(uid, gid, groups) of the container's own process and of an exec'd one, which agree."""
+    uid_line, gid_line, groups_line = wait_for_output(container, 3)
+    exec_id = exec_ok(cri, container, "sh", "-c", "id -u; id -g; id -G").splitlines()
+    main = (uid_line, gid_line, set(groups_line.split()))
+    assert (exec_id[0], exec_id[1], set(exec_id[2].split())) == main, (
+        f"an exec'd process runs as {exec_id}, the container's process as {main}"
+    )
+    return main
+
+
+@pytest.mark.feature("security.run-as-user")
+def test_run_as_user_sets_the_uid_of_the_container_process(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = make_container(make_pod(), command=IDENTITY, linux=secured(run_as_user=uid(1001)))
+    assert identity(cri, container)[0] == "1001"
+    uids = read_proc_status(cri, container)["Uid"].split()
+    assert uids == ["1001"] * 4, f"real, effective, saved and fs uids are {uids}"
+
+
+@pytest.mark.feature("security.run-as-group")
+def test_run_as_group_sets_the_primary_gid(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    linux = secured(run_as_user=uid(1001), run_as_group=uid(1002))
+    container = make_container(make_pod(), command=IDENTITY, linux=linux)
+    user, group, groups = identity(cri, container)
+    assert (user, group) == ("1001", "1002")
+    assert "1002" in groups
+
+
+@pytest.mark.feature("security.run-as-group-without-user")
+def test_run_as_group_without_a_user_is_refused(
+    make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    with refused():
+        make_container(pod, start=False, linux=secured(run_as_group=uid(1002)))
+
+
+@pytest.mark.feature("security.image-user")
+def test_the_image_user_is_the_default(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    container = make_container(make_pod(), image=images["nonroot"].ref, command=IDENTITY)
+    assert identity(cri, container) == (str(NONROOT), str(NONROOT), {str(NONROOT)})
+
+
+@pytest.mark.feature("security.run-as-user-over-image")
+def test_run_as_user_overrides_the_image_user(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    container = make_container(
+        make_pod(), image=images["nonroot"].ref, command=IDENTITY, linux=secured(run_as_user=uid(0))
+    )
+    assert identity(cri, container)[0] == "0"
+
+
+@pytest.mark.feature("security.run-as-username")
+def test_run_as_username_resolves_the_name_in_the_image(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    container = make_container(
+        make_pod(),
+        image=images["nonroot"].ref,
+        command=IDENTITY,
+        linux=secured(run_as_username="conformance"),
+    )
+    assert identity(cri, container)[:2] == (str(NONROOT), str(NONROOT))
+    assert exec_ok(cri, container, "id", "-un") == "conformance\n"
+
+
+@pytest.mark.feature("security.run-as-username-unknown")
+def test_a_username_missing_from_the_image_is_refused(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod()
+    with refused():
+        container = make_container(pod, start=False, linux=secured(run_as_username="no-such-user"))
+        cri.start_container(container.id)
+
+
+@pytest.mark.feature("security.supplemental-groups")
+def test_supplemental_groups_are_added_to_the_process_groups(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    linux = secured(run_as_user=uid(1001), run_as_group=uid(1002), supplemental_groups=[3001, 3002])
+    container = make_container(make_pod(), command=IDENTITY, linux=linux)
+    assert identity(cri, container)[2] == {"1002", "3001", "3002"}
+
+
+@pytest.mark.feature("security.status-user")
+def test_status_reports_the_uid_gid_and_groups_the_process_runs_with(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    linux = secured(run_as_user=uid(1001), run_as_group=uid(1002), supplemental_groups=[3001])
+    container = make_container(make_pod(), linux=linux)
+    user = cri.container_status(container.id).status.user
+    assert user.HasField("linux"), "ContainerStatus.user is not set"
+    reported = (user.linux.uid, user.linux.gid, sorted(user.linux.supplemental_groups))
+    assert reported == (1001, 1002, [1002, 3001])

@@ -1,0 +1,104 @@
+"""Seccomp: the runtime default profile, unconfined, an unset profile, and a localhost
+profile that the runtime loads from a file on the node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness.client import CriClient
+from harness.container_probes import exec_fails, read_proc_status, shell_ok
+from harness.expect import refused
+from harness.factories import ContainerFactory, PodFactory
+from harness.security import capabilities, secured, security_profile
+
+FILTERED = "2"  # /proc/<pid>/status Seccomp: 0 disabled, 2 filter
+DISABLED = "0"
+
+
+def profile_denying(tmp_path: Path, *syscalls: str) -> Path:
+    """A seccomp profile that allows everything except ``syscalls`` (they fail with EPERM)."""
+    path = tmp_path / "deny.json"
+    rules = [{"names": list(syscalls), "action": "SCMP_ACT_ERRNO"}]
+    path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("profile", "mode"),
+    [
+        pytest.param(
+            security_profile(api.SecurityProfile.RuntimeDefault), FILTERED,
+            marks=pytest.mark.feature("security.seccomp.runtime-default"), id="runtime-default",
+        ),
+        pytest.param(
+            security_profile(api.SecurityProfile.Unconfined), DISABLED,
+            marks=pytest.mark.feature("security.seccomp.unconfined"), id="unconfined",
+        ),
+        pytest.param(
+            None, DISABLED,
+            marks=pytest.mark.feature("security.seccomp.unset"), id="unset",
+        ),
+    ],
+)  # fmt: skip
+def test_the_seccomp_profile_type_decides_whether_syscalls_are_filtered(
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    profile: api.SecurityProfile | None,
+    mode: str,
+) -> None:
+    container = make_container(make_pod(), linux=secured(seccomp=profile))
+    assert read_proc_status(cri, container)["Seccomp"] == mode
+
+
+@pytest.mark.feature("security.seccomp.localhost")
+def test_a_localhost_profile_blocks_exactly_the_syscalls_it_denies(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+) -> None:
+    profile = profile_denying(tmp_path, "chmod", "fchmod", "fchmodat")
+    linux = secured(seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)))
+    container = make_container(make_pod(), linux=linux)
+    assert read_proc_status(cri, container)["Seccomp"] == FILTERED
+    refusal = exec_fails(cri, container, "sh", "-c", "touch /tmp/f && chmod 600 /tmp/f")
+    assert b"Operation not permitted" in refusal.stderr
+    shell_ok(cri, container, "touch /tmp/other && chown 1:1 /tmp/other")
+
+
+@pytest.mark.feature("security.seccomp.localhost-over-capability")
+def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+) -> None:
+    profile = profile_denying(tmp_path, "sethostname")
+    allowed = make_container(
+        make_pod(),
+        linux=secured(
+            capabilities=capabilities(add=("SYS_ADMIN",)),
+            seccomp=security_profile(api.SecurityProfile.Unconfined),
+        ),
+    )
+    shell_ok(cri, allowed, "hostname allowed-by-capability")
+    blocked = make_container(
+        make_pod(),
+        linux=secured(
+            capabilities=capabilities(add=("SYS_ADMIN",)),
+            seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)),
+        ),
+    )
+    exec_fails(cri, blocked, "hostname", "blocked-by-seccomp")
+
+
+@pytest.mark.feature("security.seccomp.localhost-missing")
+def test_a_localhost_profile_that_does_not_exist_is_refused(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+) -> None:
+    missing = security_profile(
+        api.SecurityProfile.Localhost, str(tmp_path / "no-such-profile.json")
+    )
+    pod = make_pod()
+    with refused():
+        container = make_container(pod, start=False, linux=secured(seccomp=missing))
+        cri.start_container(container.id)

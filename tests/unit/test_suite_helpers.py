@@ -1,0 +1,60 @@
+"""The small parsers and guards behind the pod and image suites."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.image_store import make_absent
+from harness.images.builder import BuiltImage
+from harness.images.catalog import TestImage
+from harness.images.recipes import load_recipes
+from harness.network import free_loopback_port, http_url
+from harness.probes import parse_ipv4_addresses, parse_resolv_conf
+
+RESOLV_CONF = """\
+# written by the runtime
+search one.example two.example
+nameserver 10.0.0.1
+nameserver 10.0.0.2
+options ndots:5 timeout:2
+"""
+
+IP_ADDR = """\
+1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+2: eth0    inet 10.231.0.7/16 brd 10.231.255.255 scope global eth0\\       valid_lft forever
+"""
+
+
+def test_resolv_conf_keeps_repeated_keywords_in_order_and_skips_comments() -> None:
+    assert parse_resolv_conf(RESOLV_CONF) == {
+        "search": ["one.example", "two.example"],
+        "nameserver": ["10.0.0.1", "10.0.0.2"],
+        "options": ["ndots:5", "timeout:2"],
+    }
+
+
+def test_ipv4_addresses_drop_the_prefix_length() -> None:
+    assert parse_ipv4_addresses(IP_ADDR) == {"127.0.0.1", "10.231.0.7"}
+
+
+def test_http_url_brackets_ipv6_only() -> None:
+    assert http_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/"
+    assert http_url("fd00::7", 80, "/x") == "http://[fd00::7]:80/x"
+
+
+def test_a_free_loopback_port_can_be_bound() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", free_loopback_port()))
+
+
+@pytest.mark.parametrize("name", ["busybox", "webserver", "nonroot", "pause"])
+def test_shared_images_are_never_made_absent(name: str) -> None:
+    built = BuiltImage(load_recipes()[name], Path("unbuilt"), "sha256:m", "sha256:c")
+    image = TestImage(built, "registry.invalid")
+    untouched: Any = None  # refused before any call reaches a client
+    with pytest.raises(ValueError, match="shared"):
+        make_absent(untouched, untouched, image)
