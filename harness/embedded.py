@@ -37,11 +37,14 @@ class EmbeddedShim:
 
     @property
     def profile_name(self) -> str:
-        return f"reference-shim-{self.strategy}"
+        """Docker's profile keeps its name; other backends have limits of their own."""
+        backend = self.resolved_backend
+        prefix = "reference-shim" if backend == "docker" else f"reference-shim-{backend}"
+        return f"{prefix}-{self.strategy}"
 
     @property
     def column_name(self) -> str:
-        return f"reference-shim-{self.strategy}"
+        return self.profile_name
 
 
 def _record_path(shared_dir: Path) -> Path:

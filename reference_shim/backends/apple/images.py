@@ -99,7 +99,8 @@ class AppleImages:
         """Remove the image under every name it has (CRI removes the image, not a tag)."""
         names = self.names_of(image_id)
         if names:
-            self._cli.run(f"remove image {image_id}", "image", "delete", *names)
+            # --force: a name a concurrent removal took already is not an error
+            self._cli.run(f"remove image {image_id}", "image", "delete", "--force", *names)
 
     def fs_usage(self) -> FsUsage:
         """The images' sizes as Apple reports them (compressed layers); no inode count."""

@@ -117,9 +117,9 @@ class LineWriter:
             self._buffer = self._buffer[MAX_LINE_BYTES:]
 
     def finish(self) -> None:
-        """The stream ended: an unterminated last line is still a whole line (as containerd)."""
+        """The stream ended: an unterminated last line stays partial, as containerd writes it."""
         if self._buffer:
-            self._write(self._buffer, partial=False)
+            self._write(self._buffer, partial=True)
             self._buffer = b""
 
 

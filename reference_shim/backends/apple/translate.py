@@ -137,8 +137,11 @@ def security_args(security: SecuritySpec) -> list[str]:
         )
     if security.no_new_privs:
         raise Unimplemented("no_new_privs cannot be set: Apple's container CLI has no flag for it")
-    if security.seccomp not in {"", "unconfined"}:
-        raise Unimplemented("seccomp profiles are not supported by Apple's container CLI")
+    if security.seccomp != "unconfined":  # "" is RuntimeDefault, asked for explicitly
+        raise Unimplemented(
+            "seccomp profiles (RuntimeDefault and Localhost) are not supported: Apple's "
+            "container CLI has no seccomp setting; containers run unconfined"
+        )
     if security.apparmor not in {"", "unconfined"}:
         raise Unimplemented("AppArmor profiles are not supported by Apple's container CLI")
     args = ["--user", security.user] if security.user else []

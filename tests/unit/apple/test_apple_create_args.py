@@ -244,7 +244,7 @@ def test_security_context_flags(backend: AppleBackend, pod: PodRecord, double: C
     context.capabilities.drop_capabilities.append("ALL")
     context.masked_paths.append("/proc/kcore")
     context.readonly_paths.append("/proc/sys")
-    context.seccomp.profile_type = cri.SecurityProfile.RuntimeDefault
+    context.seccomp.profile_type = cri.SecurityProfile.Unconfined
     vm_id = create(backend, pod, config)
     argv = double.last("create")
     assert "--read-only" in argv
@@ -268,6 +268,10 @@ def test_security_context_flags(backend: AppleBackend, pod: PodRecord, double: C
         (lambda c: c.supplemental_groups.append(5), "supplemental groups"),
         (lambda c: setattr(c, "no_new_privs", True), "no_new_privs"),
         (lambda c: setattr(c.seccomp, "profile_type", cri.SecurityProfile.Localhost), "seccomp"),
+        (
+            lambda c: setattr(c.seccomp, "profile_type", cri.SecurityProfile.RuntimeDefault),
+            "seccomp",
+        ),
     ],
 )
 def test_security_features_apple_lacks_are_unimplemented(

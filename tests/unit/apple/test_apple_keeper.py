@@ -39,7 +39,7 @@ def test_lines_are_cut_at_newlines_and_long_lines_into_partial_parts(tmp_path: P
     assert lines_written(tmp_path, b"one\ntw", b"o\n\n", long + b"\nlast") == [
         ("F", b"one"), ("F", b"two"), ("F", b""),
         ("P", b"x" * MAX_LINE_BYTES), ("P", b"x" * MAX_LINE_BYTES), ("F", b"x" * 10),
-        ("F", b"last"),  # an unterminated last line is whole at the end, as containerd writes it
+        ("P", b"last"),  # an unterminated last line stays partial, as containerd writes it
     ]  # fmt: skip
 
 

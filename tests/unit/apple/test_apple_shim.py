@@ -13,11 +13,13 @@ from apple_double import BUSYBOX, CliDouble, wait_for
 from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CallFailed, CriClient
+from harness.embedded import EmbeddedShim
 from harness.endpoints import Endpoints
 from reference_shim.config import add_arguments, from_arguments, resolve_backend
 from reference_shim.launcher import ShimLauncher
 from reference_shim.server import Shim
 
+PROFILES = Path(__file__).parents[3] / "fixtures" / "profiles"
 CRI_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (stdout|stderr) (P|F) (.*)$")
 
 
@@ -224,3 +226,10 @@ def test_backend_auto_is_apple_on_a_mac_with_the_cli(
     cli = double.path if has_cli else "/nonexistent/container"
     assert resolve_backend("auto", platform=platform, cli=cli) == expected
     assert resolve_backend("docker", platform="darwin", cli=cli) == "docker"
+
+
+def test_the_embedded_apple_shim_uses_its_own_profile_and_column() -> None:
+    shim = EmbeddedShim(strategy="reject", backend="apple")
+    assert shim.profile_name == shim.column_name == "reference-shim-apple-reject"
+    assert (PROFILES / "reference-shim-apple-reject.yaml").exists()
+    assert EmbeddedShim(strategy="reject", backend="docker").profile_name == "reference-shim-reject"
