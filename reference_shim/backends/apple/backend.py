@@ -60,7 +60,7 @@ from reference_shim.errors import (
 
 STOP_SIGNAL_LABEL = "io.cri-conformance.shim.apple.stop-signal"  # create has no --stop-signal
 START_TIMEOUT_S = 180.0  # a cold VM boot, plus unpacking the image on its first use
-EXIT_AFTER_STOP_S = 5.0
+EXIT_AFTER_STOP_S = 10.0
 _POLL_S = 0.05
 _WATCH_S = 0.2
 _DELETE_ATTEMPTS = 40

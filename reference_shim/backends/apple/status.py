@@ -14,7 +14,7 @@ from reference_shim.backends.apple.keeper import KeeperFiles
 from reference_shim.backends.base import VmState, VmStatus
 from reference_shim.cri.timestamps import now_ns
 
-EXIT_REPORT_WAIT_S = 2.0
+EXIT_REPORT_WAIT_S = 5.0  # the attached CLI waits up to 3 s for the last output
 _POLL_S = 0.05
 LOST_EXIT = (
     "the exit code was lost: the attached `container start` process ended without reporting "
