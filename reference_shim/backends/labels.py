@@ -1,4 +1,8 @@
-"""Labels every backend puts on the objects it makes, so a shim only touches its own."""
+"""Labels a backend puts on the objects it makes, so a shim only touches its own.
+
+The values are the Docker backend's (which keeps its own copy for now), so one shim instance
+is recognised the same way whichever backend made an object.
+"""
 
 from __future__ import annotations
 

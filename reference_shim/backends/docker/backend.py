@@ -36,12 +36,13 @@ from reference_shim.backends.docker.translate import (
     host_config_args,
     resource_args,
 )
-from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
 from reference_shim.errors import DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
+SHIM_LABEL = "io.cri-conformance.shim"
+INSTANCE_LABEL = "io.cri-conformance.shim.instance"
 _API_TIMEOUT_S = 120
 
 
@@ -82,7 +83,7 @@ class DockerBackend:
         self.instance = instance
         self.images = DockerImages(self._api)
         self._network = f"cri-shim-{instance[:16]}"
-        self._labels = owner_labels(instance)
+        self._labels = {SHIM_LABEL: "reference", INSTANCE_LABEL: instance}
 
     # -- network ------------------------------------------------------------------------
 
