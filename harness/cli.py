@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+# Where `run` finds the suite: suites/ of the checkout the harness is installed from.
+DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -24,6 +28,95 @@ def _images(args: argparse.Namespace) -> int:
         else:
             print(f"{built.recipe.name}\t{','.join(built.tags)}\t{built.manifest_digest}")
     return 0
+
+
+def _report_merge(args: argparse.Namespace) -> int:
+    from harness.matrix.document import load, merge
+    from harness.matrix.outputs import write_reports
+
+    merged = merge([(path, load(Path(path))) for path in args.matrices])
+    for written in write_reports(merged, Path(args.output)):
+        print(written)
+    return 0
+
+
+def _report_compare(args: argparse.Namespace) -> int:
+    from harness.matrix.compare import compare
+    from harness.matrix.document import load
+
+    result = compare(load(Path(args.old)), load(Path(args.new)))
+    for note in result.notes:
+        print(f"note: {note}")
+    for change in result.changes:
+        print(change.describe())
+    print(result.summary())
+    if result.got_worse(allow_missing=args.allow_missing):
+        print("cri-conformance: a cell got worse", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.matrix.runner import parse_target, run_targets, with_profiles
+
+    targets = with_profiles([parse_target(spec) for spec in args.target], args.profile)
+    return run_targets(targets, Path(args.report_dir), Path(args.suites), args.pytest_args)
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser("report", help="merge and compare matrix.json files")
+    actions = report.add_subparsers(dest="action", required=True)
+    merge = actions.add_parser(
+        "merge", help="one matrix (json, md, html) from several runs: runtimes or nodes"
+    )
+    merge.add_argument("matrices", nargs="+", metavar="MATRIX.json")
+    merge.add_argument("-o", "--output", required=True, metavar="DIR", help="where to write")
+    merge.set_defaults(handler=_report_merge)
+    compare = actions.add_parser(
+        "compare",
+        help="print what changed; exit 1 when a cell got worse, 2 when an input is unusable",
+        description="States rank pass > xpass > skip > unsupported > fail; a cell that moves "
+        "down, or disappears, got worse.",
+    )
+    compare.add_argument("old", metavar="OLD.json")
+    compare.add_argument("new", metavar="NEW.json")
+    compare.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a cell that is gone from NEW (feature not run, runtime missing) is not worse",
+    )
+    compare.set_defaults(handler=_report_compare)
+
+
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the suite once per target and merge the matrices",
+        description="Runs `pytest SUITES` once per target, each in its own process writing "
+        "into REPORT_DIR/NAME/, then writes the merged matrix into REPORT_DIR. "
+        "Arguments after -- go to every pytest run.",
+    )
+    run.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="NAME=ENDPOINT",
+        help="a runtime: its column name and socket (unix:///path), or embedded:STRATEGY for "
+        "the reference shim started for the run; repeat for more",
+    )
+    run.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME=PROFILE",
+        help="the runtime profile of target NAME (a name in fixtures/profiles or a file)",
+    )
+    run.add_argument("--report-dir", default="reports", metavar="DIR", help="default: reports/")
+    run.add_argument(
+        "--suites", default=str(DEFAULT_SUITES), metavar="PATH", help="the suite to run"
+    )
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
+    run.set_defaults(handler=_run)
 
 
 def _shim(args: argparse.Namespace) -> int:
@@ -52,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, metavar="REGISTRY", help="registry host[:port], e.g. 127.0.0.1:5000"
     )
     images.set_defaults(handler=_images)
+    _add_report_commands(commands)
+    _add_run_command(commands)
 
     shim = commands.add_parser(
         "shim", help="run the reference CRI shim (same as python -m reference_shim)"
@@ -68,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # one line for the user, not a traceback
         if type(error).__module__.startswith(("harness", "reference_shim")):
             print(f"cri-conformance: {error}", file=sys.stderr)
-            return 1
+            return int(getattr(error, "exit_code", 1))
         raise
 
 

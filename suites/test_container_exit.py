@@ -10,7 +10,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
-from harness.waiting import wait_for_exit
+from harness.waiting import wait_for_exit, wait_until
 
 SIGKILLED = 128 + 9
 SIGTERMED = 128 + 15
@@ -113,5 +113,12 @@ def test_a_container_over_its_memory_limit_is_oom_killed(
         command=["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M"],
         linux=api.LinuxContainerConfig(resources=resources),
     )
-    status = wait_for_exit(cri, container.id)
-    assert (status.exit_code, status.reason) == (SIGKILLED, "OOMKilled")
+    wait_for_exit(cri, container.id)
+    # The OOM event and the exit event travel separately; the reason may settle a moment later.
+    status = wait_until(
+        lambda: cri.container_status(container.id).status,
+        lambda status: status.reason == "OOMKilled",
+        what="ContainerStatus.reason to be OOMKilled",
+        timeout=10,
+    )
+    assert status.exit_code == SIGKILLED

@@ -1,3 +1,94 @@
 """The project's own tests: unit tests need nothing; integration tests use the real services."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.matrix.cells import Cell, State
+from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
+
 pytest_plugins = ["pytester"]
+
+
+def run_record(name: str, **fields: object) -> RuntimeRun:
+    """A column as a run against containerd would record it."""
+    values: dict[str, object] = {
+        "endpoint": "unix:///run/containerd/containerd.sock",
+        "runtime_name": "containerd",
+        "runtime_version": "1.6.20",
+        "api_version": "v1",
+        "profile": None,
+        "started": "2026-01-02T03:04:05+00:00",
+        "duration_s": 12.5,
+    }
+    values.update(fields)
+    return RuntimeRun(name=name, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_run() -> Callable[..., RuntimeRun]:
+    """``make_run("name", profile="p")``: a matrix column with plausible run details."""
+    return run_record
+
+
+@pytest.fixture
+def two_runtime_matrix() -> Matrix:
+    """Every state, both shapes, a cell not run, reasons that need escaping."""
+    rows = [
+        FeatureRow(
+            "pod.lifecycle",
+            "pod",
+            "single",
+            "A new pod is ready",
+            {
+                "containerd": Cell(State.PASS, "", 1),
+                "shim": Cell(State.PASS, "", 1),
+            },
+        ),
+        FeatureRow(
+            "pod.dns",
+            "pod",
+            "single",
+            "DNS config | resolv.conf",
+            {
+                "containerd": Cell(State.PASS, "", 2),
+                "shim": Cell(State.FAIL, "test_dns: nameserver 10.0.0.1 missing <resolv.conf>", 2),
+            },
+        ),
+        FeatureRow(
+            "pod.localhost",
+            "pod",
+            "multi",
+            "Containers of a pod share localhost",
+            {
+                "containerd": Cell(State.PASS, "", 1),
+                "shim": Cell(
+                    State.UNSUPPORTED, "CreateContainer answered UNIMPLEMENTED: one per pod", 1
+                ),
+            },
+        ),
+        FeatureRow(
+            "pod.ipc",
+            "pod",
+            "multi",
+            "Containers of a pod share IPC",
+            {
+                "containerd": Cell(State.SKIP, "no ipcs in the image", 1),
+                "shim": Cell(State.XPASS, "declared unsupported by profile shim: no IPC", 1),
+            },
+        ),
+        FeatureRow(
+            "runtime.version",
+            "runtime",
+            "single",
+            "Version names the runtime",
+            {
+                "containerd": Cell(State.PASS, "", 1),
+            },
+        ),
+    ]
+    return Matrix(
+        [run_record("containerd"), run_record("shim", runtime_name="shim")], ordered(rows)
+    )

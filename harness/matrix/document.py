@@ -110,6 +110,25 @@ class Matrix:
         }
 
 
+RUN_COLUMNS = ["runtime", "version", "endpoint", "profile", "started", "duration", "totals"]
+
+
+def run_summary(matrix: Matrix, run: RuntimeRun) -> list[str]:
+    """The cells after the name in a run's line of the runs table (``RUN_COLUMNS``)."""
+    version = f"{run.label} ({run.api_version})" if run.api_version else run.label
+    totals = ", ".join(
+        f"{count} {state.value}" for state, count in matrix.totals(run.name).items() if count
+    )
+    return [
+        version,
+        run.endpoint or "-",
+        run.profile or "none",
+        run.started,
+        f"{run.duration_s:.1f} s",
+        totals or "no cells",
+    ]
+
+
 def ordered(rows: Iterable[FeatureRow]) -> list[FeatureRow]:
     """Areas alphabetically, single before multi; the given order within a group."""
     return sorted(rows, key=lambda row: (row.area, _shape_index(row.shape)))
@@ -181,7 +200,7 @@ def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
         for run in matrix.runtimes:
             if run.name in origin:
                 raise MatrixError(
-                    f"{source} and {origin[run.name]} both hold a runtime named {run.name!r}: "
+                    f"{origin[run.name]} and {source} both hold a runtime named {run.name!r}: "
                     "name runs apart with --runtime-name (or cri-conformance run --target NAME=...)"
                 )
             origin[run.name] = source

@@ -21,10 +21,8 @@ import pytest
 from harness.client import CallFailed
 from harness.matrix.cells import Outcome, State, clip
 from harness.matrix.profiles import Profile
+from harness.streaming.errors import ProtocolUnsupported
 
-# harness.streaming raises it when the runtime declines a streaming protocol; matched by name
-# so this module does not depend on the streaming package being present.
-PROTOCOL_UNSUPPORTED = "ProtocolUnsupported"
 UNSUPPORTED_WORD = "UNSUPPORTED"
 
 
@@ -32,7 +30,7 @@ def unsupported_answer(error: BaseException) -> str | None:
     """Why the runtime declined, when ``error`` is the runtime saying it does not do this."""
     if isinstance(error, CallFailed) and error.code is grpc.StatusCode.UNIMPLEMENTED:
         return f"{error.rpc} answered UNIMPLEMENTED: {error.details}"
-    if any(kind.__name__ == PROTOCOL_UNSUPPORTED for kind in type(error).__mro__):
+    if isinstance(error, ProtocolUnsupported):  # the runtime declined a streaming protocol
         return str(error)
     if isinstance(error, BaseExceptionGroup):
         answers = [unsupported_answer(inner) for inner in error.exceptions]

@@ -123,12 +123,18 @@ def _schema() -> dict[str, Any]:
 
 def _validate(path: Path, root: yaml.Node, data: object) -> None:
     validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: _line_of_error(root, e))
-    if not errors:
-        return
-    error = errors[0]
-    where = "/".join(str(step) for step in error.absolute_path) or "the top level"
-    raise ProfileError(f"{path}:{_line_of_error(root, error)}: {where}: {error.message}")
+    problems = sorted(
+        (_line_of_error(root, error), _where(error), error.message)
+        for error in validator.iter_errors(data)
+    )
+    if problems:
+        raise ProfileError(
+            "\n".join(f"{path}:{line}: {where}: {message}" for line, where, message in problems)
+        )
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    return "/".join(str(step) for step in error.absolute_path) or "the top level"
 
 
 def _refuse_unknown_features(path: Path, root: yaml.Node, unsupported: dict[str, str]) -> None:
@@ -163,7 +169,7 @@ def _refuse_duplicate_keys(path: Path, node: yaml.Node) -> None:
 def _line_of_error(root: yaml.Node, error: jsonschema.ValidationError) -> int:
     """The line of the value at fault; for a bad or extra key, the key's own line."""
     key: str | None = None
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:  # the instance is the key itself
         key = str(error.instance)
     elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}

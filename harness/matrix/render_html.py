@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from harness.matrix.cells import BEST_FIRST, MEANING, Cell
-from harness.matrix.document import SHAPE_TITLE, Matrix, RuntimeRun, now_iso
+from harness.matrix.document import RUN_COLUMNS, SHAPE_TITLE, Matrix, now_iso, run_summary
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
@@ -19,11 +19,15 @@ h1 { font-size: 1.4rem; margin: 0 0 .3rem; }
 table { border-collapse: collapse; margin-bottom: 1.2rem; }
 th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 thead th { background: #f3f3f3; }
-#matrix td.cell { text-align: center; font-weight: 600; min-width: 7rem; }
+#matrix td.cell { text-align: center; vertical-align: middle; font-weight: 600; min-width: 7rem; }
+#matrix thead .label { display: block; font-weight: normal; color: #555; font-size: .8rem; }
 #matrix th.feature code { font-size: .85rem; }
 #matrix th.feature .title { display: block; font-weight: normal; color: #555; font-size: .85rem; }
 tr.group th { background: #e8eaf6; font-size: 1rem; }
+#runs th, #runs td.started, #runs td.duration { white-space: nowrap; }
+#runs td.endpoint { word-break: break-all; min-width: 12rem; }
 tfoot th, tfoot td { background: #fafafa; }
+tfoot tr:first-child > * { border-top: 2px solid #888; }
 tfoot td { text-align: center; }
 .cell.pass { background: #c8e6c9; color: #1b5e20; }
 .cell.xpass { background: #bbdefb; color: #0d47a1; }
@@ -31,7 +35,8 @@ tfoot td { text-align: center; }
 .cell.unsupported { background: #ffe0b2; color: #8a4b00; }
 .cell.fail { background: #ffcdd2; color: #b71c1c; }
 .cell.none { color: #999; font-weight: normal; }
-#legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; }
+#legend { list-style: none; padding: 0; margin: 0 0 1.2rem; }
+#legend li { margin: .25rem 0; }
 #legend .cell { display: inline-block; min-width: 6.5rem; text-align: center; font-weight: 600;
   padding: .1rem .4rem; border: 1px solid #ccc; margin-right: .3rem; }
 """
@@ -47,31 +52,21 @@ def render_html(matrix: Matrix) -> str:
     body = ET.SubElement(html, "body")
     _text(body, "h1", "CRI compatibility matrix")
     _text(body, "p", f"generated {now_iso()}", {"class": "generated"})
-    body.append(_runs(matrix.runtimes))
+    body.append(_runs(matrix))
     body.append(_legend())
     body.append(_grid(matrix))
     return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
 
 
-def _runs(runs: list[RuntimeRun]) -> ET.Element:
+def _runs(matrix: Matrix) -> ET.Element:
     table = ET.Element("table", id="runs")
-    _header_row(
-        ET.SubElement(table, "thead"),
-        ["runtime", "version", "endpoint", "profile", "started", "duration"],
-    )
+    _header_row(ET.SubElement(table, "thead"), RUN_COLUMNS)
     body = ET.SubElement(table, "tbody")
-    for run in runs:
-        row = ET.SubElement(body, "tr")
+    for run in matrix.runtimes:
+        row = ET.SubElement(body, "tr", {"data-runtime": run.name})
         _text(row, "th", run.name)
-        version = f"{run.label} ({run.api_version})" if run.api_version else run.label
-        for value in (
-            version,
-            run.endpoint or "",
-            run.profile or "none",
-            run.started,
-            f"{run.duration_s:.1f} s",
-        ):
-            _text(row, "td", value)
+        for column, value in zip(RUN_COLUMNS[1:], run_summary(matrix, run), strict=True):
+            _text(row, "td", value, {"class": column})
     return table
 
 
@@ -87,7 +82,11 @@ def _legend() -> ET.Element:
 def _grid(matrix: Matrix) -> ET.Element:
     names = matrix.runtime_names()
     table = ET.Element("table", id="matrix")
-    _header_row(ET.SubElement(table, "thead"), ["feature", *names])
+    header = ET.SubElement(ET.SubElement(table, "thead"), "tr")
+    _text(header, "th", "feature")
+    for run in matrix.runtimes:
+        column = _text(header, "th", run.name, {"data-runtime": run.name})
+        _text(column, "span", run.label, {"class": "label"})
     for area, shape, rows in matrix.groups():
         group = ET.SubElement(table, "tbody", {"data-area": area, "data-shape": shape})
         title = ET.SubElement(ET.SubElement(group, "tr", {"class": "group"}), "th")

@@ -7,7 +7,7 @@ tables as notes.
 from __future__ import annotations
 
 from harness.matrix.cells import BEST_FIRST, MEANING, Cell, State
-from harness.matrix.document import SHAPE_TITLE, Matrix, RuntimeRun
+from harness.matrix.document import RUN_COLUMNS, SHAPE_TITLE, Matrix, run_summary
 
 SYMBOL = {
     State.PASS: "✅",
@@ -21,7 +21,7 @@ NOT_RUN = "—"
 
 def render_markdown(matrix: Matrix) -> str:
     names = matrix.runtime_names()
-    lines = ["# CRI compatibility matrix", "", *_runs(matrix.runtimes), "", *_legend(), ""]
+    lines = ["# CRI compatibility matrix", "", *_runs(matrix), "", *_legend(), ""]
     for area, shape, rows in matrix.groups():
         lines += [f"## {area}: {SHAPE_TITLE.get(shape, shape)}", ""]
         lines += _table_head(["feature", *names])
@@ -47,22 +47,10 @@ def render_markdown(matrix: Matrix) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _runs(runs: list[RuntimeRun]) -> list[str]:
-    lines = _table_head(["runtime", "version", "endpoint", "profile", "started", "duration"])
-    for run in runs:
-        version = f"{run.label} ({run.api_version})" if run.api_version else run.label
-        lines.append(
-            _row(
-                [
-                    f"**{_escape(run.name)}**",
-                    _escape(version),
-                    f"`{run.endpoint}`" if run.endpoint else NOT_RUN,
-                    _escape(run.profile or "none"),
-                    run.started,
-                    f"{run.duration_s:.1f} s",
-                ]
-            )
-        )
+def _runs(matrix: Matrix) -> list[str]:
+    lines = _table_head(RUN_COLUMNS)
+    for run in matrix.runtimes:
+        lines.append(_row([f"**{_escape(run.name)}**", *map(_escape, run_summary(matrix, run))]))
     return lines
 
 

@@ -7,6 +7,11 @@ from typing import Any
 from docker.types import LogConfig, Mount
 
 from reference_shim.backends.base import Namespace, Placement, ResourceSpec, VmSpec
+from reference_shim.backends.docker.privileged import (
+    UNMASKED_PATHS,
+    expand_all,
+    privileged_args,
+)
 
 
 def _container_ref(vm_id: str) -> str:
@@ -93,7 +98,7 @@ def host_config_args(spec: VmSpec) -> dict[str, Any]:
         "port_bindings": _port_bindings(spec),
         "privileged": security.privileged,
         "read_only": security.readonly_rootfs,
-        "cap_add": list(security.cap_add) or None,
+        "cap_add": expand_all(security.cap_add),
         "cap_drop": list(security.cap_drop) or None,
         "group_add": list(security.group_add) or None,
         "security_opt": _security_opts(spec) or None,
@@ -102,6 +107,8 @@ def host_config_args(spec: VmSpec) -> dict[str, Any]:
         or None,
         "log_config": LogConfig(type="json-file"),
     }
+    if security.privileged:
+        args.update(privileged_args(args["mounts"]))
     if spec.resources.oom_score_adj:
         args["oom_score_adj"] = spec.resources.oom_score_adj
     return args
@@ -109,6 +116,8 @@ def host_config_args(spec: VmSpec) -> dict[str, Any]:
 
 def extra_host_config(spec: VmSpec) -> dict[str, Any]:
     """HostConfig fields the SDK has no argument for."""
+    if spec.security.privileged:
+        return dict(UNMASKED_PATHS)
     extra: dict[str, Any] = {}
     if spec.security.masked_paths is not None:
         extra["MaskedPaths"] = list(spec.security.masked_paths)

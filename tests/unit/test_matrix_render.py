@@ -1,0 +1,97 @@
+"""matrix.md and matrix.html: every cell, the reasons, the legend, the totals, escaped."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from harness.matrix.document import Matrix
+from harness.matrix.render_html import render_html
+from harness.matrix.render_markdown import render_markdown
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes and the text directly inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str], str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {k: v or "" for k, v in attrs}, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self.found and not self.found[-1][2]:
+            tag, attrs, _ = self.found[-1]
+            self.found[-1] = (tag, attrs, data.strip())
+
+    def cells(self) -> list[tuple[str, str, str]]:
+        """(class, title, text) of every matrix cell."""
+        return [
+            (attrs["class"], attrs.get("title", ""), text)
+            for tag, attrs, text in self.found
+            if tag == "td" and attrs.get("class", "").startswith("cell")
+        ]
+
+
+def parsed(matrix: Matrix) -> Elements:
+    elements = Elements()
+    elements.feed(render_html(matrix))
+    return elements
+
+
+def test_html_is_standalone(two_runtime_matrix: Matrix) -> None:
+    page = render_html(two_runtime_matrix)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<style>" in page
+    for outside in ("<script", "<link", "http://", "https://", "src="):
+        assert outside not in page
+
+
+def test_html_cells_carry_state_class_and_reason_on_hover(two_runtime_matrix: Matrix) -> None:
+    cells = parsed(two_runtime_matrix).cells()
+    assert len(cells) == 5 * 2
+    assert (
+        "cell fail",
+        "fail (2 tests): test_dns: nameserver 10.0.0.1 missing <resolv.conf>",
+        "fail",
+    ) in cells
+    assert ("cell none", "not run on this runtime", "-") in cells
+    assert {text for _, _, text in cells} == {"pass", "fail", "unsupported", "skip", "xpass", "-"}
+
+
+def test_html_groups_rows_by_area_and_shape(two_runtime_matrix: Matrix) -> None:
+    groups = [
+        (attrs["data-area"], attrs["data-shape"])
+        for tag, attrs, _ in parsed(two_runtime_matrix).found
+        if tag == "tbody" and "data-area" in attrs
+    ]
+    assert groups == [("pod", "single"), ("pod", "multi"), ("runtime", "single")]
+
+
+def test_html_has_a_legend_and_totals_per_column(two_runtime_matrix: Matrix) -> None:
+    found = parsed(two_runtime_matrix).found
+    legend = [attrs["data-state"] for tag, attrs, _ in found if tag == "li"]
+    assert legend == ["pass", "xpass", "skip", "unsupported", "fail"]
+    totals = {
+        (attrs["data-runtime"], text)
+        for tag, attrs, text in found
+        if tag == "td" and "data-runtime" in attrs
+    }
+    # containerd: 4 pass, 1 skip of 5 features; shim: one each of pass, xpass, unsupported, fail
+    assert ("containerd", "4") in totals
+    assert ("containerd", "5") in totals
+    assert ("shim", "4") in totals
+
+
+def test_markdown_has_a_table_per_group_totals_and_reasons(two_runtime_matrix: Matrix) -> None:
+    text = render_markdown(two_runtime_matrix)
+    assert "## pod: multi-container pods" in text
+    assert "| feature | containerd | shim |" in text
+    assert "| `pod.dns` DNS config \\| resolv.conf | ✅ pass | ❌ fail |" in text
+    assert "| `runtime.version` Version names the runtime | ✅ pass | — |" in text
+    assert "| ❌ fail | 0 | 1 |" in text
+    assert "| features | 5 | 4 |" in text
+    assert (
+        "- `pod.localhost` on **shim**: 🚫 unsupported: "
+        "CreateContainer answered UNIMPLEMENTED: one per pod" in text
+    )
