@@ -1,4 +1,4 @@
-"""The double's image, system and network commands."""
+"""The double's image and system commands."""
 
 from __future__ import annotations
 
@@ -127,24 +127,3 @@ def system_command(store: Store, argv: list[str]) -> int:
         )
     print(pretty(status) if "json" in argv else f"apiserver is {status['status']}")
     return 0 if running else 1
-
-
-def network_command(store: Store, argv: list[str]) -> int:
-    if int(store.setting("macos")) < 26:  # the network group is not registered on macOS 15
-        raise Fail("Unexpected argument 'network'\nUsage: container <subcommand>", 64)
-    if argv[:1] not in (["list"], ["ls"]):
-        raise Fail(f"the CLI double does not record `network {' '.join(argv)}`", 64)
-    builtin = {
-        "configuration": {
-            "creationDate": "2026-08-08T09:00:00Z",
-            "labels": {"com.apple.container.resource.role": "builtin"},
-            "mode": "nat",
-            "name": "default",
-            "options": {},
-            "plugin": "container-network-vmnet",
-        },
-        "id": "default",
-        "status": {"ipv4Gateway": "192.168.64.1", "ipv4Subnet": "192.168.64.0/24"},
-    }
-    print(compact([builtin]))
-    return 0

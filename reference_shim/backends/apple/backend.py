@@ -28,6 +28,7 @@ from reference_shim.backends.apple.errors import (
 from reference_shim.backends.apple.execution import exec_sync
 from reference_shim.backends.apple.images import AppleImages
 from reference_shim.backends.apple.keepers import STDIN_LABEL, Keepers
+from reference_shim.backends.apple.networks import AppleNetworks
 from reference_shim.backends.apple.output import RecordedOutput
 from reference_shim.backends.apple.pods import (
     CARRIER_LABEL,
@@ -79,6 +80,7 @@ class AppleBackend:
         self._keepers = Keepers(state_dir / "vms", cli)
         self._labels = owner_labels(instance)
         self._sampler = StatsSampler(cli)
+        self._networks = AppleNetworks(cli, instance)
 
     # -- services and network -----------------------------------------------------------
 
@@ -121,6 +123,17 @@ class AppleBackend:
         if self.network() not in names:
             return False, f"Apple's {self.network()!r} network does not exist; {START_HINT}"
         return True, ""
+
+    # Networks of one pod each (the optional pod-networks capability, for separate-vms).
+
+    def create_pod_network(self, pod_id: str) -> str:
+        return self._networks.create(pod_id)
+
+    def remove_pod_network(self, name: str) -> None:
+        self._networks.remove(name)
+
+    def pod_networks(self) -> dict[str, str]:
+        return self._networks.all()
 
     # -- what exists ----------------------------------------------------------------------
 
