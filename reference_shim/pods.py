@@ -73,7 +73,8 @@ class Pods:
         )
         placement = self.ctx.strategy.pod_placement(pod, self.ctx.backend.network())
         spec = specs.pod_spec(pod, self.ctx.pod_image, placement)
-        self._ensure_pod_image()
+        if not self.ctx.backend.models_pods:
+            self._ensure_pod_image()
         if config.HasField("dns_config"):
             pod_dir = self.ctx.pod_dir(pod.id)
             pod_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ class Pods:
             self.ctx.backend.remove_vm(pod.vm_id)
             shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
             raise
-        if not status.ip:
+        if not status.ip and not self.ctx.backend.models_pods:
             self.ctx.backend.remove_vm(pod.vm_id)
             raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
         pod.ip = status.ip

@@ -70,8 +70,12 @@ def sync_pod(ctx: ShimContext, pod: PodRecord, status: VmStatus | None = None) -
             status = ctx.backend.inspect_vm(pod.vm_id) if pod.vm_id else None
         if status is None or status.state in {VmState.EXITED, VmState.MISSING}:
             pod.state = cri.SANDBOX_NOTREADY
-            if pod.id in ctx.registry.pods:
-                ctx.registry.save_pod(pod)
+        elif status.ip and status.ip != pod.ip:
+            pod.ip = status.ip  # a modelled pod's IP comes with its workload, and may change
+        else:
+            return pod
+        if pod.id in ctx.registry.pods:
+            ctx.registry.save_pod(pod)
     return pod
 
 

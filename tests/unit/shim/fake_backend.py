@@ -107,6 +107,7 @@ class FakeOutput:
 
 class FakeBackend:
     name = "fake"
+    models_pods = False
 
     def __init__(self) -> None:
         self.images = FakeImages()
