@@ -22,12 +22,17 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen
 _LOG_DRAIN_S = 2.0
+_SIGKILL_EXIT = 137
+# Docker may record an OOM kill a moment after the exit it caused; look again for this long.
+_OOM_SETTLE_NS = 10 * 10**9
 
 
 def sync_container(
     ctx: ShimContext, record: ContainerRecord, status: VmStatus | None = None
 ) -> ContainerRecord:
     """Move ``record`` to the state its VM is in; logs are drained before EXITED shows."""
+    if record.state == cri.CONTAINER_EXITED and _oom_may_still_be_reported(record):
+        return _settle_oom_reason(ctx, record)
     if record.state == cri.CONTAINER_EXITED or not record.vm_id:
         return record
     with ctx.registry.object_lock(record.id):
@@ -58,6 +63,26 @@ def sync_container(
         else:
             return record
         if record.id in ctx.registry.containers:
+            ctx.registry.save_container(record)
+    return record
+
+
+def _oom_may_still_be_reported(record: ContainerRecord) -> bool:
+    """A SIGKILL exit may be an OOM kill whose event the backend has not processed yet."""
+    recent = now_ns() - record.finished_at < _OOM_SETTLE_NS
+    return (
+        bool(record.vm_id)
+        and record.exit_code == _SIGKILL_EXIT
+        and recent
+        and (record.reason != "OOMKilled")
+    )
+
+
+def _settle_oom_reason(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
+    with ctx.registry.object_lock(record.id):
+        status = ctx.backend.inspect_vm(record.vm_id)
+        if status.oom_killed and record.id in ctx.registry.containers:
+            record.reason = exit_reason(record.exit_code, oom_killed=True)
             ctx.registry.save_container(record)
     return record
 
