@@ -79,3 +79,15 @@ def container_config(
         annotations=owned_annotations,
         **fields,
     )
+
+
+def pid_namespace(mode: int, target_id: str = "") -> cri.LinuxContainerConfig:
+    """A container's Linux config asking for a PID namespace mode.
+
+    Without one, the CRI default is POD (``NamespaceMode`` 0): the container shares the pod's
+    PID namespace, so its own process is not PID 1. Tests that read /proc/1 ask for CONTAINER.
+    """
+    options = cri.NamespaceOption(pid=mode, target_id=target_id)  # type: ignore[arg-type]
+    return cri.LinuxContainerConfig(
+        security_context=cri.LinuxContainerSecurityContext(namespace_options=options)
+    )

@@ -16,8 +16,8 @@ import grpc
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CallFailed, CriClient
-from harness.container_probes import exec_ok, shell_ok
 from harness.factories import Container
+from harness.probes import exec_ok, shell_in
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -64,7 +64,7 @@ def remove_cgroup_parent(parent: str) -> list[str]:
 def cgroup_version(cri: CriClient, container: Container) -> int:
     """2 when the container sees the unified hierarchy at /sys/fs/cgroup, else 1."""
     probe = "test -e /sys/fs/cgroup/cgroup.controllers && echo 2 || echo 1"
-    return int(shell_ok(cri, container, probe))
+    return int(shell_in(cri, container, probe))
 
 
 def shares_to_weight(shares: int) -> int:

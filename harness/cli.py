@@ -30,6 +30,13 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from harness.replay import Target, replay
+
+    target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)
+    return replay(Path(args.file), target)
+
+
 def _report_merge(args: argparse.Namespace) -> int:
     from harness.matrix.document import load, merge
     from harness.matrix.outputs import write_reports
@@ -126,6 +133,28 @@ def _shim(args: argparse.Namespace) -> int:
     return serve(from_arguments(args))
 
 
+def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="run a saved spec (reports/failing-specs/*.json) against a runtime again",
+        description="Create the pod and containers of a spec file, check its property, clean "
+        "up. Exits 0 when the property holds, 1 when it does not.",
+    )
+    replay.add_argument("file", metavar="FILE", help="a spec file written by a failing property")
+    replay.add_argument(
+        "--cri-endpoint",
+        metavar="ENDPOINT",
+        help="runtime service socket (unix:///path); default: $CONTAINER_RUNTIME_ENDPOINT, "
+        "then /etc/crictl.yaml",
+    )
+    replay.add_argument("--image-endpoint", metavar="ENDPOINT", help="image service socket")
+    replay.add_argument(
+        "--cri-timeout", type=float, default=30.0, metavar="SECONDS", help="deadline of each call"
+    )
+    replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
+    replay.set_defaults(handler=_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Standard library only, like everything imported before a subcommand runs.
     from reference_shim.config import add_arguments as add_shim_arguments
@@ -147,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     images.set_defaults(handler=_images)
     _add_report_commands(commands)
     _add_run_command(commands)
+    _add_replay_command(commands)
 
     shim = commands.add_parser(
         "shim", help="run the reference CRI shim (same as python -m reference_shim)"

@@ -122,3 +122,16 @@ def wait_for_output(container: Container, count: int, stream: str = "stdout") ->
         what=f"{count} {stream} line(s) of container {container.name}",
     )
     return assemble(records, stream)[:count]
+
+
+def wait_for_line(
+    container: Container, line: str, stream: str = "stdout", timeout: float = DEFAULT_TIMEOUT
+) -> list[str]:
+    """The lines a (maybe still running) container wrote on ``stream``, once ``line`` is one."""
+    records = wait_for_records(
+        log_file(container),
+        lambda found: line in assemble(found, stream),
+        what=f"{line!r} on {stream} of container {container.name}",
+        timeout=timeout,
+    )
+    return assemble(records, stream)

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,19 +31,20 @@ class EmbeddedShim:
     @property
     def resolved_backend(self) -> str:
         """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-        if self.backend != "auto":
-            return self.backend
-        if sys.platform == "darwin" and shutil.which("container"):
-            return "apple"
-        return "docker"
+        from reference_shim.config import resolve_backend
+
+        return resolve_backend(self.backend)
 
     @property
     def profile_name(self) -> str:
-        return f"reference-shim-{self.strategy}"
+        """Docker's profile keeps its name; other backends have limits of their own."""
+        backend = self.resolved_backend
+        prefix = "reference-shim" if backend == "docker" else f"reference-shim-{backend}"
+        return f"{prefix}-{self.strategy}"
 
     @property
     def column_name(self) -> str:
-        return f"reference-shim-{self.strategy}"
+        return self.profile_name
 
 
 def _record_path(shared_dir: Path) -> Path:

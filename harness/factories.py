@@ -72,6 +72,18 @@ class RunContext:
     runtime_handler: str = ""
 
 
+def create_container(
+    context: RunContext, puller: ImagePuller | None, pod: Pod, config: cri.ContainerConfig
+) -> Container:
+    """Pull the image if needed (unless ``puller`` is None), create the container in ``pod``,
+    and track it at once."""
+    if puller is not None:
+        puller.ensure(config.image.image, pod.config)
+    container_id = context.client.create_container(pod.id, config, pod.config)
+    context.tracker.add_container(container_id)
+    return Container(container_id, pod, config)
+
+
 class PodFactory:
     """``make_pod(name="web", hostname="h")`` runs a ready pod sandbox owned by the test."""
 
@@ -117,10 +129,7 @@ class ContainerFactory:
         )
 
     def create(self, pod: Pod, config: cri.ContainerConfig) -> Container:
-        self._puller.ensure(config.image.image, pod.config)
-        container_id = self._context.client.create_container(pod.id, config, pod.config)
-        self._context.tracker.add_container(container_id)
-        return Container(container_id, pod, config)
+        return create_container(self._context, self._puller, pod, config)
 
     def __call__(
         self,

@@ -1,45 +1,164 @@
-"""Checks made from inside a running container, through ExecSync.
+"""Looking inside a running container through ExecSync.
 
 What a runtime reports in status can be right while the container sees something else; these
-helpers read what the container sees, and fail naming the command, its exit code and stderr.
+helpers read what a program in the container would see (files, /proc, namespace links, mount
+tables) and, when a command fails, say which command, its exit code, stdout and stderr, so a
+failure reads as a sentence. Each takes the container as a ``Container`` record or its id.
 """
 
 from __future__ import annotations
 
-from harness.client import CriClient
+from cri_api.v1 import api_pb2 as api
 
-EXEC_TIMEOUT = 10
+from harness.capabilities import decode_caps
+from harness.client import CallFailed, CriClient
+from harness.factories import Container
+from harness.waiting import DEFAULT_TIMEOUT, wait_until
+
+EXEC_TIMEOUT = 30
+
+Target = Container | str
 
 
-def exec_ok(cri: CriClient, container_id: str, cmd: list[str]) -> str:
-    """Run ``cmd`` in the container; it must exit 0. Returns its stdout as text."""
-    result = cri.exec_sync(container_id, cmd, timeout=EXEC_TIMEOUT)
-    if result.exit_code != 0:
-        raise AssertionError(
-            f"ExecSync {cmd} in container {container_id[:13]} exited {result.exit_code}: "
-            f"stdout {result.stdout!r}, stderr {result.stderr!r}"
-        )
+def target_id(target: Target) -> str:
+    return target if isinstance(target, str) else target.id
+
+
+def exec_in(
+    cri: CriClient, target: Target, *cmd: str, timeout: int = EXEC_TIMEOUT
+) -> api.ExecSyncResponse:
+    return cri.exec_sync(target_id(target), list(cmd), timeout=timeout)
+
+
+def exec_outcome(
+    cri: CriClient, target: Target, *cmd: str, timeout: int = EXEC_TIMEOUT
+) -> api.ExecSyncResponse | CallFailed:
+    """The response, or the error, for rules that allow either."""
+    try:
+        return exec_in(cri, target, *cmd, timeout=timeout)
+    except CallFailed as error:
+        return error
+
+
+def describe(cmd: tuple[str, ...], result: api.ExecSyncResponse) -> str:
+    return (
+        f"ExecSync {list(cmd)} exited {result.exit_code}; "
+        f"stdout {result.stdout.decode(errors='replace')!r}, "
+        f"stderr {result.stderr.decode(errors='replace')!r}"
+    )
+
+
+def exec_ok(cri: CriClient, target: Target, *cmd: str) -> str:
+    """The command's stdout; it must exit 0."""
+    result = exec_in(cri, target, *cmd)
+    assert result.exit_code == 0, describe(cmd, result) + ", expected exit 0"
     return result.stdout.decode()
 
 
-def read_file_in(cri: CriClient, container_id: str, path: str) -> str:
+def exec_fails(cri: CriClient, target: Target, *cmd: str) -> api.ExecSyncResponse:
+    """The command must run and exit non-zero (ExecSync itself succeeds)."""
+    result = exec_in(cri, target, *cmd)
+    assert result.exit_code != 0, describe(cmd, result) + ", expected a non-zero exit"
+    return result
+
+
+def shell_in(cri: CriClient, target: Target, script: str) -> str:
+    """Run ``sh -c script`` in the container; it must exit 0. Returns its stdout."""
+    return exec_ok(cri, target, "sh", "-c", script)
+
+
+def exit_code_in(cri: CriClient, target: Target, script: str) -> int:
+    """The exit code of ``sh -c script``, for checks where failing is the expected outcome."""
+    return exec_in(cri, target, "sh", "-c", script).exit_code
+
+
+def read_file_in(cri: CriClient, target: Target, path: str) -> str:
     """The content of ``path`` as the container sees it."""
-    return exec_ok(cri, container_id, ["cat", path])
+    return exec_ok(cri, target, "cat", path)
 
 
-def sysctl_in(cri: CriClient, container_id: str, name: str) -> str:
+def read_bytes_in(cri: CriClient, target: Target, path: str) -> bytes:
+    """A file's exact bytes, e.g. the NUL-separated files of /proc."""
+    result = exec_in(cri, target, "cat", path)
+    assert result.exit_code == 0, describe(("cat", path), result) + ", expected exit 0"
+    return result.stdout
+
+
+def wait_for_file_in(
+    cri: CriClient, target: Target, path: str, timeout: float = DEFAULT_TIMEOUT
+) -> str:
+    """The content of ``path`` once the container's own process has written it."""
+    result = wait_until(
+        lambda: exec_in(cri, target, "cat", path),
+        lambda answer: answer.exit_code == 0,
+        what=f"{path} to exist in container {target_id(target)[:13]}",
+        timeout=timeout,
+    )
+    return result.stdout.decode()
+
+
+def hostname_in(cri: CriClient, target: Target) -> str:
+    return exec_ok(cri, target, "hostname").strip()
+
+
+def process_args_in(cri: CriClient, target: Target) -> list[str]:
+    """The command line of every process the container can see."""
+    lines = exec_ok(cri, target, "ps", "-o", "args").splitlines()[1:]
+    return [line.strip() for line in lines if line.strip()]
+
+
+def init_argv_in(cri: CriClient, target: Target) -> list[str]:
+    """The argv of PID 1 in the container's PID namespace."""
+    return read_bytes_in(cri, target, "/proc/1/cmdline").decode().split("\0")[:-1]
+
+
+def init_environment_in(cri: CriClient, target: Target) -> dict[str, str]:
+    """The environment of PID 1 (values may hold newlines, hence /proc)."""
+    entries = read_bytes_in(cri, target, "/proc/1/environ").decode().split("\0")[:-1]
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
+def sysctl_in(cri: CriClient, target: Target, name: str) -> str:
     """The value of sysctl ``name`` (dotted, as in PodSandboxConfig) inside the container."""
-    return read_file_in(cri, container_id, "/proc/sys/" + name.replace(".", "/")).strip()
+    return read_file_in(cri, target, "/proc/sys/" + name.replace(".", "/")).strip()
 
 
-def resolv_conf_in(cri: CriClient, container_id: str) -> dict[str, list[str]]:
+def resolv_conf_in(cri: CriClient, target: Target) -> dict[str, list[str]]:
     """/etc/resolv.conf as the container sees it, parsed by ``parse_resolv_conf``."""
-    return parse_resolv_conf(read_file_in(cri, container_id, "/etc/resolv.conf"))
+    return parse_resolv_conf(read_file_in(cri, target, "/etc/resolv.conf"))
 
 
-def ipv4_addresses_in(cri: CriClient, container_id: str) -> set[str]:
+def ipv4_addresses_in(cri: CriClient, target: Target) -> set[str]:
     """The IPv4 addresses of the container's interfaces, from ``ip -4 -o addr``."""
-    return parse_ipv4_addresses(exec_ok(cri, container_id, ["ip", "-4", "-o", "addr"]))
+    return parse_ipv4_addresses(exec_ok(cri, target, "ip", "-4", "-o", "addr"))
+
+
+def read_proc_status(cri: CriClient, target: Target, pid: str = "self") -> dict[str, str]:
+    """``/proc/<pid>/status`` as a dict: ``{"CapEff": "00000000a80425fb", ...}``."""
+    fields = {}
+    for line in read_file_in(cri, target, f"/proc/{pid}/status").splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def capability_sets(cri: CriClient, target: Target) -> dict[str, frozenset[str]]:
+    """The effective, permitted and bounding sets of a process started by ExecSync."""
+    status = read_proc_status(cri, target)
+    return {name: decode_caps(status[name]) for name in ("CapEff", "CapPrm", "CapBnd")}
+
+
+def namespace_link(cri: CriClient, target: Target, kind: str) -> str:
+    """What ``/proc/self/ns/<kind>`` points to inside, e.g. ``net:[4026531833]``."""
+    return exec_ok(cri, target, "readlink", f"/proc/self/ns/{kind}").strip()
+
+
+def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
+    """The per-mount options (``rw``/``ro``, ...) of the visible (last) mount at ``path``."""
+    table = read_file_in(cri, target, "/proc/self/mountinfo")
+    matches = [line.split() for line in table.splitlines() if line.split()[4] == path]
+    assert matches, f"nothing is mounted at {path} inside container {target_id(target)[:13]}"
+    return matches[-1][5].split(",")
 
 
 def parse_resolv_conf(text: str) -> dict[str, list[str]]:

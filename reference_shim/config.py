@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_POD_IMAGE = "127.0.0.1:5000/cri-conformance/pause:3.9"
-BACKENDS = ("docker",)
+BACKENDS = ("auto", "docker", "apple")
 STRATEGIES = ("reject", "shared-vm", "separate-vms")
+CONTAINER_CLI_ENV = "CRI_SHIM_CONTAINER_CLI"
+
+
+def resolve_backend(name: str, platform: str | None = None, cli: str = "container") -> str:
+    """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
+    if name != "auto":
+        return name
+    if (platform or sys.platform) == "darwin" and shutil.which(cli):
+        return "apple"
+    return "docker"
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,7 @@ class ShimConfig:
     docker_host: str | None
     pod_image: str
     log_level: str
+    container_cli: str = "container"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="docker",
-        help="what a VM is: docker = a Docker container",
+        default="auto",
+        help="what a VM is: docker = a Docker container, apple = an Apple `container` VM "
+        "(macOS); auto = apple on a Mac with Apple's container CLI, docker elsewhere",
     )
     parser.add_argument(
         "--strategy",
@@ -52,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="Docker Engine address (default: DOCKER_HOST, then the project's "
         "socket under /var/tmp/cri-conformance, then Docker's default)",
+    )
+    parser.add_argument(
+        "--container-cli",
+        default=os.environ.get(CONTAINER_CLI_ENV, "container"),
+        help=f"Apple's container CLI for --backend apple (default: ${CONTAINER_CLI_ENV}, "
+        "then `container` on PATH)",
     )
     parser.add_argument(
         "--pod-image",
@@ -67,9 +88,10 @@ def from_arguments(args: argparse.Namespace) -> ShimConfig:
     return ShimConfig(
         socket=Path(args.socket).absolute(),
         state_dir=Path(args.state_dir).absolute(),
-        backend=args.backend,
+        backend=resolve_backend(args.backend, cli=args.container_cli),
         strategy=args.strategy,
         docker_host=args.docker_host,
         pod_image=args.pod_image,
         log_level=args.log_level,
+        container_cli=args.container_cli,
     )

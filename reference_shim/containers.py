@@ -176,7 +176,7 @@ class Containers:
         )
 
     def update_resources(self, request: cri.UpdateContainerResourcesRequest) -> None:
-        validation.resources(request.linux)
+        validation.linux_resources(request.linux)
         container = self.ctx.registry.container(request.container_id)
         with self.ctx.registry.object_lock(container.id):
             sync_container(self.ctx, container)

@@ -63,8 +63,10 @@ class ShimLauncher:
         docker: str | None = None,
         log_level: str = "info",
         ready_timeout: float = 30.0,
+        container_cli: str | None = None,
     ) -> None:
         self.backend = backend
+        self.container_cli = container_cli
         self.strategy = strategy
         self.pod_image = pod_image
         self.docker_host = docker_host(docker)
@@ -86,7 +88,7 @@ class ShimLauncher:
         return self._process.pid if self._process else None
 
     def command(self) -> list[str]:
-        return [
+        command = [
             sys.executable, "-m", "reference_shim",
             "--socket", str(self.socket),
             "--state-dir", str(self.state_dir),
@@ -96,6 +98,9 @@ class ShimLauncher:
             "--pod-image", self.pod_image,
             "--log-level", self.log_level,
         ]  # fmt: skip
+        if self.container_cli:
+            command += ["--container-cli", self.container_cli]
+        return command
 
     def start(self) -> ShimLauncher:
         if self.backend == "docker":

@@ -75,7 +75,8 @@ class Pods:
         pod.shim_ports = self.ctx.strategy.shim_host_ports and any(
             specs.shim_serves(port) for port in specs.port_specs(config)
         )
-        self._ensure_pod_image()
+        if not self.ctx.backend.models_pods:
+            self._ensure_pod_image()
         try:
             spec = specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
             self.ctx.serve_host_ports(pod)  # first: a port in use fails before any VM exists
@@ -85,7 +86,7 @@ class Pods:
                 (pod_dir / "resolv.conf").write_text(specs.resolv_conf(config.dns_config))
             pod.vm_id = self.ctx.backend.create_vm(spec)
             status = self.ctx.backend.start_vm(pod.vm_id)
-            if not status.ip:
+            if not status.ip and not self.ctx.backend.models_pods:
                 raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
             pod.ip = status.ip
             if self.ctx.strategy.pod_hosts_file:

@@ -40,6 +40,11 @@ def make_backend(config: ShimConfig, instance: str) -> VmBackend:
         from reference_shim.backends.docker.host import docker_host
 
         return DockerBackend(docker_host(config.docker_host), instance)
+    if config.backend == "apple":
+        from reference_shim.backends.apple.backend import AppleBackend
+        from reference_shim.backends.apple.cli import AppleCli
+
+        return AppleBackend(AppleCli(config.container_cli), config.state_dir / "apple", instance)
     raise ValueError(f"unknown backend {config.backend!r}")
 
 

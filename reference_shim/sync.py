@@ -23,12 +23,17 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen
 _LOG_DRAIN_S = 2.0
+_SIGKILL_EXIT = 137
+# Docker may record an OOM kill a moment after the exit it caused; look again for this long.
+_OOM_SETTLE_NS = 10 * 10**9
 
 
 def sync_container(
     ctx: ShimContext, record: ContainerRecord, status: VmStatus | None = None
 ) -> ContainerRecord:
     """Move ``record`` to the state its VM is in; logs are drained before EXITED shows."""
+    if record.state == cri.CONTAINER_EXITED and _oom_may_still_be_reported(record):
+        return _settle_oom_reason(ctx, record)
     if record.state == cri.CONTAINER_EXITED or not record.vm_id:
         return record
     with ctx.registry.object_lock(record.id):
@@ -63,6 +68,26 @@ def sync_container(
     return record
 
 
+def _oom_may_still_be_reported(record: ContainerRecord) -> bool:
+    """A SIGKILL exit may be an OOM kill whose event the backend has not processed yet."""
+    recent = now_ns() - record.finished_at < _OOM_SETTLE_NS
+    return (
+        bool(record.vm_id)
+        and record.exit_code == _SIGKILL_EXIT
+        and recent
+        and (record.reason != "OOMKilled")
+    )
+
+
+def _settle_oom_reason(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
+    with ctx.registry.object_lock(record.id):
+        status = ctx.backend.inspect_vm(record.vm_id)
+        if status.oom_killed and record.id in ctx.registry.containers:
+            record.reason = exit_reason(record.exit_code, oom_killed=True)
+            ctx.registry.save_container(record)
+    return record
+
+
 def sync_pod(ctx: ShimContext, pod: PodRecord, status: VmStatus | None = None) -> PodRecord:
     if pod.state != cri.SANDBOX_READY:
         return pod
@@ -71,8 +96,12 @@ def sync_pod(ctx: ShimContext, pod: PodRecord, status: VmStatus | None = None) -
             status = ctx.backend.inspect_vm(pod.vm_id) if pod.vm_id else None
         if status is None or status.state in {VmState.EXITED, VmState.MISSING}:
             pod.state = cri.SANDBOX_NOTREADY
-            if pod.id in ctx.registry.pods:
-                ctx.registry.save_pod(pod)
+        elif status.ip and status.ip != pod.ip:
+            pod.ip = status.ip  # a modelled pod's IP comes with its workload, and may change
+        else:
+            return pod
+        if pod.id in ctx.registry.pods:
+            ctx.registry.save_pod(pod)
     return pod
 
 

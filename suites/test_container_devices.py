@@ -9,8 +9,8 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.container_probes import exec_in, exec_ok, shell_ok
 from harness.factories import ContainerFactory, PodFactory
+from harness.probes import exec_in, exec_ok, shell_in
 
 # /dev/fuse is harmless to open and is outside the device allow-list runtimes start from,
 # so the access given is the only thing that lets a process open it.
@@ -28,7 +28,7 @@ def test_a_host_device_appears_at_the_container_path_as_the_same_device(
     host = os.stat("/dev/zero").st_rdev
     expected = f"{os.major(host):x}:{os.minor(host):x}\n"
     assert exec_ok(cri, container, "stat", "-c", "%t:%T", "/dev/conformance-zero") == expected
-    assert shell_ok(cri, container, "head -c 4 /dev/conformance-zero | od -An -tx1") == (
+    assert shell_in(cri, container, "head -c 4 /dev/conformance-zero | od -An -tx1") == (
         " 00 00 00 00\n"
     )
 
@@ -51,7 +51,7 @@ def test_a_device_opens_for_writing_only_with_write_permission(
         pytest.skip(f"{FUSE} is missing on this host (fuse module not loaded)")
     device = api.Device(container_path="/dev/given", host_path=str(FUSE), permissions=permissions)
     container = make_container(make_pod(), devices=[device])
-    shell_ok(cri, container, "exec 3< /dev/given")
+    shell_in(cri, container, "exec 3< /dev/given")
     opened = exec_in(cri, container, "sh", "-c", "exec 4> /dev/given")
     assert (opened.exit_code == 0) is writable, (
         f"with permissions {permissions!r}, opening the device for writing "

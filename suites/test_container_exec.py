@@ -9,9 +9,9 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CallFailed, CriClient
-from harness.container_probes import exec_in, exec_ok, exec_outcome, shell_ok
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
+from harness.probes import exec_in, exec_ok, exec_outcome, shell_in
 from harness.security import secured, uid
 
 UNKNOWN_ID = "0" * 64
@@ -78,7 +78,7 @@ def test_exec_runs_with_the_containers_environment_directory_and_user(
         working_dir="/tmp",
         linux=secured(run_as_user=uid(1234), run_as_group=uid(5678)),
     )
-    assert shell_ok(cri, container, 'echo "$FROM_CONFIG"') == "exec sees me\n"
+    assert shell_in(cri, container, 'echo "$FROM_CONFIG"') == "exec sees me\n"
     assert exec_ok(cri, container, "pwd") == "/tmp\n"
     assert exec_ok(cri, container, "id", "-u") == "1234\n"
     assert exec_ok(cri, container, "id", "-g") == "5678\n"

@@ -7,10 +7,10 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.container_probes import exec_ok
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
 from harness.lookup import container_ids
+from harness.probes import exec_ok
 from harness.waiting import wait_for_container_state, wait_for_exit
 
 UNKNOWN_ID = "0" * 64

@@ -13,8 +13,8 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import host
 from harness.client import CriClient
-from harness.container_probes import exec_fails, exec_ok, mount_options, shell_ok
 from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import exec_fails, exec_ok, mount_options, shell_in
 from harness.security import pod_security, secured
 
 
@@ -41,7 +41,7 @@ def test_a_read_write_mount_shares_files_both_ways(
         make_pod, make_container, api.Mount(container_path="/data", host_path=str(source))
     )
     assert exec_ok(cri, container, "cat", "/data/from-host") == "written on the host\n"
-    shell_ok(cri, container, "echo written inside > /data/from-container")
+    shell_in(cri, container, "echo written inside > /data/from-container")
     assert (source / "from-container").read_text() == "written inside\n"
     (source / "later").write_text("after start\n")
     assert exec_ok(cri, container, "cat", "/data/later") == "after start\n"
@@ -71,7 +71,7 @@ def test_a_single_host_file_can_be_mounted_and_written_through(
     mount = api.Mount(container_path="/etc/settings.conf", host_path=str(source))
     container = mounted(make_pod, make_container, mount)
     assert exec_ok(cri, container, "cat", "/etc/settings.conf") == "key=value\n"
-    shell_ok(cri, container, "echo added=inside >> /etc/settings.conf")
+    shell_in(cri, container, "echo added=inside >> /etc/settings.conf")
     assert source.read_text() == "key=value\nadded=inside\n"
 
 
@@ -174,5 +174,5 @@ def test_a_mount_made_inside_a_bidirectional_mount_reaches_the_host(
     container = propagation_container(
         make_pod, make_container, shared_host_dir, api.PROPAGATION_BIDIRECTIONAL
     )
-    shell_ok(cri, container, "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/file")
+    shell_in(cri, container, "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/file")
     assert (shared_host_dir / "inner" / "file").read_text() == "made\n"

@@ -193,8 +193,8 @@ def test_a_container_runs_as_the_uid_in_the_image_user(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     container = make_container(make_pod(), image=images["nonroot"].ref)
-    assert exec_ok(cri, container.id, ["id", "-u"]).strip() == "1234"
-    assert exec_ok(cri, container.id, ["id", "-g"]).strip() == "1234"
+    assert exec_ok(cri, container.id, "id", "-u").strip() == "1234"
+    assert exec_ok(cri, container.id, "id", "-g").strip() == "1234"
 
 
 @pytest.mark.feature("image.user.name")
@@ -202,5 +202,5 @@ def test_a_container_runs_as_the_user_named_in_the_image(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     container = make_container(make_pod(), image=images["named-user"].ref)
-    assert exec_ok(cri, container.id, ["id", "-un"]).strip() == "conformance"
-    assert exec_ok(cri, container.id, ["id", "-u"]).strip() == "1234"
+    assert exec_ok(cri, container.id, "id", "-un").strip() == "conformance"
+    assert exec_ok(cri, container.id, "id", "-u").strip() == "1234"

@@ -61,7 +61,7 @@ def test_the_container_sees_the_pod_hostname(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     container = make_container(make_pod(hostname="conformance-host"))
-    assert exec_ok(cri, container.id, ["hostname"]).strip() == "conformance-host"
+    assert exec_ok(cri, container.id, "hostname").strip() == "conformance-host"
 
 
 @pytest.mark.parametrize(

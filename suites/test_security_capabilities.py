@@ -8,8 +8,8 @@ import pytest
 from harness import host
 from harness.capabilities import NODE_ADMIN
 from harness.client import CriClient
-from harness.container_probes import capability_sets, exec_fails, shell_ok
 from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import capability_sets, exec_fails, shell_in
 from harness.security import capabilities, secured
 
 # Each needs its capability and nothing else a default container lacks.
@@ -48,8 +48,8 @@ def test_added_capabilities_are_held_and_work(
     sets = capability_sets(cri, container)
     for name in ("CapEff", "CapBnd"):
         assert {"NET_ADMIN", "SYS_ADMIN"} <= sets[name], f"{name} is {sorted(sets[name])}"
-    shell_ok(cri, container, MAKE_BRIDGE)
-    shell_ok(cri, container, "mkdir -p /mnt && " + MOUNT_TMPFS)
+    shell_in(cri, container, MAKE_BRIDGE)
+    shell_in(cri, container, "mkdir -p /mnt && " + MOUNT_TMPFS)
 
 
 @pytest.mark.feature("security.capabilities.drop")

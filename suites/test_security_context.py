@@ -9,14 +9,14 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.container_probes import (
+from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import (
     exec_fails,
     exec_ok,
     mount_options,
     read_proc_status,
-    shell_ok,
+    shell_in,
 )
-from harness.factories import Container, ContainerFactory, PodFactory
 from harness.security import KUBELET_MASKED_PATHS, KUBELET_READONLY_PATHS, secured
 
 
@@ -38,7 +38,7 @@ def test_a_read_only_root_filesystem_refuses_writes_while_mounts_stay_writable(
     refusal = exec_fails(cri, container, "touch", "/new-file")
     assert b"Read-only file system" in refusal.stderr
     assert "ro" in mount_options(cri, container, "/")
-    shell_ok(cri, container, "echo still-writable > /data/out")
+    shell_in(cri, container, "echo still-writable > /data/out")
     assert (tmp_path / "out").read_text() == "still-writable\n"
 
 
@@ -47,7 +47,7 @@ def test_the_root_filesystem_is_writable_unless_asked_otherwise(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     container = make_container(make_pod(), linux=secured(readonly_rootfs=False))
-    shell_ok(cri, container, "echo written > /new-file")
+    shell_in(cri, container, "echo written > /new-file")
     assert exec_ok(cri, container, "cat", "/new-file") == "written\n"
     assert "rw" in mount_options(cri, container, "/")
 
@@ -95,7 +95,7 @@ def test_readonly_paths_refuse_writes_below_them_only(
     container = with_data_mount(make_pod, make_container, tmp_path, linux)
     refusal = exec_fails(cri, container, "touch", "/data/locked/file")
     assert b"Read-only file system" in refusal.stderr
-    shell_ok(cri, container, "touch /data/open/file")
+    shell_in(cri, container, "touch /data/open/file")
     assert (tmp_path / "open" / "file").exists()
 
 
@@ -110,7 +110,7 @@ def test_the_kubelet_default_masked_and_readonly_paths_protect_proc_and_sys(
     present = [path for path in KUBELET_MASKED_PATHS if Path(path).exists()]
     for path in present:
         listing = "ls -A" if Path(path).is_dir() else "cat"
-        assert shell_ok(cri, container, f"{listing} {path}") == "", f"{path} is not masked"
+        assert shell_in(cri, container, f"{listing} {path}") == "", f"{path} is not masked"
     refusal = exec_fails(cri, container, "sh", "-c", "echo x > /proc/sys/kernel/domainname")
     assert b"Read-only file system" in refusal.stderr
     assert "ro" in mount_options(cri, container, "/proc/sys")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from harness.client import CriClient
-from harness.container_probes import exec_ok, read_proc_status
 from harness.cri_logs import wait_for_output
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
+from harness.probes import exec_ok, read_proc_status
 from harness.security import secured, uid
 
 NONROOT = 1234

@@ -13,10 +13,10 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import host
 from harness.client import CriClient
-from harness.container_probes import exec_ok
 from harness.cri_logs import output_lines
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import exec_ok
 from harness.security import secured, security_profile
 from harness.waiting import wait_for_exit
 

@@ -12,8 +12,8 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import host
 from harness.client import CriClient
-from harness.container_probes import exec_ok, namespace_link
 from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import exec_ok, namespace_link
 from harness.security import namespaces, pod_security, secured
 
 

@@ -11,15 +11,15 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import host
 from harness.client import CriClient
-from harness.container_probes import (
+from harness.factories import Container, ContainerFactory, PodFactory
+from harness.probes import (
     capability_sets,
     exec_fails,
     exec_ok,
     mount_options,
     read_proc_status,
-    shell_ok,
+    shell_in,
 )
-from harness.factories import Container, ContainerFactory, PodFactory
 from harness.security import (
     KUBELET_MASKED_PATHS,
     KUBELET_READONLY_PATHS,
@@ -52,7 +52,7 @@ def test_a_privileged_container_holds_every_capability_of_the_host(
     sets = capability_sets(cri, container)
     assert sets["CapEff"] == host.bounding_capabilities()
     assert sets["CapBnd"] == host.bounding_capabilities()
-    shell_ok(cri, container, "mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")
+    shell_in(cri, container, "mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")
 
 
 @pytest.mark.feature("security.privileged.devices")
@@ -81,7 +81,7 @@ def test_a_privileged_container_has_procfs_and_sysfs_read_write_and_nothing_mask
 ) -> None:
     container = privileged_container(make_pod, make_container)
     assert "rw" in mount_options(cri, container, "/sys")
-    shell_ok(cri, container, "echo privileged > /proc/sys/kernel/domainname")
+    shell_in(cri, container, "echo privileged > /proc/sys/kernel/domainname")
     assert exec_ok(cri, container, "cat", "/proc/sys/kernel/domainname") == "privileged\n"
     assert exec_ok(cri, container, "sh", "-c", "wc -c < /proc/timer_list").strip() != "0", (
         "/proc/timer_list is masked in a privileged container"

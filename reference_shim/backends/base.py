@@ -8,7 +8,8 @@ turns pods and containers into ``VmSpec`` values and never sees backend objects.
 a network (``reject``'s pod VM, ``separate-vms``' containers), or runs inside an existing VM,
 sharing the namespaces listed (``reject``'s single container, ``shared-vm``'s containers).
 A backend that cannot run a workload inside another VM (Apple's CLI, which has no pods) may
-realise ``inside`` with ``container exec`` or refuse it with ``Unimplemented``.
+realise ``inside`` with ``container exec``, refuse it with ``Unimplemented``, or (``models_pods``)
+give the workload a VM of its own that carries the modelled pod's network identity.
 
 ``PodNetworks`` is optional: a backend that can give one pod a network of its own (Docker; Apple's
 CLI on macOS 26) lets ``separate-vms`` keep each pod's VMs apart from every other pod's. Without it
@@ -221,6 +222,11 @@ class ImageBackend(Protocol):
 
 class VmBackend(Protocol):
     name: str
+    # False: a pod sandbox is a VM of its own, booted from the pod image, with its IP from the
+    # start (Docker's pause container). True: the backend has no pods (Apple's CLI) and models a
+    # pod sandbox itself: it needs no pod image, and its IP is the one of the workload VM that
+    # carries the pod's network identity, so it has none until that workload starts.
+    models_pods: bool
 
     @property
     def images(self) -> ImageBackend: ...

@@ -64,7 +64,9 @@ def pod_hostname(config: cri.PodSandboxConfig) -> str:
 
 def hosts_file(ip: str, hostname: str) -> str:
     """The /etc/hosts of a pod whose containers do not share one VM, laid out as the kubelet
-    writes its managed hosts file: loopback names, then the pod IP under the pod hostname."""
+    writes its managed hosts file: loopback names, then the pod IP under the pod hostname (a
+    backend that models pods knows the IP only once a workload starts: then there is none)."""
+    pod_line = f"{ip}\t{hostname}\n" if ip else ""
     return (
         "# Kubernetes-managed hosts file (written by the cri-conformance reference shim)\n"
         "127.0.0.1\tlocalhost\n"
@@ -73,7 +75,7 @@ def hosts_file(ip: str, hostname: str) -> str:
         "fe00::0\tip6-mcastprefix\n"
         "fe00::1\tip6-allnodes\n"
         "fe00::2\tip6-allrouters\n"
-        f"{ip}\t{hostname}\n"
+        f"{pod_line}"
     )
 
 

@@ -86,27 +86,41 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
             device.container_path.startswith("/") and device.host_path.startswith("/"),
             f"device {device.host_path!r} -> {device.container_path!r} needs absolute paths",
         )
-    resources(config.linux.resources)
-    _security_context(config.linux.security_context)
+    linux_resources(config.linux.resources)
+    security_context(config.linux.security_context)
     return config
 
 
-def resources(linux: cri.LinuxContainerResources) -> None:
-    """Limits are amounts: none may be negative (0 means unset)."""
-    for name in ("cpu_shares", "cpu_quota", "cpu_period", "memory_limit_in_bytes"):
-        value = getattr(linux, name)
-        _require(value >= 0, f"resources {name} must not be negative (got {value}; 0 means unset)")
+_NON_NEGATIVE_RESOURCES = (
+    "cpu_period",
+    "cpu_quota",
+    "cpu_shares",
+    "memory_limit_in_bytes",
+    "memory_swap_limit_in_bytes",
+    "oom_score_adj",
+)
 
 
-def _security_context(context: cri.LinuxContainerSecurityContext) -> None:
+def linux_resources(resources: cri.LinuxContainerResources) -> None:
+    """Negative limits mean nothing to a cgroup (oom_score_adj may be negative down to -1000)."""
+    for name in _NON_NEGATIVE_RESOURCES:
+        value = getattr(resources, name)
+        if name == "oom_score_adj":
+            _require(-1000 <= value <= 1000, f"oom_score_adj {value} is outside -1000..1000")
+        else:
+            _require(value >= 0, f"resources.{name} must not be negative (got {value})")
+
+
+def security_context(context: cri.LinuxContainerSecurityContext) -> None:
+    """Options the API comments say cannot go together."""
     _require(
         not (context.HasField("run_as_user") and context.run_as_username),
-        "run_as_user and run_as_username are both set; give only one of them",
+        "run_as_user and run_as_username are exclusive: set only one of them",
     )
-    options = context.namespace_options
+    pid = context.namespace_options.pid
     _require(
-        options.pid != cri.TARGET or bool(options.target_id),
-        "namespace_options.pid is TARGET but target_id names no container",
+        pid != cri.TARGET or bool(context.namespace_options.target_id),
+        "namespace_options.pid TARGET needs namespace_options.target_id",
     )
 
 

@@ -80,6 +80,7 @@ def _status_of(document: dict[str, Any]) -> VmStatus:
 
 class DockerBackend:
     name = "docker"
+    models_pods = False  # a pod VM is a pause container with its own IP
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.

@@ -109,6 +109,7 @@ class FakeVmBackend:
     """A backend with one shared network only (like Apple's CLI on macOS 15)."""
 
     name = "fake"
+    models_pods = False
 
     def __init__(self) -> None:
         self.images = FakeImages()

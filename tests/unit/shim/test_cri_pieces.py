@@ -132,3 +132,41 @@ def test_features_the_shim_cannot_honour_are_unimplemented() -> None:
     host_network = cri.NamespaceOption(network=cri.NODE)
     with pytest.raises(Unimplemented, match="node's network"):
         specs._refuse_node_namespaces(host_network, "pod")
+
+
+@pytest.mark.parametrize(
+    ("linux", "message"),
+    [
+        (
+            cri.LinuxContainerConfig(resources=cri.LinuxContainerResources(cpu_shares=-2)),
+            "cpu_shares must not be negative",
+        ),
+        (
+            cri.LinuxContainerConfig(
+                resources=cri.LinuxContainerResources(memory_limit_in_bytes=-1)
+            ),
+            "memory_limit_in_bytes must not be negative",
+        ),
+        (
+            cri.LinuxContainerConfig(
+                security_context=cri.LinuxContainerSecurityContext(
+                    run_as_user=cri.Int64Value(value=1), run_as_username="someone"
+                )
+            ),
+            "exclusive",
+        ),
+        (
+            cri.LinuxContainerConfig(
+                security_context=cri.LinuxContainerSecurityContext(
+                    namespace_options=cri.NamespaceOption(pid=cri.TARGET)
+                )
+            ),
+            "target_id",
+        ),
+    ],
+)
+def test_negative_limits_and_conflicting_options_are_invalid(
+    linux: cri.LinuxContainerConfig, message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        validation.container_config(container_config(linux=linux), has_config=True)

@@ -1,0 +1,195 @@
+"""The keeper: one small process per started container, holding ``container start --attach``.
+
+Apple's CLI stores no exit codes; only a foreground CLI process learns one, by exiting with
+the workload's code. And while attached, the runtime writes the workload's output to the
+attached pipes before its own log file, so they must be drained for the container's whole
+life. The keeper does both, in its own session (terminal signals never reach it) so it
+outlives a shim that restarts or dies:
+
+- stdout and stderr, kept apart, as CRI log lines (``<RFC3339Nano> <stream> <P|F> <text>``) in
+  ``output.log``, stamped when read: Apple's ``stdio.log`` has no stream tags and no times;
+- the exit code and time in ``exit.json`` once the CLI has ended and both pipes are drained.
+
+Run as ``python -m reference_shim.backends.apple.keeper --cli PATH --dir DIR ID [--stdin]
+[--tty]``; the backend starts it, nothing else should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from reference_shim.backends.base import OutputRecord
+from reference_shim.cri.timestamps import now_ns
+from reference_shim.logs import MAX_LINE_BYTES, format_lines
+
+_READ_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class KeeperFiles:
+    """What one container's keeper leaves behind, in a folder of the backend's state."""
+
+    folder: Path
+
+    @property
+    def output(self) -> Path:
+        return self.folder / "output.log"
+
+    @property
+    def exit(self) -> Path:
+        return self.folder / "exit.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.folder / "keeper.pid"
+
+    @property
+    def started(self) -> Path:
+        return self.folder / "started_at"
+
+    def exit_status(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.exit.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def keeper_alive(self) -> bool:
+        try:
+            pid = int(self.pid.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        try:  # a keeper this process started is a zombie until reaped: reap it here
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return False
+        except ChildProcessError:
+            pass  # not our child (an earlier shim's keeper)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def started_at(self) -> int:
+        try:
+            return int(self.started.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def write_atomically(self, path: Path, text: str) -> None:
+        partial = path.with_suffix(".partial")
+        partial.write_text(text)
+        partial.replace(path)
+
+
+class LineWriter:
+    """Cuts one stream's bytes into CRI log lines and appends them to the output file."""
+
+    def __init__(self, fd: int, lock: threading.Lock, stream: str) -> None:
+        self._fd, self._lock, self._stream = fd, lock, stream
+        self._buffer = b""
+
+    def _write(self, data: bytes, partial: bool) -> None:
+        record = OutputRecord(timestamp=now_ns(), stream=self._stream, data=data, partial=partial)
+        with self._lock:
+            for line in format_lines(record):
+                os.write(self._fd, line)
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            for start in range(0, max(len(line), 1), MAX_LINE_BYTES):
+                self._write(
+                    line[start : start + MAX_LINE_BYTES], start + MAX_LINE_BYTES < len(line)
+                )
+        while len(self._buffer) >= MAX_LINE_BYTES:
+            self._write(self._buffer[:MAX_LINE_BYTES], partial=True)
+            self._buffer = self._buffer[MAX_LINE_BYTES:]
+
+    def finish(self) -> None:
+        """The stream ended: an unterminated last line stays partial, as containerd writes it."""
+        if self._buffer:
+            self._write(self._buffer, partial=True)
+            self._buffer = b""
+
+
+def _drain(pipe: IO[bytes], writer: LineWriter) -> None:
+    while chunk := os.read(pipe.fileno(), _READ_BYTES):
+        writer.feed(chunk)
+    writer.finish()
+
+
+def attach_command(cli: str, container_id: str, stdin: bool) -> list[str]:
+    return [cli, "start", "--attach", *(["--interactive"] if stdin else []), container_id]
+
+
+def keep(cli: str, container_id: str, files: KeeperFiles, stdin: bool, tty: bool) -> int:
+    """Run the attached CLI to its end; return the workload's exit code (-1 if unknown)."""
+    files.folder.mkdir(parents=True, exist_ok=True)
+    files.write_atomically(files.pid, str(os.getpid()))
+    fd = os.open(files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    lock = threading.Lock()
+    # An open stdin the keeper never writes: the workload's stdin stays open, as CRI's stdin
+    # asks, with nothing attached. With a TTY the CLI puts its stdin in raw mode: a pty.
+    held: int | None = None
+    stdin_source: int = subprocess.DEVNULL
+    if stdin:
+        if tty:
+            held, stdin_source = os.openpty()
+        else:
+            stdin_source, held = os.pipe()
+    try:
+        process = subprocess.Popen(
+            attach_command(cli, container_id, stdin),
+            stdin=stdin_source, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    except OSError as error:
+        LineWriter(fd, lock, "stderr").feed(f"Error: cannot run {cli}: {error}\n".encode())
+        files.write_atomically(files.exit, json.dumps({"exit_code": None, "error": str(error)}))
+        return -1
+    assert process.stdout is not None
+    assert process.stderr is not None
+    drains = [
+        threading.Thread(target=_drain, args=(pipe, LineWriter(fd, lock, stream)))
+        for pipe, stream in ((process.stdout, "stdout"), (process.stderr, "stderr"))
+    ]
+    for drain in drains:
+        drain.start()
+    code = process.wait()
+    for drain in drains:
+        drain.join()
+    finished: dict[str, object] = {"exit_code": code, "finished_at": now_ns()}
+    if code < 0:  # the CLI itself was killed; the workload's own code is unknown
+        finished["exit_code"] = None
+        finished["error"] = f"the attached CLI was killed by signal {-code}; exit code unknown"
+    files.write_atomically(files.exit, json.dumps(finished))
+    if held is not None:
+        os.close(held)
+    os.close(fd)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference_shim.backends.apple.keeper")
+    parser.add_argument("--cli", required=True)
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--stdin", action="store_true")
+    parser.add_argument("--tty", action="store_true")
+    parser.add_argument("container_id")
+    args = parser.parse_args(argv)
+    keep(args.cli, args.container_id, KeeperFiles(args.dir), args.stdin, args.tty)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

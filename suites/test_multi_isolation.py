@@ -1,0 +1,171 @@
+"""Multi-container pods: what belongs to each container stays its own.
+
+Environment, user, resource limits, image, exec target, log file and stats are per container;
+a runtime that applied one container's settings to the pod, or mixed them up, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cri_api.v1 import api_pb2 as api
+
+from harness import cri_logs, probes
+from harness.builders import pid_namespace
+from harness.cgroups import read_limits
+from harness.client import CriClient
+from harness.factories import ContainerFactory, PodFactory
+from harness.images.catalog import ImageCatalog
+from harness.waiting import wait_until
+
+MIB = 1024 * 1024
+BUSY_LOOP = ["sh", "-c", "while :; do :; done"]
+
+
+def linux(
+    user: int | None = None,
+    group: int | None = None,
+    memory: int = 0,
+) -> api.LinuxContainerConfig:
+    context = api.LinuxContainerSecurityContext(
+        run_as_user=api.Int64Value(value=user) if user is not None else None,
+        run_as_group=api.Int64Value(value=group) if group is not None else None,
+    )
+    resources = api.LinuxContainerResources(memory_limit_in_bytes=memory)
+    return api.LinuxContainerConfig(security_context=context, resources=resources)
+
+
+@pytest.mark.feature("multi.isolation.env", shape="multi")
+def test_each_container_sees_only_its_own_environment(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("env")
+    own_pids = pid_namespace(api.CONTAINER)
+    first = make_container(pod, "first", env={"ROLE": "first", "ONLY_FIRST": "yes"}, linux=own_pids)
+    second = make_container(pod, "second", env={"ROLE": "second"}, linux=own_pids)
+    first_env = probes.init_environment_in(cri, first.id)
+    second_env = probes.init_environment_in(cri, second.id)
+    assert (first_env["ROLE"], first_env["ONLY_FIRST"]) == ("first", "yes")
+    assert second_env["ROLE"] == "second"
+    assert "ONLY_FIRST" not in second_env
+
+
+@pytest.mark.feature("multi.isolation.user", shape="multi")
+def test_each_container_runs_as_its_own_user(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("users")
+    first = make_container(pod, "first", linux=linux(user=1000, group=1001))
+    second = make_container(pod, "second", linux=linux(user=2000, group=2002))
+    root = make_container(pod, "root")
+    assert probes.shell_in(cri, first.id, "id -u; id -g").split() == ["1000", "1001"]
+    assert probes.shell_in(cri, second.id, "id -u; id -g").split() == ["2000", "2002"]
+    assert probes.shell_in(cri, root.id, "id -u").strip() == "0"
+
+
+@pytest.mark.feature("multi.isolation.resources", shape="multi")
+def test_each_container_has_its_own_memory_limit(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("limits")
+    small = make_container(pod, "small", linux=linux(memory=64 * MIB))
+    large = make_container(pod, "large", linux=linux(memory=128 * MIB))
+    assert read_limits(cri, small).memory_limit == 64 * MIB
+    assert read_limits(cri, large).memory_limit == 128 * MIB
+
+
+@pytest.mark.feature("multi.isolation.update-resources", shape="multi")
+def test_updating_one_containers_resources_leaves_the_others_alone(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("update")
+    updated = make_container(pod, "updated", linux=linux(memory=64 * MIB))
+    other = make_container(pod, "other", linux=linux(memory=128 * MIB))
+    cri.update_container_resources(
+        updated.id, api.LinuxContainerResources(memory_limit_in_bytes=96 * MIB)
+    )
+    assert read_limits(cri, updated).memory_limit == 96 * MIB
+    assert read_limits(cri, other).memory_limit == 128 * MIB
+
+
+@pytest.mark.feature("multi.isolation.images", shape="multi")
+def test_containers_of_one_pod_run_different_images(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    pod = make_pod("images")
+    busybox = make_container(pod, "busybox")
+    nonroot = make_container(pod, "nonroot", image=images["nonroot"].ref)
+    web = make_container(pod, "web", image=images["webserver"].ref, command=[])
+    for container, image in ((busybox, "busybox"), (nonroot, "nonroot"), (web, "webserver")):
+        status = cri.container_status(container.id).status
+        digests = (images[image].manifest_digest, images[image].config_digest)
+        assert any(digest in status.image_ref for digest in digests), (
+            f"container {container.name} reports image_ref {status.image_ref!r}, "
+            f"not the {image} image {digests}"
+        )
+    assert probes.shell_in(cri, nonroot.id, "id -u").strip() == images["nonroot"].user.split(":")[0]
+    assert probes.shell_in(cri, busybox.id, "id -u").strip() == "0"
+    page = wait_until(
+        lambda: cri.exec_sync(busybox.id, ["wget", "-qO-", "http://127.0.0.1/"], timeout=10),
+        lambda result: result.exit_code == 0,
+        what="the webserver container to answer on localhost",
+    )
+    assert page.stdout == b"cri-conformance web server\n"
+
+
+@pytest.mark.feature("multi.isolation.exec", shape="multi")
+def test_exec_runs_in_the_container_it_names(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("exec")
+    containers = {
+        name: make_container(
+            pod, name, command=["sh", "-c", f"echo {name} > /identity; exec sleep 3600"]
+        )
+        for name in ("one", "two", "three")
+    }
+    for name, container in containers.items():
+        assert probes.wait_for_file_in(cri, container.id, "/identity") == f"{name}\n"
+
+
+@pytest.mark.feature("multi.isolation.logs", shape="multi")
+def test_each_container_writes_its_own_log_file(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("logs")
+    speakers = {
+        name: make_container(
+            pod, name, command=["sh", "-c", f"echo out-{name}; echo err-{name} >&2; sleep 3600"]
+        )
+        for name in ("first", "second")
+    }
+    for name, container in speakers.items():
+        cri_logs.wait_for_line(container, f"err-{name}", "stderr")
+        cri_logs.wait_for_line(container, f"out-{name}")
+        records = cri_logs.read_records(cri_logs.log_file(container))
+        assert {(record.stream, record.text) for record in records} == {
+            ("stdout", f"out-{name}"),
+            ("stderr", f"err-{name}"),
+        }
+    paths = {cri_logs.log_file(container) for container in speakers.values()}
+    assert len(paths) == 2
+
+
+@pytest.mark.feature("multi.isolation.stats", shape="multi")
+def test_each_container_has_its_own_stats(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    pod = make_pod("stats")
+    busy = make_container(pod, "busy", command=BUSY_LOOP)
+    idle = make_container(pod, "idle")
+    busy_stats = wait_until(
+        lambda: cri.container_stats(busy.id),
+        lambda stats: stats.cpu.usage_core_nano_seconds.value > 300_000_000,
+        what="the busy container to use 0.3 s of CPU",
+    )
+    idle_stats = cri.container_stats(idle.id)
+    assert (busy_stats.attributes.id, busy_stats.attributes.metadata.name) == (busy.id, "busy")
+    assert (idle_stats.attributes.id, idle_stats.attributes.metadata.name) == (idle.id, "idle")
+    assert idle_stats.cpu.usage_core_nano_seconds.value < 100_000_000, (
+        "the idle container reports the busy one's CPU time"
+    )
+    cri.stop_container(busy.id, timeout=0)

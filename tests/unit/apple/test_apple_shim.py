@@ -1,0 +1,235 @@
+"""The shim served over gRPC with ``--backend apple``, its CLI pointed at the double."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from apple_double import BUSYBOX, CliDouble, wait_for
+from cri_api.v1 import api_pb2 as cri
+
+from harness.client import CallFailed, CriClient
+from harness.embedded import EmbeddedShim
+from harness.endpoints import Endpoints
+from reference_shim.config import add_arguments, from_arguments, resolve_backend
+from reference_shim.launcher import ShimLauncher
+from reference_shim.server import Shim
+
+PROFILES = Path(__file__).parents[3] / "fixtures" / "profiles"
+CRI_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (stdout|stderr) (P|F) (.*)$")
+
+
+def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:
+    return pytest.raises(CallFailed, check=lambda error: error.code is code)
+
+
+class Shims:
+    """Shims on one state dir, one at a time, started as their command line would be:
+    ``--backend apple --container-cli <the double>``."""
+
+    def __init__(self, tmp_path: Path, double: CliDouble) -> None:
+        self.tmp_path, self.double = tmp_path, double
+        self.running: tuple[Shim, CriClient] | None = None
+
+    def start(self) -> CriClient:
+        self.stop()
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        config = from_arguments(parser.parse_args([
+            "--socket", str(self.tmp_path / "cri.sock"),
+            "--state-dir", str(self.tmp_path / "state"),
+            "--backend", "apple", "--container-cli", self.double.path, "--log-level", "debug",
+        ]))  # fmt: skip
+        shim = Shim(config)
+        shim.start()
+        endpoint = f"unix://{config.socket}"
+        client = CriClient(Endpoints(endpoint, endpoint, "test"), timeout=30)
+        client.connect()
+        self.running = (shim, client)
+        return client
+
+    def stop(self) -> None:
+        """The shim stops; its VMs, and the keepers watching them, stay."""
+        if self.running is not None:
+            shim, client = self.running
+            client.close()
+            shim.stop()
+            self.running = None
+
+
+@pytest.fixture
+def shims(tmp_path: Path, double: CliDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shims]:
+    monkeypatch.setenv("CONTAINER_APP_ROOT", str(double.root))
+    shims = Shims(tmp_path, double)
+    yield shims
+    client = shims.start()
+    for pod in client.list_pods():
+        client.remove_pod(pod.id)
+    shims.stop()
+    assert double.containers() == [], "the shim leaked Apple containers"
+
+
+def pod_config(tmp_path: Path, name: str = "web") -> cri.PodSandboxConfig:
+    return cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name=name, namespace="ns", uid="uid-" + name),
+        hostname="webhost",
+        log_directory=str(tmp_path / "logs"),
+    )
+
+
+def container_config(name: str = "main") -> cri.ContainerConfig:
+    return cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name=name),
+        image=cri.ImageSpec(image=BUSYBOX),
+        command=["sh", "-c", "echo hello; echo oops >&2; sleep 3600"],
+        log_path=f"{name}.log",
+    )
+
+
+def vm_of(client: CriClient, container_id: str) -> str:
+    info = client.container_status(container_id, verbose=True).info["info"]
+    found = re.search(r'"vm_id": "([^"]+)"', info)
+    assert found
+    return found.group(1)
+
+
+def log_lines(path: Path) -> list[tuple[bytes, bytes, bytes]]:
+    if not path.exists():
+        return []
+    found = [CRI_LINE.match(line) for line in path.read_bytes().splitlines()]
+    assert all(found), path.read_bytes()
+    return [(m.group(2), m.group(3), m.group(4)) for m in found if m]
+
+
+def test_a_pod_and_its_container_over_grpc(shims: Shims, double: CliDouble, tmp_path: Path) -> None:
+    client = shims.start()
+    conditions = {c.type: c.status for c in client.status().status.conditions}
+    assert conditions == {"RuntimeReady": True, "NetworkReady": True}
+    image_id = client.pull_image(BUSYBOX)
+    assert client.image_status(BUSYBOX).image.repo_tags == [BUSYBOX]
+    config = pod_config(tmp_path)
+    pod_id = client.run_pod(config)
+    pod = client.pod_status(pod_id).status
+    assert (pod.state, pod.network.ip) == (cri.SANDBOX_READY, "")  # its IP comes with its container
+    container_id = client.create_container(pod_id, container_config(), config)
+    assert client.container_status(container_id).status.state == cri.CONTAINER_CREATED
+    assert client.container_status(container_id).status.image_id == image_id
+    client.start_container(container_id)
+    vm_id = vm_of(client, container_id)
+    assert vm_id.startswith("webhost.")
+    status = client.container_status(container_id).status
+    assert status.state == cri.CONTAINER_RUNNING
+    assert status.started_at > status.created_at
+    vm_ip = double.cli().json("", "inspect", vm_id)[0]["status"]["networks"][0]["ipv4Address"]
+    assert client.pod_status(pod_id).status.network.ip == vm_ip.split("/")[0]
+
+    double.workload_prints(vm_id, "stdout", "hello\n")
+    double.workload_prints(vm_id, "stderr", "oops\n")
+    log = tmp_path / "logs" / "main.log"
+    wait_for(lambda: len(log_lines(log)) == 2)
+    assert sorted(log_lines(log)) == [(b"stderr", b"F", b"oops"), (b"stdout", b"F", b"hello")]
+    double.reply_to_exec(["cat", "/etc/hostname"], stdout="webhost\n")
+    assert (
+        client.exec_sync(container_id, ["cat", "/etc/hostname"], timeout=10).stdout == b"webhost\n"
+    )
+
+    client.stop_container(container_id, timeout=5)
+    status = client.container_status(container_id).status
+    assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 143, "Error")
+    assert status.finished_at >= status.started_at
+    client.remove_container(container_id)
+    assert vm_id not in double.containers()
+    client.stop_pod(pod_id)
+    assert client.pod_status(pod_id).status.state == cri.SANDBOX_NOTREADY
+    client.remove_pod(pod_id)
+    assert client.list_pods() == []
+    assert list((tmp_path / "state" / "apple" / "pods").iterdir()) == []
+
+
+def test_reject_refuses_a_second_container(shims: Shims, tmp_path: Path) -> None:
+    client = shims.start()
+    client.pull_image(BUSYBOX)
+    config = pod_config(tmp_path)
+    pod_id = client.run_pod(config)
+    client.create_container(pod_id, container_config(), config)
+    with pytest.raises(CallFailed) as refusal:
+        client.create_container(pod_id, container_config("sidecar"), config)
+    assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
+    assert "one container per pod" in refusal.value.details
+
+
+def test_an_exit_while_the_shim_is_down_is_reported_after_its_restart(
+    shims: Shims, double: CliDouble, tmp_path: Path
+) -> None:
+    client = shims.start()
+    client.pull_image(BUSYBOX)
+    config = pod_config(tmp_path)
+    pod_id = client.run_pod(config)
+    container_id = client.create_container(pod_id, container_config(), config)
+    client.start_container(container_id)
+    vm_id = vm_of(client, container_id)
+    shims.stop()
+    double.workload_prints(vm_id, "stdout", "while nobody watched\n")
+    double.workload_exits(vm_id, 42)
+    client = shims.start()
+    wait_for(lambda: client.container_status(container_id).status.state == cri.CONTAINER_EXITED)
+    status = client.container_status(container_id).status
+    assert (status.exit_code, status.reason) == (42, "Error")
+    log = tmp_path / "logs" / "main.log"
+    wait_for(lambda: (b"stdout", b"F", b"while nobody watched") in log_lines(log))
+    assert client.pod_status(pod_id).status.state == cri.SANDBOX_READY
+
+
+def test_what_apple_cannot_do_answers_unimplemented(shims: Shims, tmp_path: Path) -> None:
+    client = shims.start()
+    client.pull_image(BUSYBOX)
+    sysctls = pod_config(tmp_path, "tuned")
+    sysctls.linux.sysctls["net.core.somaxconn"] = "1024"
+    with refused(grpc.StatusCode.UNIMPLEMENTED):
+        client.run_pod(sysctls)
+    config = pod_config(tmp_path)
+    pod_id = client.run_pod(config)
+    container_id = client.create_container(pod_id, container_config(), config)
+    with refused(grpc.StatusCode.UNIMPLEMENTED):
+        client.update_container_resources(
+            container_id, cri.LinuxContainerResources(memory_limit_in_bytes=512 * 1024 * 1024)
+        )
+
+
+def test_the_launcher_runs_the_shim_with_the_apple_backend(
+    double: CliDouble, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONTAINER_APP_ROOT", str(double.root))
+    with ShimLauncher(
+        backend="apple", container_cli=double.path, state_dir=tmp_path / "state"
+    ) as launcher:
+        client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "test"), timeout=30)
+        client.connect()
+        info = client.status(verbose=True)
+        assert '"backend": "apple"' in info.info["info"]
+        assert all(c.status for c in info.status.conditions)
+        client.close()
+    assert ["system", "status", "--format", "json"] in double.calls()
+
+
+@pytest.mark.parametrize(
+    ("platform", "has_cli", "expected"),
+    [("darwin", True, "apple"), ("darwin", False, "docker"), ("linux", True, "docker")],
+)
+def test_backend_auto_is_apple_on_a_mac_with_the_cli(
+    platform: str, has_cli: bool, expected: str, double: CliDouble
+) -> None:
+    cli = double.path if has_cli else "/nonexistent/container"
+    assert resolve_backend("auto", platform=platform, cli=cli) == expected
+    assert resolve_backend("docker", platform="darwin", cli=cli) == "docker"
+
+
+def test_the_embedded_apple_shim_uses_its_own_profile_and_column() -> None:
+    shim = EmbeddedShim(strategy="reject", backend="apple")
+    assert shim.profile_name == shim.column_name == "reference-shim-apple-reject"
+    assert (PROFILES / "reference-shim-apple-reject.yaml").exists()
+    assert EmbeddedShim(strategy="reject", backend="docker").profile_name == "reference-shim-reject"
