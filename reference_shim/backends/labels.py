@@ -1,7 +1,7 @@
 """Labels a backend puts on the objects it makes, so a shim only touches its own.
 
-The values are the Docker backend's (which keeps its own copy for now), so one shim instance
-is recognised the same way whichever backend made an object.
+Every backend uses these, so one shim instance is recognised the same way whichever backend
+made an object.
 """
 
 from __future__ import annotations
@@ -13,3 +13,8 @@ INSTANCE_LABEL = "io.cri-conformance.shim.instance"
 def owner_labels(instance: str) -> dict[str, str]:
     """The labels that mark an object as made by the shim instance ``instance``."""
     return {SHIM_LABEL: "reference", INSTANCE_LABEL: instance}
+
+
+def owner_filter(instance: str) -> str:
+    """A ``label`` filter (``key=value``) matching the objects of the shim instance only."""
+    return f"{INSTANCE_LABEL}={instance}"

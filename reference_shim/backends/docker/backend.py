@@ -28,8 +28,6 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.images import DockerImages
-from reference_shim.backends.docker.labels import INSTANCE_LABEL as INSTANCE_LABEL  # re-export
-from reference_shim.backends.docker.labels import instance_filter, instance_labels
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.stats import to_vm_stats
@@ -39,6 +37,7 @@ from reference_shim.backends.docker.translate import (
     host_config_args,
     resource_args,
 )
+from reference_shim.backends.labels import owner_filter, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
 from reference_shim.errors import DeadlineExceeded
 
@@ -89,7 +88,7 @@ class DockerBackend:
         self.instance = instance
         self.images = DockerImages(self._api)
         self._networks = DockerNetworks(self._api, instance)
-        self._labels = instance_labels(instance)
+        self._labels = owner_labels(instance)
 
     # -- networks -----------------------------------------------------------------------
 
@@ -173,7 +172,7 @@ class DockerBackend:
     def list_vms(self) -> dict[str, VmStatus]:
         with docker_errors("list VMs"):
             summaries = self._api.containers(
-                all=True, filters={"label": instance_filter(self.instance)}
+                all=True, filters={"label": owner_filter(self.instance)}
             )
             found = {}
             for summary in summaries:
@@ -255,7 +254,7 @@ class DockerBackend:
             filters={
                 "type": "container",
                 "event": ["die"],
-                "label": [instance_filter(self.instance)],
+                "label": [owner_filter(self.instance)],
             },
             decode=True,
         )

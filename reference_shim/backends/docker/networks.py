@@ -15,12 +15,8 @@ from typing import Any
 import docker.errors
 
 from reference_shim.backends.docker.errors import docker_errors, explain
-from reference_shim.backends.docker.labels import (
-    INSTANCE_LABEL,
-    POD_NETWORK_LABEL,
-    instance_filter,
-    instance_labels,
-)
+from reference_shim.backends.labels import INSTANCE_LABEL, owner_filter, owner_labels
+from reference_shim.cri.specs import POD_ID_LABEL
 from reference_shim.errors import ResourceExhausted
 
 log = logging.getLogger(__name__)
@@ -30,7 +26,7 @@ class DockerNetworks:
     def __init__(self, api: Any, instance: str) -> None:
         self._api = api  # the SDK is untyped
         self._instance = instance
-        self._labels = instance_labels(instance)
+        self._labels = owner_labels(instance)
         self.shared = f"cri-shim-{instance[:16]}"
 
     def _named(self, name: str) -> list[dict[str, Any]]:
@@ -86,7 +82,7 @@ class DockerNetworks:
 
     def create_pod_network(self, pod_id: str) -> str:
         name = f"cri-pod-{self._instance[:8]}-{pod_id[:12]}"
-        self._create(name, {**self._labels, POD_NETWORK_LABEL: pod_id})
+        self._create(name, {**self._labels, POD_ID_LABEL: pod_id})
         return name
 
     def remove_pod_network(self, name: str) -> None:
@@ -96,6 +92,6 @@ class DockerNetworks:
     def pod_networks(self) -> dict[str, str]:
         with docker_errors("list pod networks"):
             found = self._api.networks(
-                filters={"label": [instance_filter(self._instance), POD_NETWORK_LABEL]}
+                filters={"label": [owner_filter(self._instance), POD_ID_LABEL]}
             )
-        return {str(n["Name"]): str((n.get("Labels") or {})[POD_NETWORK_LABEL]) for n in found}
+        return {str(n["Name"]): str((n.get("Labels") or {})[POD_ID_LABEL]) for n in found}

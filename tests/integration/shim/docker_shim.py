@@ -13,7 +13,7 @@ from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CriClient
 from harness.endpoints import Endpoints
-from reference_shim.backends.docker.labels import INSTANCE_LABEL
+from reference_shim.backends.labels import INSTANCE_LABEL
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"

@@ -12,7 +12,8 @@ from cri_api.v1 import api_pb2 as cri
 from docker_shim import BUSYBOX, Launch, connect, instance_of, shell, wait_for
 
 from harness.client import CriClient
-from reference_shim.backends.docker.labels import POD_NETWORK_LABEL
+from reference_shim.backends.labels import owner_filter
+from reference_shim.cri.specs import POD_ID_LABEL
 
 WEBSERVER = "127.0.0.1:5000/cri-conformance/webserver:1.0"
 PAGE = b"cri-conformance web server\n"
@@ -108,7 +109,7 @@ def test_separate_vms_have_their_own_ips_on_a_pod_network_and_share_host_paths(
         assert answer.read() == PAGE, "the host port reaches the VM that listens"
 
     instance = instance_of(launcher.state_dir)
-    label = [f"{POD_NETWORK_LABEL}={pod_id}", f"io.cri-conformance.shim.instance={instance}"]
+    label = [f"{POD_ID_LABEL}={pod_id}", owner_filter(instance)]
     (network,) = docker_api.networks(filters={"label": label})
     attached = docker_api.inspect_network(network["Id"])["Containers"]
     assert len(attached) == 2, "the pod VM and the web VM are on the pod's network"
