@@ -1,22 +1,46 @@
-"""The shim's declared limitations name only features the registry knows."""
+"""The shim's declared limitations, one profile per strategy, name only features the registry
+knows, each with a reason; reject declares every multi-container feature."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from harness.features import registry
 
-PROFILE = Path(__file__).parents[3] / "fixtures" / "profiles" / "reference-shim-reject.yaml"
+PROFILES = Path(__file__).parents[3] / "fixtures" / "profiles"
+STRATEGIES = ("reject", "shared-vm", "separate-vms")
 
 
-def test_the_reject_profile_names_known_features_each_with_a_reason() -> None:
-    profile = yaml.safe_load(PROFILE.read_text())
-    assert profile["name"] == "reference-shim-reject"
-    assert profile["description"]
+def profile(strategy: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(
+        (PROFILES / f"reference-shim-{strategy}.yaml").read_text()
+    )
+    return loaded
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_strategy_profile_names_known_features_each_with_a_reason(strategy: str) -> None:
+    declared = profile(strategy)
+    assert declared["name"] == f"reference-shim-{strategy}"
+    assert f"strategy {strategy}" in " ".join(declared["description"].split())
     known = set(registry())
-    for feature_id, reason in profile["unsupported"].items():
+    for feature_id, reason in declared["unsupported"].items():
         assert feature_id in known, f"{feature_id} is not in harness/features"
         assert isinstance(reason, str)
         assert len(reason) > 10
+
+
+def test_reject_declares_every_multi_container_feature() -> None:
+    multi = {feature.id for feature in registry().values() if feature.shape == "multi"}
+    assert multi, "the registry has no multi-container feature"
+    assert multi <= set(profile("reject")["unsupported"])
+
+
+def test_the_other_strategies_declare_no_lifecycle_or_volume_limit() -> None:
+    for strategy in ("shared-vm", "separate-vms"):
+        declared = set(profile(strategy)["unsupported"])
+        assert not {f for f in declared if f.startswith(("multi.lifecycle.", "multi.volumes."))}
