@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reference_shim.backends.base import VmBackend
 from reference_shim.strategies.base import Strategy
 from reference_shim.strategies.reject import RejectStrategy
 from reference_shim.strategies.separate_vms import SeparateVmsStrategy
 from reference_shim.strategies.shared_vm import SharedVmStrategy
 
-_STRATEGIES: dict[str, type[RejectStrategy | SharedVmStrategy | SeparateVmsStrategy]] = {
+_STRATEGIES: dict[str, Callable[[VmBackend], Strategy]] = {
     "reject": RejectStrategy,
     "shared-vm": SharedVmStrategy,
     "separate-vms": SeparateVmsStrategy,

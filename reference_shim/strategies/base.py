@@ -12,7 +12,7 @@ from typing import Protocol
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement
+from reference_shim.backends.base import Placement, VmBackend
 from reference_shim.cri.records import ContainerRecord, PodRecord
 
 
@@ -35,3 +35,17 @@ class Strategy(Protocol):
         """Where the container runs, or ``Unimplemented`` (with the reason) when this strategy
         cannot run it in this pod. ``siblings`` are the pod's other containers, their states
         current."""
+
+
+class BackendStrategy:
+    """What the strategies here share: their backend, and pod VMs on its shared network, with
+    every container's namespaces given by the backend (no shim-made hosts file or ports)."""
+
+    pod_hosts_file = False
+    shim_host_ports = False
+
+    def __init__(self, backend: VmBackend) -> None:
+        self.backend = backend
+
+    def place_pod(self, pod: PodRecord) -> Placement:
+        return Placement.own_vm(self.backend.network())

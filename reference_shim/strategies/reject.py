@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement, VmBackend
+from reference_shim.backends.base import Placement
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
+from reference_shim.strategies.base import BackendStrategy
 from reference_shim.strategies.placements import inside_pod_vm, pid_mode
 
 
-class RejectStrategy:
+class RejectStrategy(BackendStrategy):
     name = "reject"
-    pod_hosts_file = False
-    shim_host_ports = False
-
-    def __init__(self, backend: VmBackend) -> None:
-        self._backend = backend
-
-    def place_pod(self, pod: PodRecord) -> Placement:
-        return Placement.own_vm(self._backend.network())
 
     def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig

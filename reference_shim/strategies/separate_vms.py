@@ -20,25 +20,23 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement, PodNetworks, VmBackend
+from reference_shim.backends.base import Placement, PodNetworks
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
+from reference_shim.strategies.base import BackendStrategy
 from reference_shim.strategies.placements import LIVE_STATES, inside_pod_vm, pid_mode
 
 
-class SeparateVmsStrategy:
+class SeparateVmsStrategy(BackendStrategy):
     name = "separate-vms"
     pod_hosts_file = True
     shim_host_ports = True
 
-    def __init__(self, backend: VmBackend) -> None:
-        self._backend = backend
-
     def place_pod(self, pod: PodRecord) -> Placement:
-        if isinstance(self._backend, PodNetworks):
-            pod.network = self._backend.create_pod_network(pod.id)
+        if isinstance(self.backend, PodNetworks):
+            pod.network = self.backend.create_pod_network(pod.id)
             return Placement.own_vm(pod.network)
-        return Placement.own_vm(self._backend.network())
+        return super().place_pod(pod)
 
     def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig
@@ -50,5 +48,5 @@ class SeparateVmsStrategy:
                 "its own, with its own kernel, so no PID namespace spans two containers"
             )
         if any(s.in_pod_vm and s.state in LIVE_STATES for s in siblings):
-            return Placement.own_vm(pod.network or self._backend.network())
+            return Placement.own_vm(pod.network or self.backend.network())
         return inside_pod_vm(pod, config)
