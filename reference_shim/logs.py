@@ -162,11 +162,27 @@ class LogPump:
             thread.start()
 
     def _copy(self, stream: str, resume: Progress) -> None:
-        """Write every record not yet written; remember progress now and then."""
-        progress, saved_at = resume, time.monotonic()
+        """Write every record not yet written until the workload exits; remember progress now
+        and then. Once the follow ends, read what is stored once more: a backend may store the
+        last message of a workload that exits at once after its follower ended (Docker's
+        json-file follow can miss a final partial line)."""
         try:
-            output = self._backend.read_output(self._vm_id, stream, since=resume.timestamp)
-            self._streams[stream] = output
+            progress = self._write_from(stream, resume)
+            if not self._closing.is_set():
+                progress = self._write_from(stream, progress)
+        except Exception:  # a log copier must never take the shim down
+            if not self._closing.is_set():
+                log.exception("copying %s of container %s failed", stream, self.container_id)
+            return
+        if not self._closing.is_set():
+            self._save(stream, progress, done=True)
+
+    def _write_from(self, stream: str, resume: Progress) -> Progress:
+        """Copy one read of the stream from ``resume``; how far it got."""
+        progress, saved_at = resume, time.monotonic()
+        output = self._backend.read_output(self._vm_id, stream, since=resume.timestamp)
+        self._streams[stream] = output
+        try:
             already_written = AlreadyWritten(resume)
             for record in output:
                 remaining = already_written.strip(record)
@@ -177,14 +193,9 @@ class LogPump:
                 if time.monotonic() - saved_at > _PROGRESS_EVERY_S:
                     self._save(stream, progress, done=False)
                     saved_at = time.monotonic()
-        except Exception:  # a log copier must never take the shim down
-            if not self._closing.is_set():
-                log.exception("copying %s of container %s failed", stream, self.container_id)
-            return
         finally:
             self._streams.pop(stream, None)
-        if not self._closing.is_set():
-            self._save(stream, progress, done=True)
+        return progress
 
     def _save(self, stream: str, progress: Progress, done: bool) -> None:
         self._store.save_log_progress(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
@@ -10,7 +11,8 @@ from shim_helpers import StartShim, container_config, pod_config, wait_for
 
 from harness.client import CriClient
 from reference_shim.backends.base import OutputRecord
-from reference_shim.logs import AlreadyWritten, Progress, format_lines, progress_in_file
+from reference_shim.logs import AlreadyWritten, LogPump, Progress, format_lines, progress_in_file
+from reference_shim.store import Store
 
 
 def test_long_lines_are_cut_into_partial_parts_ending_with_a_full_one() -> None:
@@ -127,3 +129,32 @@ def test_state_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> N
     Store(tmp_path / "state.db").set_meta("schema", "0")
     with pytest.raises(StateError, match="move the state dir away"):
         Store(tmp_path / "state.db")
+
+
+class LateLastLine:
+    """A backend whose follow ends before it stored the workload's last, partial message."""
+
+    def __init__(self) -> None:
+        self.reads: list[int] = []
+        self.stored = [OutputRecord(1_000, "stdout", b"done", partial=False)]
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> Iterator[OutputRecord]:
+        if stream == "stdout":
+            self.reads.append(since)
+        found = [r for r in self.stored if r.stream == stream and r.timestamp >= since]
+        if stream == "stdout" and len(self.stored) == 1:
+            self.stored.append(OutputRecord(2_000, "stdout", b"no newline", partial=True))
+        return iter(found)
+
+
+def test_the_last_message_stored_after_the_follow_ended_is_copied_once(tmp_path: Path) -> None:
+    backend = LateLastLine()
+    store = Store(tmp_path / "state.db")
+    pump = LogPump(backend, store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]
+    pump.start()
+    pump.wait(5)
+    pump.close()
+    lines = (tmp_path / "c.log").read_bytes().splitlines()
+    assert [line.split(b" ", 2)[2] for line in lines] == [b"F done", b"P no newline"]
+    assert backend.reads == [0, 1_000]  # the second read starts where the first ended
+    store.close()
