@@ -7,6 +7,8 @@ touch each other's VMs.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -29,6 +31,7 @@ from reference_shim.backends.base import (
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
+from reference_shim.backends.docker.oom_events import OomWatcher
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
@@ -89,6 +92,7 @@ class DockerBackend:
         self.images = DockerImages(self._api)
         self._networks = DockerNetworks(self._api, instance)
         self._labels = owner_labels(instance)
+        self._oom = OomWatcher(self._api, owner_filter(instance))
 
     # -- networks -----------------------------------------------------------------------
 
@@ -97,6 +101,7 @@ class DockerBackend:
 
     def setup(self) -> None:
         self._networks.ensure_shared()
+        self._oom.start()
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -109,6 +114,7 @@ class DockerBackend:
         return self._networks.shared_status()
 
     def teardown(self) -> None:
+        self._oom.stop()
         if not self.list_vms():
             self._networks.remove_all()
 
@@ -156,18 +162,19 @@ class DockerBackend:
                 raise
 
     def remove_vm(self, vm_id: str) -> None:
-        with docker_errors(f"remove VM {vm_id[:12]}"):
-            try:
-                self._api.remove_container(vm_id, force=True)
-            except docker.errors.NotFound:
-                return
+        with docker_errors(f"remove VM {vm_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
+            self._api.remove_container(vm_id, force=True)
+        self._oom.forget(vm_id)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"inspect VM {vm_id[:12]}"):
             try:
-                return _status_of(self._api.inspect_container(vm_id))
+                status = _status_of(self._api.inspect_container(vm_id))
             except docker.errors.NotFound:
                 return VmStatus(vm_id=vm_id, state=VmState.MISSING)
+        if self._oom.was_killed(status.vm_id):
+            return dataclasses.replace(status, oom_killed=True)
+        return status
 
     def list_vms(self) -> dict[str, VmStatus]:
         with docker_errors("list VMs"):
