@@ -112,33 +112,25 @@ class ResourceTracker:
         return errors
 
 
+def _removed_leak(kind: str, found: cri.Container | cri.PodSandbox, errors: list[str]) -> Leak:
+    return Leak(
+        kind=kind,
+        id=found.id,
+        name=found.metadata.name,
+        test=found.annotations.get(TEST_ANNOTATION, ""),
+        removed=not errors,
+        error="; ".join(errors),
+    )
+
+
 def sweep(client: CriClient, run_id: str) -> list[Leak]:
     """Remove every pod and container still labelled with this run, reporting each one."""
     selector = run_selector(run_id)
-    leaks: list[Leak] = []
     containers = client.list_containers(cri.ContainerFilter(label_selector=selector))
-    for container in containers:
-        errors = remove_container(client, container.id)
-        leaks.append(
-            Leak(
-                kind="container",
-                id=container.id,
-                name=container.metadata.name,
-                test=container.annotations.get(TEST_ANNOTATION, ""),
-                removed=not errors,
-                error="; ".join(errors),
-            )
-        )
-    for pod in client.list_pods(cri.PodSandboxFilter(label_selector=selector)):
-        errors = remove_pod(client, pod.id)
-        leaks.append(
-            Leak(
-                kind="pod",
-                id=pod.id,
-                name=pod.metadata.name,
-                test=pod.annotations.get(TEST_ANNOTATION, ""),
-                removed=not errors,
-                error="; ".join(errors),
-            )
-        )
+    leaks = [
+        _removed_leak("container", container, remove_container(client, container.id))
+        for container in containers
+    ]
+    pods = client.list_pods(cri.PodSandboxFilter(label_selector=selector))
+    leaks += [_removed_leak("pod", pod, remove_pod(client, pod.id)) for pod in pods]
     return leaks
