@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
+from harness.expect import refused
 
 
 def container_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
@@ -23,3 +25,10 @@ def container_stats_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
 def pod_stats_ids(cri: CriClient, **filter_fields: Any) -> set[str]:
     filter = api.PodSandboxStatsFilter(**filter_fields) if filter_fields else None
     return {stats.attributes.id for stats in cri.list_pod_stats(filter)}
+
+
+def assert_container_gone(cri: CriClient, container_id: str) -> None:
+    """A removed container is neither listed nor known to ContainerStatus (NOT_FOUND)."""
+    assert container_id not in container_ids(cri), f"{container_id[:13]} is still listed"
+    with refused(grpc.StatusCode.NOT_FOUND):
+        cri.container_status(container_id)

@@ -9,7 +9,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
-from harness.lookup import container_ids
+from harness.lookup import assert_container_gone, container_ids
 from harness.probes import exec_ok
 from harness.waiting import wait_for_container_state, wait_for_exit
 
@@ -96,9 +96,7 @@ def test_a_removed_container_is_gone_from_list_and_status(
     if state == "exited":
         cri.stop_container(container.id, timeout=0)
     cri.remove_container(container.id)
-    assert container.id not in container_ids(cri, pod_sandbox_id=pod.id)
-    with refused(grpc.StatusCode.NOT_FOUND):
-        cri.container_status(container.id)
+    assert_container_gone(cri, container.id)
 
 
 @pytest.mark.feature("container.removed-with-pod")
@@ -112,9 +110,7 @@ def test_removing_the_pod_removes_its_container(
         "StopPodSandbox must stop the pod's containers"
     )
     cri.remove_pod(pod.id)
-    assert container.id not in container_ids(cri)
-    with refused(grpc.StatusCode.NOT_FOUND):
-        cri.container_status(container.id)
+    assert_container_gone(cri, container.id)
 
 
 @pytest.mark.feature("container.start.refused-running")
