@@ -17,8 +17,13 @@ DEFAULT = CI
 def register() -> None:
     # Every example runs pods on a real runtime: no per-example deadline, and in CI no
     # shrinking either (each shrink step is another pod); ``thorough`` shrinks to the minimum.
+    # Both start from hypothesis' ``default`` profile, never from the one in force: when the
+    # ``CI`` environment variable is set, hypothesis loads its own derandomized ``ci`` profile
+    # (which ours replaces), and a profile inheriting that would never draw a fresh seed.
+    base = settings.get_profile("default")
     settings.register_profile(
         CI,
+        parent=base,
         max_examples=6,
         derandomize=True,
         database=None,
@@ -28,7 +33,12 @@ def register() -> None:
         report_multiple_bugs=False,
     )
     settings.register_profile(
-        THOROUGH, max_examples=100, deadline=None, print_blob=True, report_multiple_bugs=False
+        THOROUGH,
+        parent=base,
+        max_examples=100,
+        deadline=None,
+        print_blob=True,
+        report_multiple_bugs=False,
     )
 
 

@@ -41,6 +41,15 @@ def test_thorough_prints_the_seed_it_chose(pytester: pytest.Pytester) -> None:
     assert "PROFILE thorough 100" in output
 
 
+def test_thorough_draws_a_seed_when_hypothesis_detects_ci(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``CI`` set hypothesis loads its own derandomized profile; ours must not inherit it."""
+    monkeypatch.setenv("CI", "true")
+    output = header_of(pytester, "--hypothesis-profile", "thorough")
+    assert re.search(r"hypothesis profile thorough, seed \d+ \(--hypothesis-seed \d+\)", output)
+
+
 def test_a_given_seed_is_the_one_printed(pytester: pytest.Pytester) -> None:
     output = header_of(pytester, "--hypothesis-profile", "thorough", "--hypothesis-seed", "4242")
     assert "seed 4242 (--hypothesis-seed 4242)" in output
