@@ -54,13 +54,13 @@ def create(store: Store, argv: list[str]) -> int:
 def _pump(store: Store, folder: Path, offset: int) -> int:
     """Print what the test queued since ``offset``, as the attached CLI streams the workload's."""
     try:
-        with (folder / "emit.jsonl").open() as queued:
+        with (folder / "emit.jsonl").open("rb") as queued:
             queued.seek(offset)
-            lines = queued.readlines()
-            offset = queued.tell()
+            pending = queued.read()
     except FileNotFoundError:
         return offset
-    for line in lines:
+    complete = pending[: pending.rfind(b"\n") + 1]  # a line still being appended waits
+    for line in complete.splitlines():
         item = json.loads(line)
         data = item["data"].encode()
         target = sys.stderr if item["stream"] == "stderr" else sys.stdout
@@ -68,7 +68,7 @@ def _pump(store: Store, folder: Path, offset: int) -> int:
         target.flush()
         with (folder / "stdio.log").open("ab") as log:
             log.write(data)
-    return offset
+    return offset + len(complete)
 
 
 def start(store: Store, argv: list[str]) -> int:
@@ -107,7 +107,7 @@ def start(store: Store, argv: list[str]) -> int:
         store.set_status(
             container_id, {"state": "running", "startedDate": now_iso(), "networks": [attachment]}
         )
-        (folder / "attached.pid").write_text(str(os.getpid()))
+        store.write(f"containers/{container_id}/attached.pid", os.getpid())
     if "attach" not in parsed.flags:
         print(container_id)
         return 0
@@ -139,7 +139,7 @@ def _attached_alive(folder: Path) -> bool:
 def _end(store: Store, container_id: str, code: int, wait: bool) -> None:
     """Make the workload end with ``code``; with ``wait``, return once the state is stopped."""
     folder = store.folder(container_id)
-    (folder / "exit").write_text(str(code))
+    store.write(f"containers/{container_id}/exit", code)
     deadline = time.monotonic() + _STOP_WAIT_S
     while wait and store.status(container_id)["state"] == "running" and time.monotonic() < deadline:
         if not _attached_alive(folder):

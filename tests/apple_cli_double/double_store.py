@@ -74,7 +74,8 @@ class Store:
     def write(self, name: str, document: Any) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
+        # Readers poll these files from other processes: they must see all of it or none.
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         partial.write_text(json.dumps(document))
         partial.replace(path)
 

@@ -102,7 +102,10 @@ class CliDouble:
     def _write(self, name: str, document: Any) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document))
+        # The double polls these files from its own processes: replace, never half-write.
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(document))
+        partial.replace(path)
 
     # -- the test says ------------------------------------------------------------------
 
@@ -128,7 +131,7 @@ class CliDouble:
             queued.write(json.dumps({"stream": stream, "data": text}) + "\n")
 
     def workload_exits(self, vm_id: str, code: int) -> None:
-        (self.root / "containers" / vm_id / "exit").write_text(str(code))
+        self._write(f"containers/{vm_id}/exit", code)
 
     def reply_to_exec(self, argv: list[str], **reply: Any) -> None:
         """``stdout``, ``stderr``, ``exit_code``, ``delay_s`` for ``container exec ID argv``."""
