@@ -20,6 +20,7 @@ from reference_shim.containers import Containers
 from reference_shim.context import ShimContext
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.grpc_errors import rpc, unimplemented
+from reference_shim.metrics import Metrics
 from reference_shim.pods import Pods
 from reference_shim.stats import Stats
 
@@ -48,6 +49,7 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
         self.containers = Containers(ctx)
         self.pods = Pods(ctx, self.containers)
         self.stats = Stats(ctx)
+        self.metrics = Metrics(self.stats)
         self.streaming = streaming
 
     # -- runtime ------------------------------------------------------------------------
@@ -257,18 +259,10 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
     def ListMetricDescriptors(
         self, request: cri.ListMetricDescriptorsRequest, context: grpc.ServicerContext
     ) -> cri.ListMetricDescriptorsResponse:
-        return unimplemented(
-            "ListMetricDescriptors",
-            "Prometheus-style pod metrics are not offered; use "
-            "ListPodSandboxStats and ListContainerStats",
-        )
+        return cri.ListMetricDescriptorsResponse(descriptors=self.metrics.descriptors())
 
     @rpc
     def ListPodSandboxMetrics(
         self, request: cri.ListPodSandboxMetricsRequest, context: grpc.ServicerContext
     ) -> cri.ListPodSandboxMetricsResponse:
-        return unimplemented(
-            "ListPodSandboxMetrics",
-            "Prometheus-style pod metrics are not offered; use "
-            "ListPodSandboxStats and ListContainerStats",
-        )
+        return cri.ListPodSandboxMetricsResponse(pod_metrics=self.metrics.list_pods())

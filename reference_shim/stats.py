@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -56,6 +57,12 @@ def _sum(parts: list[VmStats]) -> VmStats:
         network_tx_errors=first.network_tx_errors,
         writable_layer_bytes=sum(part.writable_layer_bytes for part in parts),
     )
+
+
+class PodSample(NamedTuple):
+    pod_vm: VmStats
+    total: VmStats
+    workloads: list[tuple[ContainerRecord, VmStats | None]]
 
 
 class Stats:
@@ -114,6 +121,25 @@ class Stats:
             for container, vm in zip(chosen, self._sample(chosen), strict=True)
         ]
 
+    def sample_pod(self, pod: PodRecord) -> PodSample | None:
+        """The pod VM's counters, the pod's totals and each running container's counters, or
+        None for a pod that is not ready (it has nothing left to measure)."""
+        if pod.state != cri.SANDBOX_READY:
+            return None
+        running = [
+            c for c in self.ctx.registry.containers_of(pod.id) if c.state == cri.CONTAINER_RUNNING
+        ]
+        pod_vm, *sampled = self._sample([pod, *running])
+        if pod_vm is None:
+            return None
+        workloads = list(zip(running, sampled, strict=True))
+        total = _sum([pod_vm, *[vm for _, vm in workloads if vm is not None]])
+        return PodSample(pod_vm, total, workloads)
+
+    def ready_pods(self) -> list[PodRecord]:
+        with self.ctx.registry.lock:
+            return [p for p in self.ctx.registry.pods.values() if p.state == cri.SANDBOX_READY]
+
     def pod(self, pod: PodRecord) -> cri.PodSandboxStats:
         stats = cri.PodSandboxStats(
             attributes=cri.PodSandboxAttributes(
@@ -123,16 +149,10 @@ class Stats:
                 annotations=pod.config.annotations,
             )
         )
-        if pod.state != cri.SANDBOX_READY:
+        sample = self.sample_pod(pod)
+        if sample is None:
             return stats
-        running = [
-            c for c in self.ctx.registry.containers_of(pod.id) if c.state == cri.CONTAINER_RUNNING
-        ]
-        pod_vm, *sampled = self._sample([pod, *running])
-        if pod_vm is None:
-            return stats
-        workloads = list(zip(running, sampled, strict=True))
-        total = _sum([pod_vm, *[vm for _, vm in workloads if vm is not None]])
+        pod_vm, total, workloads = sample
         stats.linux.CopyFrom(
             cri.LinuxPodSandboxStats(
                 cpu=_cpu(total),
@@ -159,6 +179,4 @@ class Stats:
     def list_pods(
         self, stats_filter: cri.PodSandboxStatsFilter | None
     ) -> list[cri.PodSandboxStats]:
-        with self.ctx.registry.lock:
-            ready = [p for p in self.ctx.registry.pods.values() if p.state == cri.SANDBOX_READY]
-        return [self.pod(pod) for pod in filters.pod_stats(ready, stats_filter)]
+        return [self.pod(pod) for pod in filters.pod_stats(self.ready_pods(), stats_filter)]

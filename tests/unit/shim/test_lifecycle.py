@@ -187,12 +187,6 @@ def test_update_resources_is_kept_and_reported(client: CriClient, backend: FakeB
             lambda c: c.call(c.runtime_stub.CheckpointContainer, cri.CheckpointContainerRequest()),
             "checkpoint",
         ),
-        (
-            lambda c: c.call(
-                c.runtime_stub.ListMetricDescriptors, cri.ListMetricDescriptorsRequest()
-            ),
-            "ListPodSandboxStats",
-        ),
     ],
 )
 def test_what_the_shim_lacks_is_unimplemented_with_a_reason(
