@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from reference_shim.backends.base import PortSpec
 from reference_shim.errors import FailedPrecondition
+from reference_shim.streaming.forward import connect_first
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +74,14 @@ class _Listener:
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
     def _dial(self) -> socket.socket | None:
-        for address in self._addresses():
-            try:
-                return socket.create_connection(
-                    (address, self.mapping.container_port), timeout=_CONNECT_TIMEOUT_S
-                )
-            except OSError:
-                continue
-        return None
+        port = self.mapping.container_port
+        try:
+            return connect_first(
+                self._addresses(),
+                lambda address: socket.create_connection((address, port), _CONNECT_TIMEOUT_S),
+            )
+        except OSError:
+            return None
 
     def _relay(self, client: socket.socket) -> None:
         upstream = self._dial()

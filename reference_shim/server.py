@@ -106,7 +106,7 @@ class Shim:
         provider = None
         if self.streaming is not None:
             self.streaming.start()
-            provider = StreamingService(self.streaming)
+            provider = StreamingService(self.streaming, self.ctx.pod_addresses)
             log.info("streaming server on %s", self.streaming.base_url)
         add_runtime(RuntimeService(self.ctx, provider), server)
         add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)

@@ -116,6 +116,19 @@ def http_get_through_port_forward(
         return connection.read_until_closed()
 
 
+def assert_web_page_through_port_forward(cri: CriClient, pod_id: str, transport: Transport) -> None:
+    response = wait_until(  # the server may not listen yet: an empty answer means try again
+        lambda: http_get_through_port_forward(cri, pod_id, transport, 80),
+        bool,
+        what="an HTTP answer through the port forward",
+        timeout=20,
+        interval=0.25,
+    )
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] in (b"HTTP/1.0 200 OK", b"HTTP/1.1 200 OK"), head
+    assert body == b"cri-conformance web server\n"
+
+
 @each_transport("streaming.portforward", PORT_FORWARD_TRANSPORTS)
 def test_port_forward_carries_an_http_exchange_to_the_pod(
     cri: CriClient,
@@ -126,16 +139,18 @@ def test_port_forward_carries_an_http_exchange_to_the_pod(
 ) -> None:
     pod = make_pod()
     make_container(pod, image=images["webserver"].ref, command=[])
-    response = wait_until(  # the server may not listen yet: an empty answer means try again
-        lambda: http_get_through_port_forward(cri, pod.id, transport, 80),
-        bool,
-        what="an HTTP answer through the port forward",
-        timeout=20,
-        interval=0.25,
-    )
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.split(b"\r\n")[0] in (b"HTTP/1.0 200 OK", b"HTTP/1.1 200 OK"), head
-    assert body == b"cri-conformance web server\n"
+    assert_web_page_through_port_forward(cri, pod.id, transport)
+
+
+@pytest.mark.feature("streaming.portforward-second-container", shape="multi")
+def test_port_forward_reaches_the_port_a_second_container_serves(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    """The pod's port is whichever of its containers listens on it, not only the first's."""
+    pod = make_pod()
+    make_container(pod, "first")
+    make_container(pod, "web", image=images["webserver"].ref, command=[])
+    assert_web_page_through_port_forward(cri, pod.id, Transport.SPDY)
 
 
 def status_of(url: str) -> int:

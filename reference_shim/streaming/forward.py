@@ -1,4 +1,4 @@
-"""Copy one forwarded connection both ways between a client stream and a pod socket."""
+"""Forwarded connections: reach the pod where it listens, copy both ways to the client."""
 
 from __future__ import annotations
 
@@ -11,6 +11,24 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 _LINGER_S = 1.0  # after the pod side ends, how long the client may still finish sending
+
+
+def connect_first(addresses: list[str], connect: Callable[[str], socket.socket]) -> socket.socket:
+    """A connection to the first of the pod's addresses that accepts one.
+
+    A pod is one address on most runtimes; under separate-vms each container is a VM of its
+    own, so a port the pod serves may be on any of them. Raises the first address's error
+    (the pod VM's, the one a single-address pod would give) when none accepts.
+    """
+    errors: list[OSError] = []
+    for address in addresses:
+        try:
+            return connect(address)
+        except OSError as error:
+            errors.append(error)
+    if not errors:
+        raise ConnectionRefusedError("the pod has no address to connect to")
+    raise errors[0]
 
 
 def splice(

@@ -6,6 +6,10 @@ not fix later are refused here with INVALID_ARGUMENT, before any token is issued
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.cri.records import ContainerRecord, PodRecord
@@ -21,13 +25,21 @@ def _check_streams(rpc: str, stdin: bool, stdout: bool, stderr: bool, tty: bool)
         raise InvalidArgument(f"{rpc}: one of stdin, stdout and stderr must be set")
 
 
-class StreamingService:
-    def __init__(self, server: StreamingServer) -> None:
-        self.server = server
+PodAddresses = Callable[[str], list[str]]
+"""A pod id to the addresses it may listen on, in the order to try them."""
 
-    def _url(self, kind: Kind, request: object, target: str, vm_tty: bool | None = None) -> str:
+
+class StreamingService:
+    def __init__(self, server: StreamingServer, pod_addresses: PodAddresses) -> None:
+        self.server = server
+        self.pod_addresses = pod_addresses
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _issuing() -> Iterator[None]:
+        """A URL the server cannot hold is RESOURCE_EXHAUSTED: the client may retry later."""
         try:
-            return self.server.url(kind, request, target, vm_tty)
+            yield
         except TooManyPending as error:
             raise ResourceExhausted(str(error)) from None
 
@@ -35,13 +47,15 @@ class StreamingService:
         if not request.cmd:
             raise InvalidArgument("Exec: cmd is empty; give the command to run")
         _check_streams("Exec", request.stdin, request.stdout, request.stderr, request.tty)
-        return cri.ExecResponse(url=self._url(Kind.EXEC, request, container.vm_id))
+        with self._issuing():
+            return cri.ExecResponse(url=self.server.url(Kind.EXEC, request, container.vm_id))
 
     def attach(self, request: cri.AttachRequest, container: ContainerRecord) -> cri.AttachResponse:
         _check_streams("Attach", request.stdin, request.stdout, request.stderr, request.tty)
         # The backend frames output by the container's terminal setting, as containerd does;
         # stdin sent to a container created without it goes nowhere.
-        url = self._url(Kind.ATTACH, request, container.vm_id, container.config.tty)
+        with self._issuing():
+            url = self.server.url(Kind.ATTACH, request, container.vm_id, container.config.tty)
         return cri.AttachResponse(url=url)
 
     def port_forward(
@@ -54,4 +68,7 @@ class StreamingService:
         bad = [port for port in request.port if not 0 < port < 65536]
         if bad:
             raise InvalidArgument(f"PortForward: ports {bad} are outside 1..65535")
-        return cri.PortForwardResponse(url=self._url(Kind.PORT_FORWARD, request, pod.ip))
+        addresses = functools.partial(self.pod_addresses, pod.id)
+        with self._issuing():
+            url = self.server.url(Kind.PORT_FORWARD, request, pod.id, addresses=addresses)
+        return cri.PortForwardResponse(url=url)

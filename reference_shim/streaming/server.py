@@ -24,6 +24,7 @@ from harness.streaming.remotecommand import PORT_FORWARD, StreamOptions, failure
 from reference_shim.streaming import spdy_server, websocket_server
 from reference_shim.streaming.backend import StreamingBackend
 from reference_shim.streaming.command import CommandStreams, serve_command
+from reference_shim.streaming.forward import connect_first
 from reference_shim.streaming.http import RequestHead, peek_head, respond
 from reference_shim.streaming.tokens import DEFAULT_TTL, Kind, Pending, RequestCache
 
@@ -93,9 +94,16 @@ class StreamingServer:
 
     # -- URLs -----------------------------------------------------------------------------
 
-    def url(self, kind: Kind, request: Any, target: str, vm_tty: bool | None = None) -> str:
+    def url(
+        self,
+        kind: Kind,
+        request: Any,
+        target: str,
+        vm_tty: bool | None = None,
+        addresses: Callable[[], list[str]] | None = None,
+    ) -> str:
         """Store the request under a new token; raises ``TooManyPending``."""
-        token = self.cache.insert(Pending(kind, request, target, vm_tty))
+        token = self.cache.insert(Pending(kind, request, target, vm_tty, addresses))
         return f"{self.base_url}/{kind.value}/{token}"
 
     # -- dispatch -------------------------------------------------------------------------
@@ -165,7 +173,14 @@ class StreamingServer:
         return None if routed is None else self.cache.consume(routed[1], routed[0])
 
     def _dialer(self, pending: Pending) -> Callable[[int], socket.socket]:
-        return lambda port: self.backend.dial(pending.target, port, _DIAL_TIMEOUT_S)
+        addresses = pending.addresses or (lambda: [pending.target])
+
+        def dial(port: int) -> socket.socket:
+            return connect_first(
+                addresses(), lambda address: self.backend.dial(address, port, _DIAL_TIMEOUT_S)
+            )
+
+        return dial
 
     # -- WebSocket ------------------------------------------------------------------------
 

@@ -35,9 +35,12 @@ class Pending:
     request: Any
     """The CRI ExecRequest, AttachRequest or PortForwardRequest."""
     target: str
-    """The backend VM (exec, attach) or the pod address to connect to (port forward)."""
+    """The backend VM (exec, attach) or the pod id (port forward)."""
     vm_tty: bool | None = None
     """Attach: whether the container has a terminal (the backend's framing follows it)."""
+    addresses: Callable[[], list[str]] | None = None
+    """Port forward: the pod's addresses in the order to try them, read at every connection
+    (a container that starts later serves its ports too)."""
 
 
 class TooManyPending(Exception):

@@ -110,6 +110,7 @@ class LocalBackend:
         self.workloads: dict[str, list[str]] = {}
         self.ports: dict[str, int] = {}
         self.execs: list[list[str]] = []
+        self.dialled: list[str] = []
 
     def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> LocalProcess:
         self.execs.append(argv)
@@ -119,7 +120,9 @@ class LocalBackend:
         return AttachedProcess(self.workloads[vm_id], tty)
 
     def dial(self, address: str, port: int, timeout: float) -> socket.socket:
-        assert address == "pod-address"
+        self.dialled.append(address)
+        if address != "pod-address":
+            raise ConnectionRefusedError(f"nothing listens on {address}:{port}")
         return socket.create_connection(("127.0.0.1", self.ports[str(port)]), timeout=timeout)
 
 

@@ -113,6 +113,24 @@ def test_port_forward_to_a_closed_port_reports_on_the_error_stream(
         assert "error forwarding port 81" in connection.error_text()
 
 
+def test_port_forward_tries_each_pod_address_until_one_accepts(
+    server: StreamingServer, backend: LocalBackend, web_server: int
+) -> None:
+    """Under separate-vms a pod's port may be served by any of its containers' VMs."""
+    addresses = ["pod-vm", "pod-address"]
+    request = cri.PortForwardRequest(pod_sandbox_id="p1", port=[web_server])
+    url = server.url(Kind.PORT_FORWARD, request, "p1", addresses=lambda: addresses)
+    with SpdyPortForward(url, TIMEOUT) as pf:
+        connection = pf.connect(web_server)
+        connection.send(b"GET / HTTP/1.0\r\n\r\n")
+        assert connection.read_until_closed().endswith(b"cri-conformance web server\n")
+        assert backend.dialled == ["pod-vm", "pod-address"]
+        addresses[:] = ["pod-vm", "other-container-vm"]  # read again at every connection
+        refused = pf.connect(web_server)
+        assert refused.read_until_closed() == b""
+        assert "nothing listens on pod-vm" in refused.error_text()  # the first address's error
+
+
 def test_urls_are_loopback_single_use_and_404_otherwise(server: StreamingServer) -> None:
     url, options = exec_url(server, ["true"], stdout=True)
     assert url.startswith("http://127.0.0.1:")
