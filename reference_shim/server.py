@@ -48,13 +48,19 @@ def make_backend(config: ShimConfig, instance: str) -> VmBackend:
     raise ValueError(f"unknown backend {config.backend!r}")
 
 
-def make_streaming(config: ShimConfig) -> StreamingServer | None:
-    """The streaming server for the configured backend, on loopback."""
+def make_streaming(config: ShimConfig, backend: VmBackend) -> StreamingServer | None:
+    """The streaming server for the configured backend (``make_backend``'s), on loopback."""
     if config.backend == "docker":
         from reference_shim.backends.docker.host import docker_host
         from reference_shim.streaming.docker import DockerStreaming
 
         return StreamingServer(DockerStreaming(docker_host(config.docker_host)))
+    from reference_shim.backends.apple.backend import AppleBackend
+
+    if isinstance(backend, AppleBackend):
+        from reference_shim.streaming.apple import AppleStreaming
+
+        return StreamingServer(AppleStreaming(backend))
     return None
 
 
@@ -81,7 +87,7 @@ class Shim:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / "state.db")
         self.backend = backend or make_backend(config, instance_id(self.store))
-        self.streaming = streaming if backend else make_streaming(config)
+        self.streaming = streaming if backend else make_streaming(config, self.backend)
         self.ctx = ShimContext(
             registry=Registry(self.store),
             backend=self.backend,
