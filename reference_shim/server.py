@@ -96,6 +96,8 @@ class Shim:
             state_dir=config.state_dir,
         )
         self._stop_events = threading.Event()
+        self._exit_threads: list[threading.Thread] = []
+        self._exit_lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.stopped = threading.Event()
 
@@ -136,15 +138,17 @@ class Shim:
             self.backend.network(),
         )
 
+    def _on_exit(self, vm_id: str) -> None:
+        """Record an exit on a thread of its own; ``stop`` waits for it before closing the store."""
+        thread = threading.Thread(target=on_vm_exit, args=(self.ctx, vm_id), daemon=True)
+        with self._exit_lock:
+            self._exit_threads = [t for t in self._exit_threads if t.is_alive()] + [thread]
+            thread.start()
+
     def _watch_exits(self) -> None:
         while not self._stop_events.is_set():
             try:
-                self.backend.watch_exits(
-                    lambda vm_id: threading.Thread(
-                        target=on_vm_exit, args=(self.ctx, vm_id), daemon=True
-                    ).start(),
-                    self._stop_events,
-                )
+                self.backend.watch_exits(self._on_exit, self._stop_events)
             except Exception:
                 log.exception("watching VM exits failed; retrying")
             self._stop_events.wait(1.0)
@@ -156,6 +160,10 @@ class Shim:
         if self.streaming is not None:
             self.streaming.stop()
         self._stop_events.set()
+        with self._exit_lock:
+            exit_threads = list(self._exit_threads)
+        for thread in exit_threads:
+            thread.join(_GRACE_S)
         self.ctx.close_pumps()
         self.ctx.host_ports.close_all()
         if not self.ctx.registry.pods and not self.ctx.registry.containers:
