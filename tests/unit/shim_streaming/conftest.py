@@ -42,10 +42,13 @@ class LocalBackend:
         self.workloads: dict[str, list[str]] = {}
         self.ports: dict[str, int] = {}
         self.execs: list[list[str]] = []
+        self.processes: list[Process] = []
 
     def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> Process:
         self.execs.append(argv)
-        return host_process(argv, stdin=stdin, tty=tty)
+        process = host_process(argv, stdin=stdin, tty=tty)
+        self.processes.append(process)
+        return process
 
     def attach_refusal(self, stdin: bool) -> str | None:
         return None
