@@ -109,7 +109,7 @@ def test_attach_streams_the_output_from_then_on(
     assert set(result.stdout.split(b"\n")[:-1]) == {b"ready"}
     assert result.stdout.endswith(b"ready\nno newline")
     assert (result.stderr, result.exit_code) == (b"oops\n", 0)
-    # The shim records the exit before the test's shim stops.
+    # The attach ended because the workload did.
     wait_for(lambda: client.container_status(container_id).status.state == cri.CONTAINER_EXITED)
 
 
