@@ -23,6 +23,7 @@ from reference_shim.grpc_errors import rpc, unimplemented
 from reference_shim.metrics import Metrics
 from reference_shim.pods import Pods
 from reference_shim.stats import Stats
+from reference_shim.sync import sync_pod
 
 NO_STREAMING = (
     "this backend offers no streaming server (Exec, Attach, PortForward); use ExecSync for commands"
@@ -224,7 +225,8 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
     ) -> cri.PortForwardResponse:
         if self.streaming is None:
             return unimplemented("PortForward", NO_STREAMING)
-        pod = self.ctx.registry.pod(request.pod_sandbox_id)
+        # A modelled pod's address comes with its workload, and may change: ask afresh.
+        pod = sync_pod(self.ctx, self.ctx.registry.pod(request.pod_sandbox_id))
         return self.streaming.port_forward(request, pod)
 
     # -- stats and metrics --------------------------------------------------------------

@@ -48,13 +48,19 @@ def make_backend(config: ShimConfig, instance: str) -> VmBackend:
     raise ValueError(f"unknown backend {config.backend!r}")
 
 
-def make_streaming(config: ShimConfig) -> StreamingServer | None:
-    """The streaming server for the configured backend, on loopback."""
+def make_streaming(config: ShimConfig, backend: VmBackend) -> StreamingServer | None:
+    """The streaming server for the configured backend (``make_backend``'s), on loopback."""
     if config.backend == "docker":
         from reference_shim.backends.docker.host import docker_host
         from reference_shim.streaming.docker import DockerStreaming
 
         return StreamingServer(DockerStreaming(docker_host(config.docker_host)))
+    from reference_shim.backends.apple.backend import AppleBackend
+
+    if isinstance(backend, AppleBackend):
+        from reference_shim.streaming.apple import AppleStreaming
+
+        return StreamingServer(AppleStreaming(backend))
     return None
 
 
@@ -81,7 +87,7 @@ class Shim:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / "state.db")
         self.backend = backend or make_backend(config, instance_id(self.store))
-        self.streaming = streaming if backend else make_streaming(config)
+        self.streaming = streaming if backend else make_streaming(config, self.backend)
         self.ctx = ShimContext(
             registry=Registry(self.store),
             backend=self.backend,
@@ -90,6 +96,8 @@ class Shim:
             state_dir=config.state_dir,
         )
         self._stop_events = threading.Event()
+        self._exit_threads: list[threading.Thread] = []
+        self._exit_lock = threading.Lock()
         self._server: grpc.Server | None = None
         self.stopped = threading.Event()
 
@@ -130,15 +138,17 @@ class Shim:
             self.backend.network(),
         )
 
+    def _on_exit(self, vm_id: str) -> None:
+        """Record an exit on a thread of its own; ``stop`` waits for it before closing the store."""
+        thread = threading.Thread(target=on_vm_exit, args=(self.ctx, vm_id), daemon=True)
+        with self._exit_lock:
+            self._exit_threads = [t for t in self._exit_threads if t.is_alive()] + [thread]
+            thread.start()
+
     def _watch_exits(self) -> None:
         while not self._stop_events.is_set():
             try:
-                self.backend.watch_exits(
-                    lambda vm_id: threading.Thread(
-                        target=on_vm_exit, args=(self.ctx, vm_id), daemon=True
-                    ).start(),
-                    self._stop_events,
-                )
+                self.backend.watch_exits(self._on_exit, self._stop_events)
             except Exception:
                 log.exception("watching VM exits failed; retrying")
             self._stop_events.wait(1.0)
@@ -150,6 +160,10 @@ class Shim:
         if self.streaming is not None:
             self.streaming.stop()
         self._stop_events.set()
+        with self._exit_lock:
+            exit_threads = list(self._exit_threads)
+        for thread in exit_threads:
+            thread.join(_GRACE_S)
         self.ctx.close_pumps()
         self.ctx.host_ports.close_all()
         if not self.ctx.registry.pods and not self.ctx.registry.containers:

@@ -1,7 +1,8 @@
 """What the streaming server needs from a VM backend: processes with live stdio, and sockets.
 
 The server speaks the protocols; a backend only runs things. The Docker backend implements
-this with ``docker exec`` and ``docker attach`` on raw hijacked sockets.
+this with ``docker exec`` and ``docker attach`` on raw hijacked sockets, the Apple backend
+with ``container exec`` child processes and the output its keepers record.
 """
 
 from __future__ import annotations
@@ -35,7 +36,19 @@ class Process(Protocol):
 class StreamingBackend(Protocol):
     def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> Process: ...
 
+    def attach_refusal(self, stdin: bool) -> str | None:
+        """Why an attach with these streams cannot be served, or None. Asked at the CRI
+        Attach call, so the client hears UNIMPLEMENTED and the reason, not a broken stream."""
+
     def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> Process: ...
 
     def dial(self, address: str, port: int, timeout: float) -> socket.socket:
         """A TCP connection to ``port`` inside the pod whose address is ``address``."""
+
+
+def dial_directly(address: str, port: int, timeout: float) -> socket.socket:
+    """``dial`` for a backend whose host reaches pod addresses itself (Docker's bridge
+    network, Apple's vmnet): a plain TCP connection, with no timeout once connected."""
+    connection = socket.create_connection((address, port), timeout=timeout)
+    connection.settimeout(None)
+    return connection

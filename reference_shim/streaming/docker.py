@@ -16,6 +16,7 @@ import docker
 from docker.utils.socket import STDERR, frames_iter
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.streaming.backend import dial_directly
 
 _frames: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = frames_iter  # untyped upstream
 _API_TIMEOUT_S = 30
@@ -94,7 +95,9 @@ class DockerStreaming:
 
         return DockerProcess(hijacked, tty, resize, lambda: None)
 
+    def attach_refusal(self, stdin: bool) -> str | None:
+        """Docker attaches every stream."""
+        return None
+
     def dial(self, address: str, port: int, timeout: float) -> socket.socket:
-        connection = socket.create_connection((address, port), timeout=timeout)
-        connection.settimeout(None)
-        return connection
+        return dial_directly(address, port, timeout)

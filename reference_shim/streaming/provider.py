@@ -1,7 +1,8 @@
 """The shim's ``StreamingProvider``: validate an Exec/Attach/PortForward request, hand out a URL.
 
 Validation follows kubelet's streaming server (and containerd's): the checks a URL's user could
-not fix later are refused here with INVALID_ARGUMENT, before any token is issued.
+not fix later are refused here with INVALID_ARGUMENT, before any token is issued; what the
+backend cannot do at all (Apple's attach to stdin) with UNIMPLEMENTED and the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from reference_shim.grpc_errors import unimplemented
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind, TooManyPending
 
@@ -52,6 +54,9 @@ class StreamingService:
 
     def attach(self, request: cri.AttachRequest, container: ContainerRecord) -> cri.AttachResponse:
         _check_streams("Attach", request.stdin, request.stdout, request.stderr, request.tty)
+        refusal = self.server.backend.attach_refusal(request.stdin)
+        if refusal:
+            unimplemented("Attach with stdin" if request.stdin else "Attach", refusal)
         # The backend frames output by the container's terminal setting, as containerd does;
         # stdin sent to a container created without it goes nowhere.
         with self._issuing():

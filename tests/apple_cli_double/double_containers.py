@@ -3,7 +3,10 @@
 The double never runs a workload. ``start --attach`` stands in for the attached CLI: it prints
 what a test queued in ``emit.jsonl`` and ends with the code someone wrote to ``exit`` (a stop,
 a kill, a forced delete, or a test saying the workload ended), as the real CLI ends with the
-workload's code. Error texts and exit codes are the real CLI's (docs/apple-backend.md).
+workload's code. ``exec`` answers with the reply a test set for its command: output, an
+exit code, and with ``-i``/``-t`` what the CLI makes of its own stdio (stdin passed on, the
+terminal's size forwarded). Error texts and exit codes are the real CLI's
+(docs/apple-backend.md).
 """
 
 from __future__ import annotations
@@ -283,9 +286,36 @@ def execute(store: Store, argv: list[str]) -> int:
     deadline = time.monotonic() + float(reply.get("delay_s", 0))
     while time.monotonic() < deadline:
         time.sleep(_POLL_S)
+    # Only -i passes the CLI's stdin on to the command: a reply echoing it is a `cat`.
+    if reply.get("echo_stdin") and "interactive" in parsed.flags:
+        while chunk := os.read(sys.stdin.fileno(), 65536):
+            os.write(sys.stdout.fileno(), chunk)
+    if reply.get("await_size") and "tty" in parsed.flags:
+        _await_terminal_size(reply["await_size"])
     sys.stdout.write(reply.get("stdout", ""))
+    sys.stdout.flush()  # in order with stderr, as one terminal shows them with -t
     sys.stderr.write(reply.get("stderr", ""))
     return int(reply.get("exit_code", 0))
+
+
+def _await_terminal_size(wanted: list[int]) -> None:
+    """With -t the command's terminal has the size of the CLI's own (its stdin), and the CLI
+    passes on each window change, which a terminal program hears of by SIGWINCH. The reply
+    stands for a command that prints ``tty:<rows> <columns>`` once its terminal is ``wanted``
+    (rows, columns), or after 10 s. What the CLI does with -t and no terminal is unknown."""
+    if not sys.stdin.isatty():
+        raise Fail("the double does not know `exec -t` without a terminal on stdin")
+    size: list[os.terminal_size] = []
+
+    def read_size(*_: object) -> None:
+        size[:] = [os.get_terminal_size(sys.stdin.fileno())]
+
+    signal.signal(signal.SIGWINCH, read_size)  # before the first read: no change is missed
+    read_size()
+    deadline = time.monotonic() + 10
+    while [size[0].lines, size[0].columns] != wanted and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+    sys.stdout.write(f"tty:{size[0].lines} {size[0].columns}\n")
 
 
 def stats(store: Store, argv: list[str]) -> int:

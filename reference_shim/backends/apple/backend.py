@@ -268,7 +268,11 @@ class AppleBackend:
         )
 
     def read_output(self, vm_id: str, stream: str, since: int) -> RecordedOutput:
-        return RecordedOutput(self._keepers.files(vm_id), stream, since)
+        return RecordedOutput(self._keepers.files(vm_id), frozenset({stream}), since)
+
+    def follow_output(self, vm_id: str, since: int) -> RecordedOutput:
+        """stdout and stderr together, as written: what an attach streams."""
+        return RecordedOutput(self._keepers.files(vm_id), frozenset({"stdout", "stderr"}), since)
 
     def stats(self, vm_id: str) -> VmStats | None:
         if not is_handle(vm_id):

@@ -26,10 +26,11 @@ def parse_line(line: bytes) -> OutputRecord | None:
 
 
 class RecordedOutput:
-    """Records of one stream from ``since`` (ns, inclusive); ends when the keeper is done."""
+    """Records of ``streams`` from ``since`` (ns, inclusive) in the order the keeper wrote
+    them; ends when the keeper is done."""
 
-    def __init__(self, files: KeeperFiles, stream: str, since: int) -> None:
-        self._files, self._stream, self._since = files, stream, since
+    def __init__(self, files: KeeperFiles, streams: frozenset[str], since: int) -> None:
+        self._files, self._streams, self._since = files, streams, since
         self._closed = threading.Event()
 
     def _finished(self) -> bool:
@@ -52,7 +53,7 @@ class RecordedOutput:
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 record = parse_line(line)
-                if record and record.stream == self._stream and record.timestamp >= self._since:
+                if record and record.stream in self._streams and record.timestamp >= self._since:
                     yield record
             if not chunk:
                 if finished:

@@ -134,7 +134,10 @@ class CliDouble:
         self._write(f"containers/{vm_id}/exit", code)
 
     def reply_to_exec(self, argv: list[str], **reply: Any) -> None:
-        """``stdout``, ``stderr``, ``exit_code``, ``delay_s`` for ``container exec ID argv``."""
+        """``stdout``, ``stderr``, ``exit_code``, ``delay_s`` for ``container exec ID argv``;
+        ``echo_stdin=True``: with ``-i`` the command copies stdin to stdout first (a ``cat``);
+        ``await_size=[rows, columns]``: with ``-t`` it prints ``tty:<rows> <columns>`` once
+        its terminal has that size (see ``harness.streaming.probes.terminal_size_probe``)."""
         self._write(
             "exec-replies.json", {**self._read("exec-replies.json", {}), json.dumps(argv): reply}
         )

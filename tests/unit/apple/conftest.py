@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from apple_double import BUSYBOX, ENTRYPOINT, CliDouble
+from apple_shims import Shims
 
 from reference_shim.backends.apple.backend import AppleBackend
 
@@ -33,3 +34,15 @@ def backend(double: CliDouble, tmp_path: Path) -> Iterator[AppleBackend]:
     double.settings(running=True, start_error="")
     for vm_id in backend.list_vms():  # ends the keepers the test left running
         backend.remove_vm(vm_id)
+
+
+@pytest.fixture
+def shims(tmp_path: Path, double: CliDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shims]:
+    monkeypatch.setenv("CONTAINER_APP_ROOT", str(double.root))
+    shims = Shims(tmp_path, double)
+    yield shims
+    client = shims.start()
+    for pod in client.list_pods():
+        client.remove_pod(pod.id)
+    shims.stop()
+    assert double.containers() == [], "the shim leaked Apple containers"

@@ -1,105 +1,37 @@
 """The shim's streaming server over a backend of local processes, for its own logic only.
 
 Conformance runs never see this backend: it stands in for the VM backend so the server's
-protocol handling can be tested with the harness's real clients, fast and without Docker.
+protocol handling can be tested with the harness's real clients, fast and without Docker. Its
+processes are the shim's own host processes (``streaming.host``), as the Apple backend's are.
 """
 
 from __future__ import annotations
 
-import fcntl
 import http.server
-import os
-import pty
-import queue
 import socket
-import struct
-import subprocess
-import termios
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.streaming.backend import Process
+from reference_shim.streaming.host import host_process
 from reference_shim.streaming.server import StreamingServer
 
 
-class LocalProcess:
-    """A host process with pipes, or with a pseudo-terminal for tty sessions."""
+class AttachedProcess:
+    """A process attached to: the same streams, but attach has no exit status of its own."""
 
-    def __init__(self, argv: list[str], tty: bool) -> None:
-        self.tty = tty
-        if tty:
-            self._master, replica = pty.openpty()
-            self.popen = subprocess.Popen(
-                argv, stdin=replica, stdout=replica, stderr=replica, start_new_session=True
-            )
-            os.close(replica)
-        else:
-            self.popen = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-
-    def write_stdin(self, data: bytes) -> None:
-        if self.tty:
-            os.write(self._master, data)
-        elif self.popen.stdin:
-            self.popen.stdin.write(data)
-            self.popen.stdin.flush()
-
-    def close_stdin(self) -> None:
-        if self.tty:
-            os.write(self._master, b"\x04")  # ^D: a terminal's end of input
-        elif self.popen.stdin:
-            self.popen.stdin.close()
-
-    def output(self) -> Iterator[tuple[StreamType, bytes]]:
-        if self.tty:
-            while True:
-                try:
-                    chunk = os.read(self._master, 65536)
-                except OSError:  # EIO: the terminal's last writer is gone
-                    return
-                if not chunk:
-                    return
-                yield StreamType.STDOUT, chunk
-        chunks: queue.Queue[tuple[StreamType, bytes]] = queue.Queue()
-        pipes = {StreamType.STDOUT: self.popen.stdout, StreamType.STDERR: self.popen.stderr}
-
-        def drain(kind: StreamType) -> None:
-            pipe = pipes[kind]
-            assert pipe is not None
-            while chunk := pipe.read1(65536):
-                chunks.put((kind, chunk))
-            chunks.put((kind, b""))
-
-        for kind in pipes:
-            threading.Thread(target=drain, args=(kind,), daemon=True).start()
-        open_pipes = len(pipes)
-        while open_pipes:
-            kind, chunk = chunks.get()
-            if chunk:
-                yield kind, chunk
-            else:
-                open_pipes -= 1
-
-    def resize(self, size: TerminalSize) -> None:
-        packed = struct.pack("HHHH", size.height, size.width, 0, 0)
-        fcntl.ioctl(self._master, termios.TIOCSWINSZ, packed)
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.write_stdin = process.write_stdin
+        self.close_stdin = process.close_stdin
+        self.output = process.output
+        self.resize = process.resize
+        self.close = process.close
 
     def wait(self) -> int | None:
-        return self.popen.wait(10)
-
-    def close(self) -> None:
-        if self.tty:
-            os.close(self._master)
-
-
-class AttachedProcess(LocalProcess):
-    """Attach has no exit status of its own."""
-
-    def wait(self) -> int | None:
-        self.popen.wait(10)
+        self.process.wait()
         return None
 
 
@@ -111,13 +43,19 @@ class LocalBackend:
         self.ports: dict[str, int] = {}
         self.execs: list[list[str]] = []
         self.dialled: list[str] = []
+        self.processes: list[Process] = []
 
-    def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> LocalProcess:
+    def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> Process:
         self.execs.append(argv)
-        return LocalProcess(argv, tty)
+        process = host_process(argv, stdin=stdin, tty=tty)
+        self.processes.append(process)
+        return process
 
-    def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> LocalProcess:
-        return AttachedProcess(self.workloads[vm_id], tty)
+    def attach_refusal(self, stdin: bool) -> str | None:
+        return None
+
+    def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> Process:
+        return AttachedProcess(host_process(self.workloads[vm_id], stdin=stdin, tty=tty))
 
     def dial(self, address: str, port: int, timeout: float) -> socket.socket:
         self.dialled.append(address)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +64,18 @@ def test_exec_tty_follows_resize(server: StreamingServer, transport: Transport) 
         result = session.wait()
     assert expected_terminal_size(100, 30) in result.stdout
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("transport", [Transport.SPDY, Transport.WEBSOCKET])
+def test_a_command_whose_client_left_is_stopped(
+    server: StreamingServer, backend: LocalBackend, transport: Transport
+) -> None:
+    url, options = exec_url(
+        server, ["sh", "-c", "while :; do echo y; sleep 0.01; done"], stdout=True
+    )
+    with connect_remote_command(url, transport, options, TIMEOUT) as session:
+        session.output(StreamType.STDOUT).wait_for(b"y\n", TIMEOUT)
+    assert backend.processes[0].wait() == -signal.SIGTERM
 
 
 @pytest.mark.parametrize("transport", list(Transport))
