@@ -253,6 +253,12 @@ class DockerBackend:
                 sizes = self._api.containers(all=True, size=True, filters={"id": vm_id})
             except docker.errors.NotFound:
                 return None
+            except ValueError:
+                # Docker answers an empty body for a container it is removing; a VM that is
+                # going away has no stats (a list of every pod's stats must not fail for it).
+                if self.inspect_vm(vm_id).state is not VmState.RUNNING:
+                    return None
+                raise
         writable = int(sizes[0].get("SizeRw") or 0) if sizes else 0
         return to_vm_stats(document, writable)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -96,3 +97,35 @@ def test_exec_sync_timeout_is_deadline_exceeded(
         client.exec_sync(container_id, ["sleep", "30"], timeout=1)
     assert time.monotonic() - started < 10
     assert client.exec_sync(container_id, ["true"], timeout=5).exit_code == 0
+
+
+def test_stats_and_metrics_lists_answer_while_pods_are_removed(
+    launch: Launch, pod_config: cri.PodSandboxConfig
+) -> None:
+    """Docker answers an empty body for stats of a container it is removing; a list of every
+    pod's stats or metrics must leave that VM out, not fail (other clients remove pods at will)."""
+    client = connect(launch())
+    failures: list[CallFailed] = []
+    removed = threading.Event()
+
+    def sample() -> None:
+        while not removed.is_set():
+            try:
+                client.list_pod_metrics()
+                client.list_pod_stats()
+            except CallFailed as error:
+                failures.append(error)
+
+    for attempt in range(4):
+        pod_config.metadata.attempt = attempt
+        pod_id, _ = run_container(client, pod_config, shell("sleep 1000"))
+        removed.clear()
+        samplers = [threading.Thread(target=sample) for _ in range(3)]
+        for sampler in samplers:
+            sampler.start()
+        time.sleep(0.3)
+        client.remove_pod(pod_id)
+        removed.set()
+        for sampler in samplers:
+            sampler.join()
+    assert not failures, failures[0]
