@@ -8,7 +8,6 @@ the pod VM's address on the shim's Docker network, which the host reaches direct
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,11 +15,11 @@ import docker
 from docker.utils.socket import STDERR, frames_iter
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.backends.docker.execs import exec_exit_code
 from reference_shim.streaming.backend import dial_directly
 
 _frames: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = frames_iter  # untyped upstream
 _API_TIMEOUT_S = 30
-_EXIT_CODE_WAIT_S = 5.0
 
 
 class DockerProcess:
@@ -74,17 +73,7 @@ class DockerStreaming:
         def resize(size: TerminalSize) -> None:
             self._api.exec_resize(exec_id, height=size.height, width=size.width)
 
-        return DockerProcess(hijacked, tty, resize, lambda: self._exec_exit_code(exec_id))
-
-    def _exec_exit_code(self, exec_id: str) -> int | None:
-        """Docker may report the exec as running for a moment after its output ended."""
-        deadline = time.monotonic() + _EXIT_CODE_WAIT_S
-        while True:
-            state = self._api.exec_inspect(exec_id)
-            if not state.get("Running") or time.monotonic() > deadline:
-                code = state.get("ExitCode")
-                return None if code is None else int(code)
-            time.sleep(0.02)
+        return DockerProcess(hijacked, tty, resize, lambda: exec_exit_code(self._api, exec_id))
 
     def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
         params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}

@@ -29,6 +29,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.docker.execs import EXIT_CODE_WAIT_S, exec_exit_code
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
@@ -42,7 +43,7 @@ from reference_shim.backends.docker.translate import (
 )
 from reference_shim.backends.labels import owner_filter, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
-from reference_shim.errors import DeadlineExceeded
+from reference_shim.errors import BackendError, DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,13 @@ class DockerBackend:
                 raise outcome["error"]
         stdout, stderr = outcome["output"]
         with docker_errors(f"exec in VM {vm_id[:12]}"):
-            exit_code = self._api.exec_inspect(exec_id)["ExitCode"]
-        return ExecResult(exit_code=int(exit_code or 0), stdout=stdout or b"", stderr=stderr or b"")
+            exit_code = exec_exit_code(self._api, exec_id)
+        if exit_code is None:
+            raise BackendError(
+                f"command {argv!r}: Docker reported no exit code for the exec within "
+                f"{EXIT_CODE_WAIT_S:g}s after its output ended"
+            )
+        return ExecResult(exit_code=exit_code, stdout=stdout or b"", stderr=stderr or b"")
 
     def _kill_exec(self, exec_id: str) -> None:
         """Docker has no call to kill an exec; its host PID is ours too (local Engine)."""
