@@ -7,7 +7,6 @@ they stay readable, diffable and loadable by any protobuf implementation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from cri_api.v1 import api_pb2 as cri
 from google.protobuf import json_format
 
+from harness.json_files import read_json, write_json
 from harness.resources import RUN_LABEL, TEST_ANNOTATION
 
 FORMAT = "cri-conformance/spec/v1"
@@ -118,16 +118,8 @@ def from_json(data: object, source: str = "spec") -> Spec:
 
 
 def save(spec: Spec, path: Path, **context: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(spec, **context), indent=2, ensure_ascii=False) + "\n")
-    return path
+    return write_json(path, to_json(spec, **context))
 
 
 def load(path: Path) -> Spec:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise SpecFileError(f"{path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise SpecFileError(f"{path}: not JSON ({error})") from None
-    return from_json(data, str(path))
+    return from_json(read_json(path, SpecFileError), str(path))

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 
 from harness.features import SHAPES
+from harness.json_files import read_json, write_json
 from harness.matrix.cells import BEST_FIRST, Cell, State
 
 SCHEMA_ID = "cri-conformance/matrix/v1"
@@ -139,18 +140,11 @@ def now_iso() -> str:
 
 
 def save(matrix: Matrix, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(matrix.to_json(), indent=2) + "\n")
+    write_json(path, matrix.to_json())
 
 
 def load(path: Path) -> Matrix:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise MatrixError(f"{path}: cannot read: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise MatrixError(f"{path}:{error.lineno}: not JSON: {error.msg}") from None
-    return from_json(data, str(path))
+    return from_json(read_json(path, MatrixError), str(path))
 
 
 def from_json(data: object, source: str) -> Matrix:
