@@ -51,12 +51,15 @@ def _report_compare(args: argparse.Namespace) -> int:
     from harness.matrix.compare import compare
     from harness.matrix.document import load
 
-    result = compare(load(Path(args.old)), load(Path(args.new)))
+    new = load(Path(args.new))
+    result = compare(load(Path(args.old)), new)
     for note in result.notes:
         print(f"note: {note}")
     for change in result.changes:
         print(change.describe())
     print(result.summary())
+    for name in new.runtime_names():
+        print(f"verdict ({name}): " + " · ".join(new.verdict(name).lines()))
     if result.got_worse(allow_missing=args.allow_missing):
         print("cri-conformance: a cell got worse", file=sys.stderr)
         return 1
@@ -82,8 +85,8 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     compare = actions.add_parser(
         "compare",
         help="print what changed; exit 1 when a cell got worse, 2 when an input is unusable",
-        description="States rank pass > xpass > skip > unsupported > fail; a cell that moves "
-        "down, or disappears, got worse.",
+        description="States rank pass > xpass > skip > unsupported > deviation > fail; a cell "
+        "that moves down, or disappears, got worse. Reads matrix.json v1 and v2.",
     )
     compare.add_argument("old", metavar="OLD.json")
     compare.add_argument("new", metavar="NEW.json")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.features import Level
 from harness.matrix.cells import Cell, State
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
 
@@ -35,13 +36,15 @@ def make_run() -> Callable[..., RuntimeRun]:
 
 @pytest.fixture
 def two_runtime_matrix() -> Matrix:
-    """Every state, both shapes, a cell not run, reasons that need escaping."""
+    """Most states, both levels and shapes, a cell not run, reasons that need escaping."""
     rows = [
         FeatureRow(
             "pod.lifecycle",
             "pod",
             "single",
             "A new pod is ready",
+            Level.REQUIRED,
+            None,
             {
                 "containerd": Cell(State.PASS, "", 1),
                 "shim": Cell(State.PASS, "", 1),
@@ -52,6 +55,8 @@ def two_runtime_matrix() -> Matrix:
             "pod",
             "single",
             "DNS config | resolv.conf",
+            Level.REQUIRED,
+            None,
             {
                 "containerd": Cell(State.PASS, "", 2),
                 "shim": Cell(State.FAIL, "test_dns: nameserver 10.0.0.1 missing <resolv.conf>", 2),
@@ -62,10 +67,15 @@ def two_runtime_matrix() -> Matrix:
             "pod",
             "multi",
             "Containers of a pod share localhost",
+            Level.REQUIRED,
+            None,
             {
                 "containerd": Cell(State.PASS, "", 1),
                 "shim": Cell(
-                    State.UNSUPPORTED, "CreateContainer answered UNIMPLEMENTED: one per pod", 1
+                    State.DEVIATION,
+                    "declared a deviation by profile shim: one container per pod",
+                    1,
+                    "CreateContainer failed with UNIMPLEMENTED: one per pod",
                 ),
             },
         ),
@@ -74,9 +84,25 @@ def two_runtime_matrix() -> Matrix:
             "pod",
             "multi",
             "Containers of a pod share IPC",
+            Level.OPTIONAL,
+            None,
             {
                 "containerd": Cell(State.SKIP, "no ipcs in the image", 1),
                 "shim": Cell(State.XPASS, "declared unsupported by profile shim: no IPC", 1),
+            },
+        ),
+        FeatureRow(
+            "pod.metrics",
+            "pod",
+            "single",
+            "Pod metrics are listed",
+            Level.OPTIONAL,
+            None,
+            {
+                "containerd": Cell(
+                    State.UNSUPPORTED, "ListPodSandboxMetrics answered UNIMPLEMENTED: unknown", 1
+                ),
+                "shim": Cell(State.PASS, "", 1),
             },
         ),
         FeatureRow(
@@ -84,6 +110,8 @@ def two_runtime_matrix() -> Matrix:
             "runtime",
             "single",
             "Version names the runtime",
+            Level.REQUIRED,
+            None,
             {
                 "containerd": Cell(State.PASS, "", 1),
             },

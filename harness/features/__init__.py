@@ -1,14 +1,35 @@
 """The feature registry: every behaviour the matrix has a row for.
 
-One YAML file per area (``runtime.yaml``, ``pod.yaml``, ...) maps feature ids to a title,
-a shape (single or multi container pods) and the CRI calls the behaviour rests on. A marker
-or a profile that names an id missing here is an error, so the matrix never has a row nobody
-described.
+One YAML file per area (``runtime.yaml``, ``pod.yaml``, ...) maps feature ids to a title, a
+shape (single or multi container pods), a level, the basis for that level, and the CRI calls
+the behaviour rests on. A marker or a profile that names an id missing here is an error, so the
+matrix never has a row nobody described.
+
+Levels decide what a runtime's answer may excuse:
+
+- ``required``: what the kubelet needs from every CRI v1 runtime: pod and container lifecycle,
+  status, lists and their filters, ExecSync, Exec/Attach/PortForward over at least one
+  protocol, logs, container stats, the image service, Version, Status, the namespaces and
+  security context the kubelet sends for ordinary pods, and the api.proto idempotency rules. The
+  ``basis`` cites the api.proto rule or the kubelet behaviour that makes it so. A required
+  feature that fails is a failure, whatever the runtime answered; a runtime profile may declare
+  it only as a *deviation*, which the verdict counts against conformance.
+- ``optional``: the rest: what the API leaves to the runtime (verbose info, id prefixes),
+  newer or feature-gated RPCs and fields (metrics, PodSandboxStats, RuntimeConfig,
+  ContainerStatus.user), LSMs the node may lack, WebSocket v5, hardening beyond what the
+  kubelet sends. The ``basis`` says why it is optional. An optional feature whose own RPC (one
+  of its ``calls``) answers UNIMPLEMENTED is *unsupported*, not failed.
+- ``one_of: GROUP`` on required features that are alternatives (Exec over SPDY or over
+  WebSocket): the group is one requirement, met when any of its features passes; each member is
+  judged like an optional feature.
+
+Each file keeps the basis texts under ``bases`` as YAML anchors that features refer to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -16,6 +37,12 @@ import yaml
 
 REGISTRY_DIR = Path(__file__).parent
 SHAPES = ("single", "multi")
+KEYS = {"title", "shape", "level", "one_of", "basis", "calls"}
+
+
+class Level(StrEnum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
 
 
 class FeatureRegistryError(Exception):
@@ -29,23 +56,62 @@ class Feature:
     shape: str
     title: str
     calls: tuple[str, ...]
+    level: Level
+    basis: str
+    one_of: str | None
+
+    @property
+    def excusable(self) -> bool:
+        """Whether UNIMPLEMENTED from one of its calls may make it unsupported."""
+        return self.level is Level.OPTIONAL or self.one_of is not None
+
+    @property
+    def requirement(self) -> str | None:
+        """The requirement this feature meets in the verdict: its id, its group, or None."""
+        if self.level is not Level.REQUIRED:
+            return None
+        return self.one_of or self.id
+
+
+def _text(where: str, entry: dict[str, object], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise FeatureRegistryError(f"{where}: {key!r} must be a non-empty string")
+    return value
 
 
 def _feature(path: Path, area: str, feature_id: str, entry: object) -> Feature:
     where = f"{path.name}: {feature_id}"
     if not isinstance(entry, dict):
-        raise FeatureRegistryError(f"{where}: expected a mapping with title, shape and calls")
-    unknown = set(entry) - {"title", "shape", "calls"}
+        raise FeatureRegistryError(
+            f"{where}: expected a mapping with title, shape, level, basis and calls"
+        )
+    unknown = set(entry) - KEYS
     if unknown:
         raise FeatureRegistryError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    title, shape, calls = entry.get("title"), entry.get("shape"), entry.get("calls")
-    if not isinstance(title, str) or not title:
-        raise FeatureRegistryError(f"{where}: 'title' must be a non-empty string")
+    title, basis = _text(where, entry, "title"), _text(where, entry, "basis")
+    shape, level, calls = entry.get("shape"), entry.get("level"), entry.get("calls")
     if shape not in SHAPES:
         raise FeatureRegistryError(f"{where}: 'shape' must be one of {', '.join(SHAPES)}")
+    if level not in tuple(Level):
+        raise FeatureRegistryError(f"{where}: 'level' must be one of {', '.join(Level)}")
     if not isinstance(calls, list) or not calls or not all(isinstance(c, str) for c in calls):
         raise FeatureRegistryError(f"{where}: 'calls' must list the CRI RPCs involved")
-    return Feature(feature_id, area, str(shape), title, tuple(calls))
+    one_of = entry.get("one_of")
+    if one_of is not None:
+        if level != Level.REQUIRED:
+            raise FeatureRegistryError(f"{where}: 'one_of' groups alternatives of a required rule")
+        one_of = _text(where, entry, "one_of")
+    return Feature(
+        feature_id,
+        area,
+        str(shape),
+        title,
+        tuple(calls),
+        Level(level),
+        " ".join(basis.split()),
+        one_of,
+    )
 
 
 def load_area(path: Path) -> list[Feature]:
@@ -67,4 +133,13 @@ def registry(directory: Path = REGISTRY_DIR) -> dict[str, Feature]:
             if feature.id in features:
                 raise FeatureRegistryError(f"{path.name}: {feature.id} is in another file too")
             features[feature.id] = feature
+    groups = {f.one_of for f in features.values() if f.one_of}
+    clash = groups & set(features)
+    if clash:
+        raise FeatureRegistryError(f"one_of group(s) named like a feature: {', '.join(clash)}")
     return features
+
+
+def requirements(features: dict[str, Feature]) -> set[str]:
+    """The required set: required features without a group, and each group once."""
+    return {req for feature in features.values() if (req := feature.requirement)}

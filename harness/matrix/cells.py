@@ -1,12 +1,15 @@
 """Cell states, their order, and how the outcomes of several tests make one cell.
 
-The order (best first) is ``pass > xpass > skip > unsupported > fail``:
+The order (best first) is ``pass > xpass > skip > unsupported > deviation > fail``:
 
 - ``xpass`` ranks below ``pass``: the runtime did the thing, but the run declared it could not,
   so a move from ``pass`` to ``xpass`` means somebody declared a working feature unsupported.
 - ``skip`` ranks above ``unsupported``: a skip says the environment lacked a prerequisite and
   nothing about the runtime, while ``unsupported`` says the runtime lacks the feature. It still
   ranks below ``xpass`` and ``pass``: a check that stopped running hides whatever it checked.
+- ``deviation`` ranks below ``unsupported``: the runtime breaks a *required* rule. Its profile
+  declares that, with the failure it expects, so it is no regression, but it counts against
+  conformance where an unsupported optional feature does not.
 - ``fail`` is worst: the runtime got it wrong and nobody declared that.
 
 A feature backed by several tests takes its worst test; a test takes its worst phase
@@ -25,6 +28,7 @@ class State(StrEnum):
     XPASS = "xpass"
     SKIP = "skip"
     UNSUPPORTED = "unsupported"
+    DEVIATION = "deviation"
     FAIL = "fail"
 
     @property
@@ -33,12 +37,26 @@ class State(StrEnum):
         return len(BEST_FIRST) - 1 - BEST_FIRST.index(self)
 
 
-BEST_FIRST = (State.PASS, State.XPASS, State.SKIP, State.UNSUPPORTED, State.FAIL)
+BEST_FIRST = (
+    State.PASS,
+    State.XPASS,
+    State.SKIP,
+    State.UNSUPPORTED,
+    State.DEVIATION,
+    State.FAIL,
+)
 MEANING = {
     State.PASS: "the runtime did it",
     State.XPASS: "declared unsupported by the runtime profile, yet it passed: update the profile",
     State.SKIP: "the environment lacks a prerequisite; the runtime was not checked",
-    State.UNSUPPORTED: "the runtime answered UNIMPLEMENTED, or its profile declares the feature",
+    State.UNSUPPORTED: (
+        "an optional feature: the RPC under test answered UNIMPLEMENTED, or the runtime's "
+        "profile declares it with the failure it expects"
+    ),
+    State.DEVIATION: (
+        "a required feature the runtime's profile declares broken, with the rule it breaks "
+        "and the failure it expects: counts against conformance"
+    ),
     State.FAIL: "the runtime got it wrong, and nothing declared that: a regression",
 }
 MAX_REASON = 400
@@ -48,13 +66,14 @@ MAX_REASON = 400
 class Outcome:
     """What one test (or one phase of it) said about its feature.
 
-    ``note`` is for the test's own report only (e.g. how a declared-unsupported test failed);
-    the cell keeps ``reason``.
+    ``reason`` says why the state (the runtime's refusal, the profile's declaration, the
+    failure); ``failure`` keeps what actually failed when the reason is a declaration, so a
+    reader can check the declaration against it.
     """
 
     state: State
     reason: str = ""
-    note: str = ""
+    failure: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,7 @@ class Cell:
     state: State
     reason: str
     tests: int
+    failure: str = ""
 
 
 def worst(outcomes: Iterable[Outcome]) -> Outcome:
@@ -84,14 +104,24 @@ def cell_of(tests: dict[str, Outcome]) -> Cell:
     tests each reason names its test, so the hover text says which case it was.
     """
     state = worst(tests.values()).state
-    reasons: list[str] = []
-    for name, outcome in tests.items():
-        if outcome.state is not state or not outcome.reason:
-            continue
-        text = outcome.reason if len(tests) == 1 else f"{short_name(name)}: {outcome.reason}"
-        if text not in reasons:
-            reasons.append(text)
-    return Cell(state, clip("; ".join(reasons)), len(tests))
+    in_state = {name: outcome for name, outcome in tests.items() if outcome.state is state}
+    return Cell(
+        state,
+        _joined(in_state, "reason", len(tests) > 1),
+        len(tests),
+        _joined(in_state, "failure", len(tests) > 1),
+    )
+
+
+def _joined(outcomes: dict[str, Outcome], field: str, name_tests: bool) -> str:
+    texts: list[str] = []
+    for name, outcome in outcomes.items():
+        text = getattr(outcome, field)
+        if text and name_tests:
+            text = f"{short_name(name)}: {text}"
+        if text and text not in texts:
+            texts.append(text)
+    return clip("; ".join(texts))
 
 
 def short_name(nodeid: str) -> str:

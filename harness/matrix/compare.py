@@ -1,9 +1,9 @@
 """What changed between two matrices, and whether anything got worse (for CI gates).
 
 Cells are paired by runtime column name and feature id. States are ordered
-``pass > xpass > skip > unsupported > fail`` (see ``cells``); a cell that moves down that
-order got *worse*. A cell that disappears (a feature no longer run, a runtime column missing)
-counts as worse too, because a check that stopped running can hide a regression; say
+``pass > xpass > skip > unsupported > deviation > fail`` (see ``cells``); a cell that moves
+down that order got *worse*. A cell that disappears (a feature no longer run, a runtime column
+missing) counts as worse too, because a check that stopped running can hide a regression; say
 ``allow_missing`` when that is intended. New cells are reported, never worse.
 """
 

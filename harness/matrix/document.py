@@ -1,7 +1,9 @@
 """The matrix document: runs as columns, features as rows, a cell where they meet.
 
 ``matrix.json`` is the contract other tools read (docs/matrix-schema.md, matrix.schema.json):
-written by every run, merged across runs, compared between runs.
+written by every run, merged across runs, compared between runs. The harness writes v2 (rows
+carry their level, cells may carry the failure behind a declaration, each run its verdict)
+and reads v1 and v2; a v1 row takes its level from the registry.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from typing import Any
 
 import jsonschema
 
-from harness.features import SHAPES
+from harness.features import SHAPES, Level, registry, requirements
 from harness.json_files import read_json, write_json
 from harness.matrix.cells import BEST_FIRST, Cell, State
+from harness.matrix.verdict import Judged, Verdict, verdict
 
-SCHEMA_ID = "cri-conformance/matrix/v1"
-SCHEMA_PATH = Path(__file__).with_name("matrix.schema.json")
+SCHEMA_ID = "cri-conformance/matrix/v2"
+SCHEMA_PATHS = {
+    SCHEMA_ID: Path(__file__).with_name("matrix.schema.json"),
+    "cri-conformance/matrix/v1": Path(__file__).with_name("matrix-v1.schema.json"),
+}
 SHAPE_TITLE = {"single": "single-container pods", "multi": "multi-container pods"}
 
 
@@ -59,6 +65,8 @@ class FeatureRow:
     area: str
     shape: str
     title: str
+    level: Level
+    one_of: str | None = None
     cells: dict[str, Cell] = field(default_factory=dict)
 
 
@@ -79,6 +87,15 @@ class Matrix:
                 counts[cell.state] += 1
         return counts
 
+    def verdict(self, runtime: str) -> Verdict:
+        """The column's verdict against the required set of this harness' registry."""
+        judged = [
+            Judged(row.id, row.level, row.one_of, cell.state)
+            for row in self.features
+            if (cell := row.cells.get(runtime)) is not None
+        ]
+        return verdict(judged, requirements(registry()))
+
     def groups(self) -> list[tuple[str, str, list[FeatureRow]]]:
         """Rows grouped by (area, shape), in document order."""
         grouped: dict[tuple[str, str], list[FeatureRow]] = {}
@@ -90,21 +107,19 @@ class Matrix:
         return {
             "schema": SCHEMA_ID,
             "generated": now_iso(),
-            "runtimes": [asdict(run) for run in self.runtimes],
+            "runtimes": [
+                {**asdict(run), "verdict": self.verdict(run.name).to_json()}
+                for run in self.runtimes
+            ],
             "features": [
                 {
                     "id": row.id,
                     "area": row.area,
                     "shape": row.shape,
                     "title": row.title,
-                    "cells": {
-                        name: {
-                            "state": cell.state.value,
-                            "reason": cell.reason,
-                            "tests": cell.tests,
-                        }
-                        for name, cell in row.cells.items()
-                    },
+                    "level": row.level.value,
+                    "one_of": row.one_of,
+                    "cells": {name: _cell_json(cell) for name, cell in row.cells.items()},
                 }
                 for row in self.features
             ],
@@ -148,13 +163,14 @@ def load(path: Path) -> Matrix:
 
 
 def from_json(data: object, source: str) -> Matrix:
-    if isinstance(data, dict) and data.get("schema") != SCHEMA_ID:
+    schema_id = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(data, dict) and schema_id not in SCHEMA_PATHS:
         raise MatrixError(
-            f"{source}: schema {data.get('schema')!r} is not {SCHEMA_ID!r}; "
-            "this cri-conformance reads only that version"
+            f"{source}: schema {schema_id!r} is not one of {', '.join(SCHEMA_PATHS)}; "
+            "this cri-conformance reads only those versions"
         )
     error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(_schema()).iter_errors(data)
+        jsonschema.Draft202012Validator(_schema(str(schema_id or SCHEMA_ID))).iter_errors(data)
     )
     if error is not None:
         where = "/".join(str(step) for step in error.absolute_path) or "the top level"
@@ -172,13 +188,26 @@ def from_json(data: object, source: str) -> Matrix:
             shape=row["shape"],
             title=row["title"],
             cells={
-                name: Cell(State(cell["state"]), cell["reason"], cell["tests"])
+                name: Cell(
+                    State(cell["state"]), cell["reason"], cell["tests"], cell.get("failure", "")
+                )
                 for name, cell in row["cells"].items()
             },
+            **_level_of(row),
         )
         for row in data["features"]
     ]
     return Matrix(runtimes, features)
+
+
+def _level_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A v2 row says its level; a v1 row takes it from the registry (optional when unknown)."""
+    if "level" in row:
+        return {"level": Level(row["level"]), "one_of": row.get("one_of")}
+    feature = registry().get(row["id"])
+    if feature is None:
+        return {"level": Level.OPTIONAL, "one_of": None}
+    return {"level": feature.level, "one_of": feature.one_of}
 
 
 def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
@@ -202,17 +231,26 @@ def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
         for row in matrix.features:
             merged = rows.get(row.id)
             cells = {**merged.cells, **row.cells} if merged else dict(row.cells)
-            rows[row.id] = FeatureRow(row.id, row.area, row.shape, row.title, cells)
+            rows[row.id] = FeatureRow(
+                row.id, row.area, row.shape, row.title, row.level, row.one_of, cells
+            )
     return Matrix(runtimes, ordered(rows.values()))
 
 
 def _cell_json(cell: Cell) -> dict[str, Any]:
-    return {"state": cell.state.value, "reason": cell.reason, "tests": cell.tests}
+    written: dict[str, Any] = {
+        "state": cell.state.value,
+        "reason": cell.reason,
+        "tests": cell.tests,
+    }
+    if cell.failure:
+        written["failure"] = cell.failure
+    return written
 
 
 @cache
-def _schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+def _schema(schema_id: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATHS[schema_id].read_text())
     return schema
 
 

@@ -1,9 +1,14 @@
-"""Runtime profiles: what a runtime declares it does not support, and why.
+"""Runtime profiles: what a runtime declares it does not do, why, and how it fails.
 
 A profile is a YAML file in ``fixtures/profiles/`` (``--runtime-profile NAME``) or anywhere
 (``--runtime-profile PATH``). It is validated against ``profile.schema.json``, and every error
 names the file and line, because the people editing profiles are reading a review diff, not
 a traceback. Feature ids must be in the registry.
+
+Entries go in one of two sections, by the feature's level: ``unsupported`` for optional
+features, ``deviations`` for required ones; a feature in the wrong section is refused. Every
+entry carries ``expect``, a regular expression the failure must match: a declared feature that
+fails some other way is a failure, so a declaration cannot hide a new bug in the same feature.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import jsonschema
 import yaml
 from cri_api.v1 import api_pb2 as cri
 
-from harness.features import FeatureRegistryError, registry
+from harness.features import FeatureRegistryError, Level, registry
 from harness.images.recipes import fixtures_dir
 
 SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
+SECTIONS = {"unsupported": Level.OPTIONAL, "deviations": Level.REQUIRED}
 
 
 class ProfileError(Exception):
@@ -31,17 +37,29 @@ class ProfileError(Exception):
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """One entry: the feature, why the runtime does not do it, and the failure to expect."""
+
+    feature: str
+    reason: str
+    expect: re.Pattern[str]
+    deviation: bool
+
+    def matches(self, failure: str) -> bool:
+        return self.expect.search(failure) is not None
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     path: Path
-    unsupported: dict[str, str] = field(default_factory=dict)
+    declarations: dict[str, Declaration] = field(default_factory=dict)
     runtime_name: str | None = None
     runtime_version: str | None = None
 
-    def declared(self, feature_id: str) -> str | None:
-        """Why the feature is declared unsupported, or None when it is not."""
-        return self.unsupported.get(feature_id)
+    def declared(self, feature_id: str) -> Declaration | None:
+        return self.declarations.get(feature_id)
 
 
 def profiles_dir() -> Path:
@@ -75,15 +93,14 @@ def load_profile(spec: str) -> Profile:
         line = mark.line + 1 if mark else 1
         raise ProfileError(f"{path}:{line}: not valid YAML: {error.problem}") from None
     if root is None:
-        raise ProfileError(f"{path}:1: empty profile; expected name, description and unsupported")
+        raise ProfileError(f"{path}:1: empty profile; expected name, description and entries")
     _refuse_duplicate_keys(path, root)
     _validate(path, root, data)
-    _refuse_unknown_features(path, root, data["unsupported"])
     return Profile(
         name=data["name"],
         description=data["description"],
         path=path,
-        unsupported=dict(data["unsupported"]),
+        declarations=_declarations(path, root, data),
         runtime_name=data.get("runtime_name"),
         runtime_version=data.get("runtime_version"),
     )
@@ -137,19 +154,46 @@ def _where(error: jsonschema.ValidationError) -> str:
     return "/".join(str(step) for step in error.absolute_path) or "the top level"
 
 
-def _refuse_unknown_features(path: Path, root: yaml.Node, unsupported: dict[str, str]) -> None:
+def _declarations(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str, Declaration]:
+    """Every entry of both sections, each in the section its feature's level asks for."""
     try:
         features = registry()
     except FeatureRegistryError as error:
         raise ProfileError(f"feature registry: {error}") from None
-    for feature_id in unsupported:
-        if feature_id not in features:
-            area = feature_id.split(".", 1)[0]
-            line = _line_of(root, ["unsupported"], key=feature_id)
-            raise ProfileError(
-                f"{path}:{line}: unknown feature {feature_id!r}: use an id from "
-                f"harness/features/{area}.yaml"
+    declarations: dict[str, Declaration] = {}
+    for section, level in SECTIONS.items():
+        for feature_id, entry in (data.get(section) or {}).items():
+            line = _line_of(root, [section], key=feature_id)
+            feature = features.get(feature_id)
+            if feature is None:
+                area = feature_id.split(".", 1)[0]
+                raise ProfileError(
+                    f"{path}:{line}: unknown feature {feature_id!r}: use an id from "
+                    f"harness/features/{area}.yaml"
+                )
+            if feature.level is not level:
+                right = next(name for name, want in SECTIONS.items() if want is feature.level)
+                raise ProfileError(
+                    f"{path}:{line}: {feature_id} is {feature.level.value}: declare it under "
+                    f"{right!r}, not {section!r}"
+                )
+            try:
+                expect = re.compile(entry["expect"])
+            except re.error as error:
+                where = _line_of(root, [section, feature_id], key="expect")
+                raise ProfileError(
+                    f"{path}:{where}: {feature_id}: expect is not a regular expression: {error}"
+                ) from None
+            if expect.search(""):
+                where = _line_of(root, [section, feature_id], key="expect")
+                raise ProfileError(
+                    f"{path}:{where}: {feature_id}: expect /{expect.pattern}/ matches any failure; "
+                    "give the call, code or message the failure must show"
+                )
+            declarations[feature_id] = Declaration(
+                feature_id, " ".join(entry["reason"].split()), expect, level is Level.REQUIRED
             )
+    return declarations
 
 
 def _refuse_duplicate_keys(path: Path, node: yaml.Node) -> None:

@@ -1,8 +1,8 @@
 """The pytest side of the matrix: one cell per feature per run, and the reports of a suite run.
 
 Every process that runs tests judges each phase of a feature-marked test (``outcomes.judge``)
-and puts the verdict on the report. The controller (the only process without pytest-xdist)
-gathers the verdicts from the reports it receives, so a run under ``-n N`` records the same
+and puts its judgement on the report. The controller (the only process without pytest-xdist)
+gathers the judgements from the reports it receives, so a run under ``-n N`` records the same
 cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--report-dir``.
 
 A suite run (a folder whose conftest.py sets ``CRI_CONFORMANCE_SUITE = True``, as
@@ -29,7 +29,7 @@ from harness.matrix.profiles import Profile
 from harness.plugin import PROFILE_KEY, SETTINGS_KEY
 
 SUITE_FLAG = "CRI_CONFORMANCE_SUITE"
-VERDICT = "cri_conformance"  # the report attribute carrying a phase's verdict to the controller
+JUDGEMENT = "cri_conformance"  # the report attribute carrying a phase's outcome to the controller
 PLUGIN_NAME = "cri-conformance-matrix"
 JUNIT_FILE = "junit.xml"
 ALLURE_DIR = "allure-results"
@@ -50,7 +50,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--strict-profile",
         action="store_true",
         default=False,
-        help="fail the run when a feature the runtime profile declares unsupported passes (xpass)",
+        help="fail the run when a feature the runtime profile declares passes (xpass)",
+    )
+    group.addoption(
+        "--require-conformant",
+        action="store_true",
+        default=False,
+        help="fail the run unless every required feature of the registry ran and passed "
+        "(deviations, skips and features not run count against it)",
     )
 
 
@@ -85,7 +92,7 @@ def feature_of(item: pytest.Item) -> str | None:
 
 
 class MatrixRecorder:
-    """Judges phases where tests run; gathers verdicts and writes the matrix on the controller."""
+    """Judges phases where tests run; gathers judgements and writes the matrix on the controller."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -128,10 +135,10 @@ class MatrixRecorder:
         if feature is None:
             return report
         error = call.excinfo.value if call.excinfo else None
-        outcome = judge(report, error, self.profile, feature)
+        outcome = judge(report, error, self.profile, registry()[feature])
         if outcome is not None:
             rewrite(report, outcome, self.config.getoption("strict_profile"))
-            setattr(report, VERDICT, {"feature": feature, **_verdict(outcome)})
+            setattr(report, JUDGEMENT, {"feature": feature, **_judgement(outcome)})
             item.stash[PHASE_OUTCOMES] = [*item.stash.get(PHASE_OUTCOMES, []), outcome]
         phases = item.stash.get(PHASE_OUTCOMES, [])
         if call.when == "teardown" and phases:
@@ -142,17 +149,17 @@ class MatrixRecorder:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        verdict = getattr(report, VERDICT, None)
-        return teststatus(report, State(verdict["state"])) if verdict else None
+        judgement = getattr(report, JUDGEMENT, None)
+        return teststatus(report, State(judgement["state"])) if judgement else None
 
     # -- on the controller --------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        verdict = getattr(report, VERDICT, None)
-        if not verdict or not self.is_controller:
+        judgement = getattr(report, JUDGEMENT, None)
+        if not judgement or not self.is_controller:
             return
-        outcome = Outcome(State(verdict["state"]), verdict["reason"])
-        tests = self.tests.setdefault(verdict["feature"], {})
+        outcome = Outcome(State(judgement["state"]), judgement["reason"], judgement["failure"])
+        tests = self.tests.setdefault(judgement["feature"], {})
         earlier = tests.get(report.nodeid)
         tests[report.nodeid] = worst([earlier, outcome]) if earlier else outcome
 
@@ -160,16 +167,29 @@ class MatrixRecorder:
         return {feature: cell_of(tests) for feature, tests in self.tests.items()}
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.is_controller or not self.tests:
             return
         self.matrix = self._matrix(self._runtime_run())
         self.written = write_reports(self.matrix, Path(self.config.getoption("report_dir")))
+        conformant = self.matrix.verdict(self.matrix.runtimes[0].name).conformant
+        required = self.config.getoption("require_conformant")
+        if required and not conformant and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.matrix is None:
             return
         run = self.matrix.runtimes[0]
+        verdict = self.matrix.verdict(run.name)
+        for line in verdict.lines():
+            terminalreporter.write_line(f"cri-conformance verdict ({run.name}): {line}", bold=True)
+        if self.config.getoption("require_conformant") and not verdict.conformant:
+            terminalreporter.write_line(
+                "cri-conformance: --require-conformant: the runtime is not conformant to the "
+                "required set (see the deviations, failures and gaps above)",
+                red=True,
+            )
         totals = self.matrix.totals(run.name)
         counts = ", ".join(f"{count} {state.value}" for state, count in totals.items() if count)
         terminalreporter.write_line(f"cri-conformance matrix ({run.name}): {counts}")
@@ -207,12 +227,20 @@ class MatrixRecorder:
     def _matrix(self, run: RuntimeRun) -> Matrix:
         cells = self.cells()
         rows = [
-            FeatureRow(feature.id, feature.area, feature.shape, feature.title, {run.name: cell})
+            FeatureRow(
+                feature.id,
+                feature.area,
+                feature.shape,
+                feature.title,
+                feature.level,
+                feature.one_of,
+                {run.name: cell},
+            )
             for feature in registry().values()
             if (cell := cells.get(feature.id)) is not None
         ]
         return Matrix([run], ordered(rows))
 
 
-def _verdict(outcome: Outcome) -> dict[str, str]:
-    return {"state": outcome.state.value, "reason": outcome.reason}
+def _judgement(outcome: Outcome) -> dict[str, str]:
+    return {"state": outcome.state.value, "reason": outcome.reason, "failure": outcome.failure}

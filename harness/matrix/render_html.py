@@ -1,7 +1,8 @@
 """``matrix.html``: one standalone page (inline CSS, no scripts, no network) with the grid.
 
-Features are rows grouped by area and shape, runtimes are columns, each cell is coloured by
-state and carries its reason as hover text (``title``); a legend and per-column totals follow.
+It opens with each runtime's verdict. Features are rows grouped by area and shape, runtimes
+are columns, each cell is coloured by state and carries its reason (and what failed behind a
+declaration) as hover text (``title``); a legend and per-column totals follow.
 The page is built with ElementTree, which escapes every value it is given.
 """
 
@@ -33,8 +34,13 @@ tfoot td { text-align: center; }
 .cell.xpass { background: #bbdefb; color: #0d47a1; }
 .cell.skip { background: #eeeeee; color: #555; }
 .cell.unsupported { background: #ffe0b2; color: #8a4b00; }
+.cell.deviation { background: #e1bee7; color: #4a148c; }
 .cell.fail { background: #ffcdd2; color: #b71c1c; }
 .cell.none { color: #999; font-weight: normal; }
+#verdict { list-style: none; padding: 0; margin: 0 0 1.2rem; font-size: 1.05rem; }
+#verdict li { margin: .3rem 0; }
+#verdict .conformant-yes { color: #1b5e20; font-weight: 600; }
+#verdict .conformant-no { color: #b71c1c; font-weight: 600; }
 #legend { list-style: none; padding: 0; margin: 0 0 1.2rem; }
 #legend li { margin: .25rem 0; }
 #legend .cell { display: inline-block; min-width: 6.5rem; text-align: center; font-weight: 600;
@@ -52,10 +58,24 @@ def render_html(matrix: Matrix) -> str:
     body = ET.SubElement(html, "body")
     _text(body, "h1", "CRI compatibility matrix")
     _text(body, "p", f"generated {now_iso()}", {"class": "generated"})
+    body.append(_verdicts(matrix))
     body.append(_runs(matrix))
     body.append(_legend())
     body.append(_grid(matrix))
     return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
+
+
+def _verdicts(matrix: Matrix) -> ET.Element:
+    listing = ET.Element("ul", id="verdict")
+    for name in matrix.runtime_names():
+        verdict = matrix.verdict(name)
+        item = ET.SubElement(listing, "li", {"data-runtime": name})
+        _text(item, "strong", name)
+        required, optional, conformant = verdict.lines()
+        answer = "yes" if verdict.conformant else "no"
+        item[-1].tail = f": {required} · {optional} · "
+        _text(item, "span", conformant, {"class": f"conformant-{answer}"})
+    return listing
 
 
 def _runs(matrix: Matrix) -> ET.Element:
@@ -119,6 +139,8 @@ def _cell(cell: Cell | None) -> ET.Element:
     hover = f"{cell.state.value} ({cell.tests} test{'s' if cell.tests != 1 else ''})"
     if cell.reason:
         hover += f": {cell.reason}"
+    if cell.failure:
+        hover += f" (failed with: {cell.failure})"
     return _element("td", cell.state.value, {"class": f"cell {cell.state.value}", "title": hover})
 
 

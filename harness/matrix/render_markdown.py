@@ -1,7 +1,7 @@
 """``matrix.md``: the matrix as GitHub-flavoured Markdown, for pull requests and job summaries.
 
-Markdown has no hover text, so the reasons of every cell other than ``pass`` follow the
-tables as notes.
+It opens with each runtime's verdict. Markdown has no hover text, so the reasons of every cell
+other than ``pass`` (and what failed behind a declaration) follow the tables as notes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ SYMBOL = {
     State.XPASS: "⚠️",
     State.SKIP: "⏭️",
     State.UNSUPPORTED: "🚫",
+    State.DEVIATION: "🔶",
     State.FAIL: "❌",
 }
 NOT_RUN = "—"
@@ -21,7 +22,8 @@ NOT_RUN = "—"
 
 def render_markdown(matrix: Matrix) -> str:
     names = matrix.runtime_names()
-    lines = ["# CRI compatibility matrix", "", *_runs(matrix), "", *_legend(), ""]
+    lines = ["# CRI compatibility matrix", "", *_verdicts(matrix), ""]
+    lines += [*_runs(matrix), "", *_legend(), ""]
     for area, shape, rows in matrix.groups():
         lines += [f"## {area}: {SHAPE_TITLE.get(shape, shape)}", ""]
         lines += _table_head(["feature", *names])
@@ -37,7 +39,7 @@ def render_markdown(matrix: Matrix) -> str:
         )
     lines.append(_row(["features", *(str(sum(totals[n].values())) for n in names)]))
     notes = [
-        f"- `{row.id}` on **{name}**: {_cell(cell)}: {_escape(cell.reason)}"
+        f"- `{row.id}` on **{name}**: {_cell(cell)}: {_escape(_explained(cell))}"
         for row in matrix.features
         for name, cell in row.cells.items()
         if cell.state is not State.PASS and cell.reason
@@ -45,6 +47,17 @@ def render_markdown(matrix: Matrix) -> str:
     if notes:
         lines += ["", "## Reasons", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _verdicts(matrix: Matrix) -> list[str]:
+    return [
+        f"- **{_escape(name)}**: " + " · ".join(matrix.verdict(name).lines())
+        for name in matrix.runtime_names()
+    ]
+
+
+def _explained(cell: Cell) -> str:
+    return f"{cell.reason} (failed with: {cell.failure})" if cell.failure else cell.reason
 
 
 def _runs(matrix: Matrix) -> list[str]:

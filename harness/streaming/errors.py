@@ -1,23 +1,20 @@
 """What can go wrong between a streaming URL and a finished stream.
 
-``ProtocolUnsupported`` is the one a conformance run records as *unsupported* rather than
-*fail*: the runtime plainly declined a protocol (refused the upgrade or the subprotocol),
-which is a missing feature, not a broken one.
+``ProtocolUnsupported`` is the one a conformance run may record as *unsupported* rather than
+*fail*, and only for a negotiated refusal: the server answered 403 or 426 without choosing a
+protocol (what the kubelet's own streaming library does when it shares none with the client),
+or upgraded choosing none of the offered subprotocols. A malformed handshake, another status,
+or a subprotocol the client never offered is a broken server: a plain ``StreamingError``.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
-# Statuses with which streaming servers decline a protocol they do not speak: kubelet's
-# httpstream.Handshake answers 403, golang.org/x/net/websocket 403 or 400, others 426/501.
-_DECLINED = {
-    HTTPStatus.BAD_REQUEST,
-    HTTPStatus.FORBIDDEN,
-    HTTPStatus.METHOD_NOT_ALLOWED,
-    HTTPStatus.UPGRADE_REQUIRED,
-    HTTPStatus.NOT_IMPLEMENTED,
-}
+# Statuses of a negotiated refusal: the kubelet's httpstream.Handshake (SPDY) and wsstream's
+# handshake through golang.org/x/net/websocket answer 403 when no protocol is shared; 426
+# (Upgrade Required) is HTTP's own word for it.
+_DECLINED = {HTTPStatus.FORBIDDEN, HTTPStatus.UPGRADE_REQUIRED}
 
 
 class StreamingError(Exception):
@@ -41,11 +38,17 @@ class StreamNotFound(StreamingError):
         super().__init__(f"{url} answered 404 Not Found: {body.strip()[:200]}")
 
 
-def refused_upgrade(url: str, protocol: str, status: int, body: str) -> StreamingError:
-    """The error for an upgrade answered with ``status`` instead of 101."""
+def refused_upgrade(
+    url: str, protocol: str, status: int, body: str, chosen: str | None = None
+) -> StreamingError:
+    """The error for an upgrade answered with ``status`` instead of 101.
+
+    ``chosen`` is the protocol the response names, if any: a refusal that names one is no
+    negotiated refusal.
+    """
     if status == HTTPStatus.NOT_FOUND:
         return StreamNotFound(url, body)
-    if status in _DECLINED:
+    if status in _DECLINED and not chosen:
         text = body.strip()[:200] or HTTPStatus(status).phrase
         return ProtocolUnsupported(protocol, f"upgrade refused with HTTP {status} ({text})")
     return StreamingError(f"{url}: upgrade to {protocol} answered HTTP {status}: {body[:200]}")

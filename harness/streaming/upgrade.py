@@ -113,14 +113,15 @@ def spdy_upgrade(
             raise StreamingError(f"{url}: not an HTTP response: {status_line!r}")
         head = HttpResponseHead(int(fields[1]), headers)
         wanted = " or ".join(protocols)
-        if head.status != 101:
-            raise refused_upgrade(
-                url, f"SPDY/3.1 {wanted}", head.status, _read_body(sock, received, head)
-            )
         chosen = (head.get_all(PROTOCOL_HEADER) or [""])[0]
-        if chosen not in protocols:
-            reason = f"the server upgraded with subprotocol {chosen!r}"
+        if head.status != 101:
+            body = _read_body(sock, received, head)
+            raise refused_upgrade(url, f"SPDY/3.1 {wanted}", head.status, body, chosen)
+        if not chosen:
+            reason = "the server upgraded without any offered subprotocol"
             raise ProtocolUnsupported(f"SPDY/3.1 {wanted}", reason)
+        if chosen not in protocols:
+            raise StreamingError(f"{url}: the server upgraded with {chosen!r}, never offered")
     except BaseException:
         sock.close()
         raise

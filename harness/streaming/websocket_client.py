@@ -34,7 +34,7 @@ from harness.streaming.upgrade import StreamingUrl
 
 
 def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
-    """Connect offering exactly ``protocol``; a refusal is ``ProtocolUnsupported``."""
+    """Connect offering exactly ``protocol``; a negotiated refusal is ``ProtocolUnsupported``."""
     name = f"WebSocket {protocol}"
     try:
         ws = connect(
@@ -50,13 +50,18 @@ def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
             legacy=True,  # a plain connection; the caller closes it
         )
     except InvalidStatus as error:
-        body = error.response.body.decode("utf-8", "replace") if error.response.body else ""
-        raise refused_upgrade(url, name, error.response.status_code, body) from None
-    except InvalidHandshake as error:
-        raise ProtocolUnsupported(name, f"the handshake failed: {error}") from None
+        response = error.response
+        body = response.body.decode("utf-8", "replace") if response.body else ""
+        chosen = response.headers.get("Sec-WebSocket-Protocol")
+        raise refused_upgrade(url, name, response.status_code, body, chosen) from None
+    except InvalidHandshake as error:  # malformed, or a subprotocol never offered
+        raise StreamingError(f"{url}: {name}: the handshake is broken: {error}") from None
+    if ws.subprotocol is None:
+        ws.close()
+        raise ProtocolUnsupported(name, "the server upgraded without any offered subprotocol")
     if ws.subprotocol != protocol:
         ws.close()
-        raise ProtocolUnsupported(name, f"the server chose subprotocol {ws.subprotocol!r}")
+        raise StreamingError(f"{url}: {name}: the server chose {ws.subprotocol!r}, never offered")
     return ws
 
 

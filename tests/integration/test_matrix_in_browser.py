@@ -94,17 +94,17 @@ def test_chromium_renders_the_grid_totals_and_legend(chromium: list[str], page: 
     dom = Dom()
     dom.feed(run([*chromium, "--dump-dom", page.as_uri()]))
     assert dom.columns == ["containerd", "shim"]
-    assert dom.legend == ["pass", "xpass", "skip", "unsupported", "fail"]
-    assert len(dom.cells) == 10
+    assert dom.legend == ["pass", "xpass", "skip", "unsupported", "deviation", "fail"]
+    assert len(dom.cells) == 12
     states = sorted(cell["class"].removeprefix("cell ") for cell in dom.cells)
-    assert states.count("pass") == 5
-    assert {"fail", "unsupported", "skip", "xpass", "none"} <= set(states)
+    assert states.count("pass") == 6
+    assert {"fail", "unsupported", "deviation", "skip", "xpass", "none"} <= set(states)
     fail = next(cell for cell in dom.cells if cell["class"] == "cell fail")
     assert fail["title"] == "fail (2 tests): test_dns: nameserver 10.0.0.1 missing <resolv.conf>"
     assert dom.totals[("pass", "containerd")] == "4"
     assert dom.totals[("skip", "containerd")] == "1"
     assert dom.totals[("fail", "shim")] == "1"
-    assert dom.totals[("all", "shim")] == "4"
+    assert dom.totals[("all", "shim")] == "5"
 
 
 def test_chromium_takes_a_screenshot_for_people(chromium: list[str], page: Path) -> None:

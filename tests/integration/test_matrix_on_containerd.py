@@ -36,9 +36,13 @@ PROFILE = """
 name: wishful
 description: declares a failing and a passing feature of containerd
 runtime_name: containerd
-unsupported:
-  runtime.version: this runtime is not CRI-O
-  runtime.status.ready: readiness is not reported
+deviations:
+  runtime.version:
+    reason: this runtime is not CRI-O
+    expect: this runtime is not CRI-O
+  runtime.status.ready:
+    reason: readiness is not reported
+    expect: RuntimeReady
 """
 
 
@@ -90,7 +94,7 @@ def test_a_suite_run_writes_every_output_with_real_cells(
     assert "runtime.config.cgroup-driver" in stories
 
 
-def test_declared_features_on_containerd_are_unsupported_or_xpass(
+def test_declared_features_on_containerd_are_deviations_or_xpass(
     pytester: pytest.Pytester, containerd_endpoint: str
 ) -> None:
     pytester.makepyfile(test_declared=DECLARED)
@@ -102,10 +106,11 @@ def test_declared_features_on_containerd_are_unsupported_or_xpass(
     cells = {
         row.id: row.cells["cd"] for row in load(pytester.path / "reports/matrix.json").features
     }
-    assert cells["runtime.version"].state == "unsupported"
+    assert cells["runtime.version"].state == "deviation"
     assert cells["runtime.version"].reason == (
-        "declared unsupported by profile wishful: this runtime is not CRI-O"
+        "declared a deviation by profile wishful: this runtime is not CRI-O"
     )
+    assert "AssertionError: this runtime is not CRI-O" in cells["runtime.version"].failure
     assert cells["runtime.status.ready"].state == "xpass"
 
     strict = pytester.runpytest_subprocess(*args, "--strict-profile")

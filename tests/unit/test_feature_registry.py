@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.features import FeatureRegistryError, load_area, registry
+from harness.features import FeatureRegistryError, Level, load_area, registry, requirements
 
 
 def test_the_shipped_registry_loads_with_areas_from_file_names() -> None:
@@ -16,13 +16,39 @@ def test_the_shipped_registry_loads_with_areas_from_file_names() -> None:
     assert "RunPodSandbox" in features["pod.lifecycle"].calls
 
 
+def test_every_feature_has_a_level_and_the_basis_for_it() -> None:
+    for feature in registry().values():
+        assert feature.level in (Level.REQUIRED, Level.OPTIONAL)
+        assert len(feature.basis) > 30, f"{feature.id}: cite the rule or say why optional"
+
+
+def test_alternatives_count_once_in_the_required_set() -> None:
+    features = registry()
+    spdy, websocket = features["streaming.exec.spdy"], features["streaming.exec.websocket"]
+    assert spdy.one_of == websocket.one_of == "streaming.exec"
+    assert spdy.excusable, "one alternative may be refused while another passes"
+    assert not features["pod.lifecycle"].excusable
+    assert features["pod.metrics.cpu"].excusable
+    required = requirements(features)
+    assert "streaming.exec" in required
+    assert "streaming.exec.spdy" not in required
+    assert "pod.metrics.cpu" not in required
+    assert "pod.lifecycle" in required
+
+
 @pytest.mark.parametrize(
     ("entry", "complaint"),
     [
-        ("{shape: single, calls: [Version]}", "'title'"),
-        ("{title: t, shape: triple, calls: [Version]}", "'shape'"),
-        ("{title: t, shape: single, calls: []}", "'calls'"),
-        ("{title: t, shape: single, calls: [Version], colour: red}", "unknown key"),
+        ("{shape: single, level: required, basis: b, calls: [Version]}", "'title'"),
+        ("{title: t, shape: triple, level: required, basis: b, calls: [Version]}", "'shape'"),
+        ("{title: t, shape: single, level: required, basis: b, calls: []}", "'calls'"),
+        ("{title: t, shape: single, level: maybe, basis: b, calls: [Version]}", "'level'"),
+        ("{title: t, shape: single, level: required, calls: [Version]}", "'basis'"),
+        ("{title: t, shape: single, level: optional, basis: b, one_of: g, calls: [V]}", "one_of"),
+        (
+            "{title: t, shape: single, level: required, basis: b, calls: [V], colour: red}",
+            "unknown",
+        ),
     ],
 )
 def test_a_malformed_entry_is_refused_naming_the_file_and_feature(

@@ -7,10 +7,17 @@ import pytest
 from harness.matrix.cells import BEST_FIRST, Outcome, State, cell_of, clip, worst
 
 
-def test_states_rank_pass_xpass_skip_unsupported_fail() -> None:
+def test_states_rank_pass_xpass_skip_unsupported_deviation_fail() -> None:
     ranks = [state.rank for state in BEST_FIRST]
     assert ranks == sorted(ranks, reverse=True)
-    assert [state.value for state in BEST_FIRST] == ["pass", "xpass", "skip", "unsupported", "fail"]
+    assert [state.value for state in BEST_FIRST] == [
+        "pass",
+        "xpass",
+        "skip",
+        "unsupported",
+        "deviation",
+        "fail",
+    ]
     assert State.FAIL.rank == 0
 
 
@@ -23,6 +30,8 @@ def test_states_rank_pass_xpass_skip_unsupported_fail() -> None:
         ([State.XPASS, State.UNSUPPORTED], State.UNSUPPORTED),
         ([State.PASS, State.XPASS], State.XPASS),
         ([State.UNSUPPORTED, State.FAIL], State.FAIL),
+        ([State.UNSUPPORTED, State.DEVIATION], State.DEVIATION),
+        ([State.DEVIATION, State.FAIL], State.FAIL),
         ([State.PASS], State.PASS),
     ],
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.features import Level
 from harness.matrix.cells import Cell, State
 from harness.matrix.compare import Change, compare
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, save
@@ -20,7 +21,9 @@ def matrix(make_run: MakeRun, columns: dict[str, dict[str, State]]) -> Matrix:
     rows: dict[str, FeatureRow] = {}
     for runtime, cells in columns.items():
         for feature, state in cells.items():
-            row = rows.setdefault(feature, FeatureRow(feature, "pod", "single", feature))
+            row = rows.setdefault(
+                feature, FeatureRow(feature, "pod", "single", feature, Level.REQUIRED)
+            )
             row.cells[runtime] = Cell(state, f"because {state.value}", 1)
     return Matrix([make_run(name) for name in columns], list(rows.values()))
 
@@ -32,7 +35,10 @@ def matrix(make_run: MakeRun, columns: dict[str, dict[str, State]]) -> Matrix:
         (State.PASS, State.XPASS, Change.WORSE),
         (State.PASS, State.SKIP, Change.WORSE),
         (State.SKIP, State.UNSUPPORTED, Change.WORSE),
+        (State.UNSUPPORTED, State.DEVIATION, Change.WORSE),
+        (State.DEVIATION, State.FAIL, Change.WORSE),
         (State.UNSUPPORTED, State.FAIL, Change.WORSE),
+        (State.FAIL, State.DEVIATION, Change.BETTER),
         (State.FAIL, State.UNSUPPORTED, Change.BETTER),
         (State.UNSUPPORTED, State.SKIP, Change.BETTER),
         (State.XPASS, State.PASS, Change.BETTER),

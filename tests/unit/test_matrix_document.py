@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.features import Level
 from harness.matrix.cells import Cell, State
 from harness.matrix.document import (
     SCHEMA_ID,
@@ -31,6 +32,8 @@ def one_run(make_run: MakeRun, name: str, cells: dict[str, State]) -> Matrix:
             feature.split(".")[0],
             "single",
             f"title of {feature}",
+            Level.REQUIRED,
+            None,
             {name: Cell(state, "" if state is State.PASS else f"why {state}", 1)},
         )
         for feature, state in cells.items()
@@ -55,7 +58,7 @@ def test_a_matrix_round_trips_through_json_keeping_the_contract_keys(
         "started",
         "duration_s",
     }
-    assert set(data["features"][0]) >= {"id", "area", "shape", "title", "cells"}
+    assert set(data["features"][0]) >= {"id", "area", "shape", "title", "level", "cells"}
     assert data["features"][1]["cells"]["shim"] == {
         "state": "fail",
         "reason": "test_dns: nameserver 10.0.0.1 missing <resolv.conf>",
@@ -64,13 +67,74 @@ def test_a_matrix_round_trips_through_json_keeping_the_contract_keys(
     assert load(path) == two_runtime_matrix
 
 
+def test_a_declared_cell_keeps_the_failure_behind_it(
+    two_runtime_matrix: Matrix, tmp_path: Path
+) -> None:
+    path = tmp_path / "matrix.json"
+    save(two_runtime_matrix, path)
+    row = next(r for r in json.loads(path.read_text())["features"] if r["id"] == "pod.localhost")
+    assert row["level"] == "required"
+    assert row["cells"]["shim"]["state"] == "deviation"
+    assert (
+        row["cells"]["shim"]["failure"] == "CreateContainer failed with UNIMPLEMENTED: one per pod"
+    )
+
+
+def test_each_run_carries_its_verdict(two_runtime_matrix: Matrix, tmp_path: Path) -> None:
+    path = tmp_path / "matrix.json"
+    save(two_runtime_matrix, path)
+    verdicts = {run["name"]: run["verdict"] for run in json.loads(path.read_text())["runtimes"]}
+    assert verdicts["shim"]["required"]["deviation"] == 1
+    assert verdicts["shim"]["required"]["fail"] == 1
+    assert verdicts["shim"]["conformant"] is False
+    assert verdicts["containerd"]["optional"] == {
+        "total": 2,
+        "pass": 0,
+        "xpass": 0,
+        "skip": 1,
+        "unsupported": 1,
+        "fail": 0,
+    }
+
+
+def test_a_v1_file_is_read_with_levels_from_the_registry(tmp_path: Path) -> None:
+    path = tmp_path / "matrix.json"
+    cell = {"state": "unsupported", "reason": "UNIMPLEMENTED", "tests": 1}
+    path.write_text(
+        json.dumps(
+            {
+                "schema": "cri-conformance/matrix/v1",
+                "runtimes": [],
+                "features": [
+                    {
+                        "id": fid,
+                        "area": fid.split(".")[0],
+                        "shape": "single",
+                        "title": "t",
+                        "cells": {"c": cell},
+                    }
+                    for fid in ("streaming.exec.spdy", "pod.metrics.cpu", "pod.gone-since")
+                ],
+            }
+        )
+    )
+    rows = {row.id: row for row in load(path).features}
+    assert (rows["streaming.exec.spdy"].level, rows["streaming.exec.spdy"].one_of) == (
+        Level.REQUIRED,
+        "streaming.exec",
+    )
+    assert rows["pod.metrics.cpu"].level is Level.OPTIONAL
+    assert rows["pod.gone-since"].level is Level.OPTIONAL  # unknown to this registry
+
+
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
         (
-            lambda d: d.update(schema="cri-conformance/matrix/v2"),
-            "is not 'cri-conformance/matrix/v1'",
+            lambda d: d.update(schema="cri-conformance/matrix/v3"),
+            "'cri-conformance/matrix/v3' is not one of",
         ),
+        (lambda d: d["features"][0].pop("level"), "'level' is a required property"),
         (
             lambda d: d["features"][0]["cells"]["shim"].update(state="broken"),
             "features/0/cells/shim/state",
@@ -119,6 +183,7 @@ def test_merge_puts_runs_side_by_side_and_unions_the_features(make_run: MakeRun)
     lifecycle = merged.features[1].cells
     assert set(lifecycle) == {"node-a", "node-b"}
     assert merged.features[0].cells == {"node-b": Cell(State.SKIP, "why skip", 1)}
+    assert merged.features[0].level is Level.REQUIRED
     assert merged.totals("node-a")[State.FAIL] == 1
     assert merged.totals("node-b")[State.FAIL] == 0
 

@@ -23,7 +23,13 @@ description: an example runtime
 runtime_name: containerd
 runtime_version: "1.6"
 unsupported:
-  runtime.status.verbose: verbose info is not returned
+  runtime.status.verbose:
+    reason: verbose info is not returned
+    expect: info is empty
+deviations:
+  runtime.version.semver:
+    reason: the version has a Debian suffix
+    expect: '~ds1'
 """
 
 
@@ -47,7 +53,14 @@ def test_every_shipped_profile_is_valid(name: str) -> None:
 
 def test_a_profile_file_loads_with_its_declarations(tmp_path: Path) -> None:
     profile = load_profile(write(tmp_path, GOOD))
-    assert profile.declared("runtime.status.verbose") == "verbose info is not returned"
+    verbose = profile.declared("runtime.status.verbose")
+    assert verbose is not None
+    assert (verbose.reason, verbose.deviation) == ("verbose info is not returned", False)
+    assert verbose.matches("AssertionError: info is empty\nassert {} != {}")
+    assert not verbose.matches("Status failed with UNAVAILABLE: down")
+    semver = profile.declared("runtime.version.semver")
+    assert semver is not None
+    assert semver.deviation
     assert profile.declared("runtime.version") is None
     assert profile.runtime_version == "1.6"
 
@@ -58,12 +71,16 @@ def test_a_profile_file_loads_with_its_declarations(tmp_path: Path) -> None:
         (GOOD.replace("description", "describe"), 2, "'describe' was unexpected"),
         (GOOD.replace("name: example", "name: [example]"), 1, "is not of type 'string'"),
         (GOOD.replace("runtime.status.verbose", "Runtime Verbose"), 6, "does not match"),
-        (GOOD + "  Bad Id: r\n", 7, "'Bad Id' does not match"),
-        (GOOD.replace("verbose info is not returned", "''"), 6, "should be non-empty"),
+        (GOOD + "  Bad Id: {reason: r, expect: e}\n", 13, "'Bad Id' does not match"),
+        (GOOD.replace("verbose info is not returned", "''"), 7, "should be non-empty"),
+        (GOOD.replace("    expect: info is empty\n", ""), 7, "'expect' is a required property"),
+        (GOOD.replace("info is empty", "(?s).*"), 8, "matches any failure"),
+        (GOOD.replace("info is empty", "info ("), 8, "not a regular expression"),
+        (GOOD.replace("runtime.status.verbose:", "runtime.status.verbose: why"), 7, "not valid"),
         (GOOD.replace("runtime.status.verbose", "runtime.no-such"), 6, "unknown feature"),
-        (GOOD + "  runtime.status.verbose: again\n", 7, "appears twice"),
+        (GOOD.replace("runtime.status.verbose", "runtime.version"), 6, "declare it under 'dev"),
+        (GOOD.replace("runtime.version.semver", "runtime.config.cgroup-driver"), 10, "optional"),
         (GOOD.replace('"1.6"', '"one.six"'), 4, "does not match"),
-        ("name: x\ndescription: y\n", 1, "'unsupported' is a required property"),
         ("name: x\n  description: y\n", 2, "not valid YAML"),
         ("", 1, "empty profile"),
     ],

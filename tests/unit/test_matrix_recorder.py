@@ -1,13 +1,15 @@
 """The recorder in a child pytest: cells, pytest outcomes and exit codes agree.
 
 The child tests raise what a runtime would make the client raise (CallFailed UNIMPLEMENTED, a
-ProtocolUnsupported) without a runtime; tests/integration/test_matrix_on_containerd.py does
-the same against containerd.
+ProtocolUnsupported, a broken handshake) without a runtime, for required, optional and
+alternative features, declared or not, so every state and every excuse is pinned here;
+tests/integration/test_matrix_on_containerd.py does the same against containerd.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,12 @@ import pytest
 
 from harness.client import CallFailed
 from harness.expect import refused
-from harness.streaming.errors import ProtocolUnsupported
+from harness.streaming.errors import ProtocolUnsupported, StreamingError
 
 
 @pytest.fixture
-def needs_runtime_config():
-    raise CallFailed("RuntimeConfig", grpc.StatusCode.UNIMPLEMENTED, "unknown method")
+def pod_refused():
+    raise CallFailed("RunPodSandbox", grpc.StatusCode.UNIMPLEMENTED, "no pods")
 
 
 @pytest.fixture
@@ -34,23 +36,43 @@ def breaks_at_teardown():
 
 
 @pytest.mark.feature("runtime.version")
-def test_passes():
+def test_required_passes():
     pass
 
 
 @pytest.mark.feature("runtime.status.ready")
-def test_unimplemented():
+def test_required_unimplemented():
     raise CallFailed("Status", grpc.StatusCode.UNIMPLEMENTED, "not here")
 
 
+@pytest.mark.feature("pod.metrics.cpu")
+def test_optional_unimplemented_by_its_own_call():
+    raise CallFailed("ListPodSandboxMetrics", grpc.StatusCode.UNIMPLEMENTED, "no metrics")
+
+
+@pytest.mark.feature("pod.metrics.memory")
+def test_optional_unimplemented_at_setup(pod_refused):
+    pass
+
+
 @pytest.mark.feature("runtime.status.network-ready")
-def test_fails():
+def test_required_fails():
     raise AssertionError("network is not ready")  # what a failing check raises
 
 
 @pytest.mark.feature("runtime.status.verbose")
-def test_declared_and_fails():
+def test_declared_optional_fails_as_expected():
     assert False, "no info"
+
+
+@pytest.mark.feature("runtime.status.verbose-json")
+def test_declared_optional_fails_otherwise():
+    assert False, "the runtime crashed"
+
+
+@pytest.mark.feature("runtime.version.semver")
+def test_declared_required_fails_as_expected():
+    assert False, "1.6.20~ds1 is not semver"
 
 
 @pytest.mark.feature("pod.lifecycle")
@@ -63,9 +85,19 @@ def test_skipped():
     pytest.skip("no AppArmor here")
 
 
-@pytest.mark.feature("pod.remove")
-def test_streaming_protocol_declined():
-    raise ProtocolUnsupported("v5.channel.k8s.io", "upgrade refused with HTTP 403")
+@pytest.mark.feature("streaming.exec.websocket")
+def test_alternative_declined_by_negotiation():
+    raise ProtocolUnsupported("WebSocket v4.channel.k8s.io", "upgrade refused with HTTP 403")
+
+
+@pytest.mark.feature("streaming.exec.spdy")
+def test_alternative_passes():
+    pass
+
+
+@pytest.mark.feature("streaming.exec-tty.websocket")
+def test_alternative_with_a_broken_handshake():
+    raise StreamingError("ws://x: the server chose 'v9', never offered")
 
 
 @pytest.mark.feature("pod.list.filter-id")
@@ -76,19 +108,20 @@ def test_two_cases(case):
 
 
 @pytest.mark.feature("pod.status.not-found")
-def test_unimplemented_inside_refused():
+def test_required_unimplemented_inside_refused():
     with refused(grpc.StatusCode.NOT_FOUND):
         raise CallFailed("PodSandboxStatus", grpc.StatusCode.UNIMPLEMENTED, "no status")
-
-
-@pytest.mark.feature("pod.status.network")
-def test_unimplemented_at_setup(needs_runtime_config):
-    pass
 
 
 @pytest.mark.feature("pod.status.metadata")
 def test_passes_but_teardown_breaks(breaks_at_teardown):
     pass
+
+
+@pytest.mark.feature("runtime.config.cgroup-driver")
+@pytest.mark.xfail(reason="not today")
+def test_an_xfail_marker():
+    assert False
 
 
 def test_without_feature():
@@ -97,40 +130,83 @@ def test_without_feature():
 
 PROFILE = """
 name: unit
-description: declares two features for the recorder's tests
+description: declares features for the recorder's tests
 unsupported:
-  runtime.status.verbose: verbose status is not offered
-  pod.lifecycle: pods are not offered
+  runtime.status.verbose:
+    reason: verbose status is not offered
+    expect: no info
+  runtime.status.verbose-json:
+    reason: values are plain text
+    expect: not JSON
+deviations:
+  pod.lifecycle:
+    reason: pods are not offered
+    expect: RunPodSandbox
+  runtime.version.semver:
+    reason: Debian's version suffix
+    expect: "~ds1"
 """
 
+REQUIRED = (
+    "is required (what the kubelet needs from every CRI v1 runtime), so a refusal is a failure"
+)
 EXPECTED = {
     "runtime.version": ("pass", "", 1),
-    "runtime.status.ready": ("unsupported", "Status answered UNIMPLEMENTED: not here", 1),
+    "runtime.status.ready": (
+        "fail",
+        f"Status answered UNIMPLEMENTED: not here, but runtime.status.ready {REQUIRED}",
+        1,
+    ),
+    "pod.metrics.cpu": (
+        "unsupported",
+        "ListPodSandboxMetrics answered UNIMPLEMENTED: no metrics",
+        1,
+    ),
+    "pod.metrics.memory": (
+        "fail",
+        "at setup: RunPodSandbox answered UNIMPLEMENTED: no pods, but RunPodSandbox is not a call "
+        "of pod.metrics.memory (ListPodSandboxMetrics, ContainerStats): an UNIMPLEMENTED set-up "
+        "call is a failure",
+        1,
+    ),
     "runtime.status.network-ready": ("fail", "AssertionError: network is not ready", 1),
     "runtime.status.verbose": (
         "unsupported",
         "declared unsupported by profile unit: verbose status is not offered",
         1,
     ),
-    "pod.lifecycle": ("xpass", "declared unsupported by profile unit: pods are not offered", 1),
+    "runtime.status.verbose-json": (
+        "fail",
+        "AssertionError: the runtime crashed (the profile declares it, expecting /not JSON/: "
+        "declared unsupported by profile unit: values are plain text)",
+        1,
+    ),
+    "runtime.version.semver": (
+        "deviation",
+        "declared a deviation by profile unit: Debian's version suffix",
+        1,
+    ),
+    "pod.lifecycle": ("xpass", "declared a deviation by profile unit: pods are not offered", 1),
     "pod.stop": ("skip", "no AppArmor here", 1),
-    "pod.remove": (
+    "streaming.exec.websocket": (
         "unsupported",
-        "the runtime does not offer v5.channel.k8s.io: upgrade refused with HTTP 403",
+        "the runtime does not offer WebSocket v4.channel.k8s.io: upgrade refused with HTTP 403",
+        1,
+    ),
+    "streaming.exec.spdy": ("pass", "", 1),
+    "streaming.exec-tty.websocket": (
+        "fail",
+        "harness.streaming.errors.StreamingError: ws://x: the server chose 'v9', never offered",
         1,
     ),
     "pod.list.filter-id": ("skip", "test_two_cases[needs-x]: needs X", 2),
     "pod.status.not-found": (
-        "unsupported",
-        "PodSandboxStatus answered UNIMPLEMENTED: no status",
-        1,
-    ),
-    "pod.status.network": (
-        "unsupported",
-        "at setup: RuntimeConfig answered UNIMPLEMENTED: unknown method",
+        "fail",
+        f"PodSandboxStatus answered UNIMPLEMENTED: no status, but pod.status.not-found {REQUIRED}",
         1,
     ),
     "pod.status.metadata": ("fail", "at teardown: RuntimeError: cleanup failed", 1),
+    "runtime.config.cgroup-driver": ("fail", "xfail marker: not today", 1),
 }
 
 
@@ -144,6 +220,14 @@ def child(pytester: pytest.Pytester) -> pytest.Pytester:
 def cells(pytester: pytest.Pytester, runtime: str = "unit") -> dict[str, tuple[str, str, int]]:
     matrix = json.loads((pytester.path / "reports" / "matrix.json").read_text())
     assert [run["name"] for run in matrix["runtimes"]] == [runtime]
+    for row in matrix["features"]:
+        if (
+            row["cells"][runtime]["state"] in ("unsupported", "deviation")
+            and "declared" in (row["cells"][runtime]["reason"])
+        ):
+            assert row["cells"][runtime]["failure"], (
+                f"{row['id']}: a declared cell keeps its failure"
+            )
     return {
         row["id"]: (
             row["cells"][runtime]["state"],
@@ -167,28 +251,63 @@ def test_each_feature_gets_the_cell_of_its_worst_test(child: pytest.Pytester) ->
 
 def test_only_undeclared_failures_fail_the_run(child: pytest.Pytester) -> None:
     result = run(child)
-    result.assert_outcomes(passed=4, failed=1, skipped=2, xfailed=5, xpassed=1, errors=1)
+    result.assert_outcomes(passed=5, failed=6, skipped=2, xfailed=4, xpassed=1, errors=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert (
-        "UNSUPPORTED test_outcomes.py::test_unimplemented - unsupported: "
-        "Status answered UNIMPLEMENTED: not here" in output
+        "UNSUPPORTED test_outcomes.py::test_optional_unimplemented_by_its_own_call - unsupported: "
+        "ListPodSandboxMetrics answered UNIMPLEMENTED: no metrics" in output
     )
     assert (
-        "UNSUPPORTED test_outcomes.py::test_declared_and_fails - unsupported: declared "
-        "unsupported by profile unit: verbose status is not offered (AssertionError: no info"
+        "UNSUPPORTED test_outcomes.py::test_declared_optional_fails_as_expected - unsupported: "
+        "declared unsupported by profile unit: verbose status is not offered (AssertionError: "
+        "no info"
     ) in output
-    assert "XPASS test_outcomes.py::test_declared_and_passes - declared unsupported" in output
-    assert "cri-conformance matrix (unit): 1 pass, 1 xpass, 2 skip, 5 unsupported, 2 fail" in output
+    assert (
+        "DEVIATION test_outcomes.py::test_declared_required_fails_as_expected - deviation: "
+        "declared a deviation by profile unit: Debian's version suffix (AssertionError: 1.6.20~ds1"
+    ) in output
+    assert "XPASS test_outcomes.py::test_declared_and_passes - declared a deviation" in output
+    assert (
+        "cri-conformance matrix (unit): 2 pass, 1 xpass, 2 skip, 3 unsupported, 1 deviation, "
+        "8 fail" in output
+    )
 
-    clean = run(child, "-k", "not test_fails and not teardown_breaks")
+    excused = "not fails_otherwise and not teardown and not required_ and not setup and not broken"
+    clean = run(child, "-k", f"{excused} and not xfail_marker")
     assert clean.ret == pytest.ExitCode.OK
 
 
+def test_every_report_opens_with_the_verdict(child: pytest.Pytester) -> None:
+    output = run(child).stdout.str()
+    # required: runtime.version, the streaming.exec group (spdy passes), pod.lifecycle (xpass)
+    # pass; runtime.version.semver is a deviation; pod.stop and pod.list.filter-id skipped; the
+    # registry's other requirements were not run.
+    assert re.search(
+        r"cri-conformance verdict \(unit\): CRI v1 required: 3/\d+ pass, 1 deviations, 5 fail, "
+        r"2 skip, \d+ not run",
+        output,
+    )
+    assert "cri-conformance verdict (unit): optional: 0/5 pass, 2 unsupported, 3 fail" in output
+    assert "cri-conformance verdict (unit): conformant to the required set: no" in output
+    markdown = (child.path / "reports" / "matrix.md").read_text()
+    assert "- **unit**: CRI v1 required: 3/" in markdown.split("|", 1)[0]
+
+
+def test_require_conformant_fails_a_run_that_passes_but_is_not_conformant(
+    child: pytest.Pytester,
+) -> None:
+    passing = run(child, "-k", "required_passes or alternative_passes")
+    assert passing.ret == pytest.ExitCode.OK, "every test it ran passed"
+    strict = run(child, "-k", "required_passes or alternative_passes", "--require-conformant")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED, "most requirements did not run"
+    assert "--require-conformant: the runtime is not conformant" in strict.stdout.str()
+
+
 def test_strict_profile_fails_the_run_on_an_xpass(child: pytest.Pytester) -> None:
-    result = run(child, "--strict-profile", "-k", "declared")
-    result.assert_outcomes(failed=1, xfailed=1)
-    assert "[XPASS(strict-profile)] declared unsupported by profile unit" in result.stdout.str()
+    result = run(child, "--strict-profile", "-k", "declared and not otherwise")
+    result.assert_outcomes(failed=1, xfailed=2)
+    assert "[XPASS(strict-profile)] declared a deviation by profile unit" in result.stdout.str()
     assert cells(child)["pod.lifecycle"][0] == "xpass"
 
 
@@ -210,13 +329,19 @@ def test_a_plain_run_writes_no_junit_or_allure_and_a_suite_run_does(
     run(child)
     junit = (reports / "junit.xml").read_text()
     assert '<property name="cri-conformance.cell" value="unsupported" />' in junit
-    assert 'type="pytest.xfail" message="unsupported: Status answered UNIMPLEMENTED' in junit
+    assert '<property name="cri-conformance.cell" value="deviation" />' in junit
+    assert (
+        'type="pytest.xfail" message="unsupported: ListPodSandboxMetrics answered UNIMPLEMENTED'
+        in junit
+    )
     results = [
         json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")
     ]
-    unimplemented = next(r for r in results if r["name"] == "test_unimplemented")
+    unimplemented = next(
+        r for r in results if r["name"] == "test_optional_unimplemented_by_its_own_call"
+    )
     labels = {(label["name"], label["value"]) for label in unimplemented["labels"]}
-    assert {("feature", "runtime"), ("story", "runtime.status.ready"), ("tag", "single")} <= labels
+    assert {("feature", "pod"), ("story", "pod.metrics.cpu"), ("tag", "single")} <= labels
     assert unimplemented["status"] == "skipped"
 
 
@@ -236,7 +361,9 @@ def test_a_run_without_feature_tests_writes_no_matrix(pytester: pytest.Pytester)
 
 def test_a_bad_profile_stops_the_run_naming_the_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
-    pytester.makefile(".yaml", bad="name: bad\ndescription: d\nunsupported:\n  pod.nope: r\n")
+    pytester.makefile(
+        ".yaml", bad="name: bad\ndescription: d\nunsupported:\n  pod.nope: {reason: r, expect: e}\n"
+    )
     result = pytester.runpytest_subprocess("--runtime-profile", "bad.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "bad.yaml:4: unknown feature 'pod.nope'" in result.stderr.str()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from harness.matrix.document import Matrix
@@ -49,14 +50,42 @@ def test_html_is_standalone(two_runtime_matrix: Matrix) -> None:
 
 def test_html_cells_carry_state_class_and_reason_on_hover(two_runtime_matrix: Matrix) -> None:
     cells = parsed(two_runtime_matrix).cells()
-    assert len(cells) == 5 * 2
+    assert len(cells) == 6 * 2
     assert (
         "cell fail",
         "fail (2 tests): test_dns: nameserver 10.0.0.1 missing <resolv.conf>",
         "fail",
     ) in cells
     assert ("cell none", "not run on this runtime", "-") in cells
-    assert {text for _, _, text in cells} == {"pass", "fail", "unsupported", "skip", "xpass", "-"}
+    assert (
+        "cell deviation",
+        "deviation (1 test): declared a deviation by profile shim: one container per pod "
+        "(failed with: CreateContainer failed with UNIMPLEMENTED: one per pod)",
+        "deviation",
+    ) in cells
+    assert {text for _, _, text in cells} == {
+        "pass",
+        "fail",
+        "unsupported",
+        "deviation",
+        "skip",
+        "xpass",
+        "-",
+    }
+
+
+def test_html_opens_with_each_runtimes_verdict(two_runtime_matrix: Matrix) -> None:
+    found = parsed(two_runtime_matrix).found
+    tags = [tag for tag, _, _ in found]
+    assert tags.index("ul") < tags.index("table"), "the verdict comes before any table"
+    page = render_html(two_runtime_matrix)
+    # the fixture's ids are not the registry's, whose requirements count as not run
+    assert re.search(
+        r"shim</strong>: CRI v1 required: 1/\d+ pass, 1 deviations, 1 fail, \d+ not run", page
+    )
+    assert re.search(r"containerd</strong>: CRI v1 required: 4/\d+ pass, 0 deviations", page)
+    answers = [(attrs["class"], text) for tag, attrs, text in found if tag == "span"]
+    assert ("conformant-no", "conformant to the required set: no") in answers
 
 
 def test_html_groups_rows_by_area_and_shape(two_runtime_matrix: Matrix) -> None:
@@ -70,17 +99,20 @@ def test_html_groups_rows_by_area_and_shape(two_runtime_matrix: Matrix) -> None:
 
 def test_html_has_a_legend_and_totals_per_column(two_runtime_matrix: Matrix) -> None:
     found = parsed(two_runtime_matrix).found
-    legend = [attrs["data-state"] for tag, attrs, _ in found if tag == "li"]
-    assert legend == ["pass", "xpass", "skip", "unsupported", "fail"]
+    legend = [
+        attrs["data-state"] for tag, attrs, _ in found if tag == "li" and "data-state" in attrs
+    ]
+    assert legend == ["pass", "xpass", "skip", "unsupported", "deviation", "fail"]
     totals = {
         (attrs["data-runtime"], text)
         for tag, attrs, text in found
         if tag == "td" and "data-runtime" in attrs
     }
-    # containerd: 4 pass, 1 skip of 5 features; shim: one each of pass, xpass, unsupported, fail
+    # containerd: 4 pass, 1 skip, 1 unsupported of 6 features; shim: 2 pass, xpass, deviation,
+    # fail of 5
     assert ("containerd", "4") in totals
-    assert ("containerd", "5") in totals
-    assert ("shim", "4") in totals
+    assert ("containerd", "6") in totals
+    assert ("shim", "5") in totals
 
 
 def test_markdown_has_a_table_per_group_totals_and_reasons(two_runtime_matrix: Matrix) -> None:
@@ -90,8 +122,19 @@ def test_markdown_has_a_table_per_group_totals_and_reasons(two_runtime_matrix: M
     assert "| `pod.dns` DNS config \\| resolv.conf | ✅ pass | ❌ fail |" in text
     assert "| `runtime.version` Version names the runtime | ✅ pass | — |" in text
     assert "| ❌ fail | 0 | 1 |" in text
-    assert "| features | 5 | 4 |" in text
+    assert "| features | 6 | 5 |" in text
     assert (
-        "- `pod.localhost` on **shim**: 🚫 unsupported: "
-        "CreateContainer answered UNIMPLEMENTED: one per pod" in text
+        "- `pod.localhost` on **shim**: 🔶 deviation: declared a deviation by profile shim: "
+        "one container per pod (failed with: CreateContainer failed with UNIMPLEMENTED: "
+        "one per pod)" in text
+    )
+
+
+def test_markdown_opens_with_each_runtimes_verdict(two_runtime_matrix: Matrix) -> None:
+    lines = render_markdown(two_runtime_matrix).splitlines()
+    # containerd passes what it ran, but the registry's requirements did not run
+    assert re.fullmatch(
+        r"- \*\*containerd\*\*: CRI v1 required: 4/\d+ pass, 0 deviations, 0 fail, \d+ not run · "
+        r"optional: 0/2 pass, 1 skip, 1 unsupported · conformant to the required set: no",
+        lines[2],
     )

@@ -72,10 +72,14 @@ def test_terminal_size_is_go_json() -> None:
     assert TerminalSize.decode({"Width": 80, "Height": 24}) == TerminalSize(80, 24)
 
 
-def test_refused_upgrades_map_to_unsupported_or_not_found() -> None:
+def test_only_a_negotiated_refusal_maps_to_unsupported() -> None:
     url = "http://127.0.0.1:1/exec/abc"
     assert isinstance(refusal(url, "WebSocket v5", 403, ""), ProtocolUnsupported)
-    assert isinstance(refusal(url, "SPDY/3.1 v4", 400, "missing upgrade"), ProtocolUnsupported)
+    assert isinstance(refusal(url, "SPDY/3.1 v4", 426, "upgrade required"), ProtocolUnsupported)
     assert isinstance(refusal(url, "SPDY/3.1 v4", 404, "404 page not found"), StreamNotFound)
+    for status in (400, 405, 501):  # not how a streaming server declines a protocol
+        assert type(refusal(url, "SPDY/3.1 v4", status, "no")) is StreamingError
+    chose_one = refusal(url, "SPDY/3.1 v4", 403, "", chosen="v4.channel.k8s.io")
+    assert type(chose_one) is StreamingError, "a refusal that names a protocol is no negotiation"
     server_error = refusal(url, "SPDY/3.1 v4", 500, "boom")
     assert type(server_error) is StreamingError
