@@ -63,3 +63,10 @@ def decode_caps(mask: str) -> frozenset[str]:
         if value >> bit & 1:
             names.add(CAPABILITIES[bit] if bit < len(CAPABILITIES) else f"BIT_{bit}")
     return frozenset(names)
+
+
+def difference(name: str, held: frozenset[str], wanted: frozenset[str]) -> str:
+    """``CapEff lacks BPF, PERFMON; holds NET_ADMIN besides``: what an assertion should say."""
+    parts = [f"lacks {', '.join(sorted(wanted - held))}"] if wanted - held else []
+    parts += [f"holds {', '.join(sorted(held - wanted))} besides"] if held - wanted else []
+    return f"{name} {'; '.join(parts)}" if parts else f"{name} is as expected"

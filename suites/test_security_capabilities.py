@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness import host
-from harness.capabilities import NODE_ADMIN
+from harness.capabilities import NODE_ADMIN, difference
 from harness.client import CriClient
 from harness.factories import Container, ContainerFactory, PodFactory
 from harness.probes import capability_sets, exec_fails, shell_in
@@ -92,6 +92,6 @@ def test_adding_all_grants_every_capability_the_host_has(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     container = with_caps(make_pod, make_container, add=("ALL",))
-    sets = capability_sets(cri, container)
-    assert sets["CapBnd"] == host.bounding_capabilities()
-    assert sets["CapEff"] == host.bounding_capabilities()
+    sets, wanted = capability_sets(cri, container), host.bounding_capabilities()
+    for name in ("CapBnd", "CapEff"):
+        assert sets[name] == wanted, difference(name, sets[name], wanted)

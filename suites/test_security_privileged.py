@@ -10,6 +10,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness import host
+from harness.capabilities import difference
 from harness.client import CriClient
 from harness.factories import Container, ContainerFactory, PodFactory
 from harness.probes import (
@@ -49,9 +50,9 @@ def test_a_privileged_container_holds_every_capability_of_the_host(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     container = privileged_container(make_pod, make_container)
-    sets = capability_sets(cri, container)
-    assert sets["CapEff"] == host.bounding_capabilities()
-    assert sets["CapBnd"] == host.bounding_capabilities()
+    sets, wanted = capability_sets(cri, container), host.bounding_capabilities()
+    for name in ("CapEff", "CapBnd"):
+        assert sets[name] == wanted, difference(name, sets[name], wanted)
     shell_in(cri, container, "mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")
 
 
