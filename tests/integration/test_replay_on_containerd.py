@@ -15,7 +15,7 @@ from harness.builders import pid_namespace
 from harness.cli import main
 from harness.client import CriClient
 from harness.images.registry import DEFAULT_ADDRESS, repository
-from harness.resources import TEST_ANNOTATION
+from harness.ownership import TEST_ANNOTATION
 from harness.spec_files import Spec
 
 OWNER = specs.Owner("20260101-000000-abcdef", "tests::replay", "/nonexistent/logs", "/gone")
