@@ -5,8 +5,9 @@
 Starts the shim (Docker backend, strategy reject by default) through its launcher, then runs
 the same pod + container lifecycle twice per iteration: through CRI, and as the bare Docker
 calls the shim makes for each RPC (those of strategy reject). Prints p50 and p99 per step and
-the shim/Docker ratio of the p50s. Everything it creates is labelled and removed; all traffic
-stays on this machine.
+the shim/Docker ratio of the p50s. Everything it creates carries a run label of its own and is
+removed at the end; cleanup removes only what carries that label, checked on this side (see
+harness.ownership). All traffic stays on this machine.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CriClient
 from harness.endpoints import Endpoints
+from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
+from harness.resources import ResourceTracker
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.config import DEFAULT_POD_IMAGE, STRATEGIES
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
-LABEL = {"io.cri-conformance.benchmark": "shim-latency"}
 STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContainer",
          "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
          "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
@@ -42,31 +44,35 @@ def timed(timings: Timings, step: str, call: Callable[[], Any]) -> Any:
     return result
 
 
-def shim_round(client: CriClient, number: int, timings: Timings) -> None:
+def shim_round(tracker: ResourceTracker, number: int, timings: Timings) -> None:
+    """One CRI lifecycle; the tracker removes what a failing round left."""
+    client, labels = tracker.client, tracker.ownership.labels
     pod = cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(
             name=f"bench-{number}", namespace="bench", uid=f"u{number}"
         ),
-        labels=LABEL,
+        labels=labels,
     )
     container = cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name="sleeper"),
         image=cri.ImageSpec(image=BUSYBOX),
         command=["sleep", "1000"],
-        labels=LABEL,
+        labels=labels,
     )
     started = time.perf_counter()
     pod_id = timed(timings, "RunPodSandbox", lambda: client.run_pod(pod))
+    tracker.add_pod(pod_id)
     container_id = timed(
         timings, "CreateContainer", lambda: client.create_container(pod_id, container, pod)
     )
+    tracker.add_container(container_id)
     timed(timings, "StartContainer", lambda: client.start_container(container_id))
     timings["pod+container start"].append(time.perf_counter() - started)
     timed(timings, "ContainerStatus", lambda: client.container_status(container_id))
     timed(
         timings,
         "ListContainers",
-        lambda: client.list_containers(cri.ContainerFilter(label_selector=LABEL)),
+        lambda: client.list_containers(cri.ContainerFilter(label_selector=labels)),
     )
     timed(timings, "ExecSync", lambda: client.exec_sync(container_id, ["true"], timeout=10))
     timed(timings, "StopContainer", lambda: client.stop_container(container_id, timeout=0))
@@ -75,12 +81,12 @@ def shim_round(client: CriClient, number: int, timings: Timings) -> None:
     timed(timings, "RemovePodSandbox", lambda: client.remove_pod(pod_id))
 
 
-def docker_round(api: Any, network: str, timings: Timings) -> None:
+def docker_round(api: Any, network: str, labels: dict[str, str], timings: Timings) -> None:
     """The Docker calls the shim makes for each RPC, without the CRI layer around them."""
 
     def run_pod() -> str:
         host_config = api.create_host_config(network_mode=network, ipc_mode="shareable")
-        pod = api.create_container(DEFAULT_POD_IMAGE, labels=LABEL, host_config=host_config)
+        pod = api.create_container(DEFAULT_POD_IMAGE, labels=labels, host_config=host_config)
         api.start(pod)
         api.inspect_container(pod)
         return str(pod["Id"])
@@ -90,7 +96,7 @@ def docker_round(api: Any, network: str, timings: Timings) -> None:
         joined = f"container:{pod_id}"
         host_config = api.create_host_config(network_mode=joined, ipc_mode=joined, pid_mode=joined)
         created = api.create_container(
-            image_id, entrypoint=["sleep"], command=["1000"], labels=LABEL, host_config=host_config
+            image_id, entrypoint=["sleep"], command=["1000"], labels=labels, host_config=host_config
         )
         return str(created["Id"])
 
@@ -112,7 +118,7 @@ def docker_round(api: Any, network: str, timings: Timings) -> None:
     timed(
         timings,
         "ListContainers",
-        lambda: api.containers(all=True, filters={"label": "io.cri-conformance.benchmark"}),
+        lambda: api.containers(all=True, filters={"label": f"{RUN_LABEL}={labels[RUN_LABEL]}"}),
     )
     timed(timings, "ExecSync", lambda: exec_true(container_id))
     timed(
@@ -123,6 +129,14 @@ def docker_round(api: Any, network: str, timings: Timings) -> None:
     timed(timings, "RemoveContainer", lambda: api.remove_container(container_id, force=True))
     timed(timings, "StopPodSandbox", lambda: api.stop(pod_id, timeout=2))
     timed(timings, "RemovePodSandbox", lambda: api.remove_container(pod_id, force=True))
+
+
+def remove_docker_leftovers(api: Any, ownership: RunOwnership) -> None:
+    """The Docker containers a failed round left; each one's own labels are checked first."""
+    selector = f"{RUN_LABEL}={ownership.run_id}"
+    for leftover in api.containers(all=True, filters={"label": selector}):
+        if ownership.owns_labels(leftover.get("Labels") or {}):
+            api.remove_container(leftover["Id"], force=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -149,24 +163,28 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--strategy", choices=STRATEGIES, default="reject")
     args = parser.parse_args()
+    ownership = RunOwnership(new_run_id())
     api = docker.APIClient(base_url=docker_host(), version="auto")
-    network = api.create_network("cri-shim-benchmark", labels=LABEL)["Id"]
+    network = api.create_network("cri-shim-benchmark", labels=ownership.labels)["Id"]
     shim_timings: Timings = defaultdict(list)
     raw_timings: Timings = defaultdict(list)
     try:
         with ShimLauncher(backend="docker", strategy=args.strategy) as launcher:
             client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "bench"), 60)
-            client.connect()
-            client.pull_image(BUSYBOX)
-            shim_round(client, -1, defaultdict(list))  # warm-up: pause image, caches
-            docker_round(api, network, defaultdict(list))
-            for number in range(args.iterations):
-                shim_round(client, number, shim_timings)
-                docker_round(api, network, raw_timings)
-            client.close()
+            tracker = ResourceTracker(client, ownership)
+            try:
+                client.connect()
+                client.pull_image(BUSYBOX)
+                shim_round(tracker, -1, defaultdict(list))  # warm-up: pause image, caches
+                docker_round(api, network, ownership.labels, defaultdict(list))
+                for number in range(args.iterations):
+                    shim_round(tracker, number, shim_timings)
+                    docker_round(api, network, ownership.labels, raw_timings)
+            finally:
+                tracker.cleanup().settle()
+                client.close()
     finally:
-        for leftover in api.containers(all=True, filters={"label": "io.cri-conformance.benchmark"}):
-            api.remove_container(leftover["Id"], force=True)
+        remove_docker_leftovers(api, ownership)
         api.remove_network(network)
     print(f"{args.iterations} iterations, strategy {args.strategy}, Docker at {docker_host()}")
     report(shim_timings, raw_timings)

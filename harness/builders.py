@@ -12,7 +12,7 @@ from typing import Any
 
 from cri_api.v1 import api_pb2 as cri
 
-from harness.resources import TEST_ANNOTATION, ownership_labels
+from harness.ownership import TEST_ANNOTATION, RunOwnership
 
 POD_NAMESPACE = "cri-conformance"
 
@@ -26,7 +26,7 @@ def owned(
     labels: dict[str, str] | None, annotations: dict[str, str] | None, run_id: str, test: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The caller's labels and annotations plus the run's ownership marks."""
-    owned_labels = {**(labels or {}), **ownership_labels(run_id)}
+    owned_labels = {**(labels or {}), **RunOwnership(run_id).labels}
     owned_annotations = {**(annotations or {}), TEST_ANNOTATION: test}
     return owned_labels, owned_annotations
 

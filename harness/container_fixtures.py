@@ -6,7 +6,6 @@ did, after removing the runtime objects that depend on it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,17 @@ from harness import host
 from harness.cgroups import cgroup_driver, new_cgroup_parent, remove_cgroup_parent
 from harness.client import CriClient
 from harness.factories import Pod, PodFactory
-from harness.resources import remove_pod
+from harness.ownership import RunOwnership
+from harness.resources import POD, Cleanup, ResourceTracker, remove
 
 
 class CgroupPodFactory:
     """``make_cgroup_pod(labels=...)`` runs a pod under a cgroup parent of its own."""
 
-    def __init__(self, cri: CriClient, make_pod: PodFactory) -> None:
+    def __init__(self, cri: CriClient, make_pod: PodFactory, ownership: RunOwnership) -> None:
         self._cri = cri
         self._make_pod = make_pod
+        self._ownership = ownership
         self._driver: int | None = None
         self.made: list[tuple[Pod, str]] = []
 
@@ -41,22 +42,23 @@ class CgroupPodFactory:
         self.made.append((pod, parent))
         return pod
 
-    def cleanup(self) -> list[str]:
-        problems = []
+    def cleanup(self) -> Cleanup:
+        """Each pod before its parent: a cgroup is removed only once the runtime emptied it."""
+        outcome = Cleanup()
         for pod, parent in reversed(self.made):
-            problems += remove_pod(self._cri, pod.id)
-            problems += remove_cgroup_parent(parent)
-        return problems
+            outcome += remove(self._cri, self._ownership, POD, pod.id)
+            outcome.errors += remove_cgroup_parent(parent)
+        return outcome
 
 
 @pytest.fixture
-def make_cgroup_pod(cri: CriClient, make_pod: PodFactory) -> Iterator[CgroupPodFactory]:
+def make_cgroup_pod(
+    cri: CriClient, make_pod: PodFactory, tracker: ResourceTracker
+) -> Iterator[CgroupPodFactory]:
     """Pods under their own cgroup parent, as the kubelet runs them; parents removed after."""
-    factory = CgroupPodFactory(cri, make_pod)
+    factory = CgroupPodFactory(cri, make_pod, tracker.ownership)
     yield factory
-    problems = factory.cleanup()
-    if problems:
-        warnings.warn("; ".join(problems), stacklevel=1)
+    factory.cleanup().settle()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from harness.factories import (
     RunContext,
     create_container,
 )
+from harness.ownership import LeftAlone, RunOwnership
 from harness.resources import ResourceTracker
 from harness.spec_files import Spec
 from harness.specs import Owner
@@ -79,8 +80,12 @@ def prepare_volumes(spec: Spec) -> None:
 def lab(
     client: CriClient, puller: ImagePuller, owner: Owner, runtime_handler: str = ""
 ) -> Iterator[Lab]:
-    """A Lab whose objects are removed on exit, pass or fail."""
-    tracker = ResourceTracker(client)
+    """A Lab whose objects are removed on exit, pass or fail.
+
+    A failed cleanup fails an example that passed; an object left alone (not the run's) fails
+    it either way, since it is the runtime's fault and nothing else will report it.
+    """
+    tracker = ResourceTracker(client, RunOwnership(owner.run_id))
     context = RunContext(
         client=client,
         tracker=tracker,
@@ -96,6 +101,8 @@ def lab(
         failed = True
         raise
     finally:
-        errors = tracker.cleanup()
-        if errors and not failed:
-            raise LabCleanupFailed("; ".join(errors))
+        outcome = tracker.cleanup()
+        if outcome.left_alone:
+            raise LeftAlone(outcome.left_alone)
+        if outcome.errors and not failed:
+            raise LabCleanupFailed("; ".join(outcome.errors))

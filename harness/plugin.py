@@ -6,8 +6,6 @@ talks to a runtime until a test asks for a CRI fixture; ``pytest tests/`` never 
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,8 +26,10 @@ from harness.images.builder import BuildError
 from harness.images.catalog import ImageCatalog, TestImage
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
-from harness.resources import Leak, ResourceTracker, new_run_id
+from harness.ownership import new_run_id
+from harness.resources import ResourceTracker
 from harness.session import CriSession, Settings, finish_run, given_endpoints
+from harness.sweep_report import SweepReport
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
 pytest_plugins = ["harness.matrix.recorder"]
@@ -37,13 +37,9 @@ pytest_plugins = ["harness.matrix.recorder"]
 SESSION_KEY = pytest.StashKey[CriSession]()
 SETTINGS_KEY = pytest.StashKey[Settings]()
 PROFILE_KEY = pytest.StashKey[Profile | None]()
-LEAKS_KEY = pytest.StashKey[list[Leak] | None]()
+SWEEP_KEY = pytest.StashKey[SweepReport]()
 SETUP_ERROR_KEY = pytest.StashKey[str]()
 SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError)
-
-
-class CleanupWarning(UserWarning):
-    """A test's objects could not all be removed; the session sweep will try again."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -265,24 +261,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         config.stash[SETUP_ERROR_KEY] = settings.setup_error.read_text()
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     try:
-        leaks = finish_run(settings)
+        report = SweepReport(settings.run_id, finish_run(settings))
     except CriError as error:
-        config.stash[LEAKS_KEY] = None
-        warnings.warn(f"cri-conformance: could not sweep leaks: {error}", stacklevel=1)
-        return
-    config.stash[LEAKS_KEY] = leaks
-    if leaks is None:
-        return
-    _write_leak_report(Path(config.getoption("report_dir")), settings.run_id, leaks)
-    if leaks and session.exitstatus == pytest.ExitCode.OK:
+        report = SweepReport(settings.run_id, error=str(error))
+    config.stash[SWEEP_KEY] = report
+    if report.sweep is None and not report.error:
+        return  # the run never reached a runtime
+    report.write(Path(config.getoption("report_dir")))
+    if report.fails_run and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _write_leak_report(report_dir: Path, run_id: str, leaks: list[Leak]) -> None:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "leaks.json").write_text(
-        json.dumps({"run": run_id, "leaks": [leak.__dict__ for leak in leaks]}, indent=2) + "\n"
-    )
 
 
 def pytest_terminal_summary(
@@ -291,19 +278,9 @@ def pytest_terminal_summary(
     setup_error = config.stash.get(SETUP_ERROR_KEY, None)
     if setup_error:
         terminalreporter.write_line(f"ERROR: {setup_error}", red=True)
-    leaks = config.stash.get(LEAKS_KEY, None)
-    if leaks is None:
-        return
-    run_id = config.stash[SETTINGS_KEY].run_id
-    if not leaks:
-        terminalreporter.write_line(
-            f"cri-conformance: run {run_id}: no pods or containers left behind"
-        )
-        return
-    terminalreporter.section("cri-conformance leaks", red=True)
-    for leak in leaks:
-        terminalreporter.write_line(f"LEAK {leak.describe()}", red=True)
-    terminalreporter.write_line(f"{len(leaks)} object(s) of run {run_id} were left behind")
+    report = config.stash.get(SWEEP_KEY, None)
+    if report is not None:
+        report.summarize(terminalreporter)
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -333,13 +310,11 @@ def images(cri_session: CriSession) -> ImageCatalog:
 
 
 @pytest.fixture
-def tracker(cri: CriClient) -> Iterator[ResourceTracker]:
+def tracker(request: pytest.FixtureRequest, cri: CriClient) -> Iterator[ResourceTracker]:
     """Everything the test creates; removed when the test ends, pass or fail."""
-    resources = ResourceTracker(cri)
+    resources = ResourceTracker(cri, request.config.stash[SETTINGS_KEY].ownership)
     yield resources
-    errors = resources.cleanup()
-    if errors:
-        warnings.warn(CleanupWarning("; ".join(errors)), stacklevel=1)
+    resources.cleanup().settle()
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ import grpc
 
 from harness import endpoints as endpoint_resolution
 from harness import spec_files
-from harness.client import CallFailed, CriClient
+from harness.client import CallFailed, CriClient, CriError
 from harness.endpoints import EndpointError
 from harness.factories import ImagePuller
 from harness.lab import lab
+from harness.ownership import RunOwnership, new_run_id
 from harness.properties import lookup
-from harness.resources import new_run_id, sweep
+from harness.resources import sweep
 from harness.specs import Owner
 
 PASSED, FAILED = 0, 1
@@ -59,14 +60,29 @@ def replay(path: Path, target: Target, say: Callable[[str], None] = print) -> in
                 owner.volume_root, f"{owner.log_root}/{name}"
             )
             outcome = _check(lambda: _run(client, owner, target, spec, prop.check))
-            leaks = sweep(client, run_id)
-        for leak in leaks:
-            say(f"LEAK {leak.describe()}")
+            swept = _sweep(client, RunOwnership(run_id), say)
     finally:
         client.close()
     verdict = "PASS" if outcome is None else f"FAIL: {outcome}"
     say(f"{prop.name} ({prop.feature}) on {found.runtime}: {verdict}")
-    return PASSED if outcome is None and not leaks else FAILED
+    return PASSED if outcome is None and swept else FAILED
+
+
+def _sweep(client: CriClient, ownership: RunOwnership, say: Callable[[str], None]) -> bool:
+    """Remove what the replay left, as the end of a test run does; True when all was clean."""
+    try:
+        found = sweep(client, ownership)
+    except CriError as error:
+        say(f"FAIL: the sweep could not list what the replay left on the runtime: {error}")
+        return False
+    for foreign in found.left_alone:
+        say(
+            f"SAFETY WARNING: the runtime listed an object that is not the replay's; left alone: "
+            f"{foreign.describe()}"
+        )
+    for leak in found.leaks:
+        say(f"LEAK {leak.describe()}")
+    return not found.leaks and not found.left_alone
 
 
 def _run(

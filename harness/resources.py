@@ -1,15 +1,15 @@
-"""Ownership of the pods and containers a run creates.
+"""Removing what the run created: each test's tracker, and the sweep at the end of the run.
 
-Every object the harness makes carries ``RUN_LABEL=<run id>``. A test's tracker removes what
-that test made; the session sweep removes whatever still carries this run's label and reports
-it as a leak. Objects without the label are never touched, so the harness is safe to point
-at a live node.
+Every Stop and Remove the harness makes goes through ``remove``, which first reads the
+object's own status and goes on only when ``RunOwnership.owns`` it (``harness.ownership``).
+A test's tracker removes what that test made. The sweep removes whatever still carries this
+run's label and reports it as a leak; whatever the runtime listed without that label (it
+ignored the filter) is left alone and reported, and a sweep that cannot list fails.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,22 +17,111 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CallFailed, CriClient, CriError
-
-RUN_LABEL = "cri-conformance.io/run"
-TEST_ANNOTATION = "cri-conformance.io/test"
+from harness.ownership import TEST_ANNOTATION, Foreign, LeftAlone, RunOwnership, RuntimeObject
 
 
-def new_run_id() -> str:
-    """Sortable by time, unique across concurrent runs, and a valid Kubernetes label value."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+class CleanupWarning(UserWarning):
+    """A test's objects could not all be removed; the session sweep will try again."""
 
 
-def ownership_labels(run_id: str) -> dict[str, str]:
-    return {RUN_LABEL: run_id}
+@dataclass(frozen=True)
+class Kind:
+    """How to read, stop and remove one kind of object."""
+
+    name: str
+    status: Callable[[CriClient, str], RuntimeObject]
+    stop: Callable[[CriClient, str], None]
+    remove: Callable[[CriClient, str], None]
 
 
-def run_selector(run_id: str) -> dict[str, str]:
-    return {RUN_LABEL: run_id}
+POD = Kind(
+    "pod",
+    status=lambda client, pod_id: client.pod_status(pod_id).status,
+    stop=lambda client, pod_id: client.stop_pod(pod_id),
+    remove=lambda client, pod_id: client.remove_pod(pod_id),
+)
+CONTAINER = Kind(
+    "container",
+    status=lambda client, container_id: client.container_status(container_id).status,
+    stop=lambda client, container_id: client.stop_container(container_id, timeout=0),
+    remove=lambda client, container_id: client.remove_container(container_id),
+)
+
+
+@dataclass
+class Cleanup:
+    """What removing some objects came to."""
+
+    errors: list[str] = field(default_factory=list)
+    left_alone: list[Foreign] = field(default_factory=list)
+
+    def __iadd__(self, other: Cleanup) -> Cleanup:
+        self.errors += other.errors
+        self.left_alone += other.left_alone
+        return self
+
+    def settle(self) -> None:
+        """At the end of a test: warn about errors (the sweep tries again); fail the test for
+        objects left alone (the sweep will not see them: they are not the run's)."""
+        if self.errors:
+            warnings.warn(CleanupWarning("; ".join(self.errors)), stacklevel=2)
+        if self.left_alone:
+            raise LeftAlone(self.left_alone)
+
+
+def _not_found(error: CriError) -> bool:
+    return isinstance(error, CallFailed) and error.code is grpc.StatusCode.NOT_FOUND
+
+
+def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: str) -> Cleanup:
+    """Stop and remove one object, once its own status shows it is this run's.
+
+    NOT_FOUND, at any step, means it is already gone (often the test removed it itself).
+    """
+    try:
+        found = kind.status(client, object_id)
+    except CriError as error:
+        if _not_found(error):
+            return Cleanup()
+        unchecked = f"{kind.name} {object_id[:13]}: left in place, its owner unknown: {error}"
+        return Cleanup(errors=[unchecked])
+    if not ownership.owns(found):
+        return Cleanup(left_alone=[Foreign.of(kind.name, found)])
+    errors = []
+    for action, call in (("stop", kind.stop), ("remove", kind.remove)):
+        try:
+            call(client, object_id)
+        except CriError as error:
+            if not _not_found(error):
+                errors.append(f"{action} {kind.name} {object_id[:13]}: {error}")
+    return Cleanup(errors)
+
+
+@dataclass
+class ResourceTracker:
+    """What one test created, removed in reverse order when the test ends."""
+
+    client: CriClient
+    ownership: RunOwnership
+    pods: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+
+    def add_pod(self, pod_id: str) -> None:
+        self.pods.append(pod_id)
+
+    def add_container(self, container_id: str) -> None:
+        self.containers.append(container_id)
+
+    def cleanup(self) -> Cleanup:
+        """Remove everything tracked; collect the problems instead of stopping at the first."""
+        outcome = Cleanup()
+        for container_id in reversed(self.containers):
+            outcome += remove(self.client, self.ownership, CONTAINER, container_id)
+        for pod_id in reversed(self.pods):
+            outcome += remove(self.client, self.ownership, POD, pod_id)
+        self.containers.clear()
+        self.pods.clear()
+        return outcome
 
 
 @dataclass(frozen=True)
@@ -52,85 +141,44 @@ class Leak:
         return f"{self.kind} {self.name} ({self.id[:13]}){made_by}: {outcome}"
 
 
-def _ignore_not_found(
-    action: str, object_id: str, errors: list[str], call: Callable[[], None]
-) -> None:
-    """Run ``call``; NOT_FOUND means someone (often the test itself) already removed it."""
-    try:
-        call()
-    except CallFailed as error:
-        if error.code is not grpc.StatusCode.NOT_FOUND:
-            errors.append(f"{action} {object_id[:13]}: {error}")
-    except CriError as error:
-        errors.append(f"{action} {object_id[:13]}: {error}")
+@dataclass(frozen=True)
+class Sweep:
+    """The sweep's report: this run's leaks, and the foreign objects the runtime listed."""
+
+    leaks: list[Leak]
+    left_alone: list[Foreign]
 
 
-def remove_container(client: CriClient, container_id: str) -> list[str]:
-    errors: list[str] = []
-    _ignore_not_found(
-        "stop container",
-        container_id,
-        errors,
-        lambda: client.stop_container(container_id, timeout=0),
-    )
-    _ignore_not_found(
-        "remove container", container_id, errors, lambda: client.remove_container(container_id)
-    )
-    return errors
+def sweep(client: CriClient, ownership: RunOwnership) -> Sweep:
+    """Remove every pod and container still labelled with this run, reporting each one.
 
-
-def remove_pod(client: CriClient, pod_id: str) -> list[str]:
-    errors: list[str] = []
-    _ignore_not_found("stop pod", pod_id, errors, lambda: client.stop_pod(pod_id))
-    _ignore_not_found("remove pod", pod_id, errors, lambda: client.remove_pod(pod_id))
-    return errors
-
-
-@dataclass
-class ResourceTracker:
-    """What one test created, removed in reverse order when the test ends."""
-
-    client: CriClient
-    pods: list[str] = field(default_factory=list)
-    containers: list[str] = field(default_factory=list)
-
-    def add_pod(self, pod_id: str) -> None:
-        self.pods.append(pod_id)
-
-    def add_container(self, container_id: str) -> None:
-        self.containers.append(container_id)
-
-    def cleanup(self) -> list[str]:
-        """Remove everything tracked; return the errors instead of stopping at the first."""
-        errors: list[str] = []
-        for container_id in reversed(self.containers):
-            errors += remove_container(self.client, container_id)
-        for pod_id in reversed(self.pods):
-            errors += remove_pod(self.client, pod_id)
-        self.containers.clear()
-        self.pods.clear()
-        return errors
-
-
-def _removed_leak(kind: str, found: cri.Container | cri.PodSandbox, errors: list[str]) -> Leak:
-    return Leak(
-        kind=kind,
-        id=found.id,
-        name=found.metadata.name,
-        test=found.annotations.get(TEST_ANNOTATION, ""),
-        removed=not errors,
-        error="; ".join(errors),
-    )
-
-
-def sweep(client: CriClient, run_id: str) -> list[Leak]:
-    """Remove every pod and container still labelled with this run, reporting each one."""
-    selector = run_selector(run_id)
-    containers = client.list_containers(cri.ContainerFilter(label_selector=selector))
-    leaks = [
-        _removed_leak("container", container, remove_container(client, container.id))
-        for container in containers
+    A listing error propagates: a sweep that cannot see what is left has not swept.
+    """
+    selector = ownership.labels
+    listed: list[tuple[Kind, cri.Container | cri.PodSandbox]] = [
+        (CONTAINER, found)
+        for found in client.list_containers(cri.ContainerFilter(label_selector=selector))
     ]
-    pods = client.list_pods(cri.PodSandboxFilter(label_selector=selector))
-    leaks += [_removed_leak("pod", pod, remove_pod(client, pod.id)) for pod in pods]
-    return leaks
+    listed += [
+        (POD, found) for found in client.list_pods(cri.PodSandboxFilter(label_selector=selector))
+    ]
+    leaks: list[Leak] = []
+    left_alone: list[Foreign] = []
+    for kind, found in listed:
+        if not ownership.owns(found):
+            left_alone.append(Foreign.of(kind.name, found))
+            continue
+        outcome = remove(client, ownership, kind, found.id)
+        left_alone += outcome.left_alone
+        if not outcome.left_alone:
+            leaks.append(
+                Leak(
+                    kind=kind.name,
+                    id=found.id,
+                    name=found.metadata.name,
+                    test=found.annotations.get(TEST_ANNOTATION, ""),
+                    removed=not outcome.errors,
+                    error="; ".join(outcome.errors),
+                )
+            )
+    return Sweep(leaks, left_alone)

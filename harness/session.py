@@ -24,7 +24,8 @@ from harness.endpoints import Endpoints
 from harness.factories import ImagePuller
 from harness.images.catalog import ImageCatalog, prepare
 from harness.images.registry import DEFAULT_ADDRESS, LocalRegistry
-from harness.resources import Leak, sweep
+from harness.ownership import RunOwnership
+from harness.resources import Sweep, sweep
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class Settings:
     image_registry: str | None = None
     runtime_handler: str = ""
     shim: EmbeddedShim = field(default_factory=EmbeddedShim)
+
+    @property
+    def ownership(self) -> RunOwnership:
+        return RunOwnership(self.run_id)
 
     @property
     def endpoints_record(self) -> Path:
@@ -123,10 +128,11 @@ class CriSession:
             self.client.close()
 
 
-def finish_run(settings: Settings) -> list[Leak] | None:
+def finish_run(settings: Settings) -> Sweep | None:
     """At the very end of a run: sweep this run's leaks, stop what the run started.
 
-    Returns None when no process of the run ever connected to a runtime.
+    Returns None when no process of the run ever connected to a runtime; raises CriError when
+    the sweep could not list what is left.
     """
     try:
         return _sweep_recorded_runtime(settings)
@@ -135,13 +141,13 @@ def finish_run(settings: Settings) -> list[Leak] | None:
         LocalRegistry(DEFAULT_ADDRESS, settings.registry_dir).stop()
 
 
-def _sweep_recorded_runtime(settings: Settings) -> list[Leak] | None:
+def _sweep_recorded_runtime(settings: Settings) -> Sweep | None:
     if not settings.endpoints_record.exists():
         return None
     record = json.loads(settings.endpoints_record.read_text())
     endpoints = Endpoints(runtime=record["runtime"], image=record["image"], source="run")
     client = CriClient(endpoints, settings.timeout)
     try:
-        return sweep(client, settings.run_id)
+        return sweep(client, settings.ownership)
     finally:
         client.close()

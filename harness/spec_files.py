@@ -15,7 +15,7 @@ from cri_api.v1 import api_pb2 as cri
 from google.protobuf import json_format
 
 from harness.json_files import read_json, write_json
-from harness.resources import RUN_LABEL, TEST_ANNOTATION
+from harness.ownership import RUN_LABEL, TEST_ANNOTATION
 
 FORMAT = "cri-conformance/spec/v1"
 

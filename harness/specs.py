@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from harness.builders import container_config, pod_config, unique_name
-from harness.resources import RUN_LABEL
+from harness.ownership import RUN_LABEL
 from harness.spec_files import Spec
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"

@@ -9,7 +9,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.resources import RUN_LABEL
+from harness.ownership import RUN_LABEL
 
 FAILS_HALFWAY = """
 import pytest

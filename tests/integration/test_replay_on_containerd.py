@@ -7,28 +7,14 @@ from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
-from hypothesis import find
 from hypothesis import strategies as st
+from simplest_specs import a_spec
 
 from harness import spec_files, specs
 from harness.builders import pid_namespace
 from harness.cli import main
 from harness.client import CriClient
-from harness.images.registry import DEFAULT_ADDRESS, repository
-from harness.resources import TEST_ANNOTATION
-from harness.spec_files import Spec
-
-OWNER = specs.Owner("20260101-000000-abcdef", "tests::replay", "/nonexistent/logs", "/gone")
-IMAGE = f"{repository(DEFAULT_ADDRESS, 'busybox')}:1.0"
-
-
-def a_spec(property: str, **options: object) -> Spec:
-    """The simplest spec the strategy makes (deterministic, no randomness in the test)."""
-    spec: Spec = find(
-        specs.pod_specs(OWNER, IMAGE, property, **options),  # type: ignore[arg-type]
-        lambda _: True,
-    )
-    return spec
+from harness.ownership import TEST_ANNOTATION
 
 
 def replayed_objects(client: CriClient, path: Path) -> list[str]:

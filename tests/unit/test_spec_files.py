@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import invalid_specs, spec_files, specs
-from harness.resources import RUN_LABEL, TEST_ANNOTATION
+from harness.ownership import RUN_LABEL, TEST_ANNOTATION
 from harness.spec_files import Spec, SpecFileError
 
 OWNER = specs.Owner("20260101-000000-abcdef", "tests::unit", "/old/logs", "/old/volumes")

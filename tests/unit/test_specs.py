@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import invalid_specs, specs
-from harness.resources import RUN_LABEL, TEST_ANNOTATION
+from harness.ownership import RUN_LABEL, TEST_ANNOTATION
 from harness.spec_files import Spec
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
