@@ -75,7 +75,9 @@ def test_image_status_reports_id_tags_digests_and_size(
 ) -> None:
     image = images["webserver"]
     _, status = pull_and_status(cri, image.ref)
-    assert status.id == image.config_digest
+    assert status.id == image.config_digest, (
+        f"ImageStatus.id {status.id} is not the image's config digest {image.config_digest}"
+    )
     assert image.ref in status.repo_tags
     assert image.digest_ref in status.repo_digests
     assert status.size > 0

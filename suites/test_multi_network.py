@@ -66,7 +66,8 @@ def test_a_container_sees_the_listening_socket_of_another(
         lambda ports: 7002 in ports,
         what="the listener to listen on 7002",
     )
-    assert 7002 in listening_ports(cri, other.id)
+    seen = listening_ports(cri, other.id)
+    assert 7002 in seen, f"the other container sees listening ports {sorted(seen)}, not 7002"
 
 
 @pytest.mark.feature("multi.network.pod-ip", shape="multi")

@@ -40,6 +40,7 @@ def run_webserver(make_container: ContainerFactory, images: ImageCatalog, pod: P
 def test_pod_status_reports_a_valid_pod_ip(cri: CriClient, make_pod: PodFactory) -> None:
     pod = make_pod()
     network = cri.pod_status(pod.id).status.network
+    assert network.ip, "PodSandboxStatus reports no pod IP"
     address = ipaddress.ip_address(network.ip)
     assert not address.is_unspecified
     assert not address.is_loopback, f"the pod IP {address} is a loopback address"

@@ -84,7 +84,8 @@ def test_a_container_pid_namespace_makes_the_container_process_pid_1(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     container = in_namespaces(make_pod, make_container, pid=api.CONTAINER)
-    assert exec_ok(cri, container, "cat", "/proc/1/cmdline") == "sleep\x003600\x00"
+    first = exec_ok(cri, container, "cat", "/proc/1/cmdline")
+    assert first == "sleep\x003600\x00", f"PID 1 is {first!r}, not the container's process"
 
 
 @pytest.mark.parametrize(

@@ -123,8 +123,10 @@ def pod_invariants_hold_for_any_shape(lab: Lab, spec: Spec) -> None:
         c.name: c.config.linux.security_context.namespace_options.pid == cri.POD for c in containers
     }
     for viewer in containers:
-        assert pod_ip in probes.ipv4_addresses_in(lab.client, viewer.id), viewer.name
-        assert probes.hostname_in(lab.client, viewer.id) == spec.pod.hostname, viewer.name
+        addresses = probes.ipv4_addresses_in(lab.client, viewer.id)
+        assert pod_ip in addresses, f"{viewer.name} lacks the pod IP {pod_ip}: {sorted(addresses)}"
+        hostname = probes.hostname_in(lab.client, viewer.id)
+        assert hostname == spec.pod.hostname, f"{viewer.name} has hostname {hostname!r}"
         seen = "\n".join(probes.process_args_in(lab.client, viewer.id))
         for other in containers:
             visible = other is viewer or (shares_pids[viewer.name] and shares_pids[other.name])
