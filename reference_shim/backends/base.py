@@ -145,6 +145,15 @@ class VmStatus:
 
 
 @dataclass(frozen=True)
+class ProcessUser:
+    """The credentials a VM's workload process holds, as its kernel reports them."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]  # the supplementary groups (getgroups), in the kernel's order
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     stdout: bytes
@@ -258,6 +267,11 @@ class VmBackend(Protocol):
 
     def list_vms(self) -> dict[str, VmStatus]:
         """Every VM of this shim instance, by id, whatever its state."""
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        """The uid, gid and groups of the VM's running workload, read from the process itself
+        (not from its config: that is what ContainerStatus.user must report). None when the
+        workload is no longer running or the backend cannot see its process."""
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult: ...
 
