@@ -120,30 +120,46 @@ MEMBER = ("2345", "2346", {"2346", "5001", "5002"})
 LONER = ("3456", "3457", {"3457"})
 
 
+def assert_groups_from_the_image(
+    seen: tuple[str, str, set[str]], expected: tuple[str, str, set[str]]
+) -> None:
+    assert seen == expected, (
+        f"the process runs as uid {seen[0]} gid {seen[1]} groups {sorted(seen[2])}; the image's "
+        f"/etc/passwd and /etc/group give gid {expected[1]} groups {sorted(expected[2])}"
+    )
+
+
+# api.proto SupplementalGroupsPolicy Merge (the default): the container's groups are merged "with
+# the primary user's groups as defined in the container image (in /etc/group)"; a uid without a
+# group runs with its primary gid from the image's /etc/passwd, as the OCI image spec's USER says.
+
+
+@pytest.mark.feature("security.image-user-groups")
+def test_an_image_user_without_a_group_takes_its_groups_from_the_image(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    container = make_container(make_pod(), image=images["groups"].ref, command=IDENTITY)
+    assert_groups_from_the_image(identity(cri, container), MEMBER)
+
+
 @pytest.mark.parametrize(
-    ("image", "linux", "expected"),
-    [
-        pytest.param("groups", None, MEMBER, id="image-user"),
-        pytest.param("groups", secured(run_as_user=uid(2345)), MEMBER, id="run-as-user-member"),
-        pytest.param("groups", secured(run_as_user=uid(3456)), LONER, id="run-as-user-loner"),
-    ],
+    ("user", "expected"),
+    [pytest.param(2345, MEMBER, id="member"), pytest.param(3456, LONER, id="loner")],
 )
 @pytest.mark.feature("security.run-as-user-image-groups")
-def test_a_uid_without_a_group_takes_its_groups_from_the_image(
+def test_run_as_user_without_a_group_takes_its_groups_from_the_image(
     cri: CriClient,
     make_pod: PodFactory,
     make_container: ContainerFactory,
     images: ImageCatalog,
-    image: str,
-    linux: api.LinuxContainerConfig | None,
+    user: int,
     expected: tuple[str, str, set[str]],
 ) -> None:
-    # api.proto SupplementalGroupsPolicy Merge (the default): the container's groups are merged
-    # "with the primary user's groups as defined in the container image (in /etc/group)"; a uid
-    # without run_as_group runs with its primary gid from the image's /etc/passwd, as the OCI
-    # image spec's USER says.
-    container = make_container(make_pod(), image=images[image].ref, command=IDENTITY, linux=linux)
-    assert identity(cri, container) == expected
+    linux = secured(run_as_user=uid(user))
+    container = make_container(
+        make_pod(), image=images["groups"].ref, command=IDENTITY, linux=linux
+    )
+    assert_groups_from_the_image(identity(cri, container), expected)
 
 
 @pytest.mark.parametrize(
