@@ -18,7 +18,9 @@ from reference_shim.backends.base import ProcessUser
 from reference_shim.backends.docker.processes import parse_status, read_process_user
 
 CONTAINER_ID = "c0ffee" * 10 + "abcd"
-STATUS = "Name:\tsh\nUid:\t1001\t1001\t1001\t1001\nGid:\t2346\t2346\t2346\t2346\nGroups:\t5001 5002 \n"
+STATUS = (
+    "Name:\tsh\nUid:\t1001\t1001\t1001\t1001\nGid:\t2346\t2346\t2346\t2346\nGroups:\t5001 5002 \n"
+)
 
 
 def run_as(uid: int, gid: int) -> cri.ContainerConfig:
