@@ -128,6 +128,8 @@ class VmSpec:
     stop_signal: str = ""
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False  # stdin closes when the first attach with stdin ends
+    cgroup_parent: str = ""  # the pod's, in the syntax of the backend's cgroup driver
     shareable_ipc: bool = False  # other VMs will join this VM's IPC namespace
 
 
@@ -251,6 +253,10 @@ class VmBackend(Protocol):
 
     def ready(self) -> tuple[bool, str]:
         """Whether the backend answers and can run VMs, and why not."""
+
+    def cgroup_driver(self) -> str:
+        """"cgroupfs" or "systemd": the syntax of the cgroup parents the backend puts VMs
+        under (``VmSpec.cgroup_parent``), which RuntimeConfig tells the kubelet."""
 
     def network_status(self) -> tuple[bool, str]:
         """Whether the network really exists and is usable, and why not."""

@@ -257,6 +257,11 @@ class AppleBackend:
 
     # -- inside a VM --------------------------------------------------------------------
 
+    def cgroup_driver(self) -> str:
+        """cgroupfs, the kubelet's default; every cgroup parent is refused all the same
+        (``translate.refuse_pod_features``): Apple VMs are in no cgroup of the host."""
+        return "cgroupfs"
+
     def process_user(self, vm_id: str) -> ProcessUser | None:
         """Unknown: Apple's CLI shows neither the workload's process nor its credentials (it
         runs under vminitd inside the VM, out of the host's sight), so ContainerStatus.user is

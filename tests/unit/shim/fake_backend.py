@@ -190,6 +190,9 @@ class FakeVmBackend:
     def list_vms(self) -> dict[str, VmStatus]:
         return {vm_id: self.inspect_vm(vm_id) for vm_id in list(self.vms)}
 
+    def cgroup_driver(self) -> str:
+        return "cgroupfs"
+
     def process_user(self, vm_id: str) -> ProcessUser | None:
         """Running VMs run as their spec's numeric ``uid[:gid]`` (root by default)."""
         vm = self.vms.get(vm_id)
