@@ -1,4 +1,5 @@
-"""What ContainerStatus reports comes from the workload, not from the config the shim was given.
+"""What ContainerStatus and RuntimeConfig report comes from the workload and the backend, not
+from the config the shim was given.
 
 A runtime that echoes its input passes a suite that only reads status back; these pin that the
 shim's status user is the process's (fake backend), and how the Docker backend reads it.
@@ -83,3 +84,17 @@ def test_a_process_is_read_only_when_its_cgroup_names_the_container(tmp_path: Pa
     other = fake_proc(tmp_path, 42, "4:memory:/user.slice\n")  # a PID reused, or seen elsewhere
     assert read_process_user(42, CONTAINER_ID, other) is None
     assert read_process_user(43, CONTAINER_ID, proc) is None  # the process has ended
+
+
+@pytest.mark.parametrize(
+    ("driver", "advertised"), [("systemd", cri.SYSTEMD), ("cgroupfs", cri.CGROUPFS)]
+)
+def test_runtime_config_advertises_the_backends_cgroup_driver(
+    client: CriClient,
+    backend: FakeBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    driver: str,
+    advertised: int,
+) -> None:
+    monkeypatch.setattr(backend, "cgroup_driver", lambda: driver)
+    assert client.runtime_config().linux.cgroup_driver == advertised
