@@ -255,8 +255,8 @@ class VmBackend(Protocol):
         """Whether the backend answers and can run VMs, and why not."""
 
     def cgroup_driver(self) -> str:
-        """"cgroupfs" or "systemd": the syntax of the cgroup parents the backend puts VMs
-        under (``VmSpec.cgroup_parent``), which RuntimeConfig tells the kubelet."""
+        """The syntax of the cgroup parents the backend puts VMs under (``VmSpec.cgroup_parent``):
+        "cgroupfs" or "systemd". RuntimeConfig tells the kubelet."""
 
     def network_status(self) -> tuple[bool, str]:
         """Whether the network really exists and is usable, and why not."""
