@@ -35,7 +35,7 @@ from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
-from reference_shim.backends.docker.processes import read_process_user
+from reference_shim.backends.docker.processes import main_process_user
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
     create_args,
@@ -209,9 +209,7 @@ class DockerBackend:
                 document = self._api.inspect_container(vm_id)
             except docker.errors.NotFound:
                 return None
-        state = document.get("State") or {}
-        pid = int(state.get("Pid") or 0) if state.get("Running") else 0
-        return read_process_user(pid, str(document["Id"])) if pid > 0 else None
+        return main_process_user(document)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         with docker_errors(f"exec in VM {vm_id[:12]}"):

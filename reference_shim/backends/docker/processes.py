@@ -9,9 +9,13 @@ from another PID namespace, or reused after the process ended, is never taken fo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from reference_shim.backends.base import ProcessUser
+
+log = logging.getLogger(__name__)
 
 PROC = Path("/proc")
 
@@ -38,3 +42,21 @@ def read_process_user(pid: int, container_id: str, proc: Path = PROC) -> Process
         return parse_status((directory / "status").read_text())
     except (FileNotFoundError, ProcessLookupError):  # it ended, or is not visible from here
         return None
+
+
+def main_process_user(document: dict[str, Any], proc: Path = PROC) -> ProcessUser | None:
+    """The credentials of the main process of the container ``document`` (Docker's inspect
+    answer) describes, while it runs."""
+    state = document.get("State") or {}
+    pid = int(state.get("Pid") or 0) if state.get("Running") else 0
+    if pid <= 0:
+        return None
+    user = read_process_user(pid, str(document["Id"]), proc)
+    if user is None:
+        log.warning(
+            "container %s: host PID %d is not its process here (it ended, or the shim does not "
+            "run in the Docker Engine's PID namespace); ContainerStatus.user stays empty",
+            str(document["Id"])[:12],
+            pid,
+        )
+    return user

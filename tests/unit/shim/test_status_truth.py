@@ -16,7 +16,11 @@ from shim_helpers import container_config, pod_config
 
 from harness.client import CriClient
 from reference_shim.backends.base import ProcessUser
-from reference_shim.backends.docker.processes import parse_status, read_process_user
+from reference_shim.backends.docker.processes import (
+    main_process_user,
+    parse_status,
+    read_process_user,
+)
 
 CONTAINER_ID = "c0ffee" * 10 + "abcd"
 STATUS = (
@@ -98,3 +102,11 @@ def test_runtime_config_advertises_the_backends_cgroup_driver(
 ) -> None:
     monkeypatch.setattr(backend, "cgroup_driver", lambda: driver)
     assert client.runtime_config().linux.cgroup_driver == advertised
+
+
+def test_only_a_running_containers_main_process_is_read(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, 41, f"0::/docker/{CONTAINER_ID}\n")
+    running = {"Id": CONTAINER_ID, "State": {"Running": True, "Pid": 41}}
+    assert main_process_user(running, proc) == parse_status(STATUS)
+    exited = {"Id": CONTAINER_ID, "State": {"Running": False, "Pid": 0}}
+    assert main_process_user(exited, proc) is None
