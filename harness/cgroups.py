@@ -40,6 +40,59 @@ def new_cgroup_parent(driver: int) -> str:
     return f"/cri-conformance-{token}"
 
 
+def parent_path(parent: str, driver: int) -> str:
+    """Where a cgroup parent is in the hierarchy: a cgroupfs parent is a path already; a
+    systemd slice sits in the slices its dashes name (``a-b.slice`` is ``/a.slice/a-b.slice``)."""
+    if driver != api.SYSTEMD:
+        return "/" + parent.strip("/")
+    parts = parent.removesuffix(".slice").split("-")
+    return "".join("/" + "-".join(parts[: i + 1]) + ".slice" for i in range(len(parts)))
+
+
+def process_cgroups(cri: CriClient, container: Container) -> dict[str, str]:
+    """Hierarchy (its controllers, or "" for the unified one) -> the cgroup of a process in the
+    container, as ``/proc/self/cgroup`` shows it there."""
+    found = {}
+    for line in exec_ok(cri, container, "cat", "/proc/self/cgroup").splitlines():
+        _, controllers, path = line.split(":", 2)
+        found[controllers] = path
+    return found
+
+
+def populated_below(directory: Path) -> bool:
+    """Whether a cgroup directory on the host, or one below it, holds a process."""
+    return any(procs.read_text().strip() for procs in directory.rglob("cgroup.procs"))
+
+
+def assert_under_cgroup_parent(
+    cri: CriClient, container: Container, parent: str, driver: int
+) -> None:
+    """The container's processes are in a cgroup below ``parent``.
+
+    Seen from inside through ``/proc/self/cgroup``; a container in a cgroup namespace of its
+    own sees its cgroup as "/" there, and then the parent's directory on the host must hold
+    the processes (the runtime runs on this host, as the cgroupfs parents of ``new_cgroup_parent``
+    already assume).
+    """
+    expected = parent_path(parent, driver)
+    paths = process_cgroups(cri, container)
+    if set(paths.values()) == {"/"}:
+        directories = [d for d in CGROUP_ROOT.glob(f"*{expected}") if d.is_dir()]
+        directories += [CGROUP_ROOT / expected.lstrip("/")] if expected != "/" else []
+        assert any(d.is_dir() and populated_below(d) for d in directories), (
+            f"the container sees its cgroup as / (a cgroup namespace), and on the host no "
+            f"cgroup below {expected} holds a process"
+        )
+        return
+    outside = {
+        hierarchy: path for hierarchy, path in paths.items() if not path.startswith(expected + "/")
+    }
+    assert not outside, (
+        f"the pod's cgroup_parent is {parent!r} ({expected}); a process of its container is in "
+        f"{outside} (/proc/self/cgroup)"
+    )
+
+
 def remove_cgroup_parent(parent: str) -> list[str]:
     """Remove a cgroupfs parent from every hierarchy, once the runtime emptied it.
 

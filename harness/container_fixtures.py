@@ -31,10 +31,18 @@ class CgroupPodFactory:
         self._driver: int | None = None
         self.made: list[tuple[Pod, str]] = []
 
-    def __call__(self, name: str = "pod", **fields: Any) -> Pod:
+    @property
+    def driver(self) -> int:
+        """The runtime's cgroup driver, whose syntax the parents are written in."""
         if self._driver is None:
             self._driver = cgroup_driver(self._cri)
-        parent = new_cgroup_parent(self._driver)
+        return self._driver
+
+    def parent_of(self, pod: Pod) -> str:
+        return next(parent for made, parent in self.made if made.id == pod.id)
+
+    def __call__(self, name: str = "pod", **fields: Any) -> Pod:
+        parent = new_cgroup_parent(self.driver)
         linux = api.LinuxPodSandboxConfig()
         linux.CopyFrom(fields.pop("linux", linux))
         linux.cgroup_parent = parent

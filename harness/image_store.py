@@ -16,7 +16,9 @@ from harness.client import CriClient
 from harness.factories import ImagePuller
 from harness.images.catalog import TestImage
 
-SHARED_IMAGES = frozenset({"busybox", "webserver", "nonroot", "entrypoint", "pause", "named-user"})
+SHARED_IMAGES = frozenset(
+    {"busybox", "webserver", "nonroot", "entrypoint", "pause", "named-user", "groups"}
+)
 
 
 def present(cri: CriClient, ref: str) -> api.Image | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import convert
+from reference_shim.backends.base import ProcessUser
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, specs, validation
 from reference_shim.cri.records import ContainerRecord, PodRecord
@@ -26,14 +27,18 @@ def log_path(pod: PodRecord, config: cri.ContainerConfig) -> str:
     return os.path.join(pod.config.log_directory, config.log_path)
 
 
-def _user(context: cri.LinuxContainerSecurityContext) -> cri.LinuxContainerUser:
-    """The identity the workload runs as, when the config states it numerically."""
-    if not (context.HasField("run_as_user") and context.HasField("run_as_group")):
+def status_user(user: ProcessUser | None) -> cri.LinuxContainerUser:
+    """ContainerStatus.user from the process's credentials; empty when they are unknown.
+
+    supplemental_groups lists the primary gid first, then the process's other groups, as
+    containerd and CRI-O report them (they hand the gid to the OCI runtime among the additional
+    gids). So a known user always has at least one group, and an unknown one none.
+    """
+    if user is None:
         return cri.LinuxContainerUser()
+    others = [group for group in dict.fromkeys(user.groups) if group != user.gid]
     return cri.LinuxContainerUser(
-        uid=context.run_as_user.value,
-        gid=context.run_as_group.value,
-        supplemental_groups=[context.run_as_group.value, *context.supplemental_groups],
+        uid=user.uid, gid=user.gid, supplemental_groups=[user.gid, *others]
     )
 
 
@@ -72,7 +77,6 @@ class Containers:
                 image_id=image.id,
                 log_path=log_path(pod, config),
                 resources=config.linux.resources,
-                user=_user(config.linux.security_context),
                 in_pod_vm=bool(placement.inside),
             )
             spec = specs.container_spec(
@@ -90,6 +94,8 @@ class Containers:
                 self.ctx.registry.pod(container.pod_id), f"start container {container.id}"
             )
             status = self.ctx.backend.start_vm(container.vm_id)
+            # The identity the process started with, read before it can change it.
+            container.user = status_user(self.ctx.backend.process_user(container.vm_id))
             container.state = cri.CONTAINER_RUNNING
             container.started_at = status.started_at or now_ns()
             container.ip = status.ip

@@ -77,7 +77,7 @@ def container_status(container: ContainerRecord) -> cri.ContainerStatus:
         resources=cri.ContainerResources(linux=container.resources),
         stop_signal=container.config.stop_signal,
     )
-    if container.user.ByteSize():
+    if container.user.supplemental_groups:  # a known user lists its gid there at least
         status.user.linux.CopyFrom(container.user)
     return status
 

@@ -60,12 +60,11 @@ def status(ctx: ShimContext, verbose: bool) -> cri.StatusResponse:
     return response
 
 
-def runtime_config() -> cri.RuntimeConfigResponse:
-    """VMs are cgroup-managed by the backend on the host; the shim itself uses cgroupfs
-    paths, so that is what kubelet must match."""
-    return cri.RuntimeConfigResponse(
-        linux=cri.LinuxRuntimeConfiguration(cgroup_driver=cri.CGROUPFS)
-    )
+def runtime_config(ctx: ShimContext) -> cri.RuntimeConfigResponse:
+    """The backend puts VMs under the pod's cgroup parent as its host's cgroup manager names
+    them (Docker: its own cgroup driver), so the kubelet must name parents that way."""
+    driver = cri.SYSTEMD if ctx.backend.cgroup_driver() == "systemd" else cri.CGROUPFS
+    return cri.RuntimeConfigResponse(linux=cri.LinuxRuntimeConfiguration(cgroup_driver=driver))
 
 
 def update_runtime_config(ctx: ShimContext, request: cri.UpdateRuntimeConfigRequest) -> None:

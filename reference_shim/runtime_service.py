@@ -71,7 +71,7 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
     def RuntimeConfig(
         self, request: cri.RuntimeConfigRequest, context: grpc.ServicerContext
     ) -> cri.RuntimeConfigResponse:
-        return runtime_info.runtime_config()
+        return runtime_info.runtime_config(self.ctx)
 
     @rpc
     def UpdateRuntimeConfig(

@@ -4,11 +4,15 @@ directory, terminal and stdin, each read back from the container's own output.""
 from __future__ import annotations
 
 import pytest
+from cri_api.v1 import api_pb2 as api
 
+from harness import streaming
 from harness.client import CriClient
-from harness.cri_logs import output_lines, wait_for_output
-from harness.factories import ContainerFactory, PodFactory
+from harness.cri_logs import output_lines, wait_for_line, wait_for_output
+from harness.factories import Container, ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
+from harness.streaming import StreamType, Transport
+from harness.waiting import wait_for_exit
 
 # The entrypoint image: ENTRYPOINT ["/bin/echo", "entrypoint"], CMD ["from-image-cmd"],
 # WORKDIR /work, ENV IMAGE_ENV=from-image (fixtures/images/entrypoint.toml).
@@ -195,3 +199,39 @@ def test_stdin_is_a_pipe_only_when_asked_for(
     assert fd0.startswith(expected), (
         f"with stdin={stdin} stdin_once={stdin_once}, fd 0 is {fd0!r}; expected {expected}"
     )
+
+
+CAT_UNTIL_EOF = ["sh", "-c", "cat; echo stdin-closed"]
+
+
+def attach_and_send(cri: CriClient, container: Container, line: bytes) -> None:
+    """One attach session (SPDY, the kubelet's): send ``line``, see ``cat`` echo it, then end
+    the session's stdin and detach."""
+    request = api.AttachRequest(container_id=container.id, stdin=True, stdout=True)
+    with streaming.start_attach(cri, request, Transport.SPDY) as session:
+        session.write_stdin(line)
+        session.output(StreamType.STDOUT).wait_for(line, timeout=10)
+        session.close_stdin()
+
+
+@pytest.mark.parametrize(
+    "stdin_once", [pytest.param(True, id="stdin-once"), pytest.param(False, id="stdin")]
+)
+@pytest.mark.feature("container.stdin.open")
+def test_stdin_once_closes_stdin_when_the_first_attach_ends(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, stdin_once: bool
+) -> None:
+    # api.proto ContainerConfig.stdin and stdin_once ("Variables for interactive containers"),
+    # with the kubelet's meaning (core/v1 Container.stdinOnce): with stdin_once, stdin is closed
+    # after the first attach session ends, and stays closed; without it, it stays open and a
+    # later attach still reaches the container.
+    container = make_container(make_pod(), command=CAT_UNTIL_EOF, stdin=True, stdin_once=stdin_once)
+    attach_and_send(cri, container, b"first\n")
+    if stdin_once:
+        assert wait_for_exit(cri, container.id).exit_code == 0, "cat did not end at EOF"
+        assert output_lines(cri, container) == ["first", "stdin-closed"]
+        return
+    attach_and_send(cri, container, b"second\n")
+    lines = wait_for_line(container, "second")
+    assert "stdin-closed" not in lines, f"stdin was closed after the first attach: {lines}"
+    assert cri.container_status(container.id).status.state == api.CONTAINER_RUNNING

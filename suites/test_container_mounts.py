@@ -89,29 +89,37 @@ def test_a_host_path_that_is_a_symlink_mounts_its_target(
 
 
 @pytest.mark.feature("container.mount.status")
-def test_status_reports_each_mount_as_configured(
+def test_status_reports_the_mounts_in_effect(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
+    # api.proto ContainerStatus.mounts ("Mounts for the container") reports the container's
+    # mounts; each must be in effect inside: container_path mounted from host_path, and
+    # read-only exactly when reported so (Mount.readonly: "If set, the mount is read-only").
     mounts = [
-        api.Mount(container_path="/a", host_path=str(host_dir(tmp_path, "a"))),
-        api.Mount(container_path="/b", host_path=str(host_dir(tmp_path, "b")), readonly=True),
+        api.Mount(container_path="/a", host_path=str(host_dir(tmp_path, "a", origin="a\n"))),
         api.Mount(
-            container_path="/c", host_path=str(host_dir(tmp_path, "c")), selinux_relabel=True
+            container_path="/b",
+            host_path=str(host_dir(tmp_path, "b", origin="b\n")),
+            readonly=True,
         ),
     ]
     container = mounted(make_pod, make_container, *mounts)
     reported = cri.container_status(container.id).status.mounts
 
-    def summary(mount: api.Mount) -> tuple[str, str, bool, bool, int]:
-        return (
-            mount.container_path,
-            mount.host_path,
-            mount.readonly,
-            mount.selinux_relabel,
-            mount.propagation,
-        )
+    def summary(mount: api.Mount) -> tuple[str, str, bool, int]:
+        return (mount.container_path, mount.host_path, mount.readonly, mount.propagation)
 
     assert sorted(map(summary, reported)) == sorted(map(summary, mounts))
+    for mount in reported:
+        mode = "ro" if mount.readonly else "rw"
+        options = mount_options(cri, container, mount.container_path)
+        assert mode in options, (
+            f"status reports {mount.container_path} {mode}; /proc/self/mountinfo has {options}"
+        )
+        inside = exec_ok(cri, container, "cat", f"{mount.container_path}/origin")
+        assert inside == (Path(mount.host_path) / "origin").read_text(), (
+            f"{mount.container_path} does not show the files of {mount.host_path}"
+        )
 
 
 def propagation_container(

@@ -121,15 +121,21 @@ def test_every_container_has_the_pods_dns_config(
 
 
 @pytest.mark.feature("multi.network.hosts", shape="multi")
-def test_every_container_has_the_same_hosts_file(
+def test_every_container_has_the_same_hosts_file_and_the_pods_hostname(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
+    # api.proto PodSandboxConfig.hostname: the "Hostname of the sandbox", which its containers
+    # share with its network; they resolve names through one hosts file.
     pod = make_pod("hosts", hostname="hosts-pod")
     containers = [make_container(pod, name) for name in ("one", "two")]
     contents = {probes.read_file_in(cri, container.id, "/etc/hosts") for container in containers}
     assert len(contents) == 1, f"the containers see different /etc/hosts files: {contents}"
     entries = [line.split() for line in contents.pop().splitlines()]
     assert any(entry[:1] == ["127.0.0.1"] and "localhost" in entry for entry in entries)
+    names = {container.name: probes.hostname_in(cri, container.id) for container in containers}
+    assert set(names.values()) == {"hosts-pod"}, (
+        f"the pod's hostname is hosts-pod; inside, the containers are named {names}"
+    )
 
 
 def client_get(cri: CriClient, container_id: str, url: str) -> str | None:

@@ -1,11 +1,14 @@
-"""Linux pod settings: sysctls (seen inside the pod) and namespace options (read back in status)."""
+"""Linux pod settings: sysctls and the cgroup parent (seen inside the pod), namespace options
+(read back in status)."""
 
 from __future__ import annotations
 
 import pytest
 from cri_api.v1 import api_pb2 as api
 
+from harness.cgroups import assert_under_cgroup_parent
 from harness.client import CriClient
+from harness.container_fixtures import CgroupPodFactory
 from harness.factories import ContainerFactory, PodFactory
 from harness.probes import sysctl_in
 
@@ -28,6 +31,21 @@ def test_a_pod_sysctl_is_set_inside_the_pod(
     pod = make_pod("sysctl", linux=api.LinuxPodSandboxConfig(sysctls={name: value}))
     seen = sysctl_in(cri, make_container(pod).id, name)
     assert seen == value, f"sysctl {name} is {seen!r} in the container, the pod asked for {value!r}"
+
+
+@pytest.mark.feature("pod.cgroup-parent")
+def test_the_pods_containers_run_under_its_cgroup_parent(
+    cri: CriClient, make_cgroup_pod: CgroupPodFactory, make_container: ContainerFactory
+) -> None:
+    # api.proto LinuxPodSandboxConfig.cgroup_parent: "Parent cgroup of the PodSandbox. The
+    # cgroupfs style syntax will be used, but the container runtime can convert it to systemd
+    # semantics if needed." The parent is named in the syntax of the cgroup driver RuntimeConfig
+    # advertises (cgroupfs when it has none), as critest does.
+    pod = make_cgroup_pod("cgroup")
+    container = make_container(pod)
+    assert_under_cgroup_parent(
+        cri, container, make_cgroup_pod.parent_of(pod), make_cgroup_pod.driver
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ import re
 import pytest
 from cri_api.v1 import api_pb2 as api
 
+from harness.cgroups import assert_under_cgroup_parent, process_cgroups
 from harness.client import CriClient
+from harness.container_fixtures import CgroupPodFactory
+from harness.factories import ContainerFactory
 from harness.verbose_info import assert_json_values
 
 
@@ -45,13 +48,27 @@ def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -
 
 
 @pytest.mark.feature("runtime.config.cgroup-driver")
-def test_runtime_config_reports_the_cgroup_driver(cri: CriClient) -> None:
+def test_runtime_config_reports_the_cgroup_driver_in_use(
+    cri: CriClient, make_cgroup_pod: CgroupPodFactory, make_container: ContainerFactory
+) -> None:
+    # api.proto LinuxRuntimeConfiguration.cgroup_driver: "Cgroup driver to use" by the kubelet,
+    # which names pod cgroup parents in its syntax. The driver advertised must be the one the
+    # runtime uses: a parent in that syntax is honoured, and a systemd runtime puts each
+    # container in a scope of its own (a cgroupfs one in a plain directory).
     answer = cri.runtime_config()
     assert answer.HasField("linux"), "RuntimeConfig returned no linux config"
     drivers = {api.CgroupDriver.SYSTEMD: "systemd", api.CgroupDriver.CGROUPFS: "cgroupfs"}
-    assert answer.linux.cgroup_driver in drivers, (
-        f"RuntimeConfig names cgroup driver {answer.linux.cgroup_driver}, "
-        "neither systemd (0) nor cgroupfs (1)"
+    driver = answer.linux.cgroup_driver
+    assert driver in drivers, (
+        f"RuntimeConfig names cgroup driver {driver}, neither systemd (0) nor cgroupfs (1)"
+    )
+    pod = make_cgroup_pod("driver")
+    container = make_container(pod)
+    assert_under_cgroup_parent(cri, container, make_cgroup_pod.parent_of(pod), driver)
+    scopes = {path.endswith(".scope") for path in process_cgroups(cri, container).values()}
+    assert scopes == {driver == api.CgroupDriver.SYSTEMD}, (
+        f"RuntimeConfig advertises {drivers[driver]}, but the container's cgroups are "
+        f"{process_cgroups(cri, container)}"
     )
 
 

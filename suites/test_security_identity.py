@@ -1,12 +1,14 @@
 """Who a container's processes run as: run_as_user, run_as_group, run_as_username, the image
 USER, supplemental groups, and the user ContainerStatus reports.
 
-The nonroot image has USER 1234:1234 and a passwd entry ``conformance`` for it.
+The nonroot image has USER 1234:1234 and a passwd entry ``conformance`` for it; the groups
+image has users whose groups come from its own /etc/passwd and /etc/group.
 """
 
 from __future__ import annotations
 
 import pytest
+from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.cri_logs import wait_for_output
@@ -112,13 +114,90 @@ def test_supplemental_groups_are_added_to_the_process_groups(
     assert identity(cri, container)[2] == {"1002", "3001", "3002"}
 
 
+# The groups image: USER 2345 (`member`, primary gid 2346 in /etc/passwd, listed in groups 5001
+# and 5002 in /etc/group) and `loner` 3456 (primary gid 3457, no other group).
+MEMBER = ("2345", "2346", {"2346", "5001", "5002"})
+LONER = ("3456", "3457", {"3457"})
+
+
+def assert_groups_from_the_image(
+    seen: tuple[str, str, set[str]], expected: tuple[str, str, set[str]]
+) -> None:
+    assert seen == expected, (
+        f"the process runs as uid {seen[0]} gid {seen[1]} groups {sorted(seen[2])}; the image's "
+        f"/etc/passwd and /etc/group give gid {expected[1]} groups {sorted(expected[2])}"
+    )
+
+
+# api.proto SupplementalGroupsPolicy Merge (the default): the container's groups are merged "with
+# the primary user's groups as defined in the container image (in /etc/group)"; a uid without a
+# group runs with its primary gid from the image's /etc/passwd, as the OCI image spec's USER says.
+
+
+@pytest.mark.feature("security.image-user-groups")
+def test_an_image_user_without_a_group_takes_its_groups_from_the_image(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+) -> None:
+    container = make_container(make_pod(), image=images["groups"].ref, command=IDENTITY)
+    assert_groups_from_the_image(identity(cri, container), MEMBER)
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [pytest.param(2345, MEMBER, id="member"), pytest.param(3456, LONER, id="loner")],
+)
+@pytest.mark.feature("security.run-as-user-image-groups")
+def test_run_as_user_without_a_group_takes_its_groups_from_the_image(
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    images: ImageCatalog,
+    user: int,
+    expected: tuple[str, str, set[str]],
+) -> None:
+    linux = secured(run_as_user=uid(user))
+    container = make_container(
+        make_pod(), image=images["groups"].ref, command=IDENTITY, linux=linux
+    )
+    assert_groups_from_the_image(identity(cri, container), expected)
+
+
+@pytest.mark.parametrize(
+    ("image", "linux"),
+    [
+        pytest.param(
+            "busybox",
+            secured(run_as_user=uid(1001), run_as_group=uid(1002), supplemental_groups=[3001]),
+            id="run-as-user-and-group",
+        ),
+        pytest.param("groups", secured(run_as_user=uid(3456)), id="gid-from-image-passwd"),
+        pytest.param("groups", None, id="groups-from-image-group"),
+    ],
+)
 @pytest.mark.feature("security.status-user")
 def test_status_reports_the_uid_gid_and_groups_the_process_runs_with(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    images: ImageCatalog,
+    image: str,
+    linux: api.LinuxContainerConfig | None,
 ) -> None:
-    linux = secured(run_as_user=uid(1001), run_as_group=uid(1002), supplemental_groups=[3001])
-    container = make_container(make_pod(), linux=linux)
-    user = cri.container_status(container.id).status.user
-    assert user.HasField("linux"), "ContainerStatus.user is not set"
-    reported = (user.linux.uid, user.linux.gid, sorted(user.linux.supplemental_groups))
-    assert reported == (1001, 1002, [1002, 3001])
+    # api.proto ContainerStatus.user: "User identities initially attached to the container";
+    # LinuxContainerUser: the uid, gid and supplemental_groups "initially attached to the first
+    # process in the container". The truth is that process: `id` run as its command.
+    container = make_container(make_pod(), image=images[image].ref, command=IDENTITY, linux=linux)
+    user, group, groups = identity(cri, container)
+    reported = cri.container_status(container.id).status.user
+    assert reported.HasField("linux"), "ContainerStatus.user is not set"
+    status = reported.linux
+    # `id -G` lists the primary gid with the supplementary ones; runtimes differ on whether
+    # supplemental_groups repeats the gid (containerd does), so the gid is added on our side.
+    assert (str(status.uid), str(status.gid)) == (user, group), (
+        f"ContainerStatus.user reports uid {status.uid} gid {status.gid}; "
+        f"the process runs as uid {user} gid {group}"
+    )
+    assert {str(g) for g in status.supplemental_groups} | {group} == groups, (
+        f"ContainerStatus.user reports groups {sorted(status.supplemental_groups)}; "
+        f"the process has {sorted(groups)}"
+    )

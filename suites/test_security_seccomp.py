@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import grpc
 import pytest
 from cri_api.v1 import api_pb2 as api
 
@@ -13,7 +14,7 @@ from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
 from harness.probes import exec_fails, read_proc_status, shell_in
-from harness.security import capabilities, secured, security_profile
+from harness.security import capabilities, pod_security, secured, security_profile
 
 FILTERED = "2"  # /proc/<pid>/status Seccomp: 0 disabled, 2 filter
 DISABLED = "0"
@@ -102,3 +103,20 @@ def test_a_localhost_profile_that_does_not_exist_is_refused(
     with refused():
         container = make_container(pod, start=False, linux=secured(seccomp=missing))
         cri.start_container(container.id)
+
+
+@pytest.mark.parametrize("level", ["container", "pod"])
+@pytest.mark.feature("security.seccomp.profile-path-invalid")
+def test_a_seccomp_profile_path_that_is_no_known_value_is_refused(
+    make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path, level: str
+) -> None:
+    # api.proto seccomp_profile_path (deprecated, of LinuxContainerSecurityContext and of
+    # LinuxSandboxSecurityContext): the "candidate values are" runtime/default, unconfined and
+    # localhost/<full-path-to-profile> (docker/default is the kubelet's older name for the
+    # first). A bare path is none of them; the profile exists, so only the syntax is wrong.
+    path = str(profile_denying(tmp_path, "chmod"))
+    with refused(grpc.StatusCode.INVALID_ARGUMENT):
+        if level == "pod":
+            make_pod(linux=pod_security(seccomp_profile_path=path))
+        else:
+            make_container(make_pod(), start=False, linux=secured(seccomp_profile_path=path))

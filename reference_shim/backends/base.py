@@ -128,6 +128,8 @@ class VmSpec:
     stop_signal: str = ""
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False  # stdin closes when the first attach with stdin ends
+    cgroup_parent: str = ""  # the pod's, in the syntax of the backend's cgroup driver
     shareable_ipc: bool = False  # other VMs will join this VM's IPC namespace
 
 
@@ -142,6 +144,15 @@ class VmStatus:
     oom_killed: bool = False
     error: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessUser:
+    """The credentials a VM's workload process holds, as its kernel reports them."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]  # the supplementary groups (getgroups), in the kernel's order
 
 
 @dataclass(frozen=True)
@@ -243,6 +254,10 @@ class VmBackend(Protocol):
     def ready(self) -> tuple[bool, str]:
         """Whether the backend answers and can run VMs, and why not."""
 
+    def cgroup_driver(self) -> str:
+        """The syntax of the cgroup parents the backend puts VMs under (``VmSpec.cgroup_parent``):
+        "cgroupfs" or "systemd". RuntimeConfig tells the kubelet."""
+
     def network_status(self) -> tuple[bool, str]:
         """Whether the network really exists and is usable, and why not."""
 
@@ -258,6 +273,11 @@ class VmBackend(Protocol):
 
     def list_vms(self) -> dict[str, VmStatus]:
         """Every VM of this shim instance, by id, whatever its state."""
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        """The uid, gid and groups of the VM's running workload, read from the process itself
+        (not from its config: that is what ContainerStatus.user must report). None when the
+        workload is no longer running or the backend cannot see its process."""
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult: ...
 

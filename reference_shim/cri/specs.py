@@ -121,6 +121,7 @@ def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
         ports=tuple(p for p in port_specs(config) if not (pod.shim_ports and shim_serves(p))),
         sysctls=dict(config.linux.sysctls),
         security=SecuritySpec(privileged=security.privileged, seccomp="unconfined"),
+        cgroup_parent=config.linux.cgroup_parent,
         shareable_ipc=True,
     )
 
@@ -318,6 +319,8 @@ def container_spec(
         stop_signal=cri.Signal.Name(config.stop_signal) if config.stop_signal else "",
         tty=config.tty,
         stdin=config.stdin,
+        stdin_once=config.stdin and config.stdin_once,
+        cgroup_parent=pod.config.linux.cgroup_parent,
         hostname=pod_hostname(pod.config) if own_vm else "",
         sysctls=dict(pod.config.linux.sysctls) if own_vm else {},
     )

@@ -17,6 +17,9 @@ from reference_shim.errors import InvalidArgument
 _HOSTNAME_LABEL = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _MAX_HOSTNAME = 64
 _PROTOCOLS = {cri.TCP, cri.UDP, cri.SCTP}
+# The deprecated seccomp_profile_path: "" (unconfined), these names, or localhost/<path>.
+_SECCOMP_PROFILE_NAMES = {"", "runtime/default", "docker/default", "unconfined"}
+_LOCALHOST = "localhost/"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -34,6 +37,7 @@ def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.Pod
     if config.hostname:
         hostname(config.hostname)
     port_mappings(list(config.port_mappings))
+    seccomp_profile_path(config.linux.security_context.seccomp_profile_path, "pod sandbox")
     return config
 
 
@@ -111,8 +115,19 @@ def linux_resources(resources: cri.LinuxContainerResources) -> None:
             _require(value >= 0, f"resources.{name} must not be negative (got {value})")
 
 
+def seccomp_profile_path(value: str, owner: str) -> None:
+    """api.proto lists the candidate values; anything else (a bare path) is a typo to report,
+    not a profile to guess at."""
+    _require(
+        value in _SECCOMP_PROFILE_NAMES or (value.startswith(_LOCALHOST) and value != _LOCALHOST),
+        f"{owner} seccomp_profile_path {value!r} is none of runtime/default, docker/default, "
+        f"unconfined or {_LOCALHOST}<path of the profile on the node>",
+    )
+
+
 def security_context(context: cri.LinuxContainerSecurityContext) -> None:
-    """Options the API comments say cannot go together."""
+    """Options the API comments say cannot go together, and values the API does not list."""
+    seccomp_profile_path(context.seccomp_profile_path, "container")
     _require(
         not (context.HasField("run_as_user") and context.run_as_username),
         "run_as_user and run_as_username are exclusive: set only one of them",

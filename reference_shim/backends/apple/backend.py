@@ -41,6 +41,7 @@ from reference_shim.backends.apple.sampler import StatsSampler
 from reference_shim.backends.apple.status import await_exit, container_status
 from reference_shim.backends.base import (
     ExecResult,
+    ProcessUser,
     ResourceSpec,
     VmSpec,
     VmState,
@@ -255,6 +256,17 @@ class AppleBackend:
         self._keepers.forget(vm_id)
 
     # -- inside a VM --------------------------------------------------------------------
+
+    def cgroup_driver(self) -> str:
+        """cgroupfs, the kubelet's default; every cgroup parent is refused all the same
+        (``translate.refuse_pod_features``): Apple VMs are in no cgroup of the host."""
+        return "cgroupfs"
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        """Unknown: Apple's CLI shows neither the workload's process nor its credentials (it
+        runs under vminitd inside the VM, out of the host's sight), so ContainerStatus.user is
+        left empty rather than filled in from the config."""
+        return None
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         if is_handle(vm_id):

@@ -34,6 +34,12 @@ class Identity:
 
 def refuse_pod_features(spec: VmSpec) -> None:
     """What a pod sandbox asks for that no Apple VM can have."""
+    if spec.cgroup_parent:
+        raise Unimplemented(
+            f"linux.cgroup_parent {spec.cgroup_parent!r} cannot be honoured: an Apple VM runs on "
+            "its own kernel under Virtualization.framework, not in a cgroup of the host (macOS "
+            "has none), and Apple's container CLI has no cgroup setting"
+        )
     if spec.sysctls:
         raise Unimplemented(
             f"sysctls {sorted(spec.sysctls)} cannot be set: Apple's container CLI has no "
@@ -180,6 +186,12 @@ def create_args(
     args += security_args(spec.security)
     if spec.tty:
         args.append("--tty")
+    if spec.stdin_once:
+        raise Unimplemented(
+            "stdin_once cannot be honoured: the container's stdin belongs to its keeper "
+            "(`container start --attach`), since Apple's CLI cannot attach to a running "
+            "container, so no attach ever ends it"
+        )
     if spec.stdin:
         args.append("--interactive")
     args += label_args(labels)

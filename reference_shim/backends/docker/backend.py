@@ -22,6 +22,7 @@ import docker.errors
 from reference_shim.backends.base import (
     ExecResult,
     OutputStream,
+    ProcessUser,
     ResourceSpec,
     VmSpec,
     VmState,
@@ -34,9 +35,11 @@ from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
+from reference_shim.backends.docker.processes import main_process_user
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
     create_args,
+    extra_config,
     extra_host_config,
     host_config_args,
     resource_args,
@@ -94,6 +97,7 @@ class DockerBackend:
         self._networks = DockerNetworks(self._api, instance)
         self._labels = owner_labels(instance)
         self._oom = OomWatcher(self._api, owner_filter(instance))
+        self._cgroup_driver = ""
 
     # -- networks -----------------------------------------------------------------------
 
@@ -110,6 +114,13 @@ class DockerBackend:
         except Exception as error:  # any failure means Docker cannot run VMs now
             return False, f"Docker Engine at {self.base_url} does not answer: {error}"
         return True, ""
+
+    def cgroup_driver(self) -> str:
+        """Docker's own (``docker info``): it puts a container under ``CgroupParent`` itself."""
+        if not self._cgroup_driver:
+            with docker_errors("ask Docker for its cgroup driver"):
+                self._cgroup_driver = str(self._api.info().get("CgroupDriver") or "cgroupfs")
+        return self._cgroup_driver
 
     def network_status(self) -> tuple[bool, str]:
         return self._networks.shared_status()
@@ -134,10 +145,11 @@ class DockerBackend:
         with docker_errors(f"create VM {spec.name}"):
             host_config = self._api.create_host_config(**host_config_args(spec))
             host_config.update(extra_host_config(spec))
-            created = self._api.create_container(
-                host_config=host_config,
-                **{**create_args(spec), "labels": {**spec.labels, **self._labels}},
-            )
+            args = {**create_args(spec), "labels": {**spec.labels, **self._labels}}
+            name = args.pop("name")
+            config = self._api.create_container_config(host_config=host_config, **args)
+            config.update(extra_config(spec))
+            created = self._api.create_container_from_config(config, name)
         return str(created["Id"])
 
     def start_vm(self, vm_id: str) -> VmStatus:
@@ -190,6 +202,14 @@ class DockerBackend:
             return found
 
     # -- inside a VM --------------------------------------------------------------------
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        with docker_errors(f"inspect VM {vm_id[:12]}"):
+            try:
+                document = self._api.inspect_container(vm_id)
+            except docker.errors.NotFound:
+                return None
+        return main_process_user(document)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         with docker_errors(f"exec in VM {vm_id[:12]}"):

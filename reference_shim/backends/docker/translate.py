@@ -106,6 +106,7 @@ def host_config_args(spec: VmSpec) -> dict[str, Any]:
         "devices": [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in spec.devices]
         or None,
         "log_config": LogConfig(type="json-file"),
+        "cgroup_parent": spec.cgroup_parent or None,
     }
     if security.privileged:
         args.update(privileged_args(args["mounts"]))
@@ -126,8 +127,15 @@ def extra_host_config(spec: VmSpec) -> dict[str, Any]:
     return extra
 
 
+def extra_config(spec: VmSpec) -> dict[str, Any]:
+    """Container config fields the SDK sets only for attached runs: Docker closes the stdin of
+    a ``StdinOnce`` container when the first client attached to it ends its stdin."""
+    return {"StdinOnce": spec.stdin_once}
+
+
 def create_args(spec: VmSpec) -> dict[str, Any]:
-    """Keyword arguments of ``APIClient.create_container`` except ``host_config``."""
+    """Keyword arguments of ``APIClient.create_container_config`` except ``host_config``, and
+    the ``name``."""
     joins_uts = spec.placement.inside and Namespace.UTS in spec.placement.shared
     return {
         "image": spec.image,

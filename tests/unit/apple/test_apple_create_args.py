@@ -311,6 +311,11 @@ def test_tty_stdin_and_stop_signal(
     assert backend.inspect_vm(vm_id).exit_code == 128 + 10  # SIGUSR1, as the CLI reports it
 
 
+def test_stdin_once_is_unimplemented(backend: AppleBackend, pod: PodRecord) -> None:
+    with unimplemented("stdin_once"):
+        create(backend, pod, container_config(BUSYBOX, stdin=True, stdin_once=True))
+
+
 def test_label_values_with_equals_signs_travel_encoded(
     backend: AppleBackend, pod: PodRecord, double: CliDouble
 ) -> None:
@@ -346,6 +351,7 @@ def test_the_vm_id_starts_with_the_pod_hostname_which_defaults_to_the_pod_name(
             },
             "privileged",
         ),
+        ({"linux": cri.LinuxPodSandboxConfig(cgroup_parent="/kubepods/pod1")}, "cgroup_parent"),
     ],
 )
 def test_pod_features_apple_lacks_are_unimplemented(

@@ -16,6 +16,7 @@ from reference_shim.backends.base import (
     FsUsage,
     ImageInfo,
     OutputRecord,
+    ProcessUser,
     ResourceSpec,
     VmSpec,
     VmState,
@@ -188,6 +189,18 @@ class FakeVmBackend:
 
     def list_vms(self) -> dict[str, VmStatus]:
         return {vm_id: self.inspect_vm(vm_id) for vm_id in list(self.vms)}
+
+    def cgroup_driver(self) -> str:
+        return "cgroupfs"
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        """Running VMs run as their spec's numeric ``uid[:gid]`` (root by default)."""
+        vm = self.vms.get(vm_id)
+        if vm is None or vm.state is not VmState.RUNNING:
+            return None
+        uid, _, gid = (vm.spec.security.user or "0").partition(":")
+        groups = tuple(int(group) for group in vm.spec.security.group_add)
+        return ProcessUser(uid=int(uid), gid=int(gid or 0), groups=groups)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         return ExecResult(exit_code=len(argv), stdout=" ".join(argv).encode(), stderr=b"err")

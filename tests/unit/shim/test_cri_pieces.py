@@ -170,3 +170,40 @@ def test_negative_limits_and_conflicting_options_are_invalid(
 ) -> None:
     with pytest.raises(InvalidArgument, match=message):
         validation.container_config(container_config(linux=linux), has_config=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("", True),
+        ("runtime/default", True),
+        ("docker/default", True),
+        ("unconfined", True),
+        ("localhost//var/lib/kubelet/seccomp/audit.json", True),
+        ("/tmp/x/profile.json", False),
+        ("localhost/", False),
+        ("Unconfined", False),
+    ],
+)
+def test_seccomp_profile_path_takes_only_the_values_api_proto_lists(
+    value: str, valid: bool
+) -> None:
+    context = cri.LinuxContainerSecurityContext(seccomp_profile_path=value)
+    pod = cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name="p"),
+        linux=cri.LinuxPodSandboxConfig(
+            security_context=cri.LinuxSandboxSecurityContext(seccomp_profile_path=value)
+        ),
+    )
+    checks = [
+        lambda: validation.container_config(
+            container_config(linux=cri.LinuxContainerConfig(security_context=context)), True
+        ),
+        lambda: validation.pod_config(pod, True),
+    ]
+    for check in checks:
+        if valid:
+            check()
+        else:
+            with pytest.raises(InvalidArgument, match="seccomp_profile_path"):
+                check()
