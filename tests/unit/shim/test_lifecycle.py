@@ -75,7 +75,7 @@ def test_a_container_of_an_unknown_image_is_not_found(client: CriClient) -> None
         client.create_container(pod_id, missing, config)
 
 
-def test_reject_refuses_a_second_container_but_allows_a_restart(client: CriClient) -> None:
+def test_reject_refuses_a_second_live_container_but_allows_a_restart(client: CriClient) -> None:
     config = pod_config()
     pod_id = client.run_pod(config)
     first = client.create_container(pod_id, container_config(), config)
@@ -83,7 +83,7 @@ def test_reject_refuses_a_second_container_but_allows_a_restart(client: CriClien
     with pytest.raises(CallFailed) as refusal:
         client.create_container(pod_id, container_config("sidecar"), config)
     assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
-    assert "one container per pod" in refusal.value.details
+    assert "one live container per pod" in refusal.value.details
     with refused(grpc.StatusCode.ALREADY_EXISTS):
         client.create_container(pod_id, container_config(), config)
     client.stop_container(first)
