@@ -181,5 +181,5 @@ def test_negative_limits_and_conflicting_options_are_invalid(
 def test_an_image_runtime_handler_other_than_the_default_is_invalid() -> None:
     config = container_config()
     config.image.runtime_handler = "kata"
-    with pytest.raises(InvalidArgument, match="image.runtime_handler 'kata'"):
+    with pytest.raises(InvalidArgument, match="runtime_handler 'kata'"):
         validation.container_config(config, has_config=True)
