@@ -10,7 +10,7 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim import convert
 from reference_shim.backends.base import ProcessUser
 from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, specs, validation
+from reference_shim.cri import filters, ids, specs, unhonoured, validation
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
 from reference_shim.cri.timestamps import now_ns
@@ -50,6 +50,7 @@ class Containers:
 
     def create(self, request: cri.CreateContainerRequest) -> str:
         config = validation.container_config(request.config, request.HasField("config"))
+        unhonoured.container_config(config)
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
         with self.ctx.registry.object_lock(pod.id):
             require_pod_ready(pod, f"create container {config.metadata.name!r}")
@@ -183,12 +184,19 @@ class Containers:
 
     def update_resources(self, request: cri.UpdateContainerResourcesRequest) -> None:
         validation.linux_resources(request.linux)
+        unhonoured.linux_resources(request.linux, "linux")
         container = self.ctx.registry.container(request.container_id)
         with self.ctx.registry.object_lock(container.id):
             sync_container(self.ctx, container)
             require_container_state(
                 container, {cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING}, "update resources of"
             )
+            if request.linux.oom_score_adj != container.resources.oom_score_adj:
+                unhonoured.refuse(
+                    "linux.oom_score_adj",
+                    "no backend can change the OOM score of a VM once it is created "
+                    f"(it stays {container.resources.oom_score_adj})",
+                )
             self.ctx.backend.update_resources(container.vm_id, specs.resources(request.linux))
             container.resources = request.linux
             self.ctx.registry.save_container(container)

@@ -37,14 +37,22 @@ def pod_status(pod: PodRecord) -> cri.PodSandboxStatus:
     )
 
 
+def _image(container: ContainerRecord) -> cri.ImageSpec:
+    """The image as the client named it (containerd reports the same), without the handler."""
+    spec = container.config.image
+    return cri.ImageSpec(
+        image=spec.image,
+        annotations=spec.annotations,
+        user_specified_image=spec.user_specified_image,
+    )
+
+
 def container_item(container: ContainerRecord) -> cri.Container:
     return cri.Container(
         id=container.id,
         pod_sandbox_id=container.pod_id,
         metadata=container.config.metadata,
-        image=cri.ImageSpec(
-            image=container.config.image.image, annotations=container.config.image.annotations
-        ),
+        image=_image(container),
         image_ref=container.image_ref,
         image_id=container.image_id,
         state=container.state,  # type: ignore[arg-type]
@@ -63,9 +71,7 @@ def container_status(container: ContainerRecord) -> cri.ContainerStatus:
         started_at=container.started_at,
         finished_at=container.finished_at,
         exit_code=container.exit_code,
-        image=cri.ImageSpec(
-            image=container.config.image.image, annotations=container.config.image.annotations
-        ),
+        image=_image(container),
         image_ref=container.image_ref,
         image_id=container.image_id,
         reason=container.reason,

@@ -11,7 +11,7 @@ from reference_shim import convert
 from reference_shim.backends.base import PodNetworks
 from reference_shim.containers import Containers
 from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, specs, validation
+from reference_shim.cri import filters, ids, specs, unhonoured, validation
 from reference_shim.cri.records import PodRecord
 from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
@@ -56,6 +56,7 @@ class Pods:
 
     def run(self, request: cri.RunPodSandboxRequest) -> str:
         config = validation.pod_config(request.config, request.HasField("config"))
+        unhonoured.pod_config(config)
         if request.runtime_handler not in {DEFAULT_HANDLER}:
             raise InvalidArgument(
                 f"runtime handler {request.runtime_handler!r} is not configured; this shim "

@@ -1,6 +1,7 @@
 """CRI configs as VM specs: the CRI meaning of each field, decided here once for every backend.
 
-Fields the shim cannot honour are refused with UNIMPLEMENTED and a reason, never dropped.
+Fields the shim cannot honour were refused before (``reference_shim.cri.unhonoured``); what
+needs the host to decide (a profile file, AppArmor) is refused here, never dropped.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -41,18 +43,6 @@ _APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
 
 def vm_name(kind: str, name: str, object_id: str) -> str:
     return f"crishim-{kind}-{_UNSAFE_NAME.sub('-', name)[:40]}-{object_id[:12]}"
-
-
-def _refuse_node_namespaces(options: cri.NamespaceOption, what: str) -> None:
-    for namespace in ("network", "pid", "ipc"):
-        if getattr(options, namespace) == cri.NODE:
-            raise Unimplemented(
-                f"{what} asks for the node's {namespace} namespace; a pod here is a VM with its "
-                "own kernel, it cannot share the node's namespaces"
-            )
-    userns = options.userns_options
-    if options.HasField("userns_options") and userns.mode in {cri.POD, cri.CONTAINER}:
-        raise Unimplemented(f"{what} asks for a user namespace; user namespaces are not supported")
 
 
 # -- pod sandbox ----------------------------------------------------------------------
@@ -109,8 +99,6 @@ def shim_serves(port: PortSpec) -> bool:
 
 def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
     config = pod.config
-    security = config.linux.security_context
-    _refuse_node_namespaces(security.namespace_options, "pod sandbox")
     return VmSpec(
         name=vm_name("pod", f"{config.metadata.name}_{config.metadata.namespace}", pod.id),
         image=image,
@@ -120,7 +108,7 @@ def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
         hostname=pod_hostname(config),
         ports=tuple(p for p in port_specs(config) if not (pod.shim_ports and shim_serves(p))),
         sysctls=dict(config.linux.sysctls),
-        security=SecuritySpec(privileged=security.privileged, seccomp="unconfined"),
+        security=pod_security(config.linux.security_context),
         cgroup_parent=config.linux.cgroup_parent,
         shareable_ipc=True,
     )
@@ -145,14 +133,6 @@ def argv(config: cri.ContainerConfig, image: ImageInfo) -> tuple[str, ...]:
 
 
 def _mount(mount: cri.Mount) -> MountSpec:
-    if mount.HasField("image") and mount.image.image:
-        raise Unimplemented("image volume mounts (Mount.image) are not supported")
-    if mount.uidMappings or mount.gidMappings:
-        raise Unimplemented("id-mapped mounts (uidMappings/gidMappings) are not supported")
-    if mount.recursive_read_only:
-        raise Unimplemented(
-            "recursive read-only mounts need Docker API 1.44; this backend does not support them"
-        )
     source = os.path.realpath(mount.host_path)  # CRI: follow a symlinked host path
     if not mount.host_path or not os.path.exists(source):
         raise InvalidArgument(f"mount host_path {mount.host_path!r} does not exist on the host")
@@ -164,10 +144,25 @@ def _mount(mount: cri.Mount) -> MountSpec:
     )
 
 
-def _user(context: cri.LinuxContainerSecurityContext) -> str:
+SecurityContext: TypeAlias = cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext
+
+
+def _username(context: SecurityContext) -> str:
+    if isinstance(context, cri.LinuxContainerSecurityContext):
+        return context.run_as_username
+    return ""  # a sandbox's context has no user name
+
+
+def _legacy_apparmor(context: SecurityContext) -> str:
+    if isinstance(context, cri.LinuxContainerSecurityContext):
+        return context.apparmor_profile
+    return ""  # a sandbox's context has only ``apparmor``
+
+
+def _user(context: SecurityContext) -> str:
     group = str(context.run_as_group.value) if context.HasField("run_as_group") else ""
-    if context.run_as_username:
-        user = context.run_as_username
+    if _username(context):
+        user = _username(context)
     elif context.HasField("run_as_user"):
         user = str(context.run_as_user.value)
     elif group:
@@ -177,7 +172,7 @@ def _user(context: cri.LinuxContainerSecurityContext) -> str:
     return f"{user}:{group}" if group else user
 
 
-def _seccomp(context: cri.LinuxContainerSecurityContext) -> str:
+def _seccomp(context: SecurityContext) -> str:
     """CRI's default is unconfined; RuntimeDefault is the backend's default profile."""
     if context.HasField("seccomp"):
         profile_type, ref = context.seccomp.profile_type, context.seccomp.localhost_ref
@@ -201,13 +196,14 @@ def _apparmor_enabled() -> bool:
     return _APPARMOR_ENABLED.exists() and _APPARMOR_ENABLED.read_text().strip() == "Y"
 
 
-def _apparmor(context: cri.LinuxContainerSecurityContext) -> str:
+def _apparmor(context: SecurityContext) -> str:
     """ "" for the runtime default, "unconfined", or the name of a profile loaded on the host."""
+    legacy = _legacy_apparmor(context)
     if context.HasField("apparmor"):
         kind, profile = context.apparmor.profile_type, context.apparmor.localhost_ref
-    elif context.apparmor_profile.startswith("localhost/"):
-        kind, profile = cri.SecurityProfile.Localhost, context.apparmor_profile[10:]
-    elif context.apparmor_profile == "unconfined":
+    elif legacy.startswith("localhost/"):
+        kind, profile = cri.SecurityProfile.Localhost, legacy[10:]
+    elif legacy == "unconfined":
         kind, profile = cri.SecurityProfile.Unconfined, ""
     else:
         kind, profile = cri.SecurityProfile.RuntimeDefault, ""
@@ -229,10 +225,6 @@ def _capability(name: str) -> str:
 def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> SecuritySpec:
     if context.privileged and not pod.config.linux.security_context.privileged:
         raise InvalidArgument("a privileged container needs a privileged pod sandbox")
-    if context.capabilities.add_ambient_capabilities:
-        raise Unimplemented("ambient capabilities are not supported by the Docker backend")
-    if context.supplemental_groups_policy == cri.Strict:
-        raise Unimplemented("supplemental_groups_policy Strict is not supported (only Merge)")
     return SecuritySpec(
         user=_user(context),
         group_add=tuple(str(group) for group in context.supplemental_groups),
@@ -248,11 +240,20 @@ def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> Secu
     )
 
 
+def pod_security(context: cri.LinuxSandboxSecurityContext) -> SecuritySpec:
+    """The sandbox's own process: the pod VM's on Docker (a pause); a backend that models pods
+    runs none, and api.proto says this context may then not apply."""
+    return SecuritySpec(
+        user=_user(context),
+        group_add=tuple(str(group) for group in context.supplemental_groups),
+        privileged=context.privileged,
+        readonly_rootfs=context.readonly_rootfs,
+        seccomp=_seccomp(context),
+        apparmor=_apparmor(context),
+    )
+
+
 def resources(linux: cri.LinuxContainerResources) -> ResourceSpec:
-    if linux.hugepage_limits:
-        raise Unimplemented("hugepage limits are not supported by the Docker backend")
-    if linux.unified:
-        raise Unimplemented("cgroup v2 unified resources are not supported by the Docker backend")
     return ResourceSpec(
         cpu_shares=linux.cpu_shares,
         cpu_quota=linux.cpu_quota,
@@ -295,9 +296,6 @@ def container_spec(
     a VM of its own gets them set on that VM."""
     config = container.config
     context = config.linux.security_context
-    _refuse_node_namespaces(context.namespace_options, f"container {config.metadata.name!r}")
-    if config.CDI_devices:
-        raise Unimplemented("CDI devices are not supported")
     mounts = [_mount(mount) for mount in config.mounts]
     mounts += _pod_file_mounts(files, mounts, readonly=context.readonly_rootfs)
     own_vm = not placement.inside

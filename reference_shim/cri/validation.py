@@ -78,6 +78,11 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
     _require(config.HasField("metadata"), "container config must include metadata")
     _require(bool(config.metadata.name), "container metadata must include a name")
     _require(bool(config.image.image), "container config must name an image (image.image)")
+    _require(
+        not config.image.runtime_handler,
+        f"image.runtime_handler {config.image.runtime_handler!r} is not configured; this shim "
+        "has only the default handler ''",
+    )
     for mount in config.mounts:
         _require(
             mount.container_path.startswith("/"),

@@ -1,4 +1,5 @@
-"""Placements the strategies share: inside the pod VM, and a ``TARGET`` PID namespace."""
+"""Placements the strategies share: inside the pod VM, who holds it, and a ``TARGET`` PID
+namespace."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ def inside_pod_vm(pod: PodRecord, config: cri.ContainerConfig, pid_of: str = "")
     if pid_mode(config) == cri.POD:
         shared.add(Namespace.PID)
     return Placement(inside=pod.vm_id, shared=frozenset(shared), pid_of=pid_of)
+
+
+def pod_vm_holder(siblings: list[ContainerRecord]) -> ContainerRecord | None:
+    """The live container in the pod VM, if any.
+
+    The pod VM runs one workload at a time (strategies reject and separate-vms), but a pod's
+    containers may run one after another (init containers: the first exits, then the next
+    is created), so only a created or running container holds it; an exited one has left it.
+    """
+    return next((s for s in siblings if s.in_pod_vm and s.state in LIVE_STATES), None)
 
 
 def pid_target(siblings: list[ContainerRecord], config: cri.ContainerConfig) -> ContainerRecord:

@@ -1,9 +1,10 @@
-"""Strategy ``reject`` (phase 1): a pod is one VM and runs exactly one container.
+"""Strategy ``reject`` (phase 1): a pod is one VM and runs one live container at a time.
 
 The container runs inside the pod VM, so it has the pod's IP, hostname, port mappings and
-IPC. A second container with another name is refused with UNIMPLEMENTED. A new attempt of
-the same container after the previous one exited (a kubelet restart) is the same container
-and is allowed.
+IPC. Containers that run one after another are allowed: init containers (each exits before
+the next is created) and a new attempt of a container after the previous one exited (a
+kubelet restart). A container created while another one of the pod is created or running
+would be a second workload in the VM, and is refused with UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from reference_shim.backends.base import Placement
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
 from reference_shim.strategies.base import BackendStrategy
-from reference_shim.strategies.placements import inside_pod_vm, pid_mode
+from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pod_vm_holder
 
 
 class RejectStrategy(BackendStrategy):
@@ -23,18 +24,18 @@ class RejectStrategy(BackendStrategy):
     def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig
     ) -> Placement:
-        for sibling in siblings:
-            restart = sibling.name == config.metadata.name and sibling.state == cri.CONTAINER_EXITED
-            if not restart:
-                raise Unimplemented(
-                    f"pod {pod.name!r} already has container {sibling.name!r}: strategy "
-                    "'reject' runs one container per pod, because a pod is one VM and a VM "
-                    "runs one workload; multi-container pods need the shared-vm or "
-                    "separate-vms strategy"
-                )
         if pid_mode(config) == cri.TARGET:
             raise Unimplemented(
-                "a TARGET PID namespace needs a second container in the pod; "
-                "strategy 'reject' runs one container per pod"
+                f"container {config.metadata.name!r} asks to join another container's PID "
+                "namespace (pid TARGET), which would be a second live container in the pod; "
+                "strategy 'reject' runs one live container per pod"
+            )
+        holder = pod_vm_holder(siblings)
+        if holder is not None:
+            raise Unimplemented(
+                f"pod {pod.name!r} already has container {holder.name!r}, created or running: "
+                "strategy 'reject' runs one live container per pod at a time, because a pod is "
+                "one VM and a VM runs one workload; containers that run together need the "
+                "shared-vm or separate-vms strategy"
             )
         return inside_pod_vm(pod, config)

@@ -24,7 +24,7 @@ from reference_shim.backends.base import Placement, PodNetworks
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
 from reference_shim.strategies.base import BackendStrategy
-from reference_shim.strategies.placements import LIVE_STATES, inside_pod_vm, pid_mode
+from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pod_vm_holder
 
 
 class SeparateVmsStrategy(BackendStrategy):
@@ -47,6 +47,6 @@ class SeparateVmsStrategy(BackendStrategy):
                 "namespace (pid TARGET); strategy 'separate-vms' runs each container in a VM of "
                 "its own, with its own kernel, so no PID namespace spans two containers"
             )
-        if any(s.in_pod_vm and s.state in LIVE_STATES for s in siblings):
+        if pod_vm_holder(siblings) is not None:
             return Placement.own_vm(pod.network or self.backend.network())
         return inside_pod_vm(pod, config)

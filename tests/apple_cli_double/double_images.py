@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from double_image_files import fetch_and_unpack, prepare, remove_orphans
 from double_parse import parse
 from double_store import Fail, Store, compact, pretty
 
@@ -46,6 +47,7 @@ def pull(store: Store, reference: str) -> dict[str, Any]:
     with store.locked():
         images = [i for i in store.read("images.json", []) if i["configuration"]["name"] != wanted]
         store.write("images.json", [*images, image])
+        fetch_and_unpack(store, image)
     return dict(image)
 
 
@@ -71,6 +73,7 @@ def image_command(store: Store, argv: list[str]) -> int:
         "--debug": "debug",
     }
     parsed = parse(rest, values, flags, f"container image {verb} [<options>]")
+    prepare(store)
     if verb == "pull":
         pull(store, parsed.positionals[0])  # prints nothing on stdout
     elif verb in {"list", "ls"}:
@@ -97,6 +100,8 @@ def image_command(store: Store, argv: list[str]) -> int:
                 ]
                 store.write("images.json", keep)
             print(normalize(reference))
+        with store.locked():
+            remove_orphans(store, store.read("images.json", []))
     else:
         raise Fail(f"Unknown subcommand '{verb}'", 64)
     return 0

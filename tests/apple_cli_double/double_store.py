@@ -8,6 +8,8 @@ containers/<id>/exit          written by stop/kill/delete or a test: the attache
 containers/<id>/emit.jsonl    written by a test: output the attached process prints
 containers/<id>/stats.json    written by a test: counters `stats` reports
 images.json                   the local image store (ImageResource documents)
+content/, snapshots/          the image service's blobs and unpacked snapshots, as on a Mac
+                              (double_image_files.py)
 networks.json                 the networks made with `network create` (NetworkResource)
 registry.json                 what `image pull` can fetch, by reference
 exec-replies.json             what `exec` answers, by JSON-encoded argv

@@ -7,6 +7,8 @@ that containerd and Docker use as the id.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from reference_shim.backends.apple.cli import PULL_TIMEOUT_S, AppleCli
 from reference_shim.backends.apple.documents import (
     host_architecture,
@@ -14,9 +16,13 @@ from reference_shim.backends.apple.documents import (
     parse_images,
 )
 from reference_shim.backends.base import FsUsage, ImageInfo
+from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError, NotFound, Unimplemented
 
 _HEX = frozenset("0123456789abcdef")
+# Where Apple's image service keeps images under its app root: the content store (blobs) and
+# one unpacked ext4 snapshot per manifest (apple/container's ContentStoreService, SnapshotStore).
+_IMAGE_FOLDERS = ("content", "snapshots")
 
 
 def _is_id(reference: str) -> bool:
@@ -103,6 +109,12 @@ class AppleImages:
             self._cli.run(f"remove image {image_id}", "image", "delete", "--force", *names)
 
     def fs_usage(self) -> FsUsage:
-        """The images' sizes as Apple reports them (compressed layers); no inode count."""
+        """The images' sizes as Apple reports them (compressed layers), and the inodes of the
+        image service's folders: Apple reports no inode figure, so they are counted."""
         used = sum(info.size for info in self.list_images())
-        return FsUsage(mountpoint=self.mountpoint(), used_bytes=used, inodes_used=0)
+        return FsUsage(mountpoint=self.mountpoint(), used_bytes=used, inodes_used=self._inodes())
+
+    def _inodes(self) -> int:
+        if not self.app_root:
+            return 0
+        return sum(count_inodes(Path(self.app_root) / folder) for folder in _IMAGE_FOLDERS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from docker.utils import parse_repository_tag
 
 from reference_shim.backends.base import FsUsage, ImageInfo
 from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError
 
 
@@ -29,16 +29,6 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
         entrypoint=tuple(config.get("Entrypoint") or ()),
         cmd=tuple(config.get("Cmd") or ()),
     )
-
-
-def count_inodes(root: Path) -> int:
-    """Every file, folder and link below ``root`` (itself included); 0 if it is not here."""
-    if not root.is_dir():
-        return 0
-    count = 1
-    for _, folders, files in os.walk(root):
-        count += len(folders) + len(files)
-    return count
 
 
 class DockerImages:
@@ -120,8 +110,7 @@ class DockerImages:
     def _layer_inodes(self) -> int:
         """Inodes under the storage driver's folder; 0 when Docker's root is not on this host.
 
-        Docker reports no inode figure of its own, so this walks the layers (what containerd
-        does for its snapshotter too).
+        Docker reports no inode figure of its own, so this counts the layers' files.
         """
         with docker_errors("Docker info"):
             driver = str(self._api.info().get("Driver", ""))

@@ -64,16 +64,26 @@ def test_a_pod_and_its_container_over_grpc(shims: Shims, double: CliDouble, tmp_
     assert list((tmp_path / "state" / "apple" / "pods").iterdir()) == []
 
 
-def test_reject_refuses_a_second_container(shims: Shims, tmp_path: Path) -> None:
+def test_reject_runs_containers_one_after_another_and_refuses_a_second_live_one(
+    shims: Shims, double: CliDouble, tmp_path: Path
+) -> None:
+    """An init container exits before the next is created: each carries the pod in turn."""
     client = shims.start()
     client.pull_image(BUSYBOX)
     config = pod_config(tmp_path)
     pod_id = client.run_pod(config)
-    client.create_container(pod_id, container_config(), config)
+    init = client.create_container(pod_id, container_config("init"), config)
+    client.start_container(init)
+    double.workload_exits(vm_of(client, init), 0)
+    wait_for(lambda: client.container_status(init).status.state == cri.CONTAINER_EXITED)
+    app = client.create_container(pod_id, container_config("app"), config)
+    client.start_container(app)
+    app_ip = double.cli().json("", "inspect", vm_of(client, app))[0]["status"]["networks"][0]
+    assert client.pod_status(pod_id).status.network.ip == app_ip["ipv4Address"].split("/")[0]
     with pytest.raises(CallFailed) as refusal:
         client.create_container(pod_id, container_config("sidecar"), config)
     assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
-    assert "one container per pod" in refusal.value.details
+    assert "one live container per pod" in refusal.value.details
 
 
 def test_an_exit_while_the_shim_is_down_is_reported_after_its_restart(

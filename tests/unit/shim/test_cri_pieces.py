@@ -8,10 +8,11 @@ import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import BUSYBOX, image
 
+from reference_shim.backends.base import SecuritySpec
 from reference_shim.cri import filters, ids, specs, validation
 from reference_shim.cri.records import PodRecord
 from reference_shim.cri.timestamps import format_rfc3339_nano, parse_rfc3339_nano
-from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
+from reference_shim.errors import InvalidArgument, NotFound
 
 
 def pod(pod_id: str, labels: dict[str, str], state: int = cri.SANDBOX_READY) -> PodRecord:
@@ -122,16 +123,21 @@ def test_resolv_conf_is_laid_out_like_containerd() -> None:
     )
 
 
-def test_features_the_shim_cannot_honour_are_unimplemented() -> None:
-    with pytest.raises(Unimplemented, match="hugepage"):
-        specs.resources(
-            cri.LinuxContainerResources(
-                hugepage_limits=[cri.HugepageLimit(page_size="2MB", limit=1)]
-            )
-        )
-    host_network = cri.NamespaceOption(network=cri.NODE)
-    with pytest.raises(Unimplemented, match="node's network"):
-        specs._refuse_node_namespaces(host_network, "pod")
+def test_the_sandbox_security_context_is_the_pod_vms() -> None:
+    runtime_default = cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault)
+    context = cri.LinuxSandboxSecurityContext(
+        run_as_user=cri.Int64Value(value=1000),
+        run_as_group=cri.Int64Value(value=2000),
+        supplemental_groups=[3000],
+        readonly_rootfs=True,
+        seccomp=runtime_default,
+    )
+    assert specs.pod_security(context) == SecuritySpec(
+        user="1000:2000", group_add=("3000",), readonly_rootfs=True, seccomp=""
+    )
+    assert specs.pod_security(cri.LinuxSandboxSecurityContext()).seccomp == "unconfined"
+    with pytest.raises(InvalidArgument, match="run_as_group"):
+        specs.pod_security(cri.LinuxSandboxSecurityContext(run_as_group=cri.Int64Value(value=1)))
 
 
 @pytest.mark.parametrize(
@@ -207,3 +213,10 @@ def test_seccomp_profile_path_takes_only_the_values_api_proto_lists(
         else:
             with pytest.raises(InvalidArgument, match="seccomp_profile_path"):
                 check()
+
+
+def test_an_image_runtime_handler_other_than_the_default_is_invalid() -> None:
+    config = container_config()
+    config.image.runtime_handler = "kata"
+    with pytest.raises(InvalidArgument, match="runtime_handler 'kata'"):
+        validation.container_config(config, has_config=True)

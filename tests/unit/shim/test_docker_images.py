@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference_shim.backends.docker.images import count_inodes
+from reference_shim.backends.filesystems import count_inodes
 
 
 def test_layer_inodes_count_every_entry_below_the_driver_folder(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
-from shim_helpers import StartShim, container_config, pod_config
+from shim_helpers import StartShim, container_config, pod_config, vm_of
 
 from harness.client import CallFailed, CriClient
 
@@ -75,7 +75,7 @@ def test_a_container_of_an_unknown_image_is_not_found(client: CriClient) -> None
         client.create_container(pod_id, missing, config)
 
 
-def test_reject_refuses_a_second_container_but_allows_a_restart(client: CriClient) -> None:
+def test_reject_refuses_a_second_live_container_but_allows_a_restart(client: CriClient) -> None:
     config = pod_config()
     pod_id = client.run_pod(config)
     first = client.create_container(pod_id, container_config(), config)
@@ -83,7 +83,7 @@ def test_reject_refuses_a_second_container_but_allows_a_restart(client: CriClien
     with pytest.raises(CallFailed) as refusal:
         client.create_container(pod_id, container_config("sidecar"), config)
     assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
-    assert "one container per pod" in refusal.value.details
+    assert "one live container per pod" in refusal.value.details
     with refused(grpc.StatusCode.ALREADY_EXISTS):
         client.create_container(pod_id, container_config(), config)
     client.stop_container(first)
@@ -227,3 +227,72 @@ def test_stats_come_from_the_vms_and_a_pod_sums_its_vm_and_container(client: Cri
     assert [s.attributes.id for s in client.list_pod_stats()] == [pod_id]
     with refused(grpc.StatusCode.NOT_FOUND):
         client.container_stats(UNKNOWN_ID)
+
+
+def test_an_unhonoured_field_is_unimplemented_naming_it_before_any_vm_is_made(
+    client: CriClient, backend: FakeBackend
+) -> None:
+    pod = pod_config()
+    pod.linux.security_context.selinux_options.level = "s0:c1,c2"
+    with pytest.raises(CallFailed) as refusal:
+        client.run_pod(pod)
+    assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
+    assert "linux.security_context.selinux_options" in refusal.value.details
+    assert (backend.vms, client.list_pods()) == ({}, [])
+    config = pod_config("q")
+    pod_id = client.run_pod(config)
+    container = container_config()
+    container.CDI_devices.add(name="vendor.com/gpu=0")
+    with pytest.raises(CallFailed) as refusal:
+        client.create_container(pod_id, container, config)
+    assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
+    assert "CDI_devices" in refusal.value.details
+    assert len(backend.vms) == 1  # the pod's only
+
+
+def test_the_sandbox_security_context_reaches_the_pod_vm(
+    client: CriClient, backend: FakeBackend
+) -> None:
+    config = pod_config()
+    context = config.linux.security_context
+    context.run_as_user.value = 1000
+    context.readonly_rootfs = True
+    context.seccomp.profile_type = cri.SecurityProfile.RuntimeDefault
+    security = vm_of(backend, client.run_pod(config)).spec.security
+    assert (security.user, security.readonly_rootfs, security.seccomp) == ("1000", True, "")
+
+
+def test_an_update_may_not_change_the_oom_score(client: CriClient) -> None:
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    container = container_config()
+    container.linux.resources.oom_score_adj = 500
+    container_id = client.create_container(pod_id, container, config)
+    client.update_container_resources(
+        container_id, cri.LinuxContainerResources(oom_score_adj=500, cpu_shares=512)
+    )
+    with pytest.raises(CallFailed) as refusal:
+        client.update_container_resources(
+            container_id, cri.LinuxContainerResources(oom_score_adj=0, cpu_shares=512)
+        )
+    assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
+    assert "oom_score_adj" in refusal.value.details
+    reported = client.container_status(container_id).status.resources.linux
+    assert (reported.oom_score_adj, reported.cpu_shares) == (500, 512)
+
+
+def test_status_and_list_report_the_image_as_the_client_named_it(client: CriClient) -> None:
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    container = container_config()
+    container.image.user_specified_image = "busybox"
+    container.image.annotations["io.example/os.version"] = "any"
+    container_id = client.create_container(pod_id, container, config)
+    expected = cri.ImageSpec(
+        image=container.image.image,
+        user_specified_image="busybox",
+        annotations={"io.example/os.version": "any"},
+    )
+    assert client.container_status(container_id).status.image == expected
+    [listed] = client.list_containers()
+    assert listed.image == expected

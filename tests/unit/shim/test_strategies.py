@@ -200,5 +200,39 @@ def test_reject_refuses_pid_target(client: CriClient) -> None:
         client.create_container(pod_id, with_pid(container_config(), cri.TARGET, "a" * 64), config)
 
 
+def test_reject_runs_containers_one_after_another_in_the_pod_vm(
+    client: CriClient, backend: FakeBackend
+) -> None:
+    """Init containers: each exits before the next is created, so the pod VM is free again."""
+    config = pod_config()
+    pod_id, first = run(client, config, container_config("init-1"))
+    backend.exit(vm_of_id(backend, first), 0)
+    second = client.create_container(pod_id, container_config("init-2"), config)
+    client.start_container(second)
+    client.stop_container(second, timeout=0)
+    app = client.create_container(pod_id, container_config("app"), config)
+    for container in (first, second, app):
+        assert vm_of(backend, container).spec.placement.inside == vm_of_id(backend, pod_id)
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
+def test_reject_refuses_a_container_while_another_is_live(
+    client: CriClient, backend: FakeBackend, started: bool
+) -> None:
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    init = client.create_container(pod_id, container_config("init"), config)
+    client.start_container(init)
+    backend.exit(vm_of_id(backend, init), 0)
+    app = client.create_container(pod_id, container_config("app"), config)
+    if started:
+        client.start_container(app)
+    with pytest.raises(CallFailed) as refusal:
+        client.create_container(pod_id, container_config("sidecar"), config)
+    assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
+    assert "'app'" in refusal.value.details
+    assert "one live container per pod" in refusal.value.details
+
+
 def vm_of_id(backend: FakeVmBackend, object_id: str) -> str:
     return next(vm_id for vm_id, vm in backend.vms.items() if vm is vm_of(backend, object_id))

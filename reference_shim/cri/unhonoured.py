@@ -1,0 +1,129 @@
+"""Config fields the shim does not honour, refused with UNIMPLEMENTED naming the field.
+
+A field is refused only when it carries a value the shim cannot honour: its default (what the
+kubelet sends when a pod does not ask for the feature) is always accepted, so that refusing a
+feature never refuses every pod. The table of every field of PodSandboxConfig and
+ContainerConfig, honoured, refused or not applicable, is docs/shim-cri-fields.md; a unit test
+walks the API's descriptors and keeps this module and that table in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cri_api.v1 import api_pb2 as cri
+from google.protobuf.message import Message
+
+from reference_shim.errors import Unimplemented
+
+_SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
+_NAMESPACES = ("network", "pid", "ipc")
+# The modes honoured besides NODE (refused: a VM has its own kernel). A container's pid may be
+# TARGET: the strategy joins the sibling's namespace where it can, or refuses.
+_Modes = dict[str, set["cri.NamespaceMode.ValueType"]]
+_CONTAINER_MODES: _Modes = {"network": {cri.POD}, "pid": {cri.POD, cri.CONTAINER, cri.TARGET}}
+_POD_MODES: _Modes = {"network": {cri.POD}, "pid": {cri.POD, cri.CONTAINER}}
+_WHY_NOT = {
+    "network": "the network namespace is the pod's (Kubernetes sets only POD or NODE)",
+    "ipc": "the IPC namespace is the pod's (Kubernetes sets only POD or NODE)",
+    "pid": "a pod sandbox has no container whose PID namespace it could join",
+}
+
+
+def refuse(field: str, why: str) -> None:
+    raise Unimplemented(f"{field} is not supported: {why}")
+
+
+def _is_set(message: Message) -> bool:
+    """Whether a message field carries anything but its defaults."""
+    return bool(message.ListFields())
+
+
+def selinux_enabled() -> bool:
+    return _SELINUX_ENFORCE.exists()
+
+
+# -- shared by pods and containers ----------------------------------------------------
+
+
+def _namespaces(options: cri.NamespaceOption, field: str, honoured: _Modes) -> None:
+    for name in _NAMESPACES:
+        mode = getattr(options, name)
+        if mode == cri.NODE:
+            refuse(
+                f"{field}.{name} NODE",
+                "a pod here is a VM with its own kernel, it cannot share the node's "
+                f"{name} namespace",
+            )
+        if mode not in honoured.get(name, {cri.POD}):
+            refuse(f"{field}.{name} {cri.NamespaceMode.Name(mode)}", _WHY_NOT[name])
+    userns = options.userns_options
+    if options.HasField("userns_options") and userns.mode != cri.NODE:
+        refuse(f"{field}.userns_options.mode", "user namespaces are not supported")
+    if userns.uids or userns.gids:
+        refuse(f"{field}.userns_options.uids/gids", "user namespace mappings need user namespaces")
+
+
+def _security(
+    context: cri.LinuxSandboxSecurityContext | cri.LinuxContainerSecurityContext, field: str
+) -> None:
+    if _is_set(context.selinux_options):
+        refuse(f"{field}.selinux_options", "SELinux labels cannot be applied by this shim")
+    if context.supplemental_groups_policy == cri.Strict:
+        refuse(f"{field}.supplemental_groups_policy Strict", "only Merge is supported")
+
+
+def linux_resources(resources: cri.LinuxContainerResources, field: str) -> None:
+    if resources.hugepage_limits:
+        refuse(f"{field}.hugepage_limits", "the Docker backend sets no hugepage limits")
+    if resources.unified:
+        refuse(f"{field}.unified", "the Docker backend sets no cgroup v2 unified resources")
+
+
+# -- pod sandbox ----------------------------------------------------------------------
+
+
+def pod_config(config: cri.PodSandboxConfig) -> None:
+    context = config.linux.security_context
+    field = "linux.security_context"
+    _namespaces(context.namespace_options, f"{field}.namespace_options", _POD_MODES)
+    _security(context, field)
+
+
+# -- container ------------------------------------------------------------------------
+
+
+def _mount(mount: cri.Mount, field: str) -> None:
+    if _is_set(mount.image):
+        refuse(f"{field}.image", "image volume mounts are not supported")
+    if mount.image_sub_path:
+        refuse(f"{field}.image_sub_path", "image volume mounts are not supported")
+    if mount.uidMappings or mount.gidMappings:
+        refuse(f"{field}.uidMappings/gidMappings", "id-mapped mounts are not supported")
+    if mount.recursive_read_only:
+        refuse(
+            f"{field}.recursive_read_only",
+            "recursive read-only mounts need Docker API 1.44, which this backend does not use",
+        )
+    if mount.selinux_relabel and selinux_enabled():
+        refuse(
+            f"{field}.selinux_relabel",
+            "the Docker backend's bind mounts cannot relabel a host path for SELinux",
+        )
+
+
+def container_config(config: cri.ContainerConfig) -> None:
+    context = config.linux.security_context
+    field = "linux.security_context"
+    _namespaces(context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES)
+    _security(context, field)
+    if context.capabilities.add_ambient_capabilities:
+        refuse(
+            f"{field}.capabilities.add_ambient_capabilities",
+            "the Docker backend grants no ambient capabilities",
+        )
+    linux_resources(config.linux.resources, "linux.resources")
+    for index, mount in enumerate(config.mounts):
+        _mount(mount, f"mounts[{index}]")
+    if config.CDI_devices:
+        refuse("CDI_devices", "CDI devices are not supported")

@@ -1,0 +1,237 @@
+"""Every field of PodSandboxConfig and ContainerConfig is classified in docs/shim-cri-fields.md,
+and every field classified as refused is refused with UNIMPLEMENTED naming it.
+
+The fields come from the API's protobuf descriptors, so a field the API gains, or one the shim
+forgets, fails here until it has a row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cri_api.v1 import api_pb2 as cri
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
+
+from reference_shim.cri import unhonoured
+from reference_shim.errors import Unimplemented
+
+DOC = Path(__file__).parents[3] / "docs" / "shim-cri-fields.md"
+MESSAGES: dict[str, type[Message]] = {
+    "PodSandboxConfig": cri.PodSandboxConfig,
+    "ContainerConfig": cri.ContainerConfig,
+}
+TREATMENTS = {"honoured", "refused", "partly refused", "not applicable"}
+WHOLE_MESSAGE_TREATMENTS = {"refused", "not applicable"}
+LEAF_MESSAGES = {"runtime.v1.Int64Value"}  # a wrapper: the field is its value
+ROW = re.compile(r"^\| `([^`]+)` \| ([a-z ]+) \| (.*) \|$")
+SECURITY = "linux.security_context"
+NAMESPACES = f"{SECURITY}.namespace_options"
+
+
+def documented() -> dict[str, dict[str, str]]:
+    """message -> field path -> treatment, from the tables under each ``## `Message` `` title."""
+    tables: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in DOC.read_text().splitlines():
+        title = re.fullmatch(r"## `(\w+)`", line)
+        if title:
+            current = tables.setdefault(title.group(1), {})
+        row = ROW.match(line)
+        if current is not None and row and row.group(1) != "field":
+            assert row.group(1) not in current, f"{row.group(1)} has two rows"
+            current[row.group(1)] = row.group(2)
+    return tables
+
+
+def leaf_fields(descriptor: Descriptor, prefix: str = "") -> Iterator[str]:
+    for field in descriptor.fields:
+        path = prefix + field.name
+        message = field.message_type
+        if message is None or message.GetOptions().map_entry or message.full_name in LEAF_MESSAGES:
+            yield path
+        else:
+            yield from leaf_fields(message, path + ".")
+
+
+def row_for(path: str, rows: dict[str, str]) -> str | None:
+    """The row covering ``path``: its own, or one of an enclosing message."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in rows:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_every_field_of_the_api_has_exactly_one_row(name: str) -> None:
+    rows = documented()[name]
+    assert set(rows.values()) <= TREATMENTS
+    fields = list(leaf_fields(MESSAGES[name].DESCRIPTOR))
+    missing = [path for path in fields if row_for(path, rows) is None]
+    assert not missing, f"{name} fields without a row in {DOC.name}: {missing}"
+    used = {row_for(path, rows) for path in fields}
+    assert set(rows) <= used, f"rows naming no field of {name}: {set(rows) - used}"
+    for row, treatment in rows.items():
+        if row not in fields:
+            assert treatment in WHOLE_MESSAGE_TREATMENTS, f"{row}: {treatment} for a message"
+
+
+# -- what each refused row is refused for --------------------------------------------
+
+Change = Callable[[Message], None]
+
+
+def selinux(config: Message) -> None:
+    config.linux.security_context.selinux_options.type = "container_t"  # type: ignore[attr-defined]
+
+
+def namespace(name: str, mode: int) -> Change:
+    def change(config: Message) -> None:
+        setattr(config.linux.security_context.namespace_options, name, mode)  # type: ignore[attr-defined]
+
+    return change
+
+
+def userns(mode: int, mapping: str = "") -> Change:
+    def change(config: Message) -> None:
+        options = config.linux.security_context.namespace_options.userns_options  # type: ignore[attr-defined]
+        options.mode = mode
+        if mapping:
+            getattr(options, mapping).add(host_id=100000, container_id=0, length=65536)
+
+    return change
+
+
+def strict_groups(config: Message) -> None:
+    config.linux.security_context.supplemental_groups_policy = cri.Strict  # type: ignore[attr-defined]
+
+
+def mount(**fields: object) -> Change:
+    def change(config: Message) -> None:
+        config.mounts.add(container_path="/m", host_path="/tmp", **fields)  # type: ignore[attr-defined]
+
+    return change
+
+
+def resources(config: Message, **fields: object) -> None:
+    config.linux.resources.MergeFrom(cri.LinuxContainerResources(**fields))  # type: ignore[attr-defined]
+
+
+SHARED: dict[str, list[Change]] = {
+    f"{NAMESPACES}.network": [
+        namespace("network", cri.NODE),
+        namespace("network", cri.CONTAINER),
+        namespace("network", cri.TARGET),
+    ],
+    f"{NAMESPACES}.ipc": [
+        namespace("ipc", cri.NODE),
+        namespace("ipc", cri.CONTAINER),
+        namespace("ipc", cri.TARGET),
+    ],
+    f"{NAMESPACES}.userns_options.mode": [userns(cri.POD), userns(cri.CONTAINER)],
+    f"{NAMESPACES}.userns_options.uids": [userns(cri.NODE, "uids")],
+    f"{NAMESPACES}.userns_options.gids": [userns(cri.NODE, "gids")],
+    f"{SECURITY}.selinux_options": [selinux],
+    f"{SECURITY}.supplemental_groups_policy": [strict_groups],
+}
+REFUSED: dict[str, dict[str, list[Change]]] = {
+    "PodSandboxConfig": {
+        **SHARED,
+        f"{NAMESPACES}.pid": [namespace("pid", cri.NODE), namespace("pid", cri.TARGET)],
+    },
+    "ContainerConfig": {
+        **SHARED,
+        f"{NAMESPACES}.pid": [namespace("pid", cri.NODE)],
+        "mounts.selinux_relabel": [mount(selinux_relabel=True)],
+        "mounts.uidMappings": [mount(uidMappings=[cri.IDMapping(length=1)])],
+        "mounts.gidMappings": [mount(gidMappings=[cri.IDMapping(length=1)])],
+        "mounts.recursive_read_only": [mount(readonly=True, recursive_read_only=True)],
+        "mounts.image": [mount(image=cri.ImageSpec(image="busybox"))],
+        "mounts.image_sub_path": [mount(image_sub_path="bin")],
+        "linux.resources.hugepage_limits": [
+            lambda c: resources(c, hugepage_limits=[cri.HugepageLimit(page_size="2MB", limit=1)])
+        ],
+        "linux.resources.unified": [lambda c: resources(c, unified={"memory.high": "1"})],
+        f"{SECURITY}.capabilities.add_ambient_capabilities": [
+            lambda c: c.linux.security_context.capabilities.add_ambient_capabilities.append("KILL")  # type: ignore[attr-defined]
+        ],
+        "CDI_devices": [lambda c: c.CDI_devices.add(name="vendor.com/gpu=0")],  # type: ignore[attr-defined]
+    },
+}
+CHECK: dict[str, Callable[[Message], None]] = {
+    "PodSandboxConfig": unhonoured.pod_config,  # type: ignore[dict-item]
+    "ContainerConfig": unhonoured.container_config,  # type: ignore[dict-item]
+}
+
+
+def minimal(name: str) -> Message:
+    if name == "PodSandboxConfig":
+        return cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(name="p"))
+    return cri.ContainerConfig(
+        metadata=cri.ContainerMetadata(name="c"), image=cri.ImageSpec(image="busybox")
+    )
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_each_refused_row_has_its_cases_and_no_other(name: str) -> None:
+    refused = {row for row, treatment in documented()[name].items() if "refused" in treatment}
+    assert refused == set(REFUSED[name])
+
+
+REFUSALS = [
+    pytest.param(name, row, change, id=f"{name}.{row}[{index}]")
+    for name, rows in REFUSED.items()
+    for row, changes in rows.items()
+    for index, change in enumerate(changes)
+]
+
+
+@pytest.mark.parametrize(("name", "row", "change"), REFUSALS)
+def test_a_refused_value_is_unimplemented_naming_its_field(
+    name: str, row: str, change: Change, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unhonoured, "selinux_enabled", lambda: True)
+    config = minimal(name)
+    CHECK[name](config)  # the defaults pass
+    change(config)
+    with pytest.raises(Unimplemented) as refusal:
+        CHECK[name](config)
+    assert row.split(".")[-1] in str(refusal.value), str(refusal.value)
+
+
+def kubelet_pod() -> cri.PodSandboxConfig:
+    """What a kubelet sends for a pod that asks for none of the refused features."""
+    context = cri.LinuxSandboxSecurityContext(
+        namespace_options=cri.NamespaceOption(
+            pid=cri.CONTAINER, userns_options=cri.UserNamespace(mode=cri.NODE)
+        ),
+        run_as_user=cri.Int64Value(value=1000),
+        supplemental_groups=[2000],
+        seccomp=cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault),
+    )
+    return cri.PodSandboxConfig(
+        metadata=cri.PodSandboxMetadata(name="p", namespace="default", uid="u"),
+        linux=cri.LinuxPodSandboxConfig(
+            security_context=context,
+            sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
+            resources=cri.LinuxContainerResources(cpu_shares=102, memory_limit_in_bytes=1 << 28),
+            overhead=cri.LinuxContainerResources(),
+        ),
+    )
+
+
+def test_what_a_kubelet_sends_by_default_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unhonoured, "selinux_enabled", lambda: False)
+    unhonoured.pod_config(kubelet_pod())
+    container = minimal("ContainerConfig")
+    assert isinstance(container, cri.ContainerConfig)
+    container.linux.security_context.namespace_options.CopyFrom(
+        cri.NamespaceOption(pid=cri.CONTAINER, userns_options=cri.UserNamespace(mode=cri.NODE))
+    )
+    container.mounts.add(container_path="/data", host_path="/tmp", selinux_relabel=True)
+    unhonoured.container_config(container)
