@@ -149,6 +149,9 @@ def run_targets(
         else:
             print(f"cri-conformance run: {target.name} wrote no matrix (exit {codes[-1]})")
     if matrices:
-        written = write_reports(merge(matrices), report_dir)
+        merged = merge(matrices)
+        written = write_reports(merged, report_dir)
         print(f"cri-conformance run: merged matrix of {len(matrices)} run(s): {written[0]}")
+        for name in merged.runtime_names():
+            print(f"cri-conformance run: {name}: " + " · ".join(merged.verdict(name).lines()))
     return max(codes)
