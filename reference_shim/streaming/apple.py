@@ -53,6 +53,10 @@ class RecordedAttach:
     def wait(self) -> int | None:
         return None
 
+    def cancel(self) -> None:
+        """The workload is not the session's: only stop following its output."""
+        self._output.close()
+
     def close(self) -> None:
         self._output.close()
 

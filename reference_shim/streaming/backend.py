@@ -30,6 +30,11 @@ class Process(Protocol):
     def wait(self) -> int | None:
         """The exit code once the output ended; None when there is none (attach)."""
 
+    def cancel(self) -> None:
+        """The client went away: end what the session started (an exec's processes; an
+        attach only lets go) and make ``output`` end soon. Called on another thread, and
+        harmless after the process ended."""
+
     def close(self) -> None: ...
 
 

@@ -19,6 +19,7 @@ from harness.streaming.remotecommand import (
     failure_status,
     success_status,
 )
+from harness.streaming.notice import Notice
 from reference_shim.streaming.backend import Process
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 class CommandStreams(Protocol):
     """A client session, whatever its protocol."""
+
+    departed: Notice
+    """Set when the client's connection ended (or the session closed it)."""
 
     def read_stdin(self) -> bytes:
         """The next stdin chunk; b"" once the client ended stdin or went away."""
@@ -57,6 +61,14 @@ def _pump_resize(streams: CommandStreams, process: Process) -> None:
         log.debug("resize pump ended: %s", error)
 
 
+def _cancel(process: Process, description: str) -> None:
+    """``process.cancel``, on any thread (a connection's reader too): logs, never raises."""
+    try:
+        process.cancel()
+    except Exception as error:
+        log.warning("%s: could not end it: %s", description, error)
+
+
 def serve_command(
     process: Process,
     streams: CommandStreams,
@@ -64,7 +76,20 @@ def serve_command(
     description: str,
     close_stdin_at_eof: bool = True,
 ) -> None:
-    """Run until the process's output ends, then report how it ended."""
+    """Run until the process's output ends, then report how it ended.
+
+    A client that leaves first ends the process (``Process.cancel``) as soon as its connection
+    closes: waiting for the next write to fail would keep a quiet command (``sleep``, a shell
+    waiting for input that never comes) running, with this thread and its sockets, forever.
+    """
+    served = threading.Event()  # the process ended (or was ended) and is being reported
+
+    def client_left() -> None:
+        if not served.is_set():
+            log.info("%s: the client left; ending it", description)
+            _cancel(process, description)
+
+    streams.departed.subscribe(client_left)
     if options.stdin:
         threading.Thread(
             target=_pump_stdin,
@@ -83,11 +108,14 @@ def serve_command(
             ):
                 streams.write_output(kind, data)
         code = process.wait()
-    except Exception as error:
+    except Exception as error:  # the session broke: its process must not outlive it
+        served.set()
         log.warning("%s failed: %s", description, error)
+        _cancel(process, description)
         streams.finish(failure_status(f"error executing {description}: {error}"))
         return
     finally:
+        served.set()
         process.close()
     if code:
         detail = f"error executing command {description}, exit code {code}"

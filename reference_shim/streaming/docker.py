@@ -1,12 +1,16 @@
 """Streaming on the Docker backend: ``docker exec``/``attach`` on raw hijacked sockets.
 
 Docker multiplexes stdout and stderr on one socket unless a tty merges them; writing to the
-socket is the process's stdin and half-closing it is stdin EOF. Port forwarding connects to
+socket is the process's stdin and half-closing it is stdin EOF. Docker cannot end an exec, so
+one whose client left is killed by its host PIDs (``exec_kill``). Port forwarding connects to
 the pod VM's address on the shim's Docker network, which the host reaches directly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,8 +19,11 @@ import docker
 from docker.utils.socket import STDERR, frames_iter
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.backends.docker.exec_kill import kill_exec
 from reference_shim.backends.docker.execs import exec_exit_code
 from reference_shim.streaming.backend import dial_directly
+
+log = logging.getLogger(__name__)
 
 _frames: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = frames_iter  # untyped upstream
 _API_TIMEOUT_S = 30
@@ -29,6 +36,7 @@ class DockerProcess:
         tty: bool,
         on_resize: Callable[[TerminalSize], None],
         exit_code: Callable[[], int | None],
+        end: Callable[[], None] = lambda: None,
     ) -> None:
         self._hijacked = hijacked  # a SocketIO over the connection docker-py upgraded
         self._socket: socket.socket = getattr(hijacked, "_sock", hijacked)
@@ -36,6 +44,7 @@ class DockerProcess:
         self._tty = tty
         self._on_resize = on_resize
         self._exit_code = exit_code
+        self._end = end
 
     def write_stdin(self, data: bytes) -> None:
         self._socket.sendall(data)
@@ -52,6 +61,15 @@ class DockerProcess:
 
     def wait(self) -> int | None:
         return self._exit_code()
+
+    def cancel(self) -> None:
+        """End the exec's processes, then cut the stream: the output reader wakes either way
+        (a socket shut down, unlike one closed, wakes a thread blocked reading it)."""
+        try:
+            self._end()
+        finally:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._hijacked.close()
@@ -73,7 +91,12 @@ class DockerStreaming:
         def resize(size: TerminalSize) -> None:
             self._api.exec_resize(exec_id, height=size.height, width=size.width)
 
-        return DockerProcess(hijacked, tty, resize, lambda: exec_exit_code(self._api, exec_id))
+        def end() -> None:
+            killed = kill_exec(self._api, exec_id, vm_id)
+            log.info("exec %s: its client left; %d processes killed", exec_id[:12], killed)
+
+        exit_code = functools.partial(exec_exit_code, self._api, exec_id)
+        return DockerProcess(hijacked, tty, resize, exit_code, end)
 
     def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
         params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,45 @@ def connect_first(addresses: list[str], connect: Callable[[str], socket.socket])
     if not errors:
         raise ConnectionRefusedError("the pod has no address to connect to")
     raise errors[0]
+
+
+class PodConnections:
+    """The pod connections of one port-forward session. When the client leaves, ``cut``
+    shuts down those still open: a pod that never closes its side would otherwise keep the
+    copy threads, and the sockets, of a session nobody uses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._cut = False
+
+    @contextlib.contextmanager
+    def opened(self, conn: socket.socket) -> Iterator[socket.socket]:
+        """``conn`` for the length of its copy, then closed; cut at once if the session ended."""
+        with self._lock:
+            self._open.add(conn)
+            cut = self._cut
+        if cut:
+            _shut(conn)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            still_open = list(self._open)
+        for conn in still_open:
+            _shut(conn)
+
+
+def _shut(conn: socket.socket) -> None:
+    """Both directions ended; unlike ``close``, this wakes a thread blocked reading ``conn``."""
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
 
 
 def splice(

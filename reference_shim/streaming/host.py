@@ -59,9 +59,13 @@ class HostProcess:
         return self._popen.wait(_EXIT_WAIT_S)
 
     def close(self) -> None:
-        """End the session. A child still running means the client left first: stop it, as
-        containerd ends an exec whose stream was cancelled (SIGTERM first: a CLI may forward
-        it to the command)."""
+        """End the session; a child still running is stopped."""
+        self.cancel()
+        self._release_stdin()
+
+    def cancel(self) -> None:
+        """The client left: stop the child (SIGTERM first: a CLI may forward it to the
+        command), which ends its output."""
         if self._popen.poll() is None:
             self._popen.terminate()
             try:
@@ -69,7 +73,6 @@ class HostProcess:
             except subprocess.TimeoutExpired:
                 self._popen.kill()
                 self._popen.wait()
-        self._release_stdin()
 
 
 class PipedProcess(HostProcess):

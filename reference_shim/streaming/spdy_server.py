@@ -28,7 +28,7 @@ from harness.streaming.remotecommand import (
 from harness.streaming.spdy.frames import header_value
 from harness.streaming.spdy.session import Session, Stream
 from harness.streaming.upgrade import PROTOCOL_HEADER, SPDY_UPGRADE
-from reference_shim.streaming.forward import splice
+from reference_shim.streaming.forward import PodConnections, splice
 from reference_shim.streaming.http import RequestHead, consume, respond, switching_protocols
 
 V3_CHANNEL = "v3.channel.k8s.io"
@@ -66,6 +66,7 @@ class SpdyCommandStreams:
 
     def __init__(self, session: Session, streams: dict[StreamType, Stream], protocol: str) -> None:
         self.session = session
+        self.departed = session.closed
         self.streams = streams
         self.protocol = protocol
         self._resizes = json.JSONDecoder()
@@ -172,6 +173,8 @@ def serve_port_forward(
         incoming.put((stream, port))
 
     session = Session(sock, server=True, on_stream=on_stream).start()
+    connections = PodConnections()
+    session.closed.subscribe(connections.cut)
     pairs: dict[str, dict[str, Stream]] = {}
     while not session.closed.is_set():
         try:
@@ -185,7 +188,7 @@ def serve_port_forward(
             threading.Thread(
                 target=_forward,
                 args=(pair[StreamType.DATA.value], pair[StreamType.ERROR.value], port, dial),
-                kwargs={"timeout": timeout},
+                kwargs={"timeout": timeout, "connections": connections},
                 name=f"forward-{port}",
                 daemon=True,
             ).start()
@@ -193,7 +196,12 @@ def serve_port_forward(
 
 
 def _forward(
-    data: Stream, error: Stream, port: int, dial: Callable[[int], socket.socket], timeout: float
+    data: Stream,
+    error: Stream,
+    port: int,
+    dial: Callable[[int], socket.socket],
+    timeout: float,
+    connections: PodConnections,
 ) -> None:
     try:
         conn = dial(port)
@@ -203,6 +211,7 @@ def _forward(
             error.close_write()
             data.close_write()
         return
-    splice(conn, data.read, lambda chunk: data.write(chunk, timeout), data.close_write)
+    with connections.opened(conn):
+        splice(conn, data.read, lambda chunk: data.write(chunk, timeout), data.close_write)
     with contextlib.suppress(ConnectionError):
         error.close_write()

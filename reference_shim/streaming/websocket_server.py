@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
+from harness.streaming.notice import Notice
 from harness.streaming.remotecommand import (
     V1_CHANNEL,
     V4_CHANNEL,
@@ -28,7 +29,7 @@ from harness.streaming.remotecommand import (
     TerminalSize,
     decode_status,
 )
-from reference_shim.streaming.forward import splice
+from reference_shim.streaming.forward import PodConnections, splice
 
 REMOTECOMMAND_PROTOCOLS = (V5_CHANNEL, V4_CHANNEL, V1_CHANNEL)
 PORT_FORWARD_PROTOCOLS = (V4_CHANNEL, V1_CHANNEL)
@@ -56,6 +57,7 @@ class WebSocketCommandStreams:
     def __init__(self, ws: ServerConnection, options: StreamOptions) -> None:
         self.ws = ws
         self.protocol = ws.subprotocol or V1_CHANNEL
+        self.departed = Notice()
         self._stdin: queue.Queue[bytes] = queue.Queue()
         self._resizes: queue.Queue[TerminalSize | None] = queue.Queue()
         threading.Thread(target=self._receive, name="ws-receive", daemon=True).start()
@@ -67,9 +69,10 @@ class WebSocketCommandStreams:
         try:
             for message in _binary_messages(self.ws):
                 self._route(message)
-        finally:
+        finally:  # the library reads until the connection ends, so this is its end
             self._stdin.put(b"")
             self._resizes.put(None)
+            self.departed.set()
 
     def _route(self, message: bytes) -> None:
         channel, payload = message[0], message[1:]
@@ -112,6 +115,7 @@ def serve_port_forward(
 ) -> None:
     """Port i gets channels 2i (data) and 2i+1 (errors), each opening with the port."""
     inbound: list[queue.Queue[bytes]] = [queue.Queue() for _ in ports]
+    connections = PodConnections()
 
     def receive() -> None:
         try:
@@ -119,9 +123,10 @@ def serve_port_forward(
                 index, is_error = divmod(message[0], 2)
                 if index < len(ports) and not is_error and len(message) > 1:
                     inbound[index].put(message[1:])
-        finally:
+        finally:  # the client left (or the session ended): so do the pod connections
             for channel_queue in inbound:
                 channel_queue.put(b"")
+            connections.cut()
 
     def forward(index: int, port: int) -> None:
         data, errors = 2 * index, 2 * index + 1
@@ -131,7 +136,15 @@ def serve_port_forward(
             with contextlib.suppress(ConnectionClosed):
                 ws.send(bytes([errors]) + f"error forwarding port {port}: {failure}".encode())
             return
-        splice(conn, inbound[index].get, lambda chunk: ws.send(bytes([data]) + chunk), lambda: None)
+
+        def to_client(chunk: bytes) -> None:
+            try:
+                ws.send(bytes([data]) + chunk)
+            except ConnectionClosed as closed:  # splice ends on an OSError
+                raise ConnectionResetError(f"the client left: {closed}") from closed
+
+        with connections.opened(conn):
+            splice(conn, inbound[index].get, to_client, lambda: None)
 
     for index, port in enumerate(ports):
         prefix = struct.pack("<H", port)

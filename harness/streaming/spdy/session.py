@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from harness.streaming.notice import Notice
 from harness.streaming.spdy.flow import (
     DEFAULT_WINDOW,
     RECEIVE_WINDOW,
@@ -164,7 +165,8 @@ class Session:
         self.server = server
         self.windows = SendWindows()
         self.credit = ReceiveCredit()
-        self.closed = threading.Event()
+        self.closed = Notice()
+        """Set when the session ends, by either side; subscribers hear of it at once."""
         self.error: Exception | None = None
         self._on_stream = on_stream
         self._encoder, self._decoder = FrameEncoder(), FrameDecoder()

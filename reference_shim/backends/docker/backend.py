@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +28,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.docker.exec_kill import kill_exec
 from reference_shim.backends.docker.execs import EXIT_CODE_WAIT_S, exec_exit_code
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
@@ -226,7 +225,7 @@ class DockerBackend:
         runner.start()
         runner.join(timeout)
         if runner.is_alive():
-            self._kill_exec(exec_id)
+            self._kill_exec(exec_id, vm_id)
             raise DeadlineExceeded(
                 f"command {argv!r} did not finish within its timeout of {timeout:g}s; it was killed"
             )
@@ -243,13 +242,11 @@ class DockerBackend:
             )
         return ExecResult(exit_code=exit_code, stdout=stdout or b"", stderr=stderr or b"")
 
-    def _kill_exec(self, exec_id: str) -> None:
-        """Docker has no call to kill an exec; its host PID is ours too (local Engine)."""
+    def _kill_exec(self, exec_id: str, vm_id: str) -> None:
+        """Docker has no call to kill an exec; its host PIDs are ours too (local Engine)."""
         try:
-            pid = int(self._api.exec_inspect(exec_id).get("Pid") or 0)
-            if pid > 0:
-                os.kill(pid, signal.SIGKILL)
-        except (docker.errors.APIError, ProcessLookupError, PermissionError) as error:
+            kill_exec(self._api, exec_id, vm_id)
+        except (docker.errors.APIError, PermissionError) as error:
             log.warning("could not kill timed-out exec %s: %s", exec_id[:12], error)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:

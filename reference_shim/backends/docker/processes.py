@@ -33,14 +33,21 @@ def parse_status(text: str) -> ProcessUser:
     )
 
 
+def in_container(pid: int, container_id: str, proc: Path = PROC) -> bool:
+    """Whether host process ``pid`` is visible here and in the container's cgroup."""
+    try:
+        return container_id in (proc / str(pid) / "cgroup").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # it ended, or is not visible from here
+        return False
+
+
 def read_process_user(pid: int, container_id: str, proc: Path = PROC) -> ProcessUser | None:
     """The credentials of host process ``pid`` if it is in the container's cgroup, else None."""
-    directory = proc / str(pid)
+    if not in_container(pid, container_id, proc):
+        return None
     try:
-        if container_id not in (directory / "cgroup").read_text():
-            return None
-        return parse_status((directory / "status").read_text())
-    except (FileNotFoundError, ProcessLookupError):  # it ended, or is not visible from here
+        return parse_status((proc / str(pid) / "status").read_text())
+    except (FileNotFoundError, ProcessLookupError):
         return None
 
 

@@ -28,6 +28,7 @@ class AttachedProcess:
         self.close_stdin = process.close_stdin
         self.output = process.output
         self.resize = process.resize
+        self.cancel = process.cancel
         self.close = process.close
 
     def wait(self) -> int | None:
