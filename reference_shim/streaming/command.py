@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Protocol
 
+from harness.streaming.notice import Notice
 from harness.streaming.remotecommand import (
     StreamOptions,
     StreamType,
@@ -19,7 +20,6 @@ from harness.streaming.remotecommand import (
     failure_status,
     success_status,
 )
-from harness.streaming.notice import Notice
 from reference_shim.streaming.backend import Process
 
 log = logging.getLogger(__name__)
