@@ -13,6 +13,9 @@ DEFAULT_POD_IMAGE = "127.0.0.1:5000/cri-conformance/pause:3.9"
 BACKENDS = ("auto", "docker", "apple")
 STRATEGIES = ("reject", "shared-vm", "separate-vms")
 CONTAINER_CLI_ENV = "CRI_SHIM_CONTAINER_CLI"
+STREAMING_STALL_TIMEOUT_S = 4 * 3600.0
+"""kubelet's and containerd's default streaming idle timeout (``streaming-connection-idle-timeout``,
+``stream_idle_timeout``)."""
 
 
 def resolve_backend(name: str, platform: str | None = None, cli: str = "container") -> str:
@@ -34,6 +37,7 @@ class ShimConfig:
     pod_image: str
     log_level: str
     container_cli: str = "container"
+    streaming_stall_timeout: float = STREAMING_STALL_TIMEOUT_S
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +84,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="image of the pod VM, like containerd's sandbox_image",
     )
     parser.add_argument(
+        "--streaming-stall-timeout",
+        type=float,
+        default=STREAMING_STALL_TIMEOUT_S,
+        metavar="SECONDS",
+        help="drop a streaming client that takes none of the output waiting for it for this "
+        "long, and end its exec (default 4 hours, as kubelet's idle timeout)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
 
@@ -94,4 +106,5 @@ def from_arguments(args: argparse.Namespace) -> ShimConfig:
         pod_image=args.pod_image,
         log_level=args.log_level,
         container_cli=args.container_cli,
+        streaming_stall_timeout=args.streaming_stall_timeout,
     )

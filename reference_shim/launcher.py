@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -64,9 +65,12 @@ class ShimLauncher:
         log_level: str = "info",
         ready_timeout: float = 30.0,
         container_cli: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        """``extra_args`` go to the shim's command line as they are (``--help`` lists them)."""
         self.backend = backend
         self.container_cli = container_cli
+        self.extra_args = tuple(extra_args)
         self.strategy = strategy
         self.pod_image = pod_image
         self.docker_host = docker_host(docker)
@@ -100,7 +104,7 @@ class ShimLauncher:
         ]  # fmt: skip
         if self.container_cli:
             command += ["--container-cli", self.container_cli]
-        return command
+        return [*command, *self.extra_args]
 
     def start(self) -> ShimLauncher:
         if self.backend == "docker":

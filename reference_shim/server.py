@@ -54,13 +54,16 @@ def make_streaming(config: ShimConfig, backend: VmBackend) -> StreamingServer | 
         from reference_shim.backends.docker.host import docker_host
         from reference_shim.streaming.docker import DockerStreaming
 
-        return StreamingServer(DockerStreaming(docker_host(config.docker_host)))
+        backend_streaming = DockerStreaming(docker_host(config.docker_host))
+        return StreamingServer(backend_streaming, stall_timeout=config.streaming_stall_timeout)
     from reference_shim.backends.apple.backend import AppleBackend
 
     if isinstance(backend, AppleBackend):
         from reference_shim.streaming.apple import AppleStreaming
 
-        return StreamingServer(AppleStreaming(backend))
+        return StreamingServer(
+            AppleStreaming(backend), stall_timeout=config.streaming_stall_timeout
+        )
     return None
 
 

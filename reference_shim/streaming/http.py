@@ -7,6 +7,7 @@ The request head is *peeked*, not read, so a WebSocket request can be handed unt
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -53,6 +54,15 @@ class RequestHead:
     @property
     def is_spdy(self) -> bool:
         return self.wants_upgrade and "spdy/3.1" in self.tokens("Upgrade")
+
+
+def limit_stalled_sends(sock: socket.socket, seconds: float) -> None:
+    """A send that moves no byte for ``seconds`` fails (SO_SNDTIMEO), whoever sends: this
+    module, the SPDY session or the WebSocket library, all on a blocking socket. A client
+    that stops reading then costs a bounded socket buffer for a bounded time."""
+    whole = int(seconds)
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 def peek_head(sock: socket.socket, timeout: float) -> RequestHead | None:

@@ -21,11 +21,12 @@ from websockets.sync.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
 from harness.streaming.remotecommand import PORT_FORWARD, StreamOptions, failure_status
+from reference_shim.config import STREAMING_STALL_TIMEOUT_S
 from reference_shim.streaming import spdy_server, websocket_server
 from reference_shim.streaming.backend import StreamingBackend
 from reference_shim.streaming.command import CommandStreams, serve_command
 from reference_shim.streaming.forward import connect_first
-from reference_shim.streaming.http import RequestHead, peek_head, respond
+from reference_shim.streaming.http import RequestHead, limit_stalled_sends, peek_head, respond
 from reference_shim.streaming.tokens import DEFAULT_TTL, Kind, Pending, RequestCache
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,14 @@ class StreamingServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ttl: float = DEFAULT_TTL,
+        stall_timeout: float = STREAMING_STALL_TIMEOUT_S,
     ) -> None:
+        """``stall_timeout``: how long a client may take none of the output waiting for it
+        before it is dropped (and its exec ended)."""
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError(f"the streaming server listens on loopback only, not {host!r}")
         self.backend = backend
+        self.stall_timeout = stall_timeout
         self.cache = RequestCache(ttl=ttl)
         self._listener = socket.create_server((host, port))
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
@@ -110,6 +115,7 @@ class StreamingServer:
 
     def _connection(self, sock: socket.socket, addr: Any, websocket: Any) -> None:
         """One accepted connection: WebSocket to the library, the rest served here."""
+        limit_stalled_sends(sock, self.stall_timeout)
         head = peek_head(sock, _HEAD_TIMEOUT_S)
         if head is not None and head.is_websocket:
             websocket(sock, addr)  # the library's own per-connection handler
@@ -137,14 +143,16 @@ class StreamingServer:
             if spdy_server.handshake(sock, head, (PORT_FORWARD,)):
                 allowed = set(pending.request.port)
                 spdy_server.serve_port_forward(
-                    sock, allowed, self._dialer(pending), _STREAM_CREATION_TIMEOUT_S
+                    sock, allowed, self._dialer(pending), self.stall_timeout
                 )
             return
         protocol = spdy_server.handshake(sock, head, spdy_server.REMOTECOMMAND_PROTOCOLS)
         if protocol is None:
             return
         options = StreamOptions.of(pending.request)
-        streams = spdy_server.accept_command(sock, protocol, options, _STREAM_CREATION_TIMEOUT_S)
+        streams = spdy_server.accept_command(
+            sock, protocol, options, _STREAM_CREATION_TIMEOUT_S, self.stall_timeout
+        )
         if streams is not None:
             self._run_command(pending, streams, options)
 

@@ -64,8 +64,15 @@ def handshake(sock: socket.socket, head: RequestHead, supported: tuple[str, ...]
 class SpdyCommandStreams:
     """The client's remotecommand streams, as ``serve_command`` drives them."""
 
-    def __init__(self, session: Session, streams: dict[StreamType, Stream], protocol: str) -> None:
+    def __init__(
+        self,
+        session: Session,
+        streams: dict[StreamType, Stream],
+        protocol: str,
+        stall_timeout: float,
+    ) -> None:
         self.session = session
+        self.stall_timeout = stall_timeout
         self.departed = session.closed
         self.streams = streams
         self.protocol = protocol
@@ -93,7 +100,13 @@ class SpdyCommandStreams:
         return None
 
     def write_output(self, kind: StreamType, data: bytes) -> None:
-        self.streams[kind].write(data)
+        """A client that keeps flow-control windows but opens none for the stall timeout is
+        dropped, as one that stops reading its socket is by the socket's send timeout."""
+        try:
+            self.streams[kind].write(data, self.stall_timeout)
+        except TimeoutError:
+            self.session.close()
+            raise
 
     def finish(self, status: bytes) -> None:
         error = self.streams[StreamType.ERROR]
@@ -108,7 +121,11 @@ class SpdyCommandStreams:
 
 
 def accept_command(
-    sock: socket.socket, protocol: str, options: StreamOptions, timeout: float
+    sock: socket.socket,
+    protocol: str,
+    options: StreamOptions,
+    timeout: float,
+    stall_timeout: float,
 ) -> SpdyCommandStreams | None:
     """Wait for exactly the streams the request implies (kubelet counts them)."""
     incoming: queue.Queue[Stream] = queue.Queue()
@@ -132,7 +149,7 @@ def accept_command(
         kind = header_value(stream.headers, STREAM_TYPE) or ""
         if kind in {t.value for t in expected}:
             streams[StreamType(kind)] = stream
-    return SpdyCommandStreams(session, streams, protocol)
+    return SpdyCommandStreams(session, streams, protocol, stall_timeout)
 
 
 def _pair_key(stream: Stream) -> str:
@@ -159,9 +176,10 @@ def serve_port_forward(
     sock: socket.socket,
     allowed: set[int],
     dial: Callable[[int], socket.socket],
-    timeout: float,
+    stall_timeout: float,
 ) -> None:
-    """Every (error, data) stream pair with one requestID is one forwarded connection."""
+    """Every (error, data) stream pair with one requestID is one forwarded connection; a
+    client that opens no window for ``stall_timeout`` seconds loses that connection."""
     incoming: queue.Queue[tuple[Stream, int]] = queue.Queue()
 
     def on_stream(stream: Stream) -> None:
@@ -188,7 +206,7 @@ def serve_port_forward(
             threading.Thread(
                 target=_forward,
                 args=(pair[StreamType.DATA.value], pair[StreamType.ERROR.value], port, dial),
-                kwargs={"timeout": timeout, "connections": connections},
+                kwargs={"stall_timeout": stall_timeout, "connections": connections},
                 name=f"forward-{port}",
                 daemon=True,
             ).start()
@@ -200,7 +218,7 @@ def _forward(
     error: Stream,
     port: int,
     dial: Callable[[int], socket.socket],
-    timeout: float,
+    stall_timeout: float,
     connections: PodConnections,
 ) -> None:
     try:
@@ -212,6 +230,6 @@ def _forward(
             data.close_write()
         return
     with connections.opened(conn):
-        splice(conn, data.read, lambda chunk: data.write(chunk, timeout), data.close_write)
+        splice(conn, data.read, lambda chunk: data.write(chunk, stall_timeout), data.close_write)
     with contextlib.suppress(ConnectionError):
         error.close_write()

@@ -198,6 +198,10 @@ class Session:
             try:
                 self.sock.sendall(self._encoder.encode(frame))
             except OSError as error:
+                # Part of a frame may have gone: nothing more can be sent. Shutting the socket
+                # down wakes the reader, which ends the session (taking no lock held here).
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
                 raise StreamClosed(f"the SPDY session broke: {error}") from error
 
     def send_quietly(self, frame: Frame) -> None:
