@@ -1,13 +1,19 @@
-"""An event that also calls back: how a streaming session says its connection has ended.
+"""Noticing that a streaming connection ended.
 
 A thread blocked on something else (a process's output, a full pipe) cannot wait on an event
-too; the end of a connection is therefore announced to subscribers, on the thread that saw it.
+too; the end of a connection is therefore announced to subscribers, on the thread that saw it
+(``Notice``). A reader that stopped reading, to make a fast sender wait, can still see the
+peer hang up (``hung_up``).
 """
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 from collections.abc import Callable
+
+_HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
 
 
 class Notice(threading.Event):
@@ -37,3 +43,14 @@ class Notice(threading.Event):
                 self._subscribers.append(callback)
                 return
         callback()
+
+
+def hung_up(sock: socket.socket) -> bool:
+    """Whether the peer closed its end, seen without reading the data it sent before that.
+
+    Linux reports a peer's close at once (POLLRDHUP); elsewhere only a connection that is
+    gone both ways (POLLHUP) shows, and a closed socket answers POLLNVAL, which counts too.
+    """
+    poller = select.poll()
+    poller.register(sock, _HANGUP)
+    return bool(poller.poll(0))

@@ -76,7 +76,8 @@ class StreamingServer:
             select_subprotocol=self._select_subprotocol,
             compression=None,
             ping_interval=None,
-            max_size=None,
+            max_size=websocket_server.MAX_MESSAGE,
+            max_queue=websocket_server.LIBRARY_FRAMES,
         )
         websocket_connection = self._server.handler
         self._server.handler = lambda sock, addr: self._connection(sock, addr, websocket_connection)

@@ -1,5 +1,9 @@
 """The server side of WebSocket streaming (``channel.k8s.io`` family), on ``websockets``.
 
+What a client sends is held in bounded queues: at most ``MAX_MESSAGE`` bytes times
+``LIBRARY_FRAMES + HELD_MESSAGES + 1`` per channel, however fast it sends and however slowly
+the command reads.
+
 remotecommand: ``v5.channel.k8s.io`` (with the close signal), ``v4.channel.k8s.io`` (status
 JSON on channel 3), ``channel.k8s.io`` and no subprotocol (v1: an error message on failure).
 portforward: ``v4.channel.k8s.io`` and ``channel.k8s.io``, two channels per requested port.
@@ -14,11 +18,12 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from harness.streaming.notice import Notice
+from harness.streaming.notice import Notice, hung_up
 from harness.streaming.remotecommand import (
     V1_CHANNEL,
     V4_CHANNEL,
@@ -33,12 +38,45 @@ from reference_shim.streaming.forward import PodConnections, splice
 
 REMOTECOMMAND_PROTOCOLS = (V5_CHANNEL, V4_CHANNEL, V1_CHANNEL)
 PORT_FORWARD_PROTOCOLS = (V4_CHANNEL, V1_CHANNEL)
+MAX_MESSAGE = 8 * 1024 * 1024
+"""The largest message a client may send (kubectl sends 32 KiB; x/net/websocket, under
+kubelet, allows 32 MiB): a larger one closes the connection with 1009, message too big."""
+LIBRARY_FRAMES = 2
+"""Frames the library holds before it stops reading the socket."""
+HELD_MESSAGES = 4
+"""Client messages held per channel for a reader that is behind."""
+_HANGUP_POLL_S = 0.5
+_Item = TypeVar("_Item")
 _OUTPUT_CHANNELS = {StreamType.STDOUT: Channel.STDOUT, StreamType.STDERR: Channel.STDERR}
 
 
 def choose(offered: list[str], supported: tuple[str, ...]) -> str | None:
     """The client's most preferred subprotocol we speak."""
     return next((protocol for protocol in offered if protocol in supported), None)
+
+
+def _hold(held: queue.Queue[bytes], chunk: bytes, ws: ServerConnection) -> None:
+    """Queue client input for a reader that may be behind, waiting while ``held`` is full:
+    the library then stops reading the socket, so a client that sends faster than the
+    command takes waits, as over TCP. A client that hangs up meanwhile ends the session."""
+    while True:
+        try:
+            held.put(chunk, timeout=_HANGUP_POLL_S)
+            return
+        except queue.Full:
+            if hung_up(ws.socket):
+                raise ConnectionResetError("the client hung up with input unread") from None
+
+
+def _end(held: queue.Queue[_Item], marker: _Item) -> None:
+    """Tell the reader the input ended; input it did not take is dropped, the session is over."""
+    while True:
+        try:
+            held.put_nowait(marker)
+            return
+        except queue.Full:
+            with contextlib.suppress(queue.Empty):
+                held.get_nowait()
 
 
 def _binary_messages(ws: ServerConnection) -> Iterator[bytes]:
@@ -58,8 +96,8 @@ class WebSocketCommandStreams:
         self.ws = ws
         self.protocol = ws.subprotocol or V1_CHANNEL
         self.departed = Notice()
-        self._stdin: queue.Queue[bytes] = queue.Queue()
-        self._resizes: queue.Queue[TerminalSize | None] = queue.Queue()
+        self._stdin: queue.Queue[bytes] = queue.Queue(HELD_MESSAGES)
+        self._resizes: queue.Queue[TerminalSize | None] = queue.Queue(HELD_MESSAGES)
         threading.Thread(target=self._receive, name="ws-receive", daemon=True).start()
         # kubelet announces the session with an empty message on the first output channel.
         first = Channel.STDOUT if options.stdout else Channel.STDERR
@@ -69,20 +107,23 @@ class WebSocketCommandStreams:
         try:
             for message in _binary_messages(self.ws):
                 self._route(message)
+        except ConnectionResetError:
+            pass
         finally:  # the library reads until the connection ends, so this is its end
-            self._stdin.put(b"")
-            self._resizes.put(None)
+            _end(self._stdin, b"")
+            _end(self._resizes, None)
             self.departed.set()
 
     def _route(self, message: bytes) -> None:
         channel, payload = message[0], message[1:]
         if channel == Channel.STDIN and payload:
-            self._stdin.put(payload)
+            _hold(self._stdin, payload, self.ws)
         elif channel == Channel.RESIZE and payload:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                self._resizes.put(TerminalSize.decode(json.loads(payload)))
+            # Only the latest size matters: one that finds the queue full is dropped.
+            with contextlib.suppress(ValueError, KeyError, TypeError, queue.Full):
+                self._resizes.put_nowait(TerminalSize.decode(json.loads(payload)))
         elif self._closes_stdin(channel, payload):
-            self._stdin.put(b"")
+            _hold(self._stdin, b"", self.ws)
 
     def _closes_stdin(self, channel: int, payload: bytes) -> bool:
         """v5's close signal for stdin; under v4, channel 255 is just an unknown channel."""
@@ -114,7 +155,7 @@ def serve_port_forward(
     ws: ServerConnection, ports: list[int], dial: Callable[[int], socket.socket]
 ) -> None:
     """Port i gets channels 2i (data) and 2i+1 (errors), each opening with the port."""
-    inbound: list[queue.Queue[bytes]] = [queue.Queue() for _ in ports]
+    inbound: list[queue.Queue[bytes]] = [queue.Queue(HELD_MESSAGES) for _ in ports]
     connections = PodConnections()
 
     def receive() -> None:
@@ -122,10 +163,12 @@ def serve_port_forward(
             for message in _binary_messages(ws):
                 index, is_error = divmod(message[0], 2)
                 if index < len(ports) and not is_error and len(message) > 1:
-                    inbound[index].put(message[1:])
+                    _hold(inbound[index], message[1:], ws)
+        except ConnectionResetError:
+            pass
         finally:  # the client left (or the session ended): so do the pod connections
             for channel_queue in inbound:
-                channel_queue.put(b"")
+                _end(channel_queue, b"")
             connections.cut()
 
     def forward(index: int, port: int) -> None:

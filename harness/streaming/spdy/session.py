@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from harness.streaming.notice import Notice
+from harness.streaming.notice import Notice, hung_up
 from harness.streaming.spdy.flow import (
     DEFAULT_WINDOW,
     RECEIVE_WINDOW,
@@ -43,6 +43,11 @@ from harness.streaming.spdy.frames import (
 )
 
 _CHUNK = 32 * 1024
+MAX_BUFFERED = 2 * RECEIVE_WINDOW
+"""What one stream holds for a reader that is behind. A peer that keeps our windows stays
+under it; one that ignores them (Go's spdystream keeps none) is made to wait: the session
+stops reading its socket until the reader catches up, as spdystream's bounded frame queues do."""
+_HANGUP_POLL_S = 0.5
 
 
 class StreamClosed(ConnectionError):
@@ -66,6 +71,7 @@ class Stream:
         self._replied = threading.Event()
         self._changed = threading.Condition()
         self._chunks: deque[bytes] = deque()
+        self._buffered = 0
         self._remote_done = False
         self._local_done = False
 
@@ -77,6 +83,8 @@ class Stream:
             if not self._changed.wait_for(lambda: self._chunks or self._remote_done, timeout):
                 raise TimeoutError(f"stream {self.id}: nothing received within {timeout}s")
             chunk = self._chunks.popleft() if self._chunks else b""
+            self._buffered -= len(chunk)
+            self._changed.notify_all()  # a delivery may wait for room
         if chunk:
             self.session.grant(self.id, len(chunk))
         return chunk
@@ -94,11 +102,20 @@ class Stream:
         return self._remote_done
 
     def _deliver(self, data: bytes, fin: bool) -> None:
+        """On the session's reader: hold ``data`` for ``read``, waiting while the stream
+        holds more than ``MAX_BUFFERED``; a peer that hangs up meanwhile ends the session."""
         with self._changed:
             if data and self.reset_status is None:
                 self._chunks.append(data)
+                self._buffered += len(data)
             self._remote_done = self._remote_done or fin
             self._changed.notify_all()
+            while self._buffered > MAX_BUFFERED and not self._ended():
+                if not self._changed.wait(_HANGUP_POLL_S) and hung_up(self.session.sock):
+                    raise ConnectionResetError("the peer hung up while a stream was behind")
+
+    def _ended(self) -> bool:
+        return self.reset_status is not None or self.session.closed.is_set()
 
     def _terminate(self, status: int | None) -> None:
         """The peer reset the stream, or the session ended: no more data either way."""

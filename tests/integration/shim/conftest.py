@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from docker_shim import Launch, connect, instance_of, owned_by, remove_everything
+from docker_shim import Launch, clean_up_after
 
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.launcher import LaunchError, ShimLauncher, check_docker
@@ -41,14 +41,7 @@ def launch(tmp_path: Path, docker_api: docker.APIClient) -> Iterator[Launch]:
     yield start
     for launcher in launched:
         launcher.close()
-    # A fresh shim on the same state removes what the test left; on a clean stop with no
-    # objects it also removes its network, so nothing of this instance may remain.
-    final = ShimLauncher(state_dir=tmp_path / "state").start()
-    client = connect(final)
-    remove_everything(client)
-    client.close()
-    final.close()
-    assert owned_by(docker_api, instance_of(tmp_path / "state")) == [], "the shim leaked"
+    clean_up_after(tmp_path / "state", docker_api)
 
 
 @pytest.fixture

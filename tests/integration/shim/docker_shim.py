@@ -48,6 +48,17 @@ def instance_of(state_dir: Path) -> str:
         return str(db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0])
 
 
+def clean_up_after(state_dir: Path, api: docker.APIClient) -> None:
+    """A fresh shim on the state removes what a test left; on a clean stop with no objects
+    it also removes its network, so nothing of this instance may remain in Docker."""
+    final = ShimLauncher(state_dir=state_dir).start()
+    client = connect(final)
+    remove_everything(client)
+    client.close()
+    final.close()
+    assert owned_by(api, instance_of(state_dir)) == [], "the shim leaked"
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
