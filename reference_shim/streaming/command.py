@@ -82,14 +82,14 @@ def serve_command(
     closes: waiting for the next write to fail would keep a quiet command (``sleep``, a shell
     waiting for input that never comes) running, with this thread and its sockets, forever.
     """
-    served = threading.Event()  # the process ended (or was ended) and is being reported
+    settled = threading.Lock()  # taken once: by the end of the output, or to end the process
 
-    def client_left() -> None:
-        if not served.is_set():
-            log.info("%s: the client left; ending it", description)
+    def end(reason: str) -> None:
+        if settled.acquire(blocking=False):
+            log.info("%s: %s; ending it", description, reason)
             _cancel(process, description)
 
-    streams.departed.subscribe(client_left)
+    streams.departed.subscribe(lambda: end("the client left"))
     if options.stdin:
         threading.Thread(
             target=_pump_stdin,
@@ -109,13 +109,12 @@ def serve_command(
                 streams.write_output(kind, data)
         code = process.wait()
     except Exception as error:  # the session broke: its process must not outlive it
-        served.set()
         log.warning("%s failed: %s", description, error)
-        _cancel(process, description)
+        end("its session broke")
         streams.finish(failure_status(f"error executing {description}: {error}"))
         return
     finally:
-        served.set()
+        settled.acquire(blocking=False)  # ended either way: a later departure changes nothing
         process.close()
     if code:
         detail = f"error executing command {description}, exit code {code}"

@@ -93,7 +93,7 @@ class DockerStreaming:
 
         def end() -> None:
             killed = kill_exec(self._api, exec_id, vm_id)
-            log.info("exec %s: its client left; %d processes killed", exec_id[:12], killed)
+            log.info("exec %s: %d of its processes killed", exec_id[:12], killed)
 
         exit_code = functools.partial(exec_exit_code, self._api, exec_id)
         return DockerProcess(hijacked, tty, resize, exit_code, end)

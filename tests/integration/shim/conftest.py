@@ -9,9 +9,36 @@ import docker
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from docker_shim import Launch, clean_up_after
+from shim_footprint import FIGURES
 
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.launcher import LaunchError, ShimLauncher, check_docker
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Read when this folder (or a file in it) is named on the command line; elsewhere the
+    tests fall back to the defaults, the quick form."""
+    group = parser.getgroup("streaming abuse", "the reference shim's streaming abuse tests")
+    group.addoption(
+        "--abuse-sessions",
+        type=int,
+        default=100,
+        help="concurrent exec sessions (default 100; the thorough run is 500)",
+    )
+    group.addoption(
+        "--abuse-rounds",
+        type=int,
+        default=1,
+        help="how many times the concurrent sessions run (default 1; the thorough run is 3)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = terminalreporter.config.stash.get(FIGURES, [])
+    if figures:
+        terminalreporter.write_sep("-", "shim robustness figures")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

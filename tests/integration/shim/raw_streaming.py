@@ -11,11 +11,13 @@ import base64
 import contextlib
 import secrets
 import socket
-import time
 
+from harness.streaming.commands import RemoteCommand
 from harness.streaming.remotecommand import STREAM_TYPE, V4_CHANNEL, StreamOptions, StreamType
 from harness.streaming.spdy.frames import DataFrame, FrameEncoder, SynStream
+from harness.streaming.spdy_client import SpdyRemoteCommand
 from harness.streaming.upgrade import StreamingUrl, spdy_upgrade
+from harness.streaming.websocket_client import WebSocketRemoteCommand
 
 
 class SpdyClientThatNeverReads:
@@ -77,17 +79,12 @@ class WebSocketClientThatNeverReads:
         self.sock.close()
 
 
-def unread_bytes(sock: socket.socket, settle: float = 0.5) -> int:
-    """What waits in ``sock``'s receive buffer once it stopped growing (FIONREAD)."""
-    import fcntl
-    import struct
-    import termios
-
-    previous = -1
-    while True:
-        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-        (waiting,) = struct.unpack("i", raw)
-        if waiting == previous:
-            return int(waiting)
-        previous = waiting
-        time.sleep(settle)
+def leave_abruptly(session: RemoteCommand) -> None:
+    """A harness session's connection just ends: no GOAWAY, no WebSocket close frame."""
+    if isinstance(session, SpdyRemoteCommand):
+        sock = session.session.sock
+    else:
+        assert isinstance(session, WebSocketRemoteCommand)
+        sock = session.socket.ws.socket
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
