@@ -49,8 +49,10 @@ def hung_up(sock: socket.socket) -> bool:
     """Whether the peer closed its end, seen without reading the data it sent before that.
 
     Linux reports a peer's close at once (POLLRDHUP); elsewhere only a connection that is
-    gone both ways (POLLHUP) shows, and a closed socket answers POLLNVAL, which counts too.
+    gone both ways (POLLHUP) shows. A socket closed here counts as hung up too.
     """
+    if sock.fileno() < 0:
+        return True
     poller = select.poll()
     poller.register(sock, _HANGUP)
     return bool(poller.poll(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -30,7 +31,13 @@ from harness.streaming.spdy.frames import (
     SynStream,
     WindowUpdate,
 )
-from harness.streaming.spdy.session import Session, Stream, StreamClosed, StreamRefused
+from harness.streaming.spdy.session import (
+    MAX_BUFFERED,
+    Session,
+    Stream,
+    StreamClosed,
+    StreamRefused,
+)
 
 TIMEOUT = 5.0
 Pair = tuple[Session, Session, list[Stream]]
@@ -336,3 +343,39 @@ def test_a_window_past_two_to_the_31_is_a_flow_control_error() -> None:
     windows.open(1)
     with pytest.raises(FlowControlError):
         windows.grow(1, 2**31 - 1)
+
+
+def flood(peer: ScriptedPeer, stream_id: int, limit: int) -> int:
+    """DATA frames with no regard for windows until ``limit`` or until the session stops
+    reading; the bytes sent in whole frames."""
+    chunk, sent = b"x" * 32 * 1024, 0
+    peer.sock.settimeout(0.5)
+    with contextlib.suppress(TimeoutError):
+        while sent < limit:
+            peer.send(DataFrame(stream_id, chunk))
+            sent += len(chunk)
+    return sent
+
+
+def test_a_peer_that_ignores_windows_is_read_no_further_than_the_bound(
+    scripted_client: Scripted,
+) -> None:
+    """Nobody reads the stream: the session stops reading the socket once the stream holds
+    MAX_BUFFERED (spdystream's peers keep no windows), and reads on as the reader catches up."""
+    session, peer = scripted_client
+    stream = open_answered(session, peer, "stdout", lambda sid: [SynReply(sid, ())])
+    assert isinstance(stream, Stream)
+    sent = flood(peer, stream.id, 16 * MAX_BUFFERED)
+    assert sent < 4 * MAX_BUFFERED
+    received = 0
+    while received < sent:
+        received += len(stream.read(TIMEOUT))
+
+
+def test_a_peer_that_hangs_up_while_held_back_ends_the_session(scripted_client: Scripted) -> None:
+    session, peer = scripted_client
+    stream = open_answered(session, peer, "stdout", lambda sid: [SynReply(sid, ())])
+    assert isinstance(stream, Stream)
+    flood(peer, stream.id, 16 * MAX_BUFFERED)
+    peer.sock.close()
+    assert session.closed.wait(TIMEOUT)
