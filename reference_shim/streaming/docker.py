@@ -15,10 +15,10 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import docker
 from docker.utils.socket import STDERR, frames_iter
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.exec_kill import kill_exec
 from reference_shim.backends.docker.execs import exec_exit_code
 from reference_shim.streaming.backend import dial_directly
@@ -80,7 +80,7 @@ class DockerStreaming:
     """The ``StreamingBackend`` of the Docker backend; VM ids are Docker container ids."""
 
     def __init__(self, base_url: str) -> None:
-        self._api: Any = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
+        self._api: Any = engine_client(base_url, _API_TIMEOUT_S)
 
     def exec(self, vm_id: str, argv: list[str], *, stdin: bool, tty: bool) -> DockerProcess:
         exec_id = self._api.exec_create(

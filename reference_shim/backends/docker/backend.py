@@ -27,6 +27,7 @@ from reference_shim.backends.base import (
     VmStats,
     VmStatus,
 )
+from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.exec_kill import kill_exec
 from reference_shim.backends.docker.execs import EXIT_CODE_WAIT_S, exec_exit_code
@@ -89,7 +90,7 @@ class DockerBackend:
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.
-        self._api: Any = docker.APIClient(base_url=base_url, version="auto", timeout=_API_TIMEOUT_S)
+        self._api: Any = engine_client(base_url, _API_TIMEOUT_S)
         self.base_url = base_url
         self.instance = instance
         self.images = DockerImages(self._api)

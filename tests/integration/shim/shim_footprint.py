@@ -2,13 +2,12 @@
 and the processes of a session.
 
 Leak checks compare a footprint taken before a test with the one the shim settles to after it.
-Pools that fill once and then stay (gRPC's 16 workers) are filled by a warm-up first.
-docker-py keeps a connection pool per request URL, for the 25 most recent URLs of each API
-client, and every exec has URLs of its own: the shim's idle connections to the Engine come and
-go with the execs it runs. Connections to the Engine alive at both ends are therefore counted
-apart and held to that bound (two clients, 25 pools, an idle connection each); everything else
-must come back exactly: threads, client sockets, pipes, files, and Engine connections whose
-other end is gone. A leaked session holds a thread too, which is counted exactly.
+Pools that fill once and then stay (gRPC's 16 workers) are filled by a warm-up first. Each of
+the shim's two Docker API clients keeps up to 10 idle connections to the Engine
+(``engine_client``), more or fewer as the load before left them: connections to the Engine that
+are alive at both ends are therefore counted apart and held to that bound; everything else must
+come back exactly: threads, client sockets, pipes, files, and Engine connections whose other end
+is gone. A session that leaks holds a thread too, which is counted exactly.
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ from reference_shim.backends.docker.host import docker_host
 PROC = Path("/proc")
 FIGURES = pytest.StashKey[list[str]]()
 """What the robustness tests measured, one line each, for the terminal summary."""
-ENGINE_POOLS = 2 * 25
-"""The shim's two Docker API clients, each keeping the pools of 25 URLs (``DEFAULT_NUM_POOLS``;
-docker-py ignores ``num_pools`` for unix sockets), an idle connection in each."""
+ENGINE_POOLS = 2 * 10
+"""The shim's two Docker API clients, with one pool of up to 10 idle connections each."""
 
 
 def engine_connections(pid: int, engine_socket: str) -> int:

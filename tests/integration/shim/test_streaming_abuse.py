@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,6 +96,8 @@ def target(
         yield Target(launcher, client, pod_id, container_id)
     finally:
         client.close()
+        launcher.stop()
+        shutil.copy(launcher.stderr_path, folder / "shim.log")  # kept for a failure's story
         launcher.close()
         clean_up_after(state, docker_api)
 
