@@ -153,6 +153,16 @@ def namespace_link(cri: CriClient, target: Target, kind: str) -> str:
     return exec_ok(cri, target, "readlink", f"/proc/self/ns/{kind}").strip()
 
 
+def listening_ports(cri: CriClient, target: Target) -> set[int]:
+    """TCP ports in LISTEN state as ``netstat -ltn`` inside the container reports them."""
+    ports = set()
+    for line in exec_ok(cri, target, "netstat", "-ltn").splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0].startswith("tcp"):
+            ports.add(int(fields[3].rsplit(":", 1)[1]))
+    return ports
+
+
 def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
     """The per-mount options (``rw``/``ro``, ...) of the visible (last) mount at ``path``."""
     table = read_file_in(cri, target, "/proc/self/mountinfo")

@@ -10,6 +10,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
+from harness.readiness import after_setup, wait_until_set_up
 from harness.waiting import wait_for_exit, wait_until
 
 SIGKILLED = 128 + 9
@@ -69,12 +70,13 @@ def test_a_container_that_handles_sigterm_finishes_cleanly_within_the_grace_peri
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     pod = make_pod()
-    handler = "trap 'echo cleaned-up > /out/marker; exit 0' TERM; while true; do sleep 0.1; done"
+    handler = "trap 'echo cleaned-up > /out/marker; exit 0' TERM"
     container = make_container(
         pod,
-        command=["sh", "-c", handler],
+        command=after_setup(handler, "while true; do sleep 0.1; done"),
         mounts=[api.Mount(container_path="/out", host_path=str(tmp_path))],
     )
+    wait_until_set_up(cri, container)  # a SIGTERM before the trap would kill the shell: 143
     took = stopped_within(cri, container.id, timeout=30)
     status = cri.container_status(container.id).status
     assert (status.exit_code, status.reason) == (0, "Completed")
@@ -87,8 +89,9 @@ def test_a_container_that_ignores_sigterm_is_killed_after_the_timeout(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
     pod = make_pod()
-    stubborn = "trap '' TERM; while true; do sleep 0.1; done"
-    container = make_container(pod, command=["sh", "-c", stubborn])
+    stubborn = after_setup("trap '' TERM", "while true; do sleep 0.1; done")
+    container = make_container(pod, command=stubborn)
+    wait_until_set_up(cri, container)  # a SIGTERM before the trap would kill the shell: 143
     timeout = 3
     took = stopped_within(cri, container.id, timeout=timeout)
     status = cri.container_status(container.id).status
@@ -99,21 +102,28 @@ def test_a_container_that_ignores_sigterm_is_killed_after_the_timeout(
     )
 
 
+# The same limit breached two ways: at once (the kernel kills the workload in its first
+# milliseconds, before a runtime that watches for OOM events late has started watching) and
+# after the workload ran a moment, as most real ones do.
+OOM_WORKLOADS = {
+    "immediate": "dd if=/dev/zero of=/dev/null bs=64M",
+    "delayed": "sleep 1; dd if=/dev/zero of=/dev/null bs=64M",
+}
+
+
 @pytest.mark.feature("container.exit-code.oom")
+@pytest.mark.parametrize("when", list(OOM_WORKLOADS))
 def test_a_container_over_its_memory_limit_is_oom_killed(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, when: str
 ) -> None:
     pod = make_pod()
     limit = 16 * 1024 * 1024
     resources = api.LinuxContainerResources(
         memory_limit_in_bytes=limit, memory_swap_limit_in_bytes=limit
     )
-    # The workload runs a moment before it exceeds its limit, as real ones do: an OOM kill in
-    # a container's first milliseconds can beat the engine's OOM watch (the reference shim on
-    # Docker 20.10 then reports it as Error about one time in four; containerd does not miss it).
     container = make_container(
         pod,
-        command=["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M"],
+        command=["sh", "-c", OOM_WORKLOADS[when]],
         linux=api.LinuxContainerConfig(resources=resources),
     )
     wait_for_exit(cri, container.id)
