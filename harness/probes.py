@@ -12,6 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.capabilities import decode_caps
 from harness.client import CallFailed, CriClient
+from harness.expect import answer_or_refusal
 from harness.factories import Container
 from harness.waiting import DEFAULT_TIMEOUT, wait_until
 
@@ -33,11 +34,8 @@ def exec_in(
 def exec_outcome(
     cri: CriClient, target: Target, *cmd: str, timeout: int = EXEC_TIMEOUT
 ) -> api.ExecSyncResponse | CallFailed:
-    """The response, or the error, for rules that allow either."""
-    try:
-        return exec_in(cri, target, *cmd, timeout=timeout)
-    except CallFailed as error:
-        return error
+    """The response, or the error, for rules that allow either (UNIMPLEMENTED propagates)."""
+    return answer_or_refusal(lambda: exec_in(cri, target, *cmd, timeout=timeout))
 
 
 def describe(cmd: tuple[str, ...], result: api.ExecSyncResponse) -> str:

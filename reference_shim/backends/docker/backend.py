@@ -29,7 +29,11 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.docker.errors import docker_errors
-from reference_shim.backends.docker.execs import EXIT_CODE_WAIT_S, exec_exit_code
+from reference_shim.backends.docker.execs import (
+    EXIT_CODE_WAIT_S,
+    exec_exit_code,
+    exec_never_started,
+)
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
@@ -43,7 +47,7 @@ from reference_shim.backends.docker.translate import (
 )
 from reference_shim.backends.labels import owner_filter, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
-from reference_shim.errors import BackendError, DeadlineExceeded
+from reference_shim.errors import BackendError, CommandNotStarted, DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +220,15 @@ class DockerBackend:
         stdout, stderr = outcome["output"]
         with docker_errors(f"exec in VM {vm_id[:12]}"):
             exit_code = exec_exit_code(self._api, exec_id)
+            never_started = exit_code != 0 and exec_never_started(self._api, exec_id)
         if exit_code is None:
             raise BackendError(
                 f"command {argv!r}: Docker reported no exit code for the exec within "
                 f"{EXIT_CODE_WAIT_S:g}s after its output ended"
             )
+        if never_started:
+            reason = (stdout or b"").decode(errors="replace").strip()
+            raise CommandNotStarted(f"could not start {argv!r} in VM {vm_id[:12]}: {reason}")
         return ExecResult(exit_code=exit_code, stdout=stdout or b"", stderr=stderr or b"")
 
     def _kill_exec(self, exec_id: str) -> None:
