@@ -28,6 +28,7 @@ from reference_shim.backends.base import (
     VmStats,
     VmStatus,
 )
+from reference_shim.backends.docker.cgroup_oom import CgroupOomWatch
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.execs import (
     EXIT_CODE_WAIT_S,
@@ -98,6 +99,7 @@ class DockerBackend:
         self._networks = DockerNetworks(self._api, instance)
         self._labels = owner_labels(instance)
         self._oom = OomWatcher(self._api, owner_filter(instance))
+        self._cgroup_oom: CgroupOomWatch | None = None  # set up with the Engine's info
 
     # -- networks -----------------------------------------------------------------------
 
@@ -107,6 +109,9 @@ class DockerBackend:
     def setup(self) -> None:
         self._networks.ensure_shared()
         self._oom.start()
+        self._cgroup_oom = CgroupOomWatch.for_engine(self._api.info(), self.base_url)
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.start()
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -120,6 +125,8 @@ class DockerBackend:
 
     def teardown(self) -> None:
         self._oom.stop()
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.stop()
         if not self.list_vms():
             self._networks.remove_all()
 
@@ -142,7 +149,10 @@ class DockerBackend:
                 host_config=host_config,
                 **{**create_args(spec), "labels": {**spec.labels, **self._labels}},
             )
-        return str(created["Id"])
+        vm_id = str(created["Id"])
+        if self._cgroup_oom is not None:  # before the start: an OOM may come at once
+            self._cgroup_oom.watch(vm_id, str(host_config.get("CgroupParent") or ""))
+        return vm_id
 
     def start_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"start VM {vm_id[:12]}"):
@@ -170,6 +180,8 @@ class DockerBackend:
         with docker_errors(f"remove VM {vm_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
             self._api.remove_container(vm_id, force=True)
         self._oom.forget(vm_id)
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.forget(vm_id)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"inspect VM {vm_id[:12]}"):
@@ -177,7 +189,8 @@ class DockerBackend:
                 status = _status_of(self._api.inspect_container(vm_id))
             except docker.errors.NotFound:
                 return VmStatus(vm_id=vm_id, state=VmState.MISSING)
-        if self._oom.was_killed(status.vm_id):
+        cgroup_oom = self._cgroup_oom is not None and self._cgroup_oom.was_killed(status.vm_id)
+        if self._oom.was_killed(status.vm_id) or cgroup_oom:
             return dataclasses.replace(status, oom_killed=True)
         return status
 
