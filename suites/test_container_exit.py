@@ -115,6 +115,11 @@ OOM_WORKLOADS = {
     "immediate": "dd if=/dev/zero of=/dev/null bs=64M",
     "delayed": "sleep 1; dd if=/dev/zero of=/dev/null bs=64M",
 }
+# The OOM event and the exit event travel separately, so the reason may settle a moment after
+# the exit, though not much: the kubelet reads the status as soon as it sees the exit. Measured
+# 2026-12-06, 10 runs of each case: containerd 1.6.20 and the reference shim (shared-vm) both
+# had OOMKilled at the first EXITED status read.
+OOM_REASON_SETTLE = 2.0
 
 
 @pytest.mark.feature("container.exit-code.oom")
@@ -133,11 +138,10 @@ def test_a_container_over_its_memory_limit_is_oom_killed(
         linux=api.LinuxContainerConfig(resources=resources),
     )
     wait_for_exit(cri, container.id)
-    # The OOM event and the exit event travel separately; the reason may settle a moment later.
     status = wait_until(
         lambda: cri.container_status(container.id).status,
         lambda status: status.reason == "OOMKilled",
         what="ContainerStatus.reason to be OOMKilled",
-        timeout=10,
+        timeout=OOM_REASON_SETTLE,
     )
     assert status.exit_code == SIGKILLED
