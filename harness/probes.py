@@ -153,12 +153,7 @@ def namespace_link(cri: CriClient, target: Target, kind: str) -> str:
 
 def listening_ports(cri: CriClient, target: Target) -> set[int]:
     """TCP ports in LISTEN state as ``netstat -ltn`` inside the container reports them."""
-    ports = set()
-    for line in exec_ok(cri, target, "netstat", "-ltn").splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[0].startswith("tcp"):
-            ports.add(int(fields[3].rsplit(":", 1)[1]))
-    return ports
+    return parse_listening_ports(exec_ok(cri, target, "netstat", "-ltn"))
 
 
 def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
@@ -187,3 +182,13 @@ def parse_ipv4_addresses(text: str) -> set[str]:
         if "inet" in words[:-1]:
             addresses.add(words[words.index("inet") + 1].split("/")[0])
     return addresses
+
+
+def parse_listening_ports(text: str) -> set[int]:
+    """The local ports of the ``tcp``/``tcp6`` lines of ``netstat -ltn`` output."""
+    ports = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0].startswith("tcp"):
+            ports.add(int(fields[3].rsplit(":", 1)[1]))
+    return ports
