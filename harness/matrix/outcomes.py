@@ -84,6 +84,8 @@ def judge(
     if report.passed:
         if report.when != "call":
             return None
+        if declared is not None and declared.intermittent:
+            return Outcome(State.PASS, f"{_declared(profile, declared)}; it passed this time")
         if declared is not None:
             return Outcome(State.XPASS, _declared(profile, declared))
         if hasattr(report, "wasxfail"):
@@ -167,7 +169,10 @@ def _describe(refusal: BaseException) -> str:
 
 def _declared(profile: Profile | None, declared: Declaration) -> str:
     name = profile.name if profile else "?"
-    kind = "a deviation" if declared.deviation else "unsupported"
+    if declared.deviation:
+        kind = "an intermittent deviation" if declared.intermittent else "a deviation"
+    else:
+        kind = "intermittently unsupported" if declared.intermittent else "unsupported"
     return f"declared {kind} by profile {name}: {declared.reason}"
 
 
