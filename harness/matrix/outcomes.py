@@ -85,7 +85,8 @@ def judge(
         if report.when != "call":
             return None
         if declared is not None and declared.intermittent:
-            return Outcome(State.PASS, f"{_declared(profile, declared)}; it passed this time")
+            reason = f"{_declared(profile, declared)}; it passed this time"
+            return Outcome(State.PASS, reason, intermittent=True)
         if declared is not None:
             return Outcome(State.XPASS, _declared(profile, declared))
         if hasattr(report, "wasxfail"):
@@ -110,7 +111,7 @@ def _judge_declared(
     reason = _declared(profile, declared)
     if declared.matches(text):
         state = State.DEVIATION if declared.deviation else State.UNSUPPORTED
-        return Outcome(state, reason, failure=failure)
+        return Outcome(state, reason, failure=failure, intermittent=declared.intermittent)
     expected = f"the profile declares it, expecting /{declared.expect.pattern}/"
     return Outcome(State.FAIL, clip(f"{failure} ({expected}: {reason})"))
 
