@@ -14,6 +14,8 @@ from concurrent import futures
 import grpc
 from cri_api.v1 import api_pb2 as cri
 
+from harness.client import CallFailed, CriClient
+
 RUNTIME = "/runtime.v1.RuntimeService/"
 CREATES: dict[str, tuple[str, Callable[[bytes], str]]] = {
     RUNTIME + "RunPodSandbox": (
@@ -91,3 +93,20 @@ class CriProxy(grpc.GenericRpcHandler):
             yield from self._channel.unary_stream(method)(request)
         except grpc.RpcError as error:
             context.abort(error.code(), error.details() or "")  # type: ignore[attr-defined]
+
+
+def exists(status: Callable[[str], object], object_id: str) -> bool:
+    try:
+        status(object_id)
+    except CallFailed as error:
+        if error.code is grpc.StatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def left_on(upstream: CriClient, proxy: CriProxy) -> list[str]:
+    """The pods and containers made through ``proxy`` that ``upstream`` still has."""
+    pods, containers = proxy.created["pods"], proxy.created["containers"]
+    left = [pod for pod in pods if exists(upstream.pod_status, pod)]
+    return left + [c for c in containers if exists(upstream.container_status, c)]

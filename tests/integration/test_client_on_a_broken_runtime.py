@@ -113,9 +113,9 @@ def test_an_id_sent_with_the_wrong_wire_type_is_an_answer_without_an_id(
     broken: Callable[..., CriClient],
 ) -> None:
     client = broken(RunPodSandbox=Fault(WRONG_TYPES), CreateContainer=Fault(WRONG_TYPES))
-    with pytest.raises(BadAnswer, match="^RunPodSandbox answered OK without a pod_sandbox_id$"):
+    with pytest.raises(BadAnswer, match=r"^RunPodSandbox answered OK without a pod_sandbox_id$"):
         client.run_pod(api.PodSandboxConfig())
-    with pytest.raises(BadAnswer, match="^CreateContainer answered OK without a container_id$"):
+    with pytest.raises(BadAnswer, match=r"^CreateContainer answered OK without a container_id$"):
         client.create_container("pod", api.ContainerConfig(), api.PodSandboxConfig())
 
 
