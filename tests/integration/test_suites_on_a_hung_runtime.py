@@ -132,6 +132,15 @@ def run_suites(
     )
 
 
+def failed_run(
+    pytester: pytest.Pytester, runtime: BrokenRuntime, tests: list[str], *options: str
+) -> Run:
+    """A run that the faults made fail (rather than stop at set-up)."""
+    run = run_suites(pytester, runtime, tests, *options)
+    assert run.exit_code == pytest.ExitCode.TESTS_FAILED, run.output
+    return run
+
+
 @pytest.fixture
 def broken_containerd(
     tmp_path: Path, containerd_endpoint: str, containerd: CriClient
@@ -187,8 +196,7 @@ def test_lost_pod_answers_fail_their_tests_and_the_sweep_removes_the_pods(
 ) -> None:
     """containerd makes each pod; the harness never learns its id. The sweep finds it by label."""
     runtime = broken_containerd({"RunPodSandbox": Fault(fault, upstream_first=True)})
-    run = run_suites(pytester, runtime, SELECTION, *workers)
-    assert run.exit_code == pytest.ExitCode.TESTS_FAILED, run.output
+    run = failed_run(pytester, runtime, SELECTION, *workers)
     for test in MAKE_PODS:
         assert said in run.failure(test), test
     assert {test: run.outcomes[test] for test in RUNTIME_INFO + IMAGE_PULL} == dict.fromkeys(
@@ -213,8 +221,7 @@ def test_hang_ups_garbage_and_silent_streams_fail_the_tests_they_reach_by_name(
             "ListPodSandbox": Fault(HANG),
         }
     )
-    run = run_suites(pytester, runtime, SELECTION)
-    assert run.exit_code == pytest.ExitCode.TESTS_FAILED, run.output
+    run = failed_run(pytester, runtime, SELECTION)
     hang_up = "ExecSync got no answer: the runtime at unix://"
     assert hang_up in run.failure(EXEC_SYNC[0])
     assert "unavailable or closed the connection" in run.failure(EXEC_SYNC[0])
@@ -250,9 +257,7 @@ def test_a_hung_teardown_ends_at_its_deadlines_and_the_sweep_says_what_it_left(
             "PullImage": Fault(GARBAGE),
         }
     )
-    tests = POD_LIFECYCLE + CONTAINERS[:1] + IMAGE_PULL
-    run = run_suites(pytester, runtime, tests)
-    assert run.exit_code == pytest.ExitCode.TESTS_FAILED, run.output
+    run = failed_run(pytester, runtime, POD_LIFECYCLE + CONTAINERS[:1] + IMAGE_PULL)
     stop_deadline = 2 * CRI_TIMEOUT  # a teardown call gets twice the deadline
     assert run.outcomes[POD_LIFECYCLE[0]] == "passed"  # its cleanup fails after the test
     stopped = run.failure(POD_LIFECYCLE[1])
