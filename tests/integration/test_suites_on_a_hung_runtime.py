@@ -37,9 +37,10 @@ from harness.client import CallFailed, CriClient
 StartBroken = Callable[[dict[str, Fault]], BrokenRuntime]
 REPO = Path(__file__).resolve().parents[2]
 CRI_TIMEOUT = 2
-# Far above what the deadlines add up to (each run below says its sum), far below what the
-# fixed 30 s extras and 30 s streaming handshakes this check was written against would take.
-BOUND_S = 90
+# A run may take twice what its deadlines add up to, plus a minute for starting pytest and for
+# containerd's own work on a busy machine: far below what the fixed 30 s extras of teardown
+# calls and the 30 s streaming handshakes this check was written against took.
+OVERHEAD_S = 60
 # Where the child pytest is stopped if the harness hangs after all: the test then fails.
 STUCK_S = 300
 
@@ -83,9 +84,10 @@ class Run:
         return outcome
 
     def assert_bounded(self, deadlines_s: float) -> None:
-        print(f"the run took {self.seconds:.1f} s; its deadlines add up to {deadlines_s:g} s")
-        assert deadlines_s < BOUND_S
-        assert self.seconds < BOUND_S, f"the run took {self.seconds:.0f} s\n{self.output}"
+        """Liveness, not speed: the run ended within a bound its deadlines account for."""
+        bound = 2 * deadlines_s + OVERHEAD_S
+        print(f"the run took {self.seconds:.1f} s; deadlines {deadlines_s:g} s, bound {bound:g} s")
+        assert self.seconds < bound, f"the run took {self.seconds:.0f} s\n{self.output}"
 
 
 def junit_outcomes(path: Path) -> dict[str, str]:
