@@ -149,13 +149,15 @@ def test_port_forward_reaches_the_port_a_second_container_serves(
     assert_web_page_through_port_forward(cri, pod.id, Transport.SPDY)
 
 
-def status_of(url: str) -> int:
+def status_of(url: str, timeout: float) -> int:
     """The HTTP status of a plain GET, with no upgrade."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
+    except (urllib.error.URLError, OSError) as error:
+        raise AssertionError(f"GET {url} got no answer within {timeout:g} s: {error}") from None
 
 
 def forged(url: str) -> str:
@@ -173,11 +175,14 @@ def test_a_token_the_server_never_issued_is_not_found(
         "attach": cri.attach_url(api.AttachRequest(container_id=container.id, stdout=True)),
         "portforward": cri.port_forward_url(container.pod.id, [80]),
     }
-    statuses = {kind: status_of(forged(url)) for kind, url in urls.items()}
+    statuses = {kind: status_of(forged(url), cri.timeout) for kind, url in urls.items()}
     assert statuses == {"exec": 404, "attach": 404, "portforward": 404}
     with pytest.raises(StreamNotFound):
         streaming.connect_remote_command(
-            forged(urls["exec"]), Transport.SPDY, streaming.StreamOptions(stdout=True)
+            forged(urls["exec"]),
+            Transport.SPDY,
+            streaming.StreamOptions(stdout=True),
+            handshake_timeout=cri.timeout,
         )
 
 
@@ -189,7 +194,8 @@ def test_a_streaming_url_works_once(
     request = api.ExecRequest(container_id=container.id, cmd=["echo", "once"], stdout=True)
     url = cri.exec_url(request)
     options = streaming.StreamOptions.of(request)
-    with streaming.connect_remote_command(url, Transport.SPDY, options) as session:
+    connect = {"handshake_timeout": cri.timeout}
+    with streaming.connect_remote_command(url, Transport.SPDY, options, **connect) as session:
         assert session.wait().stdout == b"once\n"
     with pytest.raises(StreamNotFound):
-        streaming.connect_remote_command(url, Transport.SPDY, options)
+        streaming.connect_remote_command(url, Transport.SPDY, options, **connect)
