@@ -1,7 +1,11 @@
 """A thin, typed CRI v1 client.
 
-Every call carries a deadline, and every failure becomes one exception type whose message
-names the RPC, the status code and the runtime's words, so a failing test reads as a sentence.
+Every call carries a deadline, and every failure becomes a ``CriError`` whose message names the
+RPC and what happened, so a failing test reads as a sentence. Only an answer of the runtime is
+a ``CallFailed`` (with its status code): a call the runtime never answered (``NoAnswer``), an
+answer that does not decode or lacks what the call returns (``BadAnswer``), and a connection
+that failed (``EndpointUnavailable``) are not, so no check that expects a refusal takes a hung
+or broken runtime for one.
 """
 
 from __future__ import annotations
@@ -37,6 +41,36 @@ class CallFailed(CriError):
         self.code = code
         self.details = details
         super().__init__(f"{rpc} failed with {code.name}: {details}")
+
+
+class NoAnswer(CriError):
+    """The call's deadline passed before the runtime answered: it may be hung."""
+
+    def __init__(self, rpc: str, seconds: float, endpoint: str) -> None:
+        self.rpc = rpc
+        self.seconds = seconds
+        super().__init__(
+            f"{rpc} did not answer within {seconds:g} s (the runtime at {endpoint} may be "
+            "hung; --cri-timeout sets the deadline)"
+        )
+
+
+class BadAnswer(CriError):
+    """The runtime answered, but not with what the call returns."""
+
+    def __init__(self, rpc: str, problem: str) -> None:
+        self.rpc = rpc
+        super().__init__(f"{rpc} answered {problem}")
+
+
+# grpcio's own words when a response does not parse as the call's message (grpc/_channel.py).
+_UNDECODABLE = "Exception deserializing response!"
+# A runtime may answer DEADLINE_EXCEEDED itself (ExecSync); ours is the one that ran its course.
+_DEADLINE_SLACK = 0.05
+# Calls that tear down or download get a multiple of the deadline rather than a fixed extra,
+# so a short --cri-timeout (a test of a hung runtime) shortens them too.
+TEARDOWN_FACTOR = 2
+PULL_FACTOR = 5
 
 
 class CriClient:
@@ -81,8 +115,8 @@ class CriClient:
             grpc.channel_ready_future(channel).result(timeout=self.timeout)
         except grpc.FutureTimeoutError:
             raise EndpointUnavailable(
-                f"no CRI runtime answers at {endpoint} within {self.timeout:g}s: check that the "
-                "socket exists and the runtime is running, or pass another --cri-endpoint"
+                f"no CRI runtime answers at {endpoint} within {self.timeout:g} s: check that "
+                "the socket exists and the runtime is running, or pass another --cri-endpoint"
             ) from None
 
     def _answers_v1alpha2(self) -> bool:
@@ -109,12 +143,21 @@ class CriClient:
             details = error.details() or ""
             if code is grpc.StatusCode.UNAVAILABLE:
                 raise EndpointUnavailable(
-                    f"{rpc}: the runtime at {self.endpoints.runtime} is unavailable ({details})"
+                    f"{rpc} got no answer: the runtime at {self.endpoints.runtime} is "
+                    f"unavailable or closed the connection ({details})"
                 ) from None
-            if code is grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() - started >= deadline:
-                # Ours ran out; a runtime may also answer DEADLINE_EXCEEDED itself (ExecSync).
-                details = f"no answer within {deadline:g}s ({details})"
+            waited = time.monotonic() - started
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED and waited >= deadline - _DEADLINE_SLACK:
+                raise NoAnswer(rpc, deadline, self.endpoints.runtime) from None
+            if code is grpc.StatusCode.INTERNAL and details == _UNDECODABLE:
+                raise BadAnswer(
+                    rpc, f"bytes that do not decode as a {rpc}Response ({details})"
+                ) from None
             raise CallFailed(rpc, code, details) from None
+
+    @property
+    def _teardown_extra(self) -> float:
+        return (TEARDOWN_FACTOR - 1) * self.timeout
 
     # -- runtime info -------------------------------------------------------------------
 
@@ -131,7 +174,7 @@ class CriClient:
 
     def run_pod(self, config: cri.PodSandboxConfig, runtime_handler: str = "") -> str:
         request = cri.RunPodSandboxRequest(config=config, runtime_handler=runtime_handler)
-        return self.call(self.runtime_stub.RunPodSandbox, request).pod_sandbox_id
+        return _created(self.call(self.runtime_stub.RunPodSandbox, request), "pod_sandbox_id")
 
     def pod_status(self, pod_id: str, verbose: bool = False) -> cri.PodSandboxStatusResponse:
         request = cri.PodSandboxStatusRequest(pod_sandbox_id=pod_id, verbose=verbose)
@@ -143,11 +186,11 @@ class CriClient:
 
     def stop_pod(self, pod_id: str) -> None:
         request = cri.StopPodSandboxRequest(pod_sandbox_id=pod_id)
-        self.call(self.runtime_stub.StopPodSandbox, request, extra_seconds=30)
+        self.call(self.runtime_stub.StopPodSandbox, request, self._teardown_extra)
 
     def remove_pod(self, pod_id: str) -> None:
         request = cri.RemovePodSandboxRequest(pod_sandbox_id=pod_id)
-        self.call(self.runtime_stub.RemovePodSandbox, request, extra_seconds=30)
+        self.call(self.runtime_stub.RemovePodSandbox, request, self._teardown_extra)
 
     # -- containers ---------------------------------------------------------------------
 
@@ -157,7 +200,7 @@ class CriClient:
         request = cri.CreateContainerRequest(
             pod_sandbox_id=pod_id, config=config, sandbox_config=pod_config
         )
-        return self.call(self.runtime_stub.CreateContainer, request).container_id
+        return _created(self.call(self.runtime_stub.CreateContainer, request), "container_id")
 
     def start_container(self, container_id: str) -> None:
         request = cri.StartContainerRequest(container_id=container_id)
@@ -165,11 +208,11 @@ class CriClient:
 
     def stop_container(self, container_id: str, timeout: int = 0) -> None:
         request = cri.StopContainerRequest(container_id=container_id, timeout=timeout)
-        self.call(self.runtime_stub.StopContainer, request, extra_seconds=timeout + 10)
+        self.call(self.runtime_stub.StopContainer, request, timeout + self._teardown_extra)
 
     def remove_container(self, container_id: str) -> None:
         request = cri.RemoveContainerRequest(container_id=container_id)
-        self.call(self.runtime_stub.RemoveContainer, request, extra_seconds=10)
+        self.call(self.runtime_stub.RemoveContainer, request, self._teardown_extra)
 
     def container_status(
         self, container_id: str, verbose: bool = False
@@ -243,7 +286,8 @@ class CriClient:
 
     def pull_image(self, image: str, pod_config: cri.PodSandboxConfig | None = None) -> str:
         request = cri.PullImageRequest(image=cri.ImageSpec(image=image), sandbox_config=pod_config)
-        return self.call(self.image_stub.PullImage, request, extra_seconds=120).image_ref
+        extra = (PULL_FACTOR - 1) * self.timeout
+        return self.call(self.image_stub.PullImage, request, extra).image_ref
 
     def image_status(self, image: str, verbose: bool = False) -> cri.ImageStatusResponse:
         request = cri.ImageStatusRequest(image=cri.ImageSpec(image=image), verbose=verbose)
@@ -257,7 +301,16 @@ class CriClient:
 
     def remove_image(self, image: str) -> None:
         request = cri.RemoveImageRequest(image=cri.ImageSpec(image=image))
-        self.call(self.image_stub.RemoveImage, request, extra_seconds=30)
+        self.call(self.image_stub.RemoveImage, request, self._teardown_extra)
 
     def image_fs_info(self) -> cri.ImageFsInfoResponse:
         return self.call(self.image_stub.ImageFsInfo, cri.ImageFsInfoRequest())
+
+
+def _created(answer: Any, field: str) -> str:
+    """The id a create call returned; an OK answer without one is no answer a caller can use."""
+    created: str = getattr(answer, field)
+    if not created:
+        rpc = type(answer).__name__.removesuffix("Response")
+        raise BadAnswer(rpc, f"OK without a {field}")
+    return created

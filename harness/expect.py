@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import grpc
 
 from harness.client import CallFailed
+
+T = TypeVar("T")
 
 
 class Refusal:
@@ -35,3 +38,17 @@ def refused(*codes: grpc.StatusCode) -> Iterator[Refusal]:
         return
     expected = " or ".join(code.name for code in codes) if codes else "an error"
     raise AssertionError(f"the call succeeded, expected it to be refused with {expected}")
+
+
+def answer_or_refusal(call: Callable[[], T]) -> T | CallFailed:
+    """What a call the CRI lets go either way gave: its answer, or the error it was refused with.
+
+    UNIMPLEMENTED still propagates: a runtime that lacks the call gets an unsupported cell, not a
+    pass for "it refused".
+    """
+    try:
+        return call()
+    except CallFailed as error:
+        if error.code is grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        return error

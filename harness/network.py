@@ -12,8 +12,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from harness.waiting import DEFAULT_TIMEOUT, wait_until
-
 LOOPBACK = "127.0.0.1"
 
 # Never through a proxy from the environment: the addresses are local by the network rule.
@@ -52,14 +50,3 @@ def http_get(url: str, timeout: float = 5.0) -> Answer:
         return Answer(status=error.code, body=error.read())
     except (urllib.error.URLError, OSError) as error:
         return Answer(error=str(error))
-
-
-def get_when_served(url: str, timeout: float = DEFAULT_TIMEOUT) -> Answer:
-    """GET ``url`` until something answers with HTTP (the server may still be starting)."""
-    return wait_until(
-        lambda: http_get(url),
-        lambda answer: answer.status != 0,
-        what=f"an HTTP answer from {url}",
-        timeout=timeout,
-        interval=0.2,
-    )

@@ -12,6 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.capabilities import decode_caps
 from harness.client import CallFailed, CriClient
+from harness.expect import answer_or_refusal
 from harness.factories import Container
 from harness.waiting import DEFAULT_TIMEOUT, wait_until
 
@@ -33,11 +34,8 @@ def exec_in(
 def exec_outcome(
     cri: CriClient, target: Target, *cmd: str, timeout: int = EXEC_TIMEOUT
 ) -> api.ExecSyncResponse | CallFailed:
-    """The response, or the error, for rules that allow either."""
-    try:
-        return exec_in(cri, target, *cmd, timeout=timeout)
-    except CallFailed as error:
-        return error
+    """The response, or the error, for rules that allow either (UNIMPLEMENTED propagates)."""
+    return answer_or_refusal(lambda: exec_in(cri, target, *cmd, timeout=timeout))
 
 
 def describe(cmd: tuple[str, ...], result: api.ExecSyncResponse) -> str:
@@ -153,6 +151,11 @@ def namespace_link(cri: CriClient, target: Target, kind: str) -> str:
     return exec_ok(cri, target, "readlink", f"/proc/self/ns/{kind}").strip()
 
 
+def listening_ports(cri: CriClient, target: Target) -> set[int]:
+    """TCP ports in LISTEN state as ``netstat -ltn`` inside the container reports them."""
+    return parse_listening_ports(exec_ok(cri, target, "netstat", "-ltn"))
+
+
 def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
     """The per-mount options (``rw``/``ro``, ...) of the visible (last) mount at ``path``."""
     table = read_file_in(cri, target, "/proc/self/mountinfo")
@@ -179,3 +182,13 @@ def parse_ipv4_addresses(text: str) -> set[str]:
         if "inet" in words[:-1]:
             addresses.add(words[words.index("inet") + 1].split("/")[0])
     return addresses
+
+
+def parse_listening_ports(text: str) -> set[int]:
+    """The local ports of the ``tcp``/``tcp6`` lines of ``netstat -ltn`` output."""
+    ports = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0].startswith("tcp"):
+            ports.add(int(fields[3].rsplit(":", 1)[1]))
+    return ports

@@ -102,8 +102,8 @@ def _check(run: Callable[[], None]) -> str | None:
         run()
     except AssertionError as failure:
         return str(failure) or type(failure).__name__
-    except CallFailed as error:
-        if error.code is grpc.StatusCode.UNIMPLEMENTED:
+    except CriError as error:  # a refusal, a call never answered, an answer that is no answer
+        if isinstance(error, CallFailed) and error.code is grpc.StatusCode.UNIMPLEMENTED:
             return f"unsupported by the runtime: {error}"
         return str(error)
     return None

@@ -43,6 +43,14 @@ class DeadlineExceeded(ShimError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class CommandNotStarted(ShimError):
+    """ExecSync's command could not be started (no such binary, not executable): UNKNOWN with
+    the OCI runtime's reason, as containerd answers, never an exit code that looks like the
+    command's own."""
+
+    code = grpc.StatusCode.UNKNOWN
+
+
 class BackendError(ShimError):
     """The VM backend failed at something it should have been able to do."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import grpc
 import pytest
 
 from harness.client import CallFailed, CriClient
@@ -18,11 +19,13 @@ from harness.cri_logs import (
     read_records,
     wait_for_records,
 )
+from harness.expect import answer_or_refusal
 from harness.factories import ContainerFactory, PodFactory
 from harness.waiting import wait_for_exit
 
 CLOCK_SLACK_NS = 2 * 10**9
 COUNTER = "i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.05; done"
+NOT_RUNNING_CODES = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 def finished_records(
@@ -124,20 +127,32 @@ def test_after_reopen_new_lines_go_to_a_new_file_and_the_moved_file_keeps_the_ol
 
 
 @pytest.mark.feature("container.logs.reopen-not-running")
-def test_reopening_the_log_of_an_exited_container_fails_or_creates_the_file(
+def test_reopening_the_log_of_an_exited_container_is_refused_or_creates_the_file(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
+    """api.proto: "If the container is not running, container runtime can choose to either
+    create a new log file and return nil, or return an error. Once it returns error, new
+    container log file MUST NOT be created." The kubelet relies on the second half: after a
+    failed reopen it renames the rotated file back (container_log_manager.go rotateLatestLog).
+
+    The refusal must say the container is not running, not something false: containerd 1.6 and
+    CRI-O answer UNKNOWN ("container is not running"); FAILED_PRECONDITION is gRPC's code for a
+    call the object's state does not allow. NOT_FOUND, INVALID_ARGUMENT or INTERNAL would
+    misreport an existing container and a valid request.
+    """
     container = make_container(make_pod(), command=["echo", "only line"])
     wait_for_exit(cri, container.id)
     path = log_file(container)
-    path.rename(path.with_name(path.name + ".moved"))
-    try:
-        cri.reopen_container_log(container.id)
-        reopened = True
-    except CallFailed:  # allowed for a container that is not running, but then no new file
-        reopened = False
-    assert path.exists() == reopened, (
-        "ReopenContainerLog "
-        + ("succeeded without creating" if reopened else "failed yet created")
-        + " a new log file"
-    )
+    moved = path.with_name(path.name + ".moved")
+    path.rename(moved)
+    old = read_records(moved)
+    outcome = answer_or_refusal(lambda: cri.reopen_container_log(container.id))
+    if isinstance(outcome, CallFailed):
+        assert outcome.code in NOT_RUNNING_CODES, (
+            f"ReopenContainerLog of an exited container was refused with {outcome.code.name}: "
+            f"{outcome.details!r}; expected UNKNOWN or FAILED_PRECONDITION (not running)"
+        )
+        assert not path.exists(), "ReopenContainerLog failed yet created a new log file"
+    else:
+        assert path.exists(), "ReopenContainerLog succeeded without creating a new log file"
+    assert read_records(moved) == old, "the moved log file changed"

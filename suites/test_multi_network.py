@@ -14,8 +14,8 @@ from harness.client import CriClient
 from harness.cri_logs import wait_for_line
 from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
-from harness.network import LOOPBACK, free_loopback_port, get_when_served, http_url
-from harness.waiting import wait_until
+from harness.network import LOOPBACK, free_loopback_port, http_get, http_url
+from harness.readiness import start_webserver, wait_for_listener
 
 WEB_PAGE = b"cri-conformance web server\n"
 
@@ -29,13 +29,8 @@ def test_containers_talk_tcp_over_localhost(
     # /dev/null) busybox nc may hang up before the client's bytes arrive.
     server = make_container(pod, "server", command=["sh", "-c", "sleep 3600 | nc -l -p 7001"])
     client = make_container(pod, "client")
-
-    send = "echo hello-over-localhost | nc 127.0.0.1 7001"
-    wait_until(
-        lambda: probes.exit_code_in(cri, client.id, send),
-        lambda code: code == 0,
-        what="the client to connect to the server on 127.0.0.1:7001",
-    )
+    wait_for_listener(cri, server, 7001)
+    probes.shell_in(cri, client, "echo hello-over-localhost | nc 127.0.0.1 7001")
     wait_for_line(server, "hello-over-localhost")
 
 
@@ -44,13 +39,9 @@ def test_a_container_gets_the_web_page_of_another_on_localhost(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     pod = make_pod("http")
-    make_container(pod, "web", image=images["webserver"].ref, command=[])
+    start_webserver(cri, make_container, images, pod)
     client = make_container(pod, "client")
-    page = wait_until(
-        lambda: client_get(cri, client.id, "http://127.0.0.1/"),
-        lambda body: body is not None,
-        what="the web server to answer on 127.0.0.1:80",
-    )
+    page = probes.exec_ok(cri, client, "wget", "-qO-", "http://127.0.0.1/")
     assert page == WEB_PAGE.decode()
 
 
@@ -61,12 +52,8 @@ def test_a_container_sees_the_listening_socket_of_another(
     pod = make_pod("listen")
     listener = make_container(pod, "listener", command=["nc", "-l", "-p", "7002"])
     other = make_container(pod, "other")
-    wait_until(
-        lambda: listening_ports(cri, listener.id),
-        lambda ports: 7002 in ports,
-        what="the listener to listen on 7002",
-    )
-    seen = listening_ports(cri, other.id)
+    wait_for_listener(cri, listener, 7002)
+    seen = probes.listening_ports(cri, other)
     assert 7002 in seen, f"the other container sees listening ports {sorted(seen)}, not 7002"
 
 
@@ -86,7 +73,7 @@ def test_every_container_has_the_pod_ip(
 
 @pytest.mark.feature("multi.network.port-mapping", shape="multi")
 def test_a_host_port_reaches_a_container_that_is_not_the_first(
-    make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     host_port = free_loopback_port()
     mapping = api.PortMapping(
@@ -94,9 +81,9 @@ def test_a_host_port_reaches_a_container_that_is_not_the_first(
     )
     pod = make_pod("ports", port_mappings=[mapping])
     make_container(pod, "first")
-    make_container(pod, "web", image=images["webserver"].ref, command=[])
-    answer = get_when_served(http_url(LOOPBACK, host_port))
-    assert (answer.status, answer.body) == (200, WEB_PAGE)
+    start_webserver(cri, make_container, images, pod)
+    answer = http_get(http_url(LOOPBACK, host_port))
+    assert (answer.status, answer.body) == (200, WEB_PAGE), answer
 
 
 @pytest.mark.feature("multi.network.resolv-conf", shape="multi")
@@ -136,18 +123,3 @@ def test_every_container_has_the_same_hosts_file_and_the_pods_hostname(
     assert set(names.values()) == {"hosts-pod"}, (
         f"the pod's hostname is hosts-pod; inside, the containers are named {names}"
     )
-
-
-def client_get(cri: CriClient, container_id: str, url: str) -> str | None:
-    result = cri.exec_sync(container_id, ["wget", "-qO-", url], timeout=10)
-    return result.stdout.decode() if result.exit_code == 0 else None
-
-
-def listening_ports(cri: CriClient, container_id: str) -> set[int]:
-    """TCP ports in LISTEN state as netstat inside the container reports them."""
-    ports = set()
-    for line in probes.shell_in(cri, container_id, "netstat -ltn").splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[0].startswith("tcp"):
-            ports.add(int(fields[3].rsplit(":", 1)[1]))
-    return ports

@@ -12,28 +12,23 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import ContainerFactory, Pod, PodFactory
+from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
-from harness.network import LOOPBACK, free_loopback_port, get_when_served, http_url
+from harness.network import LOOPBACK, free_loopback_port, http_get, http_url
 from harness.probes import exec_ok, ipv4_addresses_in, resolv_conf_in
+from harness.readiness import WEB_PORT, start_webserver
 
 DNS = api.DNSConfig(
     servers=["10.10.10.10", "10.10.10.11"],
     searches=["one.cri-conformance.test", "two.cri-conformance.test"],
     options=["ndots:8", "timeout:2"],
 )
-WEB_PORT = 80
 
 
 def web_page(images: ImageCatalog) -> bytes:
     """The page the webserver image serves, as its recipe writes it."""
     (index,) = (item for item in images["webserver"].built.recipe.files if "index" in item.path)
     return index.content.encode()
-
-
-def run_webserver(make_container: ContainerFactory, images: ImageCatalog, pod: Pod) -> None:
-    """A container running the webserver image's own entrypoint (command=[] keeps it)."""
-    make_container(pod, "web", image=images["webserver"].ref, command=[])
 
 
 @pytest.mark.feature("pod.status.network")
@@ -105,16 +100,16 @@ def test_the_dns_config_is_written_to_resolv_conf_in_order(
 
 @pytest.mark.feature("pod.port-mapping.host-port")
 def test_a_host_port_on_loopback_reaches_the_container_port(
-    make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     host_port = free_loopback_port()
     mapping = api.PortMapping(
         protocol=api.TCP, container_port=WEB_PORT, host_port=host_port, host_ip=LOOPBACK
     )
     pod = make_pod("ports", port_mappings=[mapping])
-    run_webserver(make_container, images, pod)
-    answer = get_when_served(http_url(LOOPBACK, host_port))
-    assert (answer.status, answer.body) == (200, web_page(images))
+    start_webserver(cri, make_container, images, pod)
+    answer = http_get(http_url(LOOPBACK, host_port))
+    assert (answer.status, answer.body) == (200, web_page(images)), answer
 
 
 @pytest.mark.feature("pod.network.pod-ip-reachable")
@@ -122,7 +117,7 @@ def test_a_container_port_is_served_on_the_pod_ip(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     pod = make_pod("served")
-    run_webserver(make_container, images, pod)
+    start_webserver(cri, make_container, images, pod)
     pod_ip = cri.pod_status(pod.id).status.network.ip
-    answer = get_when_served(http_url(pod_ip, WEB_PORT))
-    assert (answer.status, answer.body) == (200, web_page(images))
+    answer = http_get(http_url(pod_ip, WEB_PORT))
+    assert (answer.status, answer.body) == (200, web_page(images)), answer

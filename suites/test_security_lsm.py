@@ -16,7 +16,7 @@ from harness.client import CriClient
 from harness.cri_logs import output_lines
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
-from harness.probes import exec_ok
+from harness.probes import exec_ok, wait_for_file_in
 from harness.security import secured, security_profile
 from harness.waiting import wait_for_exit
 
@@ -96,7 +96,7 @@ def test_a_localhost_apparmor_profile_that_allows_writes_lets_them_through(
     container = apparmor_container(make_pod, make_container, localhost(apparmor.audit_write))
     label = exec_ok(cri, container, "cat", "/proc/self/attr/current").strip("\x00\n")
     assert label == f"{apparmor.audit_write} (enforce)"
-    assert exec_ok(cri, container, "cat", "/tmp/probe") == ""
+    assert wait_for_file_in(cri, container, "/tmp/probe") == ""  # written once the shell ran
 
 
 @pytest.mark.feature("security.apparmor.unloaded")

@@ -18,9 +18,10 @@ from harness import streaming
 from harness.client import CriClient
 from harness.factories import ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
+from harness.readiness import WEB_PORT, start_webserver
 from harness.streaming import StreamNotFound, StreamType, Transport
 from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
-from harness.waiting import wait_for_exit, wait_until
+from harness.waiting import wait_for_exit
 
 EVERY_TRANSPORT = tuple(Transport)
 PORT_FORWARD_TRANSPORTS = (Transport.SPDY, Transport.WEBSOCKET)
@@ -117,13 +118,8 @@ def http_get_through_port_forward(
 
 
 def assert_web_page_through_port_forward(cri: CriClient, pod_id: str, transport: Transport) -> None:
-    response = wait_until(  # the server may not listen yet: an empty answer means try again
-        lambda: http_get_through_port_forward(cri, pod_id, transport, 80),
-        bool,
-        what="an HTTP answer through the port forward",
-        timeout=20,
-        interval=0.25,
-    )
+    """Asked once the web server listens: an empty or wrong answer is the forward's fault."""
+    response = http_get_through_port_forward(cri, pod_id, transport, WEB_PORT)
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.split(b"\r\n")[0] in (b"HTTP/1.0 200 OK", b"HTTP/1.1 200 OK"), head
     assert body == b"cri-conformance web server\n"
@@ -138,7 +134,7 @@ def test_port_forward_carries_an_http_exchange_to_the_pod(
     transport: Transport,
 ) -> None:
     pod = make_pod()
-    make_container(pod, image=images["webserver"].ref, command=[])
+    start_webserver(cri, make_container, images, pod)
     assert_web_page_through_port_forward(cri, pod.id, transport)
 
 
@@ -149,17 +145,19 @@ def test_port_forward_reaches_the_port_a_second_container_serves(
     """The pod's port is whichever of its containers listens on it, not only the first's."""
     pod = make_pod()
     make_container(pod, "first")
-    make_container(pod, "web", image=images["webserver"].ref, command=[])
+    start_webserver(cri, make_container, images, pod)
     assert_web_page_through_port_forward(cri, pod.id, Transport.SPDY)
 
 
-def status_of(url: str) -> int:
+def status_of(url: str, timeout: float) -> int:
     """The HTTP status of a plain GET, with no upgrade."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
+    except (urllib.error.URLError, OSError) as error:
+        raise AssertionError(f"GET {url} got no answer within {timeout:g} s: {error}") from None
 
 
 def forged(url: str) -> str:
@@ -177,11 +175,14 @@ def test_a_token_the_server_never_issued_is_not_found(
         "attach": cri.attach_url(api.AttachRequest(container_id=container.id, stdout=True)),
         "portforward": cri.port_forward_url(container.pod.id, [80]),
     }
-    statuses = {kind: status_of(forged(url)) for kind, url in urls.items()}
+    statuses = {kind: status_of(forged(url), cri.timeout) for kind, url in urls.items()}
     assert statuses == {"exec": 404, "attach": 404, "portforward": 404}
     with pytest.raises(StreamNotFound):
         streaming.connect_remote_command(
-            forged(urls["exec"]), Transport.SPDY, streaming.StreamOptions(stdout=True)
+            forged(urls["exec"]),
+            Transport.SPDY,
+            streaming.StreamOptions(stdout=True),
+            handshake_timeout=cri.timeout,
         )
 
 
@@ -193,7 +194,8 @@ def test_a_streaming_url_works_once(
     request = api.ExecRequest(container_id=container.id, cmd=["echo", "once"], stdout=True)
     url = cri.exec_url(request)
     options = streaming.StreamOptions.of(request)
-    with streaming.connect_remote_command(url, Transport.SPDY, options) as session:
+    connect = {"handshake_timeout": cri.timeout}
+    with streaming.connect_remote_command(url, Transport.SPDY, options, **connect) as session:
         assert session.wait().stdout == b"once\n"
     with pytest.raises(StreamNotFound):
-        streaming.connect_remote_command(url, Transport.SPDY, options)
+        streaming.connect_remote_command(url, Transport.SPDY, options, **connect)

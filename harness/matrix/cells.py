@@ -68,12 +68,14 @@ class Outcome:
 
     ``reason`` says why the state (the runtime's refusal, the profile's declaration, the
     failure); ``failure`` keeps what actually failed when the reason is a declaration, so a
-    reader can check the declaration against it.
+    reader can check the declaration against it. ``intermittent`` marks an outcome a profile
+    declares as a race: its cell may be a pass one run and the declared state the next.
     """
 
     state: State
     reason: str = ""
     failure: str = ""
+    intermittent: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Cell:
     reason: str
     tests: int
     failure: str = ""
+    intermittent: bool = False
 
 
 def worst(outcomes: Iterable[Outcome]) -> Outcome:
@@ -110,6 +113,7 @@ def cell_of(tests: dict[str, Outcome]) -> Cell:
         _joined(in_state, "reason", len(tests) > 1),
         len(tests),
         _joined(in_state, "failure", len(tests) > 1),
+        any(outcome.intermittent for outcome in tests.values()),
     )
 
 

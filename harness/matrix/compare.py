@@ -4,7 +4,9 @@ Cells are paired by runtime column name and feature id. States are ordered
 ``pass > xpass > skip > unsupported > deviation > fail`` (see ``cells``); a cell that moves
 down that order got *worse*. A cell that disappears (a feature no longer run, a runtime column
 missing) counts as worse too, because a check that stopped running can hide a regression; say
-``allow_missing`` when that is intended. New cells are reported, never worse.
+``allow_missing`` when that is intended. New cells are reported, never worse. A cell the
+profile declares intermittent (a race in the runtime) that flips between pass and its
+declared state is reported as a flip, not as worse or better.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from harness.matrix.cells import Cell
+from harness.matrix.cells import Cell, State
 from harness.matrix.document import Matrix
 
 
@@ -21,6 +23,10 @@ class Change(StrEnum):
     BETTER = "better"
     NEW = "new"
     GONE = "gone"
+    INTERMITTENT = "flip"  # a declared race: pass <-> its declared state, neither worse
+
+
+DECLARED_STATES = (State.PASS, State.UNSUPPORTED, State.DEVIATION)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class CellChange:
             return Change.NEW
         if self.new is None:
             return Change.GONE
+        if self.new.intermittent and {self.old.state, self.new.state} <= set(DECLARED_STATES):
+            return Change.INTERMITTENT
         return Change.WORSE if self.new.state.rank < self.old.state.rank else Change.BETTER
 
     def describe(self) -> str:

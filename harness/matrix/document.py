@@ -189,7 +189,11 @@ def from_json(data: object, source: str) -> Matrix:
             title=row["title"],
             cells={
                 name: Cell(
-                    State(cell["state"]), cell["reason"], cell["tests"], cell.get("failure", "")
+                    State(cell["state"]),
+                    cell["reason"],
+                    cell["tests"],
+                    cell.get("failure", ""),
+                    cell.get("intermittent", False),
                 )
                 for name, cell in row["cells"].items()
             },
@@ -245,6 +249,8 @@ def _cell_json(cell: Cell) -> dict[str, Any]:
     }
     if cell.failure:
         written["failure"] = cell.failure
+    if cell.intermittent:
+        written["intermittent"] = True
     return written
 
 

@@ -84,6 +84,9 @@ def judge(
     if report.passed:
         if report.when != "call":
             return None
+        if declared is not None and declared.intermittent:
+            reason = f"{_declared(profile, declared)}; it passed this time"
+            return Outcome(State.PASS, reason, intermittent=True)
         if declared is not None:
             return Outcome(State.XPASS, _declared(profile, declared))
         if hasattr(report, "wasxfail"):
@@ -108,7 +111,7 @@ def _judge_declared(
     reason = _declared(profile, declared)
     if declared.matches(text):
         state = State.DEVIATION if declared.deviation else State.UNSUPPORTED
-        return Outcome(state, reason, failure=failure)
+        return Outcome(state, reason, failure=failure, intermittent=declared.intermittent)
     expected = f"the profile declares it, expecting /{declared.expect.pattern}/"
     return Outcome(State.FAIL, clip(f"{failure} ({expected}: {reason})"))
 
@@ -167,7 +170,10 @@ def _describe(refusal: BaseException) -> str:
 
 def _declared(profile: Profile | None, declared: Declaration) -> str:
     name = profile.name if profile else "?"
-    kind = "a deviation" if declared.deviation else "unsupported"
+    if declared.deviation:
+        kind = "an intermittent deviation" if declared.intermittent else "a deviation"
+    else:
+        kind = "intermittently unsupported" if declared.intermittent else "unsupported"
     return f"declared {kind} by profile {name}: {declared.reason}"
 
 

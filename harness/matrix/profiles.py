@@ -9,6 +9,8 @@ Entries go in one of two sections, by the feature's level: ``unsupported`` for o
 features, ``deviations`` for required ones; a feature in the wrong section is refused. Every
 entry carries ``expect``, a regular expression the failure must match: a declared feature that
 fails some other way is a failure, so a declaration cannot hide a new bug in the same feature.
+An entry marked ``intermittent`` is a race in the runtime: it fails only some of the time, so a
+pass is recorded as a pass, not as an out-of-date declaration (xpass).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Declaration:
     reason: str
     expect: re.Pattern[str]
     deviation: bool
+    intermittent: bool = False  # a race in the runtime: a pass is no xpass
 
     def matches(self, failure: str) -> bool:
         return self.expect.search(failure) is not None
@@ -191,7 +194,11 @@ def _declarations(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str
                     "give the call, code or message the failure must show"
                 )
             declarations[feature_id] = Declaration(
-                feature_id, " ".join(entry["reason"].split()), expect, level is Level.REQUIRED
+                feature_id,
+                " ".join(entry["reason"].split()),
+                expect,
+                level is Level.REQUIRED,
+                bool(entry.get("intermittent", False)),
             )
     return declarations
 

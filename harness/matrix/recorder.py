@@ -158,7 +158,12 @@ class MatrixRecorder:
         judgement = getattr(report, JUDGEMENT, None)
         if not judgement or not self.is_controller:
             return
-        outcome = Outcome(State(judgement["state"]), judgement["reason"], judgement["failure"])
+        outcome = Outcome(
+            State(judgement["state"]),
+            judgement["reason"],
+            judgement["failure"],
+            judgement["intermittent"],
+        )
         tests = self.tests.setdefault(judgement["feature"], {})
         earlier = tests.get(report.nodeid)
         tests[report.nodeid] = worst([earlier, outcome]) if earlier else outcome
@@ -242,5 +247,10 @@ class MatrixRecorder:
         return Matrix([run], ordered(rows))
 
 
-def _judgement(outcome: Outcome) -> dict[str, str]:
-    return {"state": outcome.state.value, "reason": outcome.reason, "failure": outcome.failure}
+def _judgement(outcome: Outcome) -> dict[str, str | bool]:
+    return {
+        "state": outcome.state.value,
+        "reason": outcome.reason,
+        "failure": outcome.failure,
+        "intermittent": outcome.intermittent,
+    }

@@ -7,6 +7,10 @@ Tests pick a ``Transport`` and call the helpers here; the protocols stay out of 
 
 A protocol the runtime does not offer raises ``ProtocolUnsupported`` (an unsupported cell in
 the matrix, not a failure); a used, unknown or expired token raises ``StreamNotFound``.
+
+Two deadlines bound a session: ``handshake_timeout`` the runtime's answers (the connection, the
+upgrade, the streams opened), which the helpers given a client take from its CRI deadline
+(``--cri-timeout``), and ``timeout`` the whole session, however long the command runs.
 """
 
 from __future__ import annotations
@@ -60,13 +64,17 @@ class Transport(StrEnum):
 
 
 def connect_remote_command(
-    url: str, transport: Transport, options: StreamOptions, timeout: float = DEFAULT_TIMEOUT
+    url: str,
+    transport: Transport,
+    options: StreamOptions,
+    timeout: float = DEFAULT_TIMEOUT,
+    handshake_timeout: float | None = None,
 ) -> RemoteCommand:
     """Open the exec/attach session at ``url``; ``options`` must match the request."""
     if transport is Transport.SPDY:
-        return SpdyRemoteCommand(url, options, timeout)
+        return SpdyRemoteCommand(url, options, timeout, handshake_timeout)
     protocol = V5_CHANNEL if transport is Transport.WEBSOCKET_V5 else V4_CHANNEL
-    return WebSocketRemoteCommand(url, options, protocol, timeout)
+    return WebSocketRemoteCommand(url, options, protocol, timeout, handshake_timeout)
 
 
 def start_exec(
@@ -76,7 +84,7 @@ def start_exec(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> RemoteCommand:
     return connect_remote_command(
-        client.exec_url(request), transport, StreamOptions.of(request), timeout
+        client.exec_url(request), transport, StreamOptions.of(request), timeout, client.timeout
     )
 
 
@@ -87,7 +95,7 @@ def start_attach(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> RemoteCommand:
     return connect_remote_command(
-        client.attach_url(request), transport, StreamOptions.of(request), timeout
+        client.attach_url(request), transport, StreamOptions.of(request), timeout, client.timeout
     )
 
 
@@ -117,7 +125,7 @@ def open_port_forward(
 ) -> PortForward:
     url = client.port_forward_url(pod_id, ports)
     if transport is Transport.SPDY:
-        return SpdyPortForward(url, timeout)
+        return SpdyPortForward(url, timeout, client.timeout)
     if transport is Transport.WEBSOCKET:
-        return WebSocketPortForward(url, ports, timeout)
+        return WebSocketPortForward(url, ports, timeout, client.timeout)
     raise ValueError(f"port forwarding has no {transport.value} protocol; use spdy or websocket")

@@ -38,6 +38,15 @@ class StreamNotFound(StreamingError):
         super().__init__(f"{url} answered 404 Not Found: {body.strip()[:200]}")
 
 
+def unanswered(url: str, what: str, seconds: float, error: OSError) -> StreamingError:
+    """The error for a streaming server that did not answer ``what`` in time, or broke off."""
+    if isinstance(error, TimeoutError):
+        return StreamingError(
+            f"the streaming server at {url} did not answer the {what} within {seconds:g} s"
+        )
+    return StreamingError(f"the streaming server at {url} failed the {what}: {error}")
+
+
 def refused_upgrade(
     url: str, protocol: str, status: int, body: str, chosen: str | None = None
 ) -> StreamingError:

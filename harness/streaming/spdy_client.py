@@ -38,12 +38,19 @@ def _connect(url: str, protocol: str, timeout: float) -> Session:
 class SpdyRemoteCommand(RemoteCommand):
     """Exactly the streams the request asked for: kubelet waits for that many."""
 
-    def __init__(self, url: str, options: StreamOptions, timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        options: StreamOptions,
+        timeout: float,
+        handshake_timeout: float | None = None,
+    ) -> None:
         super().__init__(options, timeout)
-        self.session = _connect(url, V4_CHANNEL, timeout)
+        handshake = timeout if handshake_timeout is None else handshake_timeout
+        self.session = _connect(url, V4_CHANNEL, handshake)
         try:
             self.streams = {
-                kind: self.session.open_stream(((STREAM_TYPE, kind.value),), timeout)
+                kind: self.session.open_stream(((STREAM_TYPE, kind.value),), handshake)
                 for kind in options.spdy_streams
             }
         except BaseException:
@@ -99,9 +106,10 @@ class SpdyPortConnection(PortConnection):
 class SpdyPortForward(PortForward):
     """Every ``connect`` opens a new stream pair, as kubectl does per accepted connection."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, handshake_timeout: float | None = None) -> None:
         self.timeout = timeout
-        self.session = _connect(url, PORT_FORWARD, timeout)
+        handshake = timeout if handshake_timeout is None else handshake_timeout
+        self.session = _connect(url, PORT_FORWARD, handshake)
         self._request_ids = itertools.count()
 
     def connect(self, port: int) -> SpdyPortConnection:

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness.streaming.errors import ProtocolUnsupported, StreamingError, refused_upgrade
+from harness.streaming.errors import (
+    ProtocolUnsupported,
+    StreamingError,
+    refused_upgrade,
+    unanswered,
+)
 
 PROTOCOL_HEADER = "X-Stream-Protocol-Version"
 SPDY_UPGRADE = "SPDY/3.1"
@@ -103,10 +108,16 @@ def spdy_upgrade(
         f"Connection: Upgrade\r\nUpgrade: {SPDY_UPGRADE}\r\n{offered}"
         "User-Agent: cri-conformance\r\nContent-Length: 0\r\n\r\n"
     )
-    sock = socket.create_connection((where.host, where.port), timeout=timeout)
     try:
-        sock.sendall(request.encode("latin-1"))
-        raw_head, received = read_head(sock)
+        sock = socket.create_connection((where.host, where.port), timeout=timeout)
+    except OSError as error:
+        raise unanswered(url, "SPDY/3.1 upgrade", timeout, error) from None
+    try:
+        try:
+            sock.sendall(request.encode("latin-1"))
+            raw_head, received = read_head(sock)
+        except OSError as error:
+            raise unanswered(url, "SPDY/3.1 upgrade", timeout, error) from None
         status_line, headers = parse_head_lines(raw_head)
         fields = status_line.split(" ", 2)
         if len(fields) < 2 or not fields[1].isdigit():

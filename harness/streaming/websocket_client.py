@@ -20,7 +20,12 @@ from websockets.typing import Subprotocol
 
 from harness.streaming.collect import Collector
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
-from harness.streaming.errors import ProtocolUnsupported, StreamingError, refused_upgrade
+from harness.streaming.errors import (
+    ProtocolUnsupported,
+    StreamingError,
+    refused_upgrade,
+    unanswered,
+)
 from harness.streaming.remotecommand import (
     V4_CHANNEL,
     V5_CHANNEL,
@@ -56,6 +61,8 @@ def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
         raise refused_upgrade(url, name, response.status_code, body, chosen) from None
     except InvalidHandshake as error:  # malformed, or a subprotocol never offered
         raise StreamingError(f"{url}: {name}: the handshake is broken: {error}") from None
+    except OSError as error:  # no answer in time, or the connection broke
+        raise unanswered(url, f"{name} handshake", timeout, error) from None
     if ws.subprotocol is None:
         ws.close()
         raise ProtocolUnsupported(name, "the server upgraded without any offered subprotocol")
@@ -108,15 +115,23 @@ class ChannelSocket:
 
 
 class WebSocketRemoteCommand(RemoteCommand):
-    def __init__(self, url: str, options: StreamOptions, protocol: str, timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        options: StreamOptions,
+        protocol: str,
+        timeout: float,
+        handshake_timeout: float | None = None,
+    ) -> None:
         super().__init__(options, timeout)
+        handshake = timeout if handshake_timeout is None else handshake_timeout
         self.protocol = protocol
         channels = {
             StreamType.STDOUT: Channel.STDOUT,
             StreamType.STDERR: Channel.STDERR,
             StreamType.ERROR: Channel.ERROR,
         }
-        self.socket = ChannelSocket(open_websocket(url, protocol, timeout), channels.values())
+        self.socket = ChannelSocket(open_websocket(url, protocol, handshake), channels.values())
         self._collectors = {
             kind: Collector(f"{kind.value} channel", self.socket.reader(channel))
             for kind, channel in channels.items()
@@ -181,9 +196,12 @@ class WebSocketPortConnection(PortConnection):
 class WebSocketPortForward(PortForward):
     """One WebSocket carries one connection per requested port, opened by the server."""
 
-    def __init__(self, url: str, ports: list[int], timeout: float) -> None:
+    def __init__(
+        self, url: str, ports: list[int], timeout: float, handshake_timeout: float | None = None
+    ) -> None:
         self.ports, self.timeout = ports, timeout
-        ws = open_websocket(url, V4_CHANNEL, timeout)
+        handshake = timeout if handshake_timeout is None else handshake_timeout
+        ws = open_websocket(url, V4_CHANNEL, handshake)
         self.socket = ChannelSocket(ws, range(2 * len(ports)))
         self._used: set[int] = set()
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
 from cri_api.v1 import api_pb2 as api
+from cri_proxy import left_on
 from filter_ignoring_proxy import RUNTIME, FilterIgnoringProxy
 from simplest_specs import IMAGE, a_spec
 
 from harness import spec_files
 from harness.cli import main
-from harness.client import CallFailed, CriClient
+from harness.client import CriClient
 
 REPO = Path(__file__).resolve().parents[2]
 LEAKS_A_POD = """
@@ -98,22 +98,10 @@ def proxy(
         yield serving
 
 
-def exists(status: Callable[[str], object], object_id: str) -> bool:
-    try:
-        status(object_id)
-    except CallFailed as error:
-        if error.code is grpc.StatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
-
-
 def assert_all_removed(containerd: CriClient, proxy: FilterIgnoringProxy) -> None:
     """Everything the run created through the proxy is gone from containerd."""
-    pods, containers = proxy.created["pods"], proxy.created["containers"]
-    assert pods, "the run created nothing through the proxy"
-    left = [pod for pod in pods if exists(containerd.pod_status, pod)]
-    left += [c for c in containers if exists(containerd.container_status, c)]
+    assert proxy.created["pods"], "the run created nothing through the proxy"
+    left = left_on(containerd, proxy)
     assert not left, f"the run left {left} on containerd"
 
 

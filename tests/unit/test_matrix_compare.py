@@ -105,7 +105,7 @@ def test_the_cli_exits_1_when_a_cell_got_worse_and_says_which(
     out = capsys.readouterr().out
     assert "worse   c  pod.x: pass -> fail: because fail" in out
     assert "better  c  pod.y: fail -> pass" in out
-    assert "1 worse, 1 better, 0 new, 0 gone; 0 unchanged" in out
+    assert "1 worse, 1 better, 0 new, 0 gone, 0 flip; 0 unchanged" in out
     assert main(["report", "compare", new, old]) == 1  # pod.x got better, pod.y worse
     assert main(["report", "compare", old, old]) == 0
 
@@ -124,3 +124,23 @@ def test_the_cli_exits_2_on_an_unreadable_input(
 ) -> None:
     assert main(["report", "compare", str(tmp_path / "no.json"), str(tmp_path / "no.json")]) == 2
     assert "no.json: cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind"),
+    [
+        (State.PASS, State.DEVIATION, Change.INTERMITTENT),
+        (State.DEVIATION, State.PASS, Change.INTERMITTENT),
+        (State.PASS, State.FAIL, Change.WORSE),  # a failure the declaration did not expect
+    ],
+)
+def test_a_declared_race_flipping_between_pass_and_its_state_is_not_worse(
+    make_run: MakeRun, old: State, new: State, kind: Change
+) -> None:
+    before = matrix(make_run, {"c": {"pod.x": old}})
+    after = matrix(make_run, {"c": {"pod.x": new}})
+    cell = after.features[0].cells["c"]
+    after.features[0].cells["c"] = Cell(cell.state, cell.reason, 1, intermittent=new != State.FAIL)
+    result = compare(before, after)
+    assert [change.kind for change in result.changes] == [kind]
+    assert result.got_worse() is (kind is Change.WORSE)

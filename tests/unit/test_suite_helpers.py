@@ -13,7 +13,7 @@ from harness.images.builder import BuiltImage
 from harness.images.catalog import TestImage
 from harness.images.recipes import load_recipes
 from harness.network import free_loopback_port, http_url
-from harness.probes import parse_ipv4_addresses, parse_resolv_conf
+from harness.probes import parse_ipv4_addresses, parse_listening_ports, parse_resolv_conf
 
 RESOLV_CONF = """\
 # written by the runtime
@@ -39,6 +39,17 @@ def test_resolv_conf_keeps_repeated_keywords_in_order_and_skips_comments() -> No
 
 def test_ipv4_addresses_drop_the_prefix_length() -> None:
     assert parse_ipv4_addresses(IP_ADDR) == {"127.0.0.1", "10.231.0.7"}
+
+
+def test_listening_ports_come_from_tcp_lines_of_either_family() -> None:
+    # busybox netstat -ltn in the webserver image, plus an IPv4 listener
+    text = (
+        "Active Internet connections (only servers)\n"
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       \n"
+        "tcp        0      0 :::80                   :::*                    LISTEN      \n"
+        "tcp        0      0 0.0.0.0:7001            0.0.0.0:*               LISTEN      \n"
+    )
+    assert parse_listening_ports(text) == {80, 7001}
 
 
 def test_http_url_brackets_ipv6_only() -> None:

@@ -27,10 +27,15 @@ from reference_shim.backends.base import (
     VmStats,
     VmStatus,
 )
+from reference_shim.backends.docker.cgroup_oom import CgroupOomWatch
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.exec_kill import kill_exec
-from reference_shim.backends.docker.execs import EXIT_CODE_WAIT_S, exec_exit_code
+from reference_shim.backends.docker.execs import (
+    EXIT_CODE_WAIT_S,
+    exec_exit_code,
+    exec_never_started,
+)
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
@@ -46,7 +51,7 @@ from reference_shim.backends.docker.translate import (
 )
 from reference_shim.backends.labels import owner_filter, owner_labels
 from reference_shim.cri.timestamps import parse_rfc3339_nano
-from reference_shim.errors import BackendError, DeadlineExceeded
+from reference_shim.errors import BackendError, CommandNotStarted, DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,7 @@ class DockerBackend:
         self._labels = owner_labels(instance)
         self._oom = OomWatcher(self._api, owner_filter(instance))
         self._cgroup_driver = ""
+        self._cgroup_oom: CgroupOomWatch | None = None  # set up with the Engine's info
 
     # -- networks -----------------------------------------------------------------------
 
@@ -107,6 +113,9 @@ class DockerBackend:
     def setup(self) -> None:
         self._networks.ensure_shared()
         self._oom.start()
+        self._cgroup_oom = CgroupOomWatch.for_engine(self._api.info(), self.base_url)
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.start()
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -127,6 +136,8 @@ class DockerBackend:
 
     def teardown(self) -> None:
         self._oom.stop()
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.stop()
         if not self.list_vms():
             self._networks.remove_all()
 
@@ -150,7 +161,10 @@ class DockerBackend:
             config = self._api.create_container_config(host_config=host_config, **args)
             config.update(extra_config(spec))
             created = self._api.create_container_from_config(config, name)
-        return str(created["Id"])
+        vm_id = str(created["Id"])
+        if self._cgroup_oom is not None:  # before the start: an OOM may come at once
+            self._cgroup_oom.watch(vm_id, str(host_config.get("CgroupParent") or ""))
+        return vm_id
 
     def start_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"start VM {vm_id[:12]}"):
@@ -178,6 +192,8 @@ class DockerBackend:
         with docker_errors(f"remove VM {vm_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
             self._api.remove_container(vm_id, force=True)
         self._oom.forget(vm_id)
+        if self._cgroup_oom is not None:
+            self._cgroup_oom.forget(vm_id)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         with docker_errors(f"inspect VM {vm_id[:12]}"):
@@ -185,7 +201,8 @@ class DockerBackend:
                 status = _status_of(self._api.inspect_container(vm_id))
             except docker.errors.NotFound:
                 return VmStatus(vm_id=vm_id, state=VmState.MISSING)
-        if self._oom.was_killed(status.vm_id):
+        cgroup_oom = self._cgroup_oom is not None and self._cgroup_oom.was_killed(status.vm_id)
+        if self._oom.was_killed(status.vm_id) or cgroup_oom:
             return dataclasses.replace(status, oom_killed=True)
         return status
 
@@ -236,11 +253,15 @@ class DockerBackend:
         stdout, stderr = outcome["output"]
         with docker_errors(f"exec in VM {vm_id[:12]}"):
             exit_code = exec_exit_code(self._api, exec_id)
+            never_started = exit_code != 0 and exec_never_started(self._api, exec_id)
         if exit_code is None:
             raise BackendError(
                 f"command {argv!r}: Docker reported no exit code for the exec within "
                 f"{EXIT_CODE_WAIT_S:g}s after its output ended"
             )
+        if never_started:
+            reason = (stdout or b"").decode(errors="replace").strip()
+            raise CommandNotStarted(f"could not start {argv!r} in VM {vm_id[:12]}: {reason}")
         return ExecResult(exit_code=exit_code, stdout=stdout or b"", stderr=stderr or b"")
 
     def _kill_exec(self, exec_id: str, vm_id: str) -> None:

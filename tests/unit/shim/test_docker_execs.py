@@ -1,10 +1,11 @@
-"""An exec's exit code is read once Docker has settled it, never guessed."""
+"""An exec's exit code is read once Docker has settled it, never guessed; an exec Docker gave
+no process never started."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from reference_shim.backends.docker.execs import exec_exit_code
+from reference_shim.backends.docker.execs import exec_exit_code, exec_never_started
 
 
 class SettlingApi:
@@ -30,3 +31,24 @@ def test_the_exit_code_is_read_once_the_exec_stopped_running() -> None:
 
 def test_an_exec_still_running_after_the_wait_has_no_exit_code() -> None:
     assert exec_exit_code(SettlingApi(running_answers=10**6, exit_code=0), "e1", wait_s=0.1) is None
+
+
+class InspectedApi:
+    """``exec_inspect`` answers one settled state."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        return self.state
+
+
+def test_an_exec_without_a_process_never_started() -> None:
+    # What Docker 20.10 answers after ``exec: "/no/such/binary": stat ...: no such file``.
+    assert exec_never_started(InspectedApi({"Running": False, "ExitCode": 126, "Pid": 0}), "e1")
+
+
+def test_an_exec_that_had_a_process_started_whatever_its_exit_code() -> None:
+    # ``sh -c 'exit 126'``: the command ran and chose its code.
+    state = {"Running": False, "ExitCode": 126, "Pid": 22886}
+    assert not exec_never_started(InspectedApi(state), "e1")
