@@ -31,6 +31,7 @@ from reference_shim.backends.docker.cgroup_oom import CgroupOomWatch
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.exec_kill import kill_exec
+from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.execs import (
     EXIT_CODE_WAIT_S,
     exec_exit_code,
@@ -235,7 +236,7 @@ class DockerBackend:
 
         def run() -> None:
             try:
-                outcome["output"] = self._api.exec_start(exec_id, demux=True)
+                outcome["output"] = read_all(self._api.exec_start(exec_id, socket=True))
             except Exception as error:  # handed to the caller's thread
                 outcome["error"] = error
 

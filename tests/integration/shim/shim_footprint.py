@@ -12,6 +12,7 @@ is gone. A session that leaks holds a thread too, which is counted exactly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -52,16 +53,24 @@ class Footprint:
     engine: int
     """Of ``fds``: connections to the Docker Engine, alive at both ends."""
     rss_kib: int
+    open_files: frozenset[str] = frozenset()
+    """What each descriptor is (``/proc/<pid>/fd`` links), to name what a leak left."""
 
     @classmethod
     def of(cls, pid: int) -> Footprint:
         status = (PROC / str(pid) / "status").read_text()
         rss = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        fd_folder = PROC / str(pid) / "fd"
+        links = []
+        for fd in os.listdir(fd_folder):
+            with contextlib.suppress(FileNotFoundError):
+                links.append(os.readlink(fd_folder / fd))
         return cls(
             threads=len(os.listdir(PROC / str(pid) / "task")),
-            fds=len(os.listdir(PROC / str(pid) / "fd")),
+            fds=len(links),
             engine=engine_connections(pid, docker_host().removeprefix("unix://")),
             rss_kib=int(rss),
+            open_files=frozenset(links),
         )
 
     def within(self, before: Footprint) -> bool:
@@ -85,7 +94,7 @@ def settle(pid: int, before: Footprint, timeout: float = 15.0) -> Footprint:
     while not (now := Footprint.of(pid)).within(before):
         assert time.monotonic() < deadline, (
             f"the shim holds more than before the test, {timeout:g} s after it: "
-            f"{now} (before: {before})"
+            f"{now} (before: {before}); new: {sorted(now.open_files - before.open_files)}"
         )
         time.sleep(0.1)
     return now
