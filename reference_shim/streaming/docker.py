@@ -18,9 +18,9 @@ from typing import Any
 from docker.utils.socket import STDERR
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
+from reference_shim.backends.docker import exec_stream
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.exec_kill import kill_exec
-from reference_shim.backends.docker.exec_stream import buffered_reader, frames
 from reference_shim.backends.docker.execs import exec_exit_code
 from reference_shim.streaming.backend import dial_directly
 
@@ -39,7 +39,7 @@ class DockerProcess:
         end: Callable[[], None] = lambda: None,
     ) -> None:
         self._hijacked = hijacked  # a SocketIO over the connection docker-py upgraded
-        self._reader = buffered_reader(hijacked)
+        self._reader = exec_stream.buffered_reader(hijacked)
         self._socket: socket.socket = getattr(hijacked, "_sock", hijacked)
         self._socket.settimeout(None)  # the API client's timeout must not cut a live session
         self._tty = tty
@@ -54,7 +54,7 @@ class DockerProcess:
         self._socket.shutdown(socket.SHUT_WR)
 
     def output(self) -> Iterator[tuple[StreamType, bytes]]:
-        for stream, data in frames(self._reader, self._tty):
+        for stream, data in exec_stream.frames(self._reader, self._tty):
             yield (StreamType.STDERR if stream == STDERR else StreamType.STDOUT), data
 
     def resize(self, size: TerminalSize) -> None:
@@ -73,9 +73,7 @@ class DockerProcess:
                 self._socket.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        self._reader.close()
-        self._hijacked.close()
-        self._socket.close()
+        exec_stream.close(self._hijacked)
 
 
 class DockerStreaming:

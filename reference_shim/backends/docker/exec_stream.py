@@ -42,6 +42,16 @@ def frames(reader: io.BufferedReader, tty: bool) -> Iterator[tuple[int, bytes]]:
             return
 
 
+def close(hijacked: Any) -> None:
+    """Close the stream for good: its reader, docker-py's wrapper and the socket under them
+    (closing only the wrapper leaves the socket to the garbage collector)."""
+    sock = getattr(hijacked, "_sock", None)  # gone from the wrapper once it is closed
+    buffered_reader(hijacked).close()
+    hijacked.close()
+    if sock is not None:
+        sock.close()
+
+
 def read_all(hijacked: Any) -> tuple[bytes, bytes]:
     """All of stdout and stderr of a stream without a terminal, then closed."""
     output: dict[int, list[bytes]] = {STDOUT: [], STDERR: []}
@@ -49,5 +59,5 @@ def read_all(hijacked: Any) -> tuple[bytes, bytes]:
         for stream, data in frames(buffered_reader(hijacked), tty=False):
             output[stream].append(data)
     finally:
-        hijacked.close()
+        close(hijacked)
     return b"".join(output[STDOUT]), b"".join(output[STDERR])

@@ -16,6 +16,7 @@ import contextlib
 import os
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class Footprint:
     engine: int
     """Of ``fds``: connections to the Docker Engine, alive at both ends."""
     rss_kib: int
-    open_files: frozenset[str] = frozenset()
+    open_files: tuple[str, ...] = ()
     """What each descriptor is (``/proc/<pid>/fd`` links), to name what a leak left."""
 
     @classmethod
@@ -70,7 +71,7 @@ class Footprint:
             fds=len(links),
             engine=engine_connections(pid, docker_host().removeprefix("unix://")),
             rss_kib=int(rss),
-            open_files=frozenset(links),
+            open_files=tuple(sorted(links)),
         )
 
     def within(self, before: Footprint) -> bool:
@@ -92,9 +93,10 @@ def settle(pid: int, before: Footprint, timeout: float = 15.0) -> Footprint:
     """The footprint once it is back within ``before``; fails naming both if it never is."""
     deadline = time.monotonic() + timeout
     while not (now := Footprint.of(pid)).within(before):
+        new = Counter(now.open_files) - Counter(before.open_files)
         assert time.monotonic() < deadline, (
             f"the shim holds more than before the test, {timeout:g} s after it: "
-            f"{now} (before: {before}); new: {sorted(now.open_files - before.open_files)}"
+            f"{now} (before: {before}); new: {sorted(new.elements())}"
         )
         time.sleep(0.1)
     return now

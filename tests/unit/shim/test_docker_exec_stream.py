@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import socket
+from types import SimpleNamespace
 
 from docker.utils.socket import STDERR, STDOUT
 
-from reference_shim.backends.docker.exec_stream import frames
+from reference_shim.backends.docker.exec_stream import close, frames
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -50,3 +51,17 @@ def test_output_that_came_with_the_response_head_is_kept() -> None:
         while reader.readline() != b"\r\n":  # what http.client does with the head
             pass
         assert list(frames(reader, tty=False)) == [(STDOUT, b"said at once\n")]
+
+
+class Hijacked(socket.SocketIO):
+    """docker-py's answer to ``socket=True``: a SocketIO that keeps its response."""
+
+
+def test_closing_a_stream_closes_the_socket_under_it() -> None:
+    ours, docker = socket.socketpair()
+    with docker:
+        hijacked = Hijacked(ours, "rwb")
+        reader = io.BufferedReader(hijacked)
+        hijacked._response = SimpleNamespace(raw=SimpleNamespace(_fp=SimpleNamespace(fp=reader)))
+        close(hijacked)
+        assert ours.fileno() == -1
