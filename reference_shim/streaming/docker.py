@@ -1,8 +1,10 @@
 """Streaming on the Docker backend: ``docker exec``/``attach`` on raw hijacked sockets.
 
 Docker multiplexes stdout and stderr on one socket unless a tty merges them; writing to the
-socket is the process's stdin and half-closing it is stdin EOF. Port forwarding connects to
-the pod VM's address on the shim's Docker network, which the host reaches directly.
+socket is the process's stdin and half-closing it is stdin EOF; output is read through the
+connection's HTTP reader, which may already hold its first bytes (see hijack.py). Port
+forwarding connects to the pod VM's address on the shim's Docker network, which the host
+reaches directly.
 """
 
 from __future__ import annotations
@@ -12,39 +14,36 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
-from docker.utils.socket import STDERR, frames_iter
 
 from harness.streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.backends.docker.execs import exec_exit_code
+from reference_shim.backends.docker.hijack import STDERR, Hijacked
 from reference_shim.streaming.backend import dial_directly
 
-_frames: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = frames_iter  # untyped upstream
 _API_TIMEOUT_S = 30
 
 
 class DockerProcess:
     def __init__(
         self,
-        hijacked: Any,
+        connection: Hijacked,
         tty: bool,
         on_resize: Callable[[TerminalSize], None],
         exit_code: Callable[[], int | None],
     ) -> None:
-        self._hijacked = hijacked  # a SocketIO over the connection docker-py upgraded
-        self._socket: socket.socket = getattr(hijacked, "_sock", hijacked)
-        self._socket.settimeout(None)  # the API client's timeout must not cut a live session
+        self._connection = connection
         self._tty = tty
         self._on_resize = on_resize
         self._exit_code = exit_code
 
     def write_stdin(self, data: bytes) -> None:
-        self._socket.sendall(data)
+        self._connection.socket.sendall(data)
 
     def close_stdin(self) -> None:
-        self._socket.shutdown(socket.SHUT_WR)
+        self._connection.socket.shutdown(socket.SHUT_WR)
 
     def output(self) -> Iterator[tuple[StreamType, bytes]]:
-        for stream, data in _frames(self._hijacked, self._tty):
+        for stream, data in self._connection.frames(self._tty):
             yield (StreamType.STDERR if stream == STDERR else StreamType.STDOUT), data
 
     def resize(self, size: TerminalSize) -> None:
@@ -54,8 +53,7 @@ class DockerProcess:
         return self._exit_code()
 
     def close(self) -> None:
-        self._hijacked.close()
-        self._socket.close()
+        self._connection.close()
 
 
 class DockerStreaming:
@@ -68,21 +66,21 @@ class DockerStreaming:
         exec_id = self._api.exec_create(
             vm_id, argv, stdin=stdin, stdout=True, stderr=True, tty=tty
         )["Id"]
-        hijacked = self._api.exec_start(exec_id, socket=True, tty=tty)
+        connection = Hijacked.of(self._api.exec_start(exec_id, socket=True, tty=tty))
 
         def resize(size: TerminalSize) -> None:
             self._api.exec_resize(exec_id, height=size.height, width=size.width)
 
-        return DockerProcess(hijacked, tty, resize, lambda: exec_exit_code(self._api, exec_id))
+        return DockerProcess(connection, tty, resize, lambda: exec_exit_code(self._api, exec_id))
 
     def attach(self, vm_id: str, *, stdin: bool, tty: bool) -> DockerProcess:
         params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
-        hijacked = self._api.attach_socket(vm_id, params=params)
+        connection = Hijacked.of(self._api.attach_socket(vm_id, params=params))
 
         def resize(size: TerminalSize) -> None:
             self._api.resize(vm_id, height=size.height, width=size.width)
 
-        return DockerProcess(hijacked, tty, resize, lambda: None)
+        return DockerProcess(connection, tty, resize, lambda: None)
 
     def attach_refusal(self, stdin: bool) -> str | None:
         """Docker attaches every stream."""

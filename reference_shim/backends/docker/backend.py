@@ -36,6 +36,7 @@ from reference_shim.backends.docker.execs import (
     exec_exit_code,
     exec_never_started,
 )
+from reference_shim.backends.docker.hijack import Hijacked, collect_output
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
@@ -235,7 +236,12 @@ class DockerBackend:
 
         def run() -> None:
             try:
-                outcome["output"] = self._api.exec_start(exec_id, demux=True)
+                # Not ``exec_start(demux=True)``: it can lose output (see hijack.py).
+                connection = Hijacked.of(self._api.exec_start(exec_id, socket=True))
+                try:
+                    outcome["output"] = collect_output(connection.frames(tty=False))
+                finally:
+                    connection.close()
             except Exception as error:  # handed to the caller's thread
                 outcome["error"] = error
 
@@ -260,9 +266,9 @@ class DockerBackend:
                 f"{EXIT_CODE_WAIT_S:g}s after its output ended"
             )
         if never_started:
-            reason = (stdout or b"").decode(errors="replace").strip()
+            reason = stdout.decode(errors="replace").strip()
             raise CommandNotStarted(f"could not start {argv!r} in VM {vm_id[:12]}: {reason}")
-        return ExecResult(exit_code=exit_code, stdout=stdout or b"", stderr=stderr or b"")
+        return ExecResult(exit_code=exit_code, stdout=stdout, stderr=stderr)
 
     def _kill_exec(self, exec_id: str) -> None:
         """Docker has no call to kill an exec; its host PID is ours too (local Engine)."""
