@@ -35,22 +35,20 @@ class Hijacked:
         self.socket = sock
 
     @classmethod
-    def of(cls, socket_io: Any) -> Hijacked:
+    def of(cls, upgraded: Any) -> Hijacked:
         """The connection docker-py returns from ``exec_start(socket=True)`` or
-        ``attach_socket``: a ``SocketIO`` that keeps its HTTP response (docker-py keeps it so
-        the response is not collected); the response's reader is the one that read ahead."""
+        ``attach_socket``: the socket (a ``SocketIO``, or the TLS socket under it) to which
+        docker-py ties its HTTP response; that response's reader is the one that read ahead."""
         try:
-            reader = socket_io._response.raw._fp.fp
+            reader = upgraded._response.raw._fp.fp
+            sock: socket.socket = reader.raw._sock
         except AttributeError as error:
             raise BackendError(
-                f"cannot find the buffered reader of Docker's upgraded connection ({error}); "
+                f"cannot find the HTTP reader of Docker's upgraded connection ({error}); "
                 "reading its socket alone could lose output"
             ) from error
-        if reader.raw is not socket_io:
-            raise BackendError("Docker's upgraded connection is not read by its HTTP response")
         # The API client's timeout must not cut a command that is silent for a while: ExecSync
         # has its own deadline and streaming sessions last as long as their client wants.
-        sock: socket.socket = socket_io._sock
         sock.settimeout(None)
         return cls(reader, sock)
 

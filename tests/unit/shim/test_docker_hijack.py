@@ -159,3 +159,9 @@ def test_closing_ends_a_read_blocked_in_another_thread(
     reader.join(5)
     assert not reader.is_alive()
     assert read == [(STDOUT, b"hi")]
+
+
+def test_a_connection_without_its_http_reader_is_refused_not_read_lossily() -> None:
+    left, right = socket.socketpair()
+    with left, right, pytest.raises(BackendError, match="HTTP reader"):
+        Hijacked.of(left.makefile("rb", buffering=0))
