@@ -26,6 +26,7 @@ from harness.client import CriClient
 from harness.endpoints import Endpoints
 from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
 from harness.resources import ResourceTracker
+from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.config import DEFAULT_POD_IMAGE, STRATEGIES
 from reference_shim.launcher import ShimLauncher
@@ -102,7 +103,7 @@ def docker_round(api: Any, network: str, labels: dict[str, str], timings: Timing
 
     def exec_true(container_id: str) -> None:
         exec_id = api.exec_create(container_id, ["true"])["Id"]
-        api.exec_start(exec_id, demux=True)
+        read_all(api.exec_start(exec_id, socket=True))
         api.exec_inspect(exec_id)
 
     started = time.perf_counter()
