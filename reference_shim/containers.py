@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
@@ -10,21 +9,14 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim import convert
 from reference_shim.backends.base import ProcessUser
 from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, specs, unhonoured, validation
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
+from reference_shim.cri.records import ContainerRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
 from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, NotFound
 from reference_shim.sync import sync_container
 
 _LOG_DRAIN_ON_REMOVE_S = 1.0
-
-
-def log_path(pod: PodRecord, config: cri.ContainerConfig) -> str:
-    """log_directory/log_path of the pod and container, as containerd joins them."""
-    if not config.log_path:
-        return ""
-    return os.path.join(pod.config.log_directory, config.log_path)
 
 
 def status_user(user: ProcessUser | None) -> cri.LinuxContainerUser:
@@ -52,6 +44,7 @@ class Containers:
         config = validation.container_config(request.config, request.HasField("config"))
         unhonoured.container_config(config)
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
+        log_file = log_paths.container_log_file(pod.config.log_directory, config.log_path)
         with self.ctx.registry.object_lock(pod.id):
             require_pod_ready(pod, f"create container {config.metadata.name!r}")
             siblings = self.ctx.registry.containers_of(pod.id)
@@ -76,7 +69,7 @@ class Containers:
                 created_at=now_ns(),
                 image_ref=image.repo_digests[0] if image.repo_digests else image.id,
                 image_id=image.id,
-                log_path=log_path(pod, config),
+                log_path=log_file,
                 resources=config.linux.resources,
                 in_pod_vm=bool(placement.inside),
             )

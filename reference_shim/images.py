@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -10,13 +11,21 @@ from reference_shim.backends.base import ImageBackend, ImageInfo
 from reference_shim.convert import verbose_info
 from reference_shim.cri import validation
 from reference_shim.cri.timestamps import now_ns
+from reference_shim.errors import InvalidArgument
 
 
 def _credentials(auth: cri.AuthConfig) -> tuple[str, str]:
-    """Username and password, also from the base64 ``auth`` form docker config files use."""
+    """Username and password, also from the base64 ``auth`` form docker config files use
+    (``base64("user:password")``); any other ``auth`` is the caller's mistake, said as such."""
     if auth.username or auth.password or not auth.auth:
         return auth.username, auth.password
-    user, _, password = base64.b64decode(auth.auth).decode().partition(":")
+    try:
+        decoded = base64.b64decode(auth.auth, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidArgument(f"auth.auth is not base64 of UTF-8 text: {error}") from None
+    user, colon, password = decoded.partition(":")
+    if not colon:
+        raise InvalidArgument("auth.auth must be base64 of 'user:password'; it has no ':'")
     return user, password
 
 

@@ -10,6 +10,7 @@ import re
 
 from cri_api.v1 import api_pb2 as cri
 
+from reference_shim.cri import log_paths
 from reference_shim.errors import InvalidArgument
 
 # RFC 1123 hostname: dot-separated labels of letters, digits and inner hyphens, 64 chars at most
@@ -37,6 +38,7 @@ def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.Pod
     if config.hostname:
         hostname(config.hostname)
     port_mappings(list(config.port_mappings))
+    log_paths.pod_log_directory(config.log_directory)
     seccomp_profile_path(config.linux.security_context.seccomp_profile_path, "pod sandbox")
     return config
 

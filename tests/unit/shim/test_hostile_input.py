@@ -1,0 +1,118 @@
+"""Hostile input gets a clear refusal and changes nothing on the host (issue 12's findings).
+
+Each test failed against the shim before its fix: the log path escaped the pod's log
+directory, huge timeouts ended in OverflowError (INTERNAL), and a bad ``auth`` in INTERNAL
+"Incorrect padding".
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import grpc
+import pytest
+from cri_api.v1 import api_pb2 as cri
+from fake_backend import FakeBackend
+from shim_helpers import container_config, pod_config, wait_for
+
+from harness.client import CallFailed, CriClient
+
+POD_LOGS = "var/log/pods/ns_p_uid-p"  # the kubelet's shape, under the test's folder
+
+
+def files_under(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*")}
+
+
+def logged_pod(client: CriClient, log_directory: str) -> tuple[str, cri.PodSandboxConfig]:
+    config = pod_config()
+    config.log_directory = log_directory
+    return client.run_pod(config), config
+
+
+def refusal(call_failed: pytest.ExceptionInfo[CallFailed]) -> tuple[grpc.StatusCode, str]:
+    return call_failed.value.code, call_failed.value.details
+
+
+@pytest.mark.parametrize(
+    "log_path",
+    [
+        "../../../../tmp/x/escape.log",  # the issue's example: out of the pod folder
+        "main/../../escape.log",
+        "..",
+        "main/..",
+        "/ABSOLUTE/escape.log",  # /ABSOLUTE becomes the test's folder
+    ],
+)
+def test_a_log_path_outside_the_pod_log_directory_is_refused_and_nothing_is_made(
+    client: CriClient, tmp_path: Path, log_path: str
+) -> None:
+    host = tmp_path / "host"
+    log_directory = host / POD_LOGS
+    log_directory.mkdir(parents=True)
+    pod_id, config = logged_pod(client, str(log_directory))
+    before = files_under(host)
+    container = container_config()
+    container.log_path = log_path.replace("/ABSOLUTE", str(host))
+    with pytest.raises(CallFailed) as failed:
+        container_id = client.create_container(pod_id, container, config)
+        client.start_container(container_id)  # where the shim used to make the file
+    code, details = refusal(failed)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert "log_path" in details
+    assert files_under(host) == before, "a refused log path left something on the host"
+
+
+@pytest.mark.parametrize(
+    "log_directory",
+    ["var/log/pods/ns_p_uid", "/var/log/pods/../../../tmp/x", "/var/log/pods/ns/..", ""],
+)
+def test_a_pod_log_directory_that_is_relative_or_has_dot_dot_is_refused(
+    client: CriClient, tmp_path: Path, log_directory: str
+) -> None:
+    if not log_directory:  # a pod without one is fine, but its containers cannot log
+        pod_id, config = logged_pod(client, "")
+        container = container_config()
+        container.log_path = "main/0.log"
+        with pytest.raises(CallFailed) as failed:
+            client.create_container(pod_id, container, config)
+        assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT
+        assert "log_directory" in refusal(failed)[1]
+        return
+    with pytest.raises(CallFailed) as failed:
+        logged_pod(client, log_directory)
+    code, details = refusal(failed)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert "log_directory" in details
+
+
+def test_status_reports_the_normalised_log_file_and_the_log_is_there(
+    client: CriClient, backend: FakeBackend, tmp_path: Path
+) -> None:
+    host = tmp_path / "host"
+    log_directory = host / POD_LOGS
+    pod_id, config = logged_pod(client, f"{log_directory}/")
+    container = container_config()
+    container.log_path = "main/./x/..//0.log"
+    container_id = client.create_container(pod_id, container, config)
+    client.start_container(container_id)
+    expected = log_directory / "main" / "0.log"
+    assert client.container_status(container_id).status.log_path == str(expected)
+    vm_id = next(v for v, vm in backend.vms.items() if vm.spec.placement.inside)
+    backend.emit(vm_id, "stdout", b"hello")
+    wait_for(lambda: expected.exists() and b"hello" in expected.read_bytes())
+    parents = [str(parent) for parent in Path(POD_LOGS, "main", "0.log").parents][:-1]
+    assert files_under(host) == {f"{POD_LOGS}/main/0.log", *parents}
+
+
+def test_a_pull_with_auth_that_is_not_base64_is_an_invalid_argument(client: CriClient) -> None:
+    for auth in ("not base64!", "YWJj=", base64.b64encode(b"no colon").decode()):
+        request = cri.PullImageRequest(
+            image=cri.ImageSpec(image="busybox:1.0"), auth=cri.AuthConfig(auth=auth)
+        )
+        with pytest.raises(CallFailed) as failed:
+            client.call(client.image_stub.PullImage, request)
+        code, details = refusal(failed)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert "auth.auth" in details
