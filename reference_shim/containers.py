@@ -102,10 +102,10 @@ class Containers:
 
     def stop(self, container_id: str, timeout: int) -> None:
         """Idempotent: an unknown (already removed) container is already stopped."""
-        validation.non_negative_timeout(timeout, "StopContainer")
+        grace = validation.timeout_seconds(timeout, "StopContainer")
         container = self.ctx.registry.find_container(container_id)
         if container is not None:
-            self.stop_record(container, timeout)
+            self.stop_record(container, grace)
 
     def stop_record(self, container: ContainerRecord, timeout: int) -> None:
         """Idempotent: a created or exited container is left as it is."""
@@ -166,11 +166,9 @@ class Containers:
 
     def exec_sync(self, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
         validation.exec_command(list(request.cmd))
-        validation.non_negative_timeout(request.timeout, "ExecSync")
+        timeout = validation.timeout_seconds(request.timeout, "ExecSync")
         container = self.running(request.container_id, "exec in")
-        result = self.ctx.backend.exec_sync(
-            container.vm_id, list(request.cmd), float(request.timeout) or None
-        )
+        result = self.ctx.backend.exec_sync(container.vm_id, list(request.cmd), timeout or None)
         return cri.ExecSyncResponse(
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code
         )

@@ -156,5 +156,14 @@ def exec_command(cmd: list[str]) -> None:
     _require(bool(cmd) and bool(cmd[0]), "ExecSync needs a command (cmd must not be empty)")
 
 
-def non_negative_timeout(timeout: int, rpc: str) -> None:
+# The longest wait the shim hands to a backend, about 31 years. Docker counts durations in int64
+# nanoseconds (292 years) and Python's socket and thread timeouts end near there too, so a longer
+# wait overflows; and no caller can tell a wait of 31 years from one without end.
+LONGEST_WAIT_S = 10**9
+
+
+def timeout_seconds(timeout: int, rpc: str) -> int:
+    """A CRI timeout in seconds: never negative; one beyond ``LONGEST_WAIT_S`` (the API allows
+    up to 2^63-1) means "as long as it takes", and becomes that longest wait."""
     _require(timeout >= 0, f"{rpc} timeout must not be negative (got {timeout})")
+    return min(timeout, LONGEST_WAIT_S)

@@ -8,6 +8,7 @@ directory, huge timeouts ended in OverflowError (INTERNAL), and a bad ``auth`` i
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import Path
 
 import grpc
@@ -56,8 +57,7 @@ def test_a_log_path_outside_the_pod_log_directory_is_refused_and_nothing_is_made
     container = container_config()
     container.log_path = log_path.replace("/ABSOLUTE", str(host))
     with pytest.raises(CallFailed) as failed:
-        container_id = client.create_container(pod_id, container, config)
-        client.start_container(container_id)  # where the shim used to make the file
+        client.create_container(pod_id, container, config)
     code, details = refusal(failed)
     assert code == grpc.StatusCode.INVALID_ARGUMENT, details
     assert "log_path" in details
@@ -116,3 +116,25 @@ def test_a_pull_with_auth_that_is_not_base64_is_an_invalid_argument(client: CriC
         code, details = refusal(failed)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, details
         assert "auth.auth" in details
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\xff\xff\xff\xff", b"\x0a\x02\xff\xfe"],  # a broken tag; container_id not UTF-8
+    ids=["broken-tag", "not-utf8"],
+)
+def test_a_request_that_does_not_decode_is_an_invalid_argument_logged_in_one_line(
+    client: CriClient, caplog: pytest.LogCaptureFixture, garbage: bytes
+) -> None:
+    channel = grpc.insecure_channel(client.endpoints.runtime_target)
+    send_bytes = channel.unary_unary("/runtime.v1.RuntimeService/ContainerStatus")
+    caplog.set_level(logging.DEBUG)
+    for _ in range(3):
+        with pytest.raises(grpc.RpcError) as failed:
+            send_bytes(garbage, timeout=10)
+        assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT, failed.value.details()
+        assert "ContainerStatus" in (failed.value.details() or "")
+    channel.close()
+    assert client.version().runtime_name, "the shim still answers"
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.exc_info) for r in warnings] == [("WARNING", None)] * 3
