@@ -138,3 +138,18 @@ def test_a_request_that_does_not_decode_is_an_invalid_argument_logged_in_one_lin
     assert client.version().runtime_name, "the shim still answers"
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [(r.levelname, r.exc_info) for r in warnings] == [("WARNING", None)] * 3
+
+
+@pytest.mark.parametrize("profile", ["/dev/zero", "/nul\0here", "/"])
+def test_a_localhost_seccomp_profile_that_is_no_file_is_refused_without_reading_it(
+    client: CriClient, profile: str
+) -> None:
+    """/dev/zero used to be read until the shim ran out of memory; a NUL was INTERNAL."""
+    pod_id, config = logged_pod(client, "")
+    container = container_config()
+    container.linux.security_context.seccomp.profile_type = cri.SecurityProfile.Localhost
+    container.linux.security_context.seccomp.localhost_ref = profile
+    with pytest.raises(CallFailed) as failed:
+        client.create_container(pod_id, container, config)
+    assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT, refusal(failed)[1]
+    assert "seccomp profile" in refusal(failed)[1]
