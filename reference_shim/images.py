@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -21,7 +20,7 @@ def _credentials(auth: cri.AuthConfig) -> tuple[str, str]:
         return auth.username, auth.password
     try:
         decoded = base64.b64decode(auth.auth, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # not base64 (binascii.Error), not ASCII, not UTF-8 once decoded
         raise InvalidArgument(f"auth.auth is not base64 of UTF-8 text: {error}") from None
     user, colon, password = decoded.partition(":")
     if not colon:

@@ -3,8 +3,10 @@
 Every field may be set or left out; scalars lean to the edges a server gets wrong (the ends of
 their range, 0 and ±1, 2^31-1, 2^63-1), enums take unknown numbers too, strings are text, path
 shapes or very long, and nested messages, lists and maps are filled the same way. A caller may
-replace the values of chosen fields (``overrides``, by full field name or by bare name) to keep
-a request safe to run or to aim it at real objects.
+replace the values of chosen fields (``overrides``, by full field name, or by bare name for
+every single string field of that name) to keep
+a request safe to run or to aim it at real objects; an override gives the whole field's value
+(a list for a repeated field, a dict for a map).
 
 Written here rather than taken from a library: hypothesis-pb (last release 2019) reaches into
 protobuf internals, makes valid values only (no unknown enums, edge integers or hostile
@@ -107,12 +109,19 @@ def _scalar(field: FieldDescriptor) -> SearchStrategy[Any]:
     raise TypeError(f"no strategy for field {field.full_name} of type {kind}")
 
 
+def _single_string(field: FieldDescriptor) -> bool:
+    return field.type == FieldDescriptor.TYPE_STRING and not field.is_repeated
+
+
 class MessageStrategies:
     """Strategies for the messages of one API, sharing the caller's ``overrides``."""
 
-    def __init__(self, overrides: Overrides, max_items: int = 3) -> None:
+    def __init__(self, overrides: Overrides, max_items: int = 3, sparse: bool = False) -> None:
+        """``sparse``: each message sets at most two of its fields, so that a message is a
+        small change when merged into a valid one."""
         self._overrides = overrides
         self._max_items = max_items
+        self._sparse = sparse
         self._made: dict[str, SearchStrategy[Message]] = {}
 
     def message(self, descriptor: Descriptor) -> SearchStrategy[Message]:
@@ -123,15 +132,16 @@ class MessageStrategies:
 
     def _value(self, field: FieldDescriptor) -> SearchStrategy[Any]:
         """One value of the field (one element of a list)."""
-        for key in (field.full_name, field.name):
-            if key in self._overrides:
-                return self._overrides[key]
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             return self.message(field.message_type)
         return _scalar(field)
 
     def _field(self, field: FieldDescriptor) -> SearchStrategy[Any]:
         """The whole field: a value, a list of values, or a map."""
+        if field.full_name in self._overrides:
+            return self._overrides[field.full_name]
+        if field.name in self._overrides and _single_string(field):
+            return self._overrides[field.name]
         entry = field.message_type
         if entry is not None and entry.GetOptions().map_entry:
             key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
@@ -143,7 +153,27 @@ class MessageStrategies:
     def _build(self, descriptor: Descriptor) -> SearchStrategy[Message]:
         fields = {field.name: self._field(field) for field in descriptor.fields}
         cls = GetMessageClass(descriptor)
-        return st.fixed_dictionaries({}, optional=fields).map(lambda values: _fill(cls(), values))
+        if self._sparse and fields:
+            chosen = st.lists(st.sampled_from(sorted(fields)), max_size=2, unique=True)
+            values = chosen.flatmap(lambda names: st.fixed_dictionaries(
+                {name: fields[name] for name in names}
+            ))  # fmt: skip
+        else:
+            values = st.fixed_dictionaries({}, optional=fields)
+        return values.map(lambda drawn: _fill(cls(), drawn))
+
+
+def mutations(
+    base: SearchStrategy[Message], changes: SearchStrategy[Message]
+) -> SearchStrategy[Message]:
+    """A valid message with a few fields changed (``changes``: a sparse ``MessageStrategies``)."""
+
+    def merged(pair: tuple[Message, Message]) -> Message:
+        message, change = pair
+        message.MergeFrom(change)
+        return message
+
+    return st.tuples(base, changes).map(merged)
 
 
 def _fill(message: Message, values: dict[str, Any]) -> Message:

@@ -107,7 +107,9 @@ def test_status_reports_the_normalised_log_file_and_the_log_is_there(
 
 
 def test_a_pull_with_auth_that_is_not_base64_is_an_invalid_argument(client: CriClient) -> None:
-    for auth in ("not base64!", "YWJj=", base64.b64encode(b"no colon").decode()):
+    # "é": not even ASCII (the fuzz test found it INTERNAL); "/w==": base64 of a byte that is
+    # no UTF-8.
+    for auth in ("not base64!", "YWJj=", "é", "/w==", base64.b64encode(b"no colon").decode()):
         request = cri.PullImageRequest(
             image=cri.ImageSpec(image="busybox:1.0"), auth=cri.AuthConfig(auth=auth)
         )
