@@ -15,6 +15,16 @@ log = logging.getLogger("reference_shim.rpc")
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
+# A status message travels in a header, and clients refuse headers beyond 16 KiB (grpcio's hard
+# limit): a refusal that quotes a huge value must not turn into RESOURCE_EXHAUSTED on the way.
+MAX_MESSAGE = 4096
+
+
+def clipped(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
+
 
 def rpc(method: Method) -> Method:
     """A servicer method whose ShimError becomes its status; anything else is INTERNAL."""
@@ -25,11 +35,14 @@ def rpc(method: Method) -> Method:
         try:
             return method(self, request, context)
         except ShimError as error:
-            log.info("%s -> %s: %s", name, error.code.name, error)
-            context.abort(error.code, str(error))
+            message = clipped(str(error))
+            log.info("%s -> %s: %s", name, error.code.name, message)
+            context.abort(error.code, message)
         except Exception as error:
             log.exception("%s failed", name)
-            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(error).__name__}: {error}")
+            context.abort(
+                grpc.StatusCode.INTERNAL, clipped(f"{name}: {type(error).__name__}: {error}")
+            )
 
     return wrapper  # type: ignore[return-value]
 

@@ -7,6 +7,7 @@ Features the shim cannot honour are refused later, where configs become VM specs
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -40,6 +41,7 @@ def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.Pod
     port_mappings(list(config.port_mappings))
     log_paths.pod_log_directory(config.log_directory)
     seccomp_profile_path(config.linux.security_context.seccomp_profile_path, "pod sandbox")
+    unix_ids(config.linux.security_context, "pod linux.security_context")
     return config
 
 
@@ -97,9 +99,45 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
             device.container_path.startswith("/") and device.host_path.startswith("/"),
             f"device {device.host_path!r} -> {device.container_path!r} needs absolute paths",
         )
+    no_nul(_os_strings(config))
     linux_resources(config.linux.resources)
     security_context(config.linux.security_context)
     return config
+
+
+def _os_strings(config: cri.ContainerConfig) -> Iterator[tuple[str, str]]:
+    """The strings of a container config that become C strings (argv, environ, paths, names)."""
+    yield from (("command", value) for value in config.command)
+    yield from (("args", value) for value in config.args)
+    for env in config.envs:
+        yield from (("envs", env.key), ("envs", env.value))
+    yield "working_dir", config.working_dir
+    for mount in config.mounts:
+        yield from (("mounts", mount.container_path), ("mounts", mount.host_path))
+    for device in config.devices:
+        yield from (("devices", device.container_path), ("devices", device.host_path))
+    yield "linux.security_context.run_as_username", config.linux.security_context.run_as_username
+
+
+def no_nul(strings: Iterable[tuple[str, str]]) -> None:
+    """A NUL would cut the string short where it meets the kernel: refused, not truncated."""
+    for field, value in strings:
+        _require("\0" not in value, f"{field} must not contain a NUL character")
+
+
+# Docker and runc take uids and gids in 0..2^31-1 only (CRI's fields are int64).
+_MAX_UNIX_ID = 2**31 - 1
+
+
+def unix_ids(
+    context: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext, owner: str
+) -> None:
+    values = [(f"{owner}.supplemental_groups", group) for group in context.supplemental_groups]
+    for name in ("run_as_user", "run_as_group"):
+        if context.HasField(name):
+            values.append((f"{owner}.{name}", getattr(context, name).value))
+    for field, value in values:
+        _require(0 <= value <= _MAX_UNIX_ID, f"{field} {value} is outside 0..{_MAX_UNIX_ID}")
 
 
 _NON_NEGATIVE_RESOURCES = (
@@ -135,6 +173,7 @@ def seccomp_profile_path(value: str, owner: str) -> None:
 def security_context(context: cri.LinuxContainerSecurityContext) -> None:
     """Options the API comments say cannot go together, and values the API does not list."""
     seccomp_profile_path(context.seccomp_profile_path, "container")
+    unix_ids(context, "linux.security_context")
     _require(
         not (context.HasField("run_as_user") and context.run_as_username),
         "run_as_user and run_as_username are exclusive: set only one of them",

@@ -38,6 +38,9 @@ INPUT_REFUSALS: tuple[tuple[str, type[ShimError]], ...] = (
     ("error gathering device information", InvalidArgument),
     # A seccomp profile that is not one (CRI ``seccomp`` localhost profiles).
     ("Decoding seccomp profile failed", InvalidArgument),
+    # A user or group (``run_as_username``, ``USER`` of the image) the image does not have.
+    ("unable to find user", InvalidArgument),
+    ("unable to find group", InvalidArgument),
     # A host port (CRI ``port_mappings``) someone else holds.
     ("port is already allocated", FailedPrecondition),
     ("address already in use", FailedPrecondition),

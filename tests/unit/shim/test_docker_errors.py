@@ -52,6 +52,11 @@ def docker_error(status: int, explanation: str) -> docker.errors.APIError:
             "0.0.0.0:8080 failed: port is already allocated",
             grpc.StatusCode.FAILED_PRECONDITION,
         ),
+        (
+            500,
+            "unable to find user nosuchuser: no matching entries in passwd file",
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
         (400, "Minimum memory limit allowed is 6MB", grpc.StatusCode.INVALID_ARGUMENT),
         (409, "container is not running", grpc.StatusCode.FAILED_PRECONDITION),
         (500, "write /var/lib/docker/tmp: no space left on device", grpc.StatusCode.INTERNAL),

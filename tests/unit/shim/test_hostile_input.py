@@ -155,3 +155,62 @@ def test_a_localhost_seccomp_profile_that_is_no_file_is_refused_without_reading_
         client.create_container(pod_id, container, config)
     assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT, refusal(failed)[1]
     assert "seccomp profile" in refusal(failed)[1]
+
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("run_as_user", INT64_MAX), ("run_as_user", -1), ("run_as_group", 2**31)],
+)
+def test_uids_and_gids_beyond_what_linux_runtimes_take_are_refused_naming_the_field(
+    client: CriClient, field: str, value: int
+) -> None:
+    """Docker answered 500 "uids and gids must be in range 0-2147483647": INTERNAL."""
+    pod = pod_config()
+    getattr(pod.linux.security_context, field).value = value
+    with pytest.raises(CallFailed) as failed:
+        client.run_pod(pod)
+    assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"pod linux.security_context.{field} {value}" in refusal(failed)[1]
+    pod_id, config = logged_pod(client, "")
+    container = container_config()
+    container.linux.security_context.supplemental_groups.append(value)
+    with pytest.raises(CallFailed) as failed:
+        client.create_container(pod_id, container, config)
+    assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert "linux.security_context.supplemental_groups" in refusal(failed)[1]
+
+
+@pytest.mark.parametrize("field", ["working_dir", "args", "envs", "mounts"])
+def test_a_nul_in_a_string_that_reaches_the_kernel_is_refused(
+    client: CriClient, field: str
+) -> None:
+    """A NUL in working_dir was INTERNAL (Docker's 500); in args it was cut off silently."""
+    pod_id, config = logged_pod(client, "")
+    container = container_config()
+    if field == "working_dir":
+        container.working_dir = "/a\0b"
+    elif field == "args":
+        container.args.append("a\0b")
+    elif field == "envs":
+        container.envs.append(cri.KeyValue(key="A", value="a\0b"))
+    else:
+        container.mounts.append(cri.Mount(container_path="/x\0", host_path="/tmp"))
+    with pytest.raises(CallFailed) as failed:
+        client.create_container(pod_id, container, config)
+    assert refusal(failed)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal(failed)[1] == f"{field} must not contain a NUL character"
+
+
+def test_a_refusal_quoting_a_huge_value_still_reaches_the_client(client: CriClient) -> None:
+    """Quoting a 100,000-character id made the status header too big for the client, which
+    then saw RESOURCE_EXHAUSTED instead of the shim's NOT_FOUND."""
+    request = cri.PodSandboxStatusRequest(pod_sandbox_id="x" * 100_000)
+    with pytest.raises(CallFailed) as failed:
+        client.call(client.runtime_stub.PodSandboxStatus, request)
+    code, details = refusal(failed)
+    assert code == grpc.StatusCode.NOT_FOUND, details[:200]
+    assert len(details) < 5000
+    assert details.endswith("more characters)")
