@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
+from reference_shim.cri.enums import require_known_enums
 from reference_shim.errors import ShimError, Unimplemented
 
 log = logging.getLogger("reference_shim.rpc")
@@ -33,6 +34,7 @@ def rpc(method: Method) -> Method:
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         name = method.__name__
         try:
+            require_known_enums(request)
             return method(self, request, context)
         except ShimError as error:
             message = clipped(str(error))

@@ -214,3 +214,33 @@ def test_a_refusal_quoting_a_huge_value_still_reaches_the_client(client: CriClie
     assert code == grpc.StatusCode.NOT_FOUND, details[:200]
     assert len(details) < 5000
     assert details.endswith("more characters)")
+
+
+def test_an_enum_number_the_api_does_not_define_is_refused_naming_the_field(
+    client: CriClient,
+) -> None:
+    """The fuzz test found an unknown stop_signal INTERNAL (ValueError); an unknown namespace
+    mode was the same, and an unknown mount propagation became private without a word."""
+    pod_id, config = logged_pod(client, "")
+    container = container_config()
+    container.stop_signal = -3239858  # type: ignore[assignment]
+    with pytest.raises(CallFailed) as failed:
+        client.create_container(pod_id, container, config)
+    assert refusal(failed) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "config.stop_signal -3239858 is not a value of runtime.v1.Signal",
+    )
+    container = container_config()
+    container.mounts.append(cri.Mount(container_path="/m", host_path="/tmp", propagation=7))  # type: ignore[arg-type]
+    with pytest.raises(CallFailed) as failed:
+        client.create_container(pod_id, container, config)
+    assert refusal(failed)[1] == (
+        "config.mounts[0].propagation 7 is not a value of runtime.v1.MountPropagation"
+    )
+    config.linux.security_context.namespace_options.network = 9  # type: ignore[assignment]
+    with pytest.raises(CallFailed) as failed:
+        client.run_pod(config)
+    assert refusal(failed)[1] == (
+        "config.linux.security_context.namespace_options.network 9 is not a value of "
+        "runtime.v1.NamespaceMode"
+    )
