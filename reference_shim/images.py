@@ -77,6 +77,7 @@ class Images:
     def list(self, request: cri.ListImagesRequest) -> list[cri.Image]:
         wanted = request.filter.image.image
         if wanted:
+            validation.image_reference(wanted, "filter.image.image")
             info = self._backend.get(wanted)
             found = [info] if info is not None else []
         else:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from cri_api.v1 import api_pb2 as cri
+from docker_image.reference import InvalidReference, Reference
 
 from reference_shim.cri import log_paths
 from reference_shim.errors import InvalidArgument
@@ -82,6 +83,7 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
     _require(config.HasField("metadata"), "container config must include metadata")
     _require(bool(config.metadata.name), "container metadata must include a name")
     _require(bool(config.image.image), "container config must name an image (image.image)")
+    image_reference(config.image.image, "image.image")
     _require(
         not config.image.runtime_handler,
         f"image.runtime_handler {config.image.runtime_handler!r} is not configured; this shim "
@@ -185,10 +187,22 @@ def security_context(context: cri.LinuxContainerSecurityContext) -> None:
     )
 
 
+def image_reference(value: str, field: str) -> str:
+    """A Docker reference (``name[:tag][@digest]``, which covers image ids too), as the
+    distribution grammar has it. Backends put references into URLs and command lines, so
+    anything else is refused before it gets there (``../containers`` reached another endpoint
+    of the Docker API)."""
+    try:
+        Reference.parse(value)
+    except InvalidReference as error:
+        raise InvalidArgument(f"{field} {value!r} is not an image reference: {error}") from None
+    return value
+
+
 def image_name(image: cri.ImageSpec | None) -> str:
     _require(image is not None and bool(image.image), "an image request must name an image")
     assert image is not None
-    return str(image.image)
+    return image_reference(image.image, "image")
 
 
 def exec_command(cmd: list[str]) -> None:

@@ -136,11 +136,6 @@ class FuzzTarget:
                 self.client.stop_pod(pod.id)
                 self.client.remove_pod(pod.id)
 
-    def remove_everything(self) -> None:
-        for pod in self.client.list_pods():
-            self.client.stop_pod(pod.id)
-            self.client.remove_pod(pod.id)
-
     def close(self) -> str:
         """Stop the shim (it removes its network when it has no objects left); its output."""
         self.channel.close()
@@ -150,10 +145,11 @@ class FuzzTarget:
         self.launcher.close()
         return output
 
-    def image_exists(self, api: docker.APIClient, reference: str) -> bool:
-        """Whether Docker resolves ``reference`` (a name, an id or a prefix of one)."""
-        try:
-            api.inspect_image(reference)
-        except docker.errors.DockerException:  # not found, not a reference, or empty
-            return False
-        return True
+
+def image_exists(api: docker.APIClient, reference: str) -> bool:
+    """Whether Docker resolves ``reference`` (a name, an id or a prefix of one)."""
+    try:
+        api.inspect_image(reference)
+    except docker.errors.DockerException:  # not found, not a reference, or empty
+        return False
+    return True

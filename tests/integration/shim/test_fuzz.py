@@ -30,8 +30,8 @@ import docker
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from docker_shim import BUSYBOX, instance_of, owned_by
-from fuzz_target import UNTIL_STOPPED, FuzzTarget, Rpc, unary_rpcs
+from docker_shim import BUSYBOX, instance_of, owned_by, remove_everything
+from fuzz_target import UNTIL_STOPPED, FuzzTarget, Rpc, image_exists, unary_rpcs
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -62,7 +62,7 @@ def target(
 ) -> Iterator[FuzzTarget]:
     fuzz = FuzzTarget(tmp_path_factory.mktemp("fuzz"))
     yield fuzz
-    fuzz.remove_everything()
+    remove_everything(fuzz.client)
     instance = instance_of(fuzz.root / "state")
     log = fuzz.close()
     figures = fuzz.root / "fuzz-figures.json"
@@ -202,7 +202,7 @@ def test_the_shim_answers_every_request_with_a_meaningful_status(
     )
     @given(request=requests(rpc, target), breakage=breakage)
     def answers(request: Any, breakage: bytes) -> None:
-        if rpc.name == "RemoveImage" and target.image_exists(docker_api, request.image.image):
+        if rpc.name == "RemoveImage" and image_exists(docker_api, request.image.image):
             reject()  # the shim removes an image whoever pulled it: only absent ones here
         answer = check(target, rpc, broken(request.SerializeToString(), breakage), bool(breakage))
         if rpc.name == "CreateContainer" and answer and runs_harmless_programs(request.config):

@@ -49,3 +49,30 @@ def test_a_sysctl_the_engine_refuses_is_an_invalid_argument_with_its_message(
     assert failed.value.code == grpc.StatusCode.INVALID_ARGUMENT, failed.value.details
     assert 'sysctl "foo.bar"' in failed.value.details, "the Engine's own words reach the caller"
     assert client.list_pods() == [], "the refused pod left nothing behind"
+
+
+@pytest.mark.parametrize("reference", ["../containers", "../../info", "/"])
+def test_an_image_reference_that_is_a_path_into_the_engine_api_is_refused(
+    launch: Launch, reference: str
+) -> None:
+    """The fuzz test found that ``../containers`` made the shim read Docker's container list
+    as an image (INTERNAL: AttributeError)."""
+    client = connect(launch())
+    for call, request in [
+        (
+            client.image_stub.ImageStatus,
+            cri.ImageStatusRequest(image=cri.ImageSpec(image=reference)),
+        ),
+        (
+            client.image_stub.ListImages,
+            cri.ListImagesRequest(filter=cri.ImageFilter(image=cri.ImageSpec(image=reference))),
+        ),
+        (
+            client.image_stub.RemoveImage,
+            cri.RemoveImageRequest(image=cri.ImageSpec(image=reference)),
+        ),
+    ]:
+        with pytest.raises(CallFailed) as failed:
+            client.call(call, request)
+        assert failed.value.code == grpc.StatusCode.INVALID_ARGUMENT, failed.value.details
+        assert "is not an image reference" in failed.value.details
