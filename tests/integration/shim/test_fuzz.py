@@ -174,10 +174,6 @@ def runs_harmless_programs(config: cri.ContainerConfig) -> bool:
     return any(list(config.command[: len(command)]) == command for command in COMMANDS)
 
 
-def broken(payload: bytes, breakage: bytes) -> bytes:
-    return payload + breakage
-
-
 def check(target: FuzzTarget, rpc: Rpc, payload: bytes, undecodable: bool) -> bytes:
     """Send, count, and hold the answer to the rules of the module docstring."""
     code, details, answer = target.send(rpc, payload)
@@ -204,7 +200,7 @@ def test_the_shim_answers_every_request_with_a_meaningful_status(
     def answers(request: Any, breakage: bytes) -> None:
         if rpc.name == "RemoveImage" and image_exists(docker_api, request.image.image):
             reject()  # the shim removes an image whoever pulled it: only absent ones here
-        answer = check(target, rpc, broken(request.SerializeToString(), breakage), bool(breakage))
+        answer = check(target, rpc, request.SerializeToString() + breakage, bool(breakage))
         if rpc.name == "CreateContainer" and answer and runs_harmless_programs(request.config):
             created = cri.CreateContainerResponse.FromString(answer).container_id
             check(
