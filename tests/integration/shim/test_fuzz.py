@@ -22,8 +22,10 @@ the parent's cgroup folders behind).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -31,7 +33,7 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from docker_shim import BUSYBOX, instance_of, owned_by, remove_everything
-from fuzz_target import UNTIL_STOPPED, FuzzTarget, Rpc, image_exists, unary_rpcs
+from fuzz_target import UNTIL_STOPPED, Figures, FuzzTarget, Rpc, image_exists, unary_rpcs
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -58,20 +60,32 @@ def requests_per_rpc() -> int:
 
 @pytest.fixture(scope="module")
 def target(
-    tmp_path_factory: pytest.TempPathFactory, docker_api: docker.APIClient
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    docker_api: docker.APIClient,
 ) -> Iterator[FuzzTarget]:
     fuzz = FuzzTarget(tmp_path_factory.mktemp("fuzz"))
     yield fuzz
     remove_everything(fuzz.client)
     instance = instance_of(fuzz.root / "state")
     log = fuzz.close()
-    figures = fuzz.root / "fuzz-figures.json"
-    fuzz.figures.write(figures)
-    print(f"\nfuzz figures ({figures}): {fuzz.figures.summary()}")
+    report_figures(request.config, fuzz.figures)
     assert owned_by(docker_api, instance) == [], "the shim left objects in Docker"
     outside = {p for p in (fuzz.root / "host").rglob("*") if fuzz.pod_logs not in (p, *p.parents)}
     assert outside == {fuzz.root / "host" / "var", fuzz.root / "host" / "var" / "log"}, outside
     assert "Traceback" not in log, f"the shim logged a traceback:\n{log}"
+
+
+def report_figures(config: pytest.Config, figures: Figures) -> None:
+    """Into ``<report-dir>/fuzz-figures.json``, and onto the terminal even with ``-q``."""
+    path = Path(config.getoption("report_dir")) / "fuzz-figures.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figures.write(path)
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if terminal is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\nfuzz figures ({path}): {json.dumps(figures.summary())}")
 
 
 def ids(known: list[str]) -> SearchStrategy[str]:
