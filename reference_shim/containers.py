@@ -164,11 +164,19 @@ class Containers:
         require_container_state(container, {cri.CONTAINER_RUNNING}, action)
         return container
 
-    def exec_sync(self, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
+    def exec_sync(
+        self, request: cri.ExecSyncRequest, caller_waits: float | None = None
+    ) -> cri.ExecSyncResponse:
+        """``caller_waits``: seconds until the caller's deadline (None: it has none). The
+        command is ended when its own timeout or the caller's deadline comes, whichever is
+        first: a caller that gave up must not hold a shim worker, and a command, for good."""
         validation.exec_command(list(request.cmd))
         timeout = validation.timeout_seconds(request.timeout, "ExecSync")
         container = self.running(request.container_id, "exec in")
-        result = self.ctx.backend.exec_sync(container.vm_id, list(request.cmd), timeout or None)
+        limits = [limit for limit in (timeout or None, caller_waits) if limit is not None]
+        result = self.ctx.backend.exec_sync(
+            container.vm_id, list(request.cmd), min(limits) if limits else None
+        )
         return cri.ExecSyncResponse(
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code
         )

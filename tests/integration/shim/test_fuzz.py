@@ -44,7 +44,8 @@ REQUESTS = {"ci": 300, "thorough": 10_000}  # per run, by hypothesis profile
 RPCS = unary_rpcs()
 LOCAL_REGISTRY = "127.0.0.1:5000"
 # Programs a fuzzed exec or container may run: none can harm the host whatever its arguments,
-# and every exec ends at once (an endless one would hold a shim worker for good).
+# and every exec ends at once (an endless one only waits out the request's deadline; the shim
+# then ends it, as test_hostile_input_on_docker checks).
 EXEC_COMMANDS = (["echo"], ["true"], ["sh", "-c", "exit 3"], ["/fuzz/absent"])
 COMMANDS = (*EXEC_COMMANDS, ["sh", "-c", UNTIL_STOPPED])
 # Bytes after which no message decodes: field number 0, a varint that never ends, a length

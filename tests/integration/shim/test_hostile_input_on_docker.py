@@ -8,7 +8,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from docker_shim import Launch, connect, run_container, shell
+from docker_shim import Launch, connect, run_container, shell, wait_for
 
 from harness.client import CallFailed
 
@@ -76,3 +76,21 @@ def test_an_image_reference_that_is_a_path_into_the_engine_api_is_refused(
             client.call(call, request)
         assert failed.value.code == grpc.StatusCode.INVALID_ARGUMENT, failed.value.details
         assert "is not an image reference" in failed.value.details
+
+
+def test_an_endless_exec_ends_when_its_caller_gives_up(
+    launch: Launch, pod_config: cri.PodSandboxConfig
+) -> None:
+    """ExecSync without a timeout held a shim worker (the server has 16) and the command for
+    good after its caller's deadline had passed."""
+    client = connect(launch())
+    _, container_id = run_container(client, pod_config, shell("sleep 1000"))
+    request = cri.ExecSyncRequest(container_id=container_id, cmd=["sleep", "777"], timeout=0)
+    with pytest.raises(grpc.RpcError) as gave_up:
+        client.runtime_stub.ExecSync(request, timeout=2)
+    assert gave_up.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def endless_exec_gone() -> bool:
+        return b"777" not in client.exec_sync(container_id, ["ps"], timeout=10).stdout
+
+    wait_for(endless_exec_gone, seconds=10)
