@@ -48,10 +48,36 @@ LOCAL_REGISTRY = "127.0.0.1:5000"
 # then ends it, as test_hostile_input_on_docker checks).
 EXEC_COMMANDS = (["echo"], ["true"], ["sh", "-c", "exit 3"], ["/fuzz/absent"])
 COMMANDS = (*EXEC_COMMANDS, ["sh", "-c", UNTIL_STOPPED])
-# Bytes after which no message decodes: field number 0, a varint that never ends, a length
-# beyond the end.
-BREAKAGES = (b"\x00", b"\xff" * 11, b"\x0a\x7f")
+# Bytes after which no message decodes: field number 0 (and anything after it), a varint that
+# never ends, a length beyond the end.
+BREAKAGES = (b"\xff" * 11, b"\x0a\x7f")
 BAD_CODES = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
+
+
+def varint(value: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        encoded.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
+def tails() -> SearchStrategy[tuple[bytes, bool]]:
+    """Bytes to append to an encoded request, and whether it then does not decode: nothing, a
+    field the API does not have (a request of an empty message still varies), or breakage."""
+    unknown_field = st.tuples(st.integers(1000, 18_999), st.integers(0, 2**64 - 1)).map(
+        lambda field: varint(field[0] << 3) + varint(field[1])
+    )
+    broken = st.one_of(
+        st.sampled_from(BREAKAGES), st.binary(max_size=16).map(lambda rest: b"\x00" + rest)
+    )
+    kinds = {
+        1: unknown_field.map(lambda tail: (tail, False)),
+        2: broken.map(lambda tail: (tail, True)),
+    }
+    nothing = st.just((b"", False))
+    return st.integers(1, 5).flatmap(lambda kind: kinds.get(kind, nothing))
 
 
 def requests_per_rpc() -> int:
@@ -204,18 +230,18 @@ def check(target: FuzzTarget, rpc: Rpc, payload: bytes, undecodable: bool) -> by
 def test_the_shim_answers_every_request_with_a_meaningful_status(
     rpc: Rpc, target: FuzzTarget, docker_api: docker.APIClient
 ) -> None:
-    breakage = st.one_of(st.just(b""), st.just(b""), st.just(b""), st.sampled_from(BREAKAGES))
     start = next(known for known in RPCS if known.name == "StartContainer")
 
     @settings(
         max_examples=requests_per_rpc(),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(request=requests(rpc, target), breakage=breakage)
-    def answers(request: Any, breakage: bytes) -> None:
+    @given(request=requests(rpc, target), tail=tails())
+    def answers(request: Any, tail: tuple[bytes, bool]) -> None:
         if rpc.name == "RemoveImage" and image_exists(docker_api, request.image.image):
             reject()  # the shim removes an image whoever pulled it: only absent ones here
-        answer = check(target, rpc, request.SerializeToString() + breakage, bool(breakage))
+        extra, undecodable = tail
+        answer = check(target, rpc, request.SerializeToString() + extra, undecodable)
         if rpc.name == "CreateContainer" and answer and runs_harmless_programs(request.config):
             created = cri.CreateContainerResponse.FromString(answer).container_id
             check(
