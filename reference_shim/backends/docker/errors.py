@@ -34,6 +34,8 @@ INPUT_REFUSALS: tuple[tuple[str, type[ShimError]], ...] = (
     # runc refused the container's config: a sysctl outside the container's namespaces, a
     # cgroup value out of range (cpu shares above 262144), a sysctl value the kernel rejects.
     ("OCI runtime create failed", InvalidArgument),
+    # runc refused new resources of a running container (UpdateContainerResources) the same way.
+    ("runc did not terminate successfully", InvalidArgument),
     # A device path (CRI ``devices``) the host does not have.
     ("error gathering device information", InvalidArgument),
     # A seccomp profile that is not one (CRI ``seccomp`` localhost profiles).

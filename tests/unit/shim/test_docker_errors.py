@@ -37,6 +37,12 @@ def docker_error(status: int, explanation: str) -> docker.errors.APIError:
         ),
         (
             500,
+            "Cannot update container e92dea8b5247: runc did not terminate successfully: exit "
+            "status 1: the maximum allowed cpu-shares is 262144",
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            500,
             'error gathering device information while adding custom device "/dev/nope": no such '
             "file or directory",
             grpc.StatusCode.INVALID_ARGUMENT,
