@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
@@ -10,21 +9,14 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim import convert
 from reference_shim.backends.base import ProcessUser
 from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, specs, unhonoured, validation
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
+from reference_shim.cri.records import ContainerRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
 from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, NotFound
 from reference_shim.sync import sync_container
 
 _LOG_DRAIN_ON_REMOVE_S = 1.0
-
-
-def log_path(pod: PodRecord, config: cri.ContainerConfig) -> str:
-    """log_directory/log_path of the pod and container, as containerd joins them."""
-    if not config.log_path:
-        return ""
-    return os.path.join(pod.config.log_directory, config.log_path)
 
 
 def status_user(user: ProcessUser | None) -> cri.LinuxContainerUser:
@@ -52,6 +44,7 @@ class Containers:
         config = validation.container_config(request.config, request.HasField("config"))
         unhonoured.container_config(config)
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
+        log_file = log_paths.container_log_file(pod.config.log_directory, config.log_path)
         with self.ctx.registry.object_lock(pod.id):
             require_pod_ready(pod, f"create container {config.metadata.name!r}")
             siblings = self.ctx.registry.containers_of(pod.id)
@@ -76,7 +69,7 @@ class Containers:
                 created_at=now_ns(),
                 image_ref=image.repo_digests[0] if image.repo_digests else image.id,
                 image_id=image.id,
-                log_path=log_path(pod, config),
+                log_path=log_file,
                 resources=config.linux.resources,
                 in_pod_vm=bool(placement.inside),
             )
@@ -109,10 +102,10 @@ class Containers:
 
     def stop(self, container_id: str, timeout: int) -> None:
         """Idempotent: an unknown (already removed) container is already stopped."""
-        validation.non_negative_timeout(timeout, "StopContainer")
+        grace = validation.timeout_seconds(timeout, "StopContainer")
         container = self.ctx.registry.find_container(container_id)
         if container is not None:
-            self.stop_record(container, timeout)
+            self.stop_record(container, grace)
 
     def stop_record(self, container: ContainerRecord, timeout: int) -> None:
         """Idempotent: a created or exited container is left as it is."""
@@ -171,12 +164,18 @@ class Containers:
         require_container_state(container, {cri.CONTAINER_RUNNING}, action)
         return container
 
-    def exec_sync(self, request: cri.ExecSyncRequest) -> cri.ExecSyncResponse:
+    def exec_sync(
+        self, request: cri.ExecSyncRequest, caller_waits: float | None = None
+    ) -> cri.ExecSyncResponse:
+        """``caller_waits``: seconds until the caller's deadline (None: it has none). The
+        command is ended when its own timeout or the caller's deadline comes, whichever is
+        first: a caller that gave up must not hold a shim worker, and a command, for good."""
         validation.exec_command(list(request.cmd))
-        validation.non_negative_timeout(request.timeout, "ExecSync")
+        timeout = validation.timeout_seconds(request.timeout, "ExecSync")
         container = self.running(request.container_id, "exec in")
+        limits = [limit for limit in (timeout or None, caller_waits) if limit is not None]
         result = self.ctx.backend.exec_sync(
-            container.vm_id, list(request.cmd), float(request.timeout) or None
+            container.vm_id, list(request.cmd), min(limits) if limits else None
         )
         return cri.ExecSyncResponse(
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code

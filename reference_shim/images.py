@@ -10,13 +10,21 @@ from reference_shim.backends.base import ImageBackend, ImageInfo
 from reference_shim.convert import verbose_info
 from reference_shim.cri import validation
 from reference_shim.cri.timestamps import now_ns
+from reference_shim.errors import InvalidArgument
 
 
 def _credentials(auth: cri.AuthConfig) -> tuple[str, str]:
-    """Username and password, also from the base64 ``auth`` form docker config files use."""
+    """Username and password, also from the base64 ``auth`` form docker config files use
+    (``base64("user:password")``); any other ``auth`` is the caller's mistake, said as such."""
     if auth.username or auth.password or not auth.auth:
         return auth.username, auth.password
-    user, _, password = base64.b64decode(auth.auth).decode().partition(":")
+    try:
+        decoded = base64.b64decode(auth.auth, validate=True).decode()
+    except ValueError as error:  # not base64 (binascii.Error), not ASCII, not UTF-8 once decoded
+        raise InvalidArgument(f"auth.auth is not base64 of UTF-8 text: {error}") from None
+    user, colon, password = decoded.partition(":")
+    if not colon:
+        raise InvalidArgument("auth.auth must be base64 of 'user:password'; it has no ':'")
     return user, password
 
 
@@ -69,6 +77,7 @@ class Images:
     def list(self, request: cri.ListImagesRequest) -> list[cri.Image]:
         wanted = request.filter.image.image
         if wanted:
+            validation.image_reference(wanted, "filter.image.image")
             info = self._backend.get(wanted)
             found = [info] if info is not None else []
         else:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reference_shim.backends.base import OutputRecord, OutputStream, VmBackend
 from reference_shim.cri.timestamps import format_rfc3339_nano, parse_rfc3339_nano
+from reference_shim.errors import FailedPrecondition, NotFound
 from reference_shim.store import Store
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,10 @@ class LogPump:
             progress = self._write_from(stream, resume)
             if not self._closing.is_set():
                 progress = self._write_from(stream, progress)
+        except (NotFound, FailedPrecondition) as gone:
+            # The VM is being removed (RemoveContainer, RemovePodSandbox): its output is over.
+            log.debug("output of container %s ended with its VM: %s", self.container_id, gone)
+            return
         except Exception:  # a log copier must never take the shim down
             if not self._closing.is_set():
                 log.exception("copying %s of container %s failed", stream, self.container_id)

@@ -181,7 +181,7 @@ class RuntimeService(cri_grpc.RuntimeServiceServicer):
     def ExecSync(
         self, request: cri.ExecSyncRequest, context: grpc.ServicerContext
     ) -> cri.ExecSyncResponse:
-        return self.containers.exec_sync(request)
+        return self.containers.exec_sync(request, context.time_remaining())
 
     @rpc
     def CheckpointContainer(

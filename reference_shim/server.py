@@ -26,6 +26,7 @@ from reference_shim.strategies import strategy_named
 from reference_shim.streaming.provider import StreamingService
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.sync import on_vm_exit, recover
+from reference_shim.undecodable import UndecodableRequests
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ class Shim:
         recover(self.ctx)
         threading.Thread(target=self._watch_exits, daemon=True, name="exit-watcher").start()
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri")
+            futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri"),
+            interceptors=[UndecodableRequests()],
         )
         # The generated registration functions are untyped.
         add_runtime: Any = cri_grpc.add_RuntimeServiceServicer_to_server

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -31,6 +32,7 @@ KIND_LABEL = "io.cri-conformance.shim.kind"
 POD_ID_LABEL = "io.cri-conformance.shim.pod-id"
 CONTAINER_ID_LABEL = "io.cri-conformance.shim.container-id"
 
+_MAX_PROFILE_BYTES = 1 << 20  # seccomp profiles are JSON of a few kilobytes
 _PROTOCOL_NAMES = {cri.TCP: "tcp", cri.UDP: "udp", cri.SCTP: "sctp"}
 _PROPAGATION = {
     cri.PROPAGATION_PRIVATE: "rprivate",
@@ -186,10 +188,24 @@ def _seccomp(context: SecurityContext) -> str:
         return ""
     if profile_type == cri.SecurityProfile.Unconfined:
         return "unconfined"
+    return _localhost_profile(ref)
+
+
+def _localhost_profile(ref: str) -> str:
+    """The text of a profile file on the node, read only if it is a regular file of sane size:
+    the path is the caller's, and a device (``/dev/zero``) or a FIFO would never end."""
     try:
-        return Path(ref).read_text()
-    except OSError as error:
+        if not stat.S_ISREG(os.stat(ref).st_mode):
+            raise InvalidArgument(f"seccomp profile {ref!r} is not a regular file")
+        with open(ref, "rb") as file:
+            data = file.read(_MAX_PROFILE_BYTES + 1)
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
         raise InvalidArgument(f"cannot read seccomp profile {ref!r}: {error}") from error
+    if len(data) > _MAX_PROFILE_BYTES:
+        raise InvalidArgument(
+            f"seccomp profile {ref!r} is larger than {_MAX_PROFILE_BYTES} bytes; no profile is"
+        )
+    return data.decode(errors="replace")
 
 
 def _apparmor_enabled() -> bool:

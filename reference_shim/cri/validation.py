@@ -7,9 +7,12 @@ Features the shim cannot honour are refused later, where configs become VM specs
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from cri_api.v1 import api_pb2 as cri
+from docker_image.reference import InvalidReference, Reference
 
+from reference_shim.cri import log_paths
 from reference_shim.errors import InvalidArgument
 
 # RFC 1123 hostname: dot-separated labels of letters, digits and inner hyphens, 64 chars at most
@@ -37,7 +40,9 @@ def pod_config(config: cri.PodSandboxConfig | None, has_config: bool) -> cri.Pod
     if config.hostname:
         hostname(config.hostname)
     port_mappings(list(config.port_mappings))
+    log_paths.pod_log_directory(config.log_directory)
     seccomp_profile_path(config.linux.security_context.seccomp_profile_path, "pod sandbox")
+    unix_ids(config.linux.security_context, "pod linux.security_context")
     return config
 
 
@@ -78,6 +83,7 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
     _require(config.HasField("metadata"), "container config must include metadata")
     _require(bool(config.metadata.name), "container metadata must include a name")
     _require(bool(config.image.image), "container config must name an image (image.image)")
+    image_reference(config.image.image, "image.image")
     _require(
         not config.image.runtime_handler,
         f"image.runtime_handler {config.image.runtime_handler!r} is not configured; this shim "
@@ -95,9 +101,45 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
             device.container_path.startswith("/") and device.host_path.startswith("/"),
             f"device {device.host_path!r} -> {device.container_path!r} needs absolute paths",
         )
+    no_nul(_os_strings(config))
     linux_resources(config.linux.resources)
     security_context(config.linux.security_context)
     return config
+
+
+def _os_strings(config: cri.ContainerConfig) -> Iterator[tuple[str, str]]:
+    """The strings of a container config that become C strings (argv, environ, paths, names)."""
+    yield from (("command", value) for value in config.command)
+    yield from (("args", value) for value in config.args)
+    for env in config.envs:
+        yield from (("envs", env.key), ("envs", env.value))
+    yield "working_dir", config.working_dir
+    for mount in config.mounts:
+        yield from (("mounts", mount.container_path), ("mounts", mount.host_path))
+    for device in config.devices:
+        yield from (("devices", device.container_path), ("devices", device.host_path))
+    yield "linux.security_context.run_as_username", config.linux.security_context.run_as_username
+
+
+def no_nul(strings: Iterable[tuple[str, str]]) -> None:
+    """A NUL would cut the string short where it meets the kernel: refused, not truncated."""
+    for field, value in strings:
+        _require("\0" not in value, f"{field} must not contain a NUL character")
+
+
+# Docker and runc take uids and gids in 0..2^31-1 only (CRI's fields are int64).
+_MAX_UNIX_ID = 2**31 - 1
+
+
+def unix_ids(
+    context: cri.LinuxContainerSecurityContext | cri.LinuxSandboxSecurityContext, owner: str
+) -> None:
+    values = [(f"{owner}.supplemental_groups", group) for group in context.supplemental_groups]
+    for name in ("run_as_user", "run_as_group"):
+        if context.HasField(name):
+            values.append((f"{owner}.{name}", getattr(context, name).value))
+    for field, value in values:
+        _require(0 <= value <= _MAX_UNIX_ID, f"{field} {value} is outside 0..{_MAX_UNIX_ID}")
 
 
 _NON_NEGATIVE_RESOURCES = (
@@ -133,6 +175,7 @@ def seccomp_profile_path(value: str, owner: str) -> None:
 def security_context(context: cri.LinuxContainerSecurityContext) -> None:
     """Options the API comments say cannot go together, and values the API does not list."""
     seccomp_profile_path(context.seccomp_profile_path, "container")
+    unix_ids(context, "linux.security_context")
     _require(
         not (context.HasField("run_as_user") and context.run_as_username),
         "run_as_user and run_as_username are exclusive: set only one of them",
@@ -144,15 +187,36 @@ def security_context(context: cri.LinuxContainerSecurityContext) -> None:
     )
 
 
+def image_reference(value: str, field: str) -> str:
+    """A Docker reference (``name[:tag][@digest]``, which covers image ids too), as the
+    distribution grammar has it. Backends put references into URLs and command lines, so
+    anything else is refused before it gets there (``../containers`` reached another endpoint
+    of the Docker API)."""
+    try:
+        Reference.parse(value)
+    except InvalidReference as error:
+        raise InvalidArgument(f"{field} {value!r} is not an image reference: {error}") from None
+    return value
+
+
 def image_name(image: cri.ImageSpec | None) -> str:
     _require(image is not None and bool(image.image), "an image request must name an image")
     assert image is not None
-    return str(image.image)
+    return image_reference(image.image, "image")
 
 
 def exec_command(cmd: list[str]) -> None:
     _require(bool(cmd) and bool(cmd[0]), "ExecSync needs a command (cmd must not be empty)")
 
 
-def non_negative_timeout(timeout: int, rpc: str) -> None:
+# The longest wait the shim hands to a backend, about 31 years. Docker counts durations in int64
+# nanoseconds (292 years) and Python's socket and thread timeouts end near there too, so a longer
+# wait overflows; and no caller can tell a wait of 31 years from one without end.
+LONGEST_WAIT_S = 10**9
+
+
+def timeout_seconds(timeout: int, rpc: str) -> int:
+    """A CRI timeout in seconds: never negative; one beyond ``LONGEST_WAIT_S`` (the API allows
+    up to 2^63-1) means "as long as it takes", and becomes that longest wait."""
     _require(timeout >= 0, f"{rpc} timeout must not be negative (got {timeout})")
+    return min(timeout, LONGEST_WAIT_S)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
 from shim_helpers import StartShim, container_config, pod_config, wait_for
 
 from harness.client import CriClient
 from reference_shim.backends.base import OutputRecord
+from reference_shim.errors import FailedPrecondition
 from reference_shim.logs import AlreadyWritten, LogPump, Progress, format_lines, progress_in_file
 from reference_shim.store import Store
 
@@ -157,4 +160,32 @@ def test_the_last_message_stored_after_the_follow_ended_is_copied_once(tmp_path:
     lines = (tmp_path / "c.log").read_bytes().splitlines()
     assert [line.split(b" ", 2)[2] for line in lines] == [b"F done", b"P no newline"]
     assert backend.reads == [0, 1_000]  # the second read starts where the first ended
+    store.close()
+
+
+class VanishingBackend:
+    """A VM whose output ends, then is removed before the copier's second read (Docker: 409
+    "can not get logs from container which is dead or marked for removal")."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> Iterator[OutputRecord]:
+        self.reads += 1
+        if self.reads > 2:
+            raise FailedPrecondition("read output of VM: marked for removal")
+        return iter([])
+
+
+def test_a_vm_removed_while_its_output_is_read_ends_the_copy_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fuzz test found a traceback at ERROR for every container removed this way."""
+    store = Store(tmp_path / "state.db")
+    pump = LogPump(VanishingBackend(), store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]
+    pump.start()
+    pump.wait(5.0)
+    assert not pump.running
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    pump.close()
     store.close()
