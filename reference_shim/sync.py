@@ -14,6 +14,7 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import PodNetworks, VmState, VmStatus
 from reference_shim.context import ShimContext
+from reference_shim.convert import status_user
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import can_move, exit_reason
 from reference_shim.cri.timestamps import now_ns
@@ -41,8 +42,8 @@ def sync_container(
             status = ctx.backend.inspect_vm(record.vm_id)
         if status.state is VmState.RUNNING and record.state != cri.CONTAINER_RUNNING:
             if can_move(record.state, cri.CONTAINER_RUNNING):
-                record.state = cri.CONTAINER_RUNNING
-                record.started_at = status.started_at or now_ns()
+                # a start the shim died in: the backend started the VM, the record never knew
+                mark_started(ctx, record, status)
         elif status.state is VmState.EXITED:
             pump = ctx.pump(record.id)
             if pump is not None:
@@ -66,6 +67,15 @@ def sync_container(
         if record.id in ctx.registry.containers:
             ctx.registry.save_container(record)
     return record
+
+
+def mark_started(ctx: ShimContext, record: ContainerRecord, status: VmStatus) -> None:
+    """Record what a started VM tells of its container: the identity its process runs as (read
+    at once, before the process can drop privileges), when it started, its VM's own IP."""
+    record.user = status_user(ctx.backend.process_user(record.vm_id))
+    record.state = cri.CONTAINER_RUNNING
+    record.started_at = status.started_at or now_ns()
+    record.ip = status.ip
 
 
 def _oom_may_still_be_reported(record: ContainerRecord) -> bool:
@@ -118,7 +128,10 @@ def recover(ctx: ShimContext) -> None:
     vms = ctx.backend.list_vms()
     missing = VmStatus(vm_id="", state=VmState.MISSING)
     for container in ctx.registry.containers.values():
-        if container.log_path and container.vm_id in vms and container.started_at:
+        status = vms.get(container.vm_id)
+        # Started by the record, or by the backend alone (the shim died inside StartContainer).
+        started = container.started_at or (status and status.state is not VmState.CREATED)
+        if container.log_path and status is not None and started:
             ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
     for pod in list(ctx.registry.pods.values()):
         sync_pod(ctx, pod, vms.get(pod.vm_id, missing))
