@@ -67,8 +67,9 @@ class Containers:
             spec = specs.container_spec(
                 container, pod, image, placement, self.ctx.pod_files(pod.id)
             )
-            container.vm_id = self.ctx.backend.create_vm(spec)
-            self.ctx.registry.save_container(container)
+            with self.ctx.registry.creating(container.id):
+                container.vm_id = self.ctx.backend.create_vm(spec)
+                self.ctx.registry.save_container(container)
         return container.id
 
     def start(self, container_id: str) -> None:

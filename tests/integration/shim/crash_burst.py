@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cri_api.v1 import api_pb2 as cri
 
@@ -70,6 +71,7 @@ def pod_config(name: str, logs: str) -> cri.PodSandboxConfig:
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, namespace=NAMESPACE, uid=f"uid-{name}"),
         log_directory=f"{logs}/{name}",
+        dns_config=cri.DNSConfig(servers=["10.0.0.10"]),  # a file the shim writes for the pod
     )
 
 
@@ -94,6 +96,7 @@ class Burst:
         self.errors: list[str] = []  # failures that the kill does not explain
         self.ok_answers = 0
         self.killed = threading.Event()
+        self.killed_at: datetime | None = None
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
 
@@ -112,6 +115,7 @@ class Burst:
         self.wait_for_ok_answers(plan.after_ok, timeout)
         time.sleep(plan.delay_s)
         self.killed.set()  # first: from now on a failed RPC is the kill's doing
+        self.killed_at = datetime.now(UTC)
         kill()
         for thread in threads:
             thread.join(timeout)

@@ -34,6 +34,7 @@ class EngineObject:
     vm_id: str
     name: str
     status: str  # Docker's: created, running, exited, ...
+    created: str
     exit_code: int
     pod_id: str
     container_id: str
@@ -92,6 +93,7 @@ def engine_objects(api: docker.APIClient, instance: str) -> dict[str, EngineObje
             vm_id=document["Id"],
             name=document["Name"].lstrip("/"),
             status=document["State"]["Status"],
+            created=document["Created"],
             exit_code=int(document["State"]["ExitCode"]),
             pod_id=labels.get(POD_ID_LABEL, ""),
             container_id=labels.get(CONTAINER_ID_LABEL, ""),
@@ -99,8 +101,10 @@ def engine_objects(api: docker.APIClient, instance: str) -> dict[str, EngineObje
     return found
 
 
-def engine_networks(api: docker.APIClient, instance: str) -> list[str]:
-    return [n["Name"] for n in api.networks(filters={"label": f"{INSTANCE_LABEL}={instance}"})]
+def engine_networks(api: docker.APIClient, instance: str) -> dict[str, str]:
+    """The instance's Docker networks, each with when Docker made it."""
+    found = api.networks(filters={"label": f"{INSTANCE_LABEL}={instance}"})
+    return {str(n["Name"]): str(n["Created"]) for n in found}
 
 
 # -- the journal ------------------------------------------------------------------------
@@ -226,14 +230,15 @@ def check_orphans(
     """Nothing the engine holds for this shim instance is unknown to the shim."""
     known_vms = set(view.vm_of.values())
     problems = [
-        f"Docker container {vm.name} ({vm.vm_id[:12]}, {vm.status}) is no object of the shim"
+        f"Docker container {vm.name} ({vm.vm_id[:12]}, {vm.status}, made {vm.created}) is no "
+        "object of the shim"
         for vm in engine.values()
         if vm.vm_id not in known_vms
     ]
     known_networks = {view.shared_network, *view.network_of.values()}
     problems += [
-        f"Docker network {name} belongs to no pod of the shim"
-        for name in networks
+        f"Docker network {name} (made {created}) belongs to no pod of the shim"
+        for name, created in networks.items()
         if name not in known_networks
     ]
     return problems
