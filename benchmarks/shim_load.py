@@ -48,7 +48,6 @@ from reference_shim.backends.labels import INSTANCE_LABEL
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
-WARM_UP_CYCLES = 20  # fill the shim's thread and connection pools before the first sample
 RPC_TIMEOUT_S = 120  # the kubelet's default runtime-request-timeout is 2 minutes
 Timings = dict[str, list[float]]
 
@@ -211,11 +210,11 @@ def concurrent_phase(load: Load, args: argparse.Namespace) -> None:
 
 
 def cycle_phase(load: Load, args: argparse.Namespace, pid: int) -> tuple[Sample, Sample]:
-    for number in range(WARM_UP_CYCLES):
+    for number in range(args.warm_up):
         load.cycle(-1 - number)
     load.timings.clear()
     start = Sample.of(pid)
-    print(f"phase 2: {args.cycles} cycles; at the start (after {WARM_UP_CYCLES} warm-up): {start}")
+    print(f"phase 2: {args.cycles} cycles; at the start (after {args.warm_up} warm-up): {start}")
     step = max(1, args.cycles // 10)
     began = time.perf_counter()
     for number in range(args.cycles):
@@ -234,6 +233,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pods", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=20,
+        help="cycles before the first sample (they fill the shim's thread and connection pools)",
+    )
     parser.add_argument("--strategy", default="shared-vm")
     parser.add_argument("--rss-growth-mib", type=float, default=16.0)
     parser.add_argument("--fd-growth", type=int, default=4)

@@ -28,11 +28,17 @@ log = logging.getLogger(__name__)
 
 # Pauses between the passes after start: the last one runs about two minutes after it.
 LATE_RECONCILES_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+_CRI_STATES = {
+    VmState.CREATED: cri.CONTAINER_CREATED,
+    VmState.RUNNING: cri.CONTAINER_RUNNING,
+    VmState.EXITED: cri.CONTAINER_EXITED,
+    VmState.MISSING: cri.CONTAINER_EXITED,
+}
 
 
 def recover(ctx: ShimContext) -> None:
     """At (re)start, before serving: reconcile, then serve the host ports of ready pods."""
-    reconcile(ctx, serving=False)
+    reconcile(ctx)
     for pod in list(ctx.registry.pods.values()):
         if pod.state == cri.SANDBOX_READY:
             try:
@@ -47,24 +53,27 @@ def reconcile_late(ctx: ShimContext, stop: threading.Event) -> None:
         if stop.wait(pause):
             return
         try:
-            reconcile(ctx, serving=True)
+            reconcile(ctx)
         except Exception:
             log.exception("reconciling with the backend failed; the next pass tries again")
 
 
-def reconcile(ctx: ShimContext, serving: bool) -> None:
+def reconcile(ctx: ShimContext) -> None:
     """Records to the backend's states, log copying resumed, leftovers removed.
 
-    While ``serving``, a record may be newer than the list of VMs, so each record is synced
-    against its VM inspected under its own lock, not against the list.
+    The list of VMs may be older than a record (RPCs are served meanwhile), so a record the
+    list disagrees with is synced against its VM inspected afresh, under the record's lock.
     """
     vms = ctx.backend.list_vms()
     _resume_logs(ctx, vms)
-    missing = VmStatus(vm_id="", state=VmState.MISSING)
     for pod in list(ctx.registry.pods.values()):
-        sync_pod(ctx, pod, None if serving else vms.get(pod.vm_id, missing))
+        status = vms.get(pod.vm_id)
+        ready = status is not None and status.state is VmState.RUNNING
+        sync_pod(ctx, pod, status if ready == (pod.state == cri.SANDBOX_READY) else None)
     for container in list(ctx.registry.containers.values()):
-        sync_container(ctx, container, None if serving else vms.get(container.vm_id, missing))
+        status = vms.get(container.vm_id)
+        agrees = status is not None and _CRI_STATES[status.state] == container.state
+        sync_container(ctx, container, status if agrees else None)
     _remove_leftovers(ctx, vms)
 
 

@@ -80,31 +80,34 @@ def shim_view(client: CriClient) -> ShimView:
     return view
 
 
-def engine_objects(api: docker.APIClient, instance: str) -> dict[str, EngineObject]:
-    """The instance's Docker containers by id, each inspected (its exit code is not listed)."""
-    found = {}
-    for summary in api.containers(all=True, filters={"label": f"{INSTANCE_LABEL}={instance}"}):
-        try:
-            document = api.inspect_container(summary["Id"])
-        except docker.errors.NotFound:
-            continue  # removed between the list and the inspection
-        labels = document["Config"]["Labels"] or {}
-        found[document["Id"]] = EngineObject(
-            vm_id=document["Id"],
-            name=document["Name"].lstrip("/"),
-            status=document["State"]["Status"],
-            created=document["Created"],
-            exit_code=int(document["State"]["ExitCode"]),
-            pod_id=labels.get(POD_ID_LABEL, ""),
-            container_id=labels.get(CONTAINER_ID_LABEL, ""),
-        )
-    return found
+@dataclass(frozen=True)
+class Engine:
+    """The shim instance's Docker containers (by id) and networks (name: when made)."""
 
+    objects: dict[str, EngineObject]
+    networks: dict[str, str]
 
-def engine_networks(api: docker.APIClient, instance: str) -> dict[str, str]:
-    """The instance's Docker networks, each with when Docker made it."""
-    found = api.networks(filters={"label": f"{INSTANCE_LABEL}={instance}"})
-    return {str(n["Name"]): str(n["Created"]) for n in found}
+    @classmethod
+    def read(cls, api: docker.APIClient, instance: str) -> Engine:
+        selector = {"label": f"{INSTANCE_LABEL}={instance}"}
+        objects = {}
+        for summary in api.containers(all=True, filters=selector):
+            try:
+                document = api.inspect_container(summary["Id"])  # the exit code is not listed
+            except docker.errors.NotFound:
+                continue  # removed between the list and the inspection
+            labels = document["Config"]["Labels"] or {}
+            objects[document["Id"]] = EngineObject(
+                vm_id=document["Id"],
+                name=document["Name"].lstrip("/"),
+                status=document["State"]["Status"],
+                created=document["Created"],
+                exit_code=int(document["State"]["ExitCode"]),
+                pod_id=labels.get(POD_ID_LABEL, ""),
+                container_id=labels.get(CONTAINER_ID_LABEL, ""),
+            )
+        networks = {str(n["Name"]): str(n["Created"]) for n in api.networks(filters=selector)}
+        return cls(objects, networks)
 
 
 # -- the journal ------------------------------------------------------------------------
@@ -200,16 +203,19 @@ def _engine_state_problem(kind: str, object_id: str, state: str, vm: EngineObjec
     return f"{kind} {object_id} is {state} but its VM is {seen} in Docker"
 
 
-def check_engine_consistency(view: ShimView, engine: dict[str, EngineObject]) -> list[str]:
-    """Each listed object's state is what Docker says of its VM."""
+def check_engine_consistency(view: ShimView, engine: Engine) -> list[str]:
+    """Each listed object's state is what Docker says of its VM; a ready pod has its network."""
     problems: list[str] = []
     for pod_id, pod in view.pods.items():
-        vm = engine.get(view.vm_of[pod_id])
+        vm = engine.objects.get(view.vm_of[pod_id])
         running = vm is not None and vm.status in _RUNNING
         if (pod.state == cri.SANDBOX_READY) != running:
             problems.append(_engine_state_problem("pod", pod_id, _POD_STATES[pod.state], vm))
+        network = view.network_of[pod_id]
+        if pod.state == cri.SANDBOX_READY and network not in engine.networks:
+            problems.append(f"pod {pod_id} is READY on network {network}, absent in Docker")
     for container_id, container in view.containers.items():
-        vm = engine.get(view.vm_of[container_id])
+        vm = engine.objects.get(view.vm_of[container_id])
         state = cri.ContainerState.Name(container.state)
         if container.state == cri.CONTAINER_CREATED:
             consistent = vm is not None and vm.status == "created"
@@ -232,13 +238,13 @@ def check_orphans(
     problems = [
         f"Docker container {vm.name} ({vm.vm_id[:12]}, {vm.status}, made {vm.created}) is no "
         "object of the shim"
-        for vm in engine.values()
+        for vm in engine.objects.values()
         if vm.vm_id not in known_vms
     ]
     known_networks = {view.shared_network, *view.network_of.values()}
     problems += [
         f"Docker network {name} (made {created}) belongs to no pod of the shim"
-        for name, created in networks.items()
+        for name, created in engine.networks.items()
         if name not in known_networks
     ]
     return problems
@@ -251,13 +257,11 @@ def _logged(path: str, line: bytes) -> bool:
         return False
 
 
-def check_logs(
-    view: ShimView, api: docker.APIClient, engine: dict[str, EngineObject], wait_s: float
-) -> list[str]:
+def check_logs(view: ShimView, api: docker.APIClient, engine: Engine, wait_s: float) -> list[str]:
     """What a container's VM printed (by Docker's own logs) reaches its CRI log file."""
     missing = {}
     for container_id, container in view.containers.items():
-        vm = engine.get(view.vm_of[container_id])
+        vm = engine.objects.get(view.vm_of[container_id])
         printed = api.logs(vm.vm_id, stdout=True, stderr=False) if vm else b""
         if f"{GREETING}\n".encode() in printed:
             missing[container_id] = container.log_path

@@ -10,22 +10,19 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import pytest
 from crash_burst import BUSYBOX, Burst, KillPlan, Step
 from crash_checks import (
-    EngineObject,
+    Engine,
     ShimView,
     check_engine_consistency,
     check_journal,
     check_logs,
     check_orphans,
     check_pod_dirs,
-    engine_networks,
-    engine_objects,
     shim_view,
 )
 from docker_shim import Launch, connect, instance_of
@@ -49,20 +46,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("kill_point", points, ids=[f"kill-{n}" for n in points])
 
 
-@dataclass
-class Engine:
-    objects: dict[str, EngineObject]
-    networks: dict[str, str]
-
-
 def settled(client: CriClient, api: docker.APIClient, instance: str) -> tuple[ShimView, Engine]:
     """The shim's and the engine's views once they agree, or as they are at the deadline."""
     deadline = time.monotonic() + SETTLED_WITHIN_S
     while True:
         view = shim_view(client)
-        engine = Engine(engine_objects(api, instance), engine_networks(api, instance))
-        problems = check_engine_consistency(view, engine.objects)
-        problems += check_orphans(view, engine.objects, engine.networks)
+        engine = Engine.read(api, instance)
+        problems = check_engine_consistency(view, engine) + check_orphans(view, engine)
         if not problems or time.monotonic() > deadline:
             return view, engine
         time.sleep(1.0)
@@ -104,9 +94,8 @@ def test_a_shim_killed_mid_burst_recovers_every_object_and_orphans_nothing(
     problems = check_journal(burst.runs, view) + check_pod_dirs(tmp_path / "state", view)
     time.sleep(STRAGGLER_WAIT_S)
     view, engine = settled(client, docker_api, instance_of(tmp_path / "state"))
-    problems += check_engine_consistency(view, engine.objects)
-    problems += check_orphans(view, engine.objects, engine.networks)
-    problems += check_logs(view, docker_api, engine.objects, LOG_WAIT_S)
+    problems += check_engine_consistency(view, engine) + check_orphans(view, engine)
+    problems += check_logs(view, docker_api, engine, LOG_WAIT_S)
     client.close()
     assert problems == [], "\n".join(problems) + "\nshim output:\n" + second.stderr_tail()
     survivors = [run for run in burst.runs if Step.RUN_POD in run.ok]

@@ -73,7 +73,7 @@ def test_a_pod_being_made_is_not_taken_for_a_leftover(
     run = threading.Thread(target=lambda: made.append(client.run_pod(pod_config())))
     run.start()
     assert created.wait(10)
-    reconcile(shim.ctx, serving=True)
+    reconcile(shim.ctx)
     assert len(backend.vms) == 1
     assert len(backend.pod_nets) == 1
     release.set()
