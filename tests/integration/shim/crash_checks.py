@@ -230,9 +230,7 @@ def check_engine_consistency(view: ShimView, engine: Engine) -> list[str]:
     return problems
 
 
-def check_orphans(
-    view: ShimView, engine: dict[str, EngineObject], networks: list[str]
-) -> list[str]:
+def check_orphans(view: ShimView, engine: Engine) -> list[str]:
     """Nothing the engine holds for this shim instance is unknown to the shim."""
     known_vms = set(view.vm_of.values())
     problems = [
