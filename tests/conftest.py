@@ -18,9 +18,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--crash-kills",
         type=int,
-        default=4,
-        help="how many points to SIGKILL the shim at, each in a burst of its own (default 4; "
-        "the thorough run is 20)",
+        default=3,
+        help="how many points to SIGKILL the shim at, each in a burst of its own (default 3, one "
+        "per strategy; the thorough run is 20)",
     )
     group.addoption(
         "--crash-seed",

@@ -2,7 +2,8 @@
 
 Each kill point is a burst of 30 lifecycles in flight on a fresh state dir, killed after a
 number of OK answers drawn from its seed (``--crash-seed`` + the point's number), under a
-strategy taken in turn. ``--crash-kills 20`` is the thorough run; the default 4 runs in CI.
+strategy taken in turn. ``--crash-kills 20`` is the thorough run; the default 3 (one per
+strategy) runs in CI.
 """
 
 from __future__ import annotations

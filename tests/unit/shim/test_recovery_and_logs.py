@@ -89,7 +89,8 @@ def test_a_start_the_shim_died_in_is_completed_on_restart(
     second.log_path = "second.log"
     container_id = client.create_container(pod_id, second, config)
     shim.stop()
-    vm_id = next(v for v, vm in backend.vms.items() if vm_of(backend, container_id) is vm)
+    target = vm_of(backend, container_id)
+    vm_id = next(v for v, vm in backend.vms.items() if vm is target)
     backend.start_vm(vm_id)
     backend.emit(vm_id, "stdout", b"started while the shim was down")
 
