@@ -1,7 +1,7 @@
 """Load on the reference shim: many pods at once, then many create/remove cycles in a row.
 
     python benchmarks/shim_load.py [--pods 200] [--concurrency 50] [--cycles 1000]
-                                   [--strategy shared-vm] [--rss-growth-mib 16] [--fd-growth 4]
+                                   [--strategy shared-vm] [--rss-growth-mib 8] [--fd-growth 4]
                                    [--thread-growth 2]
 
 Starts the shim (Docker backend) on a state dir of its own, then:
@@ -240,7 +240,7 @@ def parse_args() -> argparse.Namespace:
         help="cycles before the first sample (they fill the shim's thread and connection pools)",
     )
     parser.add_argument("--strategy", default="shared-vm")
-    parser.add_argument("--rss-growth-mib", type=float, default=16.0)
+    parser.add_argument("--rss-growth-mib", type=float, default=8.0)
     parser.add_argument("--fd-growth", type=int, default=4)
     parser.add_argument("--thread-growth", type=int, default=2)
     return parser.parse_args()
