@@ -44,16 +44,25 @@ def test_the_progress_of_each_stream_is_read_back(tmp_path: Path) -> None:
     }
 
 
+def pod_with_logs(client: CriClient, logs: Path) -> tuple[cri.PodSandboxConfig, str]:
+    config = pod_config()
+    config.log_directory = str(logs)
+    return config, client.run_pod(config)
+
+
+def logging(name: str) -> cri.ContainerConfig:
+    """A container that logs to ``<name>.log`` in its pod's log directory."""
+    config = container_config(name)
+    config.log_path = f"{name}.log"
+    return config
+
+
 def test_a_restarted_shim_finds_everything_and_reconciles_it(
     start_shim: StartShim, backend: FakeBackend, tmp_path: Path
 ) -> None:
     shim, client = start_shim()
-    config = pod_config()
-    config.log_directory = str(tmp_path / "logs")
-    pod_id = client.run_pod(config)
-    survivor_config = container_config()
-    survivor_config.log_path = "c.log"
-    container_id = client.create_container(pod_id, survivor_config, config)
+    config, pod_id = pod_with_logs(client, tmp_path / "logs")
+    container_id = client.create_container(pod_id, logging("c"), config)
     client.start_container(container_id)
     vm_id = next(v for v, vm in backend.vms.items() if vm.spec.placement.inside)
     backend.emit(vm_id, "stdout", b"before")
@@ -81,13 +90,9 @@ def test_a_start_the_shim_died_in_is_completed_on_restart(
 ) -> None:
     """The shim was killed after the backend started the VM, before it saved the start."""
     shim, client = start_shim()
-    config = pod_config()
-    config.log_directory = str(tmp_path / "logs")
-    pod_id = client.run_pod(config)
+    config, pod_id = pod_with_logs(client, tmp_path / "logs")
     client.start_container(client.create_container(pod_id, container_config("first"), config))
-    second = container_config("second")
-    second.log_path = "second.log"
-    container_id = client.create_container(pod_id, second, config)
+    container_id = client.create_container(pod_id, logging("second"), config)
     shim.stop()
     target = vm_of(backend, container_id)
     vm_id = next(v for v, vm in backend.vms.items() if vm is target)
