@@ -62,8 +62,9 @@ class KillPlan:
 
     @classmethod
     def drawn(cls, rng: random.Random, workers: int) -> KillPlan:
-        # From early in the burst (mostly RunPodSandbox in flight) to deep in it (every step).
-        return cls(after_ok=rng.randint(1, workers * 4), delay_s=rng.uniform(0, _MAX_KILL_DELAY_S))
+        # From early in the burst (mostly RunPodSandbox in flight) to deep in it, when many
+        # lifecycles have reached RemovePodSandbox (five OK answers each).
+        return cls(after_ok=rng.randint(1, workers * 10), delay_s=rng.uniform(0, _MAX_KILL_DELAY_S))
 
 
 def pod_config(name: str, logs: str) -> cri.PodSandboxConfig:
