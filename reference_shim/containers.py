@@ -7,31 +7,15 @@ from pathlib import Path
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import convert
-from reference_shim.backends.base import ProcessUser
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
 from reference_shim.cri.records import ContainerRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
 from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, NotFound
-from reference_shim.sync import sync_container
+from reference_shim.sync import mark_started, sync_container
 
 _LOG_DRAIN_ON_REMOVE_S = 1.0
-
-
-def status_user(user: ProcessUser | None) -> cri.LinuxContainerUser:
-    """ContainerStatus.user from the process's credentials; empty when they are unknown.
-
-    supplemental_groups lists the primary gid first, then the process's other groups, as
-    containerd and CRI-O report them (they hand the gid to the OCI runtime among the additional
-    gids). So a known user always has at least one group, and an unknown one none.
-    """
-    if user is None:
-        return cri.LinuxContainerUser()
-    others = [group for group in dict.fromkeys(user.groups) if group != user.gid]
-    return cri.LinuxContainerUser(
-        uid=user.uid, gid=user.gid, supplemental_groups=[user.gid, *others]
-    )
 
 
 class Containers:
@@ -76,8 +60,9 @@ class Containers:
             spec = specs.container_spec(
                 container, pod, image, placement, self.ctx.pod_files(pod.id)
             )
-            container.vm_id = self.ctx.backend.create_vm(spec)
-            self.ctx.registry.save_container(container)
+            with self.ctx.registry.creating(container.id):
+                container.vm_id = self.ctx.backend.create_vm(spec)
+                self.ctx.registry.save_container(container)
         return container.id
 
     def start(self, container_id: str) -> None:
@@ -88,11 +73,7 @@ class Containers:
                 self.ctx.registry.pod(container.pod_id), f"start container {container.id}"
             )
             status = self.ctx.backend.start_vm(container.vm_id)
-            # The identity the process started with, read before it can change it.
-            container.user = status_user(self.ctx.backend.process_user(container.vm_id))
-            container.state = cri.CONTAINER_RUNNING
-            container.started_at = status.started_at or now_ns()
-            container.ip = status.ip
+            mark_started(self.ctx, container, status)
             self.ctx.registry.save_container(container)
             if container.log_path:
                 self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))

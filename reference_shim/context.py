@@ -28,8 +28,13 @@ class ShimContext:
     pumps: dict[str, LogPump] = field(default_factory=dict)
     pumps_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def pods_dir(self) -> Path:
+        """Where the files the shim writes for each pod live, one folder per pod id."""
+        return self.state_dir / "pods"
+
     def pod_dir(self, pod_id: str) -> Path:
-        return self.state_dir / "pods" / pod_id
+        return self.pods_dir / pod_id
 
     def pod_files(self, pod_id: str) -> PodFiles:
         """The files written for the pod that exist (each is optional)."""

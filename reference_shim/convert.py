@@ -6,6 +6,7 @@ import json
 
 from cri_api.v1 import api_pb2 as cri
 
+from reference_shim.backends.base import ProcessUser
 from reference_shim.cri.records import ContainerRecord, PodRecord
 
 
@@ -91,3 +92,18 @@ def container_status(container: ContainerRecord) -> cri.ContainerStatus:
 def verbose_info(details: dict[str, object]) -> dict[str, str]:
     """The ``info`` map of a verbose status: one JSON document under "info", as containerd."""
     return {"info": json.dumps(details, sort_keys=True)}
+
+
+def status_user(user: ProcessUser | None) -> cri.LinuxContainerUser:
+    """ContainerStatus.user from the process's credentials; empty when they are unknown.
+
+    supplemental_groups lists the primary gid first, then the process's other groups, as
+    containerd and CRI-O report them (they hand the gid to the OCI runtime among the additional
+    gids). So a known user always has at least one group, and an unknown one none.
+    """
+    if user is None:
+        return cri.LinuxContainerUser()
+    others = [group for group in dict.fromkeys(user.groups) if group != user.gid]
+    return cri.LinuxContainerUser(
+        uid=user.uid, gid=user.gid, supplemental_groups=[user.gid, *others]
+    )

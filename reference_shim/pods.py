@@ -78,6 +78,13 @@ class Pods:
         )
         if not self.ctx.backend.models_pods:
             self._ensure_pod_image()
+        with self.ctx.registry.creating(pod.id):
+            self._make(pod)
+        return pod.id
+
+    def _make(self, pod: PodRecord) -> None:
+        """The pod's network, files and VM, then its record; on a failure, none of them."""
+        config = pod.config
         try:
             spec = specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
             self.ctx.serve_host_ports(pod)  # first: a port in use fails before any VM exists
@@ -98,7 +105,6 @@ class Pods:
             self.ctx.registry.delete_pod(pod.id)
             self._release(pod)
             raise
-        return pod.id
 
     def _release(self, pod: PodRecord) -> None:
         """Remove the pod VM and whatever was made for the pod; idempotent."""

@@ -2,11 +2,15 @@
 
 ``lock`` guards the maps and is held only briefly; ``object_lock(id)`` serialises the slow
 backend work on one object (a 30 s stop of one container never blocks another).
+``creating(id)`` marks a pod or container whose backend objects exist before its record does,
+so that reconciling never takes them for a dead shim's leftovers.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from reference_shim.cri import ids
 from reference_shim.cri.records import ContainerRecord, PodRecord
@@ -22,6 +26,7 @@ class Registry:
             container.id: container for container in store.load_containers()
         }
         self._object_locks: dict[str, threading.RLock] = {}
+        self._creating: set[str] = set()
 
     def object_lock(self, object_id: str) -> threading.RLock:
         with self.lock:
@@ -30,6 +35,30 @@ class Registry:
     def forget_lock(self, object_id: str) -> None:
         with self.lock:
             self._object_locks.pop(object_id, None)
+
+    @contextmanager
+    def creating(self, object_id: str) -> Iterator[None]:
+        """While the backend objects of ``object_id`` are made, until its record is saved (or
+        what was made is removed again)."""
+        with self.lock:
+            self._creating.add(object_id)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._creating.discard(object_id)
+
+    def owns(self, object_id: str) -> bool:
+        """Whether ``object_id`` is a pod or container this shim knows or is making."""
+        with self.lock:
+            known = object_id in self.pods or object_id in self.containers
+            return known or object_id in self._creating
+
+    def owns_vm(self, vm_id: str, made_for: str) -> bool:
+        """Whether a record holds the VM, or what it was made for is being made right now
+        (in one look: a record is saved before its creation ends)."""
+        with self.lock:
+            return made_for in self._creating or self.by_vm(vm_id) is not None
 
     # -- lookups ------------------------------------------------------------------------
 

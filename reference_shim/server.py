@@ -19,13 +19,14 @@ from reference_shim.config import ShimConfig
 from reference_shim.context import ShimContext
 from reference_shim.image_service import ImageService
 from reference_shim.images import Images
+from reference_shim.recovery import reconcile_late, recover
 from reference_shim.registry import Registry
 from reference_shim.runtime_service import RuntimeService
 from reference_shim.store import Store
 from reference_shim.strategies import strategy_named
 from reference_shim.streaming.provider import StreamingService
 from reference_shim.streaming.server import StreamingServer
-from reference_shim.sync import on_vm_exit, recover
+from reference_shim.sync import on_vm_exit
 from reference_shim.undecodable import UndecodableRequests
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,14 @@ class Shim:
             pod_image=config.pod_image,
             state_dir=config.state_dir,
         )
-        self._stop_events = threading.Event()
+        self._stopping = threading.Event()
         self._exit_threads: list[threading.Thread] = []
         self._exit_lock = threading.Lock()
         self._server: grpc.Server | None = None
+        self._late_recovery = threading.Thread(
+            target=reconcile_late, args=(self.ctx, self._stopping), daemon=True,
+            name="late-recovery",
+        )  # fmt: skip
         self.stopped = threading.Event()
 
     def start(self) -> None:
@@ -135,6 +140,7 @@ class Shim:
             os.umask(previous_umask)
         os.chmod(socket, _SOCKET_MODE)
         self._server = server
+        self._late_recovery.start()
         log.info(
             "serving CRI on unix://%s (backend %s, strategy %s, network %s)",
             socket,
@@ -151,12 +157,12 @@ class Shim:
             thread.start()
 
     def _watch_exits(self) -> None:
-        while not self._stop_events.is_set():
+        while not self._stopping.is_set():
             try:
-                self.backend.watch_exits(self._on_exit, self._stop_events)
+                self.backend.watch_exits(self._on_exit, self._stopping)
             except Exception:
                 log.exception("watching VM exits failed; retrying")
-            self._stop_events.wait(1.0)
+            self._stopping.wait(1.0)
 
     def stop(self) -> None:
         """Stop serving; VMs keep running and a restarted shim takes them back."""
@@ -164,7 +170,9 @@ class Shim:
             self._server.stop(_GRACE_S).wait()
         if self.streaming is not None:
             self.streaming.stop()
-        self._stop_events.set()
+        self._stopping.set()
+        if self._late_recovery.is_alive():
+            self._late_recovery.join()  # a pass under way ends before the store closes
         with self._exit_lock:
             exit_threads = list(self._exit_threads)
         for thread in exit_threads:

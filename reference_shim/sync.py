@@ -1,25 +1,20 @@
 """Keeping records true to what the backend really has.
 
-Used after every backend action, on each exit event, and once at startup to recover from a
-restart (even SIGKILL): VMs that exited or vanished move their record to the right state,
-VMs and pod networks nobody recorded (a crash between create and save) are removed.
+Used after every backend action, on each exit event, and by recovery after a restart
+(reference_shim.recovery): VMs that started, exited or vanished move their record to the
+right state.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import PodNetworks, VmState, VmStatus
+from reference_shim.backends.base import VmState, VmStatus
 from reference_shim.context import ShimContext
+from reference_shim.convert import status_user
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import can_move, exit_reason
 from reference_shim.cri.timestamps import now_ns
-from reference_shim.errors import ShimError
-
-log = logging.getLogger(__name__)
 
 UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen
 _LOG_DRAIN_S = 2.0
@@ -41,8 +36,8 @@ def sync_container(
             status = ctx.backend.inspect_vm(record.vm_id)
         if status.state is VmState.RUNNING and record.state != cri.CONTAINER_RUNNING:
             if can_move(record.state, cri.CONTAINER_RUNNING):
-                record.state = cri.CONTAINER_RUNNING
-                record.started_at = status.started_at or now_ns()
+                # a start the shim died in: the backend started the VM, the record never knew
+                mark_started(ctx, record, status)
         elif status.state is VmState.EXITED:
             pump = ctx.pump(record.id)
             if pump is not None:
@@ -66,6 +61,15 @@ def sync_container(
         if record.id in ctx.registry.containers:
             ctx.registry.save_container(record)
     return record
+
+
+def mark_started(ctx: ShimContext, record: ContainerRecord, status: VmStatus) -> None:
+    """Record what a started VM tells of its container: the identity its process runs as (read
+    at once, before the process can drop privileges), when it started, its VM's own IP."""
+    record.user = status_user(ctx.backend.process_user(record.vm_id))
+    record.state = cri.CONTAINER_RUNNING
+    record.started_at = status.started_at or now_ns()
+    record.ip = status.ip
 
 
 def _oom_may_still_be_reported(record: ContainerRecord) -> bool:
@@ -111,34 +115,3 @@ def on_vm_exit(ctx: ShimContext, vm_id: str) -> None:
         sync_container(ctx, record)
     elif isinstance(record, PodRecord):
         sync_pod(ctx, record)
-
-
-def recover(ctx: ShimContext) -> None:
-    """Reconcile every record with the backend after a (re)start, and resume log copying."""
-    vms = ctx.backend.list_vms()
-    missing = VmStatus(vm_id="", state=VmState.MISSING)
-    for container in ctx.registry.containers.values():
-        if container.log_path and container.vm_id in vms and container.started_at:
-            ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
-    for pod in list(ctx.registry.pods.values()):
-        sync_pod(ctx, pod, vms.get(pod.vm_id, missing))
-    for container in list(ctx.registry.containers.values()):
-        sync_container(ctx, container, vms.get(container.vm_id, missing))
-    for pod in list(ctx.registry.pods.values()):
-        if pod.state == cri.SANDBOX_READY:
-            try:
-                ctx.serve_host_ports(pod)
-            except ShimError as error:
-                log.error("pod %s keeps its VMs but not its host ports: %s", pod.id[:12], error)
-    known = {pod.vm_id for pod in ctx.registry.pods.values()}
-    known |= {container.vm_id for container in ctx.registry.containers.values()}
-    for vm_id in set(vms) - known:
-        log.warning(
-            "removing VM %s: no record owns it (the shim stopped while creating it)", vm_id[:12]
-        )
-        ctx.backend.remove_vm(vm_id)
-    if isinstance(ctx.backend, PodNetworks):
-        owned = {pod.network for pod in ctx.registry.pods.values()}
-        for name in set(ctx.backend.pod_networks()) - owned:
-            log.warning("removing pod network %s: no pod owns it any more", name)
-            ctx.backend.remove_pod_network(name)

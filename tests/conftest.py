@@ -13,6 +13,23 @@ from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
 pytest_plugins = ["pytester"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("robustness", "the reference shim's crash-recovery test")
+    group.addoption(
+        "--crash-kills",
+        type=int,
+        default=3,
+        help="how many points to SIGKILL the shim at, each in a burst of its own (default 3, one "
+        "per strategy; the thorough run is 20)",
+    )
+    group.addoption(
+        "--crash-seed",
+        type=int,
+        default=12,
+        help="the seed of kill point 0; point N uses seed + N (default 12)",
+    )
+
+
 def run_record(name: str, **fields: object) -> RuntimeRun:
     """A column as a run against containerd would record it."""
     values: dict[str, object] = {

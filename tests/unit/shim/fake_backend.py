@@ -185,6 +185,7 @@ class FakeVmBackend:
             started_at=vm.started_at,
             finished_at=vm.finished_at,
             ip=vm.ip,
+            labels=dict(vm.spec.labels),
         )
 
     def list_vms(self) -> dict[str, VmStatus]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
-from shim_helpers import StartShim, container_config, pod_config, wait_for
+from shim_helpers import StartShim, container_config, pod_config, vm_of, wait_for
 
 from harness.client import CriClient
 from reference_shim.backends.base import OutputRecord
@@ -45,16 +46,25 @@ def test_the_progress_of_each_stream_is_read_back(tmp_path: Path) -> None:
     }
 
 
+def pod_with_logs(client: CriClient, logs: Path) -> tuple[cri.PodSandboxConfig, str]:
+    config = pod_config()
+    config.log_directory = str(logs)
+    return config, client.run_pod(config)
+
+
+def logging_container(name: str) -> cri.ContainerConfig:
+    """A container that logs to ``<name>.log`` in its pod's log directory."""
+    config = container_config(name)
+    config.log_path = f"{name}.log"
+    return config
+
+
 def test_a_restarted_shim_finds_everything_and_reconciles_it(
     start_shim: StartShim, backend: FakeBackend, tmp_path: Path
 ) -> None:
     shim, client = start_shim()
-    config = pod_config()
-    config.log_directory = str(tmp_path / "logs")
-    pod_id = client.run_pod(config)
-    survivor_config = container_config()
-    survivor_config.log_path = "c.log"
-    container_id = client.create_container(pod_id, survivor_config, config)
+    config, pod_id = pod_with_logs(client, tmp_path / "logs")
+    container_id = client.create_container(pod_id, logging_container("c"), config)
     client.start_container(container_id)
     vm_id = next(v for v, vm in backend.vms.items() if vm.spec.placement.inside)
     backend.emit(vm_id, "stdout", b"before")
@@ -74,6 +84,30 @@ def test_a_restarted_shim_finds_everything_and_reconciles_it(
     wait_for(lambda: b"while down" in log.read_bytes())
     lines = log.read_bytes().splitlines()
     assert [line.split(b" ", 3)[3] for line in lines] == [b"before", b"while down"]
+
+
+@pytest.mark.parametrize("strategy", ["separate-vms"])
+def test_a_start_the_shim_died_in_is_completed_on_restart(
+    start_shim: StartShim, backend: FakeBackend, tmp_path: Path
+) -> None:
+    """The shim was killed after the backend started the VM, before it saved the start."""
+    shim, client = start_shim()
+    config, pod_id = pod_with_logs(client, tmp_path / "logs")
+    client.start_container(client.create_container(pod_id, container_config("first"), config))
+    container_id = client.create_container(pod_id, logging_container("second"), config)
+    shim.stop()
+    target = vm_of(backend, container_id)
+    vm_id = next(v for v, vm in backend.vms.items() if vm is target)
+    backend.start_vm(vm_id)
+    backend.emit(vm_id, "stdout", b"started while the shim was down")
+
+    _, client = start_shim()
+    response = client.container_status(container_id, verbose=True)
+    assert response.status.state == cri.CONTAINER_RUNNING
+    assert response.status.user.linux.supplemental_groups == [0]  # read from the process
+    assert json.loads(response.info["info"])["vm_ip"] == backend.vms[vm_id].ip != ""
+    log = tmp_path / "logs" / "second.log"
+    wait_for(lambda: log.exists() and b"while the shim was down" in log.read_bytes())
 
 
 def test_a_vm_that_vanished_leaves_an_exited_container_with_unknown_exit(
@@ -125,8 +159,6 @@ def test_parts_sharing_a_timestamp_resume_after_the_bytes_already_written() -> N
 
 
 def test_state_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    import pytest
-
     from reference_shim.store import StateError, Store
 
     Store(tmp_path / "state.db").set_meta("schema", "0")
