@@ -47,7 +47,7 @@ def _pump_stdin(streams: CommandStreams, process: Process, close_at_eof: bool) -
     try:
         while chunk := streams.read_stdin():
             process.write_stdin(chunk)
-        if close_at_eof:
+        if close_at_eof and not streams.departed.is_set():  # a departure ends the process
             process.close_stdin()
     except OSError as error:  # the process is gone; its exit status says why
         log.debug("stdin pump ended: %s", error)

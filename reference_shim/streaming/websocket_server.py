@@ -110,9 +110,11 @@ class WebSocketCommandStreams:
         except ConnectionResetError:
             pass
         finally:  # the library reads until the connection ends, so this is its end
+            # Departure first: the stdin pump must not take the end of input for the
+            # client's EOF and let the command end by itself (cat exits 0 at ^D).
+            self.departed.set()
             _end(self._stdin, b"")
             _end(self._resizes, None)
-            self.departed.set()
 
     def _route(self, message: bytes) -> None:
         channel, payload = message[0], message[1:]
