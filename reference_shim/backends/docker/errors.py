@@ -1,6 +1,8 @@
 """Docker Engine errors as the shim's gRPC-coded errors, saying whose fault each one is.
 
-- The caller's: Docker's 400 (its API validation refused a value), and the Engine's 500s whose
+- The caller's: Docker's 400 (its API validation refused a value), 413, 414 and 431 (the request,
+  its URL or its headers too large for the Engine's HTTP server: a huge image name or registry
+  password, which travels in the X-Registry-Auth header), and the Engine's 500s whose
   message marks a refusal of the request's content (``INPUT_REFUSALS``): INVALID_ARGUMENT, or
   FAILED_PRECONDITION when the host's state is in the way. The Engine's message goes along.
 - The state's: 404 is NOT_FOUND, 409 (a conflict with the object's state) FAILED_PRECONDITION.
@@ -49,13 +51,17 @@ INPUT_REFUSALS: tuple[tuple[str, type[ShimError]], ...] = (
 )
 
 
+_REQUEST_REFUSALS = frozenset({400, 413, 414, 431})
+"""HTTP statuses by which the Engine refuses the request itself: malformed, or too large."""
+
+
 def explain(error: docker.errors.APIError) -> str:
     return str(error.explanation or error)
 
 
 def classify(action: str, status: int, message: str) -> ShimError:
     """The shim's error for Docker's answer ``status`` with ``message`` to ``action``."""
-    if status == 400:
+    if status in _REQUEST_REFUSALS:
         return InvalidArgument(f"{action}: {message}")
     if status == 409:
         return FailedPrecondition(f"{action}: {message}")

@@ -64,6 +64,8 @@ def docker_error(status: int, explanation: str) -> docker.errors.APIError:
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (400, "Minimum memory limit allowed is 6MB", grpc.StatusCode.INVALID_ARGUMENT),
+        # A PullImage password of a few hundred KiB, in the X-Registry-Auth header (fuzz).
+        (431, "431 Request Header Fields Too Large", grpc.StatusCode.INVALID_ARGUMENT),
         (409, "container is not running", grpc.StatusCode.FAILED_PRECONDITION),
         (500, "write /var/lib/docker/tmp: no space left on device", grpc.StatusCode.INTERNAL),
         (503, "the Engine is shutting down", grpc.StatusCode.INTERNAL),
