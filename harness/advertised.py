@@ -15,8 +15,13 @@ is advertised, so a test of one judges the runtime's answer by what it advertise
   yes, and a pod relying on a recursive read-only mount, exact groups or a user namespace it did
   not get is less isolated than it asked to be.
 
-A runtime that predates these fields (CRI before Kubernetes 1.30) lists no handlers: it
-advertises nothing.
+A runtime whose Status lists no runtime handlers at all predates them (its CRI is older than
+Kubernetes 1.30's), and so every field added since: protobuf drops a field a runtime does not
+know, so such a runtime can neither refuse nor honour it, and the kubelet sends none of the
+flagged features to it. The test does not ask (``Predates``, unsupported); that the handler list
+is missing is the failure of its own row, runtime.status.runtime-handlers. A field with no flag
+(image volumes) is asked for all the same, and a predating runtime's refusal of it, whatever its
+code, is unsupported too (``refusal_excused_if_predating``).
 """
 
 from __future__ import annotations
@@ -43,11 +48,13 @@ HANDLER_FLAGS = frozenset({Flag.RECURSIVE_READ_ONLY_MOUNTS, Flag.USER_NAMESPACES
 
 @dataclass(frozen=True)
 class Advertisement:
-    """Whether Status advertises ``flag`` (for ``handler``, when the flag is per handler)."""
+    """Whether Status advertises ``flag`` (for ``handler``, when the flag is per handler), and
+    whether it lists runtime handlers at all (``predating`` when it does not)."""
 
     flag: Flag
     handler: str
     advertised: bool
+    predating: bool = False
 
     def describe(self) -> str:
         verb = "advertises" if self.advertised else "does not advertise"
@@ -58,6 +65,8 @@ class Advertisement:
 def advertisement(cri: CriClient, flag: Flag, handler: str = "") -> Advertisement:
     """What Status says now about ``flag``; a handler Status does not list advertises nothing."""
     status = cri.status()
+    if not status.runtime_handlers:
+        return Advertisement(flag, handler, advertised=False, predating=True)
     if flag in HANDLER_FLAGS:
         listed = [entry for entry in status.runtime_handlers if entry.name == handler]
         advertised = bool(listed) and bool(getattr(listed[0].features, flag))
@@ -66,16 +75,48 @@ def advertisement(cri: CriClient, flag: Flag, handler: str = "") -> Advertisemen
     return Advertisement(flag, handler, advertised)
 
 
-class Unadvertised(Exception):
-    """A runtime refused a feature it does not advertise: recorded as unsupported."""
+PREDATING = (
+    "Status lists no runtime_handlers: the runtime's CRI predates Kubernetes 1.30, which added them "
+    "with the feature flags the kubelet reads, and the fields added since, which it drops unread"
+)
 
-    def __init__(self, advert: Advertisement, refusal: CallFailed) -> None:
+
+class NotOffered(Exception):
+    """A feature the runtime does not offer, by its own Status: an unsupported cell.
+
+    ``rpc`` is the call whose answer says so; the recorder excuses it only when that call is
+    one of the feature's own.
+    """
+
+    rpc: str
+
+
+class Predates(NotOffered):
+    """The runtime predates the field, so the test did not ask for it."""
+
+    rpc = "Status"
+
+    def __init__(self, flag: Flag) -> None:
+        super().__init__(
+            f"{PREDATING}; the kubelet asks for {flag} only where it is advertised, so the test "
+            "does not ask"
+        )
+
+
+class Unadvertised(NotOffered):
+    """A runtime refused a feature it does not advertise (or predates)."""
+
+    def __init__(self, why: str, refusal: CallFailed) -> None:
         self.rpc = refusal.rpc
         self.refusal = refusal
-        super().__init__(
-            f"{advert.describe()}, and {refusal.rpc} refused it with {refusal.code.name}: "
-            f"{refusal.details}"
-        )
+        code = refusal.code.name
+        super().__init__(f"{why}, and {refusal.rpc} refused it with {code}: {refusal.details}")
+
+
+def refuse_if_predating(advert: Advertisement) -> None:
+    """Do not ask a runtime for a flagged field it predates (the kubelet would not)."""
+    if advert.predating:
+        raise Predates(advert.flag)
 
 
 @contextmanager
@@ -83,8 +124,10 @@ def asking_for(advert: Advertisement) -> Iterator[None]:
     """Wrap the calls that ask for the advertised (or not advertised) feature.
 
     A refusal becomes ``Unadvertised`` when the feature is not advertised, and an assertion
-    error when it is (a promise broken). Anything else passes through unchanged.
+    error when it is (a promise broken); a predating runtime is not asked at all. Anything else
+    passes through unchanged.
     """
+    refuse_if_predating(advert)
     try:
         yield
     except CallFailed as error:
@@ -93,4 +136,16 @@ def asking_for(advert: Advertisement) -> Iterator[None]:
                 f"{advert.describe()}, yet {error.rpc} refused it with {error.code.name}: "
                 f"{error.details}"
             ) from error
-        raise Unadvertised(advert, error) from error
+        raise Unadvertised(advert.describe(), error) from error
+
+
+@contextmanager
+def refusal_excused_if_predating(cri: CriClient) -> Iterator[None]:
+    """For a field with no flag: a refusal from a runtime that predates it is unsupported,
+    whatever its code; from any other runtime it is judged as usual."""
+    try:
+        yield
+    except CallFailed as error:
+        if cri.status().runtime_handlers:
+            raise
+        raise Unadvertised(PREDATING, error) from error

@@ -13,7 +13,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness import host
-from harness.advertised import Flag, advertisement, asking_for
+from harness.advertised import Flag, advertisement, asking_for, refuse_if_predating
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
@@ -226,8 +226,10 @@ def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
 )
 @pytest.mark.feature("container.mount.recursive-read-only-invalid")
 def test_recursive_read_only_needs_readonly_and_private_propagation(
+    cri: CriClient,
     make_pod: PodFactory,
     make_container: ContainerFactory,
+    runtime_handler: str,
     shared_host_dir: Path,
     readonly: bool,
     propagation: int,
@@ -235,7 +237,9 @@ def test_recursive_read_only_needs_readonly_and_private_propagation(
     # api.proto Mount.recursive_read_only: "when set to true, readonly must be explicitly set to
     # true, and propagation must be PRIVATE (0)"; a runtime taking such a mount would make it
     # writable, or propagate mounts into a tree the pod believes read-only. The host path is a
-    # shared mount, so that host-to-container propagation alone would be accepted.
+    # shared mount, so that host-to-container propagation alone would be accepted. A runtime
+    # that predates the field cannot see it, so it is not asked.
+    refuse_if_predating(advertisement(cri, Flag.RECURSIVE_READ_ONLY_MOUNTS, runtime_handler))
     mount = api.Mount(
         container_path="/data",
         host_path=str(shared_host_dir),
