@@ -76,8 +76,9 @@ def advertisement(cri: CriClient, flag: Flag, handler: str = "") -> Advertisemen
 
 
 PREDATING = (
-    "Status lists no runtime_handlers: the runtime's CRI predates Kubernetes 1.30, which added them "
-    "with the feature flags the kubelet reads, and the fields added since, which it drops unread"
+    "Status lists no runtime_handlers: the runtime's CRI predates Kubernetes 1.30, which added "
+    "them with the feature flags the kubelet reads, and the fields added since, which it drops "
+    "unread"
 )
 
 
