@@ -25,10 +25,13 @@ UNKNOWN_IMAGE = "sha256:" + "0c" * 32
 
 
 def image_mount(image_ref: str, sub_path: str = "") -> api.Mount:
-    # Mount.image: "All image mounts are per feature definition readonly", so the test leaves
-    # readonly unset: the runtime makes it so.
+    # Mount.image: "All image mounts are per feature definition readonly"; the kubelet marks
+    # them so (containerd refuses one that is not), and the test checks they are, inside.
     return api.Mount(
-        container_path=VOLUME, image=api.ImageSpec(image=image_ref), image_sub_path=sub_path
+        container_path=VOLUME,
+        image=api.ImageSpec(image=image_ref),
+        image_sub_path=sub_path,
+        readonly=True,
     )
 
 
