@@ -70,7 +70,11 @@ def _security(
     if _is_set(context.selinux_options):
         refuse(f"{field}.selinux_options", "SELinux labels cannot be applied by this shim")
     if context.supplemental_groups_policy == cri.Strict:
-        refuse(f"{field}.supplemental_groups_policy Strict", "only Merge is supported")
+        refuse(
+            f"{field}.supplemental_groups_policy Strict",
+            "only Merge is supported: the backends add the user's memberships from the image's "
+            "/etc/group themselves and cannot give exact groups",
+        )
 
 
 def linux_resources(resources: cri.LinuxContainerResources, field: str) -> None:
