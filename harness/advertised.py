@@ -30,8 +30,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from harness.client import CallFailed, CriClient
+from cri_api.v1 import api_pb2 as cri
+
+from harness.client import CallFailed
+
+
+class StatusSource(Protocol):
+    """What this module needs of a CRI client: its Status."""
+
+    def status(self) -> cri.StatusResponse: ...
 
 
 class Flag(StrEnum):
@@ -62,7 +71,7 @@ class Advertisement:
         return f"Status {verb} {self.flag}{where}"
 
 
-def advertisement(cri: CriClient, flag: Flag, handler: str = "") -> Advertisement:
+def advertisement(cri: StatusSource, flag: Flag, handler: str = "") -> Advertisement:
     """What Status says now about ``flag``; a handler Status does not list advertises nothing."""
     status = cri.status()
     if not status.runtime_handlers:
@@ -141,7 +150,7 @@ def asking_for(advert: Advertisement) -> Iterator[None]:
 
 
 @contextmanager
-def refusal_excused_if_predating(cri: CriClient) -> Iterator[None]:
+def refusal_excused_if_predating(cri: StatusSource) -> Iterator[None]:
     """For a field with no flag: a refusal from a runtime that predates it is unsupported,
     whatever its code; from any other runtime it is judged as usual."""
     try:
