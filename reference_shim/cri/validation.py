@@ -115,6 +115,7 @@ def _mount_fields(mount: cri.Mount) -> None:
     where = f"mount {mount.container_path!r}"
     if mount.image.image:
         _require(not mount.host_path, f"{where}: host_path and image are mutually exclusive")
+        image_reference(mount.image.image, f"{where}: image.image")
         _require(
             not mount.image.runtime_handler,
             f"{where}: image.runtime_handler {mount.image.runtime_handler!r} is not configured; "

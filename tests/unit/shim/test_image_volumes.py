@@ -32,6 +32,7 @@ def with_mount(**fields: Any) -> cri.ContainerConfig:
     [
         ({"host_path": "/tmp", "image": cri.ImageSpec(image=WEB)}, "mutually exclusive"),
         ({"host_path": "/tmp", "image_sub_path": "www"}, "needs an image"),
+        ({"image": cri.ImageSpec(image="../containers")}, "is not an image reference"),
         ({"image": cri.ImageSpec(image=WEB), "image_sub_path": "/www"}, "relative path"),
         ({"image": cri.ImageSpec(image=WEB), "image_sub_path": "www/../.."}, "relative path"),
         (
