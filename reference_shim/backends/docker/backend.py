@@ -115,6 +115,7 @@ class DockerBackend:
 
     def setup(self) -> None:
         self._networks.ensure_shared()
+        self._image_volumes.remove_orphans()
         self._oom.start()
         self._cgroup_oom = CgroupOomWatch.for_engine(self._api.info(), self.base_url)
         if self._cgroup_oom is not None:

@@ -66,6 +66,21 @@ class DockerImageVolumes:
             found = self._api.volumes(filters={"label": labels}).get("Volumes") or []
         self._remove([str(volume["Name"]) for volume in found])
 
+    def remove_orphans(self) -> None:
+        """Remove the image volumes whose VM does not exist: the shim stopped after filling
+        them and before Docker made the VM. A volume that a VM uses is left alone."""
+        with docker_errors("list image volumes"):
+            found = self._api.volumes(filters={"label": [owner_filter(self._instance)]})
+        for volume in found.get("Volumes") or []:
+            vm_name = (volume.get("Labels") or {}).get(VM_LABEL)
+            if not vm_name:
+                continue
+            try:
+                self._api.inspect_container(vm_name)
+            except docker.errors.NotFound:
+                with contextlib.suppress(docker.errors.APIError):  # in use by a late VM
+                    self._api.remove_volume(str(volume["Name"]))
+
     def _remove(self, names: list[str]) -> None:
         for name in names:
             with (

@@ -77,6 +77,7 @@ class RecordingDocker:
         self.made: dict[str, dict[str, str]] = {}
         self.containers: dict[str, list[Any]] = {}
         self.copied: list[tuple[str, str, str]] = []
+        self.vms: set[str] = set()
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.made[name] = labels
@@ -87,7 +88,12 @@ class RecordingDocker:
     def volumes(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         wanted = [label.split("=", 1) for label in filters["label"]]
         found = [n for n, labels in self.made.items() if all(labels.get(k) == v for k, v in wanted)]
-        return {"Volumes": [{"Name": name} for name in found]}
+        return {"Volumes": [{"Name": name, "Labels": self.made[name]} for name in found]}
+
+    def inspect_container(self, name: str) -> dict[str, str]:
+        if name not in self.vms:
+            raise docker.errors.NotFound(f"No such container: {name}")
+        return {"Name": f"/{name}"}
 
     def create_host_config(self, mounts: list[Any], network_mode: str) -> dict[str, Any]:
         return {"Mounts": mounts}
@@ -146,4 +152,13 @@ def test_the_volumes_of_a_vm_go_with_it() -> None:
     volumes(api).create("ctr-c-1", (ImageMountSpec("sha256:1", "/a"),))
     volumes(api).create("ctr-d-2", (ImageMountSpec("sha256:1", "/a"),))
     volumes(api).remove_of("ctr-c-1")
+    assert list(api.made) == ["ctr-d-2-image-0"]
+
+
+def test_at_setup_the_volumes_of_a_vm_that_was_never_made_are_removed() -> None:
+    api = RecordingDocker({""})
+    volumes(api).create("ctr-c-1", (ImageMountSpec("sha256:1", "/a"),))
+    volumes(api).create("ctr-d-2", (ImageMountSpec("sha256:1", "/a"),))
+    api.vms.add("ctr-d-2")
+    volumes(api).remove_orphans()
     assert list(api.made) == ["ctr-d-2-image-0"]
