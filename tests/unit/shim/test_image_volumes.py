@@ -82,7 +82,7 @@ class RecordingDocker:
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.made[name] = labels
 
-    def remove_volume(self, name: str, force: bool) -> None:
+    def remove_volume(self, name: str, force: bool = False) -> None:
         self.made.pop(name)
 
     def volumes(self, filters: dict[str, list[str]]) -> dict[str, Any]:
