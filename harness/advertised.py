@@ -13,7 +13,8 @@ is advertised, so a test of one judges the runtime's answer by what it advertise
   ``Unadvertised``, which the recorder makes an *unsupported* cell for an optional feature whose
   own call refused. A request the runtime accepts all the same must still be honoured: it said
   yes, and a pod relying on a recursive read-only mount, exact groups or a user namespace it did
-  not get is less isolated than it asked to be.
+  not get is less isolated than it asked to be. So that a refusal excuses the feature and
+  nothing else, each test first has the runtime take the same request without the feature.
 
 A runtime whose Status lists no runtime handlers at all predates them (its CRI is older than
 Kubernetes 1.30's), and so every field added since: protobuf drops a field a runtime does not

@@ -207,6 +207,9 @@ def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
         readonly=True,
         recursive_read_only=True,
     )
+    # A refusal excuses only recursive_read_only: the same mount without it must be taken.
+    plain = api.Mount(container_path="/data", host_path=mount.host_path, readonly=True)
+    make_container(make_pod(), mounts=[plain])
     pod = make_pod()
     with asking_for(advert):
         container = make_container(pod, mounts=[mount])
