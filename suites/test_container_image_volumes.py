@@ -12,8 +12,8 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.advertised import refusal_excused_if_predating
-from harness.client import CriClient
-from harness.expect import refused
+from harness.client import CallFailed, CriClient
+from harness.expect import answer_or_refusal
 from harness.factories import Container, ContainerFactory, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.probes import exec_ok, read_only_problem
@@ -66,17 +66,23 @@ def test_an_image_sub_path_mounts_that_folder_of_the_image(
     # api.proto Mount.image_sub_path: "Specific image sub path to be used from inside the image
     # instead of its root".
     container = with_image_volume(cri, make_pod, make_container, images, sub_path="www")
-    assert exec_ok(cri, container, "ls", "-A", VOLUME) == "index.html\n"
+    listing = exec_ok(cri, container, "ls", "-A", VOLUME).split()
+    assert listing == ["index.html"], (
+        f"{VOLUME} holds {listing}; with image_sub_path 'www' it should hold the image's folder "
+        "www only: ['index.html']"
+    )
     assert exec_ok(cri, container, "cat", f"{VOLUME}/index.html") == PAGE
     problem = read_only_problem(cri, container, VOLUME)
     assert problem is None, f"the image volume is not read-only: {problem}"
 
 
 @pytest.mark.parametrize(
-    ("image", "sub_path"),
+    ("image", "sub_path", "what"),
     [
-        pytest.param(UNKNOWN_IMAGE, "", id="image-not-held"),
-        pytest.param("webserver", "no-such-folder", id="sub-path-not-in-image"),
+        pytest.param(UNKNOWN_IMAGE, "", "an image it does not hold", id="image-not-held"),
+        pytest.param(
+            "webserver", "no-such-folder", "a sub path the image lacks", id="sub-path-not-in-image"
+        ),
     ],
 )
 @pytest.mark.feature("container.mount.image-missing")
@@ -87,6 +93,7 @@ def test_an_image_volume_of_something_missing_is_refused(
     images: ImageCatalog,
     image: str,
     sub_path: str,
+    what: str,
 ) -> None:
     # A refusal counts only from a runtime that mounts image volumes at all: the same pod takes
     # a volume of an image it holds first (in a pod of its own: some runtimes run one container
@@ -96,5 +103,8 @@ def test_an_image_volume_of_something_missing_is_refused(
     present = with_image_volume(cri, make_pod, make_container, images).config.mounts[0].image.image
     missing = present if image == "webserver" else image
     pod = make_pod()
-    with refused():
-        make_container(pod, mounts=[image_mount(missing, sub_path)])
+    taken = answer_or_refusal(lambda: make_container(pod, mounts=[image_mount(missing, sub_path)]))
+    assert isinstance(taken, CallFailed), (
+        f"CreateContainer took an image volume of {what} ({missing!r}, image_sub_path "
+        f"{sub_path!r}); it must be refused"
+    )
