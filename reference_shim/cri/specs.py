@@ -314,9 +314,8 @@ class PodFiles:
     hosts: Path | None = None
 
 
-def _pod_file_mounts(files: PodFiles, mounts: list[MountSpec], readonly: bool) -> list[MountSpec]:
+def _pod_file_mounts(files: PodFiles, taken: set[str], readonly: bool) -> list[MountSpec]:
     """The pod's files, unless the config mounts something of its own at that path."""
-    taken = {mount.container_path for mount in mounts}
     wanted = (("/etc/resolv.conf", files.resolv_conf), ("/etc/hosts", files.hosts))
     return [
         MountSpec(str(source), target, readonly=readonly)
@@ -338,7 +337,7 @@ def container_spec(
     config = container.config
     context = config.linux.security_context
     mounts = [_mount(mount) for mount in config.mounts if not mount.image.image]
-    taken = [*mounts, *(MountSpec("", volume.container_path) for volume in image_volumes)]
+    taken = {mount.container_path for mount in config.mounts}
     mounts += _pod_file_mounts(files, taken, readonly=context.readonly_rootfs)
     own_vm = not placement.inside
     return VmSpec(
