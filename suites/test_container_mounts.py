@@ -240,16 +240,18 @@ def test_recursive_read_only_needs_readonly_and_private_propagation(
     # api.proto Mount.recursive_read_only: "when set to true, readonly must be explicitly set to
     # true, and propagation must be PRIVATE (0)"; a runtime taking such a mount would make it
     # writable, or propagate mounts into a tree the pod believes read-only. The host path is a
-    # shared mount, so that host-to-container propagation alone would be accepted. A runtime
-    # that predates the field cannot see it, so it is not asked.
+    # shared mount, and the same mount without recursive_read_only must be taken, so that only
+    # recursive_read_only can be what is refused. A runtime that predates the field cannot see
+    # it, so it is not asked.
     refuse_if_predating(advertisement(cri, Flag.RECURSIVE_READ_ONLY_MOUNTS, runtime_handler))
     mount = api.Mount(
         container_path="/data",
         host_path=str(shared_host_dir),
         readonly=readonly,
-        recursive_read_only=True,
         propagation=propagation,  # type: ignore[arg-type]
     )
+    make_container(make_pod(), mounts=[mount])  # taken without recursive_read_only
+    mount.recursive_read_only = True
     pod = make_pod()
     with refused():
         make_container(pod, mounts=[mount])
