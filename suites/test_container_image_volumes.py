@@ -79,13 +79,16 @@ def test_an_image_sub_path_mounts_that_folder_of_the_image(
 @pytest.mark.parametrize(
     ("image", "sub_path", "what"),
     [
-        pytest.param(UNKNOWN_IMAGE, "", "an image it does not hold", id="image-not-held"),
         pytest.param(
-            "webserver", "no-such-folder", "a sub path the image lacks", id="sub-path-not-in-image"
+            UNKNOWN_IMAGE, "", "an image it does not hold", id="image-not-held",
+            marks=pytest.mark.feature("container.mount.image-not-held"),
+        ),
+        pytest.param(
+            "webserver", "no-such-folder", "a sub path the image lacks", id="sub-path-not-in-image",
+            marks=pytest.mark.feature("container.mount.image-sub-path-missing"),
         ),
     ],
-)
-@pytest.mark.feature("container.mount.image-missing")
+)  # fmt: skip
 def test_an_image_volume_of_something_missing_is_refused(
     cri: CriClient,
     make_pod: PodFactory,
