@@ -77,3 +77,21 @@ def shared_host_dir(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(reason)
     with host.shared_mount(tmp_path / "shared") as path:
         yield path
+
+
+@pytest.fixture
+def host_tree_with_submount(tmp_path: Path) -> Iterator[Path]:
+    """A host folder ``tree`` whose ``tree/sub`` is a mount of its own (holding ``flag``), for
+    recursive mounts; unmounted afterwards."""
+    reason = host.mount_missing()
+    if reason:
+        pytest.skip(reason)
+    tree, inner = tmp_path / "tree", tmp_path / "inner"
+    (tree / "sub").mkdir(parents=True)
+    inner.mkdir()
+    (inner / "flag").write_text("on the submount\n")
+    host.bind_mount(inner, tree / "sub")
+    try:
+        yield tree
+    finally:
+        host.unmount(tree / "sub")

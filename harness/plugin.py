@@ -14,6 +14,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient, CriError
 from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
+    host_tree_with_submount,
     make_cgroup_pod,
     shared_host_dir,
 )
@@ -301,6 +302,12 @@ def cri(cri_session: CriSession) -> CriClient:
 @pytest.fixture(scope="session")
 def runtime_version(cri_session: CriSession) -> api.VersionResponse:
     return cri_session.version
+
+
+@pytest.fixture(scope="session")
+def runtime_handler(pytestconfig: pytest.Config) -> str:
+    """The runtime handler the run's pods ask for (``--runtime-handler``; "" is the default)."""
+    return pytestconfig.stash[SETTINGS_KEY].runtime_handler
 
 
 @pytest.fixture(scope="session")

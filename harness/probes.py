@@ -164,6 +164,47 @@ def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
     return matches[-1][5].split(",")
 
 
+def read_only_problem(cri: CriClient, target: Target, path: str) -> str | None:
+    """Why a file cannot be said read-only at ``path`` inside: its mount is not ``ro``, or
+    creating a file there did not fail with EROFS; None when it is read-only."""
+    options = mount_options(cri, target, path)
+    if "ro" not in options:
+        return f"{path} is mounted {','.join(options)} in /proc/self/mountinfo, not ro"
+    written = exec_in(cri, target, "touch", f"{path}/new-file")
+    if written.exit_code == 0 or b"Read-only file system" not in written.stderr:
+        return (
+            f"touch {path}/new-file exited {written.exit_code} "
+            f"({written.stderr.decode(errors='replace').strip()!r}), expected EROFS"
+        )
+    return None
+
+
+def writable_layer_in(cri: CriClient, target: Target) -> str | None:
+    """The host folder of the container's writable layer: the ``upperdir`` of its overlay root
+    in /proc/self/mountinfo; None when the root is no overlay (a VM's disk, say)."""
+    return parse_upperdir(read_file_in(cri, target, "/proc/self/mountinfo"))
+
+
+def parse_upperdir(mountinfo: str) -> str | None:
+    """The upperdir of the last mount at ``/`` if it is an overlay, else None.
+
+    A mountinfo line: id parent major:minor root mountpoint options [optional...] - fstype
+    source superoptions; paths escape space, tab, newline and backslash as octal.
+    """
+    roots = [line.split() for line in mountinfo.splitlines() if line.split()[4:5] == ["/"]]
+    if not roots:
+        return None
+    fields = roots[-1]
+    fstype, superoptions = fields[fields.index("-") + 1], fields[-1]
+    if fstype != "overlay":
+        return None
+    for option in superoptions.split(","):
+        if option.startswith("upperdir="):
+            raw = option.removeprefix("upperdir=")
+            return raw.encode().decode("unicode_escape")
+    return None
+
+
 def parse_resolv_conf(text: str) -> dict[str, list[str]]:
     """Keyword -> values, repeated keywords (``nameserver``) collected in order."""
     entries: dict[str, list[str]] = {}

@@ -46,6 +46,7 @@ class Containers:
             image = self.ctx.backend.images.get(config.image.image)
             if image is None:
                 raise NotFound(f"image {config.image.image!r} not found: pull it first")
+            image_volumes = specs.image_mounts(config, self.ctx.backend.images.get)
             container = ContainerRecord(
                 id=ids.new_id(),
                 pod_id=pod.id,
@@ -58,7 +59,7 @@ class Containers:
                 in_pod_vm=bool(placement.inside),
             )
             spec = specs.container_spec(
-                container, pod, image, placement, self.ctx.pod_files(pod.id)
+                container, pod, image, placement, self.ctx.pod_files(pod.id), image_volumes
             )
             with self.ctx.registry.creating(container.id):
                 container.vm_id = self.ctx.backend.create_vm(spec)

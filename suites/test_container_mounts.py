@@ -1,4 +1,5 @@
-"""Host path mounts: read-write, read-only, single files, symlinks, status, propagation.
+"""Host path mounts: read-write, read-only, single files, symlinks, status, propagation, and
+recursive read-only mounts.
 
 The runtime runs on this machine, so the host side of each mount is a pytest tmp_path and
 the test checks both sides.
@@ -12,9 +13,11 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness import host
+from harness.advertised import Flag, advertisement, asking_for, refuse_if_predating
 from harness.client import CriClient
+from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
-from harness.probes import exec_fails, exec_ok, mount_options, shell_in
+from harness.probes import exec_fails, exec_ok, mount_options, read_only_problem, shell_in
 from harness.security import pod_security, secured
 
 
@@ -184,3 +187,71 @@ def test_a_mount_made_inside_a_bidirectional_mount_reaches_the_host(
     )
     shell_in(cri, container, "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/file")
     assert (shared_host_dir / "inner" / "file").read_text() == "made\n"
+
+
+@pytest.mark.feature("container.mount.recursive-read-only")
+def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    runtime_handler: str,
+    host_tree_with_submount: Path,
+) -> None:
+    # api.proto Mount.recursive_read_only: "If set to true, the mount is made recursive
+    # read-only"; a plain read-only bind leaves the submounts under it writable. Asked for only
+    # where RuntimeHandlerFeatures.recursive_read_only_mounts is advertised (else refused).
+    advert = advertisement(cri, Flag.RECURSIVE_READ_ONLY_MOUNTS, runtime_handler)
+    mount = api.Mount(
+        container_path="/data",
+        host_path=str(host_tree_with_submount),
+        readonly=True,
+        recursive_read_only=True,
+    )
+    # A refusal excuses only recursive_read_only: the same mount without it must be taken.
+    plain = api.Mount(container_path="/data", host_path=mount.host_path, readonly=True)
+    make_container(make_pod(), mounts=[plain])
+    pod = make_pod()
+    with asking_for(advert):
+        container = make_container(pod, mounts=[mount])
+    assert exec_ok(cri, container, "cat", "/data/sub/flag") == "on the submount\n"
+    for path in ("/data", "/data/sub"):
+        problem = read_only_problem(cri, container, path)
+        assert problem is None, f"{advert.describe()} and the runtime took the mount; {problem}"
+    assert not (host_tree_with_submount / "sub" / "new-file").exists()
+
+
+@pytest.mark.parametrize(
+    ("readonly", "propagation"),
+    [
+        pytest.param(False, api.PROPAGATION_PRIVATE, id="without-readonly"),
+        pytest.param(True, api.PROPAGATION_HOST_TO_CONTAINER, id="host-to-container"),
+    ],
+)
+@pytest.mark.feature("container.mount.recursive-read-only-invalid")
+def test_recursive_read_only_needs_readonly_and_private_propagation(
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    runtime_handler: str,
+    shared_host_dir: Path,
+    readonly: bool,
+    propagation: int,
+) -> None:
+    # api.proto Mount.recursive_read_only: "when set to true, readonly must be explicitly set to
+    # true, and propagation must be PRIVATE (0)"; a runtime taking such a mount would make it
+    # writable, or propagate mounts into a tree the pod believes read-only. The host path is a
+    # shared mount, and the same mount without recursive_read_only must be taken, so that only
+    # recursive_read_only can be what is refused. A runtime that predates the field cannot see
+    # it, so it is not asked.
+    refuse_if_predating(advertisement(cri, Flag.RECURSIVE_READ_ONLY_MOUNTS, runtime_handler))
+    mount = api.Mount(
+        container_path="/data",
+        host_path=str(shared_host_dir),
+        readonly=readonly,
+        propagation=propagation,  # type: ignore[arg-type]
+    )
+    make_container(make_pod(), mounts=[mount])  # taken without recursive_read_only
+    mount.recursive_read_only = True
+    pod = make_pod()
+    with refused():
+        make_container(pod, mounts=[mount])

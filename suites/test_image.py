@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
@@ -19,7 +20,7 @@ from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
 from harness.image_store import listed, present, pull_and_status
 from harness.images.catalog import ImageCatalog, TestImage
-from harness.probes import exec_ok
+from harness.probes import exec_ok, writable_layer_in
 from harness.verbose_info import assert_json_values
 
 AbsentImage = Callable[[str], TestImage]
@@ -187,6 +188,34 @@ def test_image_fs_info_reports_the_image_filesystem_usage(cri: CriClient) -> Non
         assert usage.fs_id.mountpoint, f"no mountpoint: {usage}"
         assert usage.used_bytes.value > 0, f"used_bytes is 0 with images present: {usage}"
         assert usage.inodes_used.value > 0, f"inodes_used is 0 with images present: {usage}"
+        assert 0 < usage.timestamp <= time.time_ns() + 5 * 10**9, f"bad timestamp: {usage}"
+
+
+@pytest.mark.feature("image.fs-info.container-filesystems")
+def test_the_writable_layer_lies_on_a_reported_container_filesystem(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    # api.proto ImageFsInfoResponse.container_filesystems: "Information of container
+    # filesystem(s) ... Default will be to return this as empty", and then the kubelet counts
+    # the writable layers on the image filesystem. The container's own mount table says where
+    # its writable layer is (the upperdir of its overlay root).
+    container = make_container(make_pod())
+    layer = writable_layer_in(cri, container)
+    if layer is None or not Path(layer).is_dir():
+        pytest.skip(
+            f"the container's root is no overlay with an upperdir on this host ({layer}): its "
+            "writable layer cannot be located from inside"
+        )
+    answer = cri.image_fs_info()
+    reported = answer.container_filesystems or answer.image_filesystems
+    which = "container_filesystems" if answer.container_filesystems else "image_filesystems"
+    mountpoints = [usage.fs_id.mountpoint for usage in reported]
+    assert any(Path(layer).resolve().is_relative_to(Path(m).resolve()) for m in mountpoints), (
+        f"the writable layer {layer} is under none of the {which} ImageFsInfo reports: "
+        f"{mountpoints}"
+    )
+    for usage in answer.container_filesystems:
+        assert usage.used_bytes.value > 0, f"used_bytes is 0 with a container running: {usage}"
         assert 0 < usage.timestamp <= time.time_ns() + 5 * 10**9, f"bad timestamp: {usage}"
 
 

@@ -47,6 +47,20 @@ def test_verbose_status_carries_info_and_plain_status_does_not(cri: CriClient) -
     assert not cri.status(verbose=False).info, "Status(verbose=false) must not return info"
 
 
+@pytest.mark.feature("runtime.status.runtime-handlers")
+def test_status_lists_the_default_and_the_runs_handler_once_each(
+    cri: CriClient, runtime_handler: str
+) -> None:
+    # api.proto RuntimeHandler.name: "Name must be unique in StatusResponse. An empty string
+    # denotes the default handler." The kubelet reads each handler's features from here.
+    names = [handler.name for handler in cri.status().runtime_handlers]
+    assert names, "Status lists no runtime_handlers, so it advertises no handler features"
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    assert not repeated, f"Status lists runtime handler(s) {repeated} more than once: {names}"
+    for wanted in dict.fromkeys(["", runtime_handler]):
+        assert wanted in names, f"Status lists no runtime handler {wanted!r}: {names}"
+
+
 @pytest.mark.feature("runtime.config.cgroup-driver")
 def test_runtime_config_reports_the_cgroup_driver_in_use(
     cri: CriClient, make_cgroup_pod: CgroupPodFactory, make_container: ContainerFactory

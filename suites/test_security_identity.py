@@ -11,26 +11,14 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.cri_logs import wait_for_output
 from harness.expect import refused
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, PodFactory
+from harness.identity import IDENTITY, identity, status_user_problem
 from harness.images.catalog import ImageCatalog
 from harness.probes import exec_ok, read_proc_status
 from harness.security import secured, uid
 
 NONROOT = 1234
-IDENTITY = ["sh", "-c", "id -u; id -g; id -G; exec sleep 3600"]
-
-
-def identity(cri: CriClient, container: Container) -> tuple[str, str, set[str]]:
-    """(uid, gid, groups) of the container's own process and of an exec'd one, which agree."""
-    uid_line, gid_line, groups_line = wait_for_output(container, 3)
-    exec_id = exec_ok(cri, container, "sh", "-c", "id -u; id -g; id -G").splitlines()
-    main = (uid_line, gid_line, set(groups_line.split()))
-    assert (exec_id[0], exec_id[1], set(exec_id[2].split())) == main, (
-        f"an exec'd process runs as {exec_id}, the container's process as {main}"
-    )
-    return main
 
 
 @pytest.mark.feature("security.run-as-user")
@@ -183,21 +171,8 @@ def test_status_reports_the_uid_gid_and_groups_the_process_runs_with(
     image: str,
     linux: api.LinuxContainerConfig | None,
 ) -> None:
-    # api.proto ContainerStatus.user: "User identities initially attached to the container";
-    # LinuxContainerUser: the uid, gid and supplemental_groups "initially attached to the first
-    # process in the container". The truth is that process: `id` run as its command.
+    # api.proto ContainerStatus.user: the identities "initially attached to the first process in
+    # the container"; the truth is that process: `id` run as its command.
     container = make_container(make_pod(), image=images[image].ref, command=IDENTITY, linux=linux)
-    user, group, groups = identity(cri, container)
-    reported = cri.container_status(container.id).status.user
-    assert reported.HasField("linux"), "ContainerStatus.user is not set"
-    status = reported.linux
-    # `id -G` lists the primary gid with the supplementary ones; runtimes differ on whether
-    # supplemental_groups repeats the gid (containerd does), so the gid is added on our side.
-    assert (str(status.uid), str(status.gid)) == (user, group), (
-        f"ContainerStatus.user reports uid {status.uid} gid {status.gid}; "
-        f"the process runs as uid {user} gid {group}"
-    )
-    assert {str(g) for g in status.supplemental_groups} | {group} == groups, (
-        f"ContainerStatus.user reports groups {sorted(status.supplemental_groups)}; "
-        f"the process has {sorted(groups)}"
-    )
+    problem = status_user_problem(cri, container, identity(cri, container))
+    assert problem is None, problem

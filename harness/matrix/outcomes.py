@@ -8,10 +8,12 @@ What a failure may be excused as, in order:
 1. The profile declares the feature: a failure that matches the entry's ``expect`` is
    *unsupported* (an optional feature) or a *deviation* (a required one); any other failure is
    a failure that names both the declaration and what happened.
-2. The runtime refused: gRPC UNIMPLEMENTED from one of the feature's own ``calls``, or a
-   negotiated streaming refusal, makes an optional feature (or one alternative of a ``one_of``
-   group) *unsupported*. From any other call (say RunPodSandbox while testing logs), or for a
-   required feature, it is a failure, and the message says why it was not excused.
+2. The runtime refused: gRPC UNIMPLEMENTED from one of the feature's own ``calls``, a
+   negotiated streaming refusal, or a feature the runtime does not offer by its own Status (a
+   refusal of what it does not advertise, a field it predates: ``harness.advertised``) makes
+   an optional feature (or one alternative of a ``one_of`` group) *unsupported*. From any
+   other call (say RunPodSandbox while testing logs), or for a required feature, it is a
+   failure, and the message says why it was not excused.
 3. Anything else is a failure.
 
 Pytest's own outcome must say the same as the matrix, so CI can gate on the exit code: an
@@ -26,6 +28,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from harness.advertised import NotOffered
 from harness.client import CallFailed
 from harness.features import Feature
 from harness.matrix.cells import Outcome, State, clip
@@ -42,7 +45,7 @@ def refusals(error: BaseException) -> list[BaseException]:
     """
     if isinstance(error, CallFailed) and error.code is grpc.StatusCode.UNIMPLEMENTED:
         return [error]
-    if isinstance(error, ProtocolUnsupported):
+    if isinstance(error, ProtocolUnsupported | NotOffered):
         return [error]
     if isinstance(error, BaseExceptionGroup):
         parts = [refusals(inner) for inner in error.exceptions]
@@ -63,12 +66,16 @@ def excused_refusal(error: BaseException, feature: Feature) -> tuple[str | None,
             "CRI v1 runtime), so a refusal is a failure"
         )
     foreign = sorted(
-        {r.rpc for r in found if isinstance(r, CallFailed) and r.rpc not in feature.calls}
+        {
+            r.rpc
+            for r in found
+            if isinstance(r, CallFailed | NotOffered) and r.rpc not in feature.calls
+        }
     )
     if foreign:
         return None, (
             f"{described}, but {', '.join(foreign)} is not a call of {feature.id} "
-            f"({', '.join(feature.calls)}): an UNIMPLEMENTED set-up call is a failure"
+            f"({', '.join(feature.calls)}): a refused set-up call is a failure"
         )
     return described, ""
 

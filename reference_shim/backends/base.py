@@ -74,6 +74,16 @@ class MountSpec:
 
 
 @dataclass(frozen=True)
+class ImageMountSpec:
+    """An image volume: the files of ``image`` (an image id the backend holds), or of its
+    folder ``sub_path``, read-only at ``container_path``."""
+
+    image: str
+    container_path: str
+    sub_path: str = ""
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     host_path: str
     container_path: str
@@ -121,6 +131,7 @@ class VmSpec:
     hostname: str = ""
     ports: tuple[PortSpec, ...] = ()
     mounts: tuple[MountSpec, ...] = ()
+    image_mounts: tuple[ImageMountSpec, ...] = ()
     devices: tuple[DeviceSpec, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
     resources: ResourceSpec = ResourceSpec()

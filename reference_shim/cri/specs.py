@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -18,6 +19,7 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.backends.base import (
     DeviceSpec,
     ImageInfo,
+    ImageMountSpec,
     MountSpec,
     Placement,
     PortSpec,
@@ -26,7 +28,7 @@ from reference_shim.backends.base import (
     VmSpec,
 )
 from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.errors import InvalidArgument, Unimplemented
+from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
 
 KIND_LABEL = "io.cri-conformance.shim.kind"
 POD_ID_LABEL = "io.cri-conformance.shim.pod-id"
@@ -132,6 +134,28 @@ def argv(config: cri.ContainerConfig, image: ImageInfo) -> tuple[str, ...]:
             f"{config.image.image!r} has neither entrypoint nor cmd"
         )
     return full
+
+
+def image_mounts(
+    config: cri.ContainerConfig, lookup: Callable[[str], ImageInfo | None]
+) -> tuple[ImageMountSpec, ...]:
+    """The image volumes of ``config``, each image resolved to the id the backend holds.
+
+    api.proto Mount.image: the kubelet pulls the image first and passes its image_ref; an
+    image the backend does not hold is NOT_FOUND, as for the container's own image.
+    """
+    found = []
+    for mount in config.mounts:
+        if not mount.image.image:
+            continue
+        image = lookup(mount.image.image)
+        if image is None:
+            raise NotFound(
+                f"mount {mount.container_path!r}: image {mount.image.image!r} not found: pull it "
+                "first"
+            )
+        found.append(ImageMountSpec(image.id, mount.container_path, mount.image_sub_path))
+    return tuple(found)
 
 
 def _mount(mount: cri.Mount) -> MountSpec:
@@ -290,9 +314,8 @@ class PodFiles:
     hosts: Path | None = None
 
 
-def _pod_file_mounts(files: PodFiles, mounts: list[MountSpec], readonly: bool) -> list[MountSpec]:
+def _pod_file_mounts(files: PodFiles, taken: set[str], readonly: bool) -> list[MountSpec]:
     """The pod's files, unless the config mounts something of its own at that path."""
-    taken = {mount.container_path for mount in mounts}
     wanted = (("/etc/resolv.conf", files.resolv_conf), ("/etc/hosts", files.hosts))
     return [
         MountSpec(str(source), target, readonly=readonly)
@@ -307,13 +330,15 @@ def container_spec(
     image: ImageInfo,
     placement: Placement,
     files: PodFiles,
+    image_volumes: tuple[ImageMountSpec, ...] = (),
 ) -> VmSpec:
     """A container inside the pod VM gets the pod's hostname and sysctls from the pod VM; one in
-    a VM of its own gets them set on that VM."""
+    a VM of its own gets them set on that VM. ``image_volumes``: from ``image_mounts``."""
     config = container.config
     context = config.linux.security_context
-    mounts = [_mount(mount) for mount in config.mounts]
-    mounts += _pod_file_mounts(files, mounts, readonly=context.readonly_rootfs)
+    mounts = [_mount(mount) for mount in config.mounts if not mount.image.image]
+    taken = {mount.container_path for mount in config.mounts}
+    mounts += _pod_file_mounts(files, taken, readonly=context.readonly_rootfs)
     own_vm = not placement.inside
     return VmSpec(
         name=vm_name("ctr", config.metadata.name, container.id),
@@ -324,6 +349,7 @@ def container_spec(
         env=tuple((env.key, env.value) for env in config.envs),
         working_dir=config.working_dir,
         mounts=tuple(mounts),
+        image_mounts=image_volumes,
         devices=tuple(
             DeviceSpec(d.host_path, d.container_path, d.permissions or "rwm")
             for d in config.devices

@@ -70,7 +70,11 @@ def _security(
     if _is_set(context.selinux_options):
         refuse(f"{field}.selinux_options", "SELinux labels cannot be applied by this shim")
     if context.supplemental_groups_policy == cri.Strict:
-        refuse(f"{field}.supplemental_groups_policy Strict", "only Merge is supported")
+        refuse(
+            f"{field}.supplemental_groups_policy Strict",
+            "only Merge is supported: the backends add the user's memberships from the image's "
+            "/etc/group themselves and cannot give exact groups",
+        )
 
 
 def linux_resources(resources: cri.LinuxContainerResources, field: str) -> None:
@@ -94,16 +98,13 @@ def pod_config(config: cri.PodSandboxConfig) -> None:
 
 
 def _mount(mount: cri.Mount, field: str) -> None:
-    if _is_set(mount.image):
-        refuse(f"{field}.image", "image volume mounts are not supported")
-    if mount.image_sub_path:
-        refuse(f"{field}.image_sub_path", "image volume mounts are not supported")
     if mount.uidMappings or mount.gidMappings:
         refuse(f"{field}.uidMappings/gidMappings", "id-mapped mounts are not supported")
     if mount.recursive_read_only:
         refuse(
             f"{field}.recursive_read_only",
-            "recursive read-only mounts need Docker API 1.44, which this backend does not use",
+            "recursive read-only mounts need Docker API 1.44 (Engine 25), the backend's Engine "
+            "20.10 speaks 1.41",
         )
     if mount.selinux_relabel and selinux_enabled():
         refuse(

@@ -94,6 +94,7 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
             mount.container_path.startswith("/"),
             f"mount container_path {mount.container_path!r} must be an absolute path",
         )
+        _mount_fields(mount)
     for env in config.envs:
         _require(bool(env.key), "an environment variable needs a key")
     for device in config.devices:
@@ -107,6 +108,34 @@ def container_config(config: cri.ContainerConfig | None, has_config: bool) -> cr
     return config
 
 
+def _mount_fields(mount: cri.Mount) -> None:
+    """api.proto Mount: host_path "Has to be empty if the image field below is provided";
+    image_sub_path is "only necessary if the above image field is set"; recursive_read_only
+    needs readonly and PRIVATE propagation."""
+    where = f"mount {mount.container_path!r}"
+    if mount.image.image:
+        _require(not mount.host_path, f"{where}: host_path and image are mutually exclusive")
+        image_reference(mount.image.image, f"{where}: image.image")
+        _require(
+            not mount.image.runtime_handler,
+            f"{where}: image.runtime_handler {mount.image.runtime_handler!r} is not configured; "
+            "this shim has only the default handler ''",
+        )
+    else:
+        _require(not mount.image_sub_path, f"{where}: image_sub_path needs an image")
+    sub_path = mount.image_sub_path
+    _require(
+        not sub_path.startswith("/") and ".." not in sub_path.split("/"),
+        f"{where}: image_sub_path {sub_path!r} must be a relative path inside the image",
+    )
+    if mount.recursive_read_only:
+        _require(mount.readonly, f"{where}: recursive_read_only needs readonly")
+        _require(
+            mount.propagation == cri.PROPAGATION_PRIVATE,
+            f"{where}: recursive_read_only needs PRIVATE propagation",
+        )
+
+
 def _os_strings(config: cri.ContainerConfig) -> Iterator[tuple[str, str]]:
     """The strings of a container config that become C strings (argv, environ, paths, names)."""
     yield from (("command", value) for value in config.command)
@@ -116,6 +145,7 @@ def _os_strings(config: cri.ContainerConfig) -> Iterator[tuple[str, str]]:
     yield "working_dir", config.working_dir
     for mount in config.mounts:
         yield from (("mounts", mount.container_path), ("mounts", mount.host_path))
+        yield from (("mounts", mount.image.image), ("mounts", mount.image_sub_path))
     for device in config.devices:
         yield from (("devices", device.container_path), ("devices", device.host_path))
     yield "linux.security_context.run_as_username", config.linux.security_context.run_as_username

@@ -15,13 +15,21 @@ from typing import Any
 
 import pytest
 
+from harness.advertised import PREDATING
+
 OUTCOMES = """
 import grpc
 import pytest
 
+from harness.advertised import Flag, Predates, Unadvertised
 from harness.client import CallFailed
 from harness.expect import refused
 from harness.streaming.errors import ProtocolUnsupported, StreamingError
+
+
+def unadvertised(rpc):
+    refusal = CallFailed(rpc, grpc.StatusCode.INVALID_ARGUMENT, "no such mount")
+    return Unadvertised("Status does not advertise it", refusal)
 
 
 @pytest.fixture
@@ -129,6 +137,21 @@ def test_an_xfail_marker():
     assert False
 
 
+@pytest.mark.feature("container.mount.recursive-read-only")
+def test_unadvertised_and_refused_by_its_own_call():
+    raise unadvertised("CreateContainer")
+
+
+@pytest.mark.feature("security.user-namespace.pod")
+def test_a_flag_the_runtime_predates():
+    raise Predates(Flag.USER_NAMESPACES)
+
+
+@pytest.mark.feature("image.fs-info.container-filesystems")
+def test_unadvertised_and_refused_by_a_set_up_call():
+    raise unadvertised("CreateContainer")
+
+
 def test_without_feature():
     pass
 """
@@ -174,8 +197,8 @@ EXPECTED = {
     "pod.metrics.memory": (
         "fail",
         "at setup: RunPodSandbox answered UNIMPLEMENTED: no pods, but RunPodSandbox is not a call "
-        "of pod.metrics.memory (ListPodSandboxMetrics, ContainerStats): an UNIMPLEMENTED set-up "
-        "call is a failure",
+        "of pod.metrics.memory (ListPodSandboxMetrics, ContainerStats): a refused set-up call is "
+        "a failure",
         1,
     ),
     "runtime.status.network-ready": ("fail", "AssertionError: network is not ready", 1),
@@ -222,6 +245,25 @@ EXPECTED = {
     ),
     "pod.status.metadata": ("fail", "at teardown: RuntimeError: cleanup failed", 1),
     "runtime.config.cgroup-driver": ("fail", "xfail marker: not today", 1),
+    "container.mount.recursive-read-only": (
+        "unsupported",
+        "Status does not advertise it, and CreateContainer refused it with INVALID_ARGUMENT: "
+        "no such mount",
+        1,
+    ),
+    "security.user-namespace.pod": (
+        "unsupported",
+        f"{PREDATING}; the kubelet asks for user_namespaces only where it is advertised, so the "
+        "test does not ask",
+        1,
+    ),
+    "image.fs-info.container-filesystems": (
+        "fail",
+        "Status does not advertise it, and CreateContainer refused it with INVALID_ARGUMENT: no "
+        "such mount, but CreateContainer is not a call of image.fs-info.container-filesystems "
+        "(ImageFsInfo): a refused set-up call is a failure",
+        1,
+    ),
 }
 
 
@@ -266,7 +308,7 @@ def test_each_feature_gets_the_cell_of_its_worst_test(child: pytest.Pytester) ->
 
 def test_only_undeclared_failures_fail_the_run(child: pytest.Pytester) -> None:
     result = run(child)
-    result.assert_outcomes(passed=6, failed=6, skipped=2, xfailed=4, xpassed=1, errors=2)
+    result.assert_outcomes(passed=6, failed=7, skipped=2, xfailed=6, xpassed=1, errors=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert (
@@ -284,11 +326,14 @@ def test_only_undeclared_failures_fail_the_run(child: pytest.Pytester) -> None:
     ) in output
     assert "XPASS test_outcomes.py::test_declared_and_passes - declared a deviation" in output
     assert (
-        "cri-conformance matrix (unit): 3 pass, 1 xpass, 2 skip, 3 unsupported, 1 deviation, "
-        "8 fail" in output
+        "cri-conformance matrix (unit): 3 pass, 1 xpass, 2 skip, 5 unsupported, 1 deviation, "
+        "9 fail" in output
     )
 
-    excused = "not fails_otherwise and not teardown and not required_ and not setup and not broken"
+    excused = (
+        "not fails_otherwise and not teardown and not required_ and not setup and not broken "
+        "and not set_up_call"
+    )
     clean = run(child, "-k", f"{excused} and not xfail_marker")
     assert clean.ret == pytest.ExitCode.OK
 
@@ -304,7 +349,7 @@ def test_every_report_opens_with_the_verdict(child: pytest.Pytester) -> None:
         r"2 skip, \d+ not run",
         output,
     )
-    assert "cri-conformance verdict (unit): optional: 0/5 pass, 2 unsupported, 3 fail" in output
+    assert "cri-conformance verdict (unit): optional: 0/8 pass, 4 unsupported, 4 fail" in output
     assert "cri-conformance verdict (unit): conformant to the required set: no" in output
     markdown = (child.path / "reports" / "matrix.md").read_text()
     assert "- **unit**: CRI v1 required: 4/" in markdown.split("|", 1)[0]

@@ -13,7 +13,12 @@ from harness.images.builder import BuiltImage
 from harness.images.catalog import TestImage
 from harness.images.recipes import load_recipes
 from harness.network import free_loopback_port, http_url
-from harness.probes import parse_ipv4_addresses, parse_listening_ports, parse_resolv_conf
+from harness.probes import (
+    parse_ipv4_addresses,
+    parse_listening_ports,
+    parse_resolv_conf,
+    parse_upperdir,
+)
 
 RESOLV_CONF = """\
 # written by the runtime
@@ -35,6 +40,19 @@ def test_resolv_conf_keeps_repeated_keywords_in_order_and_skips_comments() -> No
         "nameserver": ["10.0.0.1", "10.0.0.2"],
         "options": ["ndots:5", "timeout:2"],
     }
+
+
+OVERLAY = "rw,lowerdir=/l/1:/l/2,upperdir=/var/a\\040b/diff,workdir=/var/a\\040b/work"
+MOUNTINFO = f"""\
+21 1 0:19 / / rw,relatime - ext4 /dev/vda1 rw
+612 540 0:52 / / rw,relatime master:1 - overlay overlay {OVERLAY}
+613 612 0:54 / /proc rw,nosuid - proc proc rw
+"""
+
+
+def test_the_writable_layer_is_the_upperdir_of_the_last_root_mount_unescaped() -> None:
+    assert parse_upperdir(MOUNTINFO) == "/var/a b/diff"
+    assert parse_upperdir(MOUNTINFO.splitlines()[0]) is None, "an ext4 root has no upperdir"
 
 
 def test_ipv4_addresses_drop_the_prefix_length() -> None:

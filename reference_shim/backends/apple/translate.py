@@ -169,6 +169,11 @@ def create_args(
     """``container create`` for ``spec``, named ``vm_id``, from the image reference ``image``."""
     if spec.devices:
         raise Unimplemented("devices are not supported: Apple's container CLI has no device flag")
+    if spec.image_mounts:
+        raise Unimplemented(
+            "image volumes (mounts[].image) are not supported: Apple's container CLI mounts host "
+            "folders only, and the backend does not unpack images on the host"
+        )
     refuse_pod_features(spec)
     if not spec.argv or not spec.argv[0]:
         raise InvalidArgument(f"VM {spec.name}: the command is empty")

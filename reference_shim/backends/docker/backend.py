@@ -37,6 +37,7 @@ from reference_shim.backends.docker.execs import (
     exec_exit_code,
     exec_never_started,
 )
+from reference_shim.backends.docker.image_volumes import DockerImageVolumes
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
 from reference_shim.backends.docker.oom_events import OomWatcher
@@ -102,6 +103,7 @@ class DockerBackend:
         self.images = DockerImages(self._api)
         self._networks = DockerNetworks(self._api, instance)
         self._labels = owner_labels(instance)
+        self._image_volumes = DockerImageVolumes(self._api, self._labels, instance)
         self._oom = OomWatcher(self._api, owner_filter(instance))
         self._cgroup_driver = ""
         self._cgroup_oom: CgroupOomWatch | None = None  # set up with the Engine's info
@@ -113,6 +115,7 @@ class DockerBackend:
 
     def setup(self) -> None:
         self._networks.ensure_shared()
+        self._image_volumes.remove_orphans()
         self._oom.start()
         self._cgroup_oom = CgroupOomWatch.for_engine(self._api.info(), self.base_url)
         if self._cgroup_oom is not None:
@@ -154,14 +157,20 @@ class DockerBackend:
     # -- lifecycle ----------------------------------------------------------------------
 
     def create_vm(self, spec: VmSpec) -> str:
-        with docker_errors(f"create VM {spec.name}"):
-            host_config = self._api.create_host_config(**host_config_args(spec))
-            host_config.update(extra_host_config(spec))
-            args = {**create_args(spec), "labels": {**spec.labels, **self._labels}}
-            name = args.pop("name")
-            config = self._api.create_container_config(host_config=host_config, **args)
-            config.update(extra_config(spec))
-            created = self._api.create_container_from_config(config, name)
+        image_volumes = self._image_volumes.create(spec.name, spec.image_mounts)
+        try:
+            with docker_errors(f"create VM {spec.name}"):
+                host_config = self._api.create_host_config(**host_config_args(spec, image_volumes))
+                host_config.update(extra_host_config(spec))
+                args = {**create_args(spec), "labels": {**spec.labels, **self._labels}}
+                name = args.pop("name")
+                config = self._api.create_container_config(host_config=host_config, **args)
+                config.update(extra_config(spec))
+                created = self._api.create_container_from_config(config, name)
+        except BaseException:
+            if image_volumes:
+                self._image_volumes.remove_of(spec.name)
+            raise
         vm_id = str(created["Id"])
         if self._cgroup_oom is not None:  # before the start: an OOM may come at once
             self._cgroup_oom.watch(vm_id, str(host_config.get("CgroupParent") or ""))
@@ -190,8 +199,12 @@ class DockerBackend:
                 raise
 
     def remove_vm(self, vm_id: str) -> None:
+        name = ""
         with docker_errors(f"remove VM {vm_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
+            name = str(self._api.inspect_container(vm_id)["Name"]).lstrip("/")
             self._api.remove_container(vm_id, force=True)
+        if name:
+            self._image_volumes.remove_of(name)
         self._oom.forget(vm_id)
         if self._cgroup_oom is not None:
             self._cgroup_oom.forget(vm_id)

@@ -67,8 +67,8 @@ def _security_opts(spec: VmSpec) -> list[str]:
     return options
 
 
-def _mounts(spec: VmSpec) -> list[Mount]:
-    return [
+def _mounts(spec: VmSpec, image_volumes: list[Mount]) -> list[Mount]:
+    return image_volumes + [
         Mount(
             target=mount.container_path,
             source=mount.host_path,
@@ -89,12 +89,13 @@ def _port_bindings(spec: VmSpec) -> dict[str, list[tuple[str, int]]]:
     return bindings
 
 
-def host_config_args(spec: VmSpec) -> dict[str, Any]:
+def host_config_args(spec: VmSpec, image_volumes: list[Mount] | None = None) -> dict[str, Any]:
+    """``image_volumes``: the mounts of the VM's filled image volumes (``image_volumes.py``)."""
     security = spec.security
     args: dict[str, Any] = {
         **namespace_modes(spec.placement, spec.shareable_ipc),
         **resource_args(spec.resources),
-        "mounts": _mounts(spec),
+        "mounts": _mounts(spec, image_volumes or []),
         "port_bindings": _port_bindings(spec),
         "privileged": security.privileged,
         "read_only": security.readonly_rootfs,

@@ -40,7 +40,8 @@ def remove_everything(client: CriClient) -> None:
 def owned_by(api: docker.APIClient, instance: str) -> list[str]:
     found = api.containers(all=True, filters={"label": f"{INSTANCE_LABEL}={instance}"})
     networks = api.networks(filters={"label": f"{INSTANCE_LABEL}={instance}"})
-    return [c["Id"] for c in found] + [n["Name"] for n in networks]
+    volumes = api.volumes(filters={"label": f"{INSTANCE_LABEL}={instance}"}).get("Volumes") or []
+    return [c["Id"] for c in found] + [n["Name"] for n in networks + volumes]
 
 
 def instance_of(state_dir: Path) -> str:

@@ -151,8 +151,6 @@ REFUSED: dict[str, dict[str, list[Change]]] = {
         "mounts.uidMappings": [mount(uidMappings=[cri.IDMapping(length=1)])],
         "mounts.gidMappings": [mount(gidMappings=[cri.IDMapping(length=1)])],
         "mounts.recursive_read_only": [mount(readonly=True, recursive_read_only=True)],
-        "mounts.image": [mount(image=cri.ImageSpec(image="busybox"))],
-        "mounts.image_sub_path": [mount(image_sub_path="bin")],
         "linux.resources.hugepage_limits": [
             lambda c: resources(c, hugepage_limits=[cri.HugepageLimit(page_size="2MB", limit=1)])
         ],
