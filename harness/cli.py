@@ -11,9 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Where `run` finds the suite: suites/ of the checkout the harness is installed from.
-DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "suites"
-
 
 def _images(args: argparse.Namespace) -> int:
     from harness.images.catalog import build_all
@@ -67,10 +64,11 @@ def _report_compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.matrix.runner import parse_target, run_targets, with_profiles
+    from harness.matrix.runner import INSTALLED_SUITES, parse_target, run_targets, with_profiles
 
     targets = with_profiles([parse_target(spec) for spec in args.target], args.profile)
-    return run_targets(targets, Path(args.report_dir), Path(args.suites), args.pytest_args)
+    suites = [args.suites] if args.suites else INSTALLED_SUITES
+    return run_targets(targets, Path(args.report_dir), suites, args.pytest_args)
 
 
 def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,7 +121,9 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     run.add_argument("--report-dir", default="reports", metavar="DIR", help="default: reports/")
     run.add_argument(
-        "--suites", default=str(DEFAULT_SUITES), metavar="PATH", help="the suite to run"
+        "--suites",
+        metavar="PATH",
+        help="the suite to run (default: the installed one, the harness.suites package)",
     )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     run.set_defaults(handler=_run)
