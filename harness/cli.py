@@ -130,7 +130,12 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 def _shim(args: argparse.Namespace) -> int:
+    from reference_shim import extra
     from reference_shim.config import from_arguments
+
+    if (problem := extra.problem()) is not None:
+        print(f"cri-conformance shim: {problem}", file=sys.stderr)
+        return 1
     from reference_shim.server import serve
 
     return serve(from_arguments(args))
@@ -158,6 +163,17 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     replay.set_defaults(handler=_replay)
 
 
+def version() -> str:
+    """The installed distribution's version (a bare checkout has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("cri-conformance")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Standard library only, like everything imported before a subcommand runs.
     from reference_shim.config import add_arguments as add_shim_arguments
@@ -166,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cri-conformance",
         description="CRI v1 conformance harness and reference shim",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     images = commands.add_parser("images", help="build, push or list the test images")
