@@ -32,6 +32,7 @@ from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_p
 from harness.options import add_old_names, add_options, value, warn_about_old_names
 from harness.ownership import new_run_id
 from harness.resources import ResourceTracker
+from harness.run_description import closing_line, header_lines
 from harness.session import CriSession, Settings, finish_run, given_endpoints
 from harness.sweep_report import SweepReport
 
@@ -78,8 +79,9 @@ def _set_up(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = Settings(
         run_id=run_id,
         shared_dir=_shared_dir(config),
-        runtime_flag=value(config, "cri_endpoint"),
-        image_flag=value(config, "cri_image_endpoint"),
+        runtime_flag=config.option.cri_endpoint,
+        image_flag=config.option.cri_image_endpoint,
+        configured=(config.getini("cri_endpoint"), config.getini("cri_image_endpoint")),
         timeout=value(config, "cri_timeout"),
         image_registry=value(config, "cri_image_registry"),
         runtime_handler=value(config, "cri_runtime_handler"),
@@ -248,12 +250,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if SETTINGS_KEY not in config.stash:
+        return None
+    return header_lines(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     setup_error = config.stash.get(SETUP_ERROR_KEY, None)
     if setup_error:
         terminalreporter.write_line(f"ERROR: {setup_error}", red=True)
+    if SETTINGS_KEY in config.stash:
+        closing = closing_line(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
+        if closing:
+            terminalreporter.write_line(closing)
     report = config.stash.get(SWEEP_KEY, None)
     if report is not None:
         report.summarize(terminalreporter)

@@ -52,6 +52,7 @@ class RuntimeRun:
     duration_s: float
     run_id: str | None = None
     strict_profile: bool = False
+    endpoint_source: str | None = None  # the flag, variable or file that named the endpoint
 
     @property
     def label(self) -> str:
@@ -138,7 +139,9 @@ def run_summary(matrix: Matrix, run: RuntimeRun) -> list[str]:
     )
     return [
         version,
-        run.endpoint or "-",
+        f"{run.endpoint} (from {run.endpoint_source})"
+        if run.endpoint and run.endpoint_source
+        else run.endpoint or "-",
         run.profile or "none",
         run.started,
         f"{run.duration_s:.1f} s",

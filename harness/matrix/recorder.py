@@ -209,6 +209,7 @@ class MatrixRecorder:
         return RuntimeRun(
             name=value(self.config, "cri_runtime_name") or version.get("runtime_name") or "runtime",
             endpoint=record.get("runtime"),
+            endpoint_source=record.get("source"),
             runtime_name=version.get("runtime_name"),
             runtime_version=version.get("runtime_version"),
             api_version=version.get("runtime_api_version"),

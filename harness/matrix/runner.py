@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.embedded import STRATEGIES, EmbeddedShim
-from harness.endpoints import CRICTL_CONFIG, IMAGE_ENV, RUNTIME_ENV, normalize, resolve
+from harness.endpoints import IMAGE_ENV, RUNTIME_ENV, crictl_config_file, normalize, resolve
 from harness.matrix.document import Matrix, load, merge
 from harness.matrix.outputs import JSON_FILE, write_reports
 from harness.package_data import SUITES_PACKAGE
@@ -87,9 +87,11 @@ def _embedded(strategy: str) -> Access:
         raise RunError(
             f"embedded:{strategy}: the reference shim's strategies are {', '.join(STRATEGIES)}"
         )
-    if resolve(None, None, environ=child_environment()) is not None:
+    environment = child_environment()
+    if resolve(None, None, environ=environment) is not None:
+        _, config_file = crictl_config_file(environment)
         raise RunError(
-            f"embedded:{strategy}: {CRICTL_CONFIG} names an endpoint, so the run would test "
+            f"embedded:{strategy}: {config_file} names an endpoint, so the run would test "
             "that runtime instead of the shim; give the shim as NAME=unix:///path"
         )
     return Access(["--cri-shim-strategy", strategy], EmbeddedShim(strategy).profile_name)
