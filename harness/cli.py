@@ -27,6 +27,35 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features(args: argparse.Namespace) -> int:
+    from harness.features import registry
+    from harness.selection import Selection
+
+    chosen = Selection.parse(args.feature, args.area).chosen(registry())
+    rows = [("ID", "LEVEL", "AREA", "SHAPE", "TITLE")]
+    for feature in chosen:
+        level = f"{feature.level.value} ({feature.one_of})" if feature.one_of else feature.level
+        rows.append((feature.id, str(level), feature.area, feature.shape, feature.title))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[4]
+        )
+    return 0
+
+
+def _add_features_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    features = commands.add_parser(
+        "features",
+        help="list the features the matrix has rows for: id, level, area, shape, title",
+        description="The patterns are those of --cri-feature and --cri-area: comma-separated, "
+        "shell globs allowed; a feature matching either is listed.",
+    )
+    features.add_argument("--feature", metavar="ID[,ID]", help="feature ids or globs")
+    features.add_argument("--area", metavar="NAME[,NAME]", help="areas or globs")
+    features.set_defaults(handler=_features)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from harness.replay import Target, replay
 
@@ -196,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     images.set_defaults(handler=_images)
     _add_report_commands(commands)
     _add_run_command(commands)
+    _add_features_command(commands)
     _add_replay_command(commands)
 
     shim = commands.add_parser(

@@ -124,6 +124,18 @@ OPTIONS = (
         kind="flag",
     ),
     Option(
+        "--cri-feature",
+        "run only the tests of these features: ids, comma-separated, shell globs allowed "
+        "(e.g. pod.list*,image.pull); with --cri-area, a test of either runs",
+        metavar="ID[,ID]",
+    ),
+    Option(
+        "--cri-area",
+        "run only the tests of these areas (runtime, pod, container, image, ...), "
+        "comma-separated, globs allowed; `cri-conformance features` lists ids and areas",
+        metavar="NAME[,NAME]",
+    ),
+    Option(
         "--cri-hypothesis-profile",
         "hypothesis profile of the property tests only (default: cri-conformance-ci; "
         "cri-conformance-thorough explores more, from a fresh seed)",

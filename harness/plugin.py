@@ -33,6 +33,7 @@ from harness.options import add_old_names, add_options, value, warn_about_old_na
 from harness.ownership import new_run_id
 from harness.resources import ResourceTracker
 from harness.run_description import closing_line, header_lines
+from harness.selection import Selection, SelectionError, split_items
 from harness.session import CriSession, Settings, finish_run, given_endpoints
 from harness.sweep_report import SweepReport
 
@@ -152,6 +153,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if problems:
         _stop_before_running(config, items, "\n".join(problems))
         return
+    selection = Selection.parse(value(config, "cri_feature"), value(config, "cri_area"))
+    if selection:
+        try:
+            kept, dropped = split_items(items, selection.chosen(registry()))
+        except SelectionError as error:
+            _stop_before_running(config, items, f"cri-conformance: {error}")
+            return
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     if config.option.collectonly or not _needs_runtime(items):
         return
     try:

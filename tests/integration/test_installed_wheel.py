@@ -9,7 +9,7 @@ import pytest
 from installed_wheel import Installed, install
 
 # Two areas that need little time on containerd 1.6: its information and the idempotency rules.
-AREAS = "test_runtime_info or test_idempotence"
+AREAS = "runtime,idempotence"
 UNRELATED = """
 from hypothesis import given, settings, strategies as st
 
@@ -52,7 +52,7 @@ def test_run_against_containerd_from_the_wheel(
         "--target", f"containerd={containerd_endpoint}",
         "--profile", "containerd=containerd-1.6",
         "--report-dir", str(reports),
-        "--", "-k", AREAS,
+        "--", "--cri-area", AREAS,
     )  # fmt: skip
     matrix = json.loads((reports / "matrix.json").read_text())
     (run,) = matrix["runtimes"]
@@ -75,7 +75,7 @@ def test_pytest_pyargs_runs_the_installed_suite(
         "--cri-endpoint", containerd_endpoint,
         "--cri-runtime-profile", "containerd-1.6",
         "--cri-report-dir", "pyargs-reports",
-        "-k", "test_runtime_info", "-p", "no:cacheprovider",
+        "--cri-area", "runtime", "-p", "no:cacheprovider",
     )  # fmt: skip
     assert "passed" in output
     matrix = json.loads((installed.workdir / "pyargs-reports" / "matrix.json").read_text())
