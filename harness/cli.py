@@ -11,9 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Where `run` finds the suite: suites/ of the checkout the harness is installed from.
-DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "suites"
-
 
 def _images(args: argparse.Namespace) -> int:
     from harness.images.catalog import build_all
@@ -28,6 +25,35 @@ def _images(args: argparse.Namespace) -> int:
         else:
             print(f"{built.recipe.name}\t{','.join(built.tags)}\t{built.manifest_digest}")
     return 0
+
+
+def _features(args: argparse.Namespace) -> int:
+    from harness.features import registry
+    from harness.selection import Selection
+
+    chosen = Selection.parse(args.feature, args.area).chosen(registry())
+    rows = [("ID", "LEVEL", "AREA", "SHAPE", "TITLE")]
+    for feature in chosen:
+        level = f"{feature.level.value} ({feature.one_of})" if feature.one_of else feature.level
+        rows.append((feature.id, str(level), feature.area, feature.shape, feature.title))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[4]
+        )
+    return 0
+
+
+def _add_features_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    features = commands.add_parser(
+        "features",
+        help="list the features the matrix has rows for: id, level, area, shape, title",
+        description="The patterns are those of --cri-feature and --cri-area: comma-separated, "
+        "shell globs allowed; a feature matching either is listed.",
+    )
+    features.add_argument("--feature", metavar="ID[,ID]", help="feature ids or globs")
+    features.add_argument("--area", metavar="NAME[,NAME]", help="areas or globs")
+    features.set_defaults(handler=_features)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -67,10 +93,11 @@ def _report_compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.matrix.runner import parse_target, run_targets, with_profiles
+    from harness.matrix.runner import INSTALLED_SUITES, parse_target, run_targets, with_profiles
 
     targets = with_profiles([parse_target(spec) for spec in args.target], args.profile)
-    return run_targets(targets, Path(args.report_dir), Path(args.suites), args.pytest_args)
+    suites = [args.suites] if args.suites else INSTALLED_SUITES
+    return run_targets(targets, Path(args.report_dir), suites, args.pytest_args)
 
 
 def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,14 +150,21 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     run.add_argument("--report-dir", default="reports", metavar="DIR", help="default: reports/")
     run.add_argument(
-        "--suites", default=str(DEFAULT_SUITES), metavar="PATH", help="the suite to run"
+        "--suites",
+        metavar="PATH",
+        help="the suite to run (default: the installed one, the harness.suites package)",
     )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST ARGS")
     run.set_defaults(handler=_run)
 
 
 def _shim(args: argparse.Namespace) -> int:
+    from reference_shim import extra
     from reference_shim.config import from_arguments
+
+    if (problem := extra.problem()) is not None:
+        print(f"cri-conformance shim: {problem}", file=sys.stderr)
+        return 1
     from reference_shim.server import serve
 
     return serve(from_arguments(args))
@@ -158,6 +192,17 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     replay.set_defaults(handler=_replay)
 
 
+def version() -> str:
+    """The installed distribution's version (a bare checkout has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("cri-conformance")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Standard library only, like everything imported before a subcommand runs.
     from reference_shim.config import add_arguments as add_shim_arguments
@@ -166,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cri-conformance",
         description="CRI v1 conformance harness and reference shim",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     images = commands.add_parser("images", help="build, push or list the test images")
@@ -179,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     images.set_defaults(handler=_images)
     _add_report_commands(commands)
     _add_run_command(commands)
+    _add_features_command(commands)
     _add_replay_command(commands)
 
     shim = commands.add_parser(

@@ -57,6 +57,13 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
     if record.exists():
         endpoint = json.loads(record.read_text())["endpoint"]
         return Endpoints(endpoint, endpoint, "embedded reference shim")
+    from reference_shim import extra
+
+    if (problem := extra.problem()) is not None:
+        raise EndpointError(
+            f"embedded reference shim ({shim.strategy}): {problem}, or test a runtime of your "
+            "own with --cri-endpoint"
+        )
     from reference_shim.launcher import LaunchError, ShimLauncher
 
     try:

@@ -1,9 +1,12 @@
-"""pytest plugin for the property suite: hypothesis profiles, the run's seed, the runner.
+"""pytest plugin for the property suite: its hypothesis profile, the run's seed, the runner.
 
-Registered as its own ``pytest11`` entry point so its ``pytest_configure`` runs before
-hypothesis' own (``tryfirst``): it picks the ``ci`` profile when none is given and, for a
-randomized profile, one seed for the whole run (every xdist worker gets the controller's),
-which the header prints so a failing run can be repeated with ``--hypothesis-seed``.
+In a conformance session (``harness/activation.py``) it chooses the property tests' profile:
+``--cri-hypothesis-profile``, else the one ``--hypothesis-profile`` loads, else
+``cri-conformance-ci``; and, for a randomized profile, one seed for the whole run (every xdist
+worker gets the controller's), which the header prints so a failing run can be repeated with
+``--hypothesis-seed``. Only the property tests carry that choice
+(``hypothesis_profiles.for_property_tests``): the session's own hypothesis settings are never
+touched, so other hypothesis tests run as they would without the harness.
 """
 
 from __future__ import annotations
@@ -15,53 +18,60 @@ from pathlib import Path
 import pytest
 
 from harness import hypothesis_profiles
+from harness.activation import is_active, is_suite_run
 from harness.factories import RunContext
-from harness.matrix.recorder import is_suite_run
+from harness.hypothesis_profiles import Choice
+from harness.options import value
 from harness.plugin import SETTINGS_KEY
 from harness.properties.runner import FAILING_SPECS, PropertyRunner, Reproduction
 from harness.session import CriSession
 from harness.specs import Owner
 
-SEED_KEY = pytest.StashKey[str | None]()
-PROFILE_KEY = pytest.StashKey[str]()
+WORKER_SEED = "cri_hypothesis_seed"
 
 hypothesis_profiles.register()
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from hypothesis import settings
-
-    profile = getattr(config.option, "hypothesis_profile", None) or hypothesis_profiles.DEFAULT
-    config.option.hypothesis_profile = profile
-    settings.load_profile(profile)  # also when hypothesis' pytest plugin is disabled
+    if not is_active(config):
+        return
+    profile = (
+        value(config, "cri_hypothesis_profile")
+        or getattr(config.option, "hypothesis_profile", None)
+        or hypothesis_profiles.DEFAULT
+    )
+    if not hypothesis_profiles.exists(profile):
+        raise pytest.UsageError(f"cri-conformance: no hypothesis profile named {profile!r}")
     worker_input = getattr(config, "workerinput", None)
-    seed = getattr(config.option, "hypothesis_seed", None)
-    if worker_input is not None:
-        seed = worker_input.get("hypothesis_seed")
-    elif seed is None and not hypothesis_profiles.derandomized(profile):
-        seed = str(random.SystemRandom().getrandbits(32))
-    if seed is not None:
-        config.option.hypothesis_seed = seed
-    config.stash[PROFILE_KEY] = profile
-    config.stash[SEED_KEY] = None if hypothesis_profiles.derandomized(profile) else seed
+    seed: str | None = None
+    if hypothesis_profiles.derandomized(profile):
+        seed = None
+    elif worker_input is not None:
+        seed = worker_input[WORKER_SEED]
+    else:
+        given = getattr(config.option, "hypothesis_seed", None)
+        seed = str(given) if given is not None else str(random.SystemRandom().getrandbits(32))
+    hypothesis_profiles.choose(Choice(profile, seed))
     if worker_input is None and is_suite_run(config):  # this run's failing specs, no older ones
-        shutil.rmtree(Path(config.getoption("report_dir")) / FAILING_SPECS, ignore_errors=True)
+        report_dir = Path(value(config, "cri_report_dir"))
+        shutil.rmtree(report_dir / FAILING_SPECS, ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: object) -> None:
     """pytest-xdist: every worker draws examples from the controller's seed."""
-    config: pytest.Config = node.config  # type: ignore[attr-defined]
-    node.workerinput["hypothesis_seed"] = config.stash[SEED_KEY]  # type: ignore[attr-defined]
+    node.workerinput[WORKER_SEED] = hypothesis_profiles.chosen().seed  # type: ignore[attr-defined]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"cri-conformance: {_reproduction(config, '').describe()}"
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not is_active(config):
+        return None
+    return f"cri-conformance: {_reproduction('').describe()}"
 
 
-def _reproduction(config: pytest.Config, endpoint: str) -> Reproduction:
-    return Reproduction(config.stash[PROFILE_KEY], config.stash[SEED_KEY], endpoint)
+def _reproduction(endpoint: str) -> Reproduction:
+    choice = hypothesis_profiles.chosen()
+    return Reproduction(choice.profile, choice.seed, endpoint)
 
 
 @pytest.fixture
@@ -83,7 +93,7 @@ def property_runner(
         client=cri_session.client,
         puller=cri_session.puller,
         owner=owner,
-        report_dir=Path(config.getoption("report_dir")),
-        reproduction=_reproduction(config, cri_session.client.endpoints.runtime),
+        report_dir=Path(value(config, "cri_report_dir")),
+        reproduction=_reproduction(cri_session.client.endpoints.runtime),
         runtime_handler=config.stash[SETTINGS_KEY].runtime_handler,
     )

@@ -1,24 +1,27 @@
 """The pytest plugin: options, the ``feature`` marker, fixtures, and the run's bookkeeping.
 
-Loaded through the ``pytest11`` entry point, so any test folder gets the fixtures. Nothing
-talks to a runtime until a test asks for a CRI fixture; ``pytest tests/`` never connects.
+Loaded through the ``pytest11`` entry point in every session of the environment, it acts only
+in sessions that run the conformance suite, name a ``--cri-*`` option, or ask for a CRI
+fixture (``harness/activation.py``); every other session runs as if it were not installed.
+Nothing talks to a runtime until a test asks for a CRI fixture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
 
+from harness import activation
 from harness.client import CriClient, CriError
 from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
     host_tree_with_submount,
     make_cgroup_pod,
     shared_host_dir,
 )
-from harness.embedded import BACKENDS, STRATEGIES, EmbeddedShim
+from harness.embedded import EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
 from harness.features import FeatureRegistryError, registry
@@ -27,8 +30,11 @@ from harness.images.builder import BuildError
 from harness.images.catalog import ImageCatalog, TestImage
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
+from harness.options import add_old_names, add_options, value, warn_about_old_names
 from harness.ownership import new_run_id
 from harness.resources import ResourceTracker
+from harness.run_description import closing_line, header_lines
+from harness.selection import Selection, SelectionError, split_items
 from harness.session import CriSession, Settings, finish_run, given_endpoints
 from harness.sweep_report import SweepReport
 
@@ -44,88 +50,44 @@ SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cri-conformance", "CRI conformance")
-    group.addoption(
-        "--cri-endpoint",
-        default=None,
-        metavar="ENDPOINT",
-        help="runtime service socket (unix:///path); default: "
-        "$CONTAINER_RUNTIME_ENDPOINT, then /etc/crictl.yaml",
-    )
-    group.addoption(
-        "--image-endpoint",
-        default=None,
-        metavar="ENDPOINT",
-        help="image service socket; default: the runtime endpoint",
-    )
-    group.addoption(
-        "--cri-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="deadline of every CRI call (default 30)",
-    )
-    group.addoption(
-        "--image-registry",
-        default=None,
-        metavar="HOST[:PORT]",
-        help="registry that already holds the test images (see "
-        "`cri-conformance images push`); default: a local registry on "
-        "127.0.0.1:5000 started for the run",
-    )
-    group.addoption(
-        "--runtime-handler",
-        default="",
-        metavar="NAME",
-        help="runtime handler for every pod (default: the runtime's default)",
-    )
-    group.addoption(
-        "--shim-strategy",
-        default="reject",
-        choices=STRATEGIES,
-        help="with no endpoint given, the run tests the embedded reference shim with this "
-        "multi-container strategy (default: reject)",
-    )
-    group.addoption(
-        "--shim-backend",
-        default="auto",
-        choices=BACKENDS,
-        help="the embedded shim's backend (default: apple on a Mac with Apple's container "
-        "CLI, else docker)",
-    )
-    group.addoption(
-        "--runtime-profile",
-        default=None,
-        metavar="NAME|PATH",
-        help="declared limitations of the runtime under test: a name in fixtures/profiles "
-        "(e.g. containerd-1.6) or a YAML file",
-    )
-    group.addoption(
-        "--report-dir",
-        default="reports",
-        metavar="DIR",
-        help="where reports are written (default: reports/)",
-    )
+    add_options(parser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, None, None]:
+    """The old option names, once the initial conftests had their say (options.py)."""
+    yield
+    add_old_names(early_config, parser, args)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin has set up basetemp
 def pytest_configure(config: pytest.Config) -> None:
+    # Declared in every session: test modules use it at import, before a late switch-on.
     config.addinivalue_line(
         "markers",
         'feature(id, shape="single"): the behaviour this test checks, one matrix row '
         "(shape: single or multi container pods)",
     )
+    warn_about_old_names(config)
+    if activation.is_active(config):
+        _set_up(config)
+
+
+def _set_up(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", None)
     run_id = worker_input["cri_run_id"] if worker_input else new_run_id()
     config.stash[SETTINGS_KEY] = Settings(
         run_id=run_id,
         shared_dir=_shared_dir(config),
-        runtime_flag=config.getoption("cri_endpoint"),
-        image_flag=config.getoption("image_endpoint"),
-        timeout=config.getoption("cri_timeout"),
-        image_registry=config.getoption("image_registry"),
-        runtime_handler=config.getoption("runtime_handler"),
-        shim=EmbeddedShim(config.getoption("shim_strategy"), config.getoption("shim_backend")),
+        runtime_flag=config.option.cri_endpoint,
+        image_flag=config.option.cri_image_endpoint,
+        configured=(config.getini("cri_endpoint"), config.getini("cri_image_endpoint")),
+        timeout=value(config, "cri_timeout"),
+        image_registry=value(config, "cri_image_registry"),
+        runtime_handler=value(config, "cri_runtime_handler"),
+        shim=EmbeddedShim(value(config, "cri_shim_strategy"), value(config, "cri_shim_backend")),
     )
     if _tests_embedded_shim(config.stash[SETTINGS_KEY]):
         _default_to_the_shims_profile_and_name(config, config.stash[SETTINGS_KEY].shim)
@@ -141,14 +103,14 @@ def _tests_embedded_shim(settings: Settings) -> bool:
 
 def _default_to_the_shims_profile_and_name(config: pytest.Config, shim: EmbeddedShim) -> None:
     """The shim declares its own limits: use its profile and column unless told otherwise."""
-    if not config.getoption("runtime_profile"):
-        config.option.runtime_profile = shim.profile_name
-    if not config.getoption("runtime_name"):
-        config.option.runtime_name = shim.column_name
+    if not value(config, "cri_runtime_profile"):
+        config.option.cri_runtime_profile = shim.profile_name
+    if not value(config, "cri_runtime_name"):
+        config.option.cri_runtime_name = shim.column_name
 
 
 def _load_profile(config: pytest.Config) -> Profile | None:
-    spec = config.getoption("runtime_profile")
+    spec = value(config, "cri_runtime_profile")
     if not spec:
         return None
     try:
@@ -170,10 +132,19 @@ def _shared_dir(config: pytest.Config) -> Path:
 def pytest_configure_node(node: object) -> None:
     """pytest-xdist: every worker joins the controller's run id."""
     config: pytest.Config = node.config  # type: ignore[attr-defined]
-    node.workerinput["cri_run_id"] = config.stash[SETTINGS_KEY].run_id  # type: ignore[attr-defined]
+    if SETTINGS_KEY in config.stash:
+        node.workerinput["cri_run_id"] = config.stash[SETTINGS_KEY].run_id  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if activation.needs_switching_on(config, items) and not hasattr(config, "workerinput"):
+        from harness.matrix.recorder import start_recording  # it imports this module's keys
+
+        activation.switch_on_late(config)
+        _set_up(config)
+        start_recording(config, items)
+    if not activation.is_active(config):
+        return
     problems = [
         problem
         for item in items
@@ -183,6 +154,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if problems:
         _stop_before_running(config, items, "\n".join(problems))
         return
+    selection = Selection.parse(value(config, "cri_feature"), value(config, "cri_area"))
+    if selection:
+        try:
+            kept, dropped = split_items(items, selection.chosen(registry()))
+        except SelectionError as error:
+            _stop_before_running(config, items, f"cri-conformance: {error}")
+            return
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     if config.option.collectonly or not _needs_runtime(items):
         return
     try:
@@ -230,6 +211,12 @@ def _needs_images(items: list[pytest.Item]) -> bool:
 
 def _connect(config: pytest.Config) -> CriSession:
     """Connect once per process, before the first test, so setup problems surface early."""
+    if SETTINGS_KEY not in config.stash:
+        raise pytest.UsageError(
+            "cri-conformance: this pytest-xdist run uses CRI fixtures, but no process of it "
+            "was told so when it started: give a --cri-* option (e.g. --cri-endpoint), or set "
+            f"{activation.SUITE_FLAG} = True in the conftest.py of the test folder"
+        )
     if SESSION_KEY not in config.stash:
         session = CriSession(config.stash[SETTINGS_KEY])
         _ = session.client
@@ -253,6 +240,8 @@ def _stop_before_running(config: pytest.Config, items: list[pytest.Item], messag
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    if SETTINGS_KEY not in config.stash:
+        return  # not a conformance session
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
     if hasattr(config, "workerinput"):
@@ -268,9 +257,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config.stash[SWEEP_KEY] = report
     if report.sweep is None and not report.error:
         return  # the run never reached a runtime
-    report.write(Path(config.getoption("report_dir")))
+    report.write(Path(value(config, "cri_report_dir")))
     if report.fails_run and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if SETTINGS_KEY not in config.stash:
+        return None
+    return header_lines(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
 
 
 def pytest_terminal_summary(
@@ -279,6 +274,10 @@ def pytest_terminal_summary(
     setup_error = config.stash.get(SETUP_ERROR_KEY, None)
     if setup_error:
         terminalreporter.write_line(f"ERROR: {setup_error}", red=True)
+    if SETTINGS_KEY in config.stash:
+        closing = closing_line(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
+        if closing:
+            terminalreporter.write_line(closing)
     report = config.stash.get(SWEEP_KEY, None)
     if report is not None:
         report.summarize(terminalreporter)

@@ -27,8 +27,8 @@ from harness.specs import Owner
 PASSED, FAILED = 0, 1
 NO_ENDPOINT = (
     "replay needs a runtime: pass --cri-endpoint unix:///path/to/runtime.sock, set "
-    f"{endpoint_resolution.RUNTIME_ENV}, or set runtime-endpoint in "
-    f"{endpoint_resolution.CRICTL_CONFIG}"
+    f"{endpoint_resolution.RUNTIME_ENV}, or set runtime-endpoint in crictl's config file "
+    f"(${endpoint_resolution.CONFIG_ENV}, else {endpoint_resolution.CRICTL_CONFIG})"
 )
 
 
@@ -49,6 +49,7 @@ def replay(path: Path, target: Target, say: Callable[[str], None] = print) -> in
     found = endpoint_resolution.resolve(target.runtime_endpoint, target.image_endpoint)
     if found is None:
         raise EndpointError(NO_ENDPOINT)
+    endpoint_resolution.check_sockets(found)
     client = CriClient(found, target.timeout)
     try:
         client.connect()

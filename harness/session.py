@@ -36,6 +36,7 @@ class Settings:
     shared_dir: Path
     runtime_flag: str | None = None
     image_flag: str | None = None
+    configured: tuple[str | None, str | None] = (None, None)  # the ini settings' endpoints
     timeout: float = 30.0
     image_registry: str | None = None
     runtime_handler: str = ""
@@ -64,7 +65,9 @@ class Settings:
 
 def given_endpoints(settings: Settings) -> Endpoints | None:
     """The endpoints the user named, or None to test the embedded reference shim."""
-    return endpoint_resolution.resolve(settings.runtime_flag, settings.image_flag)
+    return endpoint_resolution.resolve(
+        settings.runtime_flag, settings.image_flag, configured=settings.configured
+    )
 
 
 class CriSession:
@@ -75,7 +78,11 @@ class CriSession:
 
     @cached_property
     def client(self) -> CriClient:
-        endpoints = given_endpoints(self.settings) or self._start_embedded_shim()
+        endpoints = given_endpoints(self.settings)
+        if endpoints is None:
+            endpoints = self._start_embedded_shim()
+        else:
+            endpoint_resolution.check_sockets(endpoints)
         client = CriClient(endpoints, self.settings.timeout)
         self.version = version = client.connect()
         self.settings.shared_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +91,7 @@ class CriSession:
                 {
                     "runtime": endpoints.runtime,
                     "image": endpoints.image,
+                    "source": endpoints.source,
                     "version": {
                         "runtime_name": version.runtime_name,
                         "runtime_version": version.runtime_version,

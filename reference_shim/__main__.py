@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from reference_shim import extra
 from reference_shim.config import add_arguments, from_arguments
 from reference_shim.errors import ShimError
 
@@ -17,6 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     config = from_arguments(parser.parse_args(argv))
+    if (problem := extra.problem()) is not None:
+        print(f"reference_shim: {problem}", file=sys.stderr)
+        return 1
     from reference_shim.server import serve
 
     try:

@@ -2,7 +2,7 @@
 
 Hypothesis draws pod and container configs (``harness.specs``, ``harness.invalid_specs``);
 each example runs in its own Lab and is removed before the next. A failing example is saved
-under ``--report-dir``/failing-specs/ and replays with ``cri-conformance replay FILE``.
+under ``--cri-report-dir``/failing-specs/ and replays with ``cri-conformance replay FILE``.
 One test, one row per property: the strategy is all that differs between them.
 """
 
@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import invalid_specs, specs
-from harness.hypothesis_profiles import sharing_fixtures
+from harness.hypothesis_profiles import for_property_tests
 from harness.images.catalog import ImageCatalog
 from harness.properties.runner import PropertyRunner
 
 SpecStrategy = Callable[[specs.Owner, str], Any]
-PER_EXAMPLE = sharing_fixtures()
+PER_EXAMPLE = for_property_tests()
 
 
 def spec_of(property: str, **options: Any) -> SpecStrategy:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import settings
 
+from harness import hypothesis_profiles
 from harness.features import Level
 from harness.matrix.cells import Cell, State
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
 
 pytest_plugins = ["pytester"]
+
+# The project's own hypothesis tests run under the harness's small profile; the plugin sets
+# none for a session that is not a conformance run. --hypothesis-profile overrides it.
+settings.load_profile(hypothesis_profiles.CI)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

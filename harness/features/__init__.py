@@ -31,11 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 import yaml
 
-REGISTRY_DIR = Path(__file__).parent
+# The area files ship in this package; read where it is installed.
+REGISTRY_DIR = resources.files("harness.features")
 SHAPES = ("single", "multi")
 KEYS = {"title", "shape", "level", "one_of", "basis", "calls"}
 
@@ -80,7 +82,7 @@ def _text(where: str, entry: dict[str, object], key: str) -> str:
     return value
 
 
-def _feature(path: Path, area: str, feature_id: str, entry: object) -> Feature:
+def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Feature:
     where = f"{path.name}: {feature_id}"
     if not isinstance(entry, dict):
         raise FeatureRegistryError(
@@ -114,21 +116,22 @@ def _feature(path: Path, area: str, feature_id: str, entry: object) -> Feature:
     )
 
 
-def load_area(path: Path) -> list[Feature]:
+def load_area(path: Traversable) -> list[Feature]:
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or not isinstance(data.get("features"), dict):
         raise FeatureRegistryError(f"{path.name}: expected 'area' and a 'features' mapping")
-    area = data.get("area")
-    if area != path.stem:
-        raise FeatureRegistryError(f"{path.name}: 'area' must be {path.stem!r}, the file's name")
+    area, stem = data.get("area"), path.name.removesuffix(".yaml")
+    if area != stem:
+        raise FeatureRegistryError(f"{path.name}: 'area' must be {stem!r}, the file's name")
     return [_feature(path, area, fid, entry) for fid, entry in data["features"].items()]
 
 
 @cache
-def registry(directory: Path = REGISTRY_DIR) -> dict[str, Feature]:
+def registry(directory: Traversable = REGISTRY_DIR) -> dict[str, Feature]:
     """Every feature by id, areas in file-name order."""
     features: dict[str, Feature] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    areas = [path for path in directory.iterdir() if path.name.endswith(".yaml")]
+    for path in sorted(areas, key=lambda area: area.name):
         for feature in load_area(path):
             if feature.id in features:
                 raise FeatureRegistryError(f"{path.name}: {feature.id} is in another file too")

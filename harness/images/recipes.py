@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES_ENV = "CRI_CONFORMANCE_FIXTURES"
+from harness.package_data import fixtures_dir
 
 
 class RecipeError(Exception):
     """A recipe file that cannot be used; the message names the file and the field."""
-
-
-def fixtures_dir() -> Path:
-    return Path(os.environ.get(FIXTURES_ENV) or REPO_ROOT / "fixtures")
 
 
 def recipes_dir() -> Path:

@@ -1,6 +1,6 @@
 """The local OCI registry the suite pulls from, and pushing built images into it.
 
-Tests never touch the internet: when no ``--image-registry`` is given, the harness serves the
+Tests never touch the internet: when no ``--cri-image-registry`` is given, the harness serves the
 test images from Debian's ``docker-registry`` on 127.0.0.1. Runtimes treat loopback registries
 as plain HTTP (containerd needs a mirror entry for it; see scripts/services).
 """
@@ -80,7 +80,7 @@ class LocalRegistry:
         except FileNotFoundError as error:
             raise RegistryError(
                 "docker-registry is not installed: run scripts/services install, "
-                "or pass --image-registry with a registry that holds the test images"
+                "or pass --cri-image-registry with a registry that holds the test images"
             ) from error
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + wait_seconds

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,9 @@ from harness.matrix.cells import BEST_FIRST, Cell, State
 from harness.matrix.verdict import Judged, Verdict, verdict
 
 SCHEMA_ID = "cri-conformance/matrix/v2"
-SCHEMA_PATHS = {
-    SCHEMA_ID: Path(__file__).with_name("matrix.schema.json"),
-    "cri-conformance/matrix/v1": Path(__file__).with_name("matrix-v1.schema.json"),
+SCHEMAS = {
+    SCHEMA_ID: resources.files("harness.matrix") / "matrix.schema.json",
+    "cri-conformance/matrix/v1": resources.files("harness.matrix") / "matrix-v1.schema.json",
 }
 SHAPE_TITLE = {"single": "single-container pods", "multi": "multi-container pods"}
 
@@ -51,6 +52,7 @@ class RuntimeRun:
     duration_s: float
     run_id: str | None = None
     strict_profile: bool = False
+    endpoint_source: str | None = None  # the flag, variable or file that named the endpoint
 
     @property
     def label(self) -> str:
@@ -137,7 +139,9 @@ def run_summary(matrix: Matrix, run: RuntimeRun) -> list[str]:
     )
     return [
         version,
-        run.endpoint or "-",
+        f"{run.endpoint} (from {run.endpoint_source})"
+        if run.endpoint and run.endpoint_source
+        else run.endpoint or "-",
         run.profile or "none",
         run.started,
         f"{run.duration_s:.1f} s",
@@ -164,9 +168,9 @@ def load(path: Path) -> Matrix:
 
 def from_json(data: object, source: str) -> Matrix:
     schema_id = data.get("schema") if isinstance(data, dict) else None
-    if isinstance(data, dict) and schema_id not in SCHEMA_PATHS:
+    if isinstance(data, dict) and schema_id not in SCHEMAS:
         raise MatrixError(
-            f"{source}: schema {schema_id!r} is not one of {', '.join(SCHEMA_PATHS)}; "
+            f"{source}: schema {schema_id!r} is not one of {', '.join(SCHEMAS)}; "
             "this cri-conformance reads only those versions"
         )
     error = jsonschema.exceptions.best_match(
@@ -228,7 +232,8 @@ def merge(matrices: Sequence[tuple[str, Matrix]]) -> Matrix:
             if run.name in origin:
                 raise MatrixError(
                     f"{origin[run.name]} and {source} both hold a runtime named {run.name!r}: "
-                    "name runs apart with --runtime-name (or cri-conformance run --target NAME=...)"
+                    "name runs apart with --cri-runtime-name (or cri-conformance run --target "
+                    "NAME=...)"
                 )
             origin[run.name] = source
             runtimes.append(run)
@@ -256,7 +261,7 @@ def _cell_json(cell: Cell) -> dict[str, Any]:
 
 @cache
 def _schema(schema_id: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATHS[schema_id].read_text())
+    schema: dict[str, Any] = json.loads(SCHEMAS[schema_id].read_text())
     return schema
 
 

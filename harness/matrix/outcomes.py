@@ -20,7 +20,7 @@ Pytest's own outcome must say the same as the matrix, so CI can gate on the exit
 unsupported or deviation failure becomes an expected failure (pytest counts it as *xfailed*,
 the short summary shows ``UNSUPPORTED``/``DEVIATION <test> - <reason>``, JUnit writes
 ``<skipped type="pytest.xfail">``); an ``xpass`` stays passed and shows as ``XPASS``, or fails
-the run under ``--strict-profile``; every other failure stays a failure.
+the run under ``--cri-strict-profile``; every other failure stays a failure.
 """
 
 from __future__ import annotations

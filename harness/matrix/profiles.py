@@ -1,7 +1,7 @@
 """Runtime profiles: what a runtime declares it does not do, why, and how it fails.
 
-A profile is a YAML file in ``fixtures/profiles/`` (``--runtime-profile NAME``) or anywhere
-(``--runtime-profile PATH``). It is validated against ``profile.schema.json``, and every error
+A profile is a YAML file in ``fixtures/profiles/`` (``--cri-runtime-profile NAME``) or anywhere
+(``--cri-runtime-profile PATH``). It is validated against ``profile.schema.json``, and every error
 names the file and line, because the people editing profiles are reading a review diff, not
 a traceback. Feature ids must be in the registry.
 
@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,9 @@ import yaml
 from cri_api.v1 import api_pb2 as cri
 
 from harness.features import FeatureRegistryError, Level, registry
-from harness.images.recipes import fixtures_dir
+from harness.package_data import fixtures_dir
 
-SCHEMA_PATH = Path(__file__).with_name("profile.schema.json")
+SCHEMA = resources.files("harness.matrix") / "profile.schema.json"
 SECTIONS = {"unsupported": Level.OPTIONAL, "deviations": Level.REQUIRED}
 
 
@@ -137,7 +138,7 @@ def version_matches(prefix: str, version: str) -> bool:
 
 @cache
 def _schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    schema: dict[str, Any] = json.loads(SCHEMA.read_text())
     return schema
 
 

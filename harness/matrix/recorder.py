@@ -3,7 +3,8 @@
 Every process that runs tests judges each phase of a feature-marked test (``outcomes.judge``)
 and puts its judgement on the report. The controller (the only process without pytest-xdist)
 gathers the judgements from the reports it receives, so a run under ``-n N`` records the same
-cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--report-dir``.
+cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--cri-report-dir``.
+It records only in conformance sessions (``harness/activation.py``).
 
 A suite run (a folder whose conftest.py sets ``CRI_CONFORMANCE_SUITE = True``, as
 ``suites/conftest.py`` does) also writes JUnit XML and Allure results there, unless
@@ -20,15 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from harness.activation import is_active, is_suite_run
 from harness.features import registry
 from harness.matrix.cells import Cell, Outcome, State, cell_of, worst
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, now_iso, ordered
 from harness.matrix.outcomes import judge, rewrite, teststatus
 from harness.matrix.outputs import write_reports
 from harness.matrix.profiles import Profile
+from harness.options import value
 from harness.plugin import PROFILE_KEY, SETTINGS_KEY
 
-SUITE_FLAG = "CRI_CONFORMANCE_SUITE"
 JUDGEMENT = "cri_conformance"  # the report attribute carrying a phase's outcome to the controller
 PLUGIN_NAME = "cri-conformance-matrix"
 JUNIT_FILE = "junit.xml"
@@ -36,45 +38,30 @@ ALLURE_DIR = "allure-results"
 PHASE_OUTCOMES = pytest.StashKey[list[Outcome]]()
 # The allure-pytest marker its labels live in (allure_pytest.utils.ALLURE_LABEL_MARK).
 ALLURE_LABEL_MARK = "allure_label"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cri-conformance")
-    group.addoption(
-        "--runtime-name",
-        default=None,
-        metavar="NAME",
-        help="the runtime's column name in the matrix (default: runtime_name from Version)",
-    )
-    group.addoption(
-        "--strict-profile",
-        action="store_true",
-        default=False,
-        help="fail the run when a feature the runtime profile declares passes (xpass)",
-    )
-    group.addoption(
-        "--require-conformant",
-        action="store_true",
-        default=False,
-        help="fail the run unless every required feature of the registry ran and passed "
-        "(deviations, skips and features not run count against it)",
-    )
+ALLURE_PLUGIN = "allure_pytest"  # its pytest11 entry point
 
 
 @pytest.hookimpl(tryfirst=True)  # before junitxml and allure-pytest read their options
 def pytest_configure(config: pytest.Config) -> None:
+    if not is_active(config):
+        return
     if is_suite_run(config):
         _default_report_outputs(config)
-    config.pluginmanager.register(MatrixRecorder(config), PLUGIN_NAME)
+    start_recording(config)
 
 
-def is_suite_run(config: pytest.Config) -> bool:
-    return any(getattr(plugin, SUITE_FLAG, False) for plugin in config.pluginmanager.get_plugins())
+def start_recording(config: pytest.Config, items: list[pytest.Item] | None = None) -> None:
+    """Record this session's cells; ``items`` when it starts after collection (they are
+    labelled here, the recorder's own collection hook having been missed)."""
+    recorder = MatrixRecorder(config)
+    config.pluginmanager.register(recorder, PLUGIN_NAME)
+    if items is not None:
+        recorder.pytest_collection_modifyitems(items)
 
 
 def _default_report_outputs(config: pytest.Config) -> None:
     """JUnit XML and Allure results into the report dir, when the user chose no other place."""
-    report_dir = Path(config.getoption("report_dir"))
+    report_dir = Path(value(config, "cri_report_dir"))
     if not config.option.xmlpath:
         config.option.xmlpath = str(report_dir / JUNIT_FILE)
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
@@ -113,7 +100,10 @@ class MatrixRecorder:
     # -- where tests run ----------------------------------------------------------------
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Allure labels: feature = area, story = feature id, tag = shape."""
+        """Allure labels: feature = area, story = feature id, tag = shape (with allure-pytest,
+        the ``allure`` extra, installed)."""
+        if not self.config.pluginmanager.hasplugin(ALLURE_PLUGIN):
+            return
         features = registry()
         label = getattr(pytest.mark, ALLURE_LABEL_MARK)
         for item in items:
@@ -137,7 +127,7 @@ class MatrixRecorder:
         error = call.excinfo.value if call.excinfo else None
         outcome = judge(report, error, self.profile, registry()[feature])
         if outcome is not None:
-            rewrite(report, outcome, self.config.getoption("strict_profile"))
+            rewrite(report, outcome, value(self.config, "cri_strict_profile"))
             setattr(report, JUDGEMENT, {"feature": feature, **_judgement(outcome)})
             item.stash[PHASE_OUTCOMES] = [*item.stash.get(PHASE_OUTCOMES, []), outcome]
         phases = item.stash.get(PHASE_OUTCOMES, [])
@@ -176,9 +166,9 @@ class MatrixRecorder:
         if not self.is_controller or not self.tests:
             return
         self.matrix = self._matrix(self._runtime_run())
-        self.written = write_reports(self.matrix, Path(self.config.getoption("report_dir")))
+        self.written = write_reports(self.matrix, Path(value(self.config, "cri_report_dir")))
         conformant = self.matrix.verdict(self.matrix.runtimes[0].name).conformant
-        required = self.config.getoption("require_conformant")
+        required = value(self.config, "cri_require_conformant")
         if required and not conformant and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -189,9 +179,9 @@ class MatrixRecorder:
         verdict = self.matrix.verdict(run.name)
         for line in verdict.lines():
             terminalreporter.write_line(f"cri-conformance verdict ({run.name}): {line}", bold=True)
-        if self.config.getoption("require_conformant") and not verdict.conformant:
+        if value(self.config, "cri_require_conformant") and not verdict.conformant:
             terminalreporter.write_line(
-                "cri-conformance: --require-conformant: the runtime is not conformant to the "
+                "cri-conformance: --cri-require-conformant: the runtime is not conformant to the "
                 "required set (see the deviations, failures and gaps above)",
                 red=True,
             )
@@ -217,8 +207,9 @@ class MatrixRecorder:
         version = record.get("version", {})
         profile = self.profile
         return RuntimeRun(
-            name=self.config.getoption("runtime_name") or version.get("runtime_name") or "runtime",
+            name=value(self.config, "cri_runtime_name") or version.get("runtime_name") or "runtime",
             endpoint=record.get("runtime"),
+            endpoint_source=record.get("source"),
             runtime_name=version.get("runtime_name"),
             runtime_version=version.get("runtime_version"),
             api_version=version.get("runtime_api_version"),
@@ -226,7 +217,7 @@ class MatrixRecorder:
             started=self.started,
             duration_s=round(time.monotonic() - self.clock, 3),
             run_id=settings.run_id,
-            strict_profile=bool(self.config.getoption("strict_profile")),
+            strict_profile=bool(value(self.config, "cri_strict_profile")),
         )
 
     def _matrix(self, run: RuntimeRun) -> Matrix:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.embedded import STRATEGIES, EmbeddedShim
-from harness.endpoints import CRICTL_CONFIG, IMAGE_ENV, RUNTIME_ENV, normalize, resolve
+from harness.endpoints import IMAGE_ENV, RUNTIME_ENV, crictl_config_file, normalize, resolve
 from harness.matrix.document import Matrix, load, merge
 from harness.matrix.outputs import JSON_FILE, write_reports
+from harness.package_data import SUITES_PACKAGE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -67,7 +68,7 @@ def with_profiles(targets: list[Target], specs: Sequence[str]) -> list[Target]:
 # A scheme maps to a function that checks its argument at once and says which pytest options
 # reach the target. A plain socket is ``--cri-endpoint``. ``embedded:<strategy>`` is the
 # plugin's embedded default (no endpoint: the run starts the reference shim and stops it at
-# the end) with ``--shim-strategy``. Another kind of target is one more entry.
+# the end) with ``--cri-shim-strategy``. Another kind of target is one more entry.
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Access:
 
 def _socket(endpoint: str) -> Access:
     endpoint = normalize(endpoint)
-    return Access(["--cri-endpoint", endpoint, "--image-endpoint", endpoint])
+    return Access(["--cri-endpoint", endpoint, "--cri-image-endpoint", endpoint])
 
 
 def _embedded(strategy: str) -> Access:
@@ -86,12 +87,14 @@ def _embedded(strategy: str) -> Access:
         raise RunError(
             f"embedded:{strategy}: the reference shim's strategies are {', '.join(STRATEGIES)}"
         )
-    if resolve(None, None, environ=child_environment()) is not None:
+    environment = child_environment()
+    if resolve(None, None, environ=environment) is not None:
+        _, config_file = crictl_config_file(environment)
         raise RunError(
-            f"embedded:{strategy}: {CRICTL_CONFIG} names an endpoint, so the run would test "
+            f"embedded:{strategy}: {config_file} names an endpoint, so the run would test "
             "that runtime instead of the shim; give the shim as NAME=unix:///path"
         )
-    return Access(["--shim-strategy", strategy], EmbeddedShim(strategy).profile_name)
+    return Access(["--cri-shim-strategy", strategy], EmbeddedShim(strategy).profile_name)
 
 
 SCHEMES: dict[str, Callable[[str], Access]] = {"embedded": _embedded}
@@ -111,21 +114,31 @@ def child_environment() -> dict[str, str]:
 # -- the runs -------------------------------------------------------------------------------
 
 
+# The installed suite, named as a package: the run's rootdir (and pytest's cache) stays in the
+# folder the run starts in, never inside site-packages.
+INSTALLED_SUITES = ("--pyargs", SUITES_PACKAGE)
+
+
 def pytest_command(
-    target: Target, reach: Access, report_dir: Path, suites: Path, pytest_args: Sequence[str]
+    target: Target,
+    reach: Access,
+    report_dir: Path,
+    suites: Sequence[str],
+    pytest_args: Sequence[str],
 ) -> list[str]:
-    command = [sys.executable, "-m", "pytest", str(suites), *reach.options]
-    command += ["--runtime-name", target.name, "--report-dir", str(report_dir)]
+    """``suites``: what names the suite to pytest (INSTALLED_SUITES, or a path)."""
+    command = [sys.executable, "-m", "pytest", *suites, *reach.options]
+    command += ["--cri-runtime-name", target.name, "--cri-report-dir", str(report_dir)]
     profile = target.profile or reach.default_profile
     if profile:
-        command += ["--runtime-profile", profile]
+        command += ["--cri-runtime-profile", profile]
     return [*command, *pytest_args]
 
 
 def run_targets(
     targets: Sequence[Target],
     report_dir: Path,
-    suites: Path,
+    suites: Sequence[str] = INSTALLED_SUITES,
     pytest_args: Sequence[str] = (),
 ) -> int:
     """Run every target, merge what they wrote; the worst pytest exit code, 0 when all passed."""

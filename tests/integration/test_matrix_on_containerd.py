@@ -54,8 +54,8 @@ def test_a_suite_run_writes_every_output_with_real_cells(
     result = pytester.runpytest_subprocess(
         str(RUNTIME_SUITE),
         "--cri-endpoint", containerd_endpoint,
-        "--runtime-profile", "containerd-1.6",
-        "--report-dir", str(reports),
+        "--cri-runtime-profile", "containerd-1.6",
+        "--cri-report-dir", str(reports),
         "-k", CHOSEN,
         "-p", "no:cacheprovider",
         *workers,
@@ -99,8 +99,8 @@ def test_declared_features_on_containerd_are_deviations_or_xpass(
 ) -> None:
     pytester.makepyfile(test_declared=DECLARED)
     pytester.makefile(".yaml", wishful=PROFILE)
-    args = ["--cri-endpoint", containerd_endpoint, "--runtime-profile", "wishful.yaml", "-ra"]
-    result = pytester.runpytest_subprocess(*args, "--runtime-name", "cd")
+    args = ["--cri-endpoint", containerd_endpoint, "--cri-runtime-profile", "wishful.yaml", "-ra"]
+    result = pytester.runpytest_subprocess(*args, "--cri-runtime-name", "cd")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(xfailed=1, xpassed=1)
     cells = {
@@ -113,7 +113,7 @@ def test_declared_features_on_containerd_are_deviations_or_xpass(
     assert "AssertionError: this runtime is not CRI-O" in cells["runtime.version"].failure
     assert cells["runtime.status.ready"].state == "xpass"
 
-    strict = pytester.runpytest_subprocess(*args, "--strict-profile")
+    strict = pytester.runpytest_subprocess(*args, "--cri-strict-profile")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
     assert "[XPASS(strict-profile)]" in strict.stdout.str()
 
@@ -126,7 +126,7 @@ def test_a_profile_for_another_runtime_stops_the_run(
         ".yaml", crio=PROFILE.replace("runtime_name: containerd", "runtime_name: cri-o")
     )
     result = pytester.runpytest_subprocess(
-        "--cri-endpoint", containerd_endpoint, "--runtime-profile", "crio.yaml"
+        "--cri-endpoint", containerd_endpoint, "--cri-runtime-profile", "crio.yaml"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "runtime profile wishful is for cri-o, but" in result.stdout.str()

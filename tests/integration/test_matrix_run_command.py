@@ -75,4 +75,4 @@ def test_the_embedded_reference_shim_is_a_target(
     assert cgroup.cells["containerd"].state == "unsupported"
     assert cgroup.cells["shim"].state == "pass"
     assert not Path(shim.endpoint.removeprefix("unix://")).exists()  # the shim is gone
-    assert "--shim-strategy reject" in capfd.readouterr().out
+    assert "--cri-shim-strategy reject" in capfd.readouterr().out

@@ -105,6 +105,7 @@ def test_pod_with_container(cri, make_pod, make_container, n):
 def test_an_unknown_feature_id_stops_the_run_naming_the_registry_file(
     pytester: pytest.Pytester,
 ) -> None:
+    pytester.makeconftest("CRI_CONFORMANCE_SUITE = True\n")  # markers are checked in suites
     pytester.makepyfile(
         test_x='import pytest\n\n@pytest.mark.feature("pod.no-such")\ndef test_x():\n    pass\n'
     )

@@ -296,7 +296,7 @@ def cells(pytester: pytest.Pytester, runtime: str = "unit") -> dict[str, tuple[s
 
 
 def run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> Any:
-    options = ["--runtime-profile", "unit.yaml", "--runtime-name", "unit", "-ra", *args]
+    options = ["--cri-runtime-profile", "unit.yaml", "--cri-runtime-name", "unit", "-ra", *args]
     runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
     return runner("-p", "no:cacheprovider", *options)
 
@@ -360,13 +360,13 @@ def test_require_conformant_fails_a_run_that_passes_but_is_not_conformant(
 ) -> None:
     passing = run(child, "-k", "required_passes or alternative_passes")
     assert passing.ret == pytest.ExitCode.OK, "every test it ran passed"
-    strict = run(child, "-k", "required_passes or alternative_passes", "--require-conformant")
+    strict = run(child, "-k", "required_passes or alternative_passes", "--cri-require-conformant")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED, "most requirements did not run"
-    assert "--require-conformant: the runtime is not conformant" in strict.stdout.str()
+    assert "--cri-require-conformant: the runtime is not conformant" in strict.stdout.str()
 
 
 def test_strict_profile_fails_the_run_on_an_xpass(child: pytest.Pytester) -> None:
-    result = run(child, "--strict-profile", "-k", "declared and not otherwise")
+    result = run(child, "--cri-strict-profile", "-k", "declared and not otherwise")
     result.assert_outcomes(passed=1, failed=1, xfailed=2)  # an intermittent pass is no xpass
     assert "[XPASS(strict-profile)] declared a deviation by profile unit" in result.stdout.str()
     assert cells(child)["pod.lifecycle"][0] == "xpass"
@@ -425,6 +425,6 @@ def test_a_bad_profile_stops_the_run_naming_the_line(pytester: pytest.Pytester) 
     pytester.makefile(
         ".yaml", bad="name: bad\ndescription: d\nunsupported:\n  pod.nope: {reason: r, expect: e}\n"
     )
-    result = pytester.runpytest_subprocess("--runtime-profile", "bad.yaml")
+    result = pytester.runpytest_subprocess("--cri-runtime-profile", "bad.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "bad.yaml:4: unknown feature 'pod.nope'" in result.stderr.str()

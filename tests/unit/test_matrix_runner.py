@@ -50,14 +50,14 @@ def test_profiles_attach_to_the_targets_they_name() -> None:
 
 def test_the_pytest_command_names_the_column_endpoint_report_dir_and_profile() -> None:
     target = Target("cd", "/run/c.sock", "containerd-1.6")
-    command = pytest_command(target, access(target), Path("reports/cd"), Path("suites"), ["-x"])
+    command = pytest_command(target, access(target), Path("reports/cd"), ["suites"], ["-x"])
     assert command == [
         sys.executable, "-m", "pytest", "suites",
         "--cri-endpoint", "unix:///run/c.sock",
-        "--image-endpoint", "unix:///run/c.sock",
-        "--runtime-name", "cd",
-        "--report-dir", "reports/cd",
-        "--runtime-profile", "containerd-1.6",
+        "--cri-image-endpoint", "unix:///run/c.sock",
+        "--cri-runtime-name", "cd",
+        "--cri-report-dir", "reports/cd",
+        "--cri-runtime-profile", "containerd-1.6",
         "-x",
     ]  # fmt: skip
 
@@ -67,10 +67,10 @@ def test_an_embedded_target_is_the_plugins_shim_with_its_own_profile(
 ) -> None:
     monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", "unix:///run/elsewhere.sock")
     target = Target("shim", "embedded:reject")
-    command = pytest_command(target, access(target), Path("r"), Path("suites"), [])
+    command = pytest_command(target, access(target), Path("r"), ["suites"], [])
     assert "--cri-endpoint" not in command
-    assert command[command.index("--shim-strategy") + 1] == "reject"
-    assert command[command.index("--runtime-profile") + 1] == "reference-shim-reject"
+    assert command[command.index("--cri-shim-strategy") + 1] == "reject"
+    assert command[command.index("--cri-runtime-profile") + 1] == "reference-shim-reject"
     assert "CONTAINER_RUNTIME_ENDPOINT" not in child_environment()
 
 
@@ -81,12 +81,12 @@ def test_an_embedded_target_with_an_unknown_strategy_is_refused() -> None:
 
 def test_a_bad_socket_is_refused_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(EndpointError, match="absolute socket path"):
-        run_targets([Target("a", "/a.sock"), Target("b", "b.sock")], tmp_path, tmp_path)
+        run_targets([Target("a", "/a.sock"), Target("b", "b.sock")], tmp_path, [str(tmp_path)])
     assert not (tmp_path / "a").exists()
 
 
 def test_names_must_differ_and_there_must_be_a_target(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="at least one"):
-        run_targets([], tmp_path, tmp_path)
+        run_targets([], tmp_path, [str(tmp_path)])
     with pytest.raises(RunError, match="must differ"):
-        run_targets([Target("a", "/a"), Target("a", "/b")], tmp_path, tmp_path)
+        run_targets([Target("a", "/a"), Target("a", "/b")], tmp_path, [str(tmp_path)])

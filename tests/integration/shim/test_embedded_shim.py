@@ -46,7 +46,7 @@ def test_no_endpoint_means_the_embedded_shim_started_and_stopped_for_the_run(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     pytester.makepyfile(test_embedded=USES_THE_RUNTIME)
-    result = pytester.runpytest_subprocess("--report-dir", "out", *workers)
+    result = pytester.runpytest_subprocess("--cri-report-dir", "out", *workers)
     result.assert_outcomes(passed=1)
     output = result.stdout.str()
     assert "no pods or containers left behind" in output

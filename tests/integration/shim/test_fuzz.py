@@ -8,10 +8,11 @@ be a status with a meaning: never UNKNOWN, and INTERNAL (the shim's own fault) f
 like any bug would. When the shim stops, nothing of it is left in Docker, no log file was made
 outside the pods' log folder, and its log holds no traceback.
 
-The ``ci`` hypothesis profile (the default) sends about 300 requests; the ``thorough`` one
-10,000, from a fresh seed:
+The ``cri-conformance-ci`` hypothesis profile (the default) sends about 300 requests; the
+``cri-conformance-thorough`` one 10,000, from a fresh seed:
 
-    .venv/bin/pytest tests/integration/shim/test_fuzz.py --hypothesis-profile thorough
+    .venv/bin/pytest tests/integration/shim/test_fuzz.py \
+        --hypothesis-profile cri-conformance-thorough
 
 Fields whose valid values act on the host beyond the shim's own objects are held to safe values
 (``safe_fields``): commands run only harmless programs, images are pulled only from the local
@@ -40,7 +41,11 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from protobuf_strategies import PATH_SHAPES, MessageStrategies, hostile_text, mutations
 
-REQUESTS = {"ci": 300, "thorough": 10_000}  # per run, by hypothesis profile
+from harness import hypothesis_profiles
+from harness.options import value
+
+# Per run, by hypothesis profile.
+REQUESTS = {hypothesis_profiles.CI: 300, hypothesis_profiles.THOROUGH: 10_000}
 RPCS = unary_rpcs()
 LOCAL_REGISTRY = "127.0.0.1:5000"
 # Programs a fuzzed exec or container may run: none can harm the host whatever its arguments,
@@ -81,7 +86,7 @@ def tails() -> SearchStrategy[tuple[bytes, bool]]:
 
 
 def requests_per_rpc() -> int:
-    total = REQUESTS.get(settings.get_current_profile_name(), REQUESTS["ci"])
+    total = REQUESTS.get(settings.get_current_profile_name(), REQUESTS[hypothesis_profiles.CI])
     return math.ceil(total / len(RPCS))
 
 
@@ -105,7 +110,7 @@ def target(
 
 def report_figures(config: pytest.Config, figures: Figures) -> None:
     """Into ``<report-dir>/fuzz-figures.json``, and onto the terminal even with ``-q``."""
-    path = Path(config.getoption("report_dir")) / "fuzz-figures.json"
+    path = Path(value(config, "cri_report_dir")) / "fuzz-figures.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     figures.write(path)
     terminal = config.pluginmanager.getplugin("terminalreporter")

@@ -1,0 +1,1 @@
+"""The conformance suite; installed as ``harness.suites`` (``pytest --pyargs harness.suites``)."""
