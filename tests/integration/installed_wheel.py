@@ -2,8 +2,9 @@
 constraints.txt into a fresh virtualenv in a folder that is not the checkout.
 
 Installs are offline: the wheels come from a wheelhouse (the pinned dependencies and a
-setuptools to build with), downloaded from the package index once per constraints.txt and
-kept in the user's cache folder, next to the test-image layouts.
+setuptools to build with), kept in the user's cache folder. The test never goes to the package
+index itself: `scripts/run tests` downloads the wheelhouse before pytest starts, as it installs
+the project's own virtualenv (``python tests/integration/installed_wheel.py``).
 """
 
 from __future__ import annotations
@@ -47,19 +48,27 @@ def run(command: list[str], cwd: Path, timeout: float = 600, **env: str) -> str:
     return output
 
 
-def wheelhouse() -> Path:
-    """The pinned dependencies as wheels, downloaded once per constraints and requirements."""
+def _requirements() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    requirements = [BUILD_REQUIREMENT, *project["project"]["dependencies"]]
-    key = hashlib.sha256((CONSTRAINTS.read_text() + "\n".join(requirements)).encode())
+    return [BUILD_REQUIREMENT, *project["project"]["dependencies"]]
+
+
+def wheelhouse() -> Path:
+    """The folder of the pinned dependencies as wheels, one per constraints and requirements."""
+    key = hashlib.sha256((CONSTRAINTS.read_text() + "\n".join(_requirements())).encode())
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    house = cache / "cri-conformance" / f"wheelhouse-{key.hexdigest()[:16]}"
+    return cache / "cri-conformance" / f"wheelhouse-{key.hexdigest()[:16]}"
+
+
+def download_wheelhouse() -> Path:
+    """Download the wheelhouse from the package index, unless it is complete already."""
+    house = wheelhouse()
     if (house / "complete").exists():
         return house
     staging = house.with_name(house.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:"]
-    run([*pip, "-d", str(staging), "-c", str(CONSTRAINTS), *requirements], cwd=REPO)
+    run([*pip, "-d", str(staging), "-c", str(CONSTRAINTS), *_requirements()], cwd=REPO)
     (staging / "complete").touch()
     shutil.rmtree(house, ignore_errors=True)
     staging.rename(house)
@@ -85,6 +94,10 @@ class Installed:
 def install(root: Path) -> Installed:
     """Build the wheel and install it, with its constraints, into ``root/venv``."""
     house = wheelhouse()
+    assert (house / "complete").exists(), (
+        f"no wheelhouse at {house}: `scripts/run tests` downloads it before the tests "
+        "(or: python tests/integration/installed_wheel.py)"
+    )
     offline = ["--no-index", "--find-links", str(house)]
     # Built from a copy: setuptools writes into the source tree, and the checkout stays as is.
     source = root / "source"
@@ -100,3 +113,7 @@ def install(root: Path) -> Installed:
     workdir = root / "work"
     workdir.mkdir()
     return Installed(venv, workdir, wheel)
+
+
+if __name__ == "__main__":
+    print(download_wheelhouse())
