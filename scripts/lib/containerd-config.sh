@@ -5,7 +5,8 @@
 #
 # restrict_oom_score_adj, in every config: this machine lacks CAP_SYS_RESOURCE, so the OCI runtime
 # cannot lower the pause container's oom_score_adj and every RunPodSandbox would fail without it.
-# Needs STATE, PAUSE_IMAGE, REGISTRY_ADDRESS and CRUN (the crun binary) from the caller.
+# Needs REPO, STATE, PAUSE_IMAGE, REGISTRY_ADDRESS and CRUN (the crun binary) from the caller, and
+# the release's ctr first on PATH.
 
 # containerd_config_v2 NAME REGISTRY: a version 2 config (containerd 1.6 and 1.7); REGISTRY is
 # `mirrors` (1.6's way, kept as it is) or `hosts` (config_path and hosts.toml, 1.7's way).
@@ -107,8 +108,23 @@ runtime_handlers() {
   runtime_type = ${q}io.containerd.runc.v2${q}
 
 [$runtimes.crun.options]
-  BinaryName = ${q}$CRUN${q}
+  BinaryName = ${q}$(crun_binary "$3")${q}
 EOF
+}
+
+# crun_binary NAME: the crun that containerd NAME runs: Debian 12's own, or, where containerd
+# writes runtime-spec 1.2 or later (`ctr oci spec` of the release on PATH), Debian 12's crun
+# behind scripts/lib/crun-spec-1.1 (which see), copied into NAME's folder.
+crun_binary() {
+    local wrapper="$STATE/$1/crun-spec-1.1" spec
+    spec=$(ctr oci spec)
+    if grep -q '^    "ociVersion": "1\.[0-1]\.' <<<"$spec"; then
+        rm -f "$wrapper"
+        echo "$CRUN"
+    else
+        install -m 755 "$REPO/scripts/lib/crun-spec-1.1" "$wrapper"
+        echo "$wrapper"
+    fi
 }
 
 # own_plugin_paths QUOTE DIR: the opt plugin's folder (stock: /opt/containerd) under DIR, so a
