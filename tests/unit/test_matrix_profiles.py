@@ -134,3 +134,54 @@ def test_version_prefixes_match_on_dot_boundaries(
     prefix: str, runtime_version: str, matches: bool
 ) -> None:
     assert version_matches(prefix, runtime_version) is matches
+
+
+OVERLAY = """\
+name: overlay
+description: the example runtime with another handler
+extends: {base}
+unsupported:
+  runtime.status.verbose:
+    reason: this handler's verbose info is empty too, for another reason
+    expect: handler info is empty
+not_inherited:
+  runtime.version.semver: this handler's builds report a semver version
+"""
+
+
+def test_an_overlay_holds_its_base_less_what_it_replaces_or_leaves_out(tmp_path: Path) -> None:
+    base = write(tmp_path, GOOD)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(OVERLAY.format(base=base))
+    profile = load_profile(str(overlay))
+    assert (profile.name, profile.runtime_name, profile.runtime_version) == (
+        "overlay",
+        "containerd",
+        "1.6",
+    )
+    assert set(profile.declarations) == {"runtime.status.verbose"}
+    verbose = profile.declared("runtime.status.verbose")
+    assert verbose is not None
+    assert verbose.matches("handler info is empty")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (
+            "name: o\ndescription: d\nnot_inherited:\n  runtime.version.semver: why\n",
+            r"overlay\.yaml:3: not_inherited needs extends",
+        ),
+        (
+            "name: o\ndescription: d\nextends: {base}\nnot_inherited:\n  runtime.status: why\n",
+            r"overlay\.yaml:5: not_inherited: runtime.status is not declared in .*profile\.yaml",
+        ),
+        ("name: o\ndescription: d\nextends: {overlay}\n", "extend each other in a circle"),
+    ],
+)
+def test_a_bad_overlay_names_file_and_line(tmp_path: Path, text: str, complaint: str) -> None:
+    base = write(tmp_path, GOOD)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(text.format(base=base, overlay=overlay))
+    with pytest.raises(ProfileError, match=complaint):
+        load_profile(str(overlay))
