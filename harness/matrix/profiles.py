@@ -11,10 +11,6 @@ entry carries ``expect``, a regular expression the failure must match: a declare
 fails some other way is a failure, so a declaration cannot hide a new bug in the same feature.
 An entry marked ``intermittent`` is a race in the runtime: it fails only some of the time, so a
 pass is recorded as a pass, not as an out-of-date declaration (xpass).
-
-A profile may ``extends`` another (a runtime handler's overlay on its runtime's profile): it holds
-the base's entries, its own entries replace the base's for the same feature, and
-``not_inherited`` names, each with its reason, base entries that do not hold for it.
 """
 
 from __future__ import annotations
@@ -89,11 +85,8 @@ def resolve(spec: str) -> Path:
     return path
 
 
-def load_profile(spec: str, _extended_by: tuple[Path, ...] = ()) -> Profile:
+def load_profile(spec: str) -> Profile:
     path = resolve(spec)
-    if path in _extended_by:
-        chain = " -> ".join(str(p) for p in (*_extended_by, path))
-        raise ProfileError(f"{chain}: profiles extend each other in a circle")
     text = path.read_text()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -106,36 +99,14 @@ def load_profile(spec: str, _extended_by: tuple[Path, ...] = ()) -> Profile:
         raise ProfileError(f"{path}:1: empty profile; expected name, description and entries")
     _refuse_duplicate_keys(path, root)
     _validate(path, root, data)
-    declarations = _declarations(path, root, data)
-    base = None
-    if "extends" in data:
-        base = load_profile(data["extends"], (*_extended_by, path))
-        declarations = {**_inherited(path, root, data, base), **declarations}
-    elif "not_inherited" in data:
-        line = _line_of(root, [], key="not_inherited")
-        raise ProfileError(f"{path}:{line}: not_inherited needs extends: the profile it is from")
     return Profile(
         name=data["name"],
         description=data["description"],
         path=path,
-        declarations=declarations,
-        runtime_name=data.get("runtime_name", base and base.runtime_name),
-        runtime_version=data.get("runtime_version", base and base.runtime_version),
+        declarations=_declarations(path, root, data),
+        runtime_name=data.get("runtime_name"),
+        runtime_version=data.get("runtime_version"),
     )
-
-
-def _inherited(
-    path: Path, root: yaml.Node, data: dict[str, Any], base: Profile
-) -> dict[str, Declaration]:
-    """The base's entries, less those ``not_inherited`` names (each must be one of them)."""
-    left_out = data.get("not_inherited") or {}
-    for feature_id in left_out:
-        if feature_id not in base.declarations:
-            line = _line_of(root, ["not_inherited"], key=feature_id)
-            raise ProfileError(
-                f"{path}:{line}: not_inherited: {feature_id} is not declared in {base.path}"
-            )
-    return {k: v for k, v in base.declarations.items() if k not in left_out}
 
 
 def check_runtime(profile: Profile, version: cri.VersionResponse, endpoint: str) -> None:
