@@ -64,12 +64,14 @@ def render_html(matrix: Matrix) -> str:
     _text(head, "title", "CRI compatibility matrix")
     _text(head, "style", STYLE)
     body = ET.SubElement(html, "body")
+    # The target of the differences-only view, first in the page: following the link keeps
+    # the page at its top, and every later sibling (views, grid) can be styled from it.
+    ET.SubElement(body, "a", id=DIFFERENCES_ID)
     _text(body, "h1", "CRI compatibility matrix")
     _text(body, "p", f"generated {now_iso()}", {"class": "generated"})
     body.append(_verdicts(matrix))
     body.append(_runs(matrix))
     body.append(_legend())
-    ET.SubElement(body, "a", id=DIFFERENCES_ID)  # the target of the differences-only view
     body.append(_views(matrix))
     body.append(_grid(matrix))
     return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
