@@ -93,11 +93,26 @@ def _report_compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.matrix.runner import INSTALLED_SUITES, parse_target, run_targets, with_profiles
+    from harness.matrix.runner import (
+        INSTALLED_SUITES,
+        durations_of,
+        parse_target,
+        run_targets,
+        with_handlers,
+        with_profiles,
+    )
 
-    targets = with_profiles([parse_target(spec) for spec in args.target], args.profile)
-    suites = [args.suites] if args.suites else INSTALLED_SUITES
-    return run_targets(targets, Path(args.report_dir), suites, args.pytest_args)
+    targets = [parse_target(spec) for spec in args.target]
+    targets = with_handlers(with_profiles(targets, args.profile), args.runtime_handler)
+    durations = durations_of(Path(args.longest_first)) if args.longest_first else None
+    return run_targets(
+        targets,
+        Path(args.report_dir),
+        [args.suites] if args.suites else INSTALLED_SUITES,
+        args.pytest_args,
+        parallel=args.parallel,
+        durations=durations,
+    )
 
 
 def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,6 +162,28 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         default=[],
         metavar="NAME=PROFILE",
         help="the runtime profile of target NAME (a name in fixtures/profiles or a file)",
+    )
+    run.add_argument(
+        "--runtime-handler",
+        action="append",
+        default=[],
+        metavar="NAME=HANDLER",
+        help="the runtime handler of every pod of target NAME (default: the runtime's default)",
+    )
+    run.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N targets at a time (default 1); each run's output then goes to "
+        "REPORT_DIR/NAME/pytest.log and is printed whole when the run ends",
+    )
+    run.add_argument(
+        "--longest-first",
+        metavar="MATRIX.json",
+        help="start the targets in the order of the time each column took in this matrix of an "
+        "earlier run, longest first (targets it lacks first of all); the merged matrix keeps "
+        "the order of --target",
     )
     run.add_argument("--report-dir", default="reports", metavar="DIR", help="default: reports/")
     run.add_argument(

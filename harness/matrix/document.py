@@ -71,6 +71,11 @@ class FeatureRow:
     one_of: str | None = None
     cells: dict[str, Cell] = field(default_factory=dict)
 
+    def runtimes_disagree(self, names: Sequence[str]) -> bool:
+        """True when the columns ``names`` do not all hold the same state (not run counts)."""
+        states = {cell.state if (cell := self.cells.get(name)) else None for name in names}
+        return len(states) > 1
+
 
 @dataclass
 class Matrix:

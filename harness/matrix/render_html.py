@@ -3,6 +3,9 @@
 It opens with each runtime's verdict. Features are rows grouped by area and shape, runtimes
 are columns, each cell is coloured by state and carries its reason (and what failed behind a
 declaration) as hover text (``title``); a legend and per-column totals follow.
+Two views of the grid: all features, and ``matrix.html#differences-only``, the rows where the
+runtimes disagree. The second is pure CSS (``:target`` hides the rows marked ``agree``), so
+the page needs no script and the view is a link people can share.
 The page is built with ElementTree, which escapes every value it is given.
 """
 
@@ -37,6 +40,10 @@ tfoot td { text-align: center; }
 .cell.deviation { background: #e1bee7; color: #4a148c; }
 .cell.fail { background: #ffcdd2; color: #b71c1c; }
 .cell.none { color: #999; font-weight: normal; }
+#views { margin: 0 0 .6rem; }
+#views .differences, #differences-only:target ~ #views .all { font-weight: normal; }
+#views .all, #differences-only:target ~ #views .differences { font-weight: 600; }
+#differences-only:target ~ #matrix .agree { display: none; }
 #verdict { list-style: none; padding: 0; margin: 0 0 1.2rem; font-size: 1.05rem; }
 #verdict li { margin: .3rem 0; }
 #verdict .conformant-yes { color: #1b5e20; font-weight: 600; }
@@ -47,6 +54,7 @@ tfoot td { text-align: center; }
   padding: .1rem .4rem; border: 1px solid #ccc; margin-right: .3rem; }
 """
 NOT_RUN = "not run on this runtime"
+DIFFERENCES_ID = "differences-only"
 
 
 def render_html(matrix: Matrix) -> str:
@@ -56,11 +64,15 @@ def render_html(matrix: Matrix) -> str:
     _text(head, "title", "CRI compatibility matrix")
     _text(head, "style", STYLE)
     body = ET.SubElement(html, "body")
+    # The target of the differences-only view, first in the page: following the link keeps
+    # the page at its top, and every later sibling (views, grid) can be styled from it.
+    ET.SubElement(body, "a", id=DIFFERENCES_ID)
     _text(body, "h1", "CRI compatibility matrix")
     _text(body, "p", f"generated {now_iso()}", {"class": "generated"})
     body.append(_verdicts(matrix))
     body.append(_runs(matrix))
     body.append(_legend())
+    body.append(_views(matrix))
     body.append(_grid(matrix))
     return "<!DOCTYPE html>\n" + ET.tostring(html, encoding="unicode", method="html") + "\n"
 
@@ -99,6 +111,18 @@ def _legend() -> ET.Element:
     return legend
 
 
+def _views(matrix: Matrix) -> ET.Element:
+    names = matrix.runtime_names()
+    differing = sum(row.runtimes_disagree(names) for row in matrix.features)
+    views = ET.Element("p", id="views")
+    views.text = "Show: "
+    _text(views, "a", "all features", {"href": "#", "class": "all"}).tail = " · "
+    link = _text(views, "a", "differences only", {"href": f"#{DIFFERENCES_ID}"})
+    link.set("class", "differences")
+    link.tail = f" ({differing} of {len(matrix.features)} features, where the runtimes disagree)"
+    return views
+
+
 def _grid(matrix: Matrix) -> ET.Element:
     names = matrix.runtime_names()
     table = ET.Element("table", id="matrix")
@@ -109,11 +133,14 @@ def _grid(matrix: Matrix) -> ET.Element:
         _text(column, "span", run.label, {"class": "label"})
     for area, shape, rows in matrix.groups():
         group = ET.SubElement(table, "tbody", {"data-area": area, "data-shape": shape})
+        if not any(row.runtimes_disagree(names) for row in rows):
+            group.set("class", "agree")
         title = ET.SubElement(ET.SubElement(group, "tr", {"class": "group"}), "th")
         title.set("colspan", str(len(names) + 1))
         title.text = f"{area}: {SHAPE_TITLE.get(shape, shape)}"
         for feature in rows:
             row = ET.SubElement(group, "tr", {"data-feature": feature.id})
+            row.set("class", "differ" if feature.runtimes_disagree(names) else "agree")
             header = ET.SubElement(row, "th", {"scope": "row", "class": "feature"})
             _text(header, "code", feature.id)
             _text(header, "span", feature.title, {"class": "title"})

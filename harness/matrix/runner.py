@@ -2,8 +2,12 @@
 one merged matrix.
 
 Each target writes its reports into ``REPORT_DIR/<name>/``; the merged ``matrix.{json,md,html}``
-lands in ``REPORT_DIR``. Runs go one after another (they share the test-image registry on
-loopback). Endpoints reach a run only through its command line, never the environment.
+lands in ``REPORT_DIR``, its columns in the order the targets were given. Runs go one after
+another, or ``parallel`` at a time: runs against different runtimes share only the test-image
+registry, which they read. A parallel run writes its terminal output into
+``REPORT_DIR/<name>/pytest.log``, printed whole when it ends, and the runs start longest first
+when a matrix of an earlier run (its ``duration_s``) says which that is. Endpoints reach a run
+only through its command line, never the environment.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.embedded import STRATEGIES, EmbeddedShim
@@ -23,6 +29,7 @@ from harness.matrix.outputs import JSON_FILE, write_reports
 from harness.package_data import SUITES_PACKAGE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+LOG_FILE = "pytest.log"
 
 
 class RunError(Exception):
@@ -38,6 +45,7 @@ class Target:
     name: str
     endpoint: str
     profile: str | None = None
+    handler: str | None = None  # the runtime handler of every pod (--runtime-handler)
 
 
 def parse_target(spec: str) -> Target:
@@ -51,17 +59,30 @@ def parse_target(spec: str) -> Target:
 
 def with_profiles(targets: list[Target], specs: Sequence[str]) -> list[Target]:
     """Apply ``--profile NAME=PROFILE`` options to the targets they name."""
-    profiles: dict[str, str] = {}
+    profiles = _per_target("--profile", "PROFILE", targets, specs)
+    return [replace(t, profile=profiles.get(t.name, t.profile)) for t in targets]
+
+
+def with_handlers(targets: list[Target], specs: Sequence[str]) -> list[Target]:
+    """Apply ``--runtime-handler NAME=HANDLER`` options to the targets they name."""
+    handlers = _per_target("--runtime-handler", "HANDLER", targets, specs)
+    return [replace(t, handler=handlers.get(t.name, t.handler)) for t in targets]
+
+
+def _per_target(
+    option: str, value: str, targets: list[Target], specs: Sequence[str]
+) -> dict[str, str]:
+    given: dict[str, str] = {}
     names = {target.name for target in targets}
     for spec in specs:
-        name, sep, profile = spec.partition("=")
-        if not sep or not profile or name not in names:
+        name, sep, setting = spec.partition("=")
+        if not sep or not setting or name not in names:
             raise RunError(
-                f"--profile {spec!r}: give TARGET=PROFILE for one of the targets "
+                f"{option} {spec!r}: give TARGET={value} for one of the targets "
                 f"({', '.join(sorted(names))})"
             )
-        profiles[name] = profile
-    return [Target(t.name, t.endpoint, profiles.get(t.name)) for t in targets]
+        given[name] = setting
+    return given
 
 
 # -- how pytest reaches a target -------------------------------------------------------------
@@ -132,6 +153,8 @@ def pytest_command(
     profile = target.profile or reach.default_profile
     if profile:
         command += ["--cri-runtime-profile", profile]
+    if target.handler:
+        command += ["--cri-runtime-handler", target.handler]
     return [*command, *pytest_args]
 
 
@@ -140,31 +163,80 @@ def run_targets(
     report_dir: Path,
     suites: Sequence[str] = INSTALLED_SUITES,
     pytest_args: Sequence[str] = (),
+    parallel: int = 1,
+    durations: dict[str, float] | None = None,
 ) -> int:
-    """Run every target, merge what they wrote; the worst pytest exit code, 0 when all passed."""
+    """Run every target, ``parallel`` at a time, longest first by ``durations`` (seconds a
+    column took before; unknown ones first), and merge what they wrote in the targets' order.
+    The worst pytest exit code, 0 when all passed."""
     if not targets:
         raise RunError("give at least one --target NAME=ENDPOINT")
     names = [target.name for target in targets]
     if len(set(names)) != len(names):
         raise RunError(f"target names must differ: {', '.join(names)}")
-    reaches = [access(target) for target in targets]  # refuses a bad target before any run
-    codes: list[int] = []
+    if parallel < 1:
+        raise RunError(f"--parallel {parallel}: run at least one target at a time")
+    reaches = {target.name: access(target) for target in targets}  # refuses bad ones first
+    known = durations or {}
+    start_order = sorted(targets, key=lambda t: -known.get(t.name, float("inf")))
+    runs = _Runs(report_dir, suites, pytest_args, captured=parallel > 1)
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        ended = pool.map(lambda target: runs.one(target, reaches[target.name]), start_order)
+        codes = dict(zip([target.name for target in start_order], ended, strict=True))
     matrices: list[tuple[str, Matrix]] = []
-    for target, reach in zip(targets, reaches, strict=True):
-        target_dir = report_dir / target.name
-        (target_dir / JSON_FILE).unlink(missing_ok=True)  # never merge an earlier run's matrix
-        command = pytest_command(target, reach, target_dir, suites, pytest_args)
-        print(f"cri-conformance run: {target.name}: {' '.join(command)}", flush=True)
-        codes.append(subprocess.run(command, env=child_environment(), check=False).returncode)
-        matrix_path = target_dir / JSON_FILE
+    for name in names:
+        matrix_path = report_dir / name / JSON_FILE
         if matrix_path.exists():
             matrices.append((str(matrix_path), load(matrix_path)))
         else:
-            print(f"cri-conformance run: {target.name} wrote no matrix (exit {codes[-1]})")
+            print(f"cri-conformance run: {name} wrote no matrix (exit {codes[name]})")
     if matrices:
         merged = merge(matrices)
         written = write_reports(merged, report_dir)
         print(f"cri-conformance run: merged matrix of {len(matrices)} run(s): {written[0]}")
         for name in merged.runtime_names():
             print(f"cri-conformance run: {name}: " + " · ".join(merged.verdict(name).lines()))
-    return max(codes)
+    return max(codes.values())
+
+
+def durations_of(matrix_path: Path) -> dict[str, float]:
+    """How long each column of an earlier run's matrix took, in seconds."""
+    return {run.name: run.duration_s for run in load(matrix_path).runtimes}
+
+
+@dataclass
+class _Runs:
+    """Runs one target's pytest; a captured run's output goes to a log, printed whole at its end."""
+
+    report_dir: Path
+    suites: Path
+    pytest_args: Sequence[str]
+    captured: bool
+    printing: threading.Lock = field(default_factory=threading.Lock)
+
+    def one(self, target: Target, reach: Access) -> int:
+        target_dir = self.report_dir / target.name
+        target_dir.mkdir(parents=True, exist_ok=True)
+        (target_dir / JSON_FILE).unlink(missing_ok=True)  # never merge an earlier run's matrix
+        command = pytest_command(target, reach, target_dir, self.suites, self.pytest_args)
+        self._print(f"cri-conformance run: {target.name}: {' '.join(command)}")
+        if not self.captured:
+            return subprocess.run(command, env=child_environment(), check=False).returncode
+        log = target_dir / LOG_FILE
+        with log.open("w") as output:
+            code = subprocess.run(
+                command,
+                env=child_environment(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,
+            ).returncode
+        self._print(
+            f"cri-conformance run: {target.name} ended (exit {code}); its output "
+            f"({log}):\n{log.read_text()}"
+        )
+        return code
+
+    def _print(self, text: str) -> None:
+        with self.printing:
+            print(text, flush=True)

@@ -115,3 +115,41 @@ def test_chromium_takes_a_screenshot_for_people(chromium: list[str], page: Path)
     assert image.startswith(PNG_SIGNATURE)
     width, height = int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
     assert (width, height) == (1280, 900)
+
+
+# Appended to a copy of the page (the page itself has no script): what the browser shows.
+SHOWN_ROWS = """<script>
+addEventListener("load", () => {
+  for (const row of document.querySelectorAll("#matrix tr[data-feature]")) {
+    row.setAttribute("data-shown", getComputedStyle(row).display !== "none");
+  }
+});
+</script>"""
+
+
+class ShownRows(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "tr" and "data-feature" in found:
+            self.shown[found["data-feature"]] = found["data-shown"]
+
+
+def shown_rows(chromium: list[str], page: Path, fragment: str) -> dict[str, str]:
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace("</body>", SHOWN_ROWS + "</body>"))
+    rows = ShownRows()
+    rows.feed(run([*chromium, "--dump-dom", probe.as_uri() + fragment]))
+    return rows.shown
+
+
+def test_chromium_shows_only_the_differences_in_that_view(chromium: list[str], page: Path) -> None:
+    every_row = shown_rows(chromium, page, "")
+    assert set(every_row.values()) == {"true"}, every_row
+    differences = shown_rows(chromium, page, "#differences-only")
+    # pod.lifecycle passes on both runtimes; every other row differs somewhere
+    assert differences.pop("pod.lifecycle") == "false"
+    assert set(differences.values()) == {"true"}, differences

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
-from harness.matrix.document import Matrix
+from harness.matrix.document import Matrix, RuntimeRun
 from harness.matrix.render_html import render_html
 from harness.matrix.render_markdown import render_markdown
 
@@ -138,3 +139,37 @@ def test_markdown_opens_with_each_runtimes_verdict(two_runtime_matrix: Matrix) -
         r"optional: 0/2 pass, 1 skip, 1 unsupported · conformant to the required set: no",
         lines[2],
     )
+
+
+def test_html_marks_the_rows_where_the_runtimes_disagree(two_runtime_matrix: Matrix) -> None:
+    found = parsed(two_runtime_matrix).found
+    rows = {
+        attrs["data-feature"]: attrs["class"]
+        for tag, attrs, _ in found
+        if tag == "tr" and "data-feature" in attrs
+    }
+    # pass and pass agree; pass and fail, skip and xpass, pass and not run disagree
+    assert rows == {
+        "pod.lifecycle": "agree",
+        "pod.dns": "differ",
+        "pod.metrics": "differ",
+        "pod.localhost": "differ",
+        "pod.ipc": "differ",
+        "runtime.version": "differ",
+    }
+    views = render_html(two_runtime_matrix)
+    assert '<a href="#differences-only" class="differences">differences only</a>' in views
+    assert "(5 of 6 features, where the runtimes disagree)" in views
+    assert "#differences-only:target ~ #matrix .agree { display: none; }" in views
+
+
+def test_html_hides_a_whole_group_whose_rows_all_agree(
+    two_runtime_matrix: Matrix, make_run: Callable[..., RuntimeRun]
+) -> None:
+    one_column = Matrix([make_run("containerd")], two_runtime_matrix.features)
+    groups = [
+        attrs.get("class")
+        for tag, attrs, _ in parsed(one_column).found
+        if tag == "tbody" and "data-area" in attrs
+    ]
+    assert groups == ["agree", "agree", "agree"], "one runtime never disagrees with itself"

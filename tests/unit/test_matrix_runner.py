@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.endpoints import EndpointError
+from harness.matrix import runner
 from harness.matrix.runner import (
     RunError,
     Target,
@@ -16,6 +19,7 @@ from harness.matrix.runner import (
     parse_target,
     pytest_command,
     run_targets,
+    with_handlers,
     with_profiles,
 )
 
@@ -90,3 +94,55 @@ def test_names_must_differ_and_there_must_be_a_target(tmp_path: Path) -> None:
         run_targets([], tmp_path, [str(tmp_path)])
     with pytest.raises(RunError, match="must differ"):
         run_targets([Target("a", "/a"), Target("a", "/b")], tmp_path, [str(tmp_path)])
+
+
+def test_handlers_attach_to_the_targets_they_name_and_reach_pytest() -> None:
+    targets = with_handlers([Target("runc", "/a.sock"), Target("crun", "/a.sock")], ["crun=crun"])
+    assert [t.handler for t in targets] == [None, "crun"]
+    command = pytest_command(targets[1], access(targets[1]), Path("r"), ["suites"], [])
+    assert command[command.index("--cri-runtime-handler") + 1] == "crun"
+    assert "--cri-runtime-handler" not in pytest_command(
+        targets[0], access(targets[0]), Path("r"), ["suites"], []
+    )
+    with pytest.raises(RunError, match=r"--runtime-handler 'c=crun': give TARGET=HANDLER"):
+        with_handlers(targets, ["c=crun"])
+
+
+class FakePytest:
+    """Stands in for subprocess.run: records which column ran, writes its output, exits 0."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def __call__(self, command: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+        name = command[command.index("--cri-runtime-name") + 1]
+        self.started.append(name)
+        if options.get("stdout") is not None:
+            options["stdout"].write(f"the output of {name}\n")
+        return subprocess.CompletedProcess(command, 0)
+
+
+def test_runs_start_longest_first_unknown_ones_before_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakePytest()
+    monkeypatch.setattr(runner.subprocess, "run", fake)
+    targets = [Target(name, f"/{name}.sock") for name in ("short", "long", "new")]
+    durations = {"short": 10.0, "long": 300.0, "gone": 900.0}
+    assert run_targets(targets, tmp_path, [str(tmp_path)], durations=durations) == 0
+    assert fake.started == ["new", "long", "short"]
+
+
+def test_a_parallel_run_keeps_each_runs_output_whole_in_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(runner.subprocess, "run", FakePytest())
+    targets = [Target(name, f"/{name}.sock") for name in ("a", "b", "c")]
+    assert run_targets(targets, tmp_path, [str(tmp_path)], parallel=2) == 0
+    printed = capsys.readouterr().out
+    for name in ("a", "b", "c"):
+        log = tmp_path / name / "pytest.log"
+        assert log.read_text() == f"the output of {name}\n"
+        assert f"cri-conformance run: {name} ended (exit 0); its output ({log}):\n" in printed
+    with pytest.raises(RunError, match="at least one target at a time"):
+        run_targets(targets, tmp_path, [str(tmp_path)], parallel=0)
