@@ -209,7 +209,7 @@ class _Runs:
     """Runs one target's pytest; a captured run's output goes to a log, printed whole at its end."""
 
     report_dir: Path
-    suites: Path
+    suites: Sequence[str]
     pytest_args: Sequence[str]
     captured: bool
     printing: threading.Lock = field(default_factory=threading.Lock)
