@@ -46,6 +46,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 PROFILE_KEY = pytest.StashKey[Profile | None]()
 SWEEP_KEY = pytest.StashKey[SweepReport]()
 SETUP_ERROR_KEY = pytest.StashKey[str]()
+NOT_RUN_KEY = pytest.StashKey[list[str]]()
 SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError)
 
 
@@ -164,6 +165,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
+    _leave_out_what_crashes_the_runtime(config, items)
     if config.option.collectonly or not _needs_runtime(items):
         return
     try:
@@ -268,6 +270,25 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return header_lines(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
 
 
+def _leave_out_what_crashes_the_runtime(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The profile's ``not_run`` features, on this run's handler: their tests would take the
+    runtime down for every test after them. Said in the summary; counted as not run."""
+    profile = config.stash[PROFILE_KEY]
+    if profile is None:
+        return
+    not_run = profile.not_run_on(config.stash[SETTINGS_KEY].runtime_handler)
+    if not not_run:
+        return
+    crashing, others = split_items(items, [registry()[entry.feature] for entry in not_run])
+    if crashing:
+        config.hook.pytest_deselected(items=crashing)
+        items[:] = others
+    config.stash[NOT_RUN_KEY] = [
+        f"cri-conformance: not run, as profile {profile.name} says: {entry.feature}: {entry.reason}"
+        for entry in not_run
+    ]
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
@@ -278,6 +299,8 @@ def pytest_terminal_summary(
         closing = closing_line(config.stash[SETTINGS_KEY], config.stash[PROFILE_KEY])
         if closing:
             terminalreporter.write_line(closing)
+    for line in config.stash.get(NOT_RUN_KEY, []):
+        terminalreporter.write_line(line, yellow=True)
     report = config.stash.get(SWEEP_KEY, None)
     if report is not None:
         report.summarize(terminalreporter)

@@ -11,6 +11,11 @@ entry carries ``expect``, a regular expression the failure must match: a declare
 fails some other way is a failure, so a declaration cannot hide a new bug in the same feature.
 An entry marked ``intermittent`` is a race in the runtime: it fails only some of the time, so a
 pass is recorded as a pass, not as an out-of-date declaration (xpass).
+
+A third section, ``not_run``, names features whose test takes the runtime down (a crash of the
+daemon would fail every test after it, and every run sharing that daemon). Their tests are not
+run, on the runtime handlers the entry names (all when it names none); the run says so, and the
+verdict counts them as not run, never as a pass.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import jsonschema
 import yaml
 from cri_api.v1 import api_pb2 as cri
 
-from harness.features import FeatureRegistryError, Level, registry
+from harness.features import Feature, FeatureRegistryError, Level, registry
 from harness.package_data import fixtures_dir
 
 SCHEMA = resources.files("harness.matrix") / "profile.schema.json"
@@ -54,16 +59,33 @@ class Declaration:
 
 
 @dataclass(frozen=True)
+class NotRun:
+    """A feature whose test would crash the runtime, on ``handlers`` (empty: on every one)."""
+
+    feature: str
+    reason: str
+    handlers: tuple[str, ...] = ()
+
+    def applies_to(self, handler: str) -> bool:
+        return not self.handlers or handler in self.handlers
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     path: Path
     declarations: dict[str, Declaration] = field(default_factory=dict)
+    not_run: dict[str, NotRun] = field(default_factory=dict)
     runtime_name: str | None = None
     runtime_version: str | None = None
 
     def declared(self, feature_id: str) -> Declaration | None:
         return self.declarations.get(feature_id)
+
+    def not_run_on(self, handler: str) -> list[NotRun]:
+        """The entries of ``not_run`` that hold for runs on runtime handler ``handler``."""
+        return [entry for entry in self.not_run.values() if entry.applies_to(handler)]
 
 
 def profiles_dir() -> Path:
@@ -105,6 +127,7 @@ def load_profile(spec: str) -> Profile:
         description=data["description"],
         path=path,
         declarations=_declarations(path, root, data),
+        not_run=_not_run(path, root, data),
         runtime_name=data.get("runtime_name"),
         runtime_version=data.get("runtime_version"),
     )
@@ -158,23 +181,42 @@ def _where(error: jsonschema.ValidationError) -> str:
     return "/".join(str(step) for step in error.absolute_path) or "the top level"
 
 
-def _declarations(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str, Declaration]:
-    """Every entry of both sections, each in the section its feature's level asks for."""
+def _features() -> dict[str, Feature]:
     try:
-        features = registry()
+        return registry()
     except FeatureRegistryError as error:
         raise ProfileError(f"feature registry: {error}") from None
+
+
+def _unknown(path: Path, line: int, feature_id: str) -> ProfileError:
+    area = feature_id.split(".", 1)[0]
+    return ProfileError(
+        f"{path}:{line}: unknown feature {feature_id!r}: "
+        f"use an id from harness/features/{area}.yaml"
+    )
+
+
+def _not_run(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str, NotRun]:
+    features = _features()
+    entries: dict[str, NotRun] = {}
+    for feature_id, entry in (data.get("not_run") or {}).items():
+        if feature_id not in features:
+            raise _unknown(path, _line_of(root, ["not_run"], key=feature_id), feature_id)
+        reason = " ".join(entry["reason"].split())
+        entries[feature_id] = NotRun(feature_id, reason, tuple(entry.get("handlers", ())))
+    return entries
+
+
+def _declarations(path: Path, root: yaml.Node, data: dict[str, Any]) -> dict[str, Declaration]:
+    """Every entry of both sections, each in the section its feature's level asks for."""
+    features = _features()
     declarations: dict[str, Declaration] = {}
     for section, level in SECTIONS.items():
         for feature_id, entry in (data.get(section) or {}).items():
             line = _line_of(root, [section], key=feature_id)
             feature = features.get(feature_id)
             if feature is None:
-                area = feature_id.split(".", 1)[0]
-                raise ProfileError(
-                    f"{path}:{line}: unknown feature {feature_id!r}: use an id from "
-                    f"harness/features/{area}.yaml"
-                )
+                raise _unknown(path, line, feature_id)
             if feature.level is not level:
                 right = next(name for name, want in SECTIONS.items() if want is feature.level)
                 raise ProfileError(

@@ -134,3 +134,14 @@ def test_version_prefixes_match_on_dot_boundaries(
     prefix: str, runtime_version: str, matches: bool
 ) -> None:
     assert version_matches(prefix, runtime_version) is matches
+
+
+def test_not_run_entries_name_known_features_and_hold_on_their_handlers(tmp_path: Path) -> None:
+    text = GOOD + "not_run:\n  pod.lifecycle:\n    reason: panics\n    handlers: [crun]\n"
+    profile = load_profile(write(tmp_path, text))
+    assert [entry.feature for entry in profile.not_run_on("crun")] == ["pod.lifecycle"]
+    assert profile.not_run_on("") == []
+    everywhere = load_profile(write(tmp_path, GOOD + "not_run:\n  pod.lifecycle:\n    reason: x\n"))
+    assert [entry.feature for entry in everywhere.not_run_on("runc")] == ["pod.lifecycle"]
+    with pytest.raises(ProfileError, match=r"unknown feature 'pod.nope'"):
+        load_profile(write(tmp_path, text.replace("pod.lifecycle", "pod.nope")))

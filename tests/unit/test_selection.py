@@ -73,3 +73,31 @@ def test_the_suite_runs_only_the_chosen_tests(pytester: pytest.Pytester) -> None
     refused = pytester.runpytest_subprocess("--cri-feature", "pod.nope")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     assert "no feature matches 'pod.nope'" in refused.stdout.str() + refused.stderr.str()
+
+
+CRASHES_ON_CRUN = """
+name: crashes
+description: a runtime that a pod test takes down on crun
+not_run:
+  pod.lifecycle:
+    reason: the daemon panics
+    handlers: [crun]
+"""
+
+
+def test_a_profiles_not_run_features_are_left_out_on_their_handlers_only(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest("CRI_CONFORMANCE_SUITE = True\n")
+    pytester.makepyfile(test_two=TWO_AREAS)
+    profile = pytester.makefile(".yaml", crashes=CRASHES_ON_CRUN)
+    options = ["--cri-runtime-profile", str(profile), "-p", "no:cacheprovider", "-v"]
+    on_crun = pytester.runpytest_subprocess(*options, "--cri-runtime-handler", "crun")
+    on_crun.assert_outcomes(passed=2, deselected=1)
+    on_crun.stdout.fnmatch_lines(
+        ["*not run, as profile crashes says: pod.lifecycle: the daemon panics*"]
+    )
+    assert "test_pod PASSED" not in on_crun.stdout.str()
+    on_runc = pytester.runpytest_subprocess(*options, "--cri-runtime-handler", "runc")
+    on_runc.assert_outcomes(passed=3)
+    assert "not run, as profile" not in on_runc.stdout.str()
