@@ -101,7 +101,9 @@ class Matrix:
             for row in self.features
             if (cell := row.cells.get(runtime)) is not None
         ]
-        return verdict(judged, requirements(registry()))
+        features = registry()
+        optional = [f.id for f in features.values() if f.level is Level.OPTIONAL]
+        return verdict(judged, requirements(features), optional)
 
     def groups(self) -> list[tuple[str, str, list[FeatureRow]]]:
         """Rows grouped by (area, shape), in document order."""

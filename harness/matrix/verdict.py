@@ -22,7 +22,7 @@ from harness.matrix.cells import State
 
 PASSED = (State.PASS, State.XPASS)
 REQUIRED_KEYS = ("pass", "deviation", "fail", "skip", "not_run")
-OPTIONAL_KEYS = ("pass", "xpass", "skip", "unsupported", "fail")
+OPTIONAL_KEYS = ("pass", "xpass", "skip", "unsupported", "fail", "not_run")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ class Verdict:
                 f", {req[key]} {key.replace('_', ' ')}" for key in ("skip", "not_run") if req[key]
             )
         optional = f"optional: {opt['pass'] + opt['xpass']}/{opt['total']} pass"
-        optional += "".join(f", {opt[key]} {key}" for key in OPTIONAL_KEYS[2:] if opt[key])
+        optional += "".join(
+            f", {opt[key]} {key.replace('_', ' ')}" for key in OPTIONAL_KEYS[2:] if opt[key]
+        )
         answer = "yes" if self.conformant else "no"
         return [required, optional, f"conformant to the required set: {answer}"]
 
@@ -82,16 +84,25 @@ def requirement_state(states: Iterable[State]) -> str:
     return "fail"
 
 
-def verdict(cells: Iterable[Judged], registry_requirements: Iterable[str]) -> Verdict:
-    """The verdict of one column; ``registry_requirements`` says what a full run covers."""
+def verdict(
+    cells: Iterable[Judged],
+    registry_requirements: Iterable[str],
+    registry_optional: Iterable[str] = (),
+) -> Verdict:
+    """The verdict of one column; the registry's requirements and optional features say what
+    a full run covers (an optional feature left out, by a selection or by a profile's
+    ``not_run``, is counted as not run too)."""
     by_requirement: dict[str, list[State]] = {}
     optional: Counter[str] = Counter()
+    optional_run: set[str] = set()
     for cell in cells:
         requirement = cell.requirement
         if requirement is not None:
             by_requirement.setdefault(requirement, []).append(cell.state)
         else:
             optional[cell.state.value] += 1
+            optional_run.add(cell.feature)
+    optional["not_run"] = len(set(registry_optional) - optional_run)
     required: Counter[str] = Counter(
         requirement_state(states) for states in by_requirement.values()
     )

@@ -349,7 +349,11 @@ def test_every_report_opens_with_the_verdict(child: pytest.Pytester) -> None:
         r"2 skip, \d+ not run",
         output,
     )
-    assert "cri-conformance verdict (unit): optional: 0/8 pass, 4 unsupported, 4 fail" in output
+    assert re.search(
+        r"cri-conformance verdict \(unit\): optional: 0/\d+ pass, 4 unsupported, 4 fail, "
+        r"\d+ not run\n",
+        output,
+    )
     assert "cri-conformance verdict (unit): conformant to the required set: no" in output
     markdown = (child.path / "reports" / "matrix.md").read_text()
     assert "- **unit**: CRI v1 required: 4/" in markdown.split("|", 1)[0]
