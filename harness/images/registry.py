@@ -119,9 +119,9 @@ def push(image: BuiltImage, registry: str) -> list[str]:
     """
     layout = oci.Layout(image.layout)
     top = layout.tags()[reference(image.recipe, image.tags[0])]
-    target = Repository(registry, f"{REPOSITORY_PREFIX}/{image.recipe.name}")
+    name = repository(registry, image.recipe.name)
     try:
-        push_tags(layout, target, top, image.tags)
+        push_tags(layout, Repository(registry, name.split("/", 1)[1]), top, image.tags)
     except PushError as error:
-        raise RegistryError(f"pushing {repository(registry, image.recipe.name)}: {error}") from error
-    return [f"{repository(registry, image.recipe.name)}:{tag}" for tag in image.tags]
+        raise RegistryError(f"pushing {name}: {error}") from error
+    return [f"{name}:{tag}" for tag in image.tags]
