@@ -38,5 +38,3 @@ def test_a_bad_recipe_is_refused_naming_the_file_and_field(
 ) -> None:
     with pytest.raises(RecipeError, match=complaint):
         load_recipe(write(tmp_path, text))
-
-
