@@ -25,7 +25,8 @@ def containerd_fix(registry: str) -> str:
         f'registry.mirrors."{registry}"] endpoint = ["http://{registry}"]; or, with '
         f"registry config_path (containerd 1.7, 2.x), a file certs.d/{registry}/hosts.toml "
         f'holding server = "http://{registry}" and [host."http://{registry}"] '
-        'capabilities = ["pull", "resolve"]. Then restart containerd.'
+        'capabilities = ["pull", "resolve"] (read at each pull; a change to the config '
+        "itself needs a restart of containerd)."
     )
 
 
