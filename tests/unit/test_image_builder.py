@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
 from harness.images import busybox, oci, tarball
 from harness.images.builder import BuiltImage, build_into, layout_key, reference
 from harness.images.recipes import load_recipes
@@ -173,3 +174,21 @@ def test_the_applets_come_from_the_runnable_binary_only(
     assert Path(ran[0]).parents[1].name.endswith("amd64"), ran
     assert "sh" in loaded.applets
     assert "busybox" not in loaded.applets
+
+
+def test_images_build_twice_prints_the_same_digests_for_both_architectures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = []
+    for name in ("first", "second"):
+        assert main(["images", "build", "--output", str(tmp_path / name)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        printed.append([line.rsplit("\t", 1)[0] for line in lines])  # all but the folder
+        assert all(
+            line.endswith(str(tmp_path / name / layout_key(load_recipes()))) for line in lines
+        )
+    assert printed[0] == printed[1]
+    assert f"busybox\t{BUSYBOX_INDEX}\tamd64={BUSYBOX_CONFIGS['amd64']},arm64=" in "\n".join(
+        printed[0]
+    )
+    assert len(printed[0]) == len(load_recipes())
