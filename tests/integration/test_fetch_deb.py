@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.images import busybox
+
 REPO = Path(__file__).resolve().parents[2]
 FETCH_DEB = REPO / "scripts" / "fetch-deb"
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
@@ -80,8 +82,6 @@ def test_fetch_refuses_a_tampered_cached_deb_and_unpacks_nothing(
 
 def test_exact_fetches_a_foreign_architecture_without_touching_dpkg() -> None:
     """The arm64 busybox-static of the test images, on this amd64 machine."""
-    from harness.images import busybox
-
     done = fetch_deb("exact", busybox.PACKAGE, busybox.VERSION, busybox.SUITE, "arm64")
     assert done.returncode == 0, done.stderr
     binary = (Path(done.stdout.strip()) / "bin" / "busybox").read_bytes()
