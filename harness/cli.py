@@ -13,17 +13,18 @@ from pathlib import Path
 
 
 def _images(args: argparse.Namespace) -> int:
-    from harness.images.catalog import build_all
+    from harness.images.catalog import build, build_all
     from harness.images.registry import push
 
-    for built in build_all():
+    for built in build(args.output) if args.action == "build" else build_all():
         if args.action == "push":
             for reference in push(built, args.to):
-                print(f"{reference}@{built.manifest_digest}")
+                print(f"{reference}@{built.digest}")
         elif args.action == "build":
-            print(f"{built.recipe.name}\t{built.manifest_digest}\t{built.layout}")
+            configs = ",".join(f"{arch}={digest}" for arch, digest in built.config_digests.items())
+            print(f"{built.recipe.name}\t{built.digest}\t{configs}\t{built.layout}")
         else:
-            print(f"{built.recipe.name}\t{','.join(built.tags)}\t{built.manifest_digest}")
+            print(f"{built.recipe.name}\t{','.join(built.tags)}\t{built.digest}")
     return 0
 
 
@@ -253,7 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     images = commands.add_parser("images", help="build, push or list the test images")
     image_actions = images.add_subparsers(dest="action", required=True)
-    image_actions.add_parser("build", help="build every recipe in fixtures/images into OCI layouts")
+    build = image_actions.add_parser(
+        "build",
+        help="build every recipe in fixtures/images into one OCI layout (linux/amd64 and "
+        "linux/arm64; needs a checkout: it fetches Debian's busybox-static .debs)",
+    )
+    build.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="write the layout to DIR/KEY (KEY names the recipes and busybox it is built "
+        "from) instead of the user's cache",
+    )
     image_actions.add_parser("list", help="list the recipes with their tags and digests")
     push = image_actions.add_parser("push", help="push the test images to a registry")
     push.add_argument(

@@ -28,6 +28,7 @@ from harness.features import FeatureRegistryError, registry
 from harness.image_store import make_absent
 from harness.images.builder import BuildError
 from harness.images.catalog import ImageCatalog, TestImage
+from harness.images.preflight import PreflightFailed
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
 from harness.options import add_old_names, add_options, value, warn_about_old_names
@@ -47,7 +48,7 @@ PROFILE_KEY = pytest.StashKey[Profile | None]()
 SWEEP_KEY = pytest.StashKey[SweepReport]()
 SETUP_ERROR_KEY = pytest.StashKey[str]()
 NOT_RUN_KEY = pytest.StashKey[list[str]]()
-SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError)
+SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError, PreflightFailed)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -174,7 +175,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if profile is not None:
             check_runtime(profile, session.version, session.client.endpoints.runtime)
         if _needs_images(items):
-            _ = session.images
+            session.check_images()
     except SETUP_ERRORS as error:
         _stop_before_running(config, items, f"cri-conformance: {error}")
 

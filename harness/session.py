@@ -23,6 +23,7 @@ from harness.embedded import EmbeddedShim
 from harness.endpoints import Endpoints
 from harness.factories import ImagePuller
 from harness.images.catalog import ImageCatalog, prepare
+from harness.images.preflight import check_pull
 from harness.images.registry import DEFAULT_ADDRESS, LocalRegistry
 from harness.ownership import RunOwnership
 from harness.resources import Sweep, sweep
@@ -121,6 +122,16 @@ class CriSession:
             catalog = prepare(DEFAULT_ADDRESS, publish=True)
             published.touch()
             return catalog
+
+    def check_images(self) -> None:
+        """Once per run, by the first process to get here: the runtime pulls the default image,
+        or the run stops with one error that says why (images/preflight.py)."""
+        client, images = self.client, self.images
+        checked = self.settings.shared_dir / "images-pullable"
+        with self.settings.lock:
+            if not checked.exists():
+                check_pull(client, images.busybox, self.version.runtime_name)
+                checked.touch()
 
     def _start_embedded_shim(self) -> Endpoints:
         pod_image = self.images.pause.ref  # published first: the shim pulls it for every pod

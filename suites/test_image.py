@@ -163,7 +163,10 @@ def test_two_tags_of_one_image_are_one_entry_with_both_tags(
     assert pulled == {image.config_digest}, f"PullImage of {refs} returned {pulled}"
     entry = listed(cri, image.config_digest)
     assert entry is not None, f"ListImages has no image {image.config_digest}"
-    assert sorted(entry.repo_tags) == sorted(refs)
+    # The runtime may hold the same image under other names too (pulled from another registry
+    # that serves the same bytes, such as an earlier run's): those are its right.
+    ours = sorted(tag for tag in entry.repo_tags if tag.startswith(f"{image.repository}:"))
+    assert ours == sorted(refs), f"the entry's tags are {list(entry.repo_tags)}"
 
 
 @pytest.mark.feature("image.id.in-containers")

@@ -1,49 +1,71 @@
-"""Build recipe images with umoci into OCI layouts, reproducibly.
+"""Build every recipe into one OCI layout, for linux/amd64 and linux/arm64, reproducibly.
 
-The same recipe and the same busybox give the same manifest digest on every build and
-machine: every file gets a fixed mtime, the config and history carry fixed dates, and umoci
-writes tar entries in sorted order. Tests can therefore pull images by digest.
+Each image is two layers: the busybox base of its architecture (the binary, its applet links
+and the usual top-level folders), shared by every recipe, and a small layer of the recipe's own
+files (``/etc/passwd``, ``/etc/group``, its workdir and files), shared by both architectures.
+Each tag names an image index over the two platform manifests, so a runtime pulls the one
+that fits its machine (Apple silicon runs arm64).
+
+The same recipes and the same pinned busybox give the same digests on every build and
+machine: the tars are written byte by byte from the content (``tarball.py``), JSON with sorted
+keys, every date is the epoch. Layers are stored uncompressed: gzip's bytes depend on the
+zlib the machine has (zlib-ng, for one, compresses differently), which would change the
+digests; the wheel, a zip, compresses the layout anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import platform
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.images import busybox as busybox_pin
+from harness.images import oci, tarball
+from harness.images.busybox import Busybox
 from harness.images.recipes import Recipe
 
-BUSYBOX = Path("/bin/busybox")
 EPOCH = "1970-01-01T00:00:00Z"
+OS = "linux"
 BASE_PASSWD = (
     "root:x:0:0:root:/root:/bin/sh",
     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false",
 )
 BASE_GROUP = ("root:x:0:", "nogroup:x:65534:")
+BASE_DIRECTORIES = {
+    name: 0o755 for name in ("bin", "dev", "etc", "home", "proc", "root", "sys", "var")
+} | {"tmp": 0o1777}
+# Bumped whenever the builder would write other bytes for the same recipes.
+FORMAT = "2"
 CACHE_ENV = "CRI_CONFORMANCE_IMAGE_CACHE"
+# Machine names (platform.machine()) by OCI architecture.
+MACHINES = {"amd64": ("x86_64", "amd64"), "arm64": ("aarch64", "arm64")}
 
 
 class BuildError(Exception):
-    """A tool failed while building an image; the message carries its stderr."""
+    """The images cannot be built; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """One recipe built into an OCI layout; all its tags share one manifest."""
+    """One recipe in the layout: every tag names ``digest``, an index over the platforms."""
 
     recipe: Recipe
     layout: Path
-    manifest_digest: str
-    config_digest: str
+    digest: str
+    config_digests: dict[str, str]  # by architecture: the image id a runtime reports
 
     @property
     def tags(self) -> tuple[str, ...]:
         return self.recipe.tags
+
+    @property
+    def config_digest(self) -> str:
+        """The image id on this machine's architecture (the runtime under test runs here)."""
+        return self.config_digests[host_architecture()]
 
 
 def default_cache_dir() -> Path:
@@ -53,131 +75,155 @@ def default_cache_dir() -> Path:
     return Path(base) / "cri-conformance" / "images"
 
 
-def run_tool(*args: str) -> str:
-    try:
-        result = subprocess.run(args, capture_output=True, text=True, check=False)
-    except FileNotFoundError as error:
-        raise BuildError(
-            f"{args[0]} is not installed: run scripts/services install (Debian package "
-            f"{'busybox-static' if 'busybox' in args[0] else args[0]})"
-        ) from error
-    if result.returncode != 0:
-        raise BuildError(f"{' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout
+def host_architecture() -> str:
+    machine = platform.machine().lower()
+    for architecture, names in MACHINES.items():
+        if machine in names:
+            return architecture
+    raise BuildError(f"the test images exist for {', '.join(MACHINES)}, not for {machine}")
 
 
-def busybox_applets(busybox: Path) -> list[str]:
-    names = run_tool(str(busybox), "--list").split()
-    return sorted(name for name in names if name != "busybox")
+def layout_key(recipes: dict[str, Recipe]) -> str:
+    """Names a layout by everything its bytes depend on."""
+    parts = [FORMAT, busybox_pin.fingerprint(), *(r.fingerprint() for r in recipes.values())]
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:16]
 
 
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def reference(recipe: Recipe, tag: str) -> str:
+    """The name of one tag in the layout's index.json (one layout holds every recipe)."""
+    return f"{recipe.name}:{tag}"
 
 
-def _write(path: Path, content: str, mode: int, uid: int = 0, gid: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content)
-    path.chmod(mode)
-    if os.geteuid() == 0:
-        os.chown(path, uid, gid)
+def _with_parents(entries: dict[str, tarball.Entry]) -> list[tarball.Entry]:
+    """Every entry plus a folder entry for each parent, parents first, sorted by path."""
+    for path in list(entries):
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            parent = "/".join(parts[:depth])
+            mode = BASE_DIRECTORIES.get(parent, 0o755)
+            entries.setdefault(parent, tarball.directory(parent, mode))
+    return [entries[path] for path in sorted(entries, key=lambda p: p.split("/"))]
 
 
-def populate_rootfs(rootfs: Path, recipe: Recipe, busybox: Path) -> None:
-    """Lay out busybox, its applets, the account files and the recipe's own files."""
-    for directory in ("bin", "etc", "root", "proc", "sys", "dev", "var", "home"):
-        (rootfs / directory).mkdir(mode=0o755, exist_ok=True)
-    (rootfs / "tmp").mkdir(exist_ok=True)
-    (rootfs / "tmp").chmod(0o1777)
-    shutil.copyfile(busybox, rootfs / "bin" / "busybox")
-    (rootfs / "bin" / "busybox").chmod(0o755)
-    for applet in busybox_applets(busybox):
-        link = rootfs / "bin" / applet
-        if not link.exists():
-            link.symlink_to("busybox")
-    _write(rootfs / "etc" / "passwd", "\n".join((*BASE_PASSWD, *recipe.passwd)) + "\n", 0o644)
-    _write(rootfs / "etc" / "group", "\n".join((*BASE_GROUP, *recipe.group)) + "\n", 0o644)
-    if recipe.workdir:
-        (rootfs / recipe.workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
+def base_layer(binary: bytes, applets: tuple[str, ...]) -> bytes:
+    entries = {name: tarball.directory(name, mode) for name, mode in BASE_DIRECTORIES.items()}
+    entries["bin/busybox"] = tarball.regular("bin/busybox", binary, 0o755)
+    for applet in applets:
+        entries[f"bin/{applet}"] = tarball.symlink(f"bin/{applet}", "busybox")
+    return tarball.archive(_with_parents(entries))
+
+
+def recipe_layer(recipe: Recipe) -> bytes:
+    passwd = "\n".join((*BASE_PASSWD, *recipe.passwd)) + "\n"
+    group = "\n".join((*BASE_GROUP, *recipe.group)) + "\n"
+    entries = {
+        "etc/passwd": tarball.regular("etc/passwd", passwd.encode()),
+        "etc/group": tarball.regular("etc/group", group.encode()),
+    }
+    workdir = recipe.workdir.strip("/")
+    if workdir:
+        entries.setdefault(workdir, tarball.directory(workdir))
     for item in recipe.files:
-        _write(rootfs / item.path, item.content, item.mode, item.uid, item.gid)
-    for path in [rootfs, *rootfs.rglob("*")]:
-        os.utime(path, (0, 0), follow_symlinks=False)
+        content = item.content.encode()
+        entries[item.path] = tarball.regular(item.path, content, item.mode, item.uid, item.gid)
+    return tarball.archive(_with_parents(entries))
 
 
-def _config_args(recipe: Recipe) -> list[str]:
-    args = ["--no-history", "--created", EPOCH, "--author", "cri-conformance"]
-    args += [f"--config.entrypoint={part}" for part in recipe.entrypoint]
-    args += [f"--config.cmd={part}" for part in recipe.cmd]
-    args += [f"--config.env={entry}" for entry in recipe.env]
-    args += [f"--config.exposedports={port}" for port in recipe.exposed_ports]
-    args += [f"--config.label={key}={value}" for key, value in sorted(recipe.labels.items())]
-    if recipe.user:
-        args.append(f"--config.user={recipe.user}")
-    if recipe.workdir:
-        args.append(f"--config.workingdir={recipe.workdir}")
-    return args
+def image_config(recipe: Recipe, architecture: str, layers: list[bytes]) -> dict[str, object]:
+    config: dict[str, object] = {
+        "Entrypoint": list(recipe.entrypoint),
+        "Cmd": list(recipe.cmd),
+        "Env": list(recipe.env),
+        "ExposedPorts": {port: {} for port in recipe.exposed_ports},
+        "Labels": dict(recipe.labels),
+        "User": recipe.user,
+        "WorkingDir": recipe.workdir,
+    }
+    return {
+        "architecture": architecture,
+        "os": OS,
+        "created": EPOCH,
+        "author": "cri-conformance",
+        "config": {key: value for key, value in config.items() if value},  # as Go's omitempty
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers],
+        },
+        "history": [
+            {"created": EPOCH, "created_by": f"{busybox_pin.PACKAGE} {busybox_pin.VERSION}"},
+            {"created": EPOCH, "created_by": f"cri-conformance recipe {recipe.name}"},
+        ],
+    }
 
 
-def _read_digests(layout: Path) -> tuple[str, str]:
-    index = json.loads((layout / "index.json").read_text())
-    manifest_digest: str = index["manifests"][0]["digest"]
-    blob = layout / "blobs" / "sha256" / manifest_digest.removeprefix("sha256:")
-    config_digest: str = json.loads(blob.read_text())["config"]["digest"]
-    return manifest_digest, config_digest
-
-
-def build_layout(recipe: Recipe, layout: Path, busybox: Path = BUSYBOX) -> BuiltImage:
-    """Build ``recipe`` into a fresh OCI layout at ``layout``."""
-    first, *others = recipe.tags
-    image = f"{layout}:{first}"
-    with tempfile.TemporaryDirectory(prefix="cri-image-") as scratch:
-        bundle = Path(scratch) / "bundle"
-        rootless = [] if os.geteuid() == 0 else ["--rootless"]
-        run_tool("umoci", "init", "--layout", str(layout))
-        run_tool("umoci", "new", "--image", image)
-        run_tool("umoci", "unpack", *rootless, "--image", image, str(bundle))
-        populate_rootfs(bundle / "rootfs", recipe, busybox)
-        run_tool(
-            "umoci",
-            "repack",
-            "--image",
-            image,
-            "--history.created",
-            EPOCH,
-            "--history.created_by",
-            f"cri-conformance recipe {recipe.name}",
-            str(bundle),
+def build_layout(recipes: dict[str, Recipe], root: Path, busybox: Busybox) -> None:
+    """Write every recipe, on every architecture of ``busybox``, into a new layout at ``root``."""
+    layout = oci.Layout(root)
+    bases = {
+        architecture: base_layer(binary, busybox.applets)
+        for architecture, binary in busybox.binaries.items()
+    }
+    base_blobs = {arch: layout.add_blob(oci.LAYER, base) for arch, base in bases.items()}
+    tags: dict[str, oci.Descriptor] = {}
+    for recipe in recipes.values():
+        own = recipe_layer(recipe)
+        own_blob = layout.add_blob(oci.LAYER, own)
+        platforms = []
+        for architecture in busybox.architectures:
+            config = layout.add_json(
+                oci.CONFIG, image_config(recipe, architecture, [bases[architecture], own])
+            )
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": oci.MANIFEST,
+                "config": config.as_json(),
+                "layers": [base_blobs[architecture].as_json(), own_blob.as_json()],
+            }
+            platforms.append(
+                layout.add_json(oci.MANIFEST, manifest).as_json(
+                    platform={"architecture": architecture, "os": OS}
+                )
+            )
+        index = layout.add_json(
+            oci.INDEX, {"schemaVersion": 2, "mediaType": oci.INDEX, "manifests": platforms}
         )
-    run_tool("umoci", "config", "--image", image, *_config_args(recipe))
-    for tag in others:
-        run_tool("umoci", "tag", "--image", image, tag)
-    run_tool("umoci", "gc", "--layout", str(layout))
-    manifest_digest, config_digest = _read_digests(layout)
-    return BuiltImage(recipe, layout, manifest_digest, config_digest)
+        tags.update({reference(recipe, tag): index for tag in recipe.tags})
+    layout.write_index(tags)
 
 
-def build_cached(
-    recipe: Recipe, cache_dir: Path | None = None, busybox: Path = BUSYBOX
-) -> BuiltImage:
-    """Build once per recipe content and busybox binary; later calls reuse the layout."""
-    if not busybox.exists():
-        raise BuildError(f"{busybox} is missing: install the Debian package busybox-static")
-    key = hashlib.sha256(f"{recipe.fingerprint()}:{_sha256_file(busybox)}".encode()).hexdigest()
-    cache = cache_dir or default_cache_dir()
-    layout = cache / f"{recipe.name}-{key[:16]}"
-    if (layout / "index.json").exists():
-        manifest_digest, config_digest = _read_digests(layout)
-        return BuiltImage(recipe, layout, manifest_digest, config_digest)
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{recipe.name}-", dir=cache))
-    try:
-        built = build_layout(recipe, staging / "layout", busybox)
+def read_layout(recipes: dict[str, Recipe], root: Path) -> dict[str, BuiltImage]:
+    """The images of ``recipes`` in the layout at ``root``, with their digests."""
+    layout = oci.Layout(root)
+    tags = layout.tags()
+    images = {}
+    for recipe in recipes.values():
+        descriptor = tags[reference(recipe, recipe.tags[0])]
+        index = layout.read_json(descriptor.digest)
+        configs = {
+            entry["platform"]["architecture"]: layout.read_json(entry["digest"])["config"]["digest"]
+            for entry in index["manifests"]
+        }
+        images[recipe.name] = BuiltImage(recipe, root, descriptor.digest, configs)
+    return images
+
+
+def build_into(recipes: dict[str, Recipe], root: Path) -> dict[str, BuiltImage]:
+    """Build into ``root`` unless a layout of the same key is there; readers never see half
+    a layout (it is written aside and renamed into place)."""
+    if not oci.Layout(root).exists():
         try:
-            (staging / "layout").rename(layout)
-        except OSError:
-            if not (layout / "index.json").exists():
-                raise
-        return BuiltImage(recipe, layout, built.manifest_digest, built.config_digest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            busybox = busybox_pin.load()
+        except busybox_pin.BusyboxError as error:
+            raise BuildError(str(error)) from error
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+        try:
+            build_layout(recipes, staging / "layout", busybox)
+            try:
+                (staging / "layout").rename(root)
+            except OSError:
+                if not oci.Layout(root).exists():  # another process won the race: fine
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return read_layout(recipes, root)

@@ -1,4 +1,10 @@
-"""The test images as the suite sees them: references in the registry the run uses."""
+"""The test images as the suite sees them: references in the registry the run uses.
+
+The layout comes built with the package (setup.py builds it into the wheel, under
+``harness/images/built/<key>``), so a run needs no image tools. Only when the recipes differ
+from those it was built from (a checkout being edited, or another fixtures folder) is it
+built again, into the user's cache, which needs the pinned busybox .debs (busybox.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.images.builder import BuiltImage, build_cached
+from harness.images import oci
+from harness.images.builder import (
+    BuiltImage,
+    build_into,
+    default_cache_dir,
+    layout_key,
+    read_layout,
+)
 from harness.images.recipes import load_recipes
 from harness.images.registry import push, repository
 
@@ -42,11 +55,13 @@ class TestImage:
 
     @property
     def digest_ref(self) -> str:
-        return f"{self.repository}@{self.built.manifest_digest}"
+        return f"{self.repository}@{self.built.digest}"
 
     @property
     def manifest_digest(self) -> str:
-        return self.built.manifest_digest
+        """The digest the tags name: the image index over the platforms, which runtimes
+        report as the repo digest."""
+        return self.built.digest
 
     @property
     def config_digest(self) -> str:
@@ -83,12 +98,32 @@ class ImageCatalog:
         return self["pause"]
 
 
+SHIPPED = "built"  # the package folder (of harness.images) holding the built layouts
+
+
+def shipped_layout(key: str) -> Path:
+    return Path(__file__).resolve().parent / SHIPPED / key
+
+
 def build_all(cache_dir: Path | None = None) -> list[BuiltImage]:
-    return [build_cached(recipe, cache_dir) for recipe in load_recipes().values()]
+    """Every recipe's image: from the package's layout, else built into the cache."""
+    recipes = load_recipes()
+    key = layout_key(recipes)
+    if oci.Layout(shipped_layout(key)).exists():
+        return list(read_layout(recipes, shipped_layout(key)).values())
+    return build(cache_dir)
+
+
+def build(directory: Path | None = None) -> list[BuiltImage]:
+    """Every recipe's image, built into ``directory/KEY`` (the cache by default) unless a
+    layout of that key is there already."""
+    recipes = load_recipes()
+    root = (directory or default_cache_dir()) / layout_key(recipes)
+    return list(build_into(recipes, root).values())
 
 
 def prepare(registry: str, publish: bool, cache_dir: Path | None = None) -> ImageCatalog:
-    """Build every recipe (cached) and, when ``publish``, push it to ``registry``."""
+    """Every recipe's image and, when ``publish``, pushed to ``registry``."""
     images = {}
     for built in build_all(cache_dir):
         if publish:

@@ -17,7 +17,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.images.builder import BuildError, BuiltImage, run_tool
+from harness.images import oci
+from harness.images.builder import BuiltImage, reference
+from harness.images.distribution import PushError, Repository, push_tags
 
 DEFAULT_ADDRESS = "127.0.0.1:5000"
 REPOSITORY_PREFIX = "cri-conformance"
@@ -111,22 +113,15 @@ def repository(registry: str, image_name: str) -> str:
 
 
 def push(image: BuiltImage, registry: str) -> list[str]:
-    """Copy every tag of ``image`` to ``registry``; return the references pushed."""
-    pushed = []
-    plain_http = registry.startswith(("127.", "localhost"))
-    for tag in image.tags:
-        reference = f"{repository(registry, image.recipe.name)}:{tag}"
-        try:
-            run_tool(
-                "skopeo",
-                "copy",
-                "--quiet",
-                "--preserve-digests",
-                f"--dest-tls-verify={'false' if plain_http else 'true'}",
-                f"oci:{image.layout}:{tag}",
-                f"docker://{reference}",
-            )
-        except BuildError as error:
-            raise RegistryError(f"pushing {reference}: {error}") from error
-        pushed.append(reference)
-    return pushed
+    """Put every tag of ``image`` into ``registry``; return the references pushed.
+
+    Straight from the layout over the registry's HTTP API (distribution.py): no tool needed.
+    """
+    layout = oci.Layout(image.layout)
+    top = layout.tags()[reference(image.recipe, image.tags[0])]
+    name = repository(registry, image.recipe.name)
+    try:
+        push_tags(layout, Repository(registry, name.split("/", 1)[1]), top, image.tags)
+    except PushError as error:
+        raise RegistryError(f"pushing {name}: {error}") from error
+    return [f"{name}:{tag}" for tag in image.tags]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.images import busybox
+
 REPO = Path(__file__).resolve().parents[2]
 FETCH_DEB = REPO / "scripts" / "fetch-deb"
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
@@ -76,3 +78,15 @@ def test_fetch_refuses_a_tampered_cached_deb_and_unpacks_nothing(
     assert "refusing" in done.stderr
     unpacked = [path.name for path in (tmp_path / "debs").iterdir() if path.is_dir()]
     assert unpacked == []
+
+
+def test_exact_fetches_a_foreign_architecture_without_touching_dpkg() -> None:
+    """The arm64 busybox-static of the test images, on this amd64 machine."""
+    done = fetch_deb("exact", busybox.PACKAGE, busybox.VERSION, busybox.SUITE, "arm64")
+    assert done.returncode == 0, done.stderr
+    binary = (Path(done.stdout.strip()) / "bin" / "busybox").read_bytes()
+    assert int.from_bytes(binary[18:20], "little") == 0xB7, "not an AArch64 ELF"
+    foreign = subprocess.run(
+        ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True, check=True
+    )
+    assert "arm64" not in foreign.stdout, "the system's dpkg was told about arm64"

@@ -1,15 +1,26 @@
 """The wheel, installed into a fresh virtualenv outside the checkout, runs the suite against
-containerd, and leaves another project's tests alone (installed_wheel.py builds it)."""
+containerd, and leaves another project's tests alone (installed_wheel.py builds it).
+
+The runs go as on a user's machine without image tools: PATH holds the virtualenv's bin
+folder only (no umoci, busybox, skopeo or docker-registry), and the image cache is empty, so
+the images can only come from the layout the wheel carries. They are pushed, by the installed
+``cri-conformance images push``, to a registry of the test's own (``--cri-image-registry``).
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from installed_wheel import Installed, install
 
-# Two areas that need little time on containerd 1.6: its information and the idempotency rules.
-AREAS = "runtime,idempotence"
+# Areas that need little time on containerd 1.6: its information, the idempotency rules, and
+# the image service (pulls by tag and digest, ids on this machine's architecture).
+AREAS = "runtime,idempotence,image"
+IMAGE_TOOLS = ("umoci", "busybox", "skopeo", "docker-registry")
+WHEEL_LIMIT = 5 * 1024 * 1024  # "a few MB": the wheel carries both architectures' images
 UNRELATED = """
 from hypothesis import given, settings, strategies as st
 
@@ -30,6 +41,26 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return install(tmp_path_factory.mktemp("installed-wheel"))
 
 
+@pytest.fixture(scope="module")
+def without_tools(installed: Installed) -> dict[str, str]:
+    """The environment of a machine with the package and nothing else: see the docstring."""
+    path = str(installed.venv / "bin")
+    assert not [tool for tool in IMAGE_TOOLS if shutil.which(tool, path=path)]
+    cache = installed.workdir / "empty-image-cache"
+    cache.mkdir(exist_ok=True)
+    return {"PATH": path, "CRI_CONFORMANCE_IMAGE_CACHE": str(cache)}
+
+
+@pytest.fixture(scope="module")
+def registry(installed: Installed, without_tools: dict[str, str], private_registry: str) -> str:
+    """The test's registry, holding the images the installed package pushed there."""
+    pushed = installed.run("cri-conformance", "images", "push", "--to", private_registry,
+                           **without_tools)  # fmt: skip
+    assert f"{private_registry}/cri-conformance/busybox:1.0@sha256:" in pushed
+    assert not any(Path(without_tools["CRI_CONFORMANCE_IMAGE_CACHE"]).iterdir()), "it built"
+    return private_registry
+
+
 def test_the_wheel_carries_the_suite_and_its_data(installed: Installed) -> None:
     where = installed.run(
         "python",
@@ -41,10 +72,15 @@ def test_the_wheel_carries_the_suite_and_its_data(installed: Installed) -> None:
     assert installed.run("cri-conformance", "--version").strip() == "cri-conformance 0.1.0"
     images = installed.run("cri-conformance", "images", "list")
     assert "busybox\t1.0,latest\tsha256:" in images
+    (layout,) = installed.venv.glob("lib/python*/site-packages/harness/images/built/*/index.json")
+    tags = {m["annotations"]["org.opencontainers.image.ref.name"]
+            for m in json.loads(layout.read_text())["manifests"]}  # fmt: skip
+    assert {"busybox:1.0", "pause:3.9", "webserver:1.0"} <= tags
+    assert installed.wheel.stat().st_size < WHEEL_LIMIT, installed.wheel.stat().st_size
 
 
 def test_run_against_containerd_from_the_wheel(
-    installed: Installed, containerd_endpoint: str
+    installed: Installed, containerd_endpoint: str, registry: str, without_tools: dict[str, str]
 ) -> None:
     reports = installed.workdir / "reports"
     installed.run(
@@ -52,7 +88,8 @@ def test_run_against_containerd_from_the_wheel(
         "--target", f"containerd={containerd_endpoint}",
         "--profile", "containerd=containerd-1.6",
         "--report-dir", str(reports),
-        "--", "--cri-area", AREAS,
+        "--", "--cri-area", AREAS, "--cri-image-registry", registry,
+        **without_tools,
     )  # fmt: skip
     matrix = json.loads((reports / "matrix.json").read_text())
     (run,) = matrix["runtimes"]
@@ -62,20 +99,24 @@ def test_run_against_containerd_from_the_wheel(
         "containerd-1.6",
     )
     areas = {row["area"] for row in matrix["features"]}
-    assert areas == {"runtime", "idempotence"}
+    assert areas == {"runtime", "idempotence", "image"}
+    cells = [cell for row in matrix["features"] for cell in row["cells"].values()]
+    assert "fail" not in [cell["state"] for cell in cells]
     assert (reports / "containerd" / "junit.xml").exists()
     assert not list(installed.venv.rglob(".pytest_cache")), "pytest wrote into site-packages"
 
 
 def test_pytest_pyargs_runs_the_installed_suite(
-    installed: Installed, containerd_endpoint: str
+    installed: Installed, containerd_endpoint: str, registry: str, without_tools: dict[str, str]
 ) -> None:
     output = installed.run(
         "pytest", "--pyargs", "harness.suites",
         "--cri-endpoint", containerd_endpoint,
         "--cri-runtime-profile", "containerd-1.6",
         "--cri-report-dir", "pyargs-reports",
+        "--cri-image-registry", registry,
         "--cri-area", "runtime", "-p", "no:cacheprovider",
+        **without_tools,
     )  # fmt: skip
     assert "passed" in output
     matrix = json.loads((installed.workdir / "pyargs-reports" / "matrix.json").read_text())

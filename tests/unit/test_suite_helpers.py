@@ -82,7 +82,7 @@ def test_a_free_loopback_port_can_be_bound() -> None:
 
 @pytest.mark.parametrize("name", ["busybox", "webserver", "nonroot", "pause"])
 def test_shared_images_are_never_made_absent(name: str) -> None:
-    built = BuiltImage(load_recipes()[name], Path("unbuilt"), "sha256:m", "sha256:c")
+    built = BuiltImage(load_recipes()[name], Path("unbuilt"), "sha256:m", {"amd64": "sha256:c"})
     image = TestImage(built, "registry.invalid")
     untouched: Any = None  # refused before any call reaches a client
     with pytest.raises(ValueError, match="shared"):
