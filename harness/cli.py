@@ -32,6 +32,8 @@ def _features(args: argparse.Namespace) -> int:
     from harness.features import registry
     from harness.selection import Selection
 
+    if args.verify_spec:
+        return _verify_spec(args.verify_spec)
     chosen = Selection.parse(args.feature, args.area).chosen(registry())
     rows = [("ID", "LEVEL", "AREA", "SHAPE", "TITLE")]
     for feature in chosen:
@@ -45,6 +47,20 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_spec(proto: Path) -> int:
+    """Check every proto citation's words against a copy of api.proto; 1 when one is wrong."""
+    from harness.features import registry
+    from harness.features.spec import SOURCE, unquoted
+
+    text = proto.read_text()
+    cited = [(f.id, c) for f in registry().values() for c in f.spec if c.lines is not None]
+    wrong = [(feature, citation) for feature, citation in cited if unquoted(citation, text)]
+    for feature, citation in wrong:
+        print(f"{feature}: {citation.where} does not say {citation.says!r}")
+    print(f"{len(cited) - len(wrong)} of {len(cited)} api.proto citations found ({SOURCE})")
+    return 1 if wrong else 0
+
+
 def _add_features_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     features = commands.add_parser(
         "features",
@@ -54,6 +70,13 @@ def _add_features_command(commands: argparse._SubParsersAction[argparse.Argument
     )
     features.add_argument("--feature", metavar="ID[,ID]", help="feature ids or globs")
     features.add_argument("--area", metavar="NAME[,NAME]", help="areas or globs")
+    features.add_argument(
+        "--verify-spec",
+        type=Path,
+        metavar="API_PROTO",
+        help="check the registry's api.proto citations against this copy of api.proto "
+        "(of the version harness/features/spec.py pins) instead of listing",
+    )
     features.set_defaults(handler=_features)
 
 

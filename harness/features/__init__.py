@@ -23,7 +23,11 @@ Levels decide what a runtime's answer may excuse:
   WebSocket): the group is one requirement, met when any of its features passes; each member is
   judged like an optional feature.
 
-Each file keeps the basis texts under ``bases`` as YAML anchors that features refer to.
+A feature whose behaviour the CRI API states also has ``spec``: the api.proto lines, or the
+kubelet code where the proto is silent (``harness/features/spec.py`` pins the version).
+
+Each file keeps the basis texts under ``bases``, and citations shared by several features
+under ``specs``, as YAML anchors that features refer to.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from importlib.resources.abc import Traversable
 
 import yaml
 
+from harness.features.spec import Citation, SpecError, parse
+
 # The area files ship in this package; read where it is installed.
 REGISTRY_DIR = resources.files("harness.features")
 SHAPES = ("single", "multi")
-KEYS = {"title", "shape", "level", "one_of", "basis", "calls"}
+KEYS = {"title", "shape", "level", "one_of", "basis", "calls", "spec"}
 
 
 class Level(StrEnum):
@@ -61,6 +67,7 @@ class Feature:
     level: Level
     basis: str
     one_of: str | None
+    spec: tuple[Citation, ...] = ()
 
     @property
     def excusable(self) -> bool:
@@ -104,6 +111,10 @@ def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Fe
         if level != Level.REQUIRED:
             raise FeatureRegistryError(f"{where}: 'one_of' groups alternatives of a required rule")
         one_of = _text(where, entry, "one_of")
+    try:
+        spec = parse(entry["spec"]) if "spec" in entry else ()
+    except SpecError as error:
+        raise FeatureRegistryError(f"{where}: {error}") from None
     return Feature(
         feature_id,
         area,
@@ -113,6 +124,7 @@ def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Fe
         Level(level),
         " ".join(basis.split()),
         one_of,
+        spec,
     )
 
 
