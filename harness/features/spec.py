@@ -2,13 +2,15 @@
 
 A feature's ``basis`` says in prose why it is required or optional; its ``spec`` points at the
 text a reader can check: lines of the CRI's ``api.proto``, or, where the proto is silent, the
-kubelet code that relies on the behaviour (file and function). Each citation carries ``says``:
+kubelet code that relies on the behaviour (file, function, and the commit ``at`` which it was
+read). Each citation carries ``says``:
 for the proto, words copied from the cited lines (``cri-conformance features --verify-spec
 api.proto`` checks them against a copy of the file); for the kubelet, what the code does.
 
-Every citation is of one pinned source tree, ``SOURCE``: line numbers move between releases,
-so a citation without its version would be worse than none. Moving the pin means checking the
-proto citations again with ``--verify-spec``, and the kubelet ones by hand.
+Every proto citation is of one pinned source tree, ``SOURCE``: line numbers move between
+releases, so a citation without its version would be worse than none. Moving the pin means
+checking the proto citations again with ``--verify-spec``. A kubelet citation names its own
+commit of the Kubernetes repository, the one its function was read at.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ SOURCE = "kubernetes/kubernetes@0268656aec06fe837312d7ec3051e6b7f3dc6cde"
 PROTO = "k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
 PROTO_IN_SOURCE = "staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
 PROTO_LINES = 2287  # the file's length at SOURCE: a citation past it is a typo
-KEYS = {"proto", "kubelet", "function", "says"}
+KEYS = {"proto", "kubelet", "function", "at", "says"}
+REPOSITORY = "kubernetes/kubernetes"
 _LINES = re.compile(r"(\d+)(?:-(\d+))?")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 _COMMENT = re.compile(r"^\s*(//+)?\s?")
 
 
@@ -40,6 +44,7 @@ class Citation:
     lines: tuple[int, int] | None = None
     kubelet: str | None = None
     function: str | None = None
+    at: str | None = None
 
     @property
     def where(self) -> str:
@@ -47,7 +52,7 @@ class Citation:
         if self.lines is not None:
             first, last = self.lines
             return f"api.proto:{first}" if first == last else f"api.proto:{first}-{last}"
-        return f"kubelet {self.kubelet} {self.function}"
+        return f"kubelet {self.kubelet} {self.function} ({REPOSITORY}@{self.at})"
 
     def __str__(self) -> str:
         return f"{self.where}: {self.says}"
@@ -73,15 +78,17 @@ def _citation(entry: object) -> Citation:
     if ("proto" in entry) == ("kubelet" in entry):
         raise SpecError("a 'spec' citation names either 'proto' lines or a 'kubelet' file")
     if "proto" in entry:
-        if "function" in entry:
-            raise SpecError("'function' belongs to a 'kubelet' citation")
+        if "function" in entry or "at" in entry:
+            raise SpecError("'function' and 'at' belong to a 'kubelet' citation")
         return Citation(says, lines=_lines(entry["proto"]))
-    kubelet, function = entry.get("kubelet"), entry.get("function")
+    kubelet, function, at = entry.get("kubelet"), entry.get("function"), entry.get("at")
     if not isinstance(kubelet, str) or not kubelet.endswith(".go") or "/" not in kubelet:
         raise SpecError("'kubelet' must be a Go file's path in the Kubernetes tree")
     if not isinstance(function, str) or not function.strip():
         raise SpecError("a 'kubelet' citation names the 'function' that relies on the rule")
-    return Citation(says, kubelet=kubelet, function=function.strip())
+    if not isinstance(at, str) or not _COMMIT.fullmatch(at):
+        raise SpecError(f"a 'kubelet' citation names the {REPOSITORY} commit it was read 'at'")
+    return Citation(says, kubelet=kubelet, function=function.strip(), at=at)
 
 
 def _lines(value: object) -> tuple[int, int]:
