@@ -80,6 +80,43 @@ def _add_features_command(commands: argparse._SubParsersAction[argparse.Argument
     features.set_defaults(handler=_features)
 
 
+def _suites_readme(args: argparse.Namespace) -> int:
+    from harness.package_data import suites_dir
+    from harness.suite_readme import collect, render, update
+
+    generated = render(collect(suites_dir()))
+    path: Path | None = args.write or args.check
+    if path is None:
+        print(generated)
+        return 0
+    current = path.read_text()
+    wanted = update(current, generated)
+    if args.write:
+        path.write_text(wanted)
+    elif current != wanted:
+        print(f"{path} is stale: run cri-conformance suites-readme --write {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_suites_readme_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    readme = commands.add_parser(
+        "suites-readme",
+        help="the generated tables of suites/README.md: modules with their case counts, and the "
+        "rule each feature checks",
+        description="Prints the tables, or writes or checks them between the marker lines of a "
+        "README (suites/README.md in a checkout).",
+    )
+    where = readme.add_mutually_exclusive_group()
+    where.add_argument("--write", type=Path, metavar="README", help="update the tables in README")
+    where.add_argument(
+        "--check", type=Path, metavar="README", help="exit 1 when README's tables are stale"
+    )
+    readme.set_defaults(handler=_suites_readme)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from harness.replay import Target, replay
 
@@ -298,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(commands)
     _add_run_command(commands)
     _add_features_command(commands)
+    _add_suites_readme_command(commands)
     _add_replay_command(commands)
 
     shim = commands.add_parser(

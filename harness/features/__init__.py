@@ -27,7 +27,9 @@ A feature whose behaviour the CRI API states also has ``spec``: the api.proto li
 kubelet code where the proto is silent (``harness/features/spec.py`` pins the version).
 
 Each file keeps the basis texts under ``bases``, and citations shared by several features
-under ``specs``, as YAML anchors that features refer to.
+under ``specs``, as YAML anchors that features refer to. Its ``suites`` say what each module of
+the suite in that area covers; ``suites/README.md`` is generated from them
+(``harness/suite_readme.py``).
 """
 
 from __future__ import annotations
@@ -128,22 +130,68 @@ def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Fe
     )
 
 
-def load_area(path: Traversable) -> list[Feature]:
+@dataclass(frozen=True)
+class SuiteModule:
+    """A module of the suite, the area whose file describes it, and what it covers."""
+
+    name: str
+    area: str
+    covers: str
+
+
+def _area_data(path: Traversable) -> tuple[str, dict[str, object]]:
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or not isinstance(data.get("features"), dict):
         raise FeatureRegistryError(f"{path.name}: expected 'area' and a 'features' mapping")
     area, stem = data.get("area"), path.name.removesuffix(".yaml")
     if area != stem:
         raise FeatureRegistryError(f"{path.name}: 'area' must be {stem!r}, the file's name")
-    return [_feature(path, area, fid, entry) for fid, entry in data["features"].items()]
+    return stem, data
+
+
+def load_area(path: Traversable) -> list[Feature]:
+    area, data = _area_data(path)
+    features = data["features"]
+    assert isinstance(features, dict)  # _area_data checked it
+    return [_feature(path, area, fid, entry) for fid, entry in features.items()]
+
+
+def load_suites(path: Traversable) -> list[SuiteModule]:
+    """The ``suites`` of an area file: ``test_*.py`` names, each with what it covers."""
+    area, data = _area_data(path)
+    suites = data.get("suites", {})
+    if not isinstance(suites, dict):
+        raise FeatureRegistryError(f"{path.name}: 'suites' must map module names to text")
+    modules = []
+    for name in suites:
+        where = f"{path.name}: suites: {name}"
+        if not (isinstance(name, str) and name.startswith("test_") and name.endswith(".py")):
+            raise FeatureRegistryError(f"{where}: a module name is test_*.py")
+        modules.append(SuiteModule(name, area, " ".join(_text(where, suites, name).split())))
+    return modules
+
+
+def _area_files(directory: Traversable) -> list[Traversable]:
+    areas = [path for path in directory.iterdir() if path.name.endswith(".yaml")]
+    return sorted(areas, key=lambda area: area.name)
+
+
+def suite_modules(directory: Traversable = REGISTRY_DIR) -> list[SuiteModule]:
+    """Every module the area files describe, areas in file-name order; each named once."""
+    modules: dict[str, SuiteModule] = {}
+    for path in _area_files(directory):
+        for module in load_suites(path):
+            if module.name in modules:
+                raise FeatureRegistryError(f"{path.name}: {module.name} is in another file too")
+            modules[module.name] = module
+    return list(modules.values())
 
 
 @cache
 def registry(directory: Traversable = REGISTRY_DIR) -> dict[str, Feature]:
     """Every feature by id, areas in file-name order."""
     features: dict[str, Feature] = {}
-    areas = [path for path in directory.iterdir() if path.name.endswith(".yaml")]
-    for path in sorted(areas, key=lambda area: area.name):
+    for path in _area_files(directory):
         for feature in load_area(path):
             if feature.id in features:
                 raise FeatureRegistryError(f"{path.name}: {feature.id} is in another file too")
