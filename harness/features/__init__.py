@@ -34,11 +34,13 @@ the suite in that area covers; ``suites/README.md`` is generated from them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TypeVar
 
 import yaml
 
@@ -48,6 +50,7 @@ from harness.features.spec import Citation, SpecError, parse
 REGISTRY_DIR = resources.files("harness.features")
 SHAPES = ("single", "multi")
 KEYS = {"title", "shape", "level", "one_of", "basis", "calls", "spec"}
+_Named = TypeVar("_Named")
 
 
 class Level(StrEnum):
@@ -176,26 +179,33 @@ def _area_files(directory: Traversable) -> list[Traversable]:
     return sorted(areas, key=lambda area: area.name)
 
 
-def suite_modules(directory: Traversable = REGISTRY_DIR) -> list[SuiteModule]:
-    """Every module the area files describe, areas in file-name order; each named once."""
-    modules: dict[str, SuiteModule] = {}
+def _across_areas(
+    directory: Traversable,
+    load: Callable[[Traversable], list[_Named]],
+    name: Callable[[_Named], str],
+) -> dict[str, _Named]:
+    """What ``load`` reads from each area file, by name, areas in file-name order.
+
+    A name in two files is an error: a feature or module belongs to one area.
+    """
+    found: dict[str, _Named] = {}
     for path in _area_files(directory):
-        for module in load_suites(path):
-            if module.name in modules:
-                raise FeatureRegistryError(f"{path.name}: {module.name} is in another file too")
-            modules[module.name] = module
-    return list(modules.values())
+        for item in load(path):
+            if (key := name(item)) in found:
+                raise FeatureRegistryError(f"{path.name}: {key} is in another file too")
+            found[key] = item
+    return found
+
+
+def suite_modules(directory: Traversable = REGISTRY_DIR) -> list[SuiteModule]:
+    """Every module the area files describe, areas in file-name order."""
+    return list(_across_areas(directory, load_suites, lambda module: module.name).values())
 
 
 @cache
 def registry(directory: Traversable = REGISTRY_DIR) -> dict[str, Feature]:
     """Every feature by id, areas in file-name order."""
-    features: dict[str, Feature] = {}
-    for path in _area_files(directory):
-        for feature in load_area(path):
-            if feature.id in features:
-                raise FeatureRegistryError(f"{path.name}: {feature.id} is in another file too")
-            features[feature.id] = feature
+    features = _across_areas(directory, load_area, lambda feature: feature.id)
     groups = {f.one_of for f in features.values() if f.one_of}
     clash = groups & set(features)
     if clash:
