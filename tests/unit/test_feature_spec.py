@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
-from harness.features import FeatureRegistryError, Level, load_area, registry
+from harness.features import REGISTRY_DIR, FeatureRegistryError, Level, load_area, registry
 from harness.features.spec import PROTO_LINES, Citation, parse, unquoted
 
 PROTO = """\
@@ -93,3 +94,11 @@ def test_the_required_features_the_proto_states_cite_it() -> None:
     required = [f for f in features.values() if f.level is Level.REQUIRED]
     cited = [f for f in required if f.spec]
     assert len(cited) / len(required) > 0.85
+
+
+def test_every_shared_citation_is_used() -> None:
+    """A ``specs`` anchor nobody refers to is a citation no feature shows."""
+    for path in sorted(Path(REGISTRY_DIR).glob("*.yaml")):
+        text = path.read_text()
+        for anchor in re.findall(r"&(spec-[\w-]+)", text):
+            assert f"*{anchor}" in text, f"{path.name}: {anchor} is not used"
