@@ -2,15 +2,15 @@
 
 A feature's ``basis`` says in prose why it is required or optional; its ``spec`` points at the
 text a reader can check: lines of the CRI's ``api.proto``, or, where the proto is silent, the
-kubelet code that relies on the behaviour (file, function, and the commit ``at`` which it was
-read). Each citation carries ``says``:
-for the proto, words copied from the cited lines (``cri-conformance features --verify-spec
-api.proto`` checks them against a copy of the file); for the kubelet, what the code does.
+Kubernetes code the kubelet relies on (file, function, and the commit it was read ``at``).
+Each citation carries ``says``: for the proto, words copied from the cited lines
+(``cri-conformance features --verify-spec api.proto`` checks them against a copy of the file);
+for the kubelet, what the code does.
 
 Every proto citation is of one pinned source tree, ``SOURCE``: line numbers move between
 releases, so a citation without its version would be worse than none. Moving the pin means
-checking the proto citations again with ``--verify-spec``. A kubelet citation names its own
-commit of the Kubernetes repository, the one its function was read at.
+checking the proto citations again with ``--verify-spec``. The project keeps no copy of
+api.proto (it is Kubernetes' file); fetch the one at ``SOURCE`` to check.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The tree every citation is of: the Kubernetes repository, whose staging folder publishes
-# k8s.io/cri-api. This commit is on the way to v1.36 (PullImageResponse says "starting with
-# v1.36"); the stored copy read for the citations carried no release tag.
+# The tree every proto citation is of: the Kubernetes repository, whose staging folder
+# publishes k8s.io/cri-api. This commit is on the way to v1.36 (PullImageResponse says
+# "starting with v1.36"); the copy the citations were read from carried no release tag.
 SOURCE = "kubernetes/kubernetes@0268656aec06fe837312d7ec3051e6b7f3dc6cde"
 PROTO = "k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
 PROTO_IN_SOURCE = "staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
