@@ -32,6 +32,8 @@ def _features(args: argparse.Namespace) -> int:
     from harness.features import registry
     from harness.selection import Selection
 
+    if args.verify_spec:
+        return _verify_spec(args.verify_spec)
     chosen = Selection.parse(args.feature, args.area).chosen(registry())
     rows = [("ID", "LEVEL", "AREA", "SHAPE", "TITLE")]
     for feature in chosen:
@@ -45,6 +47,20 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_spec(proto: Path) -> int:
+    """Check every proto citation's words against a copy of api.proto; 1 when one is wrong."""
+    from harness.features import registry
+    from harness.features.spec import SOURCE, unquoted
+
+    text = proto.read_text()
+    cited = [(f.id, c) for f in registry().values() for c in f.spec if c.lines is not None]
+    wrong = [(feature, citation) for feature, citation in cited if unquoted(citation, text)]
+    for feature, citation in wrong:
+        print(f"{feature}: {citation.where} does not say {citation.says!r}")
+    print(f"{len(cited) - len(wrong)} of {len(cited)} api.proto citations found ({SOURCE})")
+    return 1 if wrong else 0
+
+
 def _add_features_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     features = commands.add_parser(
         "features",
@@ -54,7 +70,51 @@ def _add_features_command(commands: argparse._SubParsersAction[argparse.Argument
     )
     features.add_argument("--feature", metavar="ID[,ID]", help="feature ids or globs")
     features.add_argument("--area", metavar="NAME[,NAME]", help="areas or globs")
+    features.add_argument(
+        "--verify-spec",
+        type=Path,
+        metavar="API_PROTO",
+        help="check the registry's api.proto citations against this copy of api.proto "
+        "(of the version harness/features/spec.py pins) instead of listing",
+    )
     features.set_defaults(handler=_features)
+
+
+def _suites_readme(args: argparse.Namespace) -> int:
+    from harness.package_data import suites_dir
+    from harness.suite_readme import collect, render, update
+
+    generated = render(collect(suites_dir()))
+    path: Path | None = args.write or args.check
+    if path is None:
+        print(generated)
+        return 0
+    current = path.read_text()
+    wanted = update(current, generated)
+    if args.write:
+        path.write_text(wanted)
+    elif current != wanted:
+        print(f"{path} is stale: run cri-conformance suites-readme --write {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_suites_readme_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    readme = commands.add_parser(
+        "suites-readme",
+        help="the generated tables of suites/README.md: modules with their case counts, and the "
+        "rule each feature checks",
+        description="Prints the tables, or writes or checks them between the marker lines of a "
+        "README (suites/README.md in a checkout).",
+    )
+    where = readme.add_mutually_exclusive_group()
+    where.add_argument("--write", type=Path, metavar="README", help="update the tables in README")
+    where.add_argument(
+        "--check", type=Path, metavar="README", help="exit 1 when README's tables are stale"
+    )
+    readme.set_defaults(handler=_suites_readme)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -275,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(commands)
     _add_run_command(commands)
     _add_features_command(commands)
+    _add_suites_readme_command(commands)
     _add_replay_command(commands)
 
     shim = commands.add_parser(

@@ -1,7 +1,8 @@
-"""List queries the suites make again and again, reduced to the ids they compare."""
+"""List queries the suites make again and again, reduced to the ids they compare; unknown ids."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import grpc
@@ -9,6 +10,15 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
+
+
+def unknown_id() -> str:
+    """An id shaped like a runtime's (64 hex digits) that no object has, new at each call.
+
+    Random rather than one fixed value, so a runtime cannot special-case it and two runs on
+    one node never share it.
+    """
+    return secrets.token_hex(32)
 
 
 def container_ids(cri: CriClient, **filter_fields: Any) -> set[str]:

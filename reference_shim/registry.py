@@ -95,10 +95,6 @@ class Registry:
                     return record
         return None
 
-    def all_ids(self) -> set[str]:
-        with self.lock:
-            return set(self.pods) | set(self.containers)
-
     # -- writes -------------------------------------------------------------------------
 
     def save_pod(self, pod: PodRecord) -> None:

@@ -11,10 +11,10 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CallFailed, CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
+from harness.lookup import unknown_id
 from harness.probes import describe, exec_in, exec_ok, exec_outcome, shell_in
 from harness.security import secured, uid
 
-UNKNOWN_ID = "0" * 64
 MISSING_BINARY = "/no/such/binary"
 COMMAND_NOT_FOUND = 127  # POSIX: the exit status of a command that was not found
 # Seconds an ExecSync past its timeout may take beyond the timeout (api.proto: "Timeout in
@@ -170,4 +170,4 @@ def test_exec_in_a_container_that_is_not_running_is_refused(
 @pytest.mark.feature("container.exec-sync.not-found")
 def test_exec_in_an_unknown_container_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
-        cri.exec_sync(UNKNOWN_ID, ["true"], timeout=5)
+        cri.exec_sync(unknown_id(), ["true"], timeout=5)

@@ -9,11 +9,9 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
-from harness.lookup import assert_container_gone, container_ids
+from harness.lookup import assert_container_gone, container_ids, unknown_id
 from harness.probes import wait_for_file_in
 from harness.waiting import wait_for_container_state, wait_for_exit
-
-UNKNOWN_ID = "0" * 64
 
 
 @pytest.mark.feature("container.lifecycle")
@@ -141,13 +139,13 @@ def test_an_exited_container_cannot_be_started_again(
 @pytest.mark.feature("container.start.not-found")
 def test_starting_an_unknown_container_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
-        cri.start_container(UNKNOWN_ID)
+        cri.start_container(unknown_id())
 
 
 @pytest.mark.feature("container.status.not-found")
 def test_status_of_an_unknown_container_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
-        cri.container_status(UNKNOWN_ID)
+        cri.container_status(unknown_id())
 
 
 @pytest.mark.feature("container.create.refused-stopped-pod")
@@ -165,11 +163,11 @@ def test_creating_a_container_in_a_stopped_pod_is_refused(
 def test_creating_a_container_in_an_unknown_pod_is_refused(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
+    pod, missing_pod = make_pod(), unknown_id()
     config = make_container.config("orphan")
     with refused():
-        cri.create_container(UNKNOWN_ID, config, pod.config)
-    assert container_ids(cri, pod_sandbox_id=UNKNOWN_ID) == set()
+        cri.create_container(missing_pod, config, pod.config)
+    assert container_ids(cri, pod_sandbox_id=missing_pod) == set()
 
 
 @pytest.mark.feature("container.create.refused-duplicate-name")

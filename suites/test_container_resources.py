@@ -11,6 +11,7 @@ from harness.cgroups import read_limits
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
+from harness.lookup import unknown_id
 
 MIB = 1024 * 1024
 
@@ -105,4 +106,4 @@ def test_a_cpuset_is_reported_and_applied(
 @pytest.mark.feature("container.resources.update-not-found")
 def test_updating_an_unknown_container_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
-        cri.update_container_resources("0" * 64, api.LinuxContainerResources(cpu_shares=512))
+        cri.update_container_resources(unknown_id(), api.LinuxContainerResources(cpu_shares=512))

@@ -8,7 +8,6 @@ retries). Ids that never existed count as gone.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 
 import grpc
@@ -20,12 +19,8 @@ from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory
 from harness.image_store import present, pull_and_status
 from harness.images.catalog import TestImage
+from harness.lookup import unknown_id
 from harness.waiting import wait_for_exit
-
-
-def unknown_id() -> str:
-    """An id shaped like the runtime's (64 hex digits) that no object has."""
-    return secrets.token_hex(32)
 
 
 @pytest.mark.feature("idempotence.stop-pod-twice")

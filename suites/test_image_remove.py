@@ -15,6 +15,7 @@ import pytest
 from harness.client import CallFailed, CriClient
 from harness.image_store import listed, present, pull_and_status, references
 from harness.images.catalog import ImageCatalog, TestImage
+from harness.lookup import unknown_id
 
 AbsentImage = Callable[[str], TestImage]
 CONCURRENT_REMOVALS = 5
@@ -47,7 +48,7 @@ def test_removing_an_image_by_id_removes_it(cri: CriClient, absent_image: Absent
 @pytest.mark.feature("image.remove.missing")
 def test_removing_a_missing_image_is_not_an_error(cri: CriClient, images: ImageCatalog) -> None:
     cri.remove_image(images.busybox.tag_ref("cri-conformance-missing"))
-    cri.remove_image("sha256:" + "0" * 64)
+    cri.remove_image(f"sha256:{unknown_id()}")
 
 
 @pytest.mark.feature("image.remove.one-of-two-tags")

@@ -13,6 +13,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.lookup import unknown_id
 from harness.verbose_info import assert_json_values
 from harness.waiting import wait_for_exit, wait_until
 
@@ -83,7 +84,7 @@ def test_a_removed_pod_is_gone_from_status_and_list(cri: CriClient, make_pod: Po
 @pytest.mark.feature("pod.status.not-found")
 def test_status_of_an_unknown_pod_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
-        cri.pod_status("0" * 64)
+        cri.pod_status(unknown_id())
 
 
 @pytest.mark.feature("pod.status.verbose")

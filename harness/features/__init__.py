@@ -23,23 +23,34 @@ Levels decide what a runtime's answer may excuse:
   WebSocket): the group is one requirement, met when any of its features passes; each member is
   judged like an optional feature.
 
-Each file keeps the basis texts under ``bases`` as YAML anchors that features refer to.
+A feature whose behaviour the CRI API states also has ``spec``: the api.proto lines, or the
+kubelet code where the proto is silent (``harness/features/spec.py`` pins the version).
+
+Each file keeps the basis texts under ``bases``, and citations shared by several features
+under ``specs``, as YAML anchors that features refer to. Its ``suites`` say what each module of
+the suite in that area covers; ``suites/README.md`` is generated from them
+(``harness/suite_readme.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TypeVar
 
 import yaml
+
+from harness.features.spec import Citation, SpecError, parse
 
 # The area files ship in this package; read where it is installed.
 REGISTRY_DIR = resources.files("harness.features")
 SHAPES = ("single", "multi")
-KEYS = {"title", "shape", "level", "one_of", "basis", "calls"}
+KEYS = {"title", "shape", "level", "one_of", "basis", "calls", "spec"}
+_Named = TypeVar("_Named")
 
 
 class Level(StrEnum):
@@ -61,6 +72,7 @@ class Feature:
     level: Level
     basis: str
     one_of: str | None
+    spec: tuple[Citation, ...] = ()
 
     @property
     def excusable(self) -> bool:
@@ -104,6 +116,10 @@ def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Fe
         if level != Level.REQUIRED:
             raise FeatureRegistryError(f"{where}: 'one_of' groups alternatives of a required rule")
         one_of = _text(where, entry, "one_of")
+    try:
+        spec = parse(entry["spec"]) if "spec" in entry else ()
+    except SpecError as error:
+        raise FeatureRegistryError(f"{where}: {error}") from None
     return Feature(
         feature_id,
         area,
@@ -113,29 +129,83 @@ def _feature(path: Traversable, area: str, feature_id: str, entry: object) -> Fe
         Level(level),
         " ".join(basis.split()),
         one_of,
+        spec,
     )
 
 
-def load_area(path: Traversable) -> list[Feature]:
+@dataclass(frozen=True)
+class SuiteModule:
+    """A module of the suite, the area whose file describes it, and what it covers."""
+
+    name: str
+    area: str
+    covers: str
+
+
+def _area_data(path: Traversable) -> tuple[str, dict[str, object]]:
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict) or not isinstance(data.get("features"), dict):
         raise FeatureRegistryError(f"{path.name}: expected 'area' and a 'features' mapping")
     area, stem = data.get("area"), path.name.removesuffix(".yaml")
     if area != stem:
         raise FeatureRegistryError(f"{path.name}: 'area' must be {stem!r}, the file's name")
-    return [_feature(path, area, fid, entry) for fid, entry in data["features"].items()]
+    return stem, data
+
+
+def load_area(path: Traversable) -> list[Feature]:
+    area, data = _area_data(path)
+    features = data["features"]
+    assert isinstance(features, dict)  # _area_data checked it
+    return [_feature(path, area, fid, entry) for fid, entry in features.items()]
+
+
+def load_suites(path: Traversable) -> list[SuiteModule]:
+    """The ``suites`` of an area file: ``test_*.py`` names, each with what it covers."""
+    area, data = _area_data(path)
+    suites = data.get("suites", {})
+    if not isinstance(suites, dict):
+        raise FeatureRegistryError(f"{path.name}: 'suites' must map module names to text")
+    modules = []
+    for name in suites:
+        where = f"{path.name}: suites: {name}"
+        if not (isinstance(name, str) and name.startswith("test_") and name.endswith(".py")):
+            raise FeatureRegistryError(f"{where}: a module name is test_*.py")
+        modules.append(SuiteModule(name, area, " ".join(_text(where, suites, name).split())))
+    return modules
+
+
+def _area_files(directory: Traversable) -> list[Traversable]:
+    areas = [path for path in directory.iterdir() if path.name.endswith(".yaml")]
+    return sorted(areas, key=lambda area: area.name)
+
+
+def _across_areas(
+    directory: Traversable,
+    load: Callable[[Traversable], list[_Named]],
+    name: Callable[[_Named], str],
+) -> dict[str, _Named]:
+    """What ``load`` reads from each area file, by name, areas in file-name order.
+
+    A name in two files is an error: a feature or module belongs to one area.
+    """
+    found: dict[str, _Named] = {}
+    for path in _area_files(directory):
+        for item in load(path):
+            if (key := name(item)) in found:
+                raise FeatureRegistryError(f"{path.name}: {key} is in another file too")
+            found[key] = item
+    return found
+
+
+def suite_modules(directory: Traversable = REGISTRY_DIR) -> list[SuiteModule]:
+    """Every module the area files describe, areas in file-name order."""
+    return list(_across_areas(directory, load_suites, lambda module: module.name).values())
 
 
 @cache
 def registry(directory: Traversable = REGISTRY_DIR) -> dict[str, Feature]:
     """Every feature by id, areas in file-name order."""
-    features: dict[str, Feature] = {}
-    areas = [path for path in directory.iterdir() if path.name.endswith(".yaml")]
-    for path in sorted(areas, key=lambda area: area.name):
-        for feature in load_area(path):
-            if feature.id in features:
-                raise FeatureRegistryError(f"{path.name}: {feature.id} is in another file too")
-            features[feature.id] = feature
+    features = _across_areas(directory, load_area, lambda feature: feature.id)
     groups = {f.one_of for f in features.values() if f.one_of}
     clash = groups & set(features)
     if clash:

@@ -2,7 +2,9 @@
 
 It opens with each runtime's verdict. Features are rows grouped by area and shape, runtimes
 are columns, each cell is coloured by state and carries its reason (and what failed behind a
-declaration) as hover text (``title``); a legend and per-column totals follow.
+declaration) as hover text (``title``); a feature's name carries the rule it checks, its
+``spec`` citations from this harness' registry (or its basis when it has none). A legend and
+per-column totals follow.
 Two views of the grid: all features, and ``matrix.html#differences-only``, the rows where the
 runtimes disagree. The second is pure CSS (``:target`` hides the rows marked ``agree``), so
 the page needs no script and the view is a link people can share.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from harness.features import registry
+from harness.features.spec import SOURCE
 from harness.matrix.cells import BEST_FIRST, MEANING, Cell
 from harness.matrix.document import RUN_COLUMNS, SHAPE_TITLE, Matrix, now_iso, run_summary
 
@@ -142,6 +146,8 @@ def _grid(matrix: Matrix) -> ET.Element:
             row = ET.SubElement(group, "tr", {"data-feature": feature.id})
             row.set("class", "differ" if feature.runtimes_disagree(names) else "agree")
             header = ET.SubElement(row, "th", {"scope": "row", "class": "feature"})
+            if rule := _rule(feature.id):
+                header.set("title", rule)
             _text(header, "code", feature.id)
             _text(header, "span", feature.title, {"class": "title"})
             for name in names:
@@ -158,6 +164,23 @@ def _grid(matrix: Matrix) -> ET.Element:
     for name in names:
         _text(row, "td", str(sum(totals[name].values())), {"data-runtime": name})
     return table
+
+
+def _rule(feature_id: str) -> str:
+    """A row's hover: the citations of the rule it checks, else why it is required or optional.
+
+    Looked up in this harness' registry, as the verdict is: a matrix merged from older runs
+    shows today's citations; a feature the registry no longer has shows none.
+    """
+    feature = registry().get(feature_id)
+    if feature is None:
+        return ""
+    if not feature.spec:
+        return feature.basis
+    lines = [str(citation) for citation in feature.spec]
+    if any(citation.lines for citation in feature.spec):
+        lines.append(f"(api.proto lines of {SOURCE})")
+    return "\n".join(lines)
 
 
 def _cell(cell: Cell | None) -> ET.Element:

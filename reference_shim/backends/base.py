@@ -52,10 +52,6 @@ class Placement:
     def own_vm(cls, network: str) -> Placement:
         return cls(network=network)
 
-    @classmethod
-    def inside_vm(cls, vm_id: str, shared: frozenset[Namespace]) -> Placement:
-        return cls(inside=vm_id, shared=shared)
-
 
 @dataclass(frozen=True)
 class PortSpec:

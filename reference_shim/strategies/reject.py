@@ -1,10 +1,13 @@
-"""Strategy ``reject`` (phase 1): a pod is one VM and runs one live container at a time.
+"""Strategy ``reject`` (phase 1, single-container pods): one live container at a time per pod.
 
-The container runs inside the pod VM, so it has the pod's IP, hostname, port mappings and
-IPC. Containers that run one after another are allowed: init containers (each exits before
-the next is created) and a new attempt of a container after the previous one exited (a
-kubelet restart). A container created while another one of the pod is created or running
-would be a second workload in the VM, and is refused with UNIMPLEMENTED.
+The phases are the seed's plan for multi-container pods (``reference_shim.strategies``).
+
+A pod is one VM and runs one live container at a time. The container runs inside the pod VM, so
+it has the pod's IP, hostname, port mappings and IPC. Containers that run one after another are
+allowed: init containers (each exits before the next is created) and a new attempt of a
+container after the previous one exited (a kubelet restart). A container created while another
+one of the pod is created or running would be a second workload in the VM, and is refused with
+UNIMPLEMENTED.
 """
 
 from __future__ import annotations

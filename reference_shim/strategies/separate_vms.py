@@ -1,4 +1,6 @@
-"""Strategy ``separate-vms`` (phase 3, bridged VMs): a pod's containers are VMs of their own.
+"""Strategy ``separate-vms`` (phase 3, networking): a pod's containers are VMs of their own.
+
+The phases are the seed's plan for multi-container pods (``reference_shim.strategies``).
 
 The pod VM gets a network of the pod's own (when the backend can make one) and its IP is the
 pod IP. The pod VM runs one container at a time, as in ``reject``, so that a single-container

@@ -1,5 +1,7 @@
 """Strategy ``shared-vm`` (phase 2, consolidation): every container of a pod runs in the pod VM.
 
+The phases are the seed's plan for multi-container pods (``reference_shim.strategies``).
+
 Each container keeps its own image, root filesystem, environment, user, resources, mounts,
 logs, exec and lifecycle, but shares the pod VM's network (so ``localhost`` reaches the
 others and the pod IP is everyone's), IPC and UTS namespaces, and its PID namespace when it

@@ -59,6 +59,7 @@ class Dom(HTMLParser):
         self.legend: list[str] = []
         self.totals: dict[tuple[str, str], str] = {}
         self.columns: list[str] = []
+        self.rules: list[str] = []  # the hover of each feature's name, in row order
         self._state = ""
         self._capture: dict[str, str] | None = None
         self._text: list[str] = []
@@ -71,6 +72,8 @@ class Dom(HTMLParser):
             self.legend.append(found["data-state"])
         if tag == "td" and found.get("class", "").startswith("cell"):
             self.cells.append(found)
+        if tag == "th" and found.get("class") == "feature":
+            self.rules.append(found.get("title", ""))
         if tag in ("td", "th") and "data-runtime" in found:
             self._capture = found
             self._text = []
@@ -105,6 +108,7 @@ def test_chromium_renders_the_grid_totals_and_legend(chromium: list[str], page: 
     assert dom.totals[("skip", "containerd")] == "1"
     assert dom.totals[("fail", "shim")] == "1"
     assert dom.totals[("all", "shim")] == "5"
+    assert dom.rules[0].startswith("api.proto:28-29: RunPodSandbox creates"), dom.rules
 
 
 def test_chromium_takes_a_screenshot_for_people(chromium: list[str], page: Path) -> None:

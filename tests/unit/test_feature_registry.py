@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.features import FeatureRegistryError, Level, load_area, registry, requirements
+from harness.features import (
+    FeatureRegistryError,
+    Level,
+    load_area,
+    load_suites,
+    registry,
+    requirements,
+    suite_modules,
+)
 
 
 def test_the_shipped_registry_loads_with_areas_from_file_names() -> None:
@@ -66,3 +74,24 @@ def test_the_area_must_match_the_file_name(tmp_path: Path) -> None:
     path.write_text("area: container\nfeatures: {}\n")
     with pytest.raises(FeatureRegistryError, match="file's name"):
         load_area(path)
+
+
+@pytest.mark.parametrize(
+    ("suites", "complaint"),
+    [
+        ("[test_pod.py]", "must map module names"),
+        ("{pod.py: x}", "test_\\*.py"),
+        ("{test_a.py: ''}", "non-empty"),
+    ],
+)
+def test_a_malformed_suites_entry_is_refused(tmp_path: Path, suites: str, complaint: str) -> None:
+    path = tmp_path / "pod.yaml"
+    path.write_text(f"area: pod\nsuites: {suites}\nfeatures: {{}}\n")
+    with pytest.raises(FeatureRegistryError, match=complaint):
+        load_suites(path)
+
+
+def test_each_suite_module_is_described_once_with_its_area() -> None:
+    modules = {module.name: module for module in suite_modules()}
+    assert modules["test_pod_list.py"].area == "pod"
+    assert modules["test_pod_list.py"].covers.startswith("list entries, all states")

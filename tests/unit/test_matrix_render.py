@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 
+from harness.features.spec import SOURCE
 from harness.matrix.document import Matrix, RuntimeRun
 from harness.matrix.render_html import render_html
 from harness.matrix.render_markdown import render_markdown
@@ -174,3 +175,20 @@ def test_html_hides_a_whole_group_whose_rows_all_agree(
         if tag == "tbody" and "data-area" in attrs
     ]
     assert groups == ["agree", "agree", "agree"], "one runtime never disagrees with itself"
+
+
+def test_html_feature_names_carry_the_rule_they_check_on_hover(
+    two_runtime_matrix: Matrix,
+) -> None:
+    rules, row = {}, ""
+    for tag, attrs, _ in parsed(two_runtime_matrix).found:
+        if tag == "tr":
+            row = attrs.get("data-feature", "")
+        elif tag == "th" and attrs.get("class") == "feature":
+            rules[row] = attrs.get("title", "")
+    assert rules["pod.lifecycle"].splitlines() == [
+        "api.proto:28-29: RunPodSandbox creates and starts a pod-level sandbox. Runtimes must "
+        "ensure the sandbox is in the ready state on success.",
+        f"(api.proto lines of {SOURCE})",
+    ]
+    assert rules["pod.dns"] == "", "a feature the registry lacks has no rule to show"

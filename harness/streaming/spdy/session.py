@@ -97,10 +97,6 @@ class Stream:
             parts.append(chunk)
         return b"".join(parts)
 
-    @property
-    def remote_done(self) -> bool:
-        return self._remote_done
-
     def _deliver(self, data: bytes, fin: bool) -> None:
         """On the session's reader: hold ``data`` for ``read``, waiting while the stream
         holds more than ``MAX_BUFFERED``; a peer that hangs up meanwhile ends the session."""

@@ -120,12 +120,6 @@ class CliDouble:
             {**self._read("registry.json", {}), name: image_document(name, number, config)},
         )
 
-    def store_image(self, name: str, number: int, config: dict[str, Any] | None = None) -> None:
-        """Put an image in the local store, as if pulled."""
-        self._write(
-            "images.json", [*self._read("images.json", []), image_document(name, number, config)]
-        )
-
     def workload_prints(self, vm_id: str, stream: str, text: str) -> None:
         with (self.root / "containers" / vm_id / "emit.jsonl").open("a") as queued:
             queued.write(json.dumps({"stream": stream, "data": text}) + "\n")
