@@ -1,4 +1,4 @@
-"""The GitHub action's script (ci/github/conformance), run as the action runs it: the wheel
+"""The GitHub action's script (ci/conformance), run as the action runs it: the wheel
 installed into a fresh virtualenv, the suite run against containerd, the verdict and the
 matrix appended to a GITHUB_STEP_SUMMARY file, the outputs written to GITHUB_OUTPUT."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from installed_wheel import REPO, build_wheel, clean_environment, offline_wheelhouse
 
-SCRIPT = REPO / "ci" / "github" / "conformance"
+SCRIPT = REPO / "ci" / "conformance"
 
 
 class Action:
