@@ -86,17 +86,29 @@ def test_the_run_step_writes_the_verdict_and_matrix_into_the_summary(
 def test_a_failed_run_still_says_so_in_the_summary(action: Action, tmp_path: Path) -> None:
     action.summary.write_text("earlier step\n")
     action.outputs.unlink(missing_ok=True)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "matrix.md").write_text("an earlier job's matrix\n")
     done = action.step(
         "run",
         CRI_ENDPOINT=f"unix://{tmp_path}/no-such.sock",
-        CRI_REPORT_DIR=str(tmp_path / "reports"),
+        CRI_REPORT_DIR=str(reports),
+        CRI_PYTEST_ARGS="-p no:cacheprovider",
     )
     assert done.returncode != 0
     summary = action.summary.read_text()
     assert summary.startswith("earlier step\n## CRI conformance: runtime\n")  # appended
     assert f"exit status {done.returncode}" in summary
+    assert "an earlier job's matrix" not in summary
+    assert "No matrix was written" in summary
     assert action.output()["exit-code"] == str(done.returncode)
-    assert action.output()["conformant"] in {"no", "unknown"}
+    assert action.output()["conformant"] == "unknown"
+
+
+def test_pytest_arguments_that_do_not_split_are_refused(action: Action) -> None:
+    done = action.step("run", CRI_ENDPOINT="unix:///nonexistent.sock", CRI_PYTEST_ARGS="-k 'a")
+    assert done.returncode == 2
+    assert "cannot be split" in done.stderr
 
 
 def test_the_run_step_needs_an_endpoint(action: Action) -> None:
