@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -49,11 +50,11 @@ class Built:
 
 
 def build(output: Path) -> Built:
-    lines = run([str(SCRIPT), "build", str(output)], REPO, PYTHON=sys.executable).split()
-    reference, digest = lines[-2:]
-    layout, tag = reference.rsplit(":", 1)
-    assert Path(layout) == output
-    return Built(output, tag, digest)
+    """Build into ``output``: the script prints LAYOUT:TAG, then the manifest digest."""
+    printed = run([str(SCRIPT), "build", str(output)], REPO, PYTHON=sys.executable)
+    found = re.search(rf"^{re.escape(str(output))}:(\S+)\n(sha256:[0-9a-f]{{64}})$", printed, re.M)
+    assert found, printed
+    return Built(output, found[1], found[2])
 
 
 @pytest.fixture(scope="module")
