@@ -91,14 +91,19 @@ class Installed:
         return run([self.bin(command[0]), *command[1:]], cwd or self.workdir, **env)
 
 
-def install(root: Path) -> Installed:
-    """Build the wheel and install it, with its constraints, into ``root/venv``."""
+def offline_wheelhouse() -> Path:
+    """The wheelhouse, which must be complete: tests install from it, never from the index."""
     house = wheelhouse()
     assert (house / "complete").exists(), (
         f"no wheelhouse at {house}: `scripts/run tests` downloads it before the tests "
         "(or: python tests/integration/installed_wheel.py)"
     )
-    offline = ["--no-index", "--find-links", str(house)]
+    return house
+
+
+def build_wheel(root: Path) -> Path:
+    """The wheel of this checkout, built offline into ``root/dist``."""
+    offline = ["--no-index", "--find-links", str(offline_wheelhouse())]
     # Built from a copy: setuptools writes into the source tree, and the checkout stays as is.
     source = root / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
@@ -106,6 +111,13 @@ def install(root: Path) -> Installed:
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *offline]
     run([*pip, "-w", str(dist), str(source)], cwd=root)
     (wheel,) = dist.glob("cri_conformance-*.whl")
+    return wheel
+
+
+def install(root: Path) -> Installed:
+    """Build the wheel and install it, with its constraints, into ``root/venv``."""
+    wheel = build_wheel(root)
+    offline = ["--no-index", "--find-links", str(offline_wheelhouse())]
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)], cwd=root)
     install_command = [str(venv / "bin" / "pip"), "install", "--quiet", *offline]
