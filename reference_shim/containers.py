@@ -11,7 +11,7 @@ from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
 from reference_shim.cri.records import ContainerRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, NotFound
 from reference_shim.sync import mark_started, sync_container
 

@@ -9,7 +9,7 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.backends.base import ImageBackend, ImageInfo
 from reference_shim.convert import verbose_info
 from reference_shim.cri import validation
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 from reference_shim.errors import InvalidArgument
 
 

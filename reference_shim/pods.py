@@ -13,7 +13,7 @@ from reference_shim.containers import Containers
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, specs, unhonoured, validation
 from reference_shim.cri.records import PodRecord
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
 from reference_shim.sync import sync_pod
 

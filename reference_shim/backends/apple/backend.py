@@ -50,7 +50,7 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.cri.specs import CONTAINER_ID_LABEL, KIND_LABEL
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 from reference_shim.errors import (
     BackendError,
     BackendUnavailable,

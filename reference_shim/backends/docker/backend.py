@@ -52,7 +52,7 @@ from reference_shim.backends.docker.translate import (
     resource_args,
 )
 from reference_shim.backends.labels import owner_filter, owner_labels
-from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.timestamps import parse_rfc3339_nano
 from reference_shim.errors import BackendError, CommandNotStarted, DeadlineExceeded
 
 log = logging.getLogger(__name__)

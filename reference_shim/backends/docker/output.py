@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from reference_shim.backends.base import OutputRecord
-from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.timestamps import parse_rfc3339_nano
 
 
 def parse_message(message: bytes, stream: str) -> OutputRecord | None:
