@@ -1,26 +1,56 @@
-"""How a pod with several containers maps onto VMs (the seed's three phases)."""
+"""How a pod with several containers maps onto VMs (the seed's three phases).
+
+``STRATEGIES`` is the one list of strategy names: the shim's ``--strategy`` choices, the
+harness' ``--cri-shim-strategy`` and the matrix runner's ``embedded:<strategy>`` come from it.
+Each strategy names the backend capabilities it needs; ``strategy_named`` refuses a backend
+that lacks one, so an impossible pair stops the shim at start, not at a pod's second container.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
-from reference_shim.backends.base import VmBackend
+from reference_shim.backends.base import Capability, VmBackend
 from reference_shim.strategies.base import Strategy
 from reference_shim.strategies.reject import RejectStrategy
 from reference_shim.strategies.separate_vms import SeparateVmsStrategy
 from reference_shim.strategies.shared_vm import SharedVmStrategy
 
-_STRATEGIES: dict[str, Callable[[VmBackend], Strategy]] = {
+
+class StrategyKind(Protocol):
+    """A strategy class: what it needs of a backend, and how to make one for a backend."""
+
+    needs: frozenset[Capability]
+
+    def __call__(self, backend: VmBackend) -> Strategy: ...
+
+
+STRATEGIES: dict[str, StrategyKind] = {
     "reject": RejectStrategy,
     "shared-vm": SharedVmStrategy,
     "separate-vms": SeparateVmsStrategy,
 }
 
 
+class ImpossiblePair(ValueError):
+    """The strategy needs a capability the backend lacks."""
+
+
+def possible_with(backend: VmBackend) -> list[str]:
+    """The strategies whose needs ``backend`` meets."""
+    return [name for name, kind in STRATEGIES.items() if kind.needs <= backend.capabilities]
+
+
 def strategy_named(name: str, backend: VmBackend) -> Strategy:
-    try:
-        return _STRATEGIES[name](backend)
-    except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r}: choose one of {', '.join(_STRATEGIES)}"
-        ) from None
+    """The strategy ``name`` over ``backend``; ``ImpossiblePair`` when it cannot run there."""
+    kind = STRATEGIES.get(name)
+    if kind is None:
+        raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+    missing = kind.needs - backend.capabilities
+    if missing:
+        lacking = "; and that ".join(sorted(capability.value for capability in missing))
+        raise ImpossiblePair(
+            f"strategy {name!r} needs a backend that {lacking}; the {backend.name} backend does "
+            f"not (strategies it can run: {', '.join(possible_with(backend)) or 'none'})"
+        )
+    return kind(backend)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from reference_shim.backends.base import (
+    Capability,
     ExecResult,
     FsUsage,
     ImageInfo,
@@ -111,6 +112,7 @@ class FakeVmBackend:
 
     name = "fake"
     models_pods = False
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.SHARED_POD_VM})
 
     def __init__(self) -> None:
         self.images = FakeImages()
@@ -165,9 +167,16 @@ class FakeVmBackend:
             self.changed.notify_all()
 
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        assert timeout > 0, "the contract's stop() kills at once instead"
+        self._end(vm_id, 143)
+
+    def kill_vm(self, vm_id: str) -> None:
+        self._end(vm_id, 137)
+
+    def _end(self, vm_id: str, code: int) -> None:
         vm = self.vms.get(vm_id)
         if vm is not None and vm.state is VmState.RUNNING:
-            self.exit(vm_id, 137 if timeout == 0 else 143)
+            self.exit(vm_id, code)
 
     def remove_vm(self, vm_id: str) -> None:
         with self.changed:
@@ -240,6 +249,8 @@ class FakeVmBackend:
 
 class FakeBackend(FakeVmBackend):
     """A backend that can also give each pod a network of its own (like Docker)."""
+
+    capabilities = frozenset(Capability)
 
     def __init__(self) -> None:
         super().__init__()
