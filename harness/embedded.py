@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.endpoints import EndpointError, Endpoints
+from reference_shim import launcher
 
-STRATEGIES = ("reject", "shared-vm", "separate-vms")
-BACKENDS = ("auto", "docker", "apple")
+# The shim's registries hold the names (reference_shim.strategies and .backends).
+STRATEGIES = launcher.STRATEGY_NAMES
+BACKENDS = launcher.BACKEND_CHOICES
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,7 @@ class EmbeddedShim:
     @property
     def resolved_backend(self) -> str:
         """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-        from reference_shim.config import resolve_backend
-
-        return resolve_backend(self.backend)
+        return launcher.resolve_backend(self.backend)
 
     @property
     def profile_name(self) -> str:
@@ -64,28 +64,26 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
             f"embedded reference shim ({shim.strategy}): {problem}, or test a runtime of your "
             "own with --cri-endpoint"
         )
-    from reference_shim.launcher import LaunchError, ShimLauncher
-
     try:
-        launcher = ShimLauncher(
+        started = launcher.ShimLauncher(
             backend=shim.resolved_backend,
             strategy=shim.strategy,
             state_dir=shared_dir / "shim-state",
             pod_image=pod_image,
         ).start()
-    except LaunchError as error:
+    except launcher.LaunchError as error:
         raise EndpointError(f"embedded reference shim ({shim.strategy}): {error}") from None
     record.write_text(
         json.dumps(
             {
-                "endpoint": launcher.endpoint,
-                "pid": launcher.pid,
-                "workdir": str(launcher.socket.parent),
-                "stderr": str(launcher.stderr_path),
+                "endpoint": started.endpoint,
+                "pid": started.pid,
+                "workdir": str(started.socket.parent),
+                "stderr": str(started.stderr_path),
             }
         )
     )
-    return Endpoints(launcher.endpoint, launcher.endpoint, "embedded reference shim")
+    return Endpoints(started.endpoint, started.endpoint, "embedded reference shim")
 
 
 def stop(shared_dir: Path, grace: float = 15.0) -> None:
