@@ -309,9 +309,9 @@ class DockerBackend:
                 stream=True,
                 follow=True,
                 timestamps=True,
-                since=since // 1_000_000_000 or None,  # whole seconds; newer records are kept
+                since=since // 1_000_000_000 or None,  # whole seconds: DockerOutput cuts finer
             )
-        return DockerOutput(response, stream, tty)
+        return DockerOutput(response, stream, tty, since)
 
     def stats(self, vm_id: str) -> VmStats | None:
         with docker_errors(f"stats of VM {vm_id[:12]}"):
