@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.endpoints import EndpointError, Endpoints
-from reference_shim import launcher
+from reference_shim import backends as shim_backends
+from reference_shim import strategies as shim_strategies
 
-# The shim's registries hold the names (reference_shim.strategies and .backends).
-STRATEGIES = launcher.STRATEGY_NAMES
-BACKENDS = launcher.BACKEND_CHOICES
+# The names come from the shim's registries, the one list of each: two modules of the standard
+# library's imports only, so reading them loads none of the shim.
+STRATEGIES = tuple(shim_strategies.STRATEGIES)
+BACKENDS = (shim_backends.AUTO, *shim_backends.BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class EmbeddedShim:
     @property
     def resolved_backend(self) -> str:
         """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-        return launcher.resolve_backend(self.backend)
+        return shim_backends.resolve_backend(self.backend)
 
     @property
     def profile_name(self) -> str:
@@ -64,14 +66,16 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
             f"embedded reference shim ({shim.strategy}): {problem}, or test a runtime of your "
             "own with --cri-endpoint"
         )
+    from reference_shim.launcher import LaunchError, ShimLauncher
+
     try:
-        started = launcher.ShimLauncher(
+        started = ShimLauncher(
             backend=shim.resolved_backend,
             strategy=shim.strategy,
             state_dir=shared_dir / "shim-state",
             pod_image=pod_image,
         ).start()
-    except launcher.LaunchError as error:
+    except LaunchError as error:
         raise EndpointError(f"embedded reference shim ({shim.strategy}): {error}") from None
     record.write_text(
         json.dumps(

@@ -21,22 +21,10 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
-from reference_shim.backends import AUTO, BACKENDS, backend_package, resolve_backend
+from reference_shim.backends import backend_package
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.config import DEFAULT_POD_IMAGE, ShimConfig
-from reference_shim.strategies import STRATEGIES
 
-# What the harness uses of the shim: it reaches the shim only through this module.
-__all__ = [
-    "BACKEND_CHOICES",
-    "STRATEGY_NAMES",
-    "LaunchError",
-    "ShimLauncher",
-    "resolve_backend",
-]
-
-STRATEGY_NAMES = tuple(STRATEGIES)
-BACKEND_CHOICES = (AUTO, *BACKENDS)
 _STDERR_TAIL_LINES = 20
 _POLL_S = 0.1
 

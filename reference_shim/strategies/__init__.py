@@ -2,19 +2,26 @@
 
 ``STRATEGIES`` is the one list of strategy names: the shim's ``--strategy`` choices, the
 harness' ``--cri-shim-strategy`` and the matrix runner's ``embedded:<strategy>`` come from it.
-Each strategy names the backend capabilities it needs; ``strategy_named`` refuses a backend
-that lacks one, so an impossible pair stops the shim at start, not at a pod's second container.
+Each name gives the class (``module:Class``), imported only when asked for, so the list costs
+nothing to read (the command lines read it before anything runs). Each strategy names the
+backend capabilities it needs; ``strategy_named`` refuses a backend that lacks one, so an
+impossible pair stops the shim at start, not at a pod's second container.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from typing import TYPE_CHECKING, Protocol, cast
 
-from reference_shim.backends.base import Capability, VmBackend
-from reference_shim.strategies.base import Strategy
-from reference_shim.strategies.reject import RejectStrategy
-from reference_shim.strategies.separate_vms import SeparateVmsStrategy
-from reference_shim.strategies.shared_vm import SharedVmStrategy
+if TYPE_CHECKING:
+    from reference_shim.backends.base import Capability, VmBackend
+    from reference_shim.strategies.base import Strategy
+
+STRATEGIES: dict[str, str] = {
+    "reject": "reference_shim.strategies.reject:RejectStrategy",
+    "shared-vm": "reference_shim.strategies.shared_vm:SharedVmStrategy",
+    "separate-vms": "reference_shim.strategies.separate_vms:SeparateVmsStrategy",
+}
 
 
 class StrategyKind(Protocol):
@@ -25,27 +32,28 @@ class StrategyKind(Protocol):
     def __call__(self, backend: VmBackend) -> Strategy: ...
 
 
-STRATEGIES: dict[str, StrategyKind] = {
-    "reject": RejectStrategy,
-    "shared-vm": SharedVmStrategy,
-    "separate-vms": SeparateVmsStrategy,
-}
-
-
 class ImpossiblePair(ValueError):
     """The strategy needs a capability the backend lacks."""
 
 
+def strategy_kind(name: str) -> StrategyKind:
+    try:
+        module, _, attribute = STRATEGIES[name].partition(":")
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}"
+        ) from None
+    return cast("StrategyKind", getattr(importlib.import_module(module), attribute))
+
+
 def possible_with(backend: VmBackend) -> list[str]:
     """The strategies whose needs ``backend`` meets."""
-    return [name for name, kind in STRATEGIES.items() if kind.needs <= backend.capabilities]
+    return [name for name in STRATEGIES if strategy_kind(name).needs <= backend.capabilities]
 
 
 def strategy_named(name: str, backend: VmBackend) -> Strategy:
     """The strategy ``name`` over ``backend``; ``ImpossiblePair`` when it cannot run there."""
-    kind = STRATEGIES.get(name)
-    if kind is None:
-        raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+    kind = strategy_kind(name)
     missing = kind.needs - backend.capabilities
     if missing:
         lacking = "; and that ".join(sorted(capability.value for capability in missing))
