@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def build(config: ShimConfig, instance: str) -> Built:
     from reference_shim.backends.apple.backend import AppleBackend
     from reference_shim.backends.apple.cli import AppleCli
-    from reference_shim.streaming.apple import AppleStreaming
+    from reference_shim.backends.apple.streaming import AppleStreaming
 
     backend = AppleBackend(AppleCli(config.container_cli), config.state_dir / "apple", instance)
     return Built(backend, AppleStreaming(backend))

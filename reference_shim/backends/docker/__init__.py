@@ -19,7 +19,7 @@ PING_TIMEOUT_S = 5
 
 def build(config: ShimConfig, instance: str) -> Built:
     from reference_shim.backends.docker.backend import DockerBackend
-    from reference_shim.streaming.docker import DockerStreaming
+    from reference_shim.backends.docker.streaming import DockerStreaming
 
     host = docker_host(config.docker_host)
     return Built(DockerBackend(host, instance), DockerStreaming(host))
