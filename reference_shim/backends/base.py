@@ -22,6 +22,8 @@ What every backend promises, whatever it runs on (``tests/contract`` checks each
   raise ``NotFound``;
 - stop, kill and remove are idempotent: a VM already stopped (or gone) is left as it is;
 - a workload's exit code is its own, and 137 (128 + SIGKILL) once it was killed;
+- ``exec_sync`` answers the command's exit code and output, and ``FailedPrecondition`` in a VM
+  that does not run;
 - what a workload writes comes back from ``read_output`` as ``OutputRecord`` values, one per
   line, in order;
 - the stop-timeout rule is ``stop``'s, here, not each backend's.
