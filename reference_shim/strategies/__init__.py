@@ -1,12 +1,4 @@
-"""How a pod with several containers maps onto VMs (the seed's three phases).
-
-``STRATEGIES`` is the one list of strategy names: the shim's ``--strategy`` choices, the
-harness' ``--cri-shim-strategy`` and the matrix runner's ``embedded:<strategy>`` come from it.
-Each name gives the class (``module:Class``), imported only when asked for, so the list costs
-nothing to read (the command lines read it before anything runs). Each strategy names the
-backend capabilities it needs; ``strategy_named`` refuses a backend that lacks one, so an
-impossible pair stops the shim at start, not at a pod's second container.
-"""
+"""How a pod with several containers maps onto VMs (the seed's three phases)."""
 
 from __future__ import annotations
 
@@ -17,6 +9,12 @@ if TYPE_CHECKING:
     from reference_shim.backends.base import Capability, VmBackend
     from reference_shim.strategies.base import Strategy
 
+# The one list of strategy names: the shim's ``--strategy`` choices, the harness'
+# ``--cri-shim-strategy`` and the matrix runner's ``embedded:<strategy>`` come from it. Each name
+# gives its class (``module:Class``), imported only when asked for, so reading the list costs
+# nothing (the command lines read it before anything runs). Each strategy names the backend
+# capabilities it needs: ``strategy_named`` refuses a backend that lacks one, so an impossible
+# pair stops the shim at start, not at a pod's second container.
 STRATEGIES: dict[str, str] = {
     "reject": "reference_shim.strategies.reject:RejectStrategy",
     "shared-vm": "reference_shim.strategies.shared_vm:SharedVmStrategy",
