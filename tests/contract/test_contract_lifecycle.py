@@ -11,11 +11,11 @@ from reference_shim.errors import FailedPrecondition, NotFound
 RUNS = Script()  # runs until stopped
 
 
-@pytest.fixture(params=["never made", "removed"])
+@pytest.fixture(params=["never made", "removed", "removed pod VM"])
 def unknown(request: pytest.FixtureRequest, driver: Driver) -> str:
     if request.param == "never made":
         return driver.unknown_id
-    vm_id = driver.run(RUNS)
+    vm_id = driver.run(RUNS) if request.param == "removed" else driver.pod()[1]
     driver.backend.remove_vm(vm_id)
     return vm_id
 
