@@ -23,7 +23,7 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from reference_shim.backends import backend_package
 from reference_shim.backends.docker.host import docker_host
-from reference_shim.config import DEFAULT_POD_IMAGE, ShimConfig
+from reference_shim.config import CONTAINER_CLI_ENV, DEFAULT_POD_IMAGE, ShimConfig
 
 _STDERR_TAIL_LINES = 20
 _POLL_S = 0.1
@@ -100,7 +100,8 @@ class ShimLauncher:
         return ShimConfig(
             socket=self.socket, state_dir=self.state_dir, backend=self.backend,
             strategy=self.strategy, docker_host=self.docker_host, pod_image=self.pod_image,
-            log_level=self.log_level, container_cli=self.container_cli or "container",
+            log_level=self.log_level,
+            container_cli=self.container_cli or os.environ.get(CONTAINER_CLI_ENV, "container"),
         )  # fmt: skip
 
     def start(self) -> ShimLauncher:
