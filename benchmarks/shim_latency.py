@@ -28,8 +28,9 @@ from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
 from harness.resources import ResourceTracker
 from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.host import docker_host
-from reference_shim.config import DEFAULT_POD_IMAGE, STRATEGIES
+from reference_shim.config import DEFAULT_POD_IMAGE
 from reference_shim.launcher import ShimLauncher
+from reference_shim.strategies import STRATEGIES
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContainer",
@@ -162,7 +163,7 @@ def report(shim: Timings, raw: Timings) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--strategy", choices=STRATEGIES, default="reject")
+    parser.add_argument("--strategy", choices=tuple(STRATEGIES), default="reject")
     args = parser.parse_args()
     ownership = RunOwnership(new_run_id())
     api = docker.APIClient(base_url=docker_host(), version="auto")

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.endpoints import EndpointError, Endpoints
+from reference_shim import backends as shim_backends
+from reference_shim import strategies as shim_strategies
 
-STRATEGIES = ("reject", "shared-vm", "separate-vms")
-BACKENDS = ("auto", "docker", "apple")
+# The names come from the shim's registries, the one list of each: two modules of the standard
+# library's imports only, so reading them loads none of the shim.
+STRATEGIES = tuple(shim_strategies.STRATEGIES)
+BACKENDS = (shim_backends.AUTO, *shim_backends.BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,7 @@ class EmbeddedShim:
     @property
     def resolved_backend(self) -> str:
         """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-        from reference_shim.config import resolve_backend
-
-        return resolve_backend(self.backend)
+        return shim_backends.resolve_backend(self.backend)
 
     @property
     def profile_name(self) -> str:
@@ -67,7 +69,7 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
     from reference_shim.launcher import LaunchError, ShimLauncher
 
     try:
-        launcher = ShimLauncher(
+        started = ShimLauncher(
             backend=shim.resolved_backend,
             strategy=shim.strategy,
             state_dir=shared_dir / "shim-state",
@@ -78,14 +80,14 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
     record.write_text(
         json.dumps(
             {
-                "endpoint": launcher.endpoint,
-                "pid": launcher.pid,
-                "workdir": str(launcher.socket.parent),
-                "stderr": str(launcher.stderr_path),
+                "endpoint": started.endpoint,
+                "pid": started.pid,
+                "workdir": str(started.socket.parent),
+                "stderr": str(started.stderr_path),
             }
         )
     )
-    return Endpoints(launcher.endpoint, launcher.endpoint, "embedded reference shim")
+    return Endpoints(started.endpoint, started.endpoint, "embedded reference shim")
 
 
 def stop(shared_dir: Path, grace: float = 15.0) -> None:

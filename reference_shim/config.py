@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_shim.backends import AUTO, BACKENDS, resolve_backend
+from reference_shim.strategies import STRATEGIES
+
 DEFAULT_POD_IMAGE = "127.0.0.1:5000/cri-conformance/pause:3.9"
-BACKENDS = ("auto", "docker", "apple")
-STRATEGIES = ("reject", "shared-vm", "separate-vms")
 CONTAINER_CLI_ENV = "CRI_SHIM_CONTAINER_CLI"
 STREAMING_STALL_TIMEOUT_S = 4 * 3600.0
 """kubelet's and containerd's default streaming idle timeout (``streaming-connection-idle-timeout``,
 ``stream_idle_timeout``)."""
-
-
-def resolve_backend(name: str, platform: str | None = None, cli: str = "container") -> str:
-    """``auto`` means Apple's CLI on a Mac that has it, Docker everywhere else."""
-    if name != "auto":
-        return name
-    if (platform or sys.platform) == "darwin" and shutil.which(cli):
-        return "apple"
-    return "docker"
 
 
 @dataclass(frozen=True)
@@ -55,14 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=BACKENDS,
-        default="auto",
+        choices=(AUTO, *BACKENDS),
+        default=AUTO,
         help="what a VM is: docker = a Docker container, apple = an Apple `container` VM "
         "(macOS); auto = apple on a Mac with Apple's container CLI, docker elsewhere",
     )
     parser.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=tuple(STRATEGIES),
         default="reject",
         help="how pods with several containers map onto VMs",
     )

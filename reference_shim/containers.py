@@ -7,13 +7,14 @@ from pathlib import Path
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import convert
+from reference_shim.backends import base as backends
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
 from reference_shim.cri.records import ContainerRecord
 from reference_shim.cri.state import require_container_state, require_pod_ready
-from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, NotFound
 from reference_shim.sync import mark_started, sync_container
+from reference_shim.timestamps import now_ns
 
 _LOG_DRAIN_ON_REMOVE_S = 1.0
 
@@ -95,7 +96,7 @@ class Containers:
             sync_container(self.ctx, container)
             if container.state not in {cri.CONTAINER_RUNNING, cri.CONTAINER_UNKNOWN}:
                 return
-            self.ctx.backend.stop_vm(container.vm_id, timeout)
+            backends.stop(self.ctx.backend, container.vm_id, timeout)
             sync_container(self.ctx, container)
 
     def remove(self, container_id: str) -> None:

@@ -9,8 +9,8 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.backends.base import ImageBackend, ImageInfo
 from reference_shim.convert import verbose_info
 from reference_shim.cri import validation
-from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import InvalidArgument
+from reference_shim.timestamps import now_ns
 
 
 def _credentials(auth: cri.AuthConfig) -> tuple[str, str]:

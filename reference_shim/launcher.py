@@ -21,8 +21,9 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
-from reference_shim.backends.docker.host import START_HINT, docker_host
-from reference_shim.config import DEFAULT_POD_IMAGE
+from reference_shim.backends import backend_package
+from reference_shim.backends.docker.host import docker_host
+from reference_shim.config import CONTAINER_CLI_ENV, DEFAULT_POD_IMAGE, ShimConfig
 
 _STDERR_TAIL_LINES = 20
 _POLL_S = 0.1
@@ -30,18 +31,6 @@ _POLL_S = 0.1
 
 class LaunchError(Exception):
     """The shim could not be started; the message says why and what to do."""
-
-
-def check_docker(host: str, timeout: int = 5) -> None:
-    """Fail in one line, saying how to start Docker, when no Docker Engine answers at ``host``."""
-    import docker
-
-    try:
-        docker.APIClient(base_url=host, version="auto", timeout=timeout).ping()
-    except Exception as error:
-        raise LaunchError(
-            f"no Docker Engine answers at {host} ({type(error).__name__}); {START_HINT}"
-        ) from None
 
 
 def _tail(path: Path) -> str:
@@ -106,9 +95,19 @@ class ShimLauncher:
             command += ["--container-cli", self.container_cli]
         return [*command, *self.extra_args]
 
+    def config(self) -> ShimConfig:
+        """The shim's settings, as its command line gives them."""
+        return ShimConfig(
+            socket=self.socket, state_dir=self.state_dir, backend=self.backend,
+            strategy=self.strategy, docker_host=self.docker_host, pod_image=self.pod_image,
+            log_level=self.log_level,
+            container_cli=self.container_cli or os.environ.get(CONTAINER_CLI_ENV, "container"),
+        )  # fmt: skip
+
     def start(self) -> ShimLauncher:
-        if self.backend == "docker":
-            check_docker(self.docker_host)
+        problem = backend_package(self.backend).preflight(self.config())
+        if problem is not None:
+            raise LaunchError(problem)
         with self.stderr_path.open("ab") as stderr:
             self._process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,

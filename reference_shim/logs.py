@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reference_shim.backends.base import OutputRecord, OutputStream, VmBackend
-from reference_shim.cri.timestamps import format_rfc3339_nano, parse_rfc3339_nano
 from reference_shim.errors import FailedPrecondition, NotFound
 from reference_shim.store import Store
+from reference_shim.timestamps import format_rfc3339_nano, parse_rfc3339_nano
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ import threading
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import convert
-from reference_shim.backends.base import PodNetworks
+from reference_shim.backends import base as backends
 from reference_shim.containers import Containers
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters, ids, specs, unhonoured, validation
 from reference_shim.cri.records import PodRecord
-from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
 from reference_shim.sync import sync_pod
+from reference_shim.timestamps import now_ns
 
 DEFAULT_HANDLER = ""
 _POD_STOP_TIMEOUT_S = 2
@@ -111,8 +111,9 @@ class Pods:
         self.ctx.host_ports.close(pod.id)
         if pod.vm_id:
             self.ctx.backend.remove_vm(pod.vm_id)
-        if pod.network and isinstance(self.ctx.backend, PodNetworks):
-            self.ctx.backend.remove_pod_network(pod.network)
+        networks = backends.pod_networks(self.ctx.backend)
+        if pod.network and networks is not None:
+            networks.remove_pod_network(pod.network)
         shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
 
     # -- stop / remove ------------------------------------------------------------------
@@ -127,7 +128,7 @@ class Pods:
                 self._containers.stop_record(container, timeout=0)
             self.ctx.host_ports.close(pod.id)
             if pod.vm_id:
-                self.ctx.backend.stop_vm(pod.vm_id, timeout=_POD_STOP_TIMEOUT_S)
+                backends.stop(self.ctx.backend, pod.vm_id, _POD_STOP_TIMEOUT_S)
             if pod.state != cri.SANDBOX_NOTREADY:
                 pod.state = cri.SANDBOX_NOTREADY
                 self.ctx.registry.save_pod(pod)

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import PodNetworks, VmState, VmStatus
+from reference_shim.backends.base import VmState, VmStatus, pod_networks
+from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.context import ShimContext
-from reference_shim.cri.specs import CONTAINER_ID_LABEL, POD_ID_LABEL
+from reference_shim.cri.specs import CONTAINER_ID_LABEL
 from reference_shim.errors import ShimError
 from reference_shim.sync import sync_container, sync_pod
 
@@ -101,11 +102,12 @@ def _remove_leftovers(ctx: ShimContext, vms: dict[str, VmStatus]) -> None:
                 "removing VM %s: no record owns it (a shim stopped while creating it)", vm_id[:12]
             )
             ctx.backend.remove_vm(vm_id)
-    if isinstance(ctx.backend, PodNetworks):
-        for name, pod_id in ctx.backend.pod_networks().items():
+    networks = pod_networks(ctx.backend)
+    if networks is not None:
+        for name, pod_id in networks.pod_networks().items():
             if not registry.owns(pod_id):
                 log.warning("removing pod network %s: no pod owns it any more", name)
-                ctx.backend.remove_pod_network(name)
+                networks.remove_pod_network(name)
     for folder in ctx.pods_dir.iterdir() if ctx.pods_dir.is_dir() else ():
         if not registry.owns(folder.name):
             log.warning("removing the files of pod %s: no pod owns them", folder.name[:12])

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
+from reference_shim.backends import backend_package
 from reference_shim.backends.base import VmBackend
 from reference_shim.config import ShimConfig
 from reference_shim.context import ShimContext
@@ -34,39 +35,6 @@ log = logging.getLogger(__name__)
 _SOCKET_MODE = 0o660
 _WORKERS = 16
 _GRACE_S = 5.0
-
-
-def make_backend(config: ShimConfig, instance: str) -> VmBackend:
-    if config.backend == "docker":
-        from reference_shim.backends.docker.backend import DockerBackend
-        from reference_shim.backends.docker.host import docker_host
-
-        return DockerBackend(docker_host(config.docker_host), instance)
-    if config.backend == "apple":
-        from reference_shim.backends.apple.backend import AppleBackend
-        from reference_shim.backends.apple.cli import AppleCli
-
-        return AppleBackend(AppleCli(config.container_cli), config.state_dir / "apple", instance)
-    raise ValueError(f"unknown backend {config.backend!r}")
-
-
-def make_streaming(config: ShimConfig, backend: VmBackend) -> StreamingServer | None:
-    """The streaming server for the configured backend (``make_backend``'s), on loopback."""
-    if config.backend == "docker":
-        from reference_shim.backends.docker.host import docker_host
-        from reference_shim.streaming.docker import DockerStreaming
-
-        backend_streaming = DockerStreaming(docker_host(config.docker_host))
-        return StreamingServer(backend_streaming, stall_timeout=config.streaming_stall_timeout)
-    from reference_shim.backends.apple.backend import AppleBackend
-
-    if isinstance(backend, AppleBackend):
-        from reference_shim.streaming.apple import AppleStreaming
-
-        return StreamingServer(
-            AppleStreaming(backend), stall_timeout=config.streaming_stall_timeout
-        )
-    return None
 
 
 def instance_id(store: Store) -> str:
@@ -91,8 +59,14 @@ class Shim:
         self.config = config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.state_dir / "state.db")
-        self.backend = backend or make_backend(config, instance_id(self.store))
-        self.streaming = streaming if backend else make_streaming(config, self.backend)
+        if backend is None:  # the registry's: the backend and its streaming, on loopback
+            built = backend_package(config.backend).build(config, instance_id(self.store))
+            backend = built.vms
+            streaming = StreamingServer(
+                built.streaming, stall_timeout=config.streaming_stall_timeout
+            )
+        self.backend = backend
+        self.streaming = streaming
         self.ctx = ShimContext(
             registry=Registry(self.store),
             backend=self.backend,

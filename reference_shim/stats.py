@@ -12,7 +12,7 @@ from reference_shim.backends.base import VmStats
 from reference_shim.context import ShimContext
 from reference_shim.cri import filters
 from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 
 _PARALLEL_SAMPLES = 8
 

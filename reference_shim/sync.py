@@ -14,7 +14,7 @@ from reference_shim.context import ShimContext
 from reference_shim.convert import status_user
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.cri.state import can_move, exit_reason
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 
 UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen
 _LOG_DRAIN_S = 2.0

@@ -14,6 +14,23 @@ give the workload a VM of its own that carries the modelled pod's network identi
 ``PodNetworks`` is optional: a backend that can give one pod a network of its own (Docker; Apple's
 CLI on macOS 26) lets ``separate-vms`` keep each pod's VMs apart from every other pod's. Without it
 ``separate-vms`` puts a pod's VMs on the backend's shared network.
+
+What every backend promises, whatever it runs on (``tests/contract`` checks each one):
+- an id it does not know (never made, or removed) is *missing*: ``inspect_vm`` answers
+  ``VmState.MISSING``, ``list_vms`` leaves it out, ``stats`` and ``process_user`` answer None,
+  ``stop_vm``, ``kill_vm`` and ``remove_vm`` do nothing, and ``start_vm`` and ``exec_sync``
+  raise ``NotFound``;
+- stop, kill and remove are idempotent: a VM already stopped (or gone) is left as it is;
+- a workload's exit code is its own, and 137 (128 + SIGKILL) once it was killed;
+- ``exec_sync`` answers the command's exit code and output, and ``FailedPrecondition`` in a VM
+  that does not run;
+- what a workload writes comes back from ``read_output`` as ``OutputRecord`` values, one per
+  line, in order;
+- the stop-timeout rule is ``stop``'s, here, not each backend's.
+
+Backends know nothing of CRI objects or strategies: a ``VmSpec`` says what a VM is for in typed
+fields (``role``, ``pod_id``, ``object_id``), and a backend declares its ``capabilities`` so that
+the shim can refuse, at start, a strategy that needs one it lacks.
 """
 
 from __future__ import annotations
@@ -30,6 +47,28 @@ class VmState(enum.Enum):
     RUNNING = "running"
     EXITED = "exited"
     MISSING = "missing"  # the backend has no such VM any more
+
+
+class VmRole(enum.Enum):
+    """What a VM is for: a pod sandbox's VM, or a workload (a container) of a pod."""
+
+    POD = "pod"
+    WORKLOAD = "workload"
+
+
+class Capability(enum.Enum):
+    """What a backend can do beyond running a workload in a VM of its own; the value says it.
+
+    Strategies name the ones they need (``reference_shim.strategies``); a backend lists the
+    ones it has in ``VmBackend.capabilities``.
+    """
+
+    WORKLOAD_IN_POD_VM = "runs a workload in its pod's VM, with the pod's IP, hostname and ports"
+    SHARED_POD_VM = (
+        "runs several workloads inside one pod VM at once, sharing its network, IPC and UTS "
+        "namespaces (and its PID namespace when asked)"
+    )
+    POD_NETWORKS = "makes a network of one pod's own (PodNetworks)"
 
 
 class Namespace(enum.Enum):
@@ -117,11 +156,19 @@ class SecuritySpec:
 
 @dataclass(frozen=True)
 class VmSpec:
+    """One VM to create. ``role``, ``pod_id`` and ``object_id`` say what it is for, for the
+    backends that need to know (a backend that models pods). ``labels`` are the caller's
+    bookkeeping: a backend puts them on the VM and gives them back in ``VmStatus.labels``,
+    and never reads them."""
+
     name: str
     image: str
     argv: tuple[str, ...]
     labels: dict[str, str]
     placement: Placement
+    role: VmRole = VmRole.WORKLOAD
+    pod_id: str = ""  # the pod the VM belongs to (its own id, for a pod VM)
+    object_id: str = ""  # the id of what the VM runs: the pod's or the container's
     env: tuple[tuple[str, str], ...] = ()
     working_dir: str = ""
     hostname: str = ""
@@ -240,6 +287,7 @@ class ImageBackend(Protocol):
 
 class VmBackend(Protocol):
     name: str
+    capabilities: frozenset[Capability]
     # False: a pod sandbox is a VM of its own, booted from the pod image, with its IP from the
     # start (Docker's pause container). True: the backend has no pods (Apple's CLI) and models a
     # pod sandbox itself: it needs no pod image, and its IP is the one of the workload VM that
@@ -272,9 +320,15 @@ class VmBackend(Protocol):
 
     def start_vm(self, vm_id: str) -> VmStatus: ...
 
-    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None: ...
+    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        """Send the workload ``signal`` (its stop signal when "", else SIGTERM), SIGKILL it after
+        ``timeout`` seconds (always 1 or more: see ``stop``), and return once it has exited."""
 
-    def remove_vm(self, vm_id: str) -> None: ...
+    def kill_vm(self, vm_id: str) -> None:
+        """SIGKILL the workload at once and return once it has exited."""
+
+    def remove_vm(self, vm_id: str) -> None:
+        """Remove the VM, killing its workload if it still runs."""
 
     def inspect_vm(self, vm_id: str) -> VmStatus: ...
 
@@ -299,12 +353,22 @@ class VmBackend(Protocol):
         """Call ``on_exit(vm_id)`` whenever one of this shim's VMs stops, until ``stop`` is set."""
 
 
+def stop(backend: VmBackend, vm_id: str, timeout: int, signal: str = "") -> None:
+    """Stop a VM's workload with ``timeout`` seconds of grace, the CRI's StopContainer rule:
+    a timeout of 0 (or less) gives none, so the workload is killed at once. Stated here once;
+    a backend's ``stop_vm`` never sees a timeout below 1."""
+    if timeout <= 0:
+        backend.kill_vm(vm_id)
+    else:
+        backend.stop_vm(vm_id, timeout, signal)
+
+
 @runtime_checkable
 class PodNetworks(Protocol):
     """Optional: networks of one pod each, for backends that can make them (``separate-vms``).
 
-    Not part of ``VmBackend`` so that a backend without them still is one; the shim checks
-    ``isinstance(backend, PodNetworks)``.
+    Not part of ``VmBackend`` so that a backend without them still is one; a backend that has
+    them declares ``Capability.POD_NETWORKS`` (``pod_networks`` finds them).
     """
 
     def create_pod_network(self, pod_id: str) -> str:
@@ -315,3 +379,10 @@ class PodNetworks(Protocol):
 
     def pod_networks(self) -> dict[str, str]:
         """Every pod network of this shim instance: name -> the pod id it was made for."""
+
+
+def pod_networks(backend: VmBackend) -> PodNetworks | None:
+    """The backend's pod networks, if it declares it makes them."""
+    if Capability.POD_NETWORKS in backend.capabilities and isinstance(backend, PodNetworks):
+        return backend
+    return None

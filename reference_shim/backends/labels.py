@@ -8,6 +8,9 @@ from __future__ import annotations
 
 SHIM_LABEL = "io.cri-conformance.shim"
 INSTANCE_LABEL = "io.cri-conformance.shim.instance"
+# The pod an object belongs to: on a pod's own network (``PodNetworks``), and on every VM the
+# Apple backend makes for a pod. The CRI layer puts the same key on every VM (its bookkeeping).
+POD_ID_LABEL = "io.cri-conformance.shim.pod-id"
 
 
 def owner_labels(instance: str) -> dict[str, str]:

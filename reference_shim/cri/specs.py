@@ -25,13 +25,14 @@ from reference_shim.backends.base import (
     PortSpec,
     ResourceSpec,
     SecuritySpec,
+    VmRole,
     VmSpec,
 )
+from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
 
 KIND_LABEL = "io.cri-conformance.shim.kind"
-POD_ID_LABEL = "io.cri-conformance.shim.pod-id"
 CONTAINER_ID_LABEL = "io.cri-conformance.shim.container-id"
 
 _MAX_PROFILE_BYTES = 1 << 20  # seccomp profiles are JSON of a few kilobytes
@@ -109,6 +110,9 @@ def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
         argv=(),
         labels={KIND_LABEL: "pod", POD_ID_LABEL: pod.id},
         placement=placement,
+        role=VmRole.POD,
+        pod_id=pod.id,
+        object_id=pod.id,
         hostname=pod_hostname(config),
         ports=tuple(p for p in port_specs(config) if not (pod.shim_ports and shim_serves(p))),
         sysctls=dict(config.linux.sysctls),
@@ -345,6 +349,9 @@ def container_spec(
         image=image.id,
         argv=argv(config, image),
         labels={KIND_LABEL: "container", POD_ID_LABEL: pod.id, CONTAINER_ID_LABEL: container.id},
+        role=VmRole.WORKLOAD,
+        pod_id=pod.id,
+        object_id=container.id,
         placement=placement,
         env=tuple((env.key, env.value) for env in config.envs),
         working_dir=config.working_dir,

@@ -12,12 +12,14 @@ from typing import Protocol
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement, VmBackend
+from reference_shim.backends.base import Capability, Placement, VmBackend
 from reference_shim.cri.records import ContainerRecord, PodRecord
 
 
 class Strategy(Protocol):
     name: str
+    # What the backend must be able to do (checked when the shim starts).
+    needs: frozenset[Capability]
     # Whether every container of a pod gets the shim's own /etc/hosts for the pod, because
     # the backend cannot give them one shared file (containers in VMs of their own).
     pod_hosts_file: bool
@@ -43,6 +45,7 @@ class BackendStrategy:
 
     pod_hosts_file = False
     shim_host_ports = False
+    needs = frozenset({Capability.WORKLOAD_IN_POD_VM})  # the first container runs in the pod VM
 
     def __init__(self, backend: VmBackend) -> None:
         self.backend = backend

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement, PodNetworks
+from reference_shim.backends.base import Placement, pod_networks
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
 from reference_shim.strategies.base import BackendStrategy
@@ -35,8 +35,9 @@ class SeparateVmsStrategy(BackendStrategy):
     shim_host_ports = True
 
     def place_pod(self, pod: PodRecord) -> Placement:
-        if isinstance(self.backend, PodNetworks):
-            pod.network = self.backend.create_pod_network(pod.id)
+        networks = pod_networks(self.backend)
+        if networks is not None:
+            pod.network = networks.create_pod_network(pod.id)
             return Placement.own_vm(pod.network)
         return super().place_pod(pod)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import Placement
+from reference_shim.backends.base import Capability, Placement
 from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.strategies.base import BackendStrategy
 from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pid_target
@@ -20,6 +20,7 @@ from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pid_ta
 
 class SharedVmStrategy(BackendStrategy):
     name = "shared-vm"
+    needs = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.SHARED_POD_VM})
 
     def place_container(
         self, pod: PodRecord, siblings: list[ContainerRecord], config: cri.ContainerConfig

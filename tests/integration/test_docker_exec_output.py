@@ -21,7 +21,7 @@ import pytest
 
 from reference_shim.backends.docker.backend import DockerBackend
 from reference_shim.backends.docker.host import docker_host
-from reference_shim.streaming.docker import DockerStreaming
+from reference_shim.backends.docker.streaming import DockerStreaming
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 LABEL = "cri-conformance.io/test"

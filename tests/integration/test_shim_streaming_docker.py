@@ -20,7 +20,7 @@ from harness.streaming import StreamOptions, StreamType, Transport, connect_remo
 from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
 from harness.streaming.spdy_client import SpdyPortForward
 from harness.streaming.websocket_client import WebSocketPortForward
-from reference_shim.streaming.docker import DockerStreaming
+from reference_shim.backends.docker.streaming import DockerStreaming
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind
 

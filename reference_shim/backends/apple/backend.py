@@ -30,27 +30,21 @@ from reference_shim.backends.apple.images import AppleImages
 from reference_shim.backends.apple.keepers import STDIN_LABEL, Keepers
 from reference_shim.backends.apple.networks import AppleNetworks
 from reference_shim.backends.apple.output import RecordedOutput
-from reference_shim.backends.apple.pods import (
-    CARRIER_LABEL,
-    ModelledPod,
-    ModelledPods,
-    is_handle,
-    lender,
-)
+from reference_shim.backends.apple.pods import CARRIER_LABEL, ModelledPod, ModelledPods, lender
 from reference_shim.backends.apple.sampler import StatsSampler
 from reference_shim.backends.apple.status import await_exit, container_status
 from reference_shim.backends.base import (
+    Capability,
     ExecResult,
     ProcessUser,
     ResourceSpec,
+    VmRole,
     VmSpec,
     VmState,
     VmStats,
     VmStatus,
 )
-from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.cri.specs import CONTAINER_ID_LABEL, KIND_LABEL
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL, owner_labels
 from reference_shim.errors import (
     BackendError,
     BackendUnavailable,
@@ -59,6 +53,7 @@ from reference_shim.errors import (
     ShimError,
     Unimplemented,
 )
+from reference_shim.timestamps import now_ns
 
 STOP_SIGNAL_LABEL = "io.cri-conformance.shim.apple.stop-signal"  # create has no --stop-signal
 START_TIMEOUT_S = 180.0  # a cold VM boot, plus unpacking the image on its first use
@@ -72,6 +67,9 @@ _STOPPED_OR_GONE = {NotFound, FailedPrecondition}
 class AppleBackend:
     name = "apple"
     models_pods = True
+    # One live workload per modelled pod (it carries the pod's identity): no shared pod VM.
+    # Pod networks need macOS 26; on macOS 15 making one answers UNIMPLEMENTED.
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS})
 
     def __init__(self, cli: AppleCli, state_dir: Path, instance: str) -> None:
         self.cli = cli
@@ -158,10 +156,8 @@ class AppleBackend:
         return VmStatus(vm_id=pod.handle, state=VmState.RUNNING, ip=ip, labels=pod.labels)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
-        if is_handle(vm_id):
-            pod = self._pods.get(vm_id)
-            if pod is None:
-                return VmStatus(vm_id=vm_id, state=VmState.MISSING)
+        pod = self._pods.get(vm_id)
+        if pod is not None:
             return self._pod_status(pod, self._containers() if pod.running else [])
         container = self._inspect(vm_id)
         if container is None:
@@ -177,14 +173,15 @@ class AppleBackend:
     # -- lifecycle ----------------------------------------------------------------------
 
     def create_vm(self, spec: VmSpec) -> str:
-        if spec.labels.get(KIND_LABEL) == "pod":
+        if spec.role is VmRole.POD:
             return self._pods.create(spec, self._labels).handle
         identity, carried = placement.identity(spec, self._pods, self._containers, self._status)
-        object_id = spec.labels.get(CONTAINER_ID_LABEL)
         vm_id = naming.vm_id(
-            identity.hostname, object_id or hashlib.sha256(spec.name.encode()).hexdigest()
+            identity.hostname, spec.object_id or hashlib.sha256(spec.name.encode()).hexdigest()
         )
         labels = {**spec.labels, **self._labels}
+        if spec.pod_id:  # how ``lender`` finds a pod's containers
+            labels[POD_ID_LABEL] = spec.pod_id
         if carried:
             labels[CARRIER_LABEL] = carried
         if spec.stop_signal:
@@ -199,9 +196,7 @@ class AppleBackend:
         return vm_id
 
     def start_vm(self, vm_id: str) -> VmStatus:
-        if is_handle(vm_id):
-            if self._pods.set_running(vm_id, True) is None:
-                raise NotFound(f"pod VM {vm_id} does not exist")
+        if self._pods.set_running(vm_id, True) is not None:
             return self.inspect_vm(vm_id)
         container = self._inspect(vm_id)
         if container is None:
@@ -229,21 +224,24 @@ class AppleBackend:
             raise cli_error(action, result)
 
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
-        if is_handle(vm_id):
-            self._pods.set_running(vm_id, False)
+        if self._pods.set_running(vm_id, False) is not None:
             return
-        if timeout == 0:  # CRI: no grace period means kill at once (KILL waits for the exit)
-            result = self.cli.call("kill", "--signal", "KILL", vm_id)
-        else:
-            container = self._inspect(vm_id)
-            chosen = signal or (container.labels.get(STOP_SIGNAL_LABEL, "") if container else "")
-            args = ["stop", "--time", str(timeout), *(["--signal", chosen] if chosen else [])]
-            result = self.cli.call(*args, vm_id, timeout=timeout + CALL_TIMEOUT_S)
+        container = self._inspect(vm_id)
+        chosen = signal or (container.labels.get(STOP_SIGNAL_LABEL, "") if container else "")
+        args = ["stop", "--time", str(timeout), *(["--signal", chosen] if chosen else [])]
+        result = self.cli.call(*args, vm_id, timeout=timeout + CALL_TIMEOUT_S)
         self._tolerate_gone(f"stop VM {vm_id}", result)
         await_exit(self._keepers.files(vm_id), EXIT_AFTER_STOP_S)
 
+    def kill_vm(self, vm_id: str) -> None:
+        if self._pods.set_running(vm_id, False) is not None:
+            return
+        result = self.cli.call("kill", "--signal", "KILL", vm_id)  # KILL waits for the exit
+        self._tolerate_gone(f"kill VM {vm_id}", result)
+        await_exit(self._keepers.files(vm_id), EXIT_AFTER_STOP_S)
+
     def remove_vm(self, vm_id: str) -> None:
-        if is_handle(vm_id):
+        if self._pods.get(vm_id) is not None:
             self._pods.remove(vm_id)
             return
         for _ in range(_DELETE_ATTEMPTS):
@@ -269,7 +267,7 @@ class AppleBackend:
         return None
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
-        if is_handle(vm_id):
+        if self._pods.get(vm_id) is not None:
             raise Unimplemented("a modelled pod sandbox has no VM to run commands in")
         return exec_sync(self.cli, vm_id, argv, timeout)
 
@@ -287,10 +285,10 @@ class AppleBackend:
         return RecordedOutput(self._keepers.files(vm_id), frozenset({"stdout", "stderr"}), since)
 
     def stats(self, vm_id: str) -> VmStats | None:
-        if not is_handle(vm_id):
-            return self._sampler.sample(vm_id)
         pod = self._pods.get(vm_id)
-        workload = lender(pod, self._containers()) if pod and pod.running else None
+        if pod is None:
+            return self._sampler.sample(vm_id)
+        workload = lender(pod, self._containers()) if pod.running else None
         sample = self._sampler.sample(workload.id) if workload else None
         if sample is None:
             return None

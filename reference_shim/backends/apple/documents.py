@@ -13,7 +13,7 @@ from typing import Any
 
 from reference_shim.backends.apple.naming import decode_labels
 from reference_shim.backends.base import ImageInfo, VmStats
-from reference_shim.cri.timestamps import now_ns, parse_rfc3339_nano
+from reference_shim.timestamps import now_ns, parse_rfc3339_nano
 
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 

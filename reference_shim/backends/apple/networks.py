@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from reference_shim.backends.apple.cli import AppleCli
 from reference_shim.backends.apple.errors import USAGE_EXIT, cli_error, is_not_found
-from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.cri.specs import POD_ID_LABEL
+from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL, owner_labels
 from reference_shim.errors import Unimplemented
 
 NO_NETWORKS = (

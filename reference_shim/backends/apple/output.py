@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from reference_shim.backends.apple.keeper import KeeperFiles
 from reference_shim.backends.base import OutputRecord
-from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.timestamps import parse_rfc3339_nano
 
 _POLL_S = 0.1
 _READ_BYTES = 256 * 1024

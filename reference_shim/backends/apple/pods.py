@@ -16,10 +16,10 @@ from reference_shim.backends.apple.documents import AppleContainer
 from reference_shim.backends.apple.naming import check_hostname
 from reference_shim.backends.apple.translate import DEFAULT_NETWORK, Identity, refuse_pod_features
 from reference_shim.backends.base import PortSpec, VmSpec
-from reference_shim.cri.specs import POD_ID_LABEL
+from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.errors import Unimplemented
 
-HANDLE_PREFIX = "pod:"  # Apple ids never hold ':', so a handle is never an Apple container
+HANDLE_PREFIX = "pod:"  # Apple ids never hold ':', so a handle is never an Apple container's id
 CARRIER_LABEL = "io.cri-conformance.shim.apple.pod"  # on the workload VM carrying a pod's identity
 
 
@@ -36,10 +36,6 @@ class ModelledPod:
     @property
     def identity(self) -> Identity:
         return Identity(hostname=self.hostname, network=self.network, ports=self.ports)
-
-
-def is_handle(vm_id: str) -> bool:
-    return vm_id.startswith(HANDLE_PREFIX)
 
 
 def lender(pod: ModelledPod, containers: list[AppleContainer]) -> AppleContainer | None:
@@ -63,6 +59,12 @@ class ModelledPods:
     def _path(self, handle: str) -> Path:
         return self.folder / (handle.removeprefix(HANDLE_PREFIX) + ".json")
 
+    @staticmethod
+    def _safe(handle: str) -> bool:
+        """Whether ``handle`` can name a file in the folder (no other VM id is ever a pod's:
+        the pod's file simply is not there)."""
+        return "/" not in handle and not handle.removeprefix(HANDLE_PREFIX).startswith(".")
+
     def create(self, spec: VmSpec, labels: dict[str, str]) -> ModelledPod:
         if spec.placement.inside or spec.placement.pid_of:
             raise Unimplemented("a pod sandbox cannot run inside another VM on Apple's CLI")
@@ -70,7 +72,7 @@ class ModelledPods:
         check_hostname(spec.hostname)
         pod = ModelledPod(
             handle=HANDLE_PREFIX + spec.name,
-            pod_id=spec.labels.get(POD_ID_LABEL, spec.name),
+            pod_id=spec.pod_id or spec.name,
             hostname=spec.hostname,
             network=spec.placement.network or DEFAULT_NETWORK,
             ports=spec.ports,
@@ -87,6 +89,9 @@ class ModelledPods:
         partial.replace(self._path(pod.handle))
 
     def get(self, handle: str) -> ModelledPod | None:
+        """The modelled pod ``handle`` names; None for a removed pod and for any other VM id."""
+        if not self._safe(handle):
+            return None
         try:
             document = json.loads(self._path(handle).read_text())
         except FileNotFoundError:
@@ -103,7 +108,8 @@ class ModelledPods:
             return pod
 
     def remove(self, handle: str) -> None:
-        self._path(handle).unlink(missing_ok=True)
+        if self._safe(handle):
+            self._path(handle).unlink(missing_ok=True)
 
     def of_pod(self, pod_id: str) -> ModelledPod | None:
         return next((pod for pod in self.all() if pod.pod_id == pod_id), None)

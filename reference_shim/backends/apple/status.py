@@ -12,7 +12,7 @@ import time
 from reference_shim.backends.apple.documents import AppleContainer
 from reference_shim.backends.apple.keeper import KeeperFiles
 from reference_shim.backends.base import VmState, VmStatus
-from reference_shim.cri.timestamps import now_ns
+from reference_shim.timestamps import now_ns
 
 EXIT_REPORT_WAIT_S = 5.0  # the attached CLI waits up to 3 s for the last output
 _POLL_S = 0.05

@@ -11,13 +11,14 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
 import docker.errors
 
 from reference_shim.backends.base import (
+    Capability,
     ExecResult,
     OutputStream,
     ProcessUser,
@@ -52,8 +53,8 @@ from reference_shim.backends.docker.translate import (
     resource_args,
 )
 from reference_shim.backends.labels import owner_filter, owner_labels
-from reference_shim.cri.timestamps import parse_rfc3339_nano
 from reference_shim.errors import BackendError, CommandNotStarted, DeadlineExceeded
+from reference_shim.timestamps import parse_rfc3339_nano
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def _status_of(document: dict[str, Any]) -> VmStatus:
 class DockerBackend:
     name = "docker"
     models_pods = False  # a pod VM is a pause container with its own IP
+    capabilities = frozenset(Capability)  # containers join the pause container's namespaces
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.
@@ -182,21 +184,27 @@ class DockerBackend:
         return self.inspect_vm(vm_id)
 
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
-        with docker_errors(f"stop VM {vm_id[:12]}"):
+        with self._stopping(f"stop VM {vm_id[:12]}"):
+            if signal:
+                self._api.kill(vm_id, signal=signal)
+            self._api.stop(vm_id, timeout=timeout)
+
+    def kill_vm(self, vm_id: str) -> None:
+        with self._stopping(f"kill VM {vm_id[:12]}"):
+            self._api.kill(vm_id, signal="SIGKILL")
+            self._api.wait(vm_id, timeout=_API_TIMEOUT_S)
+
+    @contextlib.contextmanager
+    def _stopping(self, action: str) -> Iterator[None]:
+        """Stop and kill are idempotent: a VM already stopped or gone is left as it is."""
+        with docker_errors(action):
             try:
-                if timeout == 0:  # CRI: no grace period means kill at once
-                    self._api.kill(vm_id, signal="SIGKILL")
-                    self._api.wait(vm_id, timeout=_API_TIMEOUT_S)
-                    return
-                if signal:
-                    self._api.kill(vm_id, signal=signal)
-                self._api.stop(vm_id, timeout=timeout)
+                yield
             except docker.errors.NotFound:
                 return
             except docker.errors.APIError as error:
-                if error.status_code == 409:  # not running any more
-                    return
-                raise
+                if error.status_code != 409:  # 409: not running any more
+                    raise
 
     def remove_vm(self, vm_id: str) -> None:
         name = ""
@@ -301,9 +309,9 @@ class DockerBackend:
                 stream=True,
                 follow=True,
                 timestamps=True,
-                since=since // 1_000_000_000 or None,  # whole seconds; newer records are kept
+                since=since // 1_000_000_000 or None,  # whole seconds: DockerOutput cuts finer
             )
-        return DockerOutput(response, stream, tty)
+        return DockerOutput(response, stream, tty, since)
 
     def stats(self, vm_id: str) -> VmStats | None:
         with docker_errors(f"stats of VM {vm_id[:12]}"):

@@ -15,8 +15,7 @@ from typing import Any
 import docker.errors
 
 from reference_shim.backends.docker.errors import docker_errors, explain
-from reference_shim.backends.labels import INSTANCE_LABEL, owner_filter, owner_labels
-from reference_shim.cri.specs import POD_ID_LABEL
+from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL, owner_filter, owner_labels
 from reference_shim.errors import ResourceExhausted
 
 log = logging.getLogger(__name__)

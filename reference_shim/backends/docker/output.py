@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from reference_shim.backends.base import OutputRecord
-from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.timestamps import parse_rfc3339_nano
 
 
 def parse_message(message: bytes, stream: str) -> OutputRecord | None:
@@ -40,18 +40,21 @@ def split_raw(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 class DockerOutput:
-    """Iterates one stream's records; ``close`` ends a follow that would otherwise block."""
+    """Iterates one stream's records from ``since`` (ns); ``close`` ends a follow that would
+    otherwise block. Docker's own ``since`` counts whole seconds, so the records of that
+    second before ``since`` are left out here."""
 
-    def __init__(self, response: Any, stream: str, tty: bool) -> None:
+    def __init__(self, response: Any, stream: str, tty: bool, since: int = 0) -> None:
         self._response = response
         self._stream = stream
         self._tty = tty
+        self._since = since
 
     def __iter__(self) -> Iterator[OutputRecord]:
         messages = split_raw(self._response) if self._tty else iter(self._response)
         for message in messages:
             record = parse_message(message, self._stream)
-            if record is not None:
+            if record is not None and record.timestamp >= self._since:
                 yield record
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reference_shim.backends.base import VmStats
-from reference_shim.cri.timestamps import now_ns, parse_rfc3339_nano
+from reference_shim.timestamps import now_ns, parse_rfc3339_nano
 
 
 def _memory(memory: dict[str, Any]) -> tuple[int, int, int, int, int]:

@@ -11,8 +11,9 @@ from cri_api.v1 import api_pb2 as cri
 from docker_shim import Launch, clean_up_after
 from shim_footprint import FIGURES
 
+from reference_shim.backends.docker import engine_problem
 from reference_shim.backends.docker.host import docker_host
-from reference_shim.launcher import LaunchError, ShimLauncher, check_docker
+from reference_shim.launcher import ShimLauncher
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,10 +45,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def docker_api() -> Iterator[docker.APIClient]:
     host = docker_host()
-    try:
-        check_docker(host)
-    except LaunchError as error:
-        pytest.fail(str(error))
+    problem = engine_problem(host)
+    if problem is not None:
+        pytest.fail(problem)
     api = docker.APIClient(base_url=host, version="auto")
     yield api
     api.close()

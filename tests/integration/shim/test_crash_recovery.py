@@ -29,7 +29,7 @@ from crash_checks import (
 from docker_shim import Launch, connect, instance_of
 
 from harness.client import CriClient
-from reference_shim.config import STRATEGIES
+from reference_shim.strategies import STRATEGIES
 
 IN_FLIGHT = 30
 # Docker finishes requests of the killed shim (creates, starts) after the new one first
@@ -77,7 +77,7 @@ def test_a_shim_killed_mid_burst_recovers_every_object_and_orphans_nothing(
     request: pytest.FixtureRequest,
 ) -> None:
     seed = request.config.getoption("crash_seed") + kill_point
-    strategy = STRATEGIES[kill_point % len(STRATEGIES)]
+    strategy = list(STRATEGIES)[kill_point % len(STRATEGIES)]
     plan = KillPlan.drawn(random.Random(seed), IN_FLIGHT)
     first = launch(strategy)
     client = connect(first)

@@ -12,8 +12,7 @@ from cri_api.v1 import api_pb2 as cri
 from docker_shim import BUSYBOX, Launch, connect, instance_of, shell, wait_for
 
 from harness.client import CriClient
-from reference_shim.backends.labels import owner_filter
-from reference_shim.cri.specs import POD_ID_LABEL
+from reference_shim.backends.labels import POD_ID_LABEL, owner_filter
 
 WEBSERVER = "127.0.0.1:5000/cri-conformance/webserver:1.0"
 PAGE = b"cri-conformance web server\n"

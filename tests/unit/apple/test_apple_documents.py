@@ -10,7 +10,7 @@ from cri_specs import container_config, create, pod_config, run_pod
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.apple.documents import parse_container, parse_images, parse_stats
 from reference_shim.backends.base import VmState
-from reference_shim.cri.timestamps import parse_rfc3339_nano
+from reference_shim.timestamps import parse_rfc3339_nano
 
 # `container inspect` of a running container, 1.x, as Swift prints it (slashes escaped).
 INSPECT_1X = r"""[

@@ -96,7 +96,7 @@ def test_an_unknown_id_is_missing_or_not_found_and_stop_and_remove_are_idempoten
     assert backend.inspect_vm(MISSING).state is VmState.MISSING
     assert backend.inspect_vm("pod:unknown").state is VmState.MISSING
     backend.stop_vm(MISSING, timeout=3)
-    backend.stop_vm(MISSING, timeout=0)
+    backend.kill_vm(MISSING)
     backend.remove_vm(MISSING)
     for action in (
         lambda: backend.start_vm(MISSING),
@@ -115,8 +115,8 @@ def test_exec_in_a_stopped_container_is_a_failed_precondition(backend: AppleBack
         backend.exec_sync(vm_id, ["true"], 5)
     assert failure.value.code is CODE.FAILED_PRECONDITION
     backend.start_vm(vm_id)
-    backend.stop_vm(vm_id, timeout=0)
-    backend.stop_vm(vm_id, timeout=0)  # kill of a stopped container: already done
+    backend.kill_vm(vm_id)
+    backend.kill_vm(vm_id)  # kill of a stopped container: already done
     assert backend.inspect_vm(vm_id).exit_code == 137
 
 
@@ -138,9 +138,9 @@ def test_a_second_live_workload_in_a_pod_is_unimplemented_but_a_restart_is_not(
     with pytest.raises(ShimError) as failure:
         create(backend, pod, container_config(BUSYBOX, name="sidecar"))
     assert failure.value.code is CODE.UNIMPLEMENTED
-    assert "shared-vm is impossible" in str(failure.value)
+    assert "cannot share a pod's network" in str(failure.value)
     backend.start_vm(first)
-    backend.stop_vm(first, timeout=0)
+    backend.kill_vm(first)
     second = create(backend, pod, container_config(BUSYBOX, name="main-attempt-1"))
     assert second.split(".")[0] == "single"
 

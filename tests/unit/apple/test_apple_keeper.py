@@ -16,7 +16,7 @@ from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.apple.keeper import KeeperFiles, LineWriter
 from reference_shim.backends.apple.output import parse_line
 from reference_shim.backends.apple.status import LOST_EXIT
-from reference_shim.backends.base import VmState
+from reference_shim.backends.base import VmState, stop
 from reference_shim.errors import ShimError
 from reference_shim.logs import MAX_LINE_BYTES
 
@@ -74,7 +74,7 @@ def test_output_keeps_its_stream_and_order_and_ends_with_the_workload(
 def test_stop_reports_the_signal_death(
     backend: AppleBackend, running: str, timeout: int, code: int
 ) -> None:
-    backend.stop_vm(running, timeout)
+    stop(backend, running, timeout)
     status = backend.inspect_vm(running)
     assert (status.state, status.exit_code, status.ip) == (VmState.EXITED, code, "")
 

@@ -13,7 +13,7 @@ from cri_api.v1 import api_pb2 as cri
 from harness.client import CallFailed, CriClient
 from harness.embedded import EmbeddedShim
 from harness.endpoints import Endpoints
-from reference_shim.config import resolve_backend
+from reference_shim.backends import resolve_backend
 from reference_shim.launcher import ShimLauncher
 
 PROFILES = Path(__file__).parents[3] / "fixtures" / "profiles"

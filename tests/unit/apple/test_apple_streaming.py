@@ -24,7 +24,7 @@ from harness.streaming.probes import expected_terminal_size, terminal_size_probe
 from harness.streaming.spdy_client import SpdyPortForward
 from harness.streaming.websocket_client import WebSocketPortForward
 from reference_shim.backends.apple.backend import AppleBackend
-from reference_shim.streaming.apple import AppleStreaming
+from reference_shim.backends.apple.streaming import AppleStreaming
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from reference_shim.backends.base import (
+    Capability,
     ExecResult,
     FsUsage,
     ImageInfo,
@@ -23,6 +24,7 @@ from reference_shim.backends.base import (
     VmStats,
     VmStatus,
 )
+from reference_shim.errors import FailedPrecondition, NotFound
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 PAUSE = "127.0.0.1:5000/cri-conformance/pause:3.9"
@@ -111,6 +113,7 @@ class FakeVmBackend:
 
     name = "fake"
     models_pods = False
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.SHARED_POD_VM})
 
     def __init__(self) -> None:
         self.images = FakeImages()
@@ -119,6 +122,8 @@ class FakeVmBackend:
         self.changed = threading.Condition()
         self._ids = itertools.count(1)
         self._listeners: list[Callable[[str], None]] = []
+        # What exec_sync answers for a command; any other one echoes its argv, exit code len(argv).
+        self.exec_replies: dict[tuple[str, ...], ExecResult] = {}
 
     def setup(self) -> None:
         self.network_exists = True
@@ -142,9 +147,15 @@ class FakeVmBackend:
             self.vms[vm_id] = FakeVm(spec=spec)
         return vm_id
 
+    def _vm(self, vm_id: str) -> FakeVm:
+        vm = self.vms.get(vm_id)
+        if vm is None:
+            raise NotFound(f"fake VM {vm_id[:12]} does not exist")
+        return vm
+
     def start_vm(self, vm_id: str) -> VmStatus:
         with self.changed:
-            vm = self.vms[vm_id]
+            vm = self._vm(vm_id)
             vm.state, vm.started_at = VmState.RUNNING, time.time_ns()
             vm.ip = "" if vm.spec.placement.inside else f"10.88.0.{len(self.vms) + 1}"
             self.changed.notify_all()
@@ -165,9 +176,16 @@ class FakeVmBackend:
             self.changed.notify_all()
 
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        assert timeout > 0, "the contract's stop() kills at once instead"
+        self._end(vm_id, 143)
+
+    def kill_vm(self, vm_id: str) -> None:
+        self._end(vm_id, 137)
+
+    def _end(self, vm_id: str, code: int) -> None:
         vm = self.vms.get(vm_id)
         if vm is not None and vm.state is VmState.RUNNING:
-            self.exit(vm_id, 137 if timeout == 0 else 143)
+            self.exit(vm_id, code)
 
     def remove_vm(self, vm_id: str) -> None:
         with self.changed:
@@ -204,7 +222,10 @@ class FakeVmBackend:
         return ProcessUser(uid=int(uid), gid=int(gid or 0), groups=groups)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
-        return ExecResult(exit_code=len(argv), stdout=" ".join(argv).encode(), stderr=b"err")
+        if self._vm(vm_id).state is not VmState.RUNNING:
+            raise FailedPrecondition(f"fake VM {vm_id[:12]} is not running")
+        default = ExecResult(exit_code=len(argv), stdout=" ".join(argv).encode(), stderr=b"err")
+        return self.exec_replies.get(tuple(argv), default)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
         self.vms[vm_id].resources = resources
@@ -240,6 +261,8 @@ class FakeVmBackend:
 
 class FakeBackend(FakeVmBackend):
     """A backend that can also give each pod a network of its own (like Docker)."""
+
+    capabilities = frozenset(Capability)
 
     def __init__(self) -> None:
         super().__init__()

@@ -9,7 +9,8 @@ from cri_api.v1 import api_pb2 as cri
 from fake_backend import BUSYBOX, FakeVm, FakeVmBackend
 
 from harness.client import CriClient
-from reference_shim.cri.specs import CONTAINER_ID_LABEL, POD_ID_LABEL
+from reference_shim.backends.labels import POD_ID_LABEL
+from reference_shim.cri.specs import CONTAINER_ID_LABEL
 from reference_shim.server import Shim
 
 StartShim = Callable[[], tuple[Shim, CriClient]]

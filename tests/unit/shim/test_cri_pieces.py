@@ -11,8 +11,8 @@ from fake_backend import BUSYBOX, image
 from reference_shim.backends.base import SecuritySpec
 from reference_shim.cri import filters, ids, specs, validation
 from reference_shim.cri.records import PodRecord
-from reference_shim.cri.timestamps import format_rfc3339_nano, parse_rfc3339_nano
 from reference_shim.errors import InvalidArgument, NotFound
+from reference_shim.timestamps import format_rfc3339_nano, parse_rfc3339_nano
 
 
 def pod(pod_id: str, labels: dict[str, str], state: int = cri.SANDBOX_READY) -> PodRecord:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from reference_shim.backends.docker.networks import DockerNetworks
-from reference_shim.cri.specs import POD_ID_LABEL
+from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.errors import ResourceExhausted
 
 INSTANCE = "0123456789abcdef"

@@ -12,7 +12,8 @@ from shim_helpers import StartShim, pod_config, wait_for
 
 from reference_shim import recovery
 from reference_shim.backends.base import Placement, VmSpec
-from reference_shim.cri.specs import KIND_LABEL, POD_ID_LABEL
+from reference_shim.backends.labels import POD_ID_LABEL
+from reference_shim.cri.specs import KIND_LABEL
 from reference_shim.recovery import reconcile
 
 GONE_POD = "f" * 64  # a pod a killed shim was making: never saved

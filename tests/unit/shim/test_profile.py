@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from harness.features import registry
+from reference_shim.strategies import STRATEGIES
 
 PROFILES = Path(__file__).parents[3] / "fixtures" / "profiles"
-STRATEGIES = ("reject", "shared-vm", "separate-vms")
 
 
 def profile(strategy: str) -> dict[str, Any]:

@@ -8,11 +8,14 @@ from pathlib import Path
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from fake_backend import FakeBackend, FakeVmBackend
+from fake_backend import PAUSE, FakeBackend, FakeVmBackend
 from shim_helpers import StartShim, container_config, pod_config, vm_of, with_pid
 
 from harness.client import CallFailed, CriClient
-from reference_shim.backends.base import Namespace, Placement
+from reference_shim.backends.base import Capability, Namespace, Placement
+from reference_shim.config import ShimConfig
+from reference_shim.server import Shim
+from reference_shim.strategies import STRATEGIES, ImpossiblePair, strategy_named
 
 POD_SHARED = frozenset({Namespace.NETWORK, Namespace.IPC, Namespace.UTS})
 
@@ -236,3 +239,38 @@ def test_reject_refuses_a_container_while_another_is_live(
 
 def vm_of_id(backend: FakeVmBackend, object_id: str) -> str:
     return next(vm_id for vm_id, vm in backend.vms.items() if vm is vm_of(backend, object_id))
+
+
+# -- strategy and backend pairs -------------------------------------------------------
+
+
+class NoSharedVm(FakeBackend):
+    """A backend that runs one workload per pod VM only (as Apple's CLI does)."""
+
+    capabilities = FakeBackend.capabilities - {Capability.SHARED_POD_VM}
+
+
+def test_a_strategy_needing_what_the_backend_lacks_stops_the_shim_at_start(
+    tmp_path: Path,
+) -> None:
+    config = ShimConfig(
+        socket=tmp_path / "cri.sock", state_dir=tmp_path / "state", backend="fake",
+        strategy="shared-vm", docker_host=None, pod_image=PAUSE, log_level="debug",
+    )  # fmt: skip
+    with pytest.raises(ImpossiblePair) as refusal:
+        Shim(config, backend=NoSharedVm())
+    assert str(refusal.value) == (
+        "strategy 'shared-vm' needs a backend that runs several workloads inside one pod VM at "
+        "once, sharing its network, IPC and UTS namespaces (and its PID namespace when asked); "
+        "the fake backend does not (strategies it can run: reject, separate-vms)"
+    )
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_every_strategy_runs_on_a_backend_with_every_capability(name: str) -> None:
+    assert strategy_named(name, FakeBackend()).name == name
+
+
+def test_an_unknown_strategy_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="choose one of reject, shared-vm, separate-vms"):
+        strategy_named("two-vms", FakeBackend())

@@ -1,7 +1,8 @@
 """Nanosecond timestamps <-> RFC 3339 text with nanoseconds, as Go's time.RFC3339Nano writes it.
 
 Python's datetime stops at microseconds; the CRI log format and Docker both carry nanoseconds,
-so these are done by hand.
+so these are done by hand. Not part of ``cri/``: the backends read Docker's and Apple's times
+with them too, and backends never import the CRI layer.
 """
 
 from __future__ import annotations

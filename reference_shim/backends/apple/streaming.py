@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from harness.streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.apple.output import RecordedOutput
-from reference_shim.cri.timestamps import now_ns
 from reference_shim.errors import Unimplemented
 from reference_shim.streaming.backend import Process, dial_directly
 from reference_shim.streaming.host import host_process
+from reference_shim.timestamps import now_ns
 
 ATTACH_STDIN = (
     "Apple's container CLI cannot attach to a running container (only `container start "
