@@ -37,17 +37,19 @@ from harness.resources import ResourceTracker
 from harness.run_description import closing_line, header_lines
 from harness.selection import Selection, SelectionError, split_items
 from harness.session import CriSession, Settings, finish_run, given_endpoints
+from harness.stash_keys import (
+    NOT_RUN_KEY,
+    PROFILE_KEY,
+    SESSION_KEY,
+    SETTINGS_KEY,
+    SETUP_ERROR_KEY,
+    SWEEP_KEY,
+)
 from harness.sweep_report import SweepReport
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
 pytest_plugins = ["harness.matrix.recorder"]
 
-SESSION_KEY = pytest.StashKey[CriSession]()
-SETTINGS_KEY = pytest.StashKey[Settings]()
-PROFILE_KEY = pytest.StashKey[Profile | None]()
-SWEEP_KEY = pytest.StashKey[SweepReport]()
-SETUP_ERROR_KEY = pytest.StashKey[str]()
-NOT_RUN_KEY = pytest.StashKey[list[str]]()
 SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError, PreflightFailed)
 
 
@@ -140,7 +142,9 @@ def pytest_configure_node(node: object) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if activation.needs_switching_on(config, items) and not hasattr(config, "workerinput"):
-        from harness.matrix.recorder import start_recording  # it imports this module's keys
+        # Imported here: pytest imports the recorder as a plugin (pytest_plugins above), to
+        # rewrite its asserts, and warns about a module someone imported before.
+        from harness.matrix.recorder import start_recording
 
         activation.switch_on_late(config)
         _set_up(config)

@@ -29,13 +29,12 @@ from harness.matrix.outcomes import judge, rewrite, teststatus
 from harness.matrix.outputs import write_reports
 from harness.matrix.profiles import Profile
 from harness.options import value
-from harness.plugin import PROFILE_KEY, SETTINGS_KEY
+from harness.stash_keys import PHASE_OUTCOMES_KEY, PROFILE_KEY, SETTINGS_KEY
 
 JUDGEMENT = "cri_conformance"  # the report attribute carrying a phase's outcome to the controller
 PLUGIN_NAME = "cri-conformance-matrix"
 JUNIT_FILE = "junit.xml"
 ALLURE_DIR = "allure-results"
-PHASE_OUTCOMES = pytest.StashKey[list[Outcome]]()
 # The allure-pytest marker its labels live in (allure_pytest.utils.ALLURE_LABEL_MARK).
 ALLURE_LABEL_MARK = "allure_label"
 ALLURE_PLUGIN = "allure_pytest"  # its pytest11 entry point
@@ -129,8 +128,8 @@ class MatrixRecorder:
         if outcome is not None:
             rewrite(report, outcome, value(self.config, "cri_strict_profile"))
             setattr(report, JUDGEMENT, {"feature": feature, **_judgement(outcome)})
-            item.stash[PHASE_OUTCOMES] = [*item.stash.get(PHASE_OUTCOMES, []), outcome]
-        phases = item.stash.get(PHASE_OUTCOMES, [])
+            item.stash[PHASE_OUTCOMES_KEY] = [*item.stash.get(PHASE_OUTCOMES_KEY, []), outcome]
+        phases = item.stash.get(PHASE_OUTCOMES_KEY, [])
         if call.when == "teardown" and phases:
             cell = worst(phases)
             report.user_properties.append(("cri-conformance.feature", feature))

@@ -20,12 +20,12 @@ import pytest
 from harness.activation import is_active, is_suite_run
 from harness.factories import RunContext
 from harness.options import value
-from harness.plugin import SETTINGS_KEY
 from harness.properties import hypothesis_profiles
 from harness.properties.hypothesis_profiles import Choice
 from harness.properties.runner import FAILING_SPECS, PropertyRunner, Reproduction
 from harness.properties.specs import Owner
 from harness.session import CriSession
+from harness.stash_keys import SETTINGS_KEY
 
 WORKER_SEED = "cri_hypothesis_seed"
 
