@@ -30,7 +30,7 @@ def _images(args: argparse.Namespace) -> int:
 
 def _features(args: argparse.Namespace) -> int:
     from harness.features import registry
-    from harness.selection import Selection
+    from harness.pytest_plugin.selection import Selection
 
     if args.verify_spec:
         return _verify_spec(args.verify_spec)

@@ -4,7 +4,7 @@ Every process that runs tests judges each phase of a feature-marked test (``outc
 and puts its judgement on the report. The controller (the only process without pytest-xdist)
 gathers the judgements from the reports it receives, so a run under ``-n N`` records the same
 cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--cri-report-dir``.
-It records only in conformance sessions (``harness/activation.py``).
+It records only in conformance sessions (``harness/pytest_plugin/activation.py``).
 
 A suite run (a folder whose conftest.py sets ``CRI_CONFORMANCE_SUITE = True``, as
 ``suites/conftest.py`` does) also writes JUnit XML and Allure results there, unless
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.activation import is_active, is_suite_run
 from harness.features import registry
 from harness.matrix.cells import Cell, Outcome, State, cell_of, worst
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, now_iso, ordered
 from harness.matrix.outcomes import judge, rewrite, teststatus
 from harness.matrix.outputs import write_reports
 from harness.matrix.profiles import Profile
-from harness.options import value
-from harness.stash_keys import PHASE_OUTCOMES_KEY, PROFILE_KEY, SETTINGS_KEY
+from harness.pytest_plugin.activation import is_active, is_suite_run
+from harness.pytest_plugin.options import value
+from harness.pytest_plugin.stash_keys import PHASE_OUTCOMES_KEY, PROFILE_KEY, SETTINGS_KEY
 
 JUDGEMENT = "cri_conformance"  # the report attribute carrying a phase's outcome to the controller
 PLUGIN_NAME = "cri-conformance-matrix"

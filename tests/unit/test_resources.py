@@ -17,8 +17,8 @@ from harness.factories import ImagePuller
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION, Foreign, LeftAlone, RunOwnership
 from harness.properties.lab import lab
 from harness.properties.specs import Owner
+from harness.pytest_plugin.sweep_report import SweepReport
 from harness.resources import ResourceTracker, sweep
-from harness.sweep_report import SweepReport
 
 RUN = RunOwnership("run-1")
 MINE = {RUN_LABEL: "run-1"}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness.embedded import BACKENDS, STRATEGIES
-from harness.stash_keys import ALIASES_KEY
+from harness.pytest_plugin.stash_keys import ALIASES_KEY
 
 GROUP = "cri-conformance"
 ALIASES_UNTIL = "0.3"

@@ -12,8 +12,8 @@ import pytest
 
 from harness.matrix.cells import Outcome
 from harness.matrix.profiles import Profile
-from harness.session import CriSession, Settings
-from harness.sweep_report import SweepReport
+from harness.pytest_plugin.session import CriSession, Settings
+from harness.pytest_plugin.sweep_report import SweepReport
 
 # On the config: the session's decisions, made once.
 ACTIVE_KEY = pytest.StashKey[bool]()  # the plugins act in this session (activation)
