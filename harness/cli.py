@@ -30,7 +30,7 @@ def _images(args: argparse.Namespace) -> int:
 
 def _features(args: argparse.Namespace) -> int:
     from harness.features import registry
-    from harness.selection import Selection
+    from harness.pytest_plugin.selection import Selection
 
     if args.verify_spec:
         return _verify_spec(args.verify_spec)
@@ -118,7 +118,7 @@ def _add_suites_readme_command(
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from harness.replay import Target, replay
+    from harness.properties.replay import Target, replay
 
     target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)
     return replay(Path(args.file), target)

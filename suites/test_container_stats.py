@@ -17,10 +17,10 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.container_fixtures import CgroupPodFactory
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
 from harness.lookup import container_stats_ids, pod_stats_ids, unknown_id
+from harness.pytest_plugin.container_fixtures import CgroupPodFactory
 from harness.waiting import wait_until
 
 CLOCK_SLACK_NS = 2 * 10**9

@@ -8,9 +8,9 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.cgroups import assert_under_cgroup_parent
 from harness.client import CriClient
-from harness.container_fixtures import CgroupPodFactory
 from harness.factories import ContainerFactory, PodFactory
 from harness.probes import sysctl_in
+from harness.pytest_plugin.container_fixtures import CgroupPodFactory
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Properties of generated pod specs, checked against the live runtime.
 
-Hypothesis draws pod and container configs (``harness.specs``, ``harness.invalid_specs``);
-each example runs in its own Lab and is removed before the next. A failing example is saved
-under ``--cri-report-dir``/failing-specs/ and replays with ``cri-conformance replay FILE``.
+Hypothesis draws pod and container configs (``harness.properties.specs``,
+``harness.properties.invalid_specs``); each example runs in its own Lab and is removed before
+the next. A failing example is saved under ``--cri-report-dir``/failing-specs/ and replays
+with ``cri-conformance replay FILE``.
 One test, one row per property: the strategy is all that differs between them.
 """
 
@@ -15,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import invalid_specs, specs
-from harness.hypothesis_profiles import for_property_tests
 from harness.images.catalog import ImageCatalog
+from harness.properties import invalid_specs, specs
+from harness.properties.hypothesis_profiles import for_property_tests
 from harness.properties.runner import PropertyRunner
 
 SpecStrategy = Callable[[specs.Owner, str], Any]

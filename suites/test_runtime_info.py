@@ -9,8 +9,8 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.cgroups import assert_under_cgroup_parent, process_cgroups
 from harness.client import CriClient
-from harness.container_fixtures import CgroupPodFactory
 from harness.factories import ContainerFactory
+from harness.pytest_plugin.container_fixtures import CgroupPodFactory
 from harness.verbose_info import assert_json_values
 
 

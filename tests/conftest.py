@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 from hypothesis import settings
 
-from harness import hypothesis_profiles
 from harness.features import Level
 from harness.matrix.cells import Cell, State
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, ordered
+from harness.properties import hypothesis_profiles
 
 pytest_plugins = ["pytester"]
 

@@ -4,7 +4,7 @@ Every process that runs tests judges each phase of a feature-marked test (``outc
 and puts its judgement on the report. The controller (the only process without pytest-xdist)
 gathers the judgements from the reports it receives, so a run under ``-n N`` records the same
 cells as a serial one, and at the end writes ``matrix.{json,md,html}`` into ``--cri-report-dir``.
-It records only in conformance sessions (``harness/activation.py``).
+It records only in conformance sessions (``harness/pytest_plugin/activation.py``).
 
 A suite run (a folder whose conftest.py sets ``CRI_CONFORMANCE_SUITE = True``, as
 ``suites/conftest.py`` does) also writes JUnit XML and Allure results there, unless
@@ -21,21 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.activation import is_active, is_suite_run
 from harness.features import registry
 from harness.matrix.cells import Cell, Outcome, State, cell_of, worst
 from harness.matrix.document import FeatureRow, Matrix, RuntimeRun, now_iso, ordered
 from harness.matrix.outcomes import judge, rewrite, teststatus
 from harness.matrix.outputs import write_reports
 from harness.matrix.profiles import Profile
-from harness.options import value
-from harness.plugin import PROFILE_KEY, SETTINGS_KEY
+from harness.pytest_plugin.activation import is_active, is_suite_run
+from harness.pytest_plugin.options import value
+from harness.pytest_plugin.stash_keys import PHASE_OUTCOMES_KEY, PROFILE_KEY, SETTINGS_KEY
 
 JUDGEMENT = "cri_conformance"  # the report attribute carrying a phase's outcome to the controller
 PLUGIN_NAME = "cri-conformance-matrix"
 JUNIT_FILE = "junit.xml"
 ALLURE_DIR = "allure-results"
-PHASE_OUTCOMES = pytest.StashKey[list[Outcome]]()
 # The allure-pytest marker its labels live in (allure_pytest.utils.ALLURE_LABEL_MARK).
 ALLURE_LABEL_MARK = "allure_label"
 ALLURE_PLUGIN = "allure_pytest"  # its pytest11 entry point
@@ -129,8 +128,8 @@ class MatrixRecorder:
         if outcome is not None:
             rewrite(report, outcome, value(self.config, "cri_strict_profile"))
             setattr(report, JUDGEMENT, {"feature": feature, **_judgement(outcome)})
-            item.stash[PHASE_OUTCOMES] = [*item.stash.get(PHASE_OUTCOMES, []), outcome]
-        phases = item.stash.get(PHASE_OUTCOMES, [])
+            item.stash[PHASE_OUTCOMES_KEY] = [*item.stash.get(PHASE_OUTCOMES_KEY, []), outcome]
+        phases = item.stash.get(PHASE_OUTCOMES_KEY, [])
         if call.when == "teardown" and phases:
             cell = worst(phases)
             report.user_properties.append(("cri-conformance.feature", feature))

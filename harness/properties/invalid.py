@@ -16,10 +16,10 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CallFailed, CriClient
-from harness.lab import Lab, prepare_volumes
+from harness.properties.lab import Lab, prepare_volumes
 from harness.properties.registry import register
-from harness.spec_files import Spec
-from harness.specs import EXAMPLE_LABEL
+from harness.properties.spec_files import Spec
+from harness.properties.specs import EXAMPLE_LABEL
 from harness.waiting import wait_until
 
 MEANINGLESS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)

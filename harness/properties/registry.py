@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.lab import Lab
-from harness.spec_files import Spec
+from harness.properties.lab import Lab
+from harness.properties.spec_files import Spec
 
 Check = Callable[[Lab, Spec], None]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from harness.client import CriClient
 from harness.factories import ImagePuller
-from harness.lab import lab
+from harness.properties.lab import lab
 from harness.properties.registry import lookup
-from harness.spec_files import Spec, save
-from harness.specs import Owner
+from harness.properties.spec_files import Spec, save
+from harness.properties.specs import Owner
 
 FAILING_SPECS = "failing-specs"
 

@@ -8,10 +8,10 @@ from cri_api.v1 import api_pb2 as cri
 
 from harness import probes
 from harness.cgroups import read_limits
-from harness.lab import Lab
+from harness.properties.lab import Lab
 from harness.properties.registry import register
-from harness.spec_files import Spec
-from harness.specs import expected_argv, process_marker
+from harness.properties.spec_files import Spec
+from harness.properties.specs import expected_argv, process_marker
 
 
 @register("pod-metadata", "properties.pod-metadata")

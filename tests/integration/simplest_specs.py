@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import find
 
-from harness import specs
 from harness.images.registry import DEFAULT_ADDRESS, repository
-from harness.spec_files import Spec
+from harness.properties import specs
+from harness.properties.spec_files import Spec
 
 OWNER = specs.Owner("20260101-000000-abcdef", "tests::replay", "/nonexistent/logs", "/gone")
 IMAGE = f"{repository(DEFAULT_ADDRESS, 'busybox')}:1.0"

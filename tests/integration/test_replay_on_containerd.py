@@ -10,11 +10,11 @@ from cri_api.v1 import api_pb2 as api
 from hypothesis import strategies as st
 from simplest_specs import a_spec
 
-from harness import spec_files, specs
 from harness.builders import pid_namespace
 from harness.cli import main
 from harness.client import CriClient
 from harness.ownership import TEST_ANNOTATION
+from harness.properties import spec_files, specs
 
 
 def replayed_objects(client: CriClient, path: Path) -> list[str]:

@@ -20,9 +20,9 @@ from cri_proxy import left_on
 from filter_ignoring_proxy import RUNTIME, FilterIgnoringProxy
 from simplest_specs import IMAGE, a_spec
 
-from harness import spec_files
 from harness.cli import main
 from harness.client import CriClient
+from harness.properties import spec_files
 
 REPO = Path(__file__).resolve().parents[2]
 LEAKS_A_POD = """

@@ -8,13 +8,13 @@ import re
 import pytest
 from hypothesis import HealthCheck, settings
 
-from harness import hypothesis_profiles
+from harness.properties import hypothesis_profiles
 
 CONFORMANCE_FOLDER = "CRI_CONFORMANCE_SUITE = True\n"
 # A property test as the suite writes one, and a plain hypothesis test of the same session.
 TESTS = """
 from hypothesis import given, settings, strategies as st
-from harness.hypothesis_profiles import for_property_tests
+from harness.properties.hypothesis_profiles import for_property_tests
 
 EXAMPLES = []
 
@@ -105,7 +105,7 @@ def test_xdist_workers_use_the_controllers_seed(pytester: pytest.Pytester) -> No
     pytester.makepyfile(
         test_x="""
 import os
-from harness import hypothesis_profiles
+from harness.properties import hypothesis_profiles
 
 def record_seed():
     with open(f"seed-{os.getpid()}", "w") as file:

@@ -14,11 +14,11 @@ from cri_api.v1 import api_pb2 as api
 from harness.builders import container_config, pod_config
 from harness.client import CallFailed, EndpointUnavailable
 from harness.factories import ImagePuller
-from harness.lab import lab
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION, Foreign, LeftAlone, RunOwnership
+from harness.properties.lab import lab
+from harness.properties.specs import Owner
+from harness.pytest_plugin.sweep_report import SweepReport
 from harness.resources import ResourceTracker, sweep
-from harness.specs import Owner
-from harness.sweep_report import SweepReport
 
 RUN = RunOwnership("run-1")
 MINE = {RUN_LABEL: "run-1"}

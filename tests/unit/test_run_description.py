@@ -11,8 +11,8 @@ import pytest
 from harness import endpoints
 from harness.embedded import EmbeddedShim
 from harness.matrix.profiles import Profile
-from harness.run_description import closing_line, header_lines
-from harness.session import Settings
+from harness.pytest_plugin.run_description import closing_line, header_lines
+from harness.pytest_plugin.session import Settings
 
 
 def settings(tmp_path: Path, **options: object) -> Settings:

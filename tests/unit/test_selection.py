@@ -6,7 +6,7 @@ import pytest
 
 from harness.cli import main
 from harness.features import registry
-from harness.selection import Selection, SelectionError
+from harness.pytest_plugin.selection import Selection, SelectionError
 
 TWO_AREAS = """
 import pytest

@@ -10,9 +10,9 @@ from cri_api.v1 import api_pb2 as cri
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import invalid_specs, spec_files, specs
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION
-from harness.spec_files import Spec, SpecFileError
+from harness.properties import invalid_specs, spec_files, specs
+from harness.properties.spec_files import Spec, SpecFileError
 
 OWNER = specs.Owner("20260101-000000-abcdef", "tests::unit", "/old/logs", "/old/volumes")
 IMAGE = "127.0.0.1:5000/cri-conformance/busybox:1.0"

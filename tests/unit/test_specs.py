@@ -13,9 +13,9 @@ from cri_api.v1 import api_pb2 as cri
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import invalid_specs, specs
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION
-from harness.spec_files import Spec
+from harness.properties import invalid_specs, specs
+from harness.properties.spec_files import Spec
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")

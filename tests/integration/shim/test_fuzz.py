@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from protobuf_strategies import PATH_SHAPES, MessageStrategies, hostile_text, mutations
 
-from harness import hypothesis_profiles
-from harness.options import value
+from harness.properties import hypothesis_profiles
+from harness.pytest_plugin.options import value
 
 # Per run, by hypothesis profile.
 REQUESTS = {hypothesis_profiles.CI: 300, hypothesis_profiles.THOROUGH: 10_000}

@@ -1,8 +1,8 @@
 """Hypothesis strategies for invalid input: a valid spec with one thing wrong.
 
-Each strategy starts from ``harness.specs`` and breaks one rule, recording in ``params`` what
-it broke (the case, the call, the bad value), so ``harness.properties.invalid`` knows what to
-send and a saved spec file says what went wrong. Image references always point at the local
+Each strategy starts from ``specs`` (valid specs) and breaks one rule, recording in ``params``
+what it broke (the case, the call, the bad value), so ``invalid`` (the properties) knows what
+to send and a saved spec file says what went wrong. Image references always point at the local
 registry on loopback, so even a runtime that wrongly accepts one never reaches the internet.
 """
 
@@ -14,8 +14,8 @@ from cri_api.v1 import api_pb2 as cri
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from harness.spec_files import Spec
-from harness.specs import Owner, dns1123_labels, pod_specs, printable_text
+from harness.properties.spec_files import Spec
+from harness.properties.specs import Owner, dns1123_labels, pod_specs, printable_text
 
 LOCAL_REPOSITORY = "127.0.0.1:5000/cri-conformance"
 HEX = "0123456789abcdef"

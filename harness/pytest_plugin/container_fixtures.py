@@ -1,7 +1,7 @@
 """Fixtures for the container and security suites that need something from the host.
 
-Registered by the plugin (harness.plugin imports them). Each one undoes on the host what it
-did, after removing the runtime objects that depend on it.
+Registered by the plugin (``plugin`` imports them). Each one undoes on the host what it did,
+after removing the runtime objects that depend on it.
 """
 
 from __future__ import annotations

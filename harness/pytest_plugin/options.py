@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness.embedded import BACKENDS, STRATEGIES
+from harness.pytest_plugin.stash_keys import ALIASES_KEY
 
 GROUP = "cri-conformance"
 ALIASES_UNTIL = "0.3"
@@ -143,7 +144,6 @@ OPTIONS = (
     ),
 )
 BY_DEST = {option.dest: option for option in OPTIONS}
-ALIASES_KEY = pytest.StashKey[list[str]]()
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -2,7 +2,7 @@
 
 Loaded through the ``pytest11`` entry point in every session of the environment, it acts only
 in sessions that run the conformance suite, name a ``--cri-*`` option, or ask for a CRI
-fixture (``harness/activation.py``); every other session runs as if it were not installed.
+fixture (``activation``); every other session runs as if it were not installed.
 Nothing talks to a runtime until a test asks for a CRI fixture.
 """
 
@@ -14,13 +14,7 @@ from pathlib import Path
 import pytest
 from cri_api.v1 import api_pb2 as api
 
-from harness import activation
 from harness.client import CriClient, CriError
-from harness.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
-    host_tree_with_submount,
-    make_cgroup_pod,
-    shared_host_dir,
-)
 from harness.embedded import EmbeddedShim
 from harness.endpoints import EndpointError
 from harness.factories import ContainerFactory, PodFactory, RunContext
@@ -31,23 +25,31 @@ from harness.images.catalog import ImageCatalog, TestImage
 from harness.images.preflight import PreflightFailed
 from harness.images.registry import RegistryError
 from harness.matrix.profiles import Profile, ProfileError, check_runtime, load_profile
-from harness.options import add_old_names, add_options, value, warn_about_old_names
 from harness.ownership import new_run_id
+from harness.pytest_plugin import activation
+from harness.pytest_plugin.container_fixtures import (  # noqa: F401  (fixtures, registered by import)
+    host_tree_with_submount,
+    make_cgroup_pod,
+    shared_host_dir,
+)
+from harness.pytest_plugin.options import add_old_names, add_options, value, warn_about_old_names
+from harness.pytest_plugin.run_description import closing_line, header_lines
+from harness.pytest_plugin.selection import Selection, SelectionError, split_items
+from harness.pytest_plugin.session import CriSession, Settings, finish_run, given_endpoints
+from harness.pytest_plugin.stash_keys import (
+    NOT_RUN_KEY,
+    PROFILE_KEY,
+    SESSION_KEY,
+    SETTINGS_KEY,
+    SETUP_ERROR_KEY,
+    SWEEP_KEY,
+)
+from harness.pytest_plugin.sweep_report import SweepReport
 from harness.resources import ResourceTracker
-from harness.run_description import closing_line, header_lines
-from harness.selection import Selection, SelectionError, split_items
-from harness.session import CriSession, Settings, finish_run, given_endpoints
-from harness.sweep_report import SweepReport
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
 pytest_plugins = ["harness.matrix.recorder"]
 
-SESSION_KEY = pytest.StashKey[CriSession]()
-SETTINGS_KEY = pytest.StashKey[Settings]()
-PROFILE_KEY = pytest.StashKey[Profile | None]()
-SWEEP_KEY = pytest.StashKey[SweepReport]()
-SETUP_ERROR_KEY = pytest.StashKey[str]()
-NOT_RUN_KEY = pytest.StashKey[list[str]]()
 SETUP_ERRORS = (EndpointError, CriError, RegistryError, BuildError, ProfileError, PreflightFailed)
 
 
@@ -140,7 +142,9 @@ def pytest_configure_node(node: object) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if activation.needs_switching_on(config, items) and not hasattr(config, "workerinput"):
-        from harness.matrix.recorder import start_recording  # it imports this module's keys
+        # Imported here: pytest imports the recorder as a plugin (pytest_plugins above), to
+        # rewrite its asserts, and warns about a module someone imported before.
+        from harness.matrix.recorder import start_recording
 
         activation.switch_on_late(config)
         _set_up(config)

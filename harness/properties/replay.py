@@ -14,15 +14,14 @@ from pathlib import Path
 import grpc
 
 from harness import endpoints as endpoint_resolution
-from harness import spec_files
 from harness.client import CallFailed, CriClient, CriError
 from harness.endpoints import EndpointError
 from harness.factories import ImagePuller
-from harness.lab import lab
 from harness.ownership import RunOwnership, new_run_id
-from harness.properties import lookup
+from harness.properties import lookup, spec_files
+from harness.properties.lab import lab
+from harness.properties.specs import Owner
 from harness.resources import sweep
-from harness.specs import Owner
 
 PASSED, FAILED = 0, 1
 NO_ENDPOINT = (

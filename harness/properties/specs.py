@@ -6,7 +6,7 @@ strategies. Every config is valid by construction: names are DNS-1123, labels fo
 Kubernetes rules, values stay in ranges the kernel accepts. Every config is also owned by the
 run (``Owner``), so the harness cleans up whatever an example creates.
 
-Strategies for invalid input live in ``harness.invalid_specs``.
+Strategies for invalid input live next door, in ``invalid_specs``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hypothesis.strategies import SearchStrategy
 
 from harness.builders import container_config, pod_config, unique_name
 from harness.ownership import RUN_LABEL
-from harness.spec_files import Spec
+from harness.properties.spec_files import Spec
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 LETTERS = LOWER + LOWER.upper()

@@ -24,9 +24,9 @@ from harness.factories import (
     create_container,
 )
 from harness.ownership import LeftAlone, RunOwnership
+from harness.properties.spec_files import Spec
+from harness.properties.specs import Owner
 from harness.resources import ResourceTracker
-from harness.spec_files import Spec
-from harness.specs import Owner
 
 
 class LabCleanupFailed(AssertionError):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.options import given_on_command_line
 from harness.package_data import SUITES_PACKAGE
+from harness.pytest_plugin.options import given_on_command_line
+from harness.pytest_plugin.stash_keys import ACTIVE_KEY
 
 SUITE_FLAG = "CRI_CONFORMANCE_SUITE"
-ACTIVE_KEY = pytest.StashKey[bool]()
 
 
 def is_suite_run(config: pytest.Config) -> bool:

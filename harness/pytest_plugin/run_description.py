@@ -12,7 +12,7 @@ import json
 from harness.cli import version
 from harness.endpoints import EndpointError, sockets_in_usual_places
 from harness.matrix.profiles import Profile
-from harness.session import Settings, given_endpoints
+from harness.pytest_plugin.session import Settings, given_endpoints
 
 
 def header_lines(settings: Settings, profile: Profile | None) -> list[str]:

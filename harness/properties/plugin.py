@@ -1,7 +1,7 @@
 """pytest plugin for the property suite: its hypothesis profile, the run's seed, the runner.
 
-In a conformance session (``harness/activation.py``) it chooses the property tests' profile:
-``--cri-hypothesis-profile``, else the one ``--hypothesis-profile`` loads, else
+In a conformance session (``harness/pytest_plugin/activation.py``) it chooses the property
+tests' profile: ``--cri-hypothesis-profile``, else the one ``--hypothesis-profile`` loads, else
 ``cri-conformance-ci``; and, for a randomized profile, one seed for the whole run (every xdist
 worker gets the controller's), which the header prints so a failing run can be repeated with
 ``--hypothesis-seed``. Only the property tests carry that choice
@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import hypothesis_profiles
-from harness.activation import is_active, is_suite_run
 from harness.factories import RunContext
-from harness.hypothesis_profiles import Choice
-from harness.options import value
-from harness.plugin import SETTINGS_KEY
+from harness.properties import hypothesis_profiles
+from harness.properties.hypothesis_profiles import Choice
 from harness.properties.runner import FAILING_SPECS, PropertyRunner, Reproduction
-from harness.session import CriSession
-from harness.specs import Owner
+from harness.properties.specs import Owner
+from harness.pytest_plugin.activation import is_active, is_suite_run
+from harness.pytest_plugin.options import value
+from harness.pytest_plugin.session import CriSession
+from harness.pytest_plugin.stash_keys import SETTINGS_KEY
 
 WORKER_SEED = "cri_hypothesis_seed"
 
