@@ -37,7 +37,7 @@ def test_a_workload_in_its_pod_vm_gives_the_pod_its_address(driver: Driver) -> N
     """``Capability.WORKLOAD_IN_POD_VM``: every backend has it."""
     assert Capability.WORKLOAD_IN_POD_VM in driver.backend.capabilities
     pod_id, pod_vm = driver.pod()
-    workload = driver.run(Script(), Placement.inside_vm(pod_vm, POD_NAMESPACES), pod_id)
+    workload = driver.run(Script(), Placement(inside=pod_vm, shared=POD_NAMESPACES), pod_id)
     assert driver.backend.inspect_vm(workload).state is VmState.RUNNING
     wait_for(lambda: bool(driver.backend.inspect_vm(pod_vm).ip))
     assert address(driver.backend.inspect_vm(pod_vm).ip)
