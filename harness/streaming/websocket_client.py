@@ -20,13 +20,13 @@ from websockets.typing import Subprotocol
 
 from harness.streaming.collect import Collector
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
-from harness.streaming.errors import (
+from kube_streaming.errors import (
     ProtocolUnsupported,
     StreamingError,
     refused_upgrade,
     unanswered,
 )
-from harness.streaming.remotecommand import (
+from kube_streaming.remotecommand import (
     V4_CHANNEL,
     V5_CHANNEL,
     Channel,
@@ -35,7 +35,7 @@ from harness.streaming.remotecommand import (
     StreamType,
     TerminalSize,
 )
-from harness.streaming.upgrade import StreamingUrl
+from kube_streaming.upgrade import StreamingUrl
 
 
 def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:

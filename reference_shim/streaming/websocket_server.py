@@ -23,8 +23,8 @@ from typing import TypeVar
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from harness.streaming.notice import Notice, hung_up
-from harness.streaming.remotecommand import (
+from kube_streaming.notice import Notice, hung_up
+from kube_streaming.remotecommand import (
     V1_CHANNEL,
     V4_CHANNEL,
     V5_CHANNEL,
