@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
+from framing_bugs import BUGS
 from wire_transcripts import CASES, PORT, PROGRAM, Case, Transcript, replay, server_summary
 
 from reference_shim.streaming.server import StreamingServer
@@ -65,3 +66,23 @@ def test_the_shim_answers_a_recorded_client_as_containerd_did(
     url = urlsplit(shim_url(case, server, backend))
     answer = replay(case, transcript, (url.hostname or "", url.port or 0), url.path)
     assert server_summary(case, answer) == server_summary(case, transcript.sent_by("server"))
+
+
+@pytest.mark.parametrize(
+    ("bug", "case"),
+    [("fin-flag", Case("exec", "spdy")), ("swapped-channels", Case("exec", "websocket"))],
+    ids=["fin-flag", "swapped-channels"],
+)
+def test_a_framing_bug_the_harness_client_shares_fails_the_replay(
+    bug: str,
+    case: Case,
+    server: StreamingServer,
+    backend: LocalBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The replay can fail: with a bug in the shared wire code, the shim answers otherwise."""
+    BUGS[bug](monkeypatch)
+    transcript = Transcript.load(case)
+    url = urlsplit(shim_url(case, server, backend))
+    answer = replay(case, transcript, (url.hostname or "", url.port or 0), url.path)
+    assert server_summary(case, answer) != server_summary(case, transcript.sent_by("server"))
