@@ -17,8 +17,8 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from argparse import ArgumentParser, Namespace
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.endpoints import EndpointError, Endpoints

@@ -10,5 +10,6 @@ server (``reference_shim.streaming``) both build on this package; it imports nei
 shim never depends on the harness (``tests/unit/test_import_graph.py`` keeps it so). Because
 both ends share this code, a framing bug here would agree with itself: the shim's server is
 therefore also checked against transcripts recorded from containerd and against the
-``kubernetes`` client's own WebSocket implementation (``tests/unit/wire/``).
+``kubernetes`` client's own WebSocket implementation
+(``tests/unit/shim_streaming/test_transcript_replay.py``, ``test_kubernetes_client.py``).
 """

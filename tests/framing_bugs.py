@@ -2,7 +2,7 @@
 
 A pytest plugin for showing which tests notice such a bug; it changes nothing unless asked::
 
-    PYTHONPATH=tests .venv/bin/pytest -p framing_bugs --framing-bug fin-flag tests/unit/shim_streaming
+    PYTHONPATH=tests pytest -p framing_bugs --framing-bug fin-flag tests/unit/shim_streaming
 
 - ``fin-flag``: SPDY frames carry FIN as flag 0x04 instead of 0x01 (SPDY/3.1 2.2.1), written
   so by ``kube_streaming.spdy.frames`` and read back so by the same module.

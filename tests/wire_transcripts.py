@@ -19,13 +19,18 @@ two servers is normalised away, and nothing else:
   (containerd, at the session's end) counts as ended, as one it half-closes with FIN (the
   shim): to a client both are the end of that stream. Each stream's DATA is joined, since
   output is cut into frames wherever a read returned, and streams are compared apart, since
-  their interleaving is timing. Kept: which streams got a reply and with what headers, every data
-  byte, which streams were half-closed (FIN) and which reset.
-- WebSocket: each channel's payloads are joined (same reason); empty messages, which only
-  announce a channel, are left out; ping and pong are upkeep. Kept: the channel byte of every
-  payload, every payload byte, frames unmasked (a server must not mask), the close code.
+  their interleaving is timing. Kept: which streams got a reply and with what headers, every
+  data byte, which streams were ended, any other reset or control frame.
+- WebSocket: each channel's payloads are joined (same reason); ping and pong are upkeep.
+  Kept: the channel byte of every payload, every payload byte, the channels announced with an
+  empty message, frames unmasked (a server must not mask), the close code.
 - The v4 status on the error stream is compared as JSON without its ``message``, which is
   free text (containerd names the command and runc's words; the shim its own).
+
+On the client's side one thing changes: the request line names the shim's token instead of
+containerd's. The client's bytes are otherwise sent as recorded (its WebSocket masks, its
+compressed SPDY headers), each chunk once the server has got as far as containerd had when the
+client sent it (``progress``), so the order of the recording holds whatever the timing.
 """
 
 from __future__ import annotations
