@@ -94,7 +94,8 @@ CASES = [
 
 @dataclass
 class Transcript:
-    """One recorded session; ``events`` are (``client`` or ``server``, bytes) in order."""
+    """One recorded session; ``events`` are (``client`` or ``server``, bytes) in order, and
+    (side, b"") where that side closed its end of the connection."""
 
     case: Case
     recorded_from: str
@@ -257,20 +258,30 @@ def websocket_summary(data: bytes) -> dict[str, Any]:
 
 
 def progress(case: Case, server_bytes: bytes) -> int:
-    """How far a server's answer has got: the head, then each reply, data byte, end of a
-    stream or message; a replay waits for the recorded progress before the client's next
-    bytes, so it keeps the recording's order whatever the timing."""
+    """How far a server's answer has got: its head, then each stream (or channel) replied
+    to, given data and ended. Counting bytes would not do: the status message is free text.
+    A replay waits for the recorded progress before the client's next chunk, so it keeps the
+    recording's order whatever the timing."""
     head_end = server_bytes.find(b"\r\n\r\n")
     if head_end < 0:
         return 0
     body = server_bytes[head_end + 4 :]
+    seen: set[tuple[str, int]] = set()
     if case.transport == "spdy":
-        return 1 + sum(
-            len(payload) + bool(flags & 1) + (kind in (_SYN_REPLY, _RST_STREAM))
-            for kind, _, flags, payload in spdy_frames(body)[0]
-            if kind not in _UPKEEP
-        )
-    return 1 + sum(len(payload) + 1 for _, _, payload in websocket_frames(body)[0])
+        for kind, stream_id, flags, payload in spdy_frames(body)[0]:
+            if kind == _SYN_REPLY:
+                seen.add(("reply", stream_id))
+            elif kind == 0 and payload:
+                seen.add(("data", stream_id))
+            if flags & 0x01 or kind == _RST_STREAM:
+                seen.add(("end", stream_id))
+    else:
+        for opcode, _, payload in websocket_frames(body)[0]:
+            if opcode == 0x8:
+                seen.add(("close", 0))
+            elif payload:
+                seen.add(("data" if len(payload) > 1 else "announced", payload[0]))
+    return 1 + len(seen)
 
 
 def server_summary(case: Case, server_bytes: bytes) -> dict[str, Any]:
@@ -291,8 +302,8 @@ def server_summary(case: Case, server_bytes: bytes) -> dict[str, Any]:
 
 def replay(case: Case, transcript: Transcript, address: tuple[str, int], path: str) -> bytes:
     """Send the recorded client's bytes to ``address`` (its request aimed at ``path``), each
-    chunk once the server got as far as the recorded one had; the server's bytes, up to its
-    close or ``REPLAY_TIMEOUT`` after the client's last chunk."""
+    chunk (or its close) once the server got as far as the recorded one had; the server's
+    bytes, up to its close or ``REPLAY_TIMEOUT`` after the client's last chunk."""
     sock = socket.create_connection(address, timeout=REPLAY_TIMEOUT)
     received = bytearray()
     done = threading.Event()
@@ -317,7 +328,10 @@ def replay(case: Case, transcript: Transcript, address: tuple[str, int], path: s
         while progress(case, bytes(received)) < wanted and time.monotonic() < deadline:
             time.sleep(0.01)
         with contextlib.suppress(OSError):
-            sock.sendall(data)
+            if data:
+                sock.sendall(data)
+            else:  # the recorded client closed its end here
+                sock.shutdown(socket.SHUT_WR)
     done.wait(REPLAY_TIMEOUT)
     sock.close()
     return bytes(received)

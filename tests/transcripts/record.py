@@ -58,7 +58,8 @@ TIMEOUT = 20.0
 
 class RecordingProxy:
     """Accepts one connection on loopback, opens one to ``upstream``, and copies both ways,
-    writing every chunk into ``transcript`` in the order it arrived."""
+    writing every chunk into ``transcript`` in the order it arrived, and an empty one where a
+    side closed its end."""
 
     def __init__(self, upstream: tuple[str, int], transcript: Transcript) -> None:
         self.upstream = upstream
@@ -84,13 +85,13 @@ class RecordingProxy:
         server.close()
 
     def _copy(self, source: socket.socket, sink: socket.socket, side: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while chunk := source.recv(65536):
                 with self._lock:
                     self.transcript.events.append((side, chunk))
                 sink.sendall(chunk)
-        except OSError:
-            pass
+        with self._lock:  # b"": this side closed its end (or the connection broke)
+            self.transcript.events.append((side, b""))
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
 
