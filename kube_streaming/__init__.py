@@ -3,7 +3,8 @@
 What the kubelet's streaming server and its clients (kubectl, client-go, crictl) agree on:
 the remotecommand and portforward subprotocols and the exit status they carry
 (``remotecommand``), SPDY/3.1 frames, header compression, flow control and sessions
-(``spdy``), the HTTP/1.1 upgrade (``upgrade``), and the errors a session can end with.
+(``spdy``), the HTTP/1.1 upgrade (``upgrade``), port forwarding's WebSocket channels
+(``portforward``), and the errors a session can end with.
 
 The harness's streaming clients (``harness.streaming``) and the reference shim's streaming
 server (``reference_shim.streaming``) both build on this package; it imports neither, so the
