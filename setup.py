@@ -3,7 +3,9 @@
 The repository keeps the suite and its data at the top level (``suites/``, ``fixtures/``);
 the build maps them into the ``harness`` package, so a wheel carries them and the harness
 reads them through ``importlib.resources`` (``harness/package_data.py``) wherever it is
-installed. Every other package is found, so a new subpackage needs no entry here.
+installed. Every other package is found, so a new subpackage needs no entry here:
+``harness``, ``reference_shim``, and the two that both of them use without importing each
+other, ``kube_streaming`` (the streaming wire protocols) and ``linux_capabilities``.
 
 The wheel also carries the test images, built here into ``harness/images/built/KEY`` (one OCI
 layout, linux/amd64 and linux/arm64, about 4 MB before the wheel's compression), so that
@@ -41,7 +43,12 @@ class BuildWithImages(build_py):
 
 
 setup(
-    packages=[*find_packages(include=["harness", "harness.*", "reference_shim*"]), *MAPPED, *DATA],
+    packages=[
+        *find_packages(include=["harness", "harness.*", "reference_shim*", "kube_streaming*"]),
+        "linux_capabilities",
+        *MAPPED,
+        *DATA,
+    ],
     package_dir=MAPPED,
     cmdclass={"build_py": BuildWithImages},
 )

@@ -256,18 +256,6 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.set_defaults(handler=_run)
 
 
-def _shim(args: argparse.Namespace) -> int:
-    from reference_shim import extra
-    from reference_shim.config import from_arguments
-
-    if (problem := extra.problem()) is not None:
-        print(f"cri-conformance shim: {problem}", file=sys.stderr)
-        return 1
-    from reference_shim.server import serve
-
-    return serve(from_arguments(args))
-
-
 def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser(
         "replay",
@@ -302,8 +290,8 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Standard library only, like everything imported before a subcommand runs.
-    from reference_shim.config import add_arguments as add_shim_arguments
+    # Light imports only (standard library, PyYAML), like everything before a subcommand runs.
+    from harness.embedded import add_shim_arguments, run_shim
 
     parser = argparse.ArgumentParser(
         prog="cri-conformance",
@@ -342,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shim", help="run the reference CRI shim (same as python -m reference_shim)"
     )
     add_shim_arguments(shim)
-    shim.set_defaults(handler=_shim)
+    shim.set_defaults(handler=run_shim)
     return parser
 
 

@@ -3,6 +3,10 @@
 The first process of the run that needs a runtime starts the shim (under the run's setup
 lock) and records its pid and endpoint in the shared folder; every other process reuses it;
 the controller stops it once all tests and the leak sweep are done.
+
+This module is the harness's only way into ``reference_shim`` (the ``cri-conformance shim``
+subcommand goes through it too); the shim never imports the harness. Its imports of the shim
+are lazy, so a run against another runtime loads none of the shim.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,3 +129,23 @@ def _reaped_or_gone(pid: int) -> bool:
         except ProcessLookupError:
             return True
         return False
+
+
+def add_shim_arguments(parser: ArgumentParser) -> None:
+    """The options of ``cri-conformance shim``, the shim's own (standard library only)."""
+    from reference_shim.config import add_arguments
+
+    add_arguments(parser)
+
+
+def run_shim(args: Namespace) -> int:
+    """Serve the shim in this process until it is stopped, as ``python -m reference_shim``."""
+    from reference_shim import extra
+    from reference_shim.config import from_arguments
+
+    if (problem := extra.problem()) is not None:
+        print(f"cri-conformance shim: {problem}", file=sys.stderr)
+        return 1
+    from reference_shim.server import serve
+
+    return serve(from_arguments(args))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.capabilities import decode_caps
+from linux_capabilities import decode_caps
 
 APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
 SELINUX_FS = Path("/sys/fs/selinux")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as api
 
-from harness.capabilities import decode_caps
 from harness.client import CallFailed, CriClient
 from harness.expect import answer_or_refusal
 from harness.factories import Container
 from harness.waiting import DEFAULT_TIMEOUT, wait_until
+from linux_capabilities import decode_caps
 
 EXEC_TIMEOUT = 30
 

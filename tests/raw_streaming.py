@@ -13,11 +13,11 @@ import secrets
 import socket
 
 from harness.streaming.commands import RemoteCommand
-from harness.streaming.remotecommand import STREAM_TYPE, V4_CHANNEL, StreamOptions, StreamType
-from harness.streaming.spdy.frames import DataFrame, FrameEncoder, SynStream
 from harness.streaming.spdy_client import SpdyRemoteCommand
-from harness.streaming.upgrade import StreamingUrl, spdy_upgrade
 from harness.streaming.websocket_client import WebSocketRemoteCommand
+from kube_streaming.remotecommand import STREAM_TYPE, V4_CHANNEL, StreamOptions, StreamType
+from kube_streaming.spdy.frames import DataFrame, FrameEncoder, SynStream
+from kube_streaming.upgrade import StreamingUrl, spdy_upgrade
 
 
 class SpdyClientThatNeverReads:

@@ -33,7 +33,7 @@ from harness.client import CallFailed
 from harness.features import Feature
 from harness.matrix.cells import Outcome, State, clip
 from harness.matrix.profiles import Declaration, Profile
-from harness.streaming.errors import ProtocolUnsupported
+from kube_streaming.errors import ProtocolUnsupported
 
 EXCUSED_WORDS = {State.UNSUPPORTED: "UNSUPPORTED", State.DEVIATION: "DEVIATION"}
 

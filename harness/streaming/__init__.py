@@ -21,16 +21,16 @@ from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CriClient
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
-from harness.streaming.errors import ProtocolUnsupported, StreamingError, StreamNotFound
-from harness.streaming.remotecommand import (
+from harness.streaming.spdy_client import SpdyPortForward, SpdyRemoteCommand
+from harness.streaming.websocket_client import WebSocketPortForward, WebSocketRemoteCommand
+from kube_streaming.errors import ProtocolUnsupported, StreamingError, StreamNotFound
+from kube_streaming.remotecommand import (
     V4_CHANNEL,
     V5_CHANNEL,
     ExecResult,
     StreamOptions,
     StreamType,
 )
-from harness.streaming.spdy_client import SpdyPortForward, SpdyRemoteCommand
-from harness.streaming.websocket_client import WebSocketPortForward, WebSocketRemoteCommand
 
 __all__ = [
     "ExecResult",

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from harness.streaming.errors import StreamingError
+from kube_streaming.errors import StreamingError
 
 
 class Collector:

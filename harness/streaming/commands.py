@@ -6,8 +6,8 @@ import time
 from abc import ABC, abstractmethod
 
 from harness.streaming.collect import Collector
-from harness.streaming.errors import StreamingError
-from harness.streaming.remotecommand import ExecResult, StreamOptions, StreamType, decode_status
+from kube_streaming.errors import StreamingError
+from kube_streaming.remotecommand import ExecResult, StreamOptions, StreamType, decode_status
 
 
 class RemoteCommand(ABC):

@@ -13,8 +13,8 @@ import time
 
 from harness.streaming.collect import Collector
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
-from harness.streaming.errors import StreamingError
-from harness.streaming.remotecommand import (
+from kube_streaming.errors import StreamingError
+from kube_streaming.remotecommand import (
     PORT,
     PORT_FORWARD,
     REQUEST_ID,
@@ -24,8 +24,8 @@ from harness.streaming.remotecommand import (
     StreamType,
     TerminalSize,
 )
-from harness.streaming.spdy.session import Session, Stream
-from harness.streaming.upgrade import spdy_upgrade
+from kube_streaming.spdy.session import Session, Stream
+from kube_streaming.upgrade import spdy_upgrade
 
 _OUTPUTS = (StreamType.STDOUT, StreamType.STDERR, StreamType.ERROR)
 

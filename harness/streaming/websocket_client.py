@@ -9,7 +9,6 @@ the close signal ``[255, channel]`` so a client can end stdin; ``v4`` has no way
 from __future__ import annotations
 
 import queue
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,13 +19,14 @@ from websockets.typing import Subprotocol
 
 from harness.streaming.collect import Collector
 from harness.streaming.commands import PortConnection, PortForward, RemoteCommand
-from harness.streaming.errors import (
+from kube_streaming.errors import (
     ProtocolUnsupported,
     StreamingError,
     refused_upgrade,
     unanswered,
 )
-from harness.streaming.remotecommand import (
+from kube_streaming.portforward import channels, split_port_prefix
+from kube_streaming.remotecommand import (
     V4_CHANNEL,
     V5_CHANNEL,
     Channel,
@@ -35,7 +35,7 @@ from harness.streaming.remotecommand import (
     StreamType,
     TerminalSize,
 )
-from harness.streaming.upgrade import StreamingUrl
+from kube_streaming.upgrade import StreamingUrl
 
 
 def open_websocket(url: str, protocol: str, timeout: float) -> ClientConnection:
@@ -167,19 +167,20 @@ class WebSocketPortConnection(PortConnection):
 
     def __init__(self, socket: ChannelSocket, index: int, port: int, timeout: float) -> None:
         self.socket, self.port, self.timeout = socket, port, timeout
-        self.data_channel, error_channel = 2 * index, 2 * index + 1
+        self.data_channel, error_channel = channels(index)
         self._data = Collector(f"port {port} data channel", socket.reader(self.data_channel))
         self._error = Collector(f"port {port} error channel", socket.reader(error_channel))
 
     def _strip_port(self, received: bytes, name: str, strict: bool = True) -> bytes:
-        if len(received) < 2:
+        split = split_port_prefix(received)
+        if split is None:
             if strict:
                 raise StreamingError(f"{name} ended before its 2-byte port prefix: {received!r}")
             return b""
-        (port,) = struct.unpack("<H", received[:2])
+        port, rest = split
         if port != self.port:
             raise StreamingError(f"{name} opened with port {port}, expected {self.port}")
-        return received[2:]
+        return rest
 
     def send(self, payload: bytes) -> None:
         self.socket.send(self.data_channel, payload)

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterator
 from typing import Protocol
 
-from harness.streaming.remotecommand import StreamType, TerminalSize
+from kube_streaming.remotecommand import StreamType, TerminalSize
 
 
 class Process(Protocol):

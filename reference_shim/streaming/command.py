@@ -11,8 +11,8 @@ import logging
 import threading
 from typing import Protocol
 
-from harness.streaming.notice import Notice
-from harness.streaming.remotecommand import (
+from kube_streaming.notice import Notice
+from kube_streaming.remotecommand import (
     StreamOptions,
     StreamType,
     TerminalSize,

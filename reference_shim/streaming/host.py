@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO
 
-from harness.streaming.remotecommand import StreamType, TerminalSize
+from kube_streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.streaming.backend import Process
 
 _READ_BYTES = 64 * 1024

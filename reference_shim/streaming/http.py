@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from harness.streaming.upgrade import parse_head_lines
+from kube_streaming.upgrade import parse_head_lines
 
 _MAX_HEAD = 64 * 1024
 

@@ -20,7 +20,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from harness.streaming.remotecommand import PORT_FORWARD, StreamOptions, failure_status
+from kube_streaming.remotecommand import PORT_FORWARD, StreamOptions, failure_status
 from reference_shim.config import STREAMING_STALL_TIMEOUT_S
 from reference_shim.streaming import spdy_server, websocket_server
 from reference_shim.streaming.backend import StreamingBackend

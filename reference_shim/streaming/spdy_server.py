@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 
-from harness.streaming.remotecommand import (
+from kube_streaming.remotecommand import (
     PORT,
     REQUEST_ID,
     STREAM_TYPE,
@@ -25,9 +25,9 @@ from harness.streaming.remotecommand import (
     TerminalSize,
     decode_status,
 )
-from harness.streaming.spdy.frames import header_value
-from harness.streaming.spdy.session import Session, Stream
-from harness.streaming.upgrade import PROTOCOL_HEADER, SPDY_UPGRADE
+from kube_streaming.spdy.frames import header_value
+from kube_streaming.spdy.session import Session, Stream
+from kube_streaming.upgrade import PROTOCOL_HEADER, SPDY_UPGRADE
 from reference_shim.streaming.forward import PodConnections, splice
 from reference_shim.streaming.http import RequestHead, consume, respond, switching_protocols
 

@@ -15,7 +15,6 @@ import contextlib
 import json
 import queue
 import socket
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -23,8 +22,9 @@ from typing import TypeVar
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from harness.streaming.notice import Notice, hung_up
-from harness.streaming.remotecommand import (
+from kube_streaming.notice import Notice, hung_up
+from kube_streaming.portforward import channels, port_index, port_prefix
+from kube_streaming.remotecommand import (
     V1_CHANNEL,
     V4_CHANNEL,
     V5_CHANNEL,
@@ -163,7 +163,7 @@ def serve_port_forward(
     def receive() -> None:
         try:
             for message in _binary_messages(ws):
-                index, is_error = divmod(message[0], 2)
+                index, is_error = port_index(message[0])
                 if index < len(ports) and not is_error and len(message) > 1:
                     _hold(inbound[index], message[1:], ws)
         except ConnectionResetError:
@@ -174,7 +174,7 @@ def serve_port_forward(
             connections.cut()
 
     def forward(index: int, port: int) -> None:
-        data, errors = 2 * index, 2 * index + 1
+        data, errors = channels(index)
         try:
             conn = dial(port)
         except OSError as failure:
@@ -192,9 +192,8 @@ def serve_port_forward(
             splice(conn, inbound[index].get, to_client, lambda: None)
 
     for index, port in enumerate(ports):
-        prefix = struct.pack("<H", port)
-        ws.send(bytes([2 * index]) + prefix)
-        ws.send(bytes([2 * index + 1]) + prefix)
+        for channel in channels(index):
+            ws.send(bytes([channel]) + port_prefix(port))
     threading.Thread(target=receive, name="ws-receive", daemon=True).start()
     workers = [
         threading.Thread(target=forward, args=(i, p), name=f"forward-{p}", daemon=True)

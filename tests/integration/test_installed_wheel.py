@@ -65,8 +65,9 @@ def test_the_wheel_carries_the_suite_and_its_data(installed: Installed) -> None:
     where = installed.run(
         "python",
         "-c",
-        "import harness, harness.package_data as data; "
-        "print(harness.__file__, data.suites_dir(), data.fixtures_dir(), sep='\\n')",
+        "import harness, harness.package_data as data, kube_streaming, linux_capabilities; "
+        "print(harness.__file__, data.suites_dir(), data.fixtures_dir(), "
+        "kube_streaming.__file__, linux_capabilities.__file__, sep='\\n')",
     )
     assert all(line.startswith(str(installed.venv)) for line in where.split()), where
     assert installed.run("cri-conformance", "--version").strip() == "cri-conformance 0.1.0"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.capabilities import CAPABILITIES, decode_caps
 from harness.cgroups import shares_to_weight
+from linux_capabilities import CAPABILITIES, decode_caps
 
 
 def test_the_docker_default_set_decodes_to_its_fourteen_names() -> None:

@@ -24,7 +24,7 @@ import pytest
 from harness.advertised import Flag, Predates, Unadvertised
 from harness.client import CallFailed
 from harness.expect import refused
-from harness.streaming.errors import ProtocolUnsupported, StreamingError
+from kube_streaming.errors import ProtocolUnsupported, StreamingError
 
 
 def unadvertised(rpc):
@@ -234,7 +234,7 @@ EXPECTED = {
     "streaming.exec.spdy": ("pass", "", 1),
     "streaming.exec-tty.websocket": (
         "fail",
-        "harness.streaming.errors.StreamingError: ws://x: the server chose 'v9', never offered",
+        "kube_streaming.errors.StreamingError: ws://x: the server chose 'v9', never offered",
         1,
     ),
     "pod.list.filter-id": ("skip", "test_two_cases[needs-x]: needs X", 2),

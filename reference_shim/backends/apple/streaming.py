@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
-from harness.streaming.remotecommand import StreamType, TerminalSize
+from kube_streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.apple.output import RecordedOutput
 from reference_shim.errors import Unimplemented

@@ -17,7 +17,7 @@ from typing import Any
 
 from docker.types import Mount
 
-from harness.capabilities import decode_caps
+from linux_capabilities import decode_caps
 
 # Capabilities newer than Docker 20.10's table (Linux 5.8-5.9): it refuses to add them.
 DOCKER_UNKNOWN = frozenset({"PERFMON", "BPF", "CHECKPOINT_RESTORE"})

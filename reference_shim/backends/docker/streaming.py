@@ -17,7 +17,7 @@ from typing import Any
 
 from docker.utils.socket import STDERR
 
-from harness.streaming.remotecommand import StreamType, TerminalSize
+from kube_streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.backends.docker import exec_stream
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.exec_kill import kill_exec

@@ -19,11 +19,11 @@ from cri_api.v1 import api_pb2 as cri
 from raw_streaming import SpdyClientThatNeverReads, WebSocketClientThatNeverReads, leave_abruptly
 
 from harness.streaming import StreamOptions, Transport, connect_remote_command
-from harness.streaming.remotecommand import STREAM_TYPE, V4_CHANNEL
-from harness.streaming.spdy.session import Session
 from harness.streaming.spdy_client import SpdyPortForward
-from harness.streaming.upgrade import spdy_upgrade
 from harness.streaming.websocket_client import WebSocketPortForward
+from kube_streaming.remotecommand import STREAM_TYPE, V4_CHANNEL
+from kube_streaming.spdy.session import Session
+from kube_streaming.upgrade import spdy_upgrade
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind
 

@@ -20,8 +20,8 @@ from harness.streaming import (
 )
 from harness.streaming.probes import expected_terminal_size, terminal_size_probe
 from harness.streaming.spdy_client import SpdyPortForward
-from harness.streaming.upgrade import spdy_upgrade
 from harness.streaming.websocket_client import WebSocketPortForward
+from kube_streaming.upgrade import spdy_upgrade
 from reference_shim.streaming.server import StreamingServer, route
 from reference_shim.streaming.tokens import Kind
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from harness.streaming.notice import Notice, hung_up
+from kube_streaming.notice import Notice, hung_up
 
 
 def test_subscribers_hear_once_and_late_ones_at_once() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.streaming.errors import ProtocolUnsupported, StreamingError, StreamNotFound
-from harness.streaming.errors import refused_upgrade as refusal
-from harness.streaming.remotecommand import (
+from kube_streaming.errors import ProtocolUnsupported, StreamingError, StreamNotFound
+from kube_streaming.errors import refused_upgrade as refusal
+from kube_streaming.remotecommand import (
     StreamOptions,
     StreamType,
     TerminalSize,

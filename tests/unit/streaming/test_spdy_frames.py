@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.streaming.spdy.dictionary import HEADER_DICTIONARY
-from harness.streaming.spdy.frames import (
+from kube_streaming.spdy.dictionary import HEADER_DICTIONARY
+from kube_streaming.spdy.frames import (
     DataFrame,
     Frame,
     FrameDecoder,

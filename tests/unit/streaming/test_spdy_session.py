@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.streaming.spdy.flow import (
+from kube_streaming.spdy.flow import (
     DEFAULT_WINDOW,
     RECEIVE_WINDOW,
     FlowControlError,
     SendWindows,
 )
-from harness.streaming.spdy.frames import (
+from kube_streaming.spdy.frames import (
     DataFrame,
     Frame,
     FrameDecoder,
@@ -31,7 +31,7 @@ from harness.streaming.spdy.frames import (
     SynStream,
     WindowUpdate,
 )
-from harness.streaming.spdy.session import (
+from kube_streaming.spdy.session import (
     MAX_BUFFERED,
     Session,
     Stream,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness.streaming.errors import (
+from kube_streaming.errors import (
     ProtocolUnsupported,
     StreamingError,
     refused_upgrade,

@@ -14,15 +14,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from harness.streaming.notice import Notice, hung_up
-from harness.streaming.spdy.flow import (
+from kube_streaming.notice import Notice, hung_up
+from kube_streaming.spdy.flow import (
     DEFAULT_WINDOW,
     RECEIVE_WINDOW,
     FlowControlError,
     ReceiveCredit,
     SendWindows,
 )
-from harness.streaming.spdy.frames import (
+from kube_streaming.spdy.frames import (
     DataFrame,
     Frame,
     FrameDecoder,

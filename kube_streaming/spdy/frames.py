@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
-from harness.streaming.spdy.dictionary import HEADER_DICTIONARY
+from kube_streaming.spdy.dictionary import HEADER_DICTIONARY
 
 VERSION = 3
 MAX_DATA_LENGTH = (1 << 24) - 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from harness.streaming.errors import StreamingError
+from kube_streaming.errors import StreamingError
 
 V4_CHANNEL = "v4.channel.k8s.io"
 V5_CHANNEL = "v5.channel.k8s.io"
