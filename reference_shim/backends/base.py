@@ -193,7 +193,7 @@ class VmStatus:
     state: VmState
     exit_code: int | None = None
     started_at: int = 0  # ns since the epoch, 0 when unknown
-    finished_at: int = 0
+    finished_at: int = 0  # never before started_at; 0 until the VM has exited
     ip: str = ""
     oom_killed: bool = False
     error: str = ""

@@ -77,14 +77,19 @@ def _status_of(document: dict[str, Any]) -> VmStatus:
         vm_state = VmState.RUNNING
     else:
         vm_state = VmState.EXITED
+    started_at = parse_rfc3339_nano(str(state.get("StartedAt", "")))
+    finished_at = 0
+    if vm_state is VmState.EXITED:
+        # Docker stamps StartedAt when its start call returns and FinishedAt from the exit
+        # event, so a process that exits at once can finish "before" it started; the contract
+        # says a VM never finishes before it started.
+        finished_at = max(parse_rfc3339_nano(str(state.get("FinishedAt", ""))), started_at)
     return VmStatus(
         vm_id=str(document["Id"]),
         state=vm_state,
         exit_code=int(state["ExitCode"]) if vm_state is VmState.EXITED else None,
-        started_at=parse_rfc3339_nano(str(state.get("StartedAt", ""))),
-        finished_at=parse_rfc3339_nano(str(state.get("FinishedAt", "")))
-        if vm_state is VmState.EXITED
-        else 0,
+        started_at=started_at,
+        finished_at=finished_at,
         ip=_own_ip(document),
         oom_killed=bool(state.get("OOMKilled")),
         error=str(state.get("Error") or ""),
