@@ -13,9 +13,13 @@ from collections.abc import Callable, Iterator
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from reference_shim.grpc_errors import unimplemented
+from reference_shim.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    unimplemented,
+)
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind, TooManyPending
 
