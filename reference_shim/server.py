@@ -20,6 +20,7 @@ from reference_shim.config import ShimConfig
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.images import Images
 from reference_shim.cri.recovery import reconcile_late, recover
+from reference_shim.cri.streaming_urls import StreamingService
 from reference_shim.cri.sync import on_vm_exit
 from reference_shim.grpc_api.image_service import ImageService
 from reference_shim.grpc_api.runtime_service import RuntimeService
@@ -27,7 +28,6 @@ from reference_shim.grpc_api.undecodable import UndecodableRequests
 from reference_shim.state.registry import Registry
 from reference_shim.state.store import Store
 from reference_shim.strategies import strategy_named
-from reference_shim.streaming.provider import StreamingService
 from reference_shim.streaming.server import StreamingServer
 
 log = logging.getLogger(__name__)

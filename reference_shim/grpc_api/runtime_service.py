@@ -2,8 +2,8 @@
 
 Every RPC of ``cri_api.v1`` is answered here, implemented or refused with UNIMPLEMENTED and
 the reason. Exec, Attach and PortForward go to a ``StreamingProvider``
-(``reference_shim.streaming``, given as ``RuntimeService(streaming=...)``); a backend without
-one answers them UNIMPLEMENTED.
+(``reference_shim.cri.streaming_urls``, given as ``RuntimeService(streaming=...)``); a backend
+without one answers them UNIMPLEMENTED.
 """
 
 from __future__ import annotations

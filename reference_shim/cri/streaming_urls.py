@@ -1,4 +1,5 @@
-"""The shim's ``StreamingProvider``: validate an Exec/Attach/PortForward request, hand out a URL.
+"""The streaming RPCs (Exec, Attach, PortForward): a checked request gets a URL on the streaming
+server (``reference_shim.streaming``); this is the shim's ``StreamingProvider``.
 
 Validation follows kubelet's streaming server (and containerd's): the checks a URL's user could
 not fix later are refused here with INVALID_ARGUMENT, before any token is issued; what the
