@@ -6,6 +6,8 @@ every refusal reaches the client as a code plus a sentence saying what to fix.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import grpc
 
 
@@ -33,6 +35,11 @@ class FailedPrecondition(ShimError):
 
 class Unimplemented(ShimError):
     code = grpc.StatusCode.UNIMPLEMENTED
+
+
+def unimplemented(rpc_name: str, reason: str) -> NoReturn:
+    """Refuse an RPC the shim does not offer, saying why (the servicers answer UNIMPLEMENTED)."""
+    raise Unimplemented(f"{rpc_name} is not supported: {reason}")
 
 
 class ResourceExhausted(ShimError):

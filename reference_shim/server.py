@@ -17,18 +17,18 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from reference_shim.backends import backend_package
 from reference_shim.backends.base import VmBackend
 from reference_shim.config import ShimConfig
-from reference_shim.context import ShimContext
-from reference_shim.image_service import ImageService
-from reference_shim.images import Images
-from reference_shim.recovery import reconcile_late, recover
-from reference_shim.registry import Registry
-from reference_shim.runtime_service import RuntimeService
-from reference_shim.store import Store
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.images import Images
+from reference_shim.cri.recovery import reconcile_late, recover
+from reference_shim.cri.streaming_urls import StreamingService
+from reference_shim.cri.sync import on_vm_exit
+from reference_shim.grpc_api.image_service import ImageService
+from reference_shim.grpc_api.runtime_service import RuntimeService
+from reference_shim.grpc_api.undecodable import UndecodableRequests
+from reference_shim.state.registry import Registry
+from reference_shim.state.store import Store
 from reference_shim.strategies import strategy_named
-from reference_shim.streaming.provider import StreamingService
 from reference_shim.streaming.server import StreamingServer
-from reference_shim.sync import on_vm_exit
-from reference_shim.undecodable import UndecodableRequests
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.cri import ids
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.state import ids
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 
 def labels_match(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:

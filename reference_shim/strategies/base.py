@@ -13,7 +13,7 @@ from typing import Protocol
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import Capability, Placement, VmBackend
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 
 class Strategy(Protocol):
@@ -23,7 +23,7 @@ class Strategy(Protocol):
     # Whether every container of a pod gets the shim's own /etc/hosts for the pod, because
     # the backend cannot give them one shared file (containers in VMs of their own).
     pod_hosts_file: bool
-    # Whether the shim serves the pod's TCP host ports itself (reference_shim.host_ports),
+    # Whether the shim serves the pod's TCP host ports itself (reference_shim.cri.host_ports),
     # because any of the pod's VMs may be the one that listens.
     shim_host_ports: bool
 

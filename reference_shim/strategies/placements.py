@@ -6,8 +6,8 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import Namespace, Placement
-from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import NotFound
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 POD_NAMESPACES = frozenset({Namespace.NETWORK, Namespace.IPC, Namespace.UTS})
 LIVE_STATES = frozenset({cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING, cri.CONTAINER_UNKNOWN})

@@ -23,8 +23,8 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import Placement, pod_networks
-from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import Unimplemented
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.strategies.base import BackendStrategy
 from reference_shim.strategies.placements import inside_pod_vm, pid_mode, pod_vm_holder
 

@@ -5,6 +5,10 @@
 embedded launcher (``harness/embedded.py``), so a change inside the shim cannot break the
 harness anywhere else. Imports are read with ``ast``, lazy ones inside functions and
 ``TYPE_CHECKING`` blocks included, so nothing is imported to check them.
+
+Inside the shim, its layers (``grpc_api`` over ``cri`` over ``state``; strategies, streaming
+and backends below the CRI layer) are kept apart by ruff's banned imports instead, one
+``ruff.toml`` in each layer's folder, so ``scripts/run lint`` names the import that crosses.
 """
 
 from __future__ import annotations

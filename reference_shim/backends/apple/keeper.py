@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reference_shim.backends.base import OutputRecord
-from reference_shim.logs import MAX_LINE_BYTES, format_lines
+from reference_shim.log_format import MAX_LINE_BYTES, format_lines
 from reference_shim.timestamps import now_ns
 
 _READ_BYTES = 64 * 1024

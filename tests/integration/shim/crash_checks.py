@@ -19,7 +19,7 @@ from cri_api.v1 import api_pb2 as cri
 
 from harness.client import CriClient
 from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL
-from reference_shim.cri.specs import CONTAINER_ID_LABEL
+from reference_shim.cri.convert.vm_specs import CONTAINER_ID_LABEL
 
 # Docker's states for a container, as each CRI state must see them.
 _RUNNING = {"running", "paused", "restarting"}

@@ -36,7 +36,7 @@ IN_FLIGHT = 30
 # looked; wait for such stragglers to land before judging the engine's side.
 STRAGGLER_WAIT_S = 10.0
 # The shim removes late leftovers in passes 1, 3, 7, 15 and 31 s after start
-# (reference_shim.recovery); the engine must agree with it by then.
+# (reference_shim.cri.recovery); the engine must agree with it by then.
 SETTLED_WITHIN_S = 40.0
 LOG_WAIT_S = 10.0  # for the restarted shim's log copiers to catch up
 

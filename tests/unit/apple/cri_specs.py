@@ -8,8 +8,9 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.base import VmSpec
-from reference_shim.cri import ids, specs
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri.convert import vm_specs
+from reference_shim.state import ids
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.strategies.reject import RejectStrategy
 
 
@@ -32,7 +33,7 @@ def run_pod(
     """RunPodSandbox as the CRI layer does it, on the reject strategy's placement."""
     pod = PodRecord(id=ids.new_id(), config=config, runtime_handler="", created_at=1)
     placement = RejectStrategy(backend).place_pod(pod)
-    pod.vm_id = backend.create_vm(specs.pod_spec(pod, "unused", placement))
+    pod.vm_id = backend.create_vm(vm_specs.pod_spec(pod, "unused", placement))
     pod.ip = backend.start_vm(pod.vm_id).ip
     return pod
 
@@ -56,7 +57,7 @@ def container_spec(
         log_path="",
     )
     placement = RejectStrategy(backend).place_container(pod, [], config)
-    return specs.container_spec(record, pod, image, placement, specs.PodFiles(resolv_conf))
+    return vm_specs.container_spec(record, pod, image, placement, vm_specs.PodFiles(resolv_conf))
 
 
 def create(
@@ -71,5 +72,5 @@ def create(
 def resolv_conf(folder: Path, dns: cri.DNSConfig) -> Path:
     """The pod's resolv.conf, as RunPodSandbox writes it for its containers."""
     path = folder / "resolv.conf"
-    path.write_text(specs.resolv_conf(dns))
+    path.write_text(vm_specs.resolv_conf(dns))
     return path

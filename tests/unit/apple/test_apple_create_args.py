@@ -13,8 +13,8 @@ from cri_api.v1 import api_pb2 as cri
 from cri_specs import container_config, container_spec, create, pod_config, resolv_conf, run_pod
 
 from reference_shim.backends.apple.backend import AppleBackend
-from reference_shim.cri.records import PodRecord
 from reference_shim.errors import ShimError
+from reference_shim.state.records import PodRecord
 
 
 @pytest.fixture

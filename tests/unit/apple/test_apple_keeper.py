@@ -18,7 +18,7 @@ from reference_shim.backends.apple.output import parse_line
 from reference_shim.backends.apple.status import LOST_EXIT
 from reference_shim.backends.base import VmState, stop
 from reference_shim.errors import ShimError
-from reference_shim.logs import MAX_LINE_BYTES
+from reference_shim.log_format import MAX_LINE_BYTES
 
 
 def lines_written(tmp_path: Path, *chunks: bytes) -> list[tuple[str, bytes]]:

@@ -11,9 +11,10 @@ from cri_specs import container_config, container_spec, pod_config
 
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.base import Placement, VmState
-from reference_shim.cri import ids, specs
-from reference_shim.cri.records import PodRecord
+from reference_shim.cri.convert import vm_specs
 from reference_shim.errors import ShimError
+from reference_shim.state import ids
+from reference_shim.state.records import PodRecord
 
 
 def test_a_pod_network_is_made_once_labelled_and_listed(
@@ -37,7 +38,7 @@ def test_a_pods_containers_get_vms_of_their_own_on_its_network(
         id=ids.new_id(), config=pod_config(hostname="spread"), runtime_handler="", created_at=1
     )
     network = backend.create_pod_network(pod.id)
-    pod.vm_id = backend.create_vm(specs.pod_spec(pod, "unused", Placement.own_vm(network)))
+    pod.vm_id = backend.create_vm(vm_specs.pod_spec(pod, "unused", Placement.own_vm(network)))
     backend.start_vm(pod.vm_id)
     spec = container_spec(backend, pod, container_config(BUSYBOX))
     first = backend.create_vm(replace(spec, placement=Placement.own_vm(network)))

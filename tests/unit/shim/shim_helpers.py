@@ -10,7 +10,7 @@ from fake_backend import BUSYBOX, FakeVm, FakeVmBackend
 
 from harness.client import CriClient
 from reference_shim.backends.labels import POD_ID_LABEL
-from reference_shim.cri.specs import CONTAINER_ID_LABEL
+from reference_shim.cri.convert.vm_specs import CONTAINER_ID_LABEL
 from reference_shim.server import Shim
 
 StartShim = Callable[[], tuple[Shim, CriClient]]

@@ -9,9 +9,11 @@ from cri_api.v1 import api_pb2 as cri
 from fake_backend import BUSYBOX, image
 
 from reference_shim.backends.base import SecuritySpec
-from reference_shim.cri import filters, ids, specs, validation
-from reference_shim.cri.records import PodRecord
+from reference_shim.cri import filters, validation
+from reference_shim.cri.convert import vm_specs
 from reference_shim.errors import InvalidArgument, NotFound
+from reference_shim.state import ids
+from reference_shim.state.records import PodRecord
 from reference_shim.timestamps import format_rfc3339_nano, parse_rfc3339_nano
 
 
@@ -94,31 +96,31 @@ def container_config(**fields: object) -> cri.ContainerConfig:
 
 def test_command_replaces_entrypoint_and_drops_the_image_cmd() -> None:
     info = image(BUSYBOX, 1)
-    assert specs.argv(container_config(command=["ls"]), info) == ("ls",)
-    assert specs.argv(container_config(command=["ls"], args=["-l"]), info) == ("ls", "-l")
-    assert specs.argv(container_config(args=["-c", "x"]), info) == ("-c", "x")
-    assert specs.argv(container_config(), info) == ("sh",)
+    assert vm_specs.argv(container_config(command=["ls"]), info) == ("ls",)
+    assert vm_specs.argv(container_config(command=["ls"], args=["-l"]), info) == ("ls", "-l")
+    assert vm_specs.argv(container_config(args=["-c", "x"]), info) == ("-c", "x")
+    assert vm_specs.argv(container_config(), info) == ("sh",)
 
 
 def test_user_and_group_become_one_user_string() -> None:
     context = cri.LinuxContainerSecurityContext(
         run_as_user=cri.Int64Value(value=1000), run_as_group=cri.Int64Value(value=2000)
     )
-    assert specs._user(context) == "1000:2000"
-    assert specs._user(cri.LinuxContainerSecurityContext(run_as_username="nobody")) == "nobody"
+    assert vm_specs._user(context) == "1000:2000"
+    assert vm_specs._user(cri.LinuxContainerSecurityContext(run_as_username="nobody")) == "nobody"
     with pytest.raises(InvalidArgument, match="run_as_group"):
-        specs._user(cri.LinuxContainerSecurityContext(run_as_group=cri.Int64Value(value=1)))
+        vm_specs._user(cri.LinuxContainerSecurityContext(run_as_group=cri.Int64Value(value=1)))
 
 
 def test_seccomp_defaults_to_unconfined_as_cri_says() -> None:
-    assert specs._seccomp(cri.LinuxContainerSecurityContext()) == "unconfined"
+    assert vm_specs._seccomp(cri.LinuxContainerSecurityContext()) == "unconfined"
     runtime_default = cri.SecurityProfile(profile_type=cri.SecurityProfile.RuntimeDefault)
-    assert specs._seccomp(cri.LinuxContainerSecurityContext(seccomp=runtime_default)) == ""
+    assert vm_specs._seccomp(cri.LinuxContainerSecurityContext(seccomp=runtime_default)) == ""
 
 
 def test_resolv_conf_is_laid_out_like_containerd() -> None:
     dns = cri.DNSConfig(servers=["1.1.1.1", "8.8.8.8"], searches=["a", "b"], options=["ndots:2"])
-    assert specs.resolv_conf(dns) == (
+    assert vm_specs.resolv_conf(dns) == (
         "search a b\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2\n"
     )
 
@@ -132,12 +134,12 @@ def test_the_sandbox_security_context_is_the_pod_vms() -> None:
         readonly_rootfs=True,
         seccomp=runtime_default,
     )
-    assert specs.pod_security(context) == SecuritySpec(
+    assert vm_specs.pod_security(context) == SecuritySpec(
         user="1000:2000", group_add=("3000",), readonly_rootfs=True, seccomp=""
     )
-    assert specs.pod_security(cri.LinuxSandboxSecurityContext()).seccomp == "unconfined"
+    assert vm_specs.pod_security(cri.LinuxSandboxSecurityContext()).seccomp == "unconfined"
     with pytest.raises(InvalidArgument, match="run_as_group"):
-        specs.pod_security(cri.LinuxSandboxSecurityContext(run_as_group=cri.Int64Value(value=1)))
+        vm_specs.pod_security(cri.LinuxSandboxSecurityContext(run_as_group=cri.Int64Value(value=1)))
 
 
 @pytest.mark.parametrize(

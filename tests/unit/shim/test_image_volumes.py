@@ -13,7 +13,8 @@ from fake_backend import BUSYBOX, image
 from reference_shim.backends.base import ImageInfo, ImageMountSpec
 from reference_shim.backends.docker.image_volumes import VM_LABEL, DockerImageVolumes
 from reference_shim.backends.labels import INSTANCE_LABEL
-from reference_shim.cri import specs, validation
+from reference_shim.cri import validation
+from reference_shim.cri.convert import vm_specs
 from reference_shim.errors import InvalidArgument, NotFound
 
 WEB = "127.0.0.1:5000/cri-conformance/webserver:1.0"
@@ -61,12 +62,12 @@ def test_mount_fields_that_contradict_api_proto_are_invalid(
 def test_image_mounts_resolve_to_the_ids_the_backend_holds() -> None:
     held = {WEB: image(WEB, 7)}
     config = with_mount(image=cri.ImageSpec(image=WEB), image_sub_path="www")
-    assert specs.image_mounts(config, held.get) == (
+    assert vm_specs.image_mounts(config, held.get) == (
         ImageMountSpec(image=f"sha256:{7:064x}", container_path="/v", sub_path="www"),
     )
     nothing: dict[str, ImageInfo] = {}
     with pytest.raises(NotFound, match="pull it first"):
-        specs.image_mounts(config, nothing.get)
+        vm_specs.image_mounts(config, nothing.get)
 
 
 class RecordingDocker:

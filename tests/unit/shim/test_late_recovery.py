@@ -10,11 +10,11 @@ from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
 from shim_helpers import StartShim, pod_config, wait_for
 
-from reference_shim import recovery
 from reference_shim.backends.base import Placement, VmSpec
 from reference_shim.backends.labels import POD_ID_LABEL
-from reference_shim.cri.specs import KIND_LABEL
-from reference_shim.recovery import reconcile
+from reference_shim.cri import recovery
+from reference_shim.cri.convert.vm_specs import KIND_LABEL
+from reference_shim.cri.recovery import reconcile
 
 GONE_POD = "f" * 64  # a pod a killed shim was making: never saved
 

@@ -14,9 +14,10 @@ from shim_helpers import StartShim, container_config, pod_config, vm_of, wait_fo
 
 from harness.client import CriClient
 from reference_shim.backends.base import OutputRecord
+from reference_shim.cri.logs import AlreadyWritten, LogPump, Progress, progress_in_file
 from reference_shim.errors import FailedPrecondition
-from reference_shim.logs import AlreadyWritten, LogPump, Progress, format_lines, progress_in_file
-from reference_shim.store import Store
+from reference_shim.log_format import format_lines
+from reference_shim.state.store import Store
 
 
 def test_long_lines_are_cut_into_partial_parts_ending_with_a_full_one() -> None:
@@ -159,7 +160,7 @@ def test_parts_sharing_a_timestamp_resume_after_the_bytes_already_written() -> N
 
 
 def test_state_of_another_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    from reference_shim.store import StateError, Store
+    from reference_shim.state.store import StateError, Store
 
     Store(tmp_path / "state.db").set_meta("schema", "0")
     with pytest.raises(StateError, match="move the state dir away"):

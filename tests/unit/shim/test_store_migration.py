@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shim_helpers import container_config, pod_config
 
-from reference_shim.store import SCHEMA_VERSION, Store
+from reference_shim.state.store import SCHEMA_VERSION, Store
 
 SCHEMA_1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -7,8 +7,8 @@ import base64
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import ImageBackend, ImageInfo
-from reference_shim.convert import verbose_info
 from reference_shim.cri import validation
+from reference_shim.cri.convert.messages import verbose_info
 from reference_shim.errors import InvalidArgument
 from reference_shim.timestamps import now_ns
 

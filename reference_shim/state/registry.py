@@ -12,9 +12,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from reference_shim.cri import ids
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.store import Store
+from reference_shim.state import ids
+from reference_shim.state.records import ContainerRecord, PodRecord
+from reference_shim.state.store import Store
 
 
 class Registry:

@@ -14,8 +14,8 @@ from typing import Any
 import grpc
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import ShimError
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 SCHEMA_VERSION = 2
 # What each older schema needs to become the current one (2: multi-container strategies).

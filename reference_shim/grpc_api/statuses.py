@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
 from reference_shim.cri.enums import require_known_enums
-from reference_shim.errors import ShimError, Unimplemented
+from reference_shim.errors import ShimError
 
 log = logging.getLogger("reference_shim.rpc")
 
@@ -47,8 +47,3 @@ def rpc(method: Method) -> Method:
             )
 
     return wrapper  # type: ignore[return-value]
-
-
-def unimplemented(rpc_name: str, reason: str) -> NoReturn:
-    """Refuse an RPC the shim does not offer, saying why (the ``rpc`` wrapper answers it)."""
-    raise Unimplemented(f"{rpc_name} is not supported: {reason}")

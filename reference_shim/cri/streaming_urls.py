@@ -1,4 +1,5 @@
-"""The shim's ``StreamingProvider``: validate an Exec/Attach/PortForward request, hand out a URL.
+"""The streaming RPCs (Exec, Attach, PortForward): a checked request gets a URL on the streaming
+server (``reference_shim.streaming``); this is the shim's ``StreamingProvider``.
 
 Validation follows kubelet's streaming server (and containerd's): the checks a URL's user could
 not fix later are refused here with INVALID_ARGUMENT, before any token is issued; what the
@@ -13,9 +14,13 @@ from collections.abc import Callable, Iterator
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from reference_shim.grpc_errors import unimplemented
+from reference_shim.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    unimplemented,
+)
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.streaming.server import StreamingServer
 from reference_shim.streaming.tokens import Kind, TooManyPending
 

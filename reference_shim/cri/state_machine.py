@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import FailedPrecondition
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 CONTAINER_TRANSITIONS: dict[int, frozenset[int]] = {
     cri.CONTAINER_CREATED: frozenset(

@@ -1,7 +1,7 @@
 """Keeping records true to what the backend really has.
 
 Used after every backend action, on each exit event, and by recovery after a restart
-(reference_shim.recovery): VMs that started, exited or vanished move their record to the
+(reference_shim.cri.recovery): VMs that started, exited or vanished move their record to the
 right state.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmState, VmStatus
-from reference_shim.context import ShimContext
-from reference_shim.convert import status_user
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.cri.state import can_move, exit_reason
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.convert.messages import status_user
+from reference_shim.cri.state_machine import can_move, exit_reason
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.timestamps import now_ns
 
 UNKNOWN_EXIT_CODE = 255  # what containerd reports when a container's exit was not seen

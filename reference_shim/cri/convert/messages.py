@@ -7,7 +7,7 @@ import json
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import ProcessUser
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 
 def pod_item(pod: PodRecord) -> cri.PodSandbox:

@@ -29,8 +29,8 @@ from reference_shim.backends.base import (
     VmSpec,
 )
 from reference_shim.backends.labels import POD_ID_LABEL
-from reference_shim.cri.records import ContainerRecord, PodRecord
 from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 KIND_LABEL = "io.cri-conformance.shim.kind"
 CONTAINER_ID_LABEL = "io.cri-conformance.shim.container-id"

@@ -6,8 +6,8 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
-from reference_shim.grpc_errors import rpc
-from reference_shim.images import Images
+from reference_shim.cri.images import Images
+from reference_shim.grpc_api.statuses import rpc
 
 
 class ImageService(cri_grpc.ImageServiceServicer):

@@ -9,9 +9,9 @@ from typing import NamedTuple
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmStats
-from reference_shim.context import ShimContext
 from reference_shim.cri import filters
-from reference_shim.cri.records import ContainerRecord, PodRecord
+from reference_shim.cri.context import ShimContext
+from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.timestamps import now_ns
 
 _PARALLEL_SAMPLES = 8

@@ -7,14 +7,15 @@ import threading
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim import convert
 from reference_shim.backends import base as backends
-from reference_shim.containers import Containers
-from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, specs, unhonoured, validation
-from reference_shim.cri.records import PodRecord
+from reference_shim.cri import filters, unhonoured, validation
+from reference_shim.cri.containers import Containers
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.convert import messages, vm_specs
+from reference_shim.cri.sync import sync_pod
 from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
-from reference_shim.sync import sync_pod
+from reference_shim.state import ids
+from reference_shim.state.records import PodRecord
 from reference_shim.timestamps import now_ns
 
 DEFAULT_HANDLER = ""
@@ -74,7 +75,7 @@ class Pods:
             id=ids.new_id(), config=config, runtime_handler=handler, created_at=now_ns()
         )
         pod.shim_ports = self.ctx.strategy.shim_host_ports and any(
-            specs.shim_serves(port) for port in specs.port_specs(config)
+            vm_specs.shim_serves(port) for port in vm_specs.port_specs(config)
         )
         if not self.ctx.backend.models_pods:
             self._ensure_pod_image()
@@ -86,12 +87,12 @@ class Pods:
         """The pod's network, files and VM, then its record; on a failure, none of them."""
         config = pod.config
         try:
-            spec = specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
+            spec = vm_specs.pod_spec(pod, self.ctx.pod_image, self.ctx.strategy.place_pod(pod))
             self.ctx.serve_host_ports(pod)  # first: a port in use fails before any VM exists
             pod_dir = self.ctx.pod_dir(pod.id)
             if config.HasField("dns_config"):
                 pod_dir.mkdir(parents=True, exist_ok=True)
-                (pod_dir / "resolv.conf").write_text(specs.resolv_conf(config.dns_config))
+                (pod_dir / "resolv.conf").write_text(vm_specs.resolv_conf(config.dns_config))
             pod.vm_id = self.ctx.backend.create_vm(spec)
             status = self.ctx.backend.start_vm(pod.vm_id)
             if not status.ip and not self.ctx.backend.models_pods:
@@ -99,7 +100,9 @@ class Pods:
             pod.ip = status.ip
             if self.ctx.strategy.pod_hosts_file:
                 pod_dir.mkdir(parents=True, exist_ok=True)
-                (pod_dir / "hosts").write_text(specs.hosts_file(pod.ip, specs.pod_hostname(config)))
+                (pod_dir / "hosts").write_text(
+                    vm_specs.hosts_file(pod.ip, vm_specs.pod_hostname(config))
+                )
             self.ctx.registry.save_pod(pod)
         except Exception:
             self.ctx.registry.delete_pod(pod.id)
@@ -149,17 +152,17 @@ class Pods:
 
     def status(self, request: cri.PodSandboxStatusRequest) -> cri.PodSandboxStatusResponse:
         pod = sync_pod(self.ctx, self.ctx.registry.pod(request.pod_sandbox_id))
-        response = cri.PodSandboxStatusResponse(status=convert.pod_status(pod), timestamp=now_ns())
+        response = cri.PodSandboxStatusResponse(status=messages.pod_status(pod), timestamp=now_ns())
         if request.verbose:
             response.info.update(
-                convert.verbose_info(
+                messages.verbose_info(
                     {
                         "vm_id": pod.vm_id,
                         "backend": self.ctx.backend.name,
                         "strategy": self.ctx.strategy.name,
                         "network": pod.network or self.ctx.backend.network(),
                         "image": self.ctx.pod_image,
-                        "config": {"hostname": specs.pod_hostname(pod.config)},
+                        "config": {"hostname": vm_specs.pod_hostname(pod.config)},
                     }
                 )
             )
@@ -168,4 +171,4 @@ class Pods:
     def list(self, pod_filter: cri.PodSandboxFilter | None) -> list[cri.PodSandbox]:
         with self.ctx.registry.lock:
             records = list(self.ctx.registry.pods.values())
-        return [convert.pod_item(pod) for pod in filters.pods(records, pod_filter)]
+        return [messages.pod_item(pod) for pod in filters.pods(records, pod_filter)]

@@ -2,8 +2,8 @@
 
 Every RPC of ``cri_api.v1`` is answered here, implemented or refused with UNIMPLEMENTED and
 the reason. Exec, Attach and PortForward go to a ``StreamingProvider``
-(``reference_shim.streaming``, given as ``RuntimeService(streaming=...)``); a backend without
-one answers them UNIMPLEMENTED.
+(``reference_shim.cri.streaming_urls``, given as ``RuntimeService(streaming=...)``); a backend
+without one answers them UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
-from reference_shim import runtime_info
-from reference_shim.containers import Containers
-from reference_shim.context import ShimContext
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.grpc_errors import rpc, unimplemented
-from reference_shim.metrics import Metrics
-from reference_shim.pods import Pods
-from reference_shim.stats import Stats
-from reference_shim.sync import sync_pod
+from reference_shim.cri import runtime_info
+from reference_shim.cri.containers import Containers
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.metrics import Metrics
+from reference_shim.cri.pods import Pods
+from reference_shim.cri.stats import Stats
+from reference_shim.cri.sync import sync_pod
+from reference_shim.errors import unimplemented
+from reference_shim.grpc_api.statuses import rpc
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 NO_STREAMING = (
     "this backend offers no streaming server (Exec, Attach, PortForward); use ExecSync for commands"

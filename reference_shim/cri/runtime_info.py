@@ -5,8 +5,8 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import __version__
-from reference_shim.context import ShimContext
-from reference_shim.convert import verbose_info
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.convert.messages import verbose_info
 from reference_shim.errors import Unimplemented
 
 RUNTIME_NAME = "cri-conformance-shim"

@@ -20,10 +20,10 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmState, VmStatus, pod_networks
 from reference_shim.backends.labels import POD_ID_LABEL
-from reference_shim.context import ShimContext
-from reference_shim.cri.specs import CONTAINER_ID_LABEL
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.convert.vm_specs import CONTAINER_ID_LABEL
+from reference_shim.cri.sync import sync_container, sync_pod
 from reference_shim.errors import ShimError
-from reference_shim.sync import sync_container, sync_pod
 
 log = logging.getLogger(__name__)
 

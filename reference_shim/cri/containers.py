@@ -6,14 +6,15 @@ from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim import convert
 from reference_shim.backends import base as backends
-from reference_shim.context import ShimContext
-from reference_shim.cri import filters, ids, log_paths, specs, unhonoured, validation
-from reference_shim.cri.records import ContainerRecord
-from reference_shim.cri.state import require_container_state, require_pod_ready
+from reference_shim.cri import filters, log_paths, unhonoured, validation
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.convert import messages, vm_specs
+from reference_shim.cri.state_machine import require_container_state, require_pod_ready
+from reference_shim.cri.sync import mark_started, sync_container
 from reference_shim.errors import AlreadyExists, NotFound
-from reference_shim.sync import mark_started, sync_container
+from reference_shim.state import ids
+from reference_shim.state.records import ContainerRecord
 from reference_shim.timestamps import now_ns
 
 _LOG_DRAIN_ON_REMOVE_S = 1.0
@@ -47,7 +48,7 @@ class Containers:
             image = self.ctx.backend.images.get(config.image.image)
             if image is None:
                 raise NotFound(f"image {config.image.image!r} not found: pull it first")
-            image_volumes = specs.image_mounts(config, self.ctx.backend.images.get)
+            image_volumes = vm_specs.image_mounts(config, self.ctx.backend.images.get)
             container = ContainerRecord(
                 id=ids.new_id(),
                 pod_id=pod.id,
@@ -59,7 +60,7 @@ class Containers:
                 resources=config.linux.resources,
                 in_pod_vm=bool(placement.inside),
             )
-            spec = specs.container_spec(
+            spec = vm_specs.container_spec(
                 container, pod, image, placement, self.ctx.pod_files(pod.id), image_volumes
             )
             with self.ctx.registry.creating(container.id):
@@ -117,10 +118,10 @@ class Containers:
 
     def status(self, request: cri.ContainerStatusRequest) -> cri.ContainerStatusResponse:
         container = sync_container(self.ctx, self.ctx.registry.container(request.container_id))
-        response = cri.ContainerStatusResponse(status=convert.container_status(container))
+        response = cri.ContainerStatusResponse(status=messages.container_status(container))
         if request.verbose:
             response.info.update(
-                convert.verbose_info(
+                messages.verbose_info(
                     {
                         "vm_id": container.vm_id,
                         "in_pod_vm": container.in_pod_vm,
@@ -138,7 +139,7 @@ class Containers:
             records = list(self.ctx.registry.containers.values())
             pod_ids = list(self.ctx.registry.pods)
         chosen = filters.containers(records, pod_ids, container_filter)
-        return [convert.container_item(container) for container in chosen]
+        return [messages.container_item(container) for container in chosen]
 
     # -- running containers -------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class Containers:
                     "no backend can change the OOM score of a VM once it is created "
                     f"(it stays {container.resources.oom_score_adj})",
                 )
-            self.ctx.backend.update_resources(container.vm_id, specs.resources(request.linux))
+            self.ctx.backend.update_resources(container.vm_id, vm_specs.resources(request.linux))
             container.resources = request.linux
             self.ctx.registry.save_container(container)
 

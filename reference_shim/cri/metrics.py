@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmStats
-from reference_shim.cri.records import ContainerRecord, PodRecord
-from reference_shim.stats import Stats
+from reference_shim.cri.stats import Stats
+from reference_shim.state.records import ContainerRecord, PodRecord
 
 _NS_PER_S = 1_000_000_000
 _LABEL_KEYS = ("id", "name", "image")

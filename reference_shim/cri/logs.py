@@ -1,10 +1,8 @@
-"""Container logs in the CRI log format, written by the shim.
+"""Container logs in the CRI log format (``reference_shim.log_format``), written by the shim.
 
-Each line is ``<RFC3339Nano> <stdout|stderr> <P|F> <text>``; a line longer than
-``MAX_LINE_BYTES`` is cut into ``P`` parts ending with an ``F`` part, as containerd does. The
-timestamp is the one the backend recorded, so after a shim restart the pump resumes after the
-last timestamp already in the file (or in the store, when the file was rotated away) and writes
-no line twice.
+Each line's timestamp is the one the backend recorded, so after a shim restart the pump resumes
+after the last timestamp already in the file (or in the store, when the file was rotated away)
+and writes no line twice.
 """
 
 from __future__ import annotations
@@ -18,26 +16,14 @@ from pathlib import Path
 
 from reference_shim.backends.base import OutputRecord, OutputStream, VmBackend
 from reference_shim.errors import FailedPrecondition, NotFound
-from reference_shim.store import Store
-from reference_shim.timestamps import format_rfc3339_nano, parse_rfc3339_nano
+from reference_shim.log_format import STREAMS, format_lines
+from reference_shim.state.store import Store
+from reference_shim.timestamps import parse_rfc3339_nano
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 16 * 1024
-STREAMS = ("stdout", "stderr")
 _TAIL_BYTES = 256 * 1024
 _PROGRESS_EVERY_S = 1.0
-
-
-def format_lines(record: OutputRecord, max_line: int = MAX_LINE_BYTES) -> list[bytes]:
-    stamp = format_rfc3339_nano(record.timestamp).encode()
-    chunks = [record.data[i : i + max_line] for i in range(0, len(record.data), max_line)] or [b""]
-    lines = []
-    for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        tag = b"P" if record.partial or not last else b"F"
-        lines.append(b"%s %s %s %s\n" % (stamp, record.stream.encode(), tag, chunk))
-    return lines
 
 
 @dataclass(frozen=True)
