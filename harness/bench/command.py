@@ -118,9 +118,7 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     bench.add_argument(
         "--scale-samples", type=int, default=10, help="list calls per count (default 10)"
     )
-    bench.add_argument(
-        "--image", metavar="REF", help="container image (default: the test busybox)"
-    )
+    bench.add_argument("--image", metavar="REF", help="container image (default: the test busybox)")
     bench.add_argument(
         "--image-registry",
         default=DEFAULT_ADDRESS,

@@ -17,11 +17,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, whatever the environment says
 
-from matplotlib import pyplot  # noqa: E402  (after the backend is chosen)
-from matplotlib.axes import Axes  # noqa: E402
+from matplotlib import pyplot
+from matplotlib.axes import Axes
 
-from harness.bench.markdown import ordered_operations, render  # noqa: E402
-from harness.bench.result import BenchTarget  # noqa: E402
+from harness.bench.markdown import ordered_operations, render
+from harness.bench.result import BenchTarget
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -64,8 +64,12 @@ def _cdf(targets: list[BenchTarget], operation: str) -> Callable[[Axes], None]:
 def _scaling(targets: list[BenchTarget], operation: str) -> Callable[[Axes], None]:
     def draw(axes: Axes) -> None:
         for target in targets:
-            points = sorted((n, lat.summary.p50) for op, n, lat in target.scaling if op == operation)
-            axes.plot([n for n, _ in points], [p * 1000 for _, p in points], "o-", label=target.name)
+            points = sorted(
+                (n, lat.summary.p50) for op, n, lat in target.scaling if op == operation
+            )
+            axes.plot(
+                [n for n, _ in points], [p * 1000 for _, p in points], "o-", label=target.name
+            )
         axes.set_xlabel("pods with a container")
         axes.set_ylabel("p50 ms")
 
@@ -96,7 +100,9 @@ def render_html(targets: list[BenchTarget]) -> str:
         for op in ordered_operations(targets)
     ]
     scaled = sorted({op for target in targets for op, _, _ in target.scaling})
-    curves = [_figure("scaling", op, _svg(f"{op} vs objects", _scaling(targets, op))) for op in scaled]
+    curves = [
+        _figure("scaling", op, _svg(f"{op} vs objects", _scaling(targets, op))) for op in scaled
+    ]
     if any(target.throughput for target in targets):
         curves.append(_figure("throughput", "throughput", _svg("throughput", _throughput(targets))))
     return "\n".join(

@@ -66,6 +66,19 @@ class Workload:
         )
 
 
+def list_calls(work: Workload) -> dict[str, Callable[[], object]]:
+    """The pod and container list calls, filtered on the run label as the kubelet filters."""
+    selector = work.ownership.labels
+    return {
+        "ListPodSandbox": lambda: work.client.list_pods(
+            cri.PodSandboxFilter(label_selector=selector)
+        ),
+        "ListContainers": lambda: work.client.list_containers(
+            cri.ContainerFilter(label_selector=selector)
+        ),
+    }
+
+
 def _check_owned(ownership: RunOwnership, kind: str, found: RuntimeObject) -> None:
     """Stop here, touching nothing, when the runtime's status lacks the run label."""
     if not ownership.owns(found):
@@ -75,7 +88,6 @@ def _check_owned(ownership: RunOwnership, kind: str, found: RuntimeObject) -> No
 def lifecycle(work: Workload, tracker: ResourceTracker, timings: Timings) -> None:
     """One pod with one container, through every pod, container and list call."""
     client, ownership = work.client, work.ownership
-    selector = ownership.labels
     pod = work.pod_config()
     pod_id = timings.timed("RunPodSandbox", lambda: client.run_pod(pod, work.runtime_handler))
     tracker.add_pod(pod_id)
@@ -87,13 +99,8 @@ def lifecycle(work: Workload, tracker: ResourceTracker, timings: Timings) -> Non
     tracker.add_container(container_id)
     timings.timed("StartContainer", lambda: client.start_container(container_id))
     status = timings.timed("ContainerStatus", lambda: client.container_status(container_id))
-    timings.timed(
-        "ListPodSandbox", lambda: client.list_pods(cri.PodSandboxFilter(label_selector=selector))
-    )
-    timings.timed(
-        "ListContainers",
-        lambda: client.list_containers(cri.ContainerFilter(label_selector=selector)),
-    )
+    for operation, call in list_calls(work).items():
+        timings.timed(operation, call)
     timings.timed("ListImages", client.list_images)
     _check_owned(ownership, "container", status.status)
     timings.timed("StopContainer", lambda: client.stop_container(container_id, timeout=0))

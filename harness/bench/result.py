@@ -84,6 +84,7 @@ def to_json(run_id: str, settings: Settings, results: list[TargetResult]) -> dic
 def validate(data: object, source: str) -> dict[str, Any]:
     """``data`` when it is a bench result of this schema, else a ResultError saying where."""
     schema = read_json(Path(str(SCHEMA)), ResultError)
+    assert isinstance(schema, dict)
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(schema).iter_errors(data)
     )

@@ -8,7 +8,7 @@ labelled, exactly as the suite's session does (``harness.resources``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from harness.matrix.runner import Target
 from harness.ownership import RunOwnership
 from harness.resources import sweep
 
-SCALED_LISTS = ("ListPodSandbox", "ListContainers")
+Step = Callable[[], object]  # one unit of work done: the progress bar's update
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ class TargetResult:
 
 def _steps(settings: Settings) -> int:
     """Units of work, for the progress bar: rounds, pods, and objects made or listed."""
-    scaling = (max(settings.scale_counts, default=0) if settings.scale_counts else 0) + len(
-        settings.scale_counts
-    ) * settings.scale_samples
+    scaling = (
+        max(settings.scale_counts, default=0) + len(settings.scale_counts) * settings.scale_samples
+    )
     return settings.samples + settings.throughput_pods * len(settings.concurrency) + scaling
 
 
@@ -87,16 +87,13 @@ def bench_target(target: Target, settings: Settings, run: RunOwnership) -> Targe
         )
         work = Workload(client, run, settings.image, settings.runtime_handler)
         progress = tqdm(total=_steps(settings), desc=target.name, unit="step", disable=None)
-        try:
-            with progress, _swept(client, run, result):
-                result.latency = _latency(work, settings, progress, result)
-                result.throughput = [
-                    _throughput(work, settings.throughput_pods, workers, progress)
-                    for workers in settings.concurrency
-                ]
-                result.scaling = _scaling(work, settings, progress)
-        finally:
-            progress.close()
+        with progress, _swept(client, run, result):
+            result.latency = _latency(work, settings, progress.update, result)
+            result.throughput = [
+                _throughput(work, settings.throughput_pods, workers, progress.update)
+                for workers in settings.concurrency
+            ]
+            result.scaling = _scaling(work, settings, progress.update)
     return result
 
 
@@ -112,7 +109,7 @@ def _swept(client: CriClient, run: RunOwnership, result: TargetResult) -> Iterat
 
 
 def _latency(
-    work: Workload, settings: Settings, progress: tqdm[None], result: TargetResult
+    work: Workload, settings: Settings, step: Step, result: TargetResult
 ) -> dict[str, list[float]]:
     timings = Timings()
     removable = operations.absent(work.client, settings.image)
@@ -131,14 +128,14 @@ def _latency(
             operations.lifecycle(work, tracker, timings)
         finally:
             tracker.cleanup().settle()
-        progress.update()
+        step()
     return dict(timings.samples)
 
 
-def _throughput(work: Workload, pods: int, workers: int, progress: tqdm[None]) -> Throughput:
+def _throughput(work: Workload, pods: int, workers: int, step: Step) -> Throughput:
     def one(_: int) -> None:
         operations.pod_with_container(work)
-        progress.update()
+        step()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -146,30 +143,22 @@ def _throughput(work: Workload, pods: int, workers: int, progress: tqdm[None]) -
     return Throughput(workers, pods, time.perf_counter() - started)
 
 
-def _scaling(work: Workload, settings: Settings, progress: tqdm[None]) -> list[Scaling]:
+def _scaling(work: Workload, settings: Settings, step: Step) -> list[Scaling]:
     """Grow the population to each count, then time the list calls against it."""
     measured: list[Scaling] = []
     tracker = work.tracker()
-    selector = work.ownership.labels
-    calls = {
-        "ListPodSandbox": lambda: work.client.list_pods(
-            operations.cri.PodSandboxFilter(label_selector=selector)
-        ),
-        "ListContainers": lambda: work.client.list_containers(
-            operations.cri.ContainerFilter(label_selector=selector)
-        ),
-    }
+    calls = operations.list_calls(work)
     try:
         for count in sorted(settings.scale_counts):
             while len(tracker.pods) < count:
                 operations.created_pod(work, tracker)
-                progress.update()
+                step()
             timings = Timings()
             for _ in range(settings.scale_samples):
                 for operation, call in calls.items():
                     timings.timed(operation, call)
-                progress.update()
-            measured += [Scaling(op, count, timings.samples[op]) for op in SCALED_LISTS]
+                step()
+            measured += [Scaling(op, count, timings.samples[op]) for op in calls]
     finally:
         tracker.cleanup().settle()
     return measured
