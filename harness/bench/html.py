@@ -57,6 +57,7 @@ def _cdf(targets: list[BenchTarget], operation: str) -> Callable[[Axes], None]:
                 axes.step([s * 1000 for s in samples], share, where="post", label=target.name)
         axes.set_xlabel("ms")
         axes.set_ylabel("share of calls")
+        axes.set_ylim(0, 1.02)
 
     return draw
 
