@@ -27,7 +27,7 @@ def test_percentiles_are_nearest_rank() -> None:
 
 @pytest.mark.parametrize("percent", [0, 101])
 def test_a_percentile_outside_the_range_is_refused(percent: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not in"):
         percentile([1.0], percent)
 
 
