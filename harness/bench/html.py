@@ -20,15 +20,17 @@ matplotlib.use("Agg")  # files only: no display, whatever the environment says
 from matplotlib import pyplot
 from matplotlib.axes import Axes
 
-from harness.bench.markdown import ordered_operations, render
 from harness.bench.result import BenchTarget
+from harness.bench.tables import Table, notes, ordered_operations, tables
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; border: 1px solid #ddd; padding: .5em; }
 figcaption { font-weight: bold; }
-pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
+th { background: #f3f3f3; }
 """
 
 
@@ -95,6 +97,15 @@ def _figure(kind: str, title: str, svg: str) -> str:
     )
 
 
+def _table(table: Table) -> str:
+    header = "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in table.rows
+    )
+    return f"<h2>{html.escape(table.title)}</h2><table><tr>{header}</tr>{rows}</table>"
+
+
 def render_html(targets: list[BenchTarget]) -> str:
     cdfs = [
         _figure("cdf", op, _svg(f"{op} latency CDF", _cdf(targets, op)))
@@ -112,7 +123,8 @@ def render_html(targets: list[BenchTarget]) -> str:
             '<html lang="en"><head><meta charset="utf-8"><title>CRI bench</title>',
             f"<style>{STYLE}</style></head><body>",
             "<h1>CRI bench</h1>",
-            f"<pre>{html.escape(render(targets))}</pre>",
+            *(_table(table) for table in tables(targets)),
+            "<ul>" + "".join(f"<li>{html.escape(note)}</li>" for note in notes(targets)) + "</ul>",
             "<h2>Latency CDFs</h2>",
             f'<div class="plots">{"".join(cdfs)}</div>',
             "<h2>Scaling and throughput</h2>",

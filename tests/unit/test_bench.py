@@ -80,9 +80,8 @@ def test_a_document_of_another_schema_is_refused(tmp_path: Path) -> None:
 def test_the_markdown_gives_ratios_against_the_first_target() -> None:
     text = render(result.targets_of(document(1.0, 3.0)))
     row = next(line for line in text.splitlines() if line.startswith("| RunPodSandbox"))
-    assert "120.0 ms (1.00x)" in row
-    assert "360.0 ms (3.00x)" in row
-    assert "| 4 | 4.00 pods/s | 1.33 pods/s |" in text
+    assert "| 120.0 ms (1.00x), p99 200.0 ms | 360.0 ms (3.00x), p99 600.0 ms |" in row
+    assert "| 4 | 4.00 pods/s (1.00x) | 1.33 pods/s (0.33x) |" in text
     assert "| ListPodSandbox | 100 | 4.0 ms (1.00x) | 12.0 ms (3.00x) |" in text
     assert "- t1: t1 note" in text
 
@@ -94,6 +93,8 @@ def test_the_html_has_a_cdf_per_operation_and_the_curves() -> None:
     assert page.count('<figure class="throughput"') == 1
     assert page.count("<svg") == 4
     assert "<?xml" not in page
+    assert "<td>240.0 ms (2.00x), p99 400.0 ms</td>" in page
+    assert "<li>t1: t1 note</li>" in page
 
 
 def test_compare_flags_only_what_got_slower_than_allowed() -> None:
