@@ -28,6 +28,7 @@ def _counts(text: str) -> tuple[int, ...]:
 def _bench(args: argparse.Namespace) -> int:
     from harness.bench import result
     from harness.bench.html import render_html
+    from harness.bench.images import OwnImages
     from harness.bench.markdown import render
     from harness.bench.runner import Settings, bench_target
     from harness.bench.targets import check
@@ -54,7 +55,8 @@ def _bench(args: argparse.Namespace) -> int:
         timeout=args.cri_timeout,
     )
     run = RunOwnership(new_run_id())
-    results = [bench_target(target, settings, run) for target in targets]
+    own = OwnImages(catalog.busybox, run)
+    results = [bench_target(target, settings, run, own) for target in targets]
     data = result.to_json(run.run_id, settings, results)
     output = Path(args.output)
     print(result.write(output / JSON_FILE, data))

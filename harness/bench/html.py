@@ -73,7 +73,7 @@ def _scaling(targets: list[BenchTarget], operation: str) -> Callable[[Axes], Non
             axes.plot(
                 [n for n, _ in points], [p * 1000 for _, p in points], "o-", label=target.name
             )
-        axes.set_xlabel("pods with a container")
+        axes.set_xlabel("objects (pods with a container; images)")
         axes.set_ylabel("p50 ms")
 
     return draw

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from cri_api.v1 import api_pb2 as cri
 
+from harness.bench.images import OwnImages
 from harness.builders import container_config, pod_config, unique_name
 from harness.client import CriClient
 from harness.ownership import Foreign, LeftAlone, RunOwnership, RuntimeObject
@@ -110,22 +111,13 @@ def lifecycle(work: Workload, tracker: ResourceTracker, timings: Timings) -> Non
     timings.timed("RemovePodSandbox", lambda: client.remove_pod(pod_id))
 
 
-def image_round(client: CriClient, image: str, removable: bool, timings: Timings) -> None:
-    """PullImage and ImageStatus of ``image``; RemoveImage too when ``removable``.
-
-    Images carry no labels, so ``removable`` must mean the bench pulled the image itself
-    (``absent`` said so before the first pull): a runtime's RemoveImage drops every tag of
-    the image, and one the node already had is not the bench's to remove.
-    """
+def image_round(client: CriClient, own: OwnImages, image: str, timings: Timings) -> None:
+    """PullImage, ImageStatus and RemoveImage of one of the run's own images (images.py):
+    the status must show it is wholly the run's before it is removed."""
     timings.timed("PullImage", lambda: client.pull_image(image))
-    timings.timed("ImageStatus", lambda: client.image_status(image))
-    if removable:
-        timings.timed("RemoveImage", lambda: client.remove_image(image))
-
-
-def absent(client: CriClient, image: str) -> bool:
-    """True when the runtime does not have ``image`` (ImageStatus answers no image)."""
-    return not client.image_status(image).HasField("image")
+    status = timings.timed("ImageStatus", lambda: client.image_status(image))
+    own.check(status.image)
+    timings.timed("RemoveImage", lambda: client.remove_image(image))
 
 
 def pod_with_container(work: Workload) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from harness.bench import operations, targets
+from harness.bench.images import OwnImages
 from harness.bench.operations import Timings, Workload
 from harness.client import CriClient
 from harness.matrix.runner import Target
@@ -75,7 +76,9 @@ def _steps(settings: Settings) -> int:
     return settings.samples + settings.throughput_pods * len(settings.concurrency) + scaling
 
 
-def bench_target(target: Target, settings: Settings, run: RunOwnership) -> TargetResult:
+def bench_target(
+    target: Target, settings: Settings, run: RunOwnership, own: OwnImages
+) -> TargetResult:
     """Bench one target from start to sweep; the embedded shim lives just as long."""
     with targets.connected(target, settings.pod_image, settings.timeout) as client:
         version = client.version()
@@ -87,42 +90,38 @@ def bench_target(target: Target, settings: Settings, run: RunOwnership) -> Targe
         )
         work = Workload(client, run, settings.image, settings.runtime_handler)
         progress = tqdm(total=_steps(settings), desc=target.name, unit="step", disable=None)
-        with progress, _swept(client, run, result):
-            result.latency = _latency(work, settings, progress.update, result)
+        with progress, _swept(client, run, own, result):
+            result.latency = _latency(work, own, settings.samples, progress.update)
             result.throughput = [
                 _throughput(work, settings.throughput_pods, workers, progress.update)
                 for workers in settings.concurrency
             ]
-            result.scaling = _scaling(work, settings, progress.update)
+            result.scaling = _scaling(work, own, settings, progress.update)
     return result
 
 
 @contextmanager
-def _swept(client: CriClient, run: RunOwnership, result: TargetResult) -> Iterator[None]:
-    """Sweep the run's label at the end, whatever happened; leftovers become notes."""
+def _swept(
+    client: CriClient, run: RunOwnership, own: OwnImages, result: TargetResult
+) -> Iterator[None]:
+    """Sweep the run's label and images at the end, whatever happened; leftovers become notes."""
     try:
         yield
     finally:
+        if left := own.remove_all(client):
+            result.notes.append(f"leftover: {left} image(s) of the run, removed")
         swept = sweep(client, run)
         result.notes += [f"leftover {leak.describe()}" for leak in swept.leaks]
         result.notes += [f"left alone {foreign.describe()}" for foreign in swept.left_alone]
 
 
-def _latency(
-    work: Workload, settings: Settings, step: Step, result: TargetResult
-) -> dict[str, list[float]]:
+def _latency(work: Workload, own: OwnImages, samples: int, step: Step) -> dict[str, list[float]]:
     timings = Timings()
-    removable = operations.absent(work.client, settings.image)
-    if not removable:
-        result.notes.append(
-            f"RemoveImage not measured: {settings.image} was on the runtime before the bench, "
-            "so it is not the bench's to remove"
-        )
-    operations.image_round(work.client, settings.image, False, Timings())  # warm-up
+    (image,) = own.push(1)
+    operations.image_round(work.client, own, image, Timings())  # warm-up: layers, caches
     operations.pod_with_container(work)  # warm-up: pause image, caches
-    for number in range(settings.samples):
-        last = number == settings.samples - 1
-        operations.image_round(work.client, settings.image, removable and last, timings)
+    for _ in range(samples):
+        operations.image_round(work.client, own, image, timings)
         tracker = work.tracker()
         try:
             operations.lifecycle(work, tracker, timings)
@@ -143,16 +142,21 @@ def _throughput(work: Workload, pods: int, workers: int, step: Step) -> Throughp
     return Throughput(workers, pods, time.perf_counter() - started)
 
 
-def _scaling(work: Workload, settings: Settings, step: Step) -> list[Scaling]:
-    """Grow the population to each count, then time the list calls against it."""
+def _scaling(work: Workload, own: OwnImages, settings: Settings, step: Step) -> list[Scaling]:
+    """Grow the pods (each with a container) and the run's images to each count, then time
+    the list calls against them."""
     measured: list[Scaling] = []
     tracker = work.tracker()
-    calls = operations.list_calls(work)
+    calls = {**operations.list_calls(work), "ListImages": work.client.list_images}
+    pulled = 0
     try:
         for count in sorted(settings.scale_counts):
             while len(tracker.pods) < count:
                 operations.created_pod(work, tracker)
                 step()
+            for image in own.push(count - pulled):
+                work.client.pull_image(image)
+            pulled = count
             timings = Timings()
             for _ in range(settings.scale_samples):
                 for operation, call in calls.items():
@@ -161,4 +165,5 @@ def _scaling(work: Workload, settings: Settings, step: Step) -> list[Scaling]:
             measured += [Scaling(op, count, timings.samples[op]) for op in calls]
     finally:
         tracker.cleanup().settle()
+        own.remove_all(work.client)
     return measured

@@ -85,8 +85,8 @@ def scaling(targets: list[BenchTarget]) -> Table:
         ]
         for (op, n), first in points[0].items()
     ]
-    title = "List calls against the number of pods (each with a container), p50"
-    return Table(title, ["operation", "pods", *(t.name for t in targets)], rows)
+    title = "List calls against the number of objects (pods with a container; images), p50"
+    return Table(title, ["operation", "objects", *(t.name for t in targets)], rows)
 
 
 def tables(targets: list[BenchTarget]) -> list[Table]:

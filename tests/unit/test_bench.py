@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,22 @@ def test_bench_compare_exits_1_on_a_slowdown(tmp_path: Path) -> None:
     assert main([*arguments, "150"]) == 0
     assert main([*arguments, "50"]) == 1
     assert main([*arguments, "50", "--operation", "PullImage"]) == 0
+
+
+def test_only_images_wholly_of_the_run_are_the_benchs_to_remove() -> None:
+    from types import SimpleNamespace
+
+    from cri_api.v1 import api_pb2 as cri
+
+    from harness.bench.images import NotOwned, OwnImages
+    from harness.ownership import RunOwnership
+
+    base: Any = SimpleNamespace(registry="127.0.0.1:5000")
+    own = OwnImages(base, RunOwnership("run-1"))
+    mine = "127.0.0.1:5000/cri-conformance/bench:run-1-0"
+    assert own.owns(cri.Image(id="a", repo_tags=[mine]))
+    for tags in ([], [mine, "127.0.0.1:5000/cri-conformance/busybox:1.0"],
+                 ["127.0.0.1:5000/cri-conformance/bench:run-2-0"]):  # fmt: skip
+        assert not own.owns(cri.Image(id="b", repo_tags=tags))
+    with pytest.raises(NotOwned, match="not removed"):
+        own.check(cri.Image(id="c", repo_tags=["docker.io/library/busybox:latest"]))
