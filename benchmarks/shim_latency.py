@@ -7,8 +7,9 @@ the same pod + container lifecycle twice per iteration: through CRI, and as the 
 calls the shim makes for each RPC (those of strategy reject). Prints p50 and p99 per step and
 the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
 that command compares CRI runtimes with each other, this script the shim with its own
-backend). Everything it creates carries a run label of its own and is removed at the end; cleanup removes only what carries that label, checked on this side (see
-harness.ownership). All traffic stays on this machine.
+backend). Everything it creates carries a run label of its own and is removed at the end;
+cleanup removes only what carries that label, checked on this side (see harness.ownership).
+All traffic stays on this machine.
 """
 
 from __future__ import annotations
