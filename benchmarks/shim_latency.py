@@ -5,9 +5,11 @@
 Starts the shim (Docker backend, strategy reject by default) through its launcher, then runs
 the same pod + container lifecycle twice per iteration: through CRI, and as the bare Docker
 calls the shim makes for each RPC (those of strategy reject). Prints p50 and p99 per step and
-the shim/Docker ratio of the p50s. Everything it creates carries a run label of its own and is
-removed at the end; cleanup removes only what carries that label, checked on this side (see
-harness.ownership). All traffic stays on this machine.
+the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
+that command compares CRI runtimes with each other, this script the shim with its own
+backend). Everything it creates carries a run label of its own and is removed at the end;
+cleanup removes only what carries that label, checked on this side (see harness.ownership).
+All traffic stays on this machine.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import docker
 from cri_api.v1 import api_pb2 as cri
 
+from harness.bench.stats import percentile
 from harness.client import CriClient
 from harness.endpoints import Endpoints
 from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
@@ -141,11 +144,6 @@ def remove_docker_leftovers(api: Any, ownership: RunOwnership) -> None:
             api.remove_container(leftover["Id"], force=True)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def report(shim: Timings, raw: Timings) -> None:
     print(
         f"{'step':<22}{'shim p50':>10}{'shim p99':>10}{'docker p50':>12}{'docker p99':>12}"
@@ -154,8 +152,8 @@ def report(shim: Timings, raw: Timings) -> None:
     for step in STEPS:
         shim_p50, raw_p50 = statistics.median(shim[step]), statistics.median(raw[step])
         print(
-            f"{step:<22}{shim_p50 * 1000:>8.1f}ms{percentile(shim[step], 0.99) * 1000:>8.1f}ms"
-            f"{raw_p50 * 1000:>10.1f}ms{percentile(raw[step], 0.99) * 1000:>10.1f}ms"
+            f"{step:<22}{shim_p50 * 1000:>8.1f}ms{percentile(shim[step], 99) * 1000:>8.1f}ms"
+            f"{raw_p50 * 1000:>10.1f}ms{percentile(raw[step], 99) * 1000:>10.1f}ms"
             f"{shim_p50 / raw_p50:>10.2f}x"
         )
 

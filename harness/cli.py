@@ -291,6 +291,7 @@ def version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     # Light imports only (standard library, PyYAML), like everything before a subcommand runs.
+    from harness.bench.command import add_bench_command
     from harness.embedded import add_shim_arguments, run_shim
 
     parser = argparse.ArgumentParser(
@@ -322,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     images.set_defaults(handler=_images)
     _add_report_commands(commands)
     _add_run_command(commands)
+    add_bench_command(commands)
     _add_features_command(commands)
     _add_suites_readme_command(commands)
     _add_replay_command(commands)

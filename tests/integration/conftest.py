@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from browser import chromium_command
 
 from harness.client import CriClient
 from harness.endpoints import Endpoints, normalize
@@ -44,3 +46,9 @@ def private_registry(
         names = [*image.repo_tags, *image.repo_digests]
         if names and all(name.startswith(f"{address}/") for name in names):
             containerd.remove_image(image.id)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> list[str]:
+    """The command line of a headless Chromium with a fresh profile (browser.py)."""
+    return chromium_command(tmp_path / "chromium-profile")

@@ -6,48 +6,23 @@ screenshot lands in reports/matrix-screenshot.png for people to look at.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import PNG_SIGNATURE, run
 
 from harness.matrix.document import Matrix
 from harness.matrix.outputs import write_reports
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "reports" / "matrix-screenshot.png"
-QUIET = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> list[str]:
-    """The command line of a headless Chromium with a fresh profile."""
-    binary = shutil.which("chromium")
-    assert binary, "chromium is not installed: run scripts/services install (as root)"
-    return [binary, *QUIET, f"--user-data-dir={tmp_path / 'chromium-profile'}"]
 
 
 @pytest.fixture
 def page(two_runtime_matrix: Matrix, tmp_path: Path) -> Path:
     write_reports(two_runtime_matrix, tmp_path / "reports")
     return tmp_path / "reports" / "matrix.html"
-
-
-def run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 class Dom(HTMLParser):
