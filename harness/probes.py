@@ -105,13 +105,25 @@ def process_args_in(cri: CriClient, target: Target) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+# runc's init process, before it execs the container's command. StartContainer may answer
+# before that execve (runc start returns once it has released the init), so an exec that follows
+# at once can still meet it as PID 1.
+OCI_RUNTIME_INIT = ["runc", "init"]
+
+
 def init_argv_in(cri: CriClient, target: Target) -> list[str]:
-    """The argv of PID 1 in the container's PID namespace."""
-    return read_bytes_in(cri, target, "/proc/1/cmdline").decode().split("\0")[:-1]
+    """The argv of PID 1 in the container's PID namespace, once the OCI runtime's init has
+    become the container's own process."""
+    return wait_until(
+        lambda: read_bytes_in(cri, target, "/proc/1/cmdline").decode().split("\0")[:-1],
+        lambda argv: argv != OCI_RUNTIME_INIT,
+        what=f"PID 1 of container {target_id(target)[:13]} to exec its command",
+    )
 
 
 def init_environment_in(cri: CriClient, target: Target) -> dict[str, str]:
     """The environment of PID 1 (values may hold newlines, hence /proc)."""
+    init_argv_in(cri, target)  # the container's process, not the runtime's init
     entries = read_bytes_in(cri, target, "/proc/1/environ").decode().split("\0")[:-1]
     return dict(entry.split("=", 1) for entry in entries if "=" in entry)
 

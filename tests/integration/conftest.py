@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,16 +37,38 @@ def private_registry(
 ) -> Iterator[str]:
     """An empty registry of the test's own on a free loopback port (never the shared :5000,
     whose images other runs on this machine use). containerd pulls from loopback over HTTP.
-    At the end, the images containerd holds only under this registry's names are removed."""
+    At the end, containerd forgets this registry's names (forget_names)."""
     address = f"127.0.0.1:{free_loopback_port()}"
     registry = LocalRegistry(address, tmp_path_factory.mktemp("registry"))
     registry.start()
     yield address
     registry.stop()
-    for image in containerd.list_images():
-        names = [*image.repo_tags, *image.repo_digests]
-        if names and all(name.startswith(f"{address}/") for name in names):
-            containerd.remove_image(image.id)
+    forget_names(containerd, f"{address}/")
+
+
+def forget_names(containerd: CriClient, prefix: str) -> None:
+    """Remove containerd's image names that start with ``prefix``, and only those.
+
+    The test images are the same bytes in every registry, so an image pulled from a private
+    registry is also the shared :5000 one under another name; left there, containerd may report
+    that name in a later run's ContainerStatus.image_ref. CRI's RemoveImage cannot drop one name
+    (containerd removes the whole image, every name), so each name goes through containerd's own
+    image store with ``ctr``, and the CRI plugin follows its delete events.
+    """
+    names = [
+        name
+        for image in containerd.list_images()
+        for name in (*image.repo_tags, *image.repo_digests)
+        if name.startswith(prefix)
+    ]
+    if not names:
+        return
+    socket = containerd.endpoints.runtime.removeprefix("unix://")
+    subprocess.run(
+        ["ctr", "--address", socket, "--namespace", "k8s.io", "images", "rm", *names],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
