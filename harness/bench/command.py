@@ -69,11 +69,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from harness.bench.compare import compare
+    from harness.bench.compare import UnknownOperation, compare
     from harness.bench.result import load
 
-    outcome = compare(load(Path(args.baseline)), load(Path(args.result)), args.max_slowdown,
-                      args.operation)  # fmt: skip
+    try:
+        outcome = compare(load(Path(args.baseline)), load(Path(args.result)), args.max_slowdown,
+                          args.operation or ())  # fmt: skip
+    except UnknownOperation as error:
+        print(f"cri-conformance bench compare: {error}", file=sys.stderr)
+        return 2
     for change in outcome.changes:
         print(change.describe())
     for missing in outcome.missing:

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from harness.bench.result import BenchTarget
 
 
+class UnknownOperation(ValueError):
+    """--operation names an operation the baseline does not hold."""
+
+
 @dataclass(frozen=True)
 class Change:
     target: str
@@ -48,7 +52,18 @@ def compare(
     max_slowdown: float,
     operations: Collection[str] = (),
 ) -> Comparison:
-    """Every (target, operation) of the baseline, or only ``operations`` when given."""
+    """Every (target, operation) of the baseline, or only ``operations`` when given.
+
+    An operation the baseline never measured is refused (UnknownOperation): gating on a
+    misspelt name would compare nothing and pass.
+    """
+    measured = {op for target in baseline for op in target.operations}
+    unknown = sorted(set(operations) - measured)
+    if unknown:
+        raise UnknownOperation(
+            f"the baseline has no operation {', '.join(unknown)}; "
+            f"it has {', '.join(sorted(measured))}"
+        )
     now = {target.name: target for target in current}
     changes, missing = [], []
     for old in baseline:

@@ -122,7 +122,16 @@ def test_bench_compare_exits_1_on_a_slowdown(tmp_path: Path) -> None:
     arguments = ["bench", "compare", str(base), str(new), "--max-slowdown"]
     assert main([*arguments, "150"]) == 0
     assert main([*arguments, "50"]) == 1
-    assert main([*arguments, "50", "--operation", "PullImage"]) == 0
+    assert main([*arguments, "50", "--operation", "ListImages"]) == 1
+
+
+def test_bench_compare_refuses_an_operation_the_baseline_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = result.write(tmp_path / "base.json", document(1.0))
+    arguments = ["bench", "compare", str(base), str(base), "--max-slowdown", "50"]
+    assert main([*arguments, "--operation", "ListImage"]) == 2
+    assert "the baseline has no operation ListImage; it has ListImages" in capsys.readouterr().err
 
 
 def test_only_images_wholly_of_the_run_are_the_benchs_to_remove() -> None:
