@@ -12,16 +12,14 @@ are lazy, so a run against another runtime loads none of the shim.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
-import time
 from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.endpoints import EndpointError, Endpoints
+from harness.processes import StartedProcess
 from reference_shim import backends as shim_backends
 from reference_shim import strategies as shim_strategies
 
@@ -83,11 +81,15 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
         ).start()
     except LaunchError as error:
         raise EndpointError(f"embedded reference shim ({shim.strategy}): {error}") from None
+    if started.pid is None:  # start() returns only once the process it made answers
+        raise EndpointError(f"embedded reference shim ({shim.strategy}): no process started")
+    process = StartedProcess.of(started.pid)
     record.write_text(
         json.dumps(
             {
                 "endpoint": started.endpoint,
-                "pid": started.pid,
+                "pid": process.pid,
+                "started_at": process.started_at,
                 "workdir": str(started.socket.parent),
                 "stderr": str(started.stderr_path),
             }
@@ -97,38 +99,15 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
 
 
 def stop(shared_dir: Path, grace: float = 15.0) -> None:
-    """Stop the run's shim, if the run started one: SIGTERM, then SIGKILL after ``grace``."""
+    """Stop the run's shim, if the run started one and it still runs: SIGTERM, then SIGKILL
+    after ``grace``. Never a process that merely holds its pid now (harness/processes.py)."""
     record = _record_path(shared_dir)
     if not record.exists():
         return
     data = json.loads(record.read_text())
-    pid = int(data["pid"])
-    deadline = time.monotonic() + grace
-    try:
-        os.kill(pid, signal.SIGTERM)
-        while time.monotonic() < deadline:
-            if _reaped_or_gone(pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    StartedProcess(int(data["pid"]), float(data["started_at"])).stop(grace)
     shutil.rmtree(data["workdir"], ignore_errors=True)
     record.unlink()
-
-
-def _reaped_or_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (reaping it when it is our own child)."""
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == pid
-    except ChildProcessError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
 
 
 def add_shim_arguments(parser: ArgumentParser) -> None:

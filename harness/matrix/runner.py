@@ -158,6 +158,15 @@ def pytest_command(
     return [*command, *pytest_args]
 
 
+def _last_lines(log: Path, count: int = 15) -> str:
+    """The end of a captured run's output, repeated under the summary: a CI log often keeps
+    only its tail, and the reason a run wrote no matrix is the first thing its reader needs."""
+    if not log.exists():
+        return ""
+    lines = log.read_text(errors="replace").splitlines()[-count:]
+    return "".join(f"  | {line}\n" for line in lines)
+
+
 def run_targets(
     targets: Sequence[Target],
     report_dir: Path,
@@ -190,6 +199,7 @@ def run_targets(
             matrices.append((str(matrix_path), load(matrix_path)))
         else:
             print(f"cri-conformance run: {name} wrote no matrix (exit {codes[name]})")
+            print(_last_lines(report_dir / name / LOG_FILE), end="")
     if matrices:
         merged = merge(matrices)
         written = write_reports(merged, report_dir)

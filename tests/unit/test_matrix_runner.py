@@ -146,3 +146,14 @@ def test_a_parallel_run_keeps_each_runs_output_whole_in_its_log(
         assert f"cri-conformance run: {name} ended (exit 0); its output ({log}):\n" in printed
     with pytest.raises(RunError, match="at least one target at a time"):
         run_targets(targets, tmp_path, [str(tmp_path)], parallel=0)
+
+
+def test_a_run_that_wrote_no_matrix_has_its_reason_repeated_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A CI log often keeps only its tail: the reason must be there, not only minutes above it.
+    monkeypatch.setattr(runner.subprocess, "run", FakePytest())
+    targets = [Target(name, f"/{name}.sock") for name in ("a", "b")]
+    assert run_targets(targets, tmp_path, [str(tmp_path)], parallel=2) == 0
+    tail = capsys.readouterr().out.split("cri-conformance run: a wrote no matrix (exit 0)\n")[-1]
+    assert tail.startswith("  | the output of a\n")
