@@ -23,8 +23,9 @@ from harness.embedded import EmbeddedShim
 from harness.endpoints import Endpoints
 from harness.factories import ImagePuller
 from harness.images.catalog import ImageCatalog, prepare
+from harness.images.local_registry import LocalRegistry
 from harness.images.preflight import check_pull
-from harness.images.registry import DEFAULT_ADDRESS, LocalRegistry
+from harness.images.registry import DEFAULT_ADDRESS
 from harness.ownership import RunOwnership
 from harness.resources import Sweep, sweep
 

@@ -12,7 +12,7 @@ from browser import chromium_command
 
 from harness.client import CriClient
 from harness.endpoints import Endpoints, normalize
-from harness.images.registry import LocalRegistry
+from harness.images.local_registry import LocalRegistry
 from harness.network import free_loopback_port
 
 DEFAULT_CONTAINERD = "unix:///var/tmp/cri-conformance/containerd/containerd.sock"

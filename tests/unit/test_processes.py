@@ -21,7 +21,8 @@ import psutil
 import pytest
 
 from harness import embedded
-from harness.images.registry import LocalRegistry, RegistryError, listening
+from harness.images.local_registry import LocalRegistry, listening
+from harness.images.registry import RegistryError
 from harness.processes import StartedProcess
 
 
