@@ -7,8 +7,9 @@ Starts the shim (Docker backend) through its launcher, then:
 
 1. ``--samples`` rounds of PullImage, ImageStatus and RemoveImage of an image of the run's own,
    each round three ways: through CRI; through the shim's image layer called in this process
-   (``reference_shim.cri.images`` over the Docker backend's images, no gRPC); and as the bare
-   Docker calls the shim makes (pull and inspect; inspect; inspect and removal by id).
+   (``reference_shim.cri.images`` over the Docker backend's images and its Engine client, no
+   gRPC); and as the bare Docker calls the shim makes (pull and inspect; inspect; inspect and
+   removal by id) through a stock Docker SDK client, as ``shim_latency.py`` makes them.
 2. The run's images grown to each of ``--counts`` (pulled through the shim), then
    ``--samples`` calls of ListImages and ImageStatus the same three ways (Docker: the image
    list; an inspect).
@@ -29,6 +30,7 @@ import argparse
 from functools import partial
 from typing import Any, Protocol
 
+import docker
 from cri_api.v1 import api_pb2 as cri
 from docker.utils import parse_repository_tag
 
@@ -201,14 +203,13 @@ def main() -> int:
     args = parser.parse_args()
     catalog = prepare(args.image_registry, publish=False)
     own = OwnImages(catalog.busybox, RunOwnership(new_run_id()))
-    api = engine_client(docker_host(), RPC_TIMEOUT_S)  # the shim's own kind of client
     with ShimLauncher(backend="docker", strategy="reject") as launcher:
         client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "bench"), RPC_TIMEOUT_S)
         client.connect()
         ways: dict[str, ImageCalls] = {
             "shim": client,
-            "in-process": InProcess(api),
-            "docker": RawDocker(api, own),
+            "in-process": InProcess(engine_client(docker_host(), RPC_TIMEOUT_S)),
+            "docker": RawDocker(docker.APIClient(base_url=docker_host(), version="auto"), own),
         }
         try:
             transport = Timings()
