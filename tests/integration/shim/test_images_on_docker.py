@@ -8,22 +8,17 @@ image is the run's own (``harness.bench.images``), and only those are tagged or 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
-from docker_shim import Launch, connect
+from docker_shim import Launch, connect, run_benchmark
 
 from harness.bench.images import REPOSITORY, OwnImages
 from harness.client import CriClient
 from harness.images.catalog import prepare
 from harness.images.registry import DEFAULT_ADDRESS
 from harness.ownership import RunOwnership, new_run_id
-
-BENCHMARK = Path(__file__).parents[3] / "benchmarks" / "shim_images.py"
 
 
 @pytest.fixture
@@ -82,14 +77,6 @@ def test_an_image_pulled_again_after_its_removal_is_listed_again(
 
 
 def test_the_image_benchmark_runs_and_removes_its_images() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--counts", "2,4", "--samples", "2"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    print(result.stdout)
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    assert "4 images of the run removed" in result.stdout  # the lifecycle removes its own
-    assert "ListImages" in result.stdout
+    printed = run_benchmark("shim_images.py", "--counts", "2,4", "--samples", "2")
+    assert "4 images of the run removed" in printed  # the lifecycle round removes its own
+    assert "ListImages" in printed
