@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ from docker.utils import parse_repository_tag
 
 from reference_shim.backends.base import FsUsage, ImageInfo
 from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.docker.image_configs import RunConfig, RunConfigCache, run_config
 from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError
 
 
-def image_info(document: dict[str, Any]) -> ImageInfo:
-    config = document.get("Config") or {}
+def image_info(document: Mapping[str, Any], config: RunConfig) -> ImageInfo:
+    """``document`` is an image's inspect or its entry in the image list: both have these keys."""
     return ImageInfo(
         id=str(document["Id"]),
         repo_tags=tuple(tag for tag in document.get("RepoTags") or () if tag != "<none>:<none>"),
@@ -25,16 +27,25 @@ def image_info(document: dict[str, Any]) -> ImageInfo:
             digest for digest in document.get("RepoDigests") or () if digest != "<none>@<none>"
         ),
         size=int(document.get("Size") or 0),
-        user=str(config.get("User") or ""),
-        entrypoint=tuple(config.get("Entrypoint") or ()),
-        cmd=tuple(config.get("Cmd") or ()),
+        user=config.user,
+        entrypoint=config.entrypoint,
+        cmd=config.cmd,
     )
 
 
 class DockerImages:
+    """Docker's image store in CRI's terms.
+
+    Engine calls per RPC: ListImages one (the image list; the configs come from
+    ``RunConfigCache``, an inspect only for an image the shim has not seen yet), ImageStatus
+    one inspect, PullImage the pull and one inspect, RemoveImage the caller's inspect and the
+    removal (a wait for the image to go only when a concurrent removal got there first).
+    """
+
     def __init__(self, api: docker.APIClient) -> None:
         self._api: Any = api  # the SDK is untyped
         self._root = ""
+        self.configs = RunConfigCache()
 
     def mountpoint(self) -> str:
         if not self._root:
@@ -57,30 +68,52 @@ class DockerImages:
     def get(self, reference: str) -> ImageInfo | None:
         with docker_errors(f"inspect image {reference}"):
             try:
-                return image_info(self._api.inspect_image(reference))
+                return image_info(*self._inspect(reference))
             except docker.errors.NotFound:
                 return None
 
+    def _inspect(self, reference: str) -> tuple[dict[str, Any], RunConfig]:
+        """The inspect of the image ``reference`` names, and its run config, kept for lists."""
+        document: dict[str, Any] = self._api.inspect_image(reference)
+        config = run_config(document)
+        self.configs.put(str(document["Id"]), config)
+        return document, config
+
     def list_images(self) -> list[ImageInfo]:
+        """One engine call, whatever the image count, once the shim has seen each image."""
         with docker_errors("list images"):
             summaries = self._api.images()
+            self.configs.keep_only(str(summary["Id"]) for summary in summaries)
             infos = []
             for summary in summaries:
-                try:
-                    infos.append(image_info(self._api.inspect_image(summary["Id"])))
-                except docker.errors.NotFound:
-                    continue  # removed between the two calls
+                config = self._config(str(summary["Id"]))
+                if config is not None:  # else removed since the list
+                    infos.append(image_info(summary, config))
             return infos
+
+    def _config(self, image_id: str) -> RunConfig | None:
+        """The run config of ``image_id``: kept, or inspected now; None once it is gone."""
+        config = self.configs.get(image_id)
+        if config is not None:
+            return config
+        try:
+            return self._inspect(image_id)[1]
+        except docker.errors.NotFound:
+            return None
 
     def remove(self, image_id: str) -> None:
         """Remove the image with every tag and digest it has (CRI removes the image, not a tag).
 
-        A concurrent removal that got there first is success once the image is gone: Docker
-        answers 404, or 500 "unrecognized image ID" while the other removal is still under way.
+        Docker's answer to a removal by id comes once the image is gone, or refuses it (a
+        running container uses it). A concurrent removal that got there first is success once
+        the image is gone: Docker answers 404, or 500 "unrecognized image ID" while the other
+        removal is still under way; only then does this wait.
         """
+        self.configs.forget(image_id)
         with docker_errors(f"remove image {image_id}"):
             try:
                 self._api.remove_image(image_id, force=True)
+                return
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as error:

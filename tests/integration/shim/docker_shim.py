@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ from reference_shim.backends.labels import INSTANCE_LABEL
 from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
+BENCHMARKS = Path(__file__).parents[3] / "benchmarks"
 
 
 class Launch(Protocol):
@@ -84,3 +87,17 @@ def shell(script: str, name: str = "main") -> cri.ContainerConfig:
         command=["sh", "-c", script],
         log_path=f"{name}.log",
     )
+
+
+def run_benchmark(script: str, *arguments: str) -> str:
+    """What ``benchmarks/<script>`` printed; it must exit 0."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    print(result.stdout)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result.stdout

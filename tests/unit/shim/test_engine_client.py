@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from docker.api.client import APIClient
 from docker.transport.unixconn import UnixHTTPAdapter
 
-from reference_shim.backends.docker.engine_client import OnePoolUnixAdapter
+from reference_shim.backends.docker.engine_client import OnePoolUnixAdapter, engine_client
 
 SOCKET = "http+unix:///nonexistent/docker.sock"  # no connection is opened here
 URL = "http+docker://localhost/v1.41"
@@ -26,3 +28,11 @@ def test_every_url_uses_one_pool_that_is_never_closed() -> None:
     for exec_id in range(100):
         assert adapter.get_connection(f"{URL}/exec/{exec_id}/json") is shared
     assert shared.pool is not None
+
+
+def test_a_unix_socket_client_ignores_proxy_and_netrc_settings_a_tcp_one_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(APIClient, "_retrieve_server_version", lambda self: "1.41")
+    assert engine_client("unix:///nonexistent/docker.sock", 5).trust_env is False
+    assert engine_client("tcp://127.0.0.1:2375", 5).trust_env is True
