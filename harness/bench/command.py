@@ -31,7 +31,7 @@ def _bench(args: argparse.Namespace) -> int:
     from harness.bench.images import OwnImages
     from harness.bench.markdown import render
     from harness.bench.runner import Settings, bench_target
-    from harness.bench.targets import check
+    from harness.targets import check
     from harness.images.catalog import prepare
     from harness.matrix.runner import RunError, parse_target
     from harness.ownership import RunOwnership, new_run_id

@@ -132,22 +132,25 @@ def process_marker(container_name: str) -> str:
     return f"# [{container_name}]"
 
 
-def keepalive(container_name: str) -> str:
+def keepalive(container_name: str, output: str = "") -> str:
     """A script that keeps the container alive as PID 1 and names it in ``ps`` (a comment).
 
-    busybox sh would exec a lone command in place of itself; a loop it cannot.
+    busybox sh would exec a lone command in place of itself; a loop it cannot. ``output``, a
+    script of its own, runs first: what it prints is the container's log.
     """
-    return f"while :; do sleep 3600; done {process_marker(container_name)}"
+    return f"{output}while :; do sleep 3600; done {process_marker(container_name)}"
 
 
 @st.composite
-def command_lines(draw: st.DrawFn, container_name: str) -> tuple[list[str], list[str]]:
+def command_lines(
+    draw: st.DrawFn, container_name: str, output: str = ""
+) -> tuple[list[str], list[str]]:
     """``(command, args)`` in the three shapes CRI allows; the process runs ``keepalive``.
 
     ``sh -c SCRIPT ARG0 ARG1...``: the extra words are the generated part, and the process's
     argv must be exactly ``command + args`` (or ``args`` alone when command is empty).
     """
-    program = ["sh", "-c", keepalive(container_name)]
+    program = ["sh", "-c", keepalive(container_name, output)]
     extra = draw(st.lists(printable_text(max_size=20), max_size=4))
     split = draw(st.sampled_from(["command", "command+args", "args"]))
     if split == "command":
@@ -241,6 +244,60 @@ def linux_resources(draw: st.DrawFn) -> cri.LinuxContainerResources:
     )
 
 
+# -- security -------------------------------------------------------------------------
+
+# Capabilities a container may add or drop: none lets a busybox that only sleeps reach the node.
+SOME_CAPABILITIES = (
+    "AUDIT_WRITE",
+    "CHOWN",
+    "KILL",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SYS_PTRACE",
+    "SYS_TIME",
+)
+# root, an ordinary uid, and nobody; none needs an entry in the image's /etc/passwd.
+SOME_IDS = (0, 1000, 65534)
+
+
+def capability_sets() -> SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(SOME_CAPABILITIES), max_size=3, unique=True)
+
+
+def seccomp_profiles() -> SearchStrategy[cri.SecurityProfile | None]:
+    """None (the runtime's choice), RuntimeDefault or Unconfined; Localhost needs a file."""
+    kinds = st.sampled_from([cri.SecurityProfile.RuntimeDefault, cri.SecurityProfile.Unconfined])
+    return st.one_of(st.none(), st.builds(cri.SecurityProfile, profile_type=kinds))
+
+
+@st.composite
+def security_contexts(
+    draw: st.DrawFn, namespace_options: cri.NamespaceOption
+) -> cri.LinuxContainerSecurityContext:
+    """Capabilities, user and groups, read-only root, no_new_privs and seccomp, none privileged.
+
+    A group is set only with a user (runtimes refuse a group alone).
+    """
+    user = draw(st.one_of(st.none(), st.sampled_from(SOME_IDS)))
+    group = draw(st.one_of(st.none(), st.sampled_from(SOME_IDS))) if user is not None else None
+    return cri.LinuxContainerSecurityContext(
+        namespace_options=namespace_options,
+        capabilities=cri.Capability(
+            add_capabilities=draw(capability_sets()), drop_capabilities=draw(capability_sets())
+        ),
+        run_as_user=None if user is None else cri.Int64Value(value=user),
+        run_as_group=None if group is None else cri.Int64Value(value=group),
+        supplemental_groups=draw(st.lists(st.sampled_from(SOME_IDS), max_size=2, unique=True)),
+        readonly_rootfs=draw(st.booleans()),
+        no_new_privs=draw(st.booleans()),
+        seccomp=draw(seccomp_profiles()),
+    )
+
+
 # -- whole configs ----------------------------------------------------------------------
 
 
@@ -282,17 +339,23 @@ def container_configs(
     pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
+    security: bool = False,
+    output: str = "",
 ) -> cri.ContainerConfig:
-    """A container config for ``image`` (a busybox), running ``keepalive`` as PID 1."""
+    """A container config for ``image`` (a busybox), running ``keepalive`` as PID 1, which
+    runs ``output`` first; ``security`` adds a generated security context."""
     name = name or draw(dns1123_labels())
-    command, args = draw(command_lines(name))
-    security = cri.LinuxContainerSecurityContext(
-        namespace_options=cri.NamespaceOption(
-            pid=draw(st.just(cri.CONTAINER) if pid_mode is None else pid_mode)
-        )
+    command, args = draw(command_lines(name, output))
+    namespaces = cri.NamespaceOption(
+        pid=draw(st.just(cri.CONTAINER) if pid_mode is None else pid_mode)
+    )
+    context = (
+        draw(security_contexts(namespaces))
+        if security
+        else cri.LinuxContainerSecurityContext(namespace_options=namespaces)
     )
     linux = cri.LinuxContainerConfig(
-        security_context=security,
+        security_context=context,
         resources=draw(linux_resources()) if resources else None,
     )
     return container_config(
@@ -323,14 +386,24 @@ def pod_specs(
     pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
+    security: bool = False,
+    output: str = "",
 ) -> Spec:
-    """A pod with ``containers`` (default: 1) containers of distinct names."""
+    """A pod with ``containers`` (default: 1) containers of distinct names; the other options
+    are those of ``container_configs``."""
     count = draw(containers if containers is not None else st.just(1))
     names = draw(st.lists(dns1123_labels(max_size=30), min_size=count, max_size=count, unique=True))
     configs = tuple(
         draw(
             container_configs(
-                owner, image, name, pid_mode=pid_mode, mounts=mounts, resources=resources
+                owner,
+                image,
+                name,
+                pid_mode=pid_mode,
+                mounts=mounts,
+                resources=resources,
+                security=security,
+                output=output,
             )
         )
         for name in names
