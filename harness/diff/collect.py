@@ -81,9 +81,9 @@ def attempt(steps: dict[str, str], step: str, call: Callable[[], T]) -> T | None
 
 def observe(side: Side, spec: Spec, areas: frozenset[str]) -> Observation:
     """What ``side`` shows for an instance of ``spec``; every object it made is removed."""
-    owned = instance(spec, side.run_id, f"{TEST} {side.name}", side.scratch)
+    owned = instance(spec, side.run_id, TEST, side.scratch)
     folder = Path(owned.volume_root).parent
-    owner = Owner(side.run_id, f"{TEST} {side.name}", str(folder / "logs"), owned.volume_root)
+    owner = Owner(side.run_id, TEST, str(folder / "logs"), owned.volume_root)
     observation = Observation()
     try:
         with lab(side.client, side.puller, owner, side.runtime_handler) as scope:

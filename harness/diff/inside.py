@@ -27,11 +27,13 @@ NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 # cgroup v1 and v2 files, relative to /sys/fs/cgroup; the ones that exist are read.
 CGROUP_FILES = (
     "memory/memory.limit_in_bytes",
+    "memory/memory.memsw.limit_in_bytes",
     "cpu/cpu.cfs_quota_us",
     "cpu/cpu.cfs_period_us",
     "cpu/cpu.shares",
     "pids/pids.max",
     "memory.max",
+    "memory.swap.max",
     "cpu.max",
     "cpu.weight",
     "pids.max",
