@@ -25,6 +25,7 @@ AREAS = {
     "logs": "a fixed output before the keepalive loop; the CRI log records of each stream",
 }
 ALL = frozenset(AREAS)
+ALWAYS = "lifecycle"
 
 
 class AreaError(Exception):
@@ -34,11 +35,12 @@ class AreaError(Exception):
 
 
 def choose(patterns: str | None) -> frozenset[str]:
-    """The areas the comma-separated globs name; all of them when none is given."""
+    """The areas the comma-separated globs name, and ``lifecycle`` (always observed); all of
+    them when none is given."""
     given = [part.strip() for part in (patterns or "").split(",") if part.strip()]
     if not given:
         return ALL
-    chosen: set[str] = set()
+    chosen = {ALWAYS}
     for pattern in given:
         matched = {name for name in AREAS if fnmatchcase(name, pattern)}
         if not matched:
@@ -51,9 +53,9 @@ def area_of(path: str, inside_areas: dict[str, str]) -> str:
     """The area of a field; ``inside_areas`` maps each inside field name to its area."""
     parts = signature(path).split(".")
     if parts[0] == "steps" or parts[2:3] in (["steps"], ["stopped"]):
-        return "lifecycle"
+        return ALWAYS
     if parts[0] == "pod" or parts[2] == "status":
         return "status"
     if parts[2] == "logs":
         return "logs"
-    return inside_areas[parts[3]]
+    return inside_areas.get(parts[3], "")  # probe_error: of no one area

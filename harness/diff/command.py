@@ -197,9 +197,9 @@ def replay_diff(path: Path, args: argparse.Namespace) -> int:
     a, b, settings = _pair_settings(args, handlers, _rules(args.rules), areas_of(spec) or ALL)
     with open_pair(a, b, settings) as pair:
         example = pair.examine(spec)
-    for classified in example.differences:
-        known = classified.known
-        status = "new" if known is None else f"known ({known.reason})"
-        print(f"{status}: {classified.difference.path}: {classified.difference.detail()}")
+    ordered = sorted(example.differences, key=lambda c: not c.is_new)
+    for classified in ordered:
+        status = "NEW  " if classified.is_new else "known"
+        print(f"{status} {classified.difference.path}: {classified.difference.detail()}")
     new = sum(1 for c in example.differences if c.is_new)
     return _verdict(new, len(example.differences), pair.notes, print)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.diff.areas import area_of
 from harness.diff.driver import Finding, Outcome
+from harness.diff.inside import INSIDE_AREAS
 from harness.diff.normalise import Rule
 from harness.diff.render import render_html, render_markdown
 from harness.json_files import write_json
@@ -85,6 +87,7 @@ def _finding(number: int, finding: Finding, info: RunInfo, output: Path) -> dict
     return {
         "id": identifier,
         "field": finding.signature,
+        "area": area_of(finding.signature, INSIDE_AREAS),
         "status": "new" if finding.is_new else "known",
         "reason": finding.reason,
         "examples": finding.count,
