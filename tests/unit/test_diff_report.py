@@ -11,7 +11,7 @@ from harness.builders import container_config, pod_config
 from harness.diff.compare import FieldDifference
 from harness.diff.driver import Finding, Outcome
 from harness.diff.entries import EntriesError
-from harness.diff.known import KnownDifference, classify, known_file, load_known
+from harness.diff.known import classify, known_file, load_known
 from harness.diff.normalise import BUILTIN
 from harness.diff.pair import Example
 from harness.diff.report import RunInfo, document, new_findings, write
