@@ -118,10 +118,17 @@ def _add_suites_readme_command(
 
 
 def _replay(args: argparse.Namespace) -> int:
-    if args.diff:
-        from harness.diff.command import replay_diff
+    from harness.diff.command import is_diff_spec, replay_diff
 
+    if args.diff:
         return replay_diff(Path(args.file), args)
+    if is_diff_spec(Path(args.file)):
+        print(
+            f"cri-conformance: {args.file} is a spec of `cri-conformance diff`: replay it with "
+            "--diff --a NAME=ENDPOINT --b NAME=ENDPOINT",
+            file=sys.stderr,
+        )
+        return 2
     from harness.properties.replay import Target, replay
 
     target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)

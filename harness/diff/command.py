@@ -180,6 +180,13 @@ def _verdict(new: int, found: int, notes: list[str], say: Callable[[str], None])
     return 1 if new or unsafe else 0
 
 
+def is_diff_spec(path: Path) -> bool:
+    from harness.diff.generated import PROPERTY
+    from harness.properties.spec_files import load
+
+    return load(path).property == PROPERTY
+
+
 def replay_diff(path: Path, args: argparse.Namespace) -> int:
     """Run a diff's spec file on both runtimes again and print how they differ; 1 when a
     new difference shows."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.builders import container_config, pod_config
+from harness.cli import main
 from harness.diff.compare import FieldDifference
 from harness.diff.driver import Finding, Outcome
 from harness.diff.entries import EntriesError
@@ -17,7 +18,7 @@ from harness.diff.pair import Example
 from harness.diff.report import RunInfo, document, new_findings, write
 from harness.matrix.runner import Target
 from harness.package_data import fixtures_dir
-from harness.properties.spec_files import Spec, load
+from harness.properties.spec_files import Spec, load, save
 
 RUN = "20260101-000000-abcdef"
 
@@ -117,3 +118,11 @@ def test_the_report_gives_each_finding_its_spec_replay_and_both_observations(
     assert "&lt;pod-ip&gt;" in page  # values are escaped
     for outside in ("<script", "<link", "http://", "https://"):
         assert outside not in page
+
+
+def test_a_diff_spec_replayed_without_diff_says_how(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = save(_example().spec, tmp_path / "d1.json")
+    assert main(["replay", str(path), "--cri-endpoint", "unix:///nonexistent.sock"]) == 2
+    assert "replay it with --diff --a NAME=ENDPOINT --b NAME=ENDPOINT" in capsys.readouterr().err
