@@ -145,6 +145,7 @@ class Search:
 
     def _hypothesis(self, test: Callable[[Spec], None], phases: list[Phase]) -> None:
         chosen = settings(
+            parent=settings.get_profile("default"),  # never the profile a session has loaded
             max_examples=self._options.examples,
             phases=phases,
             database=None,
