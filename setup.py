@@ -23,7 +23,7 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 MAPPED = {"harness.suites": "suites", "harness.fixtures": "fixtures"}
 # Folders of data files (package-data in pyproject.toml), packages without code.
-DATA = ["harness.fixtures.images", "harness.fixtures.profiles"]
+DATA = ["harness.fixtures.images", "harness.fixtures.profiles", "harness.fixtures.diff"]
 
 
 class BuildWithImages(build_py):

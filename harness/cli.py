@@ -118,6 +118,17 @@ def _add_suites_readme_command(
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from harness.diff.command import is_diff_spec, replay_diff
+
+    if args.diff:
+        return replay_diff(Path(args.file), args)
+    if is_diff_spec(Path(args.file)):
+        print(
+            f"cri-conformance: {args.file} is a spec of `cri-conformance diff`: replay it with "
+            "--diff --a NAME=ENDPOINT --b NAME=ENDPOINT",
+            file=sys.stderr,
+        )
+        return 2
     from harness.properties.replay import Target, replay
 
     target = Target(args.cri_endpoint, args.image_endpoint, args.cri_timeout, args.runtime_handler)
@@ -257,13 +268,25 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from harness.diff.command import add_pair_arguments
+
     replay = commands.add_parser(
         "replay",
-        help="run a saved spec (reports/failing-specs/*.json) against a runtime again",
+        help="run a saved spec (reports/failing-specs/*.json, or with --diff one of a diff's "
+        "specs) again",
         description="Create the pod and containers of a spec file, check its property, clean "
-        "up. Exits 0 when the property holds, 1 when it does not.",
+        "up. Exits 0 when the property holds, 1 when it does not. With --diff: run a spec of "
+        "`cri-conformance diff` (reports/diff/specs/*.json) on --a and --b, print how they "
+        "differ, exit 1 when a difference no --known file lists shows.",
     )
-    replay.add_argument("file", metavar="FILE", help="a spec file written by a failing property")
+    replay.add_argument(
+        "file", metavar="FILE", help="a spec file written by a failing property or by diff"
+    )
+    replay.add_argument(
+        "--diff",
+        action="store_true",
+        help="FILE is a diff's spec: compare --a and --b on it (the --cri-* options are unused)",
+    )
     replay.add_argument(
         "--cri-endpoint",
         metavar="ENDPOINT",
@@ -275,6 +298,7 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--cri-timeout", type=float, default=30.0, metavar="SECONDS", help="deadline of each call"
     )
     replay.add_argument("--runtime-handler", default="", metavar="NAME", help="runtime handler")
+    add_pair_arguments(replay)
     replay.set_defaults(handler=_replay)
 
 
@@ -292,6 +316,7 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     # Light imports only (standard library, PyYAML), like everything before a subcommand runs.
     from harness.bench.command import add_bench_command
+    from harness.diff.command import add_diff_command
     from harness.embedded import add_shim_arguments, run_shim
 
     parser = argparse.ArgumentParser(
@@ -324,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(commands)
     _add_run_command(commands)
     add_bench_command(commands)
+    add_diff_command(commands)
     _add_features_command(commands)
     _add_suites_readme_command(commands)
     _add_replay_command(commands)

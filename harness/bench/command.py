@@ -31,10 +31,10 @@ def _bench(args: argparse.Namespace) -> int:
     from harness.bench.images import OwnImages
     from harness.bench.markdown import render
     from harness.bench.runner import Settings, bench_target
-    from harness.bench.targets import check
     from harness.images.catalog import prepare
     from harness.matrix.runner import RunError, parse_target
     from harness.ownership import RunOwnership, new_run_id
+    from harness.targets import check
 
     if not args.target:
         raise RunError("give at least one --target NAME=ENDPOINT (or: bench compare A B)")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from harness.bench import operations, targets
+from harness import targets
+from harness.bench import operations
 from harness.bench.images import OwnImages
 from harness.bench.operations import Timings, Workload
 from harness.client import CriClient

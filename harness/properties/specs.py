@@ -21,6 +21,7 @@ from hypothesis.strategies import SearchStrategy
 
 from harness.builders import container_config, pod_config, unique_name
 from harness.ownership import RUN_LABEL
+from harness.properties.security_specs import security_contexts
 from harness.properties.spec_files import Spec
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -132,22 +133,25 @@ def process_marker(container_name: str) -> str:
     return f"# [{container_name}]"
 
 
-def keepalive(container_name: str) -> str:
+def keepalive(container_name: str, output: str = "") -> str:
     """A script that keeps the container alive as PID 1 and names it in ``ps`` (a comment).
 
-    busybox sh would exec a lone command in place of itself; a loop it cannot.
+    busybox sh would exec a lone command in place of itself; a loop it cannot. ``output``, a
+    script of its own, runs first: what it prints is the container's log.
     """
-    return f"while :; do sleep 3600; done {process_marker(container_name)}"
+    return f"{output}while :; do sleep 3600; done {process_marker(container_name)}"
 
 
 @st.composite
-def command_lines(draw: st.DrawFn, container_name: str) -> tuple[list[str], list[str]]:
+def command_lines(
+    draw: st.DrawFn, container_name: str, output: str = ""
+) -> tuple[list[str], list[str]]:
     """``(command, args)`` in the three shapes CRI allows; the process runs ``keepalive``.
 
     ``sh -c SCRIPT ARG0 ARG1...``: the extra words are the generated part, and the process's
     argv must be exactly ``command + args`` (or ``args`` alone when command is empty).
     """
-    program = ["sh", "-c", keepalive(container_name)]
+    program = ["sh", "-c", keepalive(container_name, output)]
     extra = draw(st.lists(printable_text(max_size=20), max_size=4))
     split = draw(st.sampled_from(["command", "command+args", "args"]))
     if split == "command":
@@ -282,17 +286,23 @@ def container_configs(
     pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
+    security: bool = False,
+    output: str = "",
 ) -> cri.ContainerConfig:
-    """A container config for ``image`` (a busybox), running ``keepalive`` as PID 1."""
+    """A container config for ``image`` (a busybox), running ``keepalive`` as PID 1, which
+    runs ``output`` first; ``security`` adds a generated security context."""
     name = name or draw(dns1123_labels())
-    command, args = draw(command_lines(name))
-    security = cri.LinuxContainerSecurityContext(
-        namespace_options=cri.NamespaceOption(
-            pid=draw(st.just(cri.CONTAINER) if pid_mode is None else pid_mode)
-        )
+    command, args = draw(command_lines(name, output))
+    namespaces = cri.NamespaceOption(
+        pid=draw(st.just(cri.CONTAINER) if pid_mode is None else pid_mode)
+    )
+    context = (
+        draw(security_contexts(namespaces))
+        if security
+        else cri.LinuxContainerSecurityContext(namespace_options=namespaces)
     )
     linux = cri.LinuxContainerConfig(
-        security_context=security,
+        security_context=context,
         resources=draw(linux_resources()) if resources else None,
     )
     return container_config(
@@ -323,14 +333,24 @@ def pod_specs(
     pid_mode: SearchStrategy[cri.NamespaceMode.ValueType] | None = None,
     mounts: bool = False,
     resources: bool = False,
+    security: bool = False,
+    output: str = "",
 ) -> Spec:
-    """A pod with ``containers`` (default: 1) containers of distinct names."""
+    """A pod with ``containers`` (default: 1) containers of distinct names; the other options
+    are those of ``container_configs``."""
     count = draw(containers if containers is not None else st.just(1))
     names = draw(st.lists(dns1123_labels(max_size=30), min_size=count, max_size=count, unique=True))
     configs = tuple(
         draw(
             container_configs(
-                owner, image, name, pid_mode=pid_mode, mounts=mounts, resources=resources
+                owner,
+                image,
+                name,
+                pid_mode=pid_mode,
+                mounts=mounts,
+                resources=resources,
+                security=security,
+                output=output,
             )
         )
         for name in names

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION
 from harness.properties import invalid_specs, specs
+from harness.properties.security_specs import SOME_CAPABILITIES, security_contexts
 from harness.properties.spec_files import Spec
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -170,3 +171,28 @@ def test_missing_field_specs_lack_exactly_what_they_say(spec: Spec) -> None:
     container = spec.containers[0]
     assert container.HasField("metadata") == (case != "container-metadata")
     assert bool(container.image.image) == (case != "container-image")
+
+
+@WHOLE
+@given(security_contexts(cri.NamespaceOption(pid=cri.POD)))
+def test_security_contexts_are_never_privileged_and_set_a_group_only_with_a_user(
+    context: cri.LinuxContainerSecurityContext,
+) -> None:
+    assert not context.privileged
+    assert context.namespace_options.pid == cri.POD
+    assert context.HasField("run_as_user") or not context.HasField("run_as_group")
+    capabilities = context.capabilities
+    for name in [*capabilities.add_capabilities, *capabilities.drop_capabilities]:
+        assert name in SOME_CAPABILITIES
+    assert context.seccomp.profile_type in (
+        cri.SecurityProfile.RuntimeDefault,
+        cri.SecurityProfile.Unconfined,
+    )
+
+
+@WHOLE
+@given(specs.container_configs(OWNER, IMAGE, security=True, output="echo out; "))
+def test_a_fixed_output_runs_before_the_keepalive_loop(config: cri.ContainerConfig) -> None:
+    script = specs.expected_argv(config)[2]
+    assert script == specs.keepalive(config.metadata.name, "echo out; ")
+    assert script.startswith("echo out; while :; do sleep 3600; done")

@@ -1,9 +1,10 @@
-"""Reaching a bench target: a runtime's socket, or the reference shim started for the bench.
+"""Reaching a target from this process (``bench``, ``diff``): a runtime's socket, or the
+reference shim started for the command.
 
 Targets are written as for ``cri-conformance run`` (``NAME=unix:///path`` or
-``NAME=embedded:STRATEGY``) and parsed by the same function, so the two commands never
-disagree on what a target is. An embedded shim is started through ``harness.embedded``, the
-harness's one way into the shim, and stopped when the bench of that target ends.
+``NAME=embedded:STRATEGY``) and parsed by the same function, so the commands never disagree on
+what a target is. An embedded shim is started through ``harness.embedded``, the harness's one
+way into the shim, and stopped when the command is done with that target.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ EMBEDDED = "embedded:"
 
 
 def check(target: Target) -> None:
-    """Refuse an unknown embedded strategy before any target is benched."""
+    """Refuse an unknown embedded strategy before any target is used."""
     if target.endpoint.startswith(EMBEDDED):
         strategy = target.endpoint.removeprefix(EMBEDDED)
         if strategy not in embedded.STRATEGIES:
@@ -35,7 +36,7 @@ def check(target: Target) -> None:
 @contextmanager
 def connected(target: Target, pod_image: str, timeout: float) -> Iterator[CriClient]:
     """A connected client of ``target``; an embedded shim lives as long as the context."""
-    with tempfile.TemporaryDirectory(prefix="cri-bench-") as shared:
+    with tempfile.TemporaryDirectory(prefix="cri-conformance-target-") as shared:
         shared_dir = Path(shared)
         if target.endpoint.startswith(EMBEDDED):
             shim = embedded.EmbeddedShim(target.endpoint.removeprefix(EMBEDDED))
