@@ -9,7 +9,7 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import PAUSE, FakeBackend, FakeVmBackend
-from shim_helpers import StartShim, container_config, pod_config, vm_of, with_pid
+from shim_helpers import StartShim, container_config, pod_config, vm_of, wait_for, with_pid
 
 from harness.client import CallFailed, CriClient
 from reference_shim.backends.base import Capability, Namespace, Placement
@@ -80,7 +80,7 @@ class TestSharedVm:
         states = [client.container_status(c).status.state for c in ids]
         assert states == [cri.CONTAINER_EXITED] + [cri.CONTAINER_RUNNING] * 4
         client.remove_pod(pod_id)
-        assert backend.vms == {}
+        wait_for(lambda: backend.vms == {})  # the pod's teardown, after the answer
 
     def test_pid_target_joins_the_named_containers_pid_namespace(
         self, client: CriClient, backend: FakeBackend
@@ -129,7 +129,7 @@ class TestSeparateVms:
         assert (verbose(client, first)["in_pod_vm"], verbose(client, first)["vm_ip"]) == (True, "")
         assert verbose(client, second)["vm_ip"] == vm_of(backend, second).ip != ""
         client.remove_pod(pod_id)
-        assert (backend.vms, backend.pod_nets) == ({}, {})
+        wait_for(lambda: (backend.vms, backend.pod_nets) == ({}, {}))  # the pod's teardown
 
     def test_every_container_mounts_the_pods_hosts_file_naming_the_pod_ip(
         self, client: CriClient, backend: FakeBackend
