@@ -100,11 +100,14 @@ def _made_for(status: VmStatus) -> str:
 def _remove_leftovers(ctx: ShimContext, vms: dict[str, VmStatus]) -> None:
     registry = ctx.registry
     for vm_id, status in vms.items():
-        if not registry.owns_vm(vm_id, made_for=_made_for(status)):
-            log.warning(
-                "removing VM %s: no record owns it (a shim stopped while creating it)", vm_id[:12]
-            )
-            ctx.backend.remove_vm(vm_id)
+        if registry.owns_vm(vm_id, made_for=_made_for(status)):
+            continue
+        if ctx.backend.inspect_vm(vm_id).state is VmState.MISSING:
+            continue  # its owner removed it after the listing (a removal, a pod's teardown)
+        log.warning(
+            "removing VM %s: no record owns it (a shim stopped while creating it)", vm_id[:12]
+        )
+        ctx.backend.remove_vm(vm_id)
     networks = pod_networks(ctx.backend)
     if networks is not None:
         for name, pod_id in networks.pod_networks().items():

@@ -6,15 +6,11 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
-from shim_helpers import StartShim, container_config, pod_config, vm_of, wait_for
+from shim_helpers import StartShim, container_config, pod_config, refused, vm_of, wait_for
 
 from harness.client import CallFailed, CriClient
 
 UNKNOWN_ID = "f" * 64
-
-
-def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:
-    return pytest.raises(CallFailed, check=lambda error: error.code is code)
 
 
 def test_a_pod_runs_ready_with_the_vm_ip(client: CriClient) -> None:
