@@ -35,6 +35,18 @@ def container_config(name: str = "c", attempt: int = 0) -> cri.ContainerConfig:
     )
 
 
+def running_pod(client: CriClient, names: str) -> tuple[str, list[str]]:
+    """A pod with a running container for each name (one letter each), in that order."""
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    containers = []
+    for name in names:
+        container_id = client.create_container(pod_id, container_config(name), config)
+        client.start_container(container_id)
+        containers.append(container_id)
+    return pod_id, containers
+
+
 def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:
     return pytest.raises(CallFailed, check=lambda error: error.code is code)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
-from shim_helpers import container_config, pod_config
+from shim_helpers import running_pod
 
 from harness.client import CriClient
 from reference_shim.cri import parallel
@@ -53,21 +53,10 @@ def meeting(backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, parties: int)
     return calls
 
 
-def running_pod(client: CriClient) -> tuple[str, list[str]]:
-    config = pod_config()
-    pod_id = client.run_pod(config)
-    containers = []
-    for name in CONTAINERS:
-        container_id = client.create_container(pod_id, container_config(name), config)
-        client.start_container(container_id)
-        containers.append(container_id)
-    return pod_id, containers
-
-
 def test_stop_pod_kills_every_container_at_once_without_grace(
     client: CriClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pod_id, containers = running_pod(client)
+    pod_id, containers = running_pod(client, CONTAINERS)
     calls = meeting(backend, monkeypatch, len(CONTAINERS))
     client.stop_pod(pod_id)
     assert len(calls.killed) == len(CONTAINERS)
@@ -80,7 +69,7 @@ def test_stop_pod_kills_every_container_at_once_without_grace(
 def test_remove_pod_kills_its_running_containers_at_once(
     client: CriClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pod_id, _ = running_pod(client)
+    pod_id, _ = running_pod(client, CONTAINERS)
     calls = meeting(backend, monkeypatch, len(CONTAINERS))
     client.remove_pod(pod_id)
     assert len(calls.killed) == len(CONTAINERS)
@@ -90,7 +79,7 @@ def test_remove_pod_kills_its_running_containers_at_once(
 def test_stop_container_gives_the_grace_it_was_asked_for(
     client: CriClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, containers = running_pod(client)
+    _, containers = running_pod(client, CONTAINERS)
     calls = meeting(backend, monkeypatch, 1)
     client.stop_container(containers[0], timeout=7)
     client.stop_container(containers[1], timeout=0)

@@ -21,12 +21,12 @@ from shim_helpers import (
     container_config,
     pod_config,
     refused,
+    running_pod,
     vm_of,
     vm_of_id,
     wait_for,
 )
 
-from harness.client import CriClient
 from reference_shim.backends.base import VmState
 from reference_shim.cri import recovery
 from reference_shim.cri.recovery import reconcile
@@ -70,19 +70,6 @@ def held(backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Held
     held.release.set()
 
 
-def running_pod(client: CriClient, names: str = "ab") -> tuple[str, list[str]]:
-    """A pod with a running container for each name: under separate-vms the first runs in the
-    pod VM, the others in VMs of their own."""
-    config = pod_config()
-    pod_id = client.run_pod(config)
-    containers = []
-    for name in names:
-        container_id = client.create_container(pod_id, container_config(name), config)
-        client.start_container(container_id)
-        containers.append(container_id)
-    return pod_id, containers
-
-
 def torn_down(backend: FakeBackend, shim: Shim) -> bool:
     return not backend.vms and not backend.pod_nets and not shim.store.load_teardowns()
 
@@ -91,7 +78,7 @@ def test_a_removed_pod_is_gone_for_cri_while_its_vms_and_network_are_removed(
     start_shim: StartShim, backend: FakeBackend, held: Held, tmp_path: Path
 ) -> None:
     shim, client = start_shim()
-    pod_id, containers = running_pod(client)
+    pod_id, containers = running_pod(client, "ab")
     vms = [vm_of(backend, object_id) for object_id in (pod_id, *containers)]
     client.remove_pod(pod_id)
 
@@ -117,7 +104,7 @@ def test_a_pod_of_the_same_name_runs_while_the_removed_one_is_torn_down(
     start_shim: StartShim, backend: FakeBackend, held: Held
 ) -> None:
     _, client = start_shim()
-    old_id, _ = running_pod(client)
+    old_id, _ = running_pod(client, "ab")
     client.remove_pod(old_id)
     new_id = client.run_pod(pod_config())
     assert client.pod_status(new_id).status.state == cri.SANDBOX_READY
@@ -130,7 +117,7 @@ def test_a_teardown_a_killed_shim_left_is_finished_at_its_restart(
     start_shim: StartShim, backend: FakeBackend, tmp_path: Path
 ) -> None:
     first, client = start_shim()
-    pod_id, containers = running_pod(client)
+    pod_id, containers = running_pod(client, "ab")
     first.stop()  # the pod stays; its removal is then stored as a shim killed after it would
     teardown = PodTeardown(
         pod_id=pod_id,
@@ -178,7 +165,7 @@ def test_reconciling_leaves_a_teardowns_vms_to_it(
     start_shim: StartShim, backend: FakeBackend, held: Held
 ) -> None:
     shim, client = start_shim()
-    pod_id, _ = running_pod(client)
+    pod_id, _ = running_pod(client, "ab")
     client.remove_pod(pod_id)
     reconcile(shim.ctx)  # would hang on the held removals if it took the VMs for leftovers
     held.release.set()
@@ -191,7 +178,7 @@ def test_a_clean_stop_finishes_the_teardowns_under_way(
     start_shim: StartShim, backend: FakeBackend, held: Held, tmp_path: Path
 ) -> None:
     shim, client = start_shim()
-    pod_id, _ = running_pod(client)
+    pod_id, _ = running_pod(client, "ab")
     client.remove_pod(pod_id)
     threading.Timer(0.3, held.release.set).start()
     shim.stop()
