@@ -8,7 +8,9 @@ calls the shim makes for each RPC (those of strategy reject, plus a network of t
 under separate-vms, made with the pod and removed with it). Prints p50 and p99 per step and
 the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
 that command compares CRI runtimes with each other, this script the shim with its own
-backend). Everything it creates carries a run label of its own and is removed at the end;
+backend). The raw round waits for the shim's removed pod to leave Docker first (the shim
+removes it after RemovePodSandbox answered), so the two never share the engine. Everything it
+creates carries a run label of its own and is removed at the end;
 cleanup removes only what carries that label, checked on this side (see harness.ownership).
 All traffic stays on this machine.
 """
@@ -16,6 +18,7 @@ All traffic stays on this machine.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import statistics
 import time
@@ -33,6 +36,7 @@ from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
 from harness.resources import ResourceTracker
 from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.host import docker_host
+from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL
 from reference_shim.config import DEFAULT_POD_IMAGE
 from reference_shim.launcher import ShimLauncher
 from reference_shim.strategies import STRATEGIES
@@ -42,6 +46,7 @@ STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContai
          "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
          "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
 Timings = dict[str, list[float]]
+TEARDOWN_WAIT_S = 60.0
 
 
 def timed(timings: Timings, step: str, call: Callable[[], Any]) -> Any:
@@ -150,6 +155,24 @@ def docker_round(
     timed(timings, "RemovePodSandbox", remove_pod)
 
 
+def shim_instance(client: CriClient, api: Any) -> str:
+    """The shim instance's label value, from its shared network (verbose Status names it)."""
+    shared = json.loads(client.status(verbose=True).info["info"])["network"]
+    return str(api.inspect_network(shared)["Labels"][INSTANCE_LABEL])
+
+
+def wait_for_teardowns(api: Any, instance: str) -> None:
+    """Until the shim's removed pods have left Docker: their teardown runs after
+    RemovePodSandbox answered, and the raw round must not share the engine with it."""
+    owned = f"{INSTANCE_LABEL}={instance}"
+    deadline = time.monotonic() + TEARDOWN_WAIT_S
+    while time.monotonic() < deadline and (
+        api.containers(all=True, filters={"label": owned})
+        or api.networks(filters={"label": [owned, POD_ID_LABEL]})
+    ):
+        time.sleep(0.05)
+
+
 def remove_docker_leftovers(api: Any, ownership: RunOwnership, name: str) -> None:
     """The Docker containers and pod networks a failed round left; each one's own labels are
     checked first."""
@@ -195,10 +218,13 @@ def main() -> int:
             try:
                 client.connect()
                 client.pull_image(BUSYBOX)
+                instance = shim_instance(client, api)
                 shim_round(tracker, -1, defaultdict(list))  # warm-up: pause image, caches
+                wait_for_teardowns(api, instance)
                 docker_round(api, network, ownership.labels, defaultdict(list), own_network)
                 for number in range(args.iterations):
                     shim_round(tracker, number, shim_timings)
+                    wait_for_teardowns(api, instance)
                     docker_round(api, network, ownership.labels, raw_timings, own_network)
             finally:
                 tracker.cleanup().settle()
