@@ -179,6 +179,7 @@ class Containers:
         unhonoured.linux_resources(request.linux, "linux")
         container = self.ctx.registry.container(request.container_id)
         with self.ctx.registry.object_lock(container.id):
+            container = self.ctx.registry.container(container.id)  # removed while this waited?
             sync_container(self.ctx, container)
             require_container_state(
                 container, {cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING}, "update resources of"
