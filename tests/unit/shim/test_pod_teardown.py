@@ -27,6 +27,7 @@ from shim_helpers import (
     wait_for,
 )
 
+from harness.client import CallFailed
 from reference_shim.backends.base import VmState
 from reference_shim.cri import recovery
 from reference_shim.cri.recovery import reconcile
@@ -234,3 +235,40 @@ def test_the_store_replaces_a_pods_records_with_its_teardown_at_once(tmp_path: P
     assert reopened.load_teardowns() == [teardown]
     reopened.delete_teardown("p1")
     assert reopened.load_teardowns() == []
+
+
+def test_a_call_that_waited_for_a_removal_finds_the_container_gone(
+    start_shim: StartShim, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UpdateContainerResources waits for the container's lock while RemoveContainer holds it;
+    then the container is gone (NOT_FOUND), not merely stopped."""
+    _, client = start_shim()
+    _, (container_id,) = running_pod(client, "a")
+    removing, release = threading.Event(), threading.Event()
+    remove_vm = backend.remove_vm
+
+    def slow_remove_vm(vm_id: str) -> None:
+        removing.set()
+        release.wait(10)
+        remove_vm(vm_id)
+
+    monkeypatch.setattr(backend, "remove_vm", slow_remove_vm)
+    remover = threading.Thread(target=client.remove_container, args=(container_id,))
+    remover.start()
+    assert removing.wait(10)
+    refusals: list[grpc.StatusCode] = []
+
+    def update() -> None:
+        try:
+            client.update_container_resources(container_id, cri.LinuxContainerResources())
+        except CallFailed as refusal:
+            refusals.append(refusal.code)
+
+    updater = threading.Thread(target=update)
+    updater.start()
+    updater.join(0.3)  # it waits for the container's lock
+    release.set()
+    remover.join(10)
+    updater.join(10)
+    assert refusals == [grpc.StatusCode.NOT_FOUND]
+    assert client.list_containers() == []
