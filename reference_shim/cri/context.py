@@ -70,12 +70,15 @@ class ShimContext:
         return [pod.ip, *(c.ip for c in own if c.state == cri.CONTAINER_RUNNING)]
 
     def start_pump(self, container_id: str, vm_id: str, path: Path) -> None:
+        """A log copier for the container unless one runs. It starts under the lock: one
+        registered but not yet running would look finished to a second caller (StartContainer
+        and a reconcile pass at once), and two copiers write every line twice."""
         with self.pumps_lock:
             if container_id in self.pumps and self.pumps[container_id].running:
                 return
             pump = LogPump(self.backend, self.registry.store, container_id, vm_id, path)
             self.pumps[container_id] = pump
-        pump.start()
+            pump.start()
 
     def pump(self, container_id: str) -> LogPump | None:
         with self.pumps_lock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,3 +224,37 @@ def test_a_vm_removed_while_its_output_is_read_ends_the_copy_quietly(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     pump.close()
     store.close()
+
+
+def test_two_callers_starting_a_containers_log_copier_at_once_start_one(
+    start_shim: StartShim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """StartContainer and a reconcile pass may both start the copier of a container that has
+    none; a copier registered but not yet running must not look finished to the other."""
+    shim, client = start_shim()
+    config, pod_id = pod_with_logs(client, tmp_path / "logs")
+    container_id = client.create_container(pod_id, logging_container("c"), config)
+    client.start_container(container_id)
+    container = shim.ctx.registry.container(container_id)
+    shim.ctx.drop_pump(container_id, 0)
+    started: list[LogPump] = []
+    start = LogPump.start
+
+    def slow_start(pump: LogPump) -> None:
+        started.append(pump)
+        time.sleep(0.2)  # the window between registering the copier and its threads running
+        start(pump)
+
+    monkeypatch.setattr(LogPump, "start", slow_start)
+    callers = [
+        threading.Thread(
+            target=shim.ctx.start_pump,
+            args=(container_id, container.vm_id, Path(container.log_path)),
+        )
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(5)
+    assert len(started) == 1
