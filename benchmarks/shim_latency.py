@@ -4,10 +4,13 @@
 
 Starts the shim (Docker backend, strategy reject by default) through its launcher, then runs
 the same pod + container lifecycle twice per iteration: through CRI, and as the bare Docker
-calls the shim makes for each RPC (those of strategy reject). Prints p50 and p99 per step and
+calls the shim makes for each RPC (those of strategy reject, plus a network of the pod's own
+under separate-vms, made with the pod and removed with it). Prints p50 and p99 per step and
 the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
 that command compares CRI runtimes with each other, this script the shim with its own
-backend). Everything it creates carries a run label of its own and is removed at the end;
+backend). The raw round waits for the shim's removed pod to leave Docker first (the shim
+removes it after RemovePodSandbox answered), so the two never share the engine. Everything it
+creates carries a run label of its own and is removed at the end;
 cleanup removes only what carries that label, checked on this side (see harness.ownership).
 All traffic stays on this machine.
 """
@@ -15,6 +18,8 @@ All traffic stays on this machine.
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
 import statistics
 import time
 from collections import defaultdict
@@ -31,6 +36,7 @@ from harness.ownership import RUN_LABEL, RunOwnership, new_run_id
 from harness.resources import ResourceTracker
 from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.host import docker_host
+from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL
 from reference_shim.config import DEFAULT_POD_IMAGE
 from reference_shim.launcher import ShimLauncher
 from reference_shim.strategies import STRATEGIES
@@ -40,6 +46,7 @@ STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContai
          "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
          "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
 Timings = dict[str, list[float]]
+TEARDOWN_WAIT_S = 60.0
 
 
 def timed(timings: Timings, step: str, call: Callable[[], Any]) -> Any:
@@ -86,11 +93,17 @@ def shim_round(tracker: ResourceTracker, number: int, timings: Timings) -> None:
     timed(timings, "RemovePodSandbox", lambda: client.remove_pod(pod_id))
 
 
-def docker_round(api: Any, network: str, labels: dict[str, str], timings: Timings) -> None:
-    """The Docker calls the shim makes for each RPC, without the CRI layer around them."""
+def docker_round(
+    api: Any, network: str, labels: dict[str, str], timings: Timings, own_network: bool
+) -> None:
+    """The Docker calls the shim makes for each RPC, without the CRI layer around them;
+    ``own_network``: the pod VM gets a network of its own (strategy separate-vms)."""
+    pod_network = f"{network}-{secrets.token_hex(6)}" if own_network else network
 
     def run_pod() -> str:
-        host_config = api.create_host_config(network_mode=network, ipc_mode="shareable")
+        if own_network:
+            api.create_network(pod_network, driver="bridge", labels=labels, check_duplicate=True)
+        host_config = api.create_host_config(network_mode=pod_network, ipc_mode="shareable")
         pod = api.create_container(DEFAULT_POD_IMAGE, labels=labels, host_config=host_config)
         api.start(pod)
         api.inspect_container(pod)
@@ -133,15 +146,43 @@ def docker_round(api: Any, network: str, labels: dict[str, str], timings: Timing
     )
     timed(timings, "RemoveContainer", lambda: api.remove_container(container_id, force=True))
     timed(timings, "StopPodSandbox", lambda: api.stop(pod_id, timeout=2))
-    timed(timings, "RemovePodSandbox", lambda: api.remove_container(pod_id, force=True))
+
+    def remove_pod() -> None:
+        api.remove_container(pod_id, force=True)
+        if own_network:
+            api.remove_network(pod_network)
+
+    timed(timings, "RemovePodSandbox", remove_pod)
 
 
-def remove_docker_leftovers(api: Any, ownership: RunOwnership) -> None:
-    """The Docker containers a failed round left; each one's own labels are checked first."""
-    selector = f"{RUN_LABEL}={ownership.run_id}"
-    for leftover in api.containers(all=True, filters={"label": selector}):
+def shim_instance(client: CriClient, api: Any) -> str:
+    """The shim instance's label value, from its shared network (verbose Status names it)."""
+    shared = json.loads(client.status(verbose=True).info["info"])["network"]
+    return str(api.inspect_network(shared)["Labels"][INSTANCE_LABEL])
+
+
+def wait_for_teardowns(api: Any, instance: str) -> None:
+    """Until the shim's removed pods have left Docker: their teardown runs after
+    RemovePodSandbox answered, and the raw round must not share the engine with it."""
+    owned = f"{INSTANCE_LABEL}={instance}"
+    deadline = time.monotonic() + TEARDOWN_WAIT_S
+    while time.monotonic() < deadline and (
+        api.containers(all=True, filters={"label": owned})
+        or api.networks(filters={"label": [owned, POD_ID_LABEL]})
+    ):
+        time.sleep(0.05)
+
+
+def remove_docker_leftovers(api: Any, ownership: RunOwnership, name: str) -> None:
+    """The Docker containers and pod networks a failed round left; each one's own labels are
+    checked first."""
+    selector = {"label": f"{RUN_LABEL}={ownership.run_id}"}
+    for leftover in api.containers(all=True, filters=selector):
         if ownership.owns_labels(leftover.get("Labels") or {}):
             api.remove_container(leftover["Id"], force=True)
+    for network in api.networks(filters=selector):
+        if ownership.owns_labels(network.get("Labels") or {}) and network["Name"] != name:
+            api.remove_network(network["Id"])
 
 
 def report(shim: Timings, raw: Timings) -> None:
@@ -165,7 +206,9 @@ def main() -> int:
     args = parser.parse_args()
     ownership = RunOwnership(new_run_id())
     api = docker.APIClient(base_url=docker_host(), version="auto")
-    network = api.create_network("cri-shim-benchmark", labels=ownership.labels)["Id"]
+    network = f"cri-shim-benchmark-{ownership.run_id}"
+    api.create_network(network, labels=ownership.labels)
+    own_network = args.strategy == "separate-vms"
     shim_timings: Timings = defaultdict(list)
     raw_timings: Timings = defaultdict(list)
     try:
@@ -175,16 +218,19 @@ def main() -> int:
             try:
                 client.connect()
                 client.pull_image(BUSYBOX)
+                instance = shim_instance(client, api)
                 shim_round(tracker, -1, defaultdict(list))  # warm-up: pause image, caches
-                docker_round(api, network, ownership.labels, defaultdict(list))
+                wait_for_teardowns(api, instance)
+                docker_round(api, network, ownership.labels, defaultdict(list), own_network)
                 for number in range(args.iterations):
                     shim_round(tracker, number, shim_timings)
-                    docker_round(api, network, ownership.labels, raw_timings)
+                    wait_for_teardowns(api, instance)
+                    docker_round(api, network, ownership.labels, raw_timings, own_network)
             finally:
                 tracker.cleanup().settle()
                 client.close()
     finally:
-        remove_docker_leftovers(api, ownership)
+        remove_docker_leftovers(api, ownership, network)
         api.remove_network(network)
     print(f"{args.iterations} iterations, strategy {args.strategy}, Docker at {docker_host()}")
     report(shim_timings, raw_timings)

@@ -49,6 +49,9 @@ from reference_shim.launcher import ShimLauncher
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 RPC_TIMEOUT_S = 120  # the kubelet's default runtime-request-timeout is 2 minutes
+# Removed pods' VMs and networks go after RemovePodSandbox answered (reference_shim.cri.
+# teardowns): a leak is what is still there this long after the last removal.
+TEARDOWN_S = 60.0
 Timings = dict[str, list[float]]
 
 
@@ -144,7 +147,17 @@ class Load:
 
 
 def leaks(client: CriClient, api: Any, state_dir: Path) -> list[str]:
-    """What is left once every pod was removed: in the shim, in Docker, in the state dir."""
+    """What is left once every pod was removed and its teardown had time to end."""
+    deadline = time.monotonic() + TEARDOWN_S
+    while True:
+        found = left(client, api, state_dir)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def left(client: CriClient, api: Any, state_dir: Path) -> list[str]:
+    """What is left now: in the shim, in Docker, in the state dir."""
     found = [f"pod {pod.metadata.name} ({pod.id[:13]}) in the shim" for pod in client.list_pods()]
     found += [f"container {c.id[:13]} in the shim" for c in client.list_containers()]
     shared = json.loads(client.status(verbose=True).info["info"])["network"]

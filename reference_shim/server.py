@@ -151,6 +151,7 @@ class Shim:
             exit_threads = list(self._exit_threads)
         for thread in exit_threads:
             thread.join(_GRACE_S)
+        self.ctx.teardowns.close()  # removed pods leave nothing behind a clean stop
         self.ctx.close_pumps()
         self.ctx.host_ports.close_all()
         if not self.ctx.registry.pods and not self.ctx.registry.containers:

@@ -32,6 +32,7 @@ class Containers:
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
         log_file = log_paths.container_log_file(pod.config.log_directory, config.log_path)
         with self.ctx.registry.object_lock(pod.id):
+            pod = self.ctx.registry.pod(pod.id)  # NOT_FOUND if removed while this waited
             require_pod_ready(pod, f"create container {config.metadata.name!r}")
             siblings = self.ctx.registry.containers_of(pod.id)
             for sibling in siblings:
@@ -71,6 +72,7 @@ class Containers:
     def start(self, container_id: str) -> None:
         container = self.ctx.registry.container(container_id)
         with self.ctx.registry.object_lock(container.id):
+            container = self.ctx.registry.container(container.id)  # removed while this waited?
             require_container_state(container, {cri.CONTAINER_CREATED}, "start")
             require_pod_ready(
                 self.ctx.registry.pod(container.pod_id), f"start container {container.id}"
@@ -105,6 +107,13 @@ class Containers:
         container = self.ctx.registry.find_container(container_id)
         if container is not None:
             self.remove_record(container)
+
+    def halt(self, container: ContainerRecord) -> None:
+        """Kill the container's VM unless it has exited, and let its log copier finish: what
+        RemovePodSandbox does to each container, holding its lock, before the records go."""
+        if container.vm_id and container.state != cri.CONTAINER_EXITED:
+            self.ctx.backend.kill_vm(container.vm_id)
+        self.ctx.drop_pump(container.id, _LOG_DRAIN_ON_REMOVE_S)
 
     def remove_record(self, container: ContainerRecord) -> None:
         with self.ctx.registry.object_lock(container.id):
@@ -170,6 +179,7 @@ class Containers:
         unhonoured.linux_resources(request.linux, "linux")
         container = self.ctx.registry.container(request.container_id)
         with self.ctx.registry.object_lock(container.id):
+            container = self.ctx.registry.container(container.id)  # removed while this waited?
             sync_container(self.ctx, container)
             require_container_state(
                 container, {cri.CONTAINER_CREATED, cri.CONTAINER_RUNNING}, "update resources of"

@@ -1,4 +1,5 @@
-"""What every part of the CRI layer shares: records, backend, strategy, settings, log pumps."""
+"""What every part of the CRI layer shares: records, backend, strategy, settings, log pumps,
+and the teardowns of removed pods."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from reference_shim.backends.base import VmBackend
 from reference_shim.cri.convert.vm_specs import PodFiles, port_specs, shim_serves
 from reference_shim.cri.host_ports import HostPorts
 from reference_shim.cri.logs import LogPump
+from reference_shim.cri.teardowns import PodTeardowns
 from reference_shim.state.records import PodRecord
 from reference_shim.state.registry import Registry
 from reference_shim.strategies.base import Strategy
@@ -27,6 +29,10 @@ class ShimContext:
     host_ports: HostPorts = field(default_factory=HostPorts)
     pumps: dict[str, LogPump] = field(default_factory=dict)
     pumps_lock: threading.Lock = field(default_factory=threading.Lock)
+    teardowns: PodTeardowns = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.teardowns = PodTeardowns(self.registry, self.backend, self.pods_dir)
 
     @property
     def pods_dir(self) -> Path:

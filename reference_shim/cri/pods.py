@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import threading
+from collections.abc import Iterator
 
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends import base as backends
-from reference_shim.cri import filters, unhonoured, validation
+from reference_shim.cri import filters, parallel, unhonoured, validation
 from reference_shim.cri.containers import Containers
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert import messages, vm_specs
 from reference_shim.cri.sync import sync_pod
-from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument
+from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument, ResourceExhausted
 from reference_shim.state import ids
-from reference_shim.state.records import PodRecord
+from reference_shim.state.records import ContainerRecord, PodRecord, PodTeardown
 from reference_shim.timestamps import now_ns
 
 DEFAULT_HANDLER = ""
 _POD_STOP_TIMEOUT_S = 2
+# How long RunPodSandbox waits for removed pods' teardowns to free the backend's addresses.
+_TEARDOWN_WAIT_S = 60.0
 
 
 def _identity(config: cri.PodSandboxConfig) -> tuple[str, str, str, int]:
@@ -80,7 +83,14 @@ class Pods:
         if not self.ctx.backend.models_pods:
             self._ensure_pod_image()
         with self.ctx.registry.creating(pod.id):
-            self._make(pod)
+            try:
+                self._make(pod)
+            except ResourceExhausted:
+                # The backend's addresses may be held by the networks of removed pods whose
+                # teardown is still under way; they are free again once it has ended.
+                if not self.ctx.teardowns.settle(_TEARDOWN_WAIT_S):
+                    raise
+                self._make(pod)
         return pod.id
 
     def _make(self, pod: PodRecord) -> None:
@@ -106,29 +116,32 @@ class Pods:
             self.ctx.registry.save_pod(pod)
         except Exception:
             self.ctx.registry.delete_pod(pod.id)
-            self._release(pod)
+            self.ctx.host_ports.close(pod.id)
+            self.ctx.teardowns.remove(PodTeardown(pod.id, pod.vm_id, (), pod.network))
             raise
-
-    def _release(self, pod: PodRecord) -> None:
-        """Remove the pod VM and whatever was made for the pod; idempotent."""
-        self.ctx.host_ports.close(pod.id)
-        if pod.vm_id:
-            self.ctx.backend.remove_vm(pod.vm_id)
-        networks = backends.pod_networks(self.ctx.backend)
-        if pod.network and networks is not None:
-            networks.remove_pod_network(pod.network)
-        shutil.rmtree(self.ctx.pod_dir(pod.id), ignore_errors=True)
 
     # -- stop / remove ------------------------------------------------------------------
 
-    def stop(self, pod_id: str) -> None:
-        """Idempotent: an unknown or already stopped pod is not an error."""
+    @contextlib.contextmanager
+    def _held(self, pod_id: str) -> Iterator[PodRecord | None]:
+        """The pod, under its lock; None when unknown, or removed while this waited for it."""
         pod = self.ctx.registry.find_pod(pod_id)
         if pod is None:
+            yield None
             return
         with self.ctx.registry.object_lock(pod.id):
-            for container in self.ctx.registry.containers_of(pod.id):
-                self._containers.stop_record(container, timeout=0)
+            yield self.ctx.registry.find_pod(pod.id)
+
+    def stop(self, pod_id: str) -> None:
+        """Idempotent: an unknown or already stopped pod is not an error."""
+        with self._held(pod_id) as pod:
+            if pod is None:
+                return
+            # The pod's containers get no grace (as in containerd), all killed side by side.
+            parallel.for_each(
+                lambda container: self._containers.stop_record(container, timeout=0),
+                self.ctx.registry.containers_of(pod.id),
+            )
             self.ctx.host_ports.close(pod.id)
             if pod.vm_id:
                 backends.stop(self.ctx.backend, pod.vm_id, _POD_STOP_TIMEOUT_S)
@@ -137,16 +150,32 @@ class Pods:
                 self.ctx.registry.save_pod(pod)
 
     def remove(self, pod_id: str) -> None:
-        """Idempotent; running containers are forcibly stopped and removed first."""
-        pod = self.ctx.registry.find_pod(pod_id)
-        if pod is None:
-            return
-        with self.ctx.registry.object_lock(pod.id):
-            for container in self.ctx.registry.containers_of(pod.id):
-                self._containers.remove_record(container)
-            self._release(pod)
-            self.ctx.registry.delete_pod(pod.id)
-        self.ctx.registry.forget_lock(pod.id)
+        """Idempotent. When it returns the pod and its containers are gone for CRI: what still
+        ran is killed, the host ports are closed, and the records are replaced by the pod's
+        teardown, which removes its VMs, network and files in the background
+        (``reference_shim.cri.teardowns``)."""
+        with self._held(pod_id) as pod:
+            if pod is None:
+                return
+            containers = self.ctx.registry.containers_of(pod.id)
+            with contextlib.ExitStack() as held:
+                for container in containers:  # no start or stop of them meanwhile
+                    held.enter_context(self.ctx.registry.object_lock(container.id))
+                teardown = self._end(pod, containers)
+                self.ctx.registry.retire_pod(teardown)
+        for object_id in (pod.id, *(container.id for container in containers)):
+            self.ctx.registry.forget_lock(object_id)
+        self.ctx.teardowns.start(teardown)
+
+    def _end(self, pod: PodRecord, containers: list[ContainerRecord]) -> PodTeardown:
+        """Kill the pod's workloads that may still run, side by side, and close its host
+        ports: what a client could still reach. What remains to remove is the teardown."""
+        parallel.for_each(self._containers.halt, containers)
+        self.ctx.host_ports.close(pod.id)
+        if pod.vm_id and pod.state == cri.SANDBOX_READY:
+            self.ctx.backend.kill_vm(pod.vm_id)
+        vms = tuple(container.vm_id for container in containers if container.vm_id)
+        return PodTeardown(pod.id, pod.vm_id, vms, pod.network)
 
     # -- status / list ------------------------------------------------------------------
 

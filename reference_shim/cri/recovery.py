@@ -6,7 +6,9 @@ flight that the backend finishes only after the new shim first looked (Docker co
 create whose caller is gone, and a network create under load takes seconds), so
 ``reconcile`` runs again a few times after start (``LATE_RECONCILES_S``), while serving.
 Anything no record owns is then a dead shim's leftover: its VMs, its pod networks, its
-per-pod files. What this shim is making right now (``Registry.creating``) is not.
+per-pod files. What this shim is making right now (``Registry.creating``) is not, nor what a
+removed pod left: its stored teardown (``reference_shim.cri.teardowns``) removes that, started
+again by every pass until it has succeeded.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def reconcile(ctx: ShimContext) -> None:
     The list of VMs may be older than a record (RPCs are served meanwhile), so a record the
     list disagrees with is synced against its VM inspected afresh, under the record's lock.
     """
+    ctx.teardowns.resume()
     vms = ctx.backend.list_vms()
     _resume_logs(ctx, vms)
     for pod in list(ctx.registry.pods.values()):
@@ -97,11 +100,14 @@ def _made_for(status: VmStatus) -> str:
 def _remove_leftovers(ctx: ShimContext, vms: dict[str, VmStatus]) -> None:
     registry = ctx.registry
     for vm_id, status in vms.items():
-        if not registry.owns_vm(vm_id, made_for=_made_for(status)):
-            log.warning(
-                "removing VM %s: no record owns it (a shim stopped while creating it)", vm_id[:12]
-            )
-            ctx.backend.remove_vm(vm_id)
+        if registry.owns_vm(vm_id, made_for=_made_for(status)):
+            continue
+        if ctx.backend.inspect_vm(vm_id).state is VmState.MISSING:
+            continue  # its owner removed it after the listing (a removal, a pod's teardown)
+        log.warning(
+            "removing VM %s: no record owns it (a shim stopped while creating it)", vm_id[:12]
+        )
+        ctx.backend.remove_vm(vm_id)
     networks = pod_networks(ctx.backend)
     if networks is not None:
         for name, pod_id in networks.pod_networks().items():

@@ -52,3 +52,23 @@ class ContainerRecord:
     @property
     def name(self) -> str:
         return self.config.metadata.name
+
+
+@dataclass(frozen=True)
+class PodTeardown:
+    """What a removed pod left in the backend, to remove after RemovePodSandbox has answered.
+
+    It replaces the pod's records in one transaction, so from then on CRI knows no such pod,
+    and it stays stored until the backend objects are gone: a shim killed meanwhile finishes
+    the removal at its restart. The containers' VMs go first, then the pod VM (which they may
+    have shared namespaces with), then the pod's network (which they were on).
+    """
+
+    pod_id: str
+    pod_vm: str  # "" when the pod never got one
+    container_vms: tuple[str, ...]
+    network: str  # the pod's own backend network; "" when it had none
+
+    @property
+    def vm_ids(self) -> tuple[str, ...]:
+        return tuple(vm for vm in (*self.container_vms, self.pod_vm) if vm)

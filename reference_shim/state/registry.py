@@ -3,7 +3,8 @@
 ``lock`` guards the maps and is held only briefly; ``object_lock(id)`` serialises the slow
 backend work on one object (a 30 s stop of one container never blocks another).
 ``creating(id)`` marks a pod or container whose backend objects exist before its record does,
-so that reconciling never takes them for a dead shim's leftovers.
+and ``teardowns`` hold the backend objects of removed pods until they are gone, so that
+reconciling never takes either for a dead shim's leftovers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reference_shim.state import ids
-from reference_shim.state.records import ContainerRecord, PodRecord
+from reference_shim.state.records import ContainerRecord, PodRecord, PodTeardown
 from reference_shim.state.store import Store
 
 
@@ -24,6 +25,9 @@ class Registry:
         self.pods: dict[str, PodRecord] = {pod.id: pod for pod in store.load_pods()}
         self.containers: dict[str, ContainerRecord] = {
             container.id: container for container in store.load_containers()
+        }
+        self.teardowns: dict[str, PodTeardown] = {
+            teardown.pod_id: teardown for teardown in store.load_teardowns()
         }
         self._object_locks: dict[str, threading.RLock] = {}
         self._creating: set[str] = set()
@@ -49,16 +53,19 @@ class Registry:
                 self._creating.discard(object_id)
 
     def owns(self, object_id: str) -> bool:
-        """Whether ``object_id`` is a pod or container this shim knows or is making."""
+        """Whether ``object_id`` is a pod or container this shim knows, is making, or is
+        tearing down."""
         with self.lock:
             known = object_id in self.pods or object_id in self.containers
-            return known or object_id in self._creating
+            return known or object_id in self._creating or object_id in self.teardowns
 
     def owns_vm(self, vm_id: str, made_for: str) -> bool:
-        """Whether a record holds the VM, or what it was made for is being made right now
-        (in one look: a record is saved before its creation ends)."""
+        """Whether a record or a teardown holds the VM, or what it was made for is being made
+        right now (in one look: a record is saved before its creation ends)."""
         with self.lock:
-            return made_for in self._creating or self.by_vm(vm_id) is not None
+            if made_for in self._creating or self.by_vm(vm_id) is not None:
+                return True
+            return any(vm_id in teardown.vm_ids for teardown in self.teardowns.values())
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -106,6 +113,20 @@ class Registry:
         with self.lock:
             self.pods.pop(pod_id, None)
             self.store.delete_pod(pod_id)
+
+    def retire_pod(self, teardown: PodTeardown) -> None:
+        """The pod and its containers are gone for CRI; ``teardown`` holds what they left."""
+        with self.lock:
+            self.store.retire_pod(teardown)
+            self.pods.pop(teardown.pod_id, None)
+            for container in self.containers_of(teardown.pod_id):
+                self.containers.pop(container.id, None)
+            self.teardowns[teardown.pod_id] = teardown
+
+    def finish_teardown(self, pod_id: str) -> None:
+        with self.lock:
+            self.teardowns.pop(pod_id, None)
+            self.store.delete_teardown(pod_id)
 
     def save_container(self, container: ContainerRecord) -> None:
         with self.lock:

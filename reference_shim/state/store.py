@@ -6,8 +6,10 @@ in-memory view and writes through.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,15 @@ import grpc
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.errors import ShimError
-from reference_shim.state.records import ContainerRecord, PodRecord
+from reference_shim.state.records import ContainerRecord, PodRecord, PodTeardown
 
-SCHEMA_VERSION = 2
-# What each older schema needs to become the current one (2: multi-container strategies).
+SCHEMA_VERSION = 3
+_TEARDOWNS_TABLE = """CREATE TABLE IF NOT EXISTS teardowns (
+    pod_id TEXT PRIMARY KEY, pod_vm TEXT NOT NULL, container_vms TEXT NOT NULL,
+    network TEXT NOT NULL
+)"""
+# What each older schema needs to become the current one (2: multi-container strategies;
+# 3: pod teardowns that outlive RemovePodSandbox).
 _MIGRATIONS = {
     1: (
         "ALTER TABLE pods ADD COLUMN network TEXT NOT NULL DEFAULT ''",
@@ -27,7 +34,9 @@ _MIGRATIONS = {
         "ALTER TABLE containers ADD COLUMN in_pod_vm INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE containers ADD COLUMN ip TEXT NOT NULL DEFAULT ''",
     ),
+    2: (_TEARDOWNS_TABLE,),
 }
+Statement = tuple[str, tuple[object, ...]]
 
 
 class StateError(ShimError):
@@ -36,7 +45,7 @@ class StateError(ShimError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pods (
     id TEXT PRIMARY KEY, config BLOB NOT NULL, runtime_handler TEXT NOT NULL,
@@ -55,6 +64,7 @@ CREATE TABLE IF NOT EXISTS log_progress (
     container_id TEXT NOT NULL, stream TEXT NOT NULL, timestamp INTEGER NOT NULL,
     bytes INTEGER NOT NULL, done INTEGER NOT NULL, PRIMARY KEY (container_id, stream)
 );
+{_TEARDOWNS_TABLE};
 """
 
 
@@ -77,15 +87,13 @@ class Store:
             return
         version = int(found or 0)
         while version in _MIGRATIONS:
-            with self._lock:
-                self._db.execute("BEGIN")
-                for statement in _MIGRATIONS[version]:
-                    self._db.execute(statement)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
-                    (str(version + 1),),
-                )
-                self._db.execute("COMMIT")
+            self._atomically(
+                [
+                    *((statement, ()) for statement in _MIGRATIONS[version]),
+                    ("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
+                     (str(version + 1),)),
+                ]
+            )  # fmt: skip
             version += 1
         if version != SCHEMA_VERSION:
             self.close()
@@ -102,6 +110,18 @@ class Store:
     def _execute(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    def _atomically(self, statements: Iterable[Statement]) -> None:
+        """All the statements or none, even if the shim is killed half-way."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for sql, params in statements:
+                    self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- meta ---------------------------------------------------------------------------
 
@@ -132,6 +152,40 @@ class Store:
 
     def delete_pod(self, pod_id: str) -> None:
         self._execute("DELETE FROM pods WHERE id = ?", (pod_id,))
+
+    def retire_pod(self, teardown: PodTeardown) -> None:
+        """Replace the pod's records (its containers' too) with its teardown, atomically: a
+        shim killed at any moment restarts either with the pod or with its teardown."""
+        pod_id = (teardown.pod_id,)
+        self._atomically(
+            [
+                ("DELETE FROM log_progress WHERE container_id IN "
+                 "(SELECT id FROM containers WHERE pod_id = ?)", pod_id),
+                ("DELETE FROM containers WHERE pod_id = ?", pod_id),
+                ("DELETE FROM pods WHERE id = ?", pod_id),
+                ("INSERT OR REPLACE INTO teardowns VALUES (?, ?, ?, ?)",
+                 (teardown.pod_id, teardown.pod_vm, json.dumps(teardown.container_vms),
+                  teardown.network)),
+            ]
+        )  # fmt: skip
+
+    # -- teardowns ----------------------------------------------------------------------
+
+    def delete_teardown(self, pod_id: str) -> None:
+        self._execute("DELETE FROM teardowns WHERE pod_id = ?", (pod_id,))
+
+    def load_teardowns(self) -> list[PodTeardown]:
+        return [
+            PodTeardown(
+                pod_id=str(pod_id),
+                pod_vm=str(pod_vm),
+                container_vms=tuple(str(vm) for vm in json.loads(container_vms)),
+                network=str(network),
+            )
+            for pod_id, pod_vm, container_vms, network in self._execute(
+                "SELECT pod_id, pod_vm, container_vms, network FROM teardowns"
+            )
+        ]
 
     def load_pods(self) -> list[PodRecord]:
         pods = []

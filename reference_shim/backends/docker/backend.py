@@ -114,6 +114,10 @@ class DockerBackend:
         self._oom = OomWatcher(self._api, owner_filter(instance))
         self._cgroup_driver = ""
         self._cgroup_oom: CgroupOomWatch | None = None  # set up with the Engine's info
+        # The VMs this process made, by id: the VM name their image volumes carry ("" for
+        # none), so removing one is a single Engine call. A VM made before a restart is
+        # inspected for its name first.
+        self._volumes_of: dict[str, str] = {}
 
     # -- networks -----------------------------------------------------------------------
 
@@ -179,6 +183,7 @@ class DockerBackend:
                 self._image_volumes.remove_of(spec.name)
             raise
         vm_id = str(created["Id"])
+        self._volumes_of[vm_id] = spec.name if image_volumes else ""
         if self._cgroup_oom is not None:  # before the start: an OOM may come at once
             self._cgroup_oom.watch(vm_id, str(host_config.get("CgroupParent") or ""))
         return vm_id
@@ -212,12 +217,13 @@ class DockerBackend:
                     raise
 
     def remove_vm(self, vm_id: str) -> None:
-        name = ""
+        volumes_of = self._volumes_of.pop(vm_id, None)
         with docker_errors(f"remove VM {vm_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
-            name = str(self._api.inspect_container(vm_id)["Name"]).lstrip("/")
+            if volumes_of is None:
+                volumes_of = str(self._api.inspect_container(vm_id)["Name"]).lstrip("/")
             self._api.remove_container(vm_id, force=True)
-        if name:
-            self._image_volumes.remove_of(name)
+        if volumes_of:
+            self._image_volumes.remove_of(volumes_of)
         self._oom.forget(vm_id)
         if self._cgroup_oom is not None:
             self._cgroup_oom.forget(vm_id)

@@ -20,6 +20,8 @@ from reference_shim.errors import ResourceExhausted
 
 log = logging.getLogger(__name__)
 
+_CONFLICT = 409  # Docker's answer to a network name already taken
+
 
 class DockerNetworks:
     def __init__(self, api: Any, instance: str) -> None:
@@ -28,17 +30,14 @@ class DockerNetworks:
         self._labels = owner_labels(instance)
         self.shared = f"cri-shim-{instance[:16]}"
 
-    def _named(self, name: str) -> list[dict[str, Any]]:
-        # Docker's name filter matches parts of names; keep exact matches only.
-        return [n for n in self._api.networks(names=[name]) if n.get("Name") == name]
-
     def _create(self, name: str, labels: dict[str, str]) -> None:
+        """Idempotent in one call: Docker refuses a second network of the name with 409."""
         with docker_errors(f"create network {name}"):
-            if self._named(name):
-                return
             try:
                 self._api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
             except docker.errors.APIError as error:
+                if error.status_code == _CONFLICT:
+                    return
                 if "address pool" not in explain(error):
                     raise
                 raise ResourceExhausted(

@@ -3,12 +3,14 @@
 Each kill point is a burst of 30 lifecycles in flight on a fresh state dir, killed after a
 number of OK answers drawn from its seed (``--crash-seed`` + the point's number), under a
 strategy taken in turn. ``--crash-kills 20`` is the thorough run; the default 3 (one per
-strategy) runs in CI.
+strategy) runs in CI. A shim killed while removed pods are still being torn down (their VMs
+and networks go after RemovePodSandbox answered) finishes that at its restart.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,9 +28,11 @@ from crash_checks import (
     check_pod_dirs,
     shim_view,
 )
-from docker_shim import Launch, connect, instance_of
+from cri_api.v1 import api_pb2 as cri
+from docker_shim import Launch, connect, instance_of, run_container, shell, wait_for
 
 from harness.client import CriClient
+from reference_shim.backends.labels import POD_ID_LABEL, owner_filter
 from reference_shim.strategies import STRATEGIES
 
 IN_FLIGHT = 30
@@ -39,6 +43,8 @@ STRAGGLER_WAIT_S = 10.0
 # (reference_shim.cri.recovery); the engine must agree with it by then.
 SETTLED_WITHIN_S = 40.0
 LOG_WAIT_S = 10.0  # for the restarted shim's log copiers to catch up
+TORN_DOWN_PODS = 4
+TEARDOWN_WAIT_S = 60.0  # a loaded Docker takes up to a second or so per network
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -102,3 +108,56 @@ def test_a_shim_killed_mid_burst_recovers_every_object_and_orphans_nothing(
     survivors = [run for run in burst.runs if Step.RUN_POD in run.ok]
     print(f"restarted with {len(view.pods)} pods, {len(view.containers)} containers "
           f"({len(survivors)} pods had answered OK)")  # fmt: skip
+
+
+def stored_teardowns(state_dir: Path) -> set[str]:
+    """The pods whose teardown the shim's state still holds, read from its store directly."""
+    with sqlite3.connect(state_dir / "state.db") as db:
+        return {str(row[0]) for row in db.execute("SELECT pod_id FROM teardowns")}
+
+
+def left_in_docker(api: docker.APIClient, instance: str, pod_ids: set[str]) -> list[str]:
+    """The Docker containers and networks of these pods, found by their labels."""
+    found = []
+    for pod_id in pod_ids:
+        selector = {"label": [owner_filter(instance), f"{POD_ID_LABEL}={pod_id}"]}
+        found += [c["Id"] for c in api.containers(all=True, filters=selector)]
+        found += [n["Name"] for n in api.networks(filters=selector)]
+    return found
+
+
+def test_a_shim_killed_while_removed_pods_are_torn_down_finishes_that_at_restart(
+    launch: Launch,
+    docker_api: docker.APIClient,
+    tmp_path: Path,
+    pod_config: cri.PodSandboxConfig,
+) -> None:
+    state = tmp_path / "state"
+    first = launch("separate-vms")
+    client = connect(first)
+    pod_ids = set()
+    for number in range(TORN_DOWN_PODS):
+        config = cri.PodSandboxConfig()
+        config.CopyFrom(pod_config)
+        config.metadata.name, config.metadata.uid = f"gone-{number}", f"uid-gone-{number}"
+        pod_id, _ = run_container(client, config, shell("sleep 1000"))
+        pod_ids.add(pod_id)
+    for pod_id in pod_ids:
+        client.stop_pod(pod_id)
+    for pod_id in pod_ids:
+        client.remove_pod(pod_id)
+    first.kill()
+    client.close()
+    instance = instance_of(state)
+    pending = stored_teardowns(state)
+    assert pending, "every teardown had ended before the kill: nothing left to recover"
+    assert left_in_docker(docker_api, instance, pending), "a stored teardown with nothing left"
+
+    second = launch("separate-vms")
+    client = connect(second)
+    assert client.list_pods() == [], "a removed pod came back"
+    assert client.list_containers() == []
+    wait_for(lambda: not stored_teardowns(state), TEARDOWN_WAIT_S)
+    assert left_in_docker(docker_api, instance, pod_ids) == [], second.stderr_tail()
+    assert not any((state / "pods" / pod_id).exists() for pod_id in pod_ids)
+    client.close()

@@ -114,4 +114,7 @@ def test_separate_vms_have_their_own_ips_on_a_pod_network_and_share_host_paths(
     assert len(attached) == 2, "the pod VM and the web VM are on the pod's network"
     client.stop_pod(pod_id)
     client.remove_pod(pod_id)
-    assert docker_api.networks(filters={"label": label}) == []
+    assert client.list_pods() == []
+    # the pod's teardown removes its VMs, then its network, after RemovePodSandbox answered
+    wait_for(lambda: docker_api.networks(filters={"label": label}) == [])
+    assert docker_api.containers(all=True, filters={"label": label}) == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import grpc
+import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import BUSYBOX, FakeVm, FakeVmBackend
 
-from harness.client import CriClient
+from harness.client import CallFailed, CriClient
 from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.cri.convert.vm_specs import CONTAINER_ID_LABEL
 from reference_shim.server import Shim
@@ -33,6 +35,22 @@ def container_config(name: str = "c", attempt: int = 0) -> cri.ContainerConfig:
     )
 
 
+def running_pod(client: CriClient, names: str) -> tuple[str, list[str]]:
+    """A pod with a running container for each name (one letter each), in that order."""
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    containers = []
+    for name in names:
+        container_id = client.create_container(pod_id, container_config(name), config)
+        client.start_container(container_id)
+        containers.append(container_id)
+    return pod_id, containers
+
+
+def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:
+    return pytest.raises(CallFailed, check=lambda error: error.code is code)
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -47,6 +65,10 @@ def vm_of(backend: FakeVmBackend, object_id: str) -> FakeVm:
         if labels.get(CONTAINER_ID_LABEL, labels.get(POD_ID_LABEL)) == object_id:
             return vm
     raise AssertionError(f"no VM for {object_id}")
+
+
+def vm_of_id(backend: FakeVmBackend, object_id: str) -> str:
+    return next(vm_id for vm_id, vm in backend.vms.items() if vm is vm_of(backend, object_id))
 
 
 def with_pid(config: cri.ContainerConfig, mode: int, target: str = "") -> cri.ContainerConfig:

@@ -21,6 +21,12 @@ def _has(labels: dict[str, str], wanted: str) -> bool:
     return key in labels and (not with_value or labels[key] == value)
 
 
+def _api_error(status: int, explanation: str) -> docker.errors.APIError:
+    response = requests.Response()
+    response.status_code = status
+    return docker.errors.APIError("refused", response, explanation=explanation)
+
+
 class RecordingApi:
     """Keeps networks as Docker would list them; fails creation when told to."""
 
@@ -40,9 +46,9 @@ class RecordingApi:
         self, name: str, driver: str, labels: dict[str, str], check_duplicate: bool
     ) -> None:
         if self.refuse_with:
-            response = requests.Response()
-            response.status_code = 400
-            raise docker.errors.APIError("refused", response, explanation=self.refuse_with)
+            raise _api_error(400, self.refuse_with)
+        if check_duplicate and name in self.networks_by_name:  # Docker compares whole names
+            raise _api_error(409, f"network with name {name} already exists")
         self.networks_by_name[name] = {"Name": name, "Labels": dict(labels)}
 
     def remove_network(self, name: str) -> None:

@@ -9,7 +9,16 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
 from fake_backend import PAUSE, FakeBackend, FakeVmBackend
-from shim_helpers import StartShim, container_config, pod_config, vm_of, with_pid
+from shim_helpers import (
+    StartShim,
+    container_config,
+    pod_config,
+    refused,
+    vm_of,
+    vm_of_id,
+    wait_for,
+    with_pid,
+)
 
 from harness.client import CallFailed, CriClient
 from reference_shim.backends.base import Capability, Namespace, Placement
@@ -18,10 +27,6 @@ from reference_shim.server import Shim
 from reference_shim.strategies import STRATEGIES, ImpossiblePair, strategy_named
 
 POD_SHARED = frozenset({Namespace.NETWORK, Namespace.IPC, Namespace.UTS})
-
-
-def refused(code: grpc.StatusCode) -> pytest.RaisesExc[CallFailed]:
-    return pytest.raises(CallFailed, check=lambda error: error.code is code)
 
 
 def run(
@@ -80,7 +85,7 @@ class TestSharedVm:
         states = [client.container_status(c).status.state for c in ids]
         assert states == [cri.CONTAINER_EXITED] + [cri.CONTAINER_RUNNING] * 4
         client.remove_pod(pod_id)
-        assert backend.vms == {}
+        wait_for(lambda: backend.vms == {})  # the pod's teardown, after the answer
 
     def test_pid_target_joins_the_named_containers_pid_namespace(
         self, client: CriClient, backend: FakeBackend
@@ -129,7 +134,7 @@ class TestSeparateVms:
         assert (verbose(client, first)["in_pod_vm"], verbose(client, first)["vm_ip"]) == (True, "")
         assert verbose(client, second)["vm_ip"] == vm_of(backend, second).ip != ""
         client.remove_pod(pod_id)
-        assert (backend.vms, backend.pod_nets) == ({}, {})
+        wait_for(lambda: (backend.vms, backend.pod_nets) == ({}, {}))  # the pod's teardown
 
     def test_every_container_mounts_the_pods_hosts_file_naming_the_pod_ip(
         self, client: CriClient, backend: FakeBackend
@@ -235,10 +240,6 @@ def test_reject_refuses_a_container_while_another_is_live(
     assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
     assert "'app'" in refusal.value.details
     assert "one live container per pod" in refusal.value.details
-
-
-def vm_of_id(backend: FakeVmBackend, object_id: str) -> str:
-    return next(vm_id for vm_id, vm in backend.vms.items() if vm is vm_of(backend, object_id))
 
 
 # -- strategy and backend pairs -------------------------------------------------------
