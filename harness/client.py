@@ -10,6 +10,7 @@ or broken runtime for one.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -72,6 +73,42 @@ _DEADLINE_SLACK = 0.05
 TEARDOWN_FACTOR = 2
 PULL_FACTOR = 5
 
+# Calls that change nothing on the runtime. A connection that died unseen (a runtime that
+# restarted, or cut it) is noticed only by the call that next writes to it ("Broken pipe");
+# gRPC's own retry policy sends such a call once more on a new connection. Calls that change
+# state are never sent twice: the runtime may have acted on the first before the connection
+# went.
+_READ_ONLY_CALLS = {
+    "runtime.v1.RuntimeService": (
+        "Version", "Status", "RuntimeConfig", "PodSandboxStatus", "ListPodSandbox",
+        "ContainerStatus", "ListContainers", "ContainerStats", "ListContainerStats",
+        "PodSandboxStats", "ListPodSandboxStats", "ListMetricDescriptors",
+        "ListPodSandboxMetrics",
+    ),
+    "runtime.v1.ImageService": ("ImageStatus", "ListImages", "ImageFsInfo"),
+}  # fmt: skip
+_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [
+                    {"service": service, "method": method}
+                    for service, methods in _READ_ONLY_CALLS.items()
+                    for method in methods
+                ],
+                "retryPolicy": {
+                    "maxAttempts": 2,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "0.05s",
+                    "backoffMultiplier": 1,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+_CHANNEL_OPTIONS = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG)]
+
 
 class CriClient:
     """Both CRI services of one runtime, each call bounded by ``timeout`` seconds."""
@@ -79,11 +116,17 @@ class CriClient:
     def __init__(self, endpoints: Endpoints, timeout: float) -> None:
         self.endpoints = endpoints
         self.timeout = timeout
-        self._runtime_channel = grpc.insecure_channel(endpoints.runtime_target)
+        self._open_channels()
+
+    def _open_channels(self) -> None:
+        """New connections. Channels replaced here are closed once no call holds them."""
+        self._runtime_channel = grpc.insecure_channel(
+            self.endpoints.runtime_target, _CHANNEL_OPTIONS
+        )
         self._image_channel = (
             self._runtime_channel
-            if endpoints.image == endpoints.runtime
-            else grpc.insecure_channel(endpoints.image_target)
+            if self.endpoints.image == self.endpoints.runtime
+            else grpc.insecure_channel(self.endpoints.image_target, _CHANNEL_OPTIONS)
         )
         self.runtime_stub: Any = cri_grpc.RuntimeServiceStub(self._runtime_channel)
         self.image_stub: Any = cri_grpc.ImageServiceStub(self._image_channel)
@@ -142,6 +185,10 @@ class CriClient:
             code: grpc.StatusCode = error.code()
             details = error.details() or ""
             if code is grpc.StatusCode.UNAVAILABLE:
+                # A connection the runtime cut is noticed only by the call that next writes to
+                # it, which then fails without reaching the runtime; the next call, even one
+                # that changes state and is never sent twice, goes out on a new connection.
+                self._open_channels()
                 raise EndpointUnavailable(
                     f"{rpc} got no answer: the runtime at {self.endpoints.runtime} is "
                     f"unavailable or closed the connection ({details})"

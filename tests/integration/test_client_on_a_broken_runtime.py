@@ -98,6 +98,21 @@ def test_a_cut_connection_fails_the_call_and_the_next_call_reconnects(
     assert client.version().runtime_name == "broken-runtime"
 
 
+def test_a_cut_read_is_sent_once_more_and_a_cut_change_is_sent_once(tmp_path: Path) -> None:
+    # A read changes nothing, so a second try on a new connection is safe; a change may have
+    # been made before the connection went, and must never be made twice.
+    faults = {"ListPodSandbox": Fault(HANG_UP), "RemovePodSandbox": Fault(HANG_UP)}
+    with BrokenRuntime(faults, tmp_path / "b.sock") as runtime:
+        client = client_of(runtime.endpoint)
+        client.connect()
+        with pytest.raises(EndpointUnavailable, match="ListPodSandbox got no answer"):
+            client.list_pods()
+        with pytest.raises(EndpointUnavailable, match="RemovePodSandbox got no answer"):
+            client.remove_pod("some-pod")
+        client.close()
+    assert runtime.faulted == {"ListPodSandbox": 2, "RemovePodSandbox": 1}
+
+
 def test_an_answer_that_does_not_decode_is_a_bad_answer_not_a_refusal(
     broken: Callable[..., CriClient],
 ) -> None:
