@@ -14,6 +14,7 @@ from harness.probes import (
     exec_fails,
     exec_ok,
     mount_options,
+    mount_points_in,
     read_proc_status,
     shell_in,
 )
@@ -114,3 +115,13 @@ def test_the_kubelet_default_masked_and_readonly_paths_protect_proc_and_sys(
     refusal = exec_fails(cri, container, "sh", "-c", "echo x > /proc/sys/kernel/domainname")
     assert b"Read-only file system" in refusal.stderr
     assert "ro" in mount_options(cri, container, "/proc/sys")
+
+
+@pytest.mark.feature("security.masked-paths.none")
+def test_without_masked_and_readonly_paths_nothing_in_proc_and_sys_is_masked(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    """No runtime default is added: the list the config gives is the whole list."""
+    container = make_container(make_pod(), linux=secured(masked_paths=[], readonly_paths=[]))
+    covered = mount_points_in(cri, container) & {*KUBELET_MASKED_PATHS, *KUBELET_READONLY_PATHS}
+    assert not covered, f"masked or read-only though the config names none: {sorted(covered)}"
