@@ -31,6 +31,12 @@ def with_data_mount(
     return make_container(make_pod(), mounts=[mount], linux=linux)
 
 
+def runtime_defaults_covered(cri: CriClient, container: Container) -> set[str]:
+    """Which of the usual defaults of runtimes (the kubelet's lists) are mount points inside:
+    a masked or read-only path is mounted over."""
+    return mount_points_in(cri, container) & {*KUBELET_MASKED_PATHS, *KUBELET_READONLY_PATHS}
+
+
 @pytest.mark.feature("security.readonly-rootfs")
 def test_a_read_only_root_filesystem_refuses_writes_while_mounts_stay_writable(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
@@ -84,6 +90,7 @@ def test_masked_paths_hide_the_files_and_directories_named(
     assert exec_ok(cri, container, "cat", "/data/secret") == ""
     assert exec_ok(cri, container, "ls", "-A", "/data/secrets") == ""
     assert exec_ok(cri, container, "cat", "/data/public") == "visible\n"
+    assert not runtime_defaults_covered(cri, container), "a runtime default was added"
 
 
 @pytest.mark.feature("security.readonly-paths")
@@ -123,5 +130,5 @@ def test_without_masked_and_readonly_paths_nothing_in_proc_and_sys_is_masked(
 ) -> None:
     """No runtime default is added: the list the config gives is the whole list."""
     container = make_container(make_pod(), linux=secured(masked_paths=[], readonly_paths=[]))
-    covered = mount_points_in(cri, container) & {*KUBELET_MASKED_PATHS, *KUBELET_READONLY_PATHS}
+    covered = runtime_defaults_covered(cri, container)
     assert not covered, f"masked or read-only though the config names none: {sorted(covered)}"
