@@ -17,7 +17,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CallFailed, CriClient
 from harness.factories import Container
-from harness.probes import exec_ok, shell_in
+from harness.probes import exec_in, exec_ok, shell_in
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -169,3 +169,22 @@ def read_limits(cri: CriClient, container: Container) -> CgroupLimits:
         memory_limit=-1 if memory == "max" else int(memory),
         cpuset_cpus=_read(cri, container, "/sys/fs/cgroup/cpuset.cpus.effective"),
     )
+
+
+def swap_beyond_memory(cri: CriClient, container: Container) -> int | None:
+    """How much swap the container's cgroup allows on top of its memory, in bytes (-1: no
+    limit); None when the kernel does not account swap (cgroup v1 without ``swapaccount``).
+
+    cgroup v1 limits memory plus swap (``memory.memsw.limit_in_bytes``), v2 swap alone.
+    """
+    if cgroup_version(cri, container) == 1:
+        memsw = exec_in(cri, container, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+        if memsw.exit_code:
+            return None
+        memory = _read(cri, container, "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+        return int(memsw.stdout) - int(memory)
+    swap = exec_in(cri, container, "cat", "/sys/fs/cgroup/memory.swap.max")
+    if swap.exit_code:
+        return None
+    text = swap.stdout.decode().strip()
+    return -1 if text == "max" else int(text)

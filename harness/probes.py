@@ -176,6 +176,12 @@ def mount_options(cri: CriClient, target: Target, path: str) -> list[str]:
     return matches[-1][5].split(",")
 
 
+def mount_points_in(cri: CriClient, target: Target) -> set[str]:
+    """Every mount point of /proc/self/mountinfo inside (masking a path mounts over it)."""
+    table = read_file_in(cri, target, "/proc/self/mountinfo")
+    return {line.split()[4] for line in table.splitlines()}
+
+
 def read_only_problem(cri: CriClient, target: Target, path: str) -> str | None:
     """Why a file cannot be said read-only at ``path`` inside: its mount is not ``ro``, or
     creating a file there did not fail with EROFS; None when it is read-only."""

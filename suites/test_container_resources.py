@@ -7,7 +7,7 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as api
 
-from harness.cgroups import read_limits
+from harness.cgroups import read_limits, swap_beyond_memory
 from harness.client import CriClient
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, PodFactory
@@ -91,6 +91,18 @@ def test_updated_limits_are_reported_and_applied(
     cri.update_container_resources(container.id, updated)
     assert_reported(cri, container, updated)
     assert_applied(cri, container, updated)
+
+
+@pytest.mark.feature("container.resources.memory-without-swap")
+def test_a_memory_limit_without_a_swap_limit_allows_no_swap(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    wanted = api.LinuxContainerResources(memory_limit_in_bytes=64 * MIB)
+    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    swap = swap_beyond_memory(cri, container)
+    if swap is None:
+        pytest.skip("the kernel does not account swap (cgroup v1 without swapaccount)")
+    assert swap == 0, f"the container may swap {swap} bytes (-1: unlimited) on top of its memory"
 
 
 @pytest.mark.feature("container.resources.cpuset")

@@ -7,6 +7,9 @@ container's with ``TARGET``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pytest
 from cri_api.v1 import api_pb2 as api
 
@@ -23,6 +26,13 @@ def sleeper(
     return make_container(
         pod, name, command=["sleep", str(marker)], linux=pid_namespace(mode, target)
     )
+
+
+def seen_in_two_containers(
+    pod: Pod, make_container: ContainerFactory, probe: Callable[..., str], cri: CriClient
+) -> set[str]:
+    """What ``probe(cri, container_id)`` gives in each of two containers of ``pod``."""
+    return {probe(cri, make_container(pod, name).id) for name in ("one", "two")}
 
 
 def sees(cri: CriClient, viewer: Container, marker: int) -> bool:
@@ -54,11 +64,19 @@ def test_every_container_has_the_pods_hostname(
 def test_without_a_hostname_the_containers_still_agree_on_one(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("uts-default")
-    containers = [make_container(pod, name) for name in ("one", "two")]
-    names = {probes.hostname_in(cri, container.id) for container in containers}
+    names = seen_in_two_containers(make_pod("uts-default"), make_container, probes.hostname_in, cri)
     assert len(names) == 1, f"the containers of one pod have different hostnames: {names}"
     assert names.pop(), "the containers have an empty hostname"
+
+
+@pytest.mark.feature("multi.uts.namespace", shape="multi")
+def test_the_containers_share_one_uts_namespace(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    """Equal hostnames are not enough: a hostname set in one container must reach the others."""
+    uts = functools.partial(probes.namespace_link, kind="uts")
+    links = seen_in_two_containers(make_pod("uts-namespace"), make_container, uts, cri)
+    assert len(links) == 1, f"the containers of one pod have different UTS namespaces: {links}"
 
 
 @pytest.mark.feature("multi.pid.pod", shape="multi")

@@ -38,7 +38,7 @@ def case(feature: str, strategy: SpecStrategy, shape: str = "single") -> Any:
 
 
 PROPERTIES = [
-    case("properties.pod-metadata", spec_of("pod-metadata", containers=st.just(0))),
+    case("properties.pod-metadata", spec_of("pod-metadata", containers=(0, 0))),
     case("properties.container-metadata", spec_of("container-metadata")),
     case("properties.container-process", spec_of("container-process")),
     case("properties.pod-dns", spec_of("pod-dns")),
@@ -46,7 +46,7 @@ PROPERTIES = [
     case("properties.resources", spec_of("resources", resources=True)),
     case(
         "properties.multi-shapes",
-        spec_of("multi-shapes", containers=st.integers(1, 4), pid_mode=specs.pid_modes()),
+        spec_of("multi-shapes", containers=(1, 4), pid_mode=specs.pid_modes()),
         shape="multi",
     ),
     case("properties.invalid.missing-fields", invalid_specs.missing_fields),

@@ -87,6 +87,25 @@ def test_dropping_all_and_adding_one_leaves_exactly_that_one(
     assert sets["CapBnd"] == {"NET_BIND_SERVICE"}
 
 
+@pytest.mark.feature("security.capabilities.add-and-drop")
+def test_a_capability_both_added_and_dropped_is_dropped(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    container = with_caps(
+        make_pod,
+        make_container,
+        add=("NET_ADMIN", "SYS_ADMIN", "CHOWN"),
+        drop=("NET_ADMIN", "CHOWN"),
+    )
+    sets = capability_sets(cri, container)
+    for name in ("CapEff", "CapBnd"):
+        assert "SYS_ADMIN" in sets[name], f"{name} lacks the capability only added"
+        held = sets[name] & {"NET_ADMIN", "CHOWN"}
+        assert not held, f"{name} holds {sorted(held)}, added and dropped"
+    exec_fails(cri, container, "sh", "-c", MAKE_BRIDGE)
+    exec_fails(cri, container, "sh", "-c", CHOWN)
+
+
 @pytest.mark.feature("security.capabilities.add-all")
 def test_adding_all_grants_every_capability_the_host_has(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory

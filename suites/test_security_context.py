@@ -14,6 +14,7 @@ from harness.probes import (
     exec_fails,
     exec_ok,
     mount_options,
+    mount_points_in,
     read_proc_status,
     shell_in,
 )
@@ -28,6 +29,12 @@ def with_data_mount(
 ) -> Container:
     mount = api.Mount(container_path="/data", host_path=str(data))
     return make_container(make_pod(), mounts=[mount], linux=linux)
+
+
+def runtime_defaults_covered(cri: CriClient, container: Container) -> set[str]:
+    """Which of the usual defaults of runtimes (the kubelet's lists) are mount points inside:
+    a masked or read-only path is mounted over."""
+    return mount_points_in(cri, container) & {*KUBELET_MASKED_PATHS, *KUBELET_READONLY_PATHS}
 
 
 @pytest.mark.feature("security.readonly-rootfs")
@@ -83,6 +90,7 @@ def test_masked_paths_hide_the_files_and_directories_named(
     assert exec_ok(cri, container, "cat", "/data/secret") == ""
     assert exec_ok(cri, container, "ls", "-A", "/data/secrets") == ""
     assert exec_ok(cri, container, "cat", "/data/public") == "visible\n"
+    assert not runtime_defaults_covered(cri, container), "a runtime default was added"
 
 
 @pytest.mark.feature("security.readonly-paths")
@@ -114,3 +122,13 @@ def test_the_kubelet_default_masked_and_readonly_paths_protect_proc_and_sys(
     refusal = exec_fails(cri, container, "sh", "-c", "echo x > /proc/sys/kernel/domainname")
     assert b"Read-only file system" in refusal.stderr
     assert "ro" in mount_options(cri, container, "/proc/sys")
+
+
+@pytest.mark.feature("security.masked-paths.none")
+def test_without_masked_and_readonly_paths_nothing_in_proc_and_sys_is_masked(
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+) -> None:
+    """No runtime default is added: the list the config gives is the whole list."""
+    container = make_container(make_pod(), linux=secured(masked_paths=[], readonly_paths=[]))
+    covered = runtime_defaults_covered(cri, container)
+    assert not covered, f"masked or read-only though the config names none: {sorted(covered)}"

@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from cri_api.v1 import api_pb2 as cri
-from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from harness.builders import unique_name
@@ -38,7 +37,7 @@ def diff_specs(owner: Owner, image: str, areas: frozenset[str]) -> SearchStrateg
         owner,
         image,
         PROPERTY,
-        containers=st.integers(1, MAX_CONTAINERS),
+        containers=(1, MAX_CONTAINERS),
         pid_mode=pid_modes() if "namespaces" in areas else None,
         mounts="mounts" in areas,
         resources="resources" in areas,

@@ -58,7 +58,7 @@ class Containers:
                 image_ref=image.repo_digests[0] if image.repo_digests else image.id,
                 image_id=image.id,
                 log_path=log_file,
-                resources=config.linux.resources,
+                resources=vm_specs.without_extra_swap(config.linux.resources),
                 in_pod_vm=bool(placement.inside),
             )
             spec = vm_specs.container_spec(
@@ -191,7 +191,7 @@ class Containers:
                     f"(it stays {container.resources.oom_score_adj})",
                 )
             self.ctx.backend.update_resources(container.vm_id, vm_specs.resources(request.linux))
-            container.resources = request.linux
+            container.resources = vm_specs.without_extra_swap(request.linux)
             self.ctx.registry.save_container(container)
 
     def reopen_log(self, container_id: str) -> None:

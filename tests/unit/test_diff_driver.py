@@ -7,8 +7,13 @@ holds a digit. The real normalisation, comparison and classification run on what
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from cri_api.v1 import api_pb2 as api
+from hypothesis import find, settings
+
 from harness.builders import container_config, pod_config
-from harness.diff.driver import Finding, Search, SearchSettings, tally
+from harness.diff.driver import Search, SearchSettings, tally
 from harness.diff.generated import diff_specs, spec_key
 from harness.diff.known import KnownDifference
 from harness.diff.observation import ContainerObservation, Observation
@@ -75,7 +80,7 @@ def search(fakes: Pair, examples: int, shrink_runs: int = 0) -> Search:
     )
 
 
-def test_the_planted_difference_is_found_counted_and_shrunk() -> None:
+def test_the_planted_difference_is_found_counted_and_shrunk_to_the_minimal_spec() -> None:
     explored = search(pair(), examples=20).run()  # no shrinking: the smallest explored
     (smallest,) = explored.findings
     fakes = pair()
@@ -88,23 +93,22 @@ def test_the_planted_difference_is_found_counted_and_shrunk() -> None:
     assert outcome.explored == 20
     assert finding.count == smallest.count
     assert 0 < finding.count < 20
-    assert fakes.examined == outcome.runs  # no spec examined twice
-    # Shrunk: far smaller than any explored example showing it, and still showing it, with a
-    # working directory holding a digit. (Run alone, hypothesis gets to one container with
-    # nothing generated but a working directory of three characters; the shrinker's path is
-    # not promised, so neither is that.)
-    assert _size(finding) < _size(smallest) / 2
-    assert finding.example.shows(PLANTED)
-    planted = [c for c in finding.example.spec.containers if c.working_dir not in ("", "/")]
-    assert planted
-    assert any(character.isdigit() for character in planted[0].working_dir)
-    difference = next(c.difference for c in finding.example.differences)
-    assert difference.b == "/"
+    assert fakes.examined == outcome.runs < 20 + 300  # no spec twice, and shrinking ended
+    assert spec_key(finding.example.spec) == spec_key(minimal_spec_showing_the_planted_difference())
+    (difference,) = finding.example.differences  # only the planted one, b's "/"
+    assert (difference.difference.signature, difference.difference.b) == (PLANTED, "/")
 
 
-def _size(finding: Finding) -> int:
-    assert finding.example is not None
-    return len(spec_key(finding.example.spec))
+def minimal_spec_showing_the_planted_difference() -> Spec:
+    """The simplest spec the strategy has, with the shortest working directory that holds a
+    digit: the spec only the planted difference asks for."""
+    shrinking = settings(settings.get_profile("default"), database=None)  # not the session's
+    simplest = find(diff_specs(OWNER, IMAGE, AREAS), lambda spec: True, settings=shrinking)
+    (container,) = simplest.containers
+    planted = api.ContainerConfig()
+    planted.CopyFrom(container)
+    planted.working_dir = "/0"
+    return replace(simplest, containers=(planted,))
 
 
 def test_shrinking_stops_at_its_budget_with_the_smallest_example_so_far() -> None:

@@ -17,9 +17,7 @@ from harness.properties.spec_files import Spec, SpecFileError
 OWNER = specs.Owner("20260101-000000-abcdef", "tests::unit", "/old/logs", "/old/volumes")
 IMAGE = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 ANY_SPEC = st.one_of(
-    specs.pod_specs(
-        OWNER, IMAGE, "mounts", containers=st.integers(0, 3), mounts=True, resources=True
-    ),
+    specs.pod_specs(OWNER, IMAGE, "mounts", containers=(0, 3), mounts=True, resources=True),
     invalid_specs.missing_fields(OWNER, IMAGE),
     invalid_specs.negative_resource_specs(OWNER, IMAGE),
 )

@@ -11,7 +11,6 @@ import re
 
 from cri_api.v1 import api_pb2 as cri
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from harness.ownership import RUN_LABEL, TEST_ANNOTATION
 from harness.properties import invalid_specs, specs
@@ -136,11 +135,7 @@ def test_container_configs_are_valid_and_keep_the_container_alive(
 
 
 @WHOLE
-@given(
-    specs.pod_specs(
-        OWNER, IMAGE, "multi-shapes", containers=st.integers(1, 4), pid_mode=specs.pid_modes()
-    )
-)
+@given(specs.pod_specs(OWNER, IMAGE, "multi-shapes", containers=(1, 4), pid_mode=specs.pid_modes()))
 def test_pod_specs_have_distinct_container_names(spec: Spec) -> None:
     names = [config.metadata.name for config in spec.containers]
     assert 1 <= len(names) <= 4

@@ -53,11 +53,12 @@ def host_devices(root: str = "/dev") -> list[str]:
     return sorted(found)
 
 
-def expand_all(cap_add: tuple[str, ...]) -> list[str] | None:
-    """``ALL`` becomes the host's capabilities; other names pass through."""
+def expand_all(cap_add: tuple[str, ...], cap_drop: tuple[str, ...]) -> list[str] | None:
+    """``ALL`` becomes the host's capabilities but those dropped (Docker would let an added
+    capability win over a dropped one); other names pass through."""
     if "ALL" not in cap_add:
         return list(cap_add) or None
-    return list(host_capabilities())
+    return [name for name in host_capabilities() if name not in cap_drop]
 
 
 def privileged_args(mounts: list[Mount]) -> dict[str, Any]:

@@ -21,8 +21,9 @@ def _container_ref(vm_id: str) -> str:
 def namespace_modes(placement: Placement, shareable_ipc: bool) -> dict[str, Any]:
     """network_mode / ipc_mode / pid_mode for where the workload is placed.
 
-    Docker joins the UTS namespace together with the network namespace, so ``UTS`` needs no
-    mode of its own.
+    ``UTS`` has no mode: Docker Engine 20.10 knows only ``host`` (it accepts ``container:<id>``
+    and ignores it), so a workload gets a UTS namespace of its own; joining the network
+    namespace gives it the pod VM's hostname (the profiles declare ``multi.uts.namespace``).
     """
     modes: dict[str, Any] = {}
     if placement.inside:
@@ -99,7 +100,7 @@ def host_config_args(spec: VmSpec, image_volumes: list[Mount] | None = None) -> 
         "port_bindings": _port_bindings(spec),
         "privileged": security.privileged,
         "read_only": security.readonly_rootfs,
-        "cap_add": expand_all(security.cap_add),
+        "cap_add": expand_all(security.cap_add, security.cap_drop),
         "cap_drop": list(security.cap_drop) or None,
         "group_add": list(security.group_add) or None,
         "security_opt": _security_opts(spec) or None,

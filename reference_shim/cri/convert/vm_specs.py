@@ -266,21 +266,33 @@ def _capability(name: str) -> str:
     return name.upper().removeprefix("CAP_")
 
 
+def capabilities(asked: cri.Capability) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The capabilities to add and to drop, with the drops applied after the adds as containerd
+    and CRI-O do: a capability in both lists is dropped, and dropping ALL cancels adding ALL
+    (not the capabilities added by name)."""
+    drop = tuple(_capability(c) for c in asked.drop_capabilities)
+    add = tuple(c for c in map(_capability, asked.add_capabilities) if c not in drop)
+    return add, drop
+
+
 def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> SecuritySpec:
     if context.privileged and not pod.config.linux.security_context.privileged:
         raise InvalidArgument("a privileged container needs a privileged pod sandbox")
+    cap_add, cap_drop = capabilities(context.capabilities)
     return SecuritySpec(
         user=_user(context),
         group_add=tuple(str(group) for group in context.supplemental_groups),
         privileged=context.privileged,
         readonly_rootfs=context.readonly_rootfs,
-        cap_add=tuple(_capability(c) for c in context.capabilities.add_capabilities),
-        cap_drop=tuple(_capability(c) for c in context.capabilities.drop_capabilities),
+        cap_add=cap_add,
+        cap_drop=cap_drop,
         no_new_privs=context.no_new_privs,
         seccomp=_seccomp(context),
         apparmor=_apparmor(context),
-        masked_paths=tuple(context.masked_paths) or None,
-        readonly_paths=tuple(context.readonly_paths) or None,
+        # Exactly the config's lists: an empty one masks nothing (the kubelet sends both
+        # empty for procMount Unmasked), as the OCI spec containerd hands runc.
+        masked_paths=tuple(context.masked_paths),
+        readonly_paths=tuple(context.readonly_paths),
     )
 
 
@@ -297,7 +309,22 @@ def pod_security(context: cri.LinuxSandboxSecurityContext) -> SecuritySpec:
     )
 
 
-def resources(linux: cri.LinuxContainerResources) -> ResourceSpec:
+def without_extra_swap(linux: cri.LinuxContainerResources) -> cri.LinuxContainerResources:
+    """``linux`` with memory plus swap limited to the memory limit when no swap limit is given.
+
+    A pod gets no swap unless asked for (Kubernetes NodeSwap): containerd and CRI-O make a
+    memory limit without a swap limit one on memory plus swap, and report that swap limit in
+    ContainerStatus; Docker would let the container swap as much again as its memory.
+    """
+    limited = cri.LinuxContainerResources()
+    limited.CopyFrom(linux)
+    if linux.memory_limit_in_bytes and not linux.memory_swap_limit_in_bytes:
+        limited.memory_swap_limit_in_bytes = linux.memory_limit_in_bytes
+    return limited
+
+
+def resources(asked: cri.LinuxContainerResources) -> ResourceSpec:
+    linux = without_extra_swap(asked)
     return ResourceSpec(
         cpu_shares=linux.cpu_shares,
         cpu_quota=linux.cpu_quota,

@@ -166,12 +166,17 @@ def test_update_resources_is_kept_and_reported(client: CriClient, backend: FakeB
     pod_id = client.run_pod(config)
     container_id = client.create_container(pod_id, container_config(), config)
     client.start_container(container_id)
-    wanted = cri.LinuxContainerResources(cpu_shares=512, memory_limit_in_bytes=64 << 20)
-    client.update_container_resources(container_id, wanted)
+    asked = cri.LinuxContainerResources(cpu_shares=512, memory_limit_in_bytes=64 << 20)
+    client.update_container_resources(container_id, asked)
+    # No swap limit asked: memory plus swap is limited to the memory (no swap), as containerd.
+    wanted = cri.LinuxContainerResources(
+        cpu_shares=512, memory_limit_in_bytes=64 << 20, memory_swap_limit_in_bytes=64 << 20
+    )
     assert client.container_status(container_id).status.resources.linux == wanted
     vm = next(vm for vm in backend.vms.values() if vm.spec.placement.inside)
     assert vm.resources is not None
-    assert (vm.resources.cpu_shares, vm.resources.memory_limit) == (512, 64 << 20)
+    limits = (vm.resources.cpu_shares, vm.resources.memory_limit, vm.resources.memory_swap_limit)
+    assert limits == (512, 64 << 20, 64 << 20)
 
 
 @pytest.mark.parametrize(
