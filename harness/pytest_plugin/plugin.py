@@ -36,6 +36,11 @@ from harness.pytest_plugin.options import add_old_names, add_options, value, war
 from harness.pytest_plugin.run_description import closing_line, header_lines
 from harness.pytest_plugin.selection import Selection, SelectionError, split_items
 from harness.pytest_plugin.session import CriSession, Settings, finish_run, given_endpoints
+from harness.pytest_plugin.shared_objects import (  # noqa: F401  (fixtures, registered by import)
+    run_context_for,
+    shared_container,
+    shared_pod,
+)
 from harness.pytest_plugin.stash_keys import (
     NOT_RUN_KEY,
     PROFILE_KEY,
@@ -359,14 +364,7 @@ def run_context(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> RunContext:
     settings = request.config.stash[SETTINGS_KEY]
-    return RunContext(
-        client=cri,
-        tracker=tracker,
-        run_id=settings.run_id,
-        test=request.node.nodeid,
-        log_root=tmp_path_factory.getbasetemp() / "pod-logs",
-        runtime_handler=settings.runtime_handler,
-    )
+    return run_context_for(settings, cri, tracker, request.node.nodeid, tmp_path_factory)
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ class RecordingRuntime:
     ignores_filters: bool = False
     status_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     list_error: Exception | None = None
+    pods_take_their_containers: bool = False  # RemovePodSandbox removes the pod's containers
+    pod_of: dict[str, str] = field(default_factory=dict)
 
     def _known(self, rpc: str, table: dict[str, object], object_id: str) -> None:
         self.calls.append(f"{rpc} {object_id}")
@@ -61,6 +63,9 @@ class RecordingRuntime:
     def remove_pod(self, pod_id: str) -> None:
         self._known("RemovePodSandbox", self.pods, pod_id)
         del self.pods[pod_id]
+        if self.pods_take_their_containers:
+            for container_id in [c for c, pod in self.pod_of.items() if pod == pod_id]:
+                del self.containers[container_id], self.pod_of[container_id]
 
     def pod_status(self, pod_id: str) -> api.PodSandboxStatusResponse:
         self._known("PodSandboxStatus", self.pods, pod_id)
@@ -97,7 +102,8 @@ class RecordingRuntime:
             annotations={TEST_ANNOTATION: test} if test else {},
         )
 
-    def add_container(self, container_id: str, labels: dict[str, str]) -> None:
+    def add_container(self, container_id: str, labels: dict[str, str], pod: str = "") -> None:
+        self.pod_of[container_id] = pod
         self.containers[container_id] = api.Container(
             id=container_id,
             metadata=api.ContainerMetadata(name=f"name-{container_id}"),
@@ -160,6 +166,55 @@ def test_the_tracker_removes_containers_before_pods_in_reverse_order() -> None:
     ]
     assert not runtime.pods
     assert not runtime.containers
+
+
+def test_containers_of_a_tracked_pod_go_with_it_after_their_status_is_read() -> None:
+    runtime = RecordingRuntime(pods_take_their_containers=True)
+    runtime.add_pod("p1", MINE)
+    runtime.add_container("c1", MINE, pod="p1")
+    runtime.add_container("elsewhere", MINE)
+    tracker = tracker_of(runtime)
+    tracker.add_pod("p1")
+    tracker.add_container("c1", "p1")
+    tracker.add_container("elsewhere", "a-pod-of-another-test")
+    outcome = tracker.cleanup()
+    assert (outcome.errors, outcome.left_alone) == ([], [])
+    assert runtime.calls == [
+        "ContainerStatus elsewhere",
+        "StopContainer elsewhere",
+        "RemoveContainer elsewhere",
+        "ContainerStatus c1",
+        "PodSandboxStatus p1",
+        "StopPodSandbox p1",
+        "RemovePodSandbox p1",
+        "ContainerStatus c1",
+    ]
+    assert not runtime.pods
+    assert not runtime.containers
+
+
+def test_a_container_its_pod_removal_kept_is_removed_on_its_own() -> None:
+    runtime = RecordingRuntime()
+    runtime.add_pod("p1", MINE)
+    runtime.add_container("c1", MINE, pod="p1")
+    tracker = tracker_of(runtime)
+    tracker.add_pod("p1")
+    tracker.add_container("c1", "p1")
+    assert tracker.cleanup().errors == []
+    assert runtime.calls[-3:] == ["ContainerStatus c1", "StopContainer c1", "RemoveContainer c1"]
+    assert not runtime.containers
+
+
+def test_a_foreign_container_in_a_tracked_pod_is_left_alone_and_reported() -> None:
+    """A runtime that answered CreateContainer with the id of a production container."""
+    runtime = a_node_with_foreign_objects()
+    tracker = tracker_of(runtime)
+    tracker.add_pod("mine")
+    tracker.add_container("production-container", "mine")
+    outcome = tracker.cleanup()
+    assert runtime.touched() == {"mine"}
+    assert "production-container" in runtime.containers
+    assert [(f.kind, f.id) for f in outcome.left_alone] == [("container", "production-container")]
 
 
 def test_objects_the_test_already_removed_are_not_an_error() -> None:
