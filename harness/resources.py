@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -107,6 +108,11 @@ def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: st
     found = owned_status(client, ownership, kind, object_id)
     if not found.owned:
         return found.outcome
+    return stop_and_remove(client, kind, object_id)
+
+
+def stop_and_remove(client: CriClient, kind: Kind, object_id: str) -> Cleanup:
+    """Stop and remove an object whose status showed it is this run's (``owned_status``)."""
     errors = []
     for action, call in (("stop", kind.stop), ("remove", kind.remove)):
         try:
@@ -115,6 +121,13 @@ def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: st
             if not _not_found(error):
                 errors.append(f"{action} {kind.name} {object_id[:13]}: {error}")
     return Cleanup(errors)
+
+
+class Later(Protocol):
+    """Where a tracker can hand work that need not hold up the end of its test
+    (``harness.removal_queue``)."""
+
+    def run(self, work: Callable[[], Cleanup]) -> Cleanup: ...
 
 
 @dataclass
@@ -126,10 +139,16 @@ class ResourceTracker:
     container. Its status is still read first (a container that is not the run's is left
     alone and reported, as any other), and read again once the pod is gone: one the runtime
     kept is stopped and removed on its own.
+
+    Given ``later``, the tracker reads every status before its test ends, so an object that
+    is not the run's still fails that test, and hands the stopping and removing of its pods
+    to ``later``; containers outside its pods are removed at once, since another test may
+    make its containers in the same pod next.
     """
 
     client: CriClient
     ownership: RunOwnership
+    later: Later | None = None
     pods: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     pod_of: dict[str, str] = field(default_factory=dict)
@@ -144,7 +163,10 @@ class ResourceTracker:
             self.pod_of[container_id] = pod_id
 
     def cleanup(self) -> Cleanup:
-        """Remove everything tracked; collect the problems instead of stopping at the first."""
+        """Remove everything tracked; collect the problems instead of stopping at the first.
+
+        With ``later``, what it reports of the pods is what earlier handed-over work came to.
+        """
         outcome = Cleanup()
         with_their_pod = []
         for container_id in reversed(self.containers):
@@ -155,10 +177,23 @@ class ResourceTracker:
                     with_their_pod.append(container_id)
             else:
                 outcome += remove(self.client, self.ownership, CONTAINER, container_id)
+        owned_pods = []
         for pod_id in reversed(self.pods):
-            outcome += remove(self.client, self.ownership, POD, pod_id)
-        for container_id in with_their_pod:
-            outcome += remove(self.client, self.ownership, CONTAINER, container_id)
+            found = owned_status(self.client, self.ownership, POD, pod_id)
+            outcome += found.outcome
+            if found.owned:
+                owned_pods.append(pod_id)
+        client, ownership = self.client, self.ownership
+
+        def remove_pods() -> Cleanup:
+            removed = Cleanup()
+            for pod_id in owned_pods:
+                removed += stop_and_remove(client, POD, pod_id)
+            for container_id in with_their_pod:
+                removed += remove(client, ownership, CONTAINER, container_id)
+            return removed
+
+        outcome += remove_pods() if self.later is None else self.later.run(remove_pods)
         self.containers.clear()
         self.pods.clear()
         self.pod_of.clear()

@@ -50,6 +50,7 @@ from harness.pytest_plugin.stash_keys import (
     SWEEP_KEY,
 )
 from harness.pytest_plugin.sweep_report import SweepReport
+from harness.removal_queue import RemovalQueue
 from harness.resources import ResourceTracker
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
@@ -343,15 +344,27 @@ def runtime_handler(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
+def removal_queue() -> Iterator[RemovalQueue]:
+    """The process's queue of pods to stop and remove; drained after its last test, whose
+    teardown reports what the last pieces came to."""
+    queue = RemovalQueue()
+    yield queue
+    queue.close().settle()
+
+
+@pytest.fixture(scope="session")
 def images(cri_session: CriSession) -> ImageCatalog:
     """The test images, published in the run's registry."""
     return cri_session.images
 
 
 @pytest.fixture
-def tracker(request: pytest.FixtureRequest, cri: CriClient) -> Iterator[ResourceTracker]:
-    """Everything the test creates; removed when the test ends, pass or fail."""
-    resources = ResourceTracker(cri, request.config.stash[SETTINGS_KEY].ownership)
+def tracker(
+    request: pytest.FixtureRequest, cri: CriClient, removal_queue: RemovalQueue
+) -> Iterator[ResourceTracker]:
+    """Everything the test creates; removed when the test ends, pass or fail (its pods while
+    the next test runs: harness.removal_queue)."""
+    resources = ResourceTracker(cri, request.config.stash[SETTINGS_KEY].ownership, removal_queue)
     yield resources
     resources.cleanup().settle()
 

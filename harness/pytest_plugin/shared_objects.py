@@ -26,6 +26,7 @@ from harness.factories import Container, ContainerFactory, Pod, PodFactory, RunC
 from harness.images.catalog import ImageCatalog
 from harness.pytest_plugin.session import CriSession, Settings
 from harness.pytest_plugin.stash_keys import SETTINGS_KEY
+from harness.removal_queue import RemovalQueue
 from harness.resources import ResourceTracker
 
 
@@ -53,11 +54,12 @@ def _module_pod(
     request: pytest.FixtureRequest,
     cri: CriClient,
     tmp_path_factory: pytest.TempPathFactory,
+    removal_queue: RemovalQueue,
     name: str,
 ) -> Iterator[tuple[RunContext, Pod]]:
     """A default pod owned by the module, removed (with what is left in it) after its tests."""
     settings = request.config.stash[SETTINGS_KEY]
-    tracker = ResourceTracker(cri, settings.ownership)
+    tracker = ResourceTracker(cri, settings.ownership, removal_queue)
     context = run_context_for(settings, cri, tracker, request.node.nodeid, tmp_path_factory)
     try:
         yield context, PodFactory(context)(name)
@@ -67,10 +69,13 @@ def _module_pod(
 
 @pytest.fixture(scope="module")
 def shared_pod(
-    request: pytest.FixtureRequest, cri: CriClient, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    cri: CriClient,
+    tmp_path_factory: pytest.TempPathFactory,
+    removal_queue: RemovalQueue,
 ) -> Iterator[Pod]:
     """A default pod for the module's tests to make their containers in (see above)."""
-    with _module_pod(request, cri, tmp_path_factory, "shared") as (_, pod):
+    with _module_pod(request, cri, tmp_path_factory, removal_queue, "shared") as (_, pod):
         yield pod
 
 
@@ -81,8 +86,10 @@ def shared_container(
     tmp_path_factory: pytest.TempPathFactory,
     images: ImageCatalog,
     cri_session: CriSession,
+    removal_queue: RemovalQueue,
 ) -> Iterator[Container]:
     """A running default container (busybox, ``sleep``) for tests that only run commands in
     it and leave nothing behind; in a pod of its own."""
-    with _module_pod(request, cri, tmp_path_factory, "shared-container") as (context, pod):
+    named = "shared-container"
+    with _module_pod(request, cri, tmp_path_factory, removal_queue, named) as (context, pod):
         yield ContainerFactory(context, images, cri_session.puller)(pod, "shared")

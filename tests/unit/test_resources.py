@@ -3,6 +3,8 @@ whatever a list or create call of the runtime said."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from harness.ownership import RUN_LABEL, TEST_ANNOTATION, Foreign, LeftAlone, Ru
 from harness.properties.lab import lab
 from harness.properties.specs import Owner
 from harness.pytest_plugin.sweep_report import SweepReport
-from harness.resources import ResourceTracker, sweep
+from harness.removal_queue import RemovalQueue
+from harness.resources import Cleanup, ResourceTracker, sweep
 
 RUN = RunOwnership("run-1")
 MINE = {RUN_LABEL: "run-1"}
@@ -376,3 +379,65 @@ class RecordingTerminal:
 
     def section(self, title: str, **markup: bool) -> None:
         self.sections.append(title)
+
+
+class RecordingLater:
+    """A ``later`` that keeps the work for the test to run when it chooses."""
+
+    def __init__(self) -> None:
+        self.work: list[Callable[[], Cleanup]] = []
+
+    def run(self, work: Callable[[], Cleanup]) -> Cleanup:
+        self.work.append(work)
+        return Cleanup(errors=["from earlier work"])
+
+
+def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterwards() -> None:
+    runtime = a_node_with_foreign_objects(pods_take_their_containers=True)
+    runtime.add_container("c1", MINE, pod="mine")
+    later = RecordingLater()
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker.add_pod("mine")
+    tracker.add_pod("production")
+    tracker.add_container("c1", "mine")
+    outcome = tracker.cleanup()
+    assert runtime.touched() == set()
+    assert [(f.kind, f.id) for f in outcome.left_alone] == [("pod", "production")]
+    assert outcome.errors == ["from earlier work"]
+    [work] = later.work
+    assert work() == Cleanup()
+    assert runtime.touched() == {"mine"}
+    assert "c1" not in runtime.containers
+    assert set(runtime.pods) == {"other-run", "production"}
+
+
+def test_with_later_containers_outside_its_pods_are_removed_before_the_test_ends() -> None:
+    runtime = RecordingRuntime()
+    runtime.add_container("in-a-shared-pod", MINE, pod="shared")
+    later = RecordingLater()
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker.add_container("in-a-shared-pod", "shared")
+    tracker.cleanup()
+    assert runtime.touched() == {"in-a-shared-pod"}
+    assert not runtime.containers
+
+
+def test_the_removal_queue_reports_each_piece_once_and_drains_on_close() -> None:
+    queue = RemovalQueue(backlog=1)
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow() -> Cleanup:
+        started.set()
+        release.wait(timeout=10)
+        return Cleanup(errors=["slow piece failed"])
+
+    def broken() -> Cleanup:
+        raise CallFailed("StopPodSandbox", grpc.StatusCode.INTERNAL, "disk on fire")
+
+    assert queue.run(slow) == Cleanup()
+    started.wait(timeout=10)
+    release.set()
+    assert queue.run(broken).errors == ["slow piece failed"]  # waited for its slot
+    [error] = queue.close().errors
+    assert "disk on fire" in error

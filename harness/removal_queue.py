@@ -1,0 +1,60 @@
+"""Stopping and removing a test's pods while the next test runs.
+
+StopPodSandbox and RemovePodSandbox are among the slowest calls a test makes (the pod's
+network torn down through CNI, its processes killed and reaped), and nothing a test checks
+depends on them once it has ended: what it made carries its own unique names and labels, as it
+must anyway beside the other pytest-xdist workers. So a test's tracker reads every status
+itself before the test ends (an object that is not the run's fails that test, untouched), then
+hands the stops and removes of its pods to this queue: one thread per process works through
+them in order while the next test runs.
+
+At most ``backlog`` hand-overs wait at a time; a tracker that would exceed it waits, so a
+runtime slower to remove than the tests are to create never piles up pods. What a hand-over
+came to (errors, objects left alone) is reported by the next tracker to hand over, and what is
+left at the end by ``close``; whatever could not be removed is still on the runtime for the
+end-of-run sweep, which reports it as a leak.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from harness.resources import Cleanup
+
+DEFAULT_BACKLOG = 2
+
+
+class RemovalQueue:
+    """Runs removal work, one piece at a time, in a thread of its own."""
+
+    def __init__(self, backlog: int = DEFAULT_BACKLOG) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cri-removal")
+        self._slots = threading.BoundedSemaphore(backlog)
+        self._lock = threading.Lock()
+        self._finished = Cleanup()
+
+    def run(self, work: Callable[[], Cleanup]) -> Cleanup:
+        """Queue ``work`` (waiting while ``backlog`` pieces wait); return what the pieces
+        finished since the last call came to."""
+        self._slots.acquire()
+        self._executor.submit(work).add_done_callback(self._record)
+        return self._take_finished()
+
+    def close(self) -> Cleanup:
+        """Wait for every piece; what the ones not yet reported came to."""
+        self._executor.shutdown(wait=True)
+        return self._take_finished()
+
+    def _record(self, done: Future[Cleanup]) -> None:
+        error = done.exception()
+        outcome = Cleanup(errors=[f"removal failed: {error!r}"]) if error else done.result()
+        with self._lock:
+            self._finished += outcome
+        self._slots.release()
+
+    def _take_finished(self) -> Cleanup:
+        with self._lock:
+            finished, self._finished = self._finished, Cleanup()
+        return finished
