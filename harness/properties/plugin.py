@@ -57,6 +57,16 @@ def pytest_configure(config: pytest.Config) -> None:
         shutil.rmtree(report_dir / FAILING_SPECS, ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Property tests run first. Each runs many examples, a pod or more apiece, so they are a
+    run's longest items, and pytest-xdist hands items out in order: started last, one keeps
+    its worker busy long after the others are done; started first, they spread over the
+    workers and short tests fill in behind them."""
+    if is_active(config):
+        items.sort(key=lambda item: "property_runner" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: object) -> None:
     """pytest-xdist: every worker draws examples from the controller's seed."""
