@@ -12,7 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.factories import ContainerFactory, Pod, PodFactory, RunContext
 from harness.lookup import unknown_id
 from harness.verbose_info import assert_json_values
 from harness.waiting import wait_for_exit, wait_until
@@ -89,22 +89,22 @@ def test_status_of_an_unknown_pod_is_not_found(cri: CriClient) -> None:
 
 @pytest.mark.feature("pod.status.verbose")
 def test_verbose_pod_status_carries_json_info_and_plain_status_does_not(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, shared_pod: Pod
 ) -> None:
-    pod = make_pod()
-    info = cri.pod_status(pod.id, verbose=True).info
+    info = cri.pod_status(shared_pod.id, verbose=True).info
     assert info, "PodSandboxStatus(verbose=true) returned no info"
     assert_json_values("PodSandboxStatus", info)
-    assert not cri.pod_status(pod.id).info, "PodSandboxStatus(verbose=false) must not return info"
+    assert not cri.pod_status(shared_pod.id).info, (
+        "PodSandboxStatus(verbose=false) must not return info"
+    )
 
 
 @pytest.mark.feature("pod.runtime-handler.reported")
 def test_pod_status_and_list_report_the_runtime_handler_used(
-    cri: CriClient, make_pod: PodFactory, run_context: RunContext
+    cri: CriClient, shared_pod: Pod, run_context: RunContext
 ) -> None:
-    pod = make_pod()
-    assert cri.pod_status(pod.id).status.runtime_handler == run_context.runtime_handler
-    (entry,) = cri.list_pods(api.PodSandboxFilter(id=pod.id))
+    assert cri.pod_status(shared_pod.id).status.runtime_handler == run_context.runtime_handler
+    (entry,) = cri.list_pods(api.PodSandboxFilter(id=shared_pod.id))
     assert entry.runtime_handler == run_context.runtime_handler
 
 
