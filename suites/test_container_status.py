@@ -11,7 +11,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.cri_logs import log_file
-from harness.factories import ContainerFactory, Pod
+from harness.factories import Container, ContainerFactory, Pod
 from harness.images.catalog import ImageCatalog, TestImage
 
 # Runtime and test read the same clock; the slack covers rounding and scheduling only.
@@ -116,14 +116,13 @@ def test_status_log_path_is_the_file_under_the_pod_log_directory(
 
 @pytest.mark.feature("container.status.verbose")
 def test_verbose_status_carries_json_info_and_plain_status_does_not(
-    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(shared_pod)
-    info = cri.container_status(container.id, verbose=True).info
+    info = cri.container_status(shared_container.id, verbose=True).info
     assert info, "ContainerStatus(verbose=true) returned no info"
     for key, value in info.items():
         try:
             json.loads(value)
         except ValueError:
             pytest.fail(f"verbose info[{key!r}] is not JSON: {value[:200]!r}")
-    assert not cri.container_status(container.id, verbose=False).info
+    assert not cri.container_status(shared_container.id, verbose=False).info

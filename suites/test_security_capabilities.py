@@ -30,14 +30,13 @@ def with_caps(
 
 @pytest.mark.feature("security.capabilities.default")
 def test_a_default_container_holds_no_node_admin_capability(
-    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(shared_pod)
-    sets = capability_sets(cri, container)
+    sets = capability_sets(cri, shared_container)
     assert sets["CapBnd"] & NODE_ADMIN == set(), f"bounding set has {sets['CapBnd'] & NODE_ADMIN}"
     assert sets["CapEff"] & NODE_ADMIN == set()
-    exec_fails(cri, container, "sh", "-c", MAKE_BRIDGE)
-    exec_fails(cri, container, "sh", "-c", "mkdir -p /mnt && " + MOUNT_TMPFS)
+    exec_fails(cri, shared_container, "sh", "-c", MAKE_BRIDGE)
+    exec_fails(cri, shared_container, "sh", "-c", "mkdir -p /mnt && " + MOUNT_TMPFS)
 
 
 @pytest.mark.feature("security.capabilities.add")
@@ -55,11 +54,11 @@ def test_added_capabilities_are_held_and_work(
 
 @pytest.mark.feature("security.capabilities.drop")
 def test_a_dropped_capability_is_gone_and_its_operation_refused(
-    cri: CriClient, make_pod: PodFactory, shared_pod: Pod, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    default = capability_sets(cri, make_container(shared_pod, name="default"))["CapEff"]
+    default = capability_sets(cri, shared_container)["CapEff"]
     assert "CHOWN" in default, "a default container should be able to chown (CAP_CHOWN)"
-    container = with_caps(make_pod(), make_container, drop=("CHOWN",))
+    container = with_caps(shared_pod, make_container, drop=("CHOWN",))
     effective = capability_sets(cri, container)["CapEff"]
     assert effective == default - {"CHOWN"}, (
         f"dropping CHOWN changed more than CHOWN: {sorted(effective ^ (default - {'CHOWN'}))}"
