@@ -19,8 +19,13 @@ from harness.client import CriClient
 from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.readiness import WEB_PORT, start_webserver
-from harness.streaming import StreamNotFound, StreamType, Transport
-from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
+from harness.streaming import StreamNotFound, Transport
+from harness.streaming.probes import (
+    ATTACH_PROBE,
+    converse_with_attach_probe,
+    expected_terminal_size,
+    terminal_size_probe,
+)
 from harness.waiting import wait_for_exit
 
 EVERY_TRANSPORT = tuple(Transport)
@@ -94,10 +99,7 @@ def test_attach_reaches_the_container_stdin_stdout_and_stderr(
     container = make_container(shared_pod, command=ATTACH_PROBE, stdin=True)
     request = api.AttachRequest(container_id=container.id, stdin=True, stdout=True, stderr=True)
     with streaming.start_attach(cri, request, transport) as session:
-        session.output(StreamType.STDOUT).wait_for(b"ready\n", timeout=10)
-        session.output(StreamType.STDERR).wait_for(b"ready\n", timeout=10)
-        session.write_stdin(b"hello\n")
-        result = session.wait()
+        result = converse_with_attach_probe(session)
     assert result.stdout.endswith(b"ready\ngot:hello\n"), result.stdout
     assert result.stderr.endswith(b"ready\nbye:hello\n"), result.stderr
     assert result.exit_code == 0, result.status.message
