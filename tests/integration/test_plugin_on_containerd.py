@@ -102,6 +102,35 @@ def test_pod_with_container(cri, make_pod, make_container, n):
     assert objects_of_run(containerd, run_id_of(output)) == []
 
 
+SHARES_A_POD = """
+from cri_api.v1 import api_pb2 as api
+
+seen = []
+
+def test_first(cri, shared_pod, shared_container, make_container, make_pod):
+    make_container(shared_pod, name="first")
+    make_pod("own")  # removed by the removal queue while the next test runs
+    seen.append((shared_pod.id, shared_container.id))
+
+def test_second(cri, shared_pod, shared_container):
+    assert seen == [(shared_pod.id, shared_container.id)], "the module's objects were remade"
+    assert shared_container.pod.id != shared_pod.id
+    left = cri.list_containers(api.ContainerFilter(pod_sandbox_id=shared_pod.id))
+    assert left == [], "the first test's container outlived it"
+"""
+
+
+def test_a_modules_shared_objects_outlive_its_tests_and_not_the_run(
+    pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
+) -> None:
+    pytester.makepyfile(test_shared=SHARES_A_POD)
+    result = pytester.runpytest_subprocess("--cri-endpoint", containerd_endpoint)
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str()
+    assert "no pods or containers left behind" in output
+    assert objects_of_run(containerd, run_id_of(output)) == []
+
+
 def test_an_unknown_feature_id_stops_the_run_naming_the_registry_file(
     pytester: pytest.Pytester,
 ) -> None:
