@@ -44,6 +44,13 @@ def objects_of_run(client: CriClient, run_id: str) -> list[str]:
     return [pod.id for pod in pods] + [container.id for container in containers]
 
 
+def assert_nothing_left(containerd: CriClient, result: pytest.RunResult) -> None:
+    """The child run says it left nothing behind, and the runtime agrees."""
+    output = result.stdout.str()
+    assert "no pods or containers left behind" in output
+    assert objects_of_run(containerd, run_id_of(output)) == []
+
+
 def test_a_wrong_endpoint_is_one_line_within_the_timeout(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(cri):\n    pass\n")
     started = time.monotonic()
@@ -64,9 +71,7 @@ def test_a_test_failing_halfway_leaves_nothing_behind(
     pytester.makepyfile(test_halfway=FAILS_HALFWAY)
     result = pytester.runpytest_subprocess("--cri-endpoint", containerd_endpoint)
     result.assert_outcomes(failed=1)
-    output = result.stdout.str()
-    assert "no pods or containers left behind" in output
-    assert objects_of_run(containerd, run_id_of(output)) == []
+    assert_nothing_left(containerd, result)
 
 
 def test_an_untracked_object_is_swept_reported_and_fails_the_run(
@@ -126,9 +131,7 @@ def test_a_modules_shared_objects_outlive_its_tests_and_not_the_run(
     pytester.makepyfile(test_shared=SHARES_A_POD)
     result = pytester.runpytest_subprocess("--cri-endpoint", containerd_endpoint)
     result.assert_outcomes(passed=2)
-    output = result.stdout.str()
-    assert "no pods or containers left behind" in output
-    assert objects_of_run(containerd, run_id_of(output)) == []
+    assert_nothing_left(containerd, result)
 
 
 def test_an_unknown_feature_id_stops_the_run_naming_the_registry_file(
