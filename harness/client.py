@@ -73,17 +73,27 @@ TEARDOWN_FACTOR = 2
 PULL_FACTOR = 5
 
 
-class CriClient:
-    """Both CRI services of one runtime, each call bounded by ``timeout`` seconds."""
+# gRPC shares one connection between the channels of a process that name the same target;
+# a channel with this option opens its own.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
-    def __init__(self, endpoints: Endpoints, timeout: float) -> None:
+
+class CriClient:
+    """Both CRI services of one runtime, each call bounded by ``timeout`` seconds.
+
+    ``own_connection``: a connection no other client of the process shares, so a runtime
+    that hangs up on one of its calls fails no call of another client.
+    """
+
+    def __init__(self, endpoints: Endpoints, timeout: float, own_connection: bool = False) -> None:
         self.endpoints = endpoints
         self.timeout = timeout
-        self._runtime_channel = grpc.insecure_channel(endpoints.runtime_target)
+        options = OWN_CONNECTION if own_connection else None
+        self._runtime_channel = grpc.insecure_channel(endpoints.runtime_target, options)
         self._image_channel = (
             self._runtime_channel
             if endpoints.image == endpoints.runtime
-            else grpc.insecure_channel(endpoints.image_target)
+            else grpc.insecure_channel(endpoints.image_target, options)
         )
         self.runtime_stub: Any = cri_grpc.RuntimeServiceStub(self._runtime_channel)
         self.image_stub: Any = cri_grpc.ImageServiceStub(self._image_channel)

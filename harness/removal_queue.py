@@ -8,6 +8,9 @@ itself before the test ends (an object that is not the run's fails that test, un
 hands the stops and removes of its pods to this queue: one thread per process works through
 them in order while the next test runs.
 
+The queue calls the runtime over a connection of its own: a runtime that hangs up on one of
+its calls must not fail the call the next test is making at that moment.
+
 At most ``backlog`` hand-overs wait at a time; a tracker that would exceed it waits, so a
 runtime slower to remove than the tests are to create never piles up pods. What a hand-over
 came to (errors, objects left alone) is reported by the next tracker to hand over, and what is
@@ -18,33 +21,36 @@ end-of-run sweep, which reports it as a leak.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from harness.resources import Cleanup
+from harness.client import CriClient
+from harness.resources import Cleanup, Removal
 
 DEFAULT_BACKLOG = 2
 
 
 class RemovalQueue:
-    """Runs removal work, one piece at a time, in a thread of its own."""
+    """Runs removals, one at a time, in a thread and over a client of its own (closed by
+    ``close``)."""
 
-    def __init__(self, backlog: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, client: CriClient, backlog: int = DEFAULT_BACKLOG) -> None:
+        self._client = client
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cri-removal")
         self._slots = threading.BoundedSemaphore(backlog)
         self._lock = threading.Lock()
         self._finished = Cleanup()
 
-    def run(self, work: Callable[[], Cleanup]) -> Cleanup:
-        """Queue ``work`` (waiting while ``backlog`` pieces wait); return what the pieces
+    def run(self, removal: Removal) -> Cleanup:
+        """Queue ``removal`` (waiting while ``backlog`` of them wait); return what the ones
         finished since the last call came to."""
         self._slots.acquire()
-        self._executor.submit(work).add_done_callback(self._record)
+        self._executor.submit(removal, self._client).add_done_callback(self._record)
         return self._take_finished()
 
     def close(self) -> Cleanup:
-        """Wait for every piece; what the ones not yet reported came to."""
+        """Wait for every removal; what the ones not yet reported came to."""
         self._executor.shutdown(wait=True)
+        self._client.close()
         return self._take_finished()
 
     def _record(self, done: Future[Cleanup]) -> None:

@@ -123,11 +123,14 @@ def stop_and_remove(client: CriClient, kind: Kind, object_id: str) -> Cleanup:
     return Cleanup(errors)
 
 
-class Later(Protocol):
-    """Where a tracker can hand work that need not hold up the end of its test
-    (``harness.removal_queue``)."""
+Removal = Callable[[CriClient], Cleanup]
 
-    def run(self, work: Callable[[], Cleanup]) -> Cleanup: ...
+
+class Later(Protocol):
+    """Where a tracker can hand removals that need not hold up the end of its test
+    (``harness.removal_queue``); it runs them with a client of its own."""
+
+    def run(self, removal: Removal) -> Cleanup: ...
 
 
 @dataclass
@@ -183,9 +186,9 @@ class ResourceTracker:
             outcome += found.outcome
             if found.owned:
                 owned_pods.append(pod_id)
-        client, ownership = self.client, self.ownership
+        ownership = self.ownership
 
-        def remove_pods() -> Cleanup:
+        def remove_pods(client: CriClient) -> Cleanup:
             removed = Cleanup()
             for pod_id in owned_pods:
                 removed += stop_and_remove(client, POD, pod_id)
@@ -193,7 +196,10 @@ class ResourceTracker:
                 removed += remove(client, ownership, CONTAINER, container_id)
             return removed
 
-        outcome += remove_pods() if self.later is None else self.later.run(remove_pods)
+        if self.later is None:
+            outcome += remove_pods(self.client)
+        else:
+            outcome += self.later.run(remove_pods)
         self.containers.clear()
         self.pods.clear()
         self.pod_of.clear()

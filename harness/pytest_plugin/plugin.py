@@ -344,10 +344,10 @@ def runtime_handler(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def removal_queue() -> Iterator[RemovalQueue]:
+def removal_queue(cri: CriClient) -> Iterator[RemovalQueue]:
     """The process's queue of pods to stop and remove; drained after its last test, whose
-    teardown reports what the last pieces came to."""
-    queue = RemovalQueue()
+    teardown reports what the last removals came to."""
+    queue = RemovalQueue(CriClient(cri.endpoints, cri.timeout, own_connection=True))
     yield queue
     queue.close().settle()
 

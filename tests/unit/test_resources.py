@@ -4,7 +4,6 @@ whatever a list or create call of the runtime said."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from harness.properties.lab import lab
 from harness.properties.specs import Owner
 from harness.pytest_plugin.sweep_report import SweepReport
 from harness.removal_queue import RemovalQueue
-from harness.resources import Cleanup, ResourceTracker, sweep
+from harness.resources import Cleanup, Removal, ResourceTracker, sweep
 
 RUN = RunOwnership("run-1")
 MINE = {RUN_LABEL: "run-1"}
@@ -382,14 +381,14 @@ class RecordingTerminal:
 
 
 class RecordingLater:
-    """A ``later`` that keeps the work for the test to run when it chooses."""
+    """A ``later`` that keeps the removals for the test to run when it chooses."""
 
     def __init__(self) -> None:
-        self.work: list[Callable[[], Cleanup]] = []
+        self.removals: list[Removal] = []
 
-    def run(self, work: Callable[[], Cleanup]) -> Cleanup:
-        self.work.append(work)
-        return Cleanup(errors=["from earlier work"])
+    def run(self, removal: Removal) -> Cleanup:
+        self.removals.append(removal)
+        return Cleanup(errors=["from earlier removals"])
 
 
 def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterwards() -> None:
@@ -403,9 +402,9 @@ def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterw
     outcome = tracker.cleanup()
     assert runtime.touched() == set()
     assert [(f.kind, f.id) for f in outcome.left_alone] == [("pod", "production")]
-    assert outcome.errors == ["from earlier work"]
-    [work] = later.work
-    assert work() == Cleanup()
+    assert outcome.errors == ["from earlier removals"]
+    [removal] = later.removals
+    assert removal(runtime) == Cleanup()  # type: ignore[arg-type]
     assert runtime.touched() == {"mine"}
     assert "c1" not in runtime.containers
     assert set(runtime.pods) == {"other-run", "production"}
@@ -422,22 +421,34 @@ def test_with_later_containers_outside_its_pods_are_removed_before_the_test_ends
     assert not runtime.containers
 
 
-def test_the_removal_queue_reports_each_piece_once_and_drains_on_close() -> None:
-    queue = RemovalQueue(backlog=1)
+class ClosableClient:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_removal_queue_reports_each_removal_once_and_drains_on_close() -> None:
+    client = ClosableClient()
+    queue = RemovalQueue(client, backlog=1)  # type: ignore[arg-type]
     started = threading.Event()
     release = threading.Event()
+    given = []
 
-    def slow() -> Cleanup:
+    def slow(used: object) -> Cleanup:
+        given.append(used)
         started.set()
         release.wait(timeout=10)
-        return Cleanup(errors=["slow piece failed"])
+        return Cleanup(errors=["slow removal failed"])
 
-    def broken() -> Cleanup:
+    def broken(used: object) -> Cleanup:
         raise CallFailed("StopPodSandbox", grpc.StatusCode.INTERNAL, "disk on fire")
 
     assert queue.run(slow) == Cleanup()
     started.wait(timeout=10)
     release.set()
-    assert queue.run(broken).errors == ["slow piece failed"]  # waited for its slot
+    assert queue.run(broken).errors == ["slow removal failed"]  # waited for its slot
     [error] = queue.close().errors
     assert "disk on fire" in error
+    assert given == [client]
+    assert client.closed
