@@ -25,11 +25,11 @@ def expected_terminal_size(width: int, height: int) -> bytes:
 ATTACH_PROBE = [
     "sh",
     "-c",
-    "while :; do echo ready; echo ready >&2; read -t 1 line && break; done; "
+    "while :; do echo ready; echo ready >&2; read -t 0.2 line && break; done; "
     'echo "got:$line"; echo "bye:$line" >&2; read -t 30 _',
 ]
-"""Announces itself on stdout and stderr every second until a line arrives on stdin, then
-echoes it to both and exits at the next line (or 30 s later). ``converse_with_attach_probe``
+"""Announces itself on stdout and stderr five times a second until a line arrives on stdin,
+then echoes it to both and exits at the next line (or 30 s later). ``converse_with_attach_probe``
 writes only once it has seen both outputs attached (output from before the attach completes is
 not delivered), and lets the probe exit only once both answers have arrived: containerd 1.6
 may close an attach's stderr when the container's stdout closes at exit, dropping stderr
