@@ -47,12 +47,11 @@ def test_a_listed_container_carries_its_pod_metadata_image_state_and_creation_ti
 
 @pytest.mark.feature("container.list.filter-id")
 def test_filtering_by_id_returns_only_that_container(
-    cri: CriClient, make_pod: PodFactory, shared_pod: Pod, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, shared_container: Container, make_container: ContainerFactory
 ) -> None:
     wanted = make_container(shared_pod, start=False)
-    other = make_container(make_pod(), start=False)
     assert container_ids(cri, id=wanted.id) == {wanted.id}
-    assert other.id in container_ids(cri)
+    assert shared_container.id in container_ids(cri)
     assert container_ids(cri, id=unknown_id()) == set(), "an unknown id must match nothing"
 
 

@@ -146,13 +146,12 @@ def test_removing_a_ready_pod_removes_it_and_its_running_container(
 
 @pytest.mark.feature("pod.log-directory")
 def test_container_output_is_logged_under_the_pod_log_directory(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    expected_path = Path(pod.config.log_directory) / "app" / "0.log"
+    expected_path = Path(shared_pod.config.log_directory) / "app" / "0.log"
     expected_path.parent.mkdir(parents=True, exist_ok=True)  # the kubelet makes it, not the runtime
     container = make_container(
-        pod, command=["sh", "-c", "echo to-stdout; echo to-stderr >&2"], log_path="app/0.log"
+        shared_pod, command=["sh", "-c", "echo to-stdout; echo to-stderr >&2"], log_path="app/0.log"
     )
     wait_for_exit(cri, container.id)
     assert cri.container_status(container.id).status.log_path == str(expected_path)

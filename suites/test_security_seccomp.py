@@ -111,7 +111,11 @@ def test_a_localhost_profile_that_does_not_exist_is_refused(
 @pytest.mark.parametrize("level", ["container", "pod"])
 @pytest.mark.feature("security.seccomp.profile-path-invalid")
 def test_a_seccomp_profile_path_that_is_no_known_value_is_refused(
-    make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path, level: str
+    make_pod: PodFactory,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    tmp_path: Path,
+    level: str,
 ) -> None:
     # api.proto seccomp_profile_path (deprecated, of LinuxContainerSecurityContext and of
     # LinuxSandboxSecurityContext): the "candidate values are" runtime/default, unconfined and
@@ -122,4 +126,4 @@ def test_a_seccomp_profile_path_that_is_no_known_value_is_refused(
         if level == "pod":
             make_pod(linux=pod_security(seccomp_profile_path=path))
         else:
-            make_container(make_pod(), start=False, linux=secured(seccomp_profile_path=path))
+            make_container(shared_pod, start=False, linux=secured(seccomp_profile_path=path))
