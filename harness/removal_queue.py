@@ -40,6 +40,11 @@ class RemovalQueue:
         self._lock = threading.Lock()
         self._finished = Cleanup()
 
+    @classmethod
+    def beside(cls, client: CriClient) -> RemovalQueue:
+        """A queue for the runtime ``client`` calls, over a connection of its own."""
+        return cls(CriClient(client.endpoints, client.timeout, own_connection=True))
+
     def run(self, removal: Removal) -> Cleanup:
         """Queue ``removal`` (waiting while ``backlog`` of them wait); return what the ones
         finished since the last call came to."""

@@ -347,7 +347,7 @@ def runtime_handler(pytestconfig: pytest.Config) -> str:
 def removal_queue(cri: CriClient) -> Iterator[RemovalQueue]:
     """The process's queue of pods to stop and remove; drained after its last test, whose
     teardown reports what the last removals came to."""
-    queue = RemovalQueue(CriClient(cri.endpoints, cri.timeout, own_connection=True))
+    queue = RemovalQueue.beside(cri)
     yield queue
     queue.close().settle()
 
