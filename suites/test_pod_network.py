@@ -111,9 +111,12 @@ def test_a_host_port_on_loopback_reaches_the_container_port(
 
 @pytest.mark.feature("pod.network.pod-ip-reachable")
 def test_a_container_port_is_served_on_the_pod_ip(
-    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    start_webserver(cri, make_container, images, shared_pod)
-    pod_ip = cri.pod_status(shared_pod.id).status.network.ip
+    # A pod of its own: whatever listens in a pod answers on its IP, so a pod shared with an
+    # earlier test's web server could answer for this one's.
+    pod = make_pod("served")
+    start_webserver(cri, make_container, images, pod)
+    pod_ip = cri.pod_status(pod.id).status.network.ip
     answer = http_get(http_url(pod_ip, WEB_PORT))
     assert (answer.status, answer.body) == (200, web_page(images)), answer

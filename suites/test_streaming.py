@@ -127,13 +127,16 @@ def assert_web_page_through_port_forward(cri: CriClient, pod_id: str, transport:
 @each_transport("streaming.portforward", PORT_FORWARD_TRANSPORTS)
 def test_port_forward_carries_an_http_exchange_to_the_pod(
     cri: CriClient,
-    shared_pod: Pod,
+    make_pod: PodFactory,
     make_container: ContainerFactory,
     images: ImageCatalog,
     transport: Transport,
 ) -> None:
-    start_webserver(cri, make_container, images, shared_pod)
-    assert_web_page_through_port_forward(cri, shared_pod.id, transport)
+    # A pod of its own: a port forward reaches whatever listens in the pod, so a pod shared
+    # with an earlier test's web server could answer for this one's.
+    pod = make_pod()
+    start_webserver(cri, make_container, images, pod)
+    assert_web_page_through_port_forward(cri, pod.id, transport)
 
 
 @pytest.mark.feature("streaming.portforward-second-container", shape="multi")
