@@ -14,17 +14,20 @@ its calls must not fail the call the next test is making at that moment.
 At most ``backlog`` hand-overs wait at a time; a tracker that would exceed it waits, so a
 runtime slower to remove than the tests are to create never piles up pods. What a hand-over
 came to (errors, objects left alone) is reported by the next tracker to hand over, and what is
-left at the end by ``close``; whatever could not be removed is still on the runtime for the
-end-of-run sweep, which reports it as a leak.
+left at the end by ``close``, each error naming the test whose pods it concerns
+(``on_behalf_of``); whatever could not be removed is still on the runtime for the end-of-run
+sweep, which reports it as a leak.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 
 from harness.client import CriClient
-from harness.resources import Cleanup, Removal
+from harness.resources import Cleanup, Later, Removal
 
 DEFAULT_BACKLOG = 2
 
@@ -45,12 +48,18 @@ class RemovalQueue:
         """A queue for the runtime ``client`` calls, over a connection of its own."""
         return cls(CriClient(client.endpoints, client.timeout, own_connection=True))
 
-    def run(self, removal: Removal) -> Cleanup:
+    def run(self, removal: Removal, owner: str = "") -> Cleanup:
         """Queue ``removal`` (waiting while ``backlog`` of them wait); return what the ones
-        finished since the last call came to."""
+        finished since the last call came to. ``owner`` (a test) prefixes its errors."""
         self._slots.acquire()
-        self._executor.submit(removal, self._client).add_done_callback(self._record)
+        done = partial(self._record, f"{owner}: " if owner else "")
+        self._executor.submit(removal, self._client).add_done_callback(done)
         return self._take_finished()
+
+    def on_behalf_of(self, owner: str) -> Later:
+        """This queue as a tracker's ``later``, its errors naming ``owner``: they are reported
+        by whichever test hands over next, not by ``owner`` itself."""
+        return _OnBehalfOf(self, owner)
 
     def close(self) -> Cleanup:
         """Wait for every removal; what the ones not yet reported came to."""
@@ -58,9 +67,10 @@ class RemovalQueue:
         self._client.close()
         return self._take_finished()
 
-    def _record(self, done: Future[Cleanup]) -> None:
+    def _record(self, prefix: str, done: Future[Cleanup]) -> None:
         error = done.exception()
         outcome = Cleanup(errors=[f"removal failed: {error!r}"]) if error else done.result()
+        outcome = Cleanup([prefix + text for text in outcome.errors], outcome.left_alone)
         with self._lock:
             self._finished += outcome
         self._slots.release()
@@ -69,3 +79,12 @@ class RemovalQueue:
         with self._lock:
             finished, self._finished = self._finished, Cleanup()
         return finished
+
+
+@dataclass(frozen=True)
+class _OnBehalfOf:
+    queue: RemovalQueue
+    owner: str
+
+    def run(self, removal: Removal) -> Cleanup:
+        return self.queue.run(removal, self.owner)

@@ -251,7 +251,11 @@ def _stop_before_running(config: pytest.Config, items: list[pytest.Item], messag
     items.clear()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest's own: a run cut short (-x, an interrupt) tears its session and module
+    fixtures down there, and the removal queue must be drained before the sweep lists what
+    is left (else the shared pods it is still removing count as leaks)."""
     config = session.config
     if SETTINGS_KEY not in config.stash:
         return  # not a conformance session
@@ -364,7 +368,8 @@ def tracker(
 ) -> Iterator[ResourceTracker]:
     """Everything the test creates; removed when the test ends, pass or fail (its pods while
     the next test runs: harness.removal_queue)."""
-    resources = ResourceTracker(cri, request.config.stash[SETTINGS_KEY].ownership, removal_queue)
+    ownership = request.config.stash[SETTINGS_KEY].ownership
+    resources = ResourceTracker(cri, ownership, removal_queue.on_behalf_of(request.node.nodeid))
     yield resources
     resources.cleanup().settle()
 

@@ -59,8 +59,9 @@ def _module_pod(
 ) -> Iterator[tuple[RunContext, Pod]]:
     """A default pod owned by the module, removed (with what is left in it) after its tests."""
     settings = request.config.stash[SETTINGS_KEY]
-    tracker = ResourceTracker(cri, settings.ownership, removal_queue)
-    context = run_context_for(settings, cri, tracker, request.node.nodeid, tmp_path_factory)
+    module = request.node.nodeid
+    tracker = ResourceTracker(cri, settings.ownership, removal_queue.on_behalf_of(module))
+    context = run_context_for(settings, cri, tracker, module, tmp_path_factory)
     try:
         yield context, PodFactory(context)(name)
     finally:

@@ -452,3 +452,21 @@ def test_the_removal_queue_reports_each_removal_once_and_drains_on_close() -> No
     assert "disk on fire" in error
     assert given == [client]
     assert client.closed
+
+
+def test_a_queued_removal_that_fails_names_the_test_whose_pods_it_concerns() -> None:
+    queue = RemovalQueue(ClosableClient(), backlog=1)  # type: ignore[arg-type]
+
+    def failing(used: object) -> Cleanup:
+        return Cleanup(errors=["remove pod 1234: busy"])
+
+    def broken(used: object) -> Cleanup:
+        raise CallFailed("StopPodSandbox", grpc.StatusCode.INTERNAL, "disk on fire")
+
+    reported = queue.on_behalf_of("suites/test_a.py::test_one").run(failing)
+    reported += queue.on_behalf_of("suites/test_a.py::test_two").run(broken)
+    reported += queue.close()
+    first, second = reported.errors
+    assert first == "suites/test_a.py::test_one: remove pod 1234: busy"
+    assert second.startswith("suites/test_a.py::test_two: removal failed:")
+    assert "disk on fire" in second
