@@ -7,7 +7,8 @@ in the module's ``shared_pod``; the test still creates and removes them itself, 
 the pod holds its containers only (one at a time, as a one-container-per-pod runtime wants).
 A test that changes the pod (its network, IPC or UTS namespace, its cgroup, its state), or
 whose container leaves something in it (a network device, a file in /dev/shm), or that looks
-at everything in it, makes its own with ``make_pod``.
+at everything in it, or reaches whatever listens in it (its IP, a port forward), makes its own
+with ``make_pod``.
 
 ``shared_container`` goes further, for tests that only run short commands in a default
 container and leave nothing behind in it; it lives in a pod of its own, so that a test making
