@@ -114,10 +114,36 @@ def remove_cgroup_parent(parent: str) -> list[str]:
     return problems
 
 
-def cgroup_version(cri: CriClient, container: Container) -> int:
-    """2 when the container sees the unified hierarchy at /sys/fs/cgroup, else 1."""
-    probe = "test -e /sys/fs/cgroup/cgroup.controllers && echo 2 || echo 1"
-    return int(shell_in(cri, container, probe))
+# The files a program in the container reads its limits from, in CgroupLimits' order after
+# the version: cpu weight (shares on v1), CPU quota and period, memory limit, cpuset.
+LIMIT_FILES = {
+    1: (
+        "cpu/cpu.shares",
+        "cpu/cpu.cfs_quota_us",
+        "cpu/cpu.cfs_period_us",
+        "memory/memory.limit_in_bytes",
+        "cpuset/cpuset.cpus",
+    ),
+    2: ("cpu.weight", "cpu.max", "memory.max", "cpuset.cpus.effective"),
+}
+
+
+# A shell test that holds when the container sees the unified hierarchy (cgroup v2).
+_UNIFIED = f"test -e {CGROUP_ROOT}/cgroup.controllers"
+
+
+def _limits_script() -> str:
+    """Prints 2 on the unified hierarchy (else 1), then one line per file of LIMIT_FILES;
+    fails, with cat's complaint, when one is missing. One ExecSync instead of one per file."""
+
+    def lines(version: int) -> str:
+        paths = " ".join(f"{CGROUP_ROOT}/{name}" for name in LIMIT_FILES[version])
+        return f'echo {version}; for f in {paths}; do v=$(cat "$f") || exit 1; echo "$v"; done'
+
+    return f"if {_UNIFIED}; then {lines(2)}; else {lines(1)}; fi"
+
+
+LIMITS_SCRIPT = _limits_script()
 
 
 def shares_to_weight(shares: int) -> int:
@@ -144,30 +170,21 @@ class CgroupLimits:
         return shares if self.version == 1 else shares_to_weight(shares)
 
 
-def _read(cri: CriClient, container: Container, path: str) -> str:
-    return exec_ok(cri, container, "cat", path).strip()
-
-
 def read_limits(cri: CriClient, container: Container) -> CgroupLimits:
     """The limits a process in the container sees in its own cgroup."""
-    if cgroup_version(cri, container) == 1:
-        return CgroupLimits(
-            version=1,
-            cpu_weight=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.shares")),
-            cpu_quota=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.cfs_quota_us")),
-            cpu_period=int(_read(cri, container, "/sys/fs/cgroup/cpu/cpu.cfs_period_us")),
-            memory_limit=int(_read(cri, container, "/sys/fs/cgroup/memory/memory.limit_in_bytes")),
-            cpuset_cpus=_read(cri, container, "/sys/fs/cgroup/cpuset/cpuset.cpus"),
-        )
-    quota, period = _read(cri, container, "/sys/fs/cgroup/cpu.max").split()
-    memory = _read(cri, container, "/sys/fs/cgroup/memory.max")
+    version, *values = shell_in(cri, container, LIMITS_SCRIPT).splitlines()
+    if version == "1":
+        shares, quota, period, memory, cpuset = values
+        return CgroupLimits(1, int(shares), int(quota), int(period), int(memory), cpuset)
+    weight, cpu_max, memory, cpuset = values
+    quota, period = cpu_max.split()
     return CgroupLimits(
         version=2,
-        cpu_weight=int(_read(cri, container, "/sys/fs/cgroup/cpu.weight")),
+        cpu_weight=int(weight),
         cpu_quota=-1 if quota == "max" else int(quota),
         cpu_period=int(period),
         memory_limit=-1 if memory == "max" else int(memory),
-        cpuset_cpus=_read(cri, container, "/sys/fs/cgroup/cpuset.cpus.effective"),
+        cpuset_cpus=cpuset,
     )
 
 
@@ -177,14 +194,14 @@ def swap_beyond_memory(cri: CriClient, container: Container) -> int | None:
 
     cgroup v1 limits memory plus swap (``memory.memsw.limit_in_bytes``), v2 swap alone.
     """
-    if cgroup_version(cri, container) == 1:
-        memsw = exec_in(cri, container, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
-        if memsw.exit_code:
-            return None
-        memory = _read(cri, container, "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-        return int(memsw.stdout) - int(memory)
-    swap = exec_in(cri, container, "cat", "/sys/fs/cgroup/memory.swap.max")
-    if swap.exit_code:
+    v2 = f"cat {CGROUP_ROOT}/memory.swap.max"
+    v1_dir = CGROUP_ROOT / "memory"
+    v1 = f"cat {v1_dir}/memory.memsw.limit_in_bytes {v1_dir}/memory.limit_in_bytes"
+    found = exec_in(cri, container, "sh", "-c", f"if {_UNIFIED}; then {v2}; else {v1}; fi")
+    if found.exit_code:
         return None
-    text = swap.stdout.decode().strip()
-    return -1 if text == "max" else int(text)
+    values = found.stdout.decode().split()
+    if len(values) == 2:
+        memory_and_swap, memory = values
+        return int(memory_and_swap) - int(memory)
+    return -1 if values == ["max"] else int(values[0])

@@ -107,7 +107,15 @@ _SERVICE_CONFIG = json.dumps(
         ]
     }
 )
-_CHANNEL_OPTIONS = [("grpc.enable_retries", 1), ("grpc.service_config", _SERVICE_CONFIG)]
+# gRPC shares one connection between the channels of a process that name the same target
+# (its global subchannel pool). Each client opens its own instead: a runtime that hangs up on
+# one client's call fails no call of another, and a channel opened again after a failure does
+# not get the dead connection back from the pool.
+_CHANNEL_OPTIONS = [
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", _SERVICE_CONFIG),
+    ("grpc.use_local_subchannel_pool", 1),
+]
 
 
 class CriClient:

@@ -80,7 +80,7 @@ def create_container(
     if puller is not None:
         puller.ensure(config.image.image, pod.config)
     container_id = context.client.create_container(pod.id, config, pod.config)
-    context.tracker.add_container(container_id)
+    context.tracker.add_container(container_id, pod.id)
     return Container(container_id, pod, config)
 
 
@@ -117,7 +117,8 @@ class ContainerFactory:
     def config(
         self, name: str = "container", image: str | None = None, **fields: Any
     ) -> cri.ContainerConfig:
-        fields.setdefault("log_path", f"{name}.log")
+        # Unique: containers of a shared pod (one after another) must not share a log file.
+        fields.setdefault("log_path", f"{unique_name(name)}.log")
         if "command" not in fields and "args" not in fields:
             fields["command"] = DEFAULT_COMMAND
         return container_config(

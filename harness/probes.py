@@ -8,6 +8,10 @@ failure reads as a sentence. Each takes the container as a ``Container`` record 
 
 from __future__ import annotations
 
+import secrets
+import shlex
+from collections.abc import Sequence
+
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CallFailed, CriClient
@@ -60,6 +64,25 @@ def exec_fails(cri: CriClient, target: Target, *cmd: str) -> api.ExecSyncRespons
     return result
 
 
+def outputs_in(cri: CriClient, target: Target, *commands: Sequence[str]) -> list[bytes]:
+    """The stdout of each command, run one after another by a single ExecSync; each must exit
+    0. For checks that read several things: one round trip to the runtime instead of one per
+    command."""
+    token = secrets.token_hex(8)
+    # The separator is printed in two halves, so that the script (which ps shows) lacks it.
+    separator = f"printf %s%s cri-conformance- {token}"
+    script = "".join(f"{shlex.join(command)} || exit $?; {separator}; " for command in commands)
+    result = exec_in(cri, target, "sh", "-c", script)
+    outputs = result.stdout.split(f"cri-conformance-{token}".encode())[:-1]
+    if result.exit_code != 0:
+        failed = commands[min(len(outputs), len(commands) - 1)]
+        raise AssertionError(
+            describe(tuple(failed), result) + f", expected exit 0 (run with {script!r})"
+        )
+    assert len(outputs) == len(commands), f"{len(outputs)} outputs of {script!r}: {result}"
+    return outputs
+
+
 def shell_in(cri: CriClient, target: Target, script: str) -> str:
     """Run ``sh -c script`` in the container; it must exit 0. Returns its stdout."""
     return exec_ok(cri, target, "sh", "-c", script)
@@ -95,14 +118,23 @@ def wait_for_file_in(
     return result.stdout.decode()
 
 
+# Commands whose output a probe parses, for ``outputs_in`` as well as the probes below.
+HOSTNAME = ("hostname",)
+PROCESS_ARGS = ("ps", "-o", "args")
+IPV4_ADDRESSES = ("ip", "-4", "-o", "addr")
+RESOLV_CONF = ("cat", "/etc/resolv.conf")
+INIT_ENVIRON_FILE = "/proc/1/environ"
+INIT_ENVIRONMENT = ("cat", INIT_ENVIRON_FILE)
+INIT_CWD = ("readlink", "/proc/1/cwd")
+
+
 def hostname_in(cri: CriClient, target: Target) -> str:
-    return exec_ok(cri, target, "hostname").strip()
+    return exec_ok(cri, target, *HOSTNAME).strip()
 
 
 def process_args_in(cri: CriClient, target: Target) -> list[str]:
     """The command line of every process the container can see."""
-    lines = exec_ok(cri, target, "ps", "-o", "args").splitlines()[1:]
-    return [line.strip() for line in lines if line.strip()]
+    return parse_process_args(exec_ok(cri, target, *PROCESS_ARGS))
 
 
 # runc's init process, before it execs the container's command. StartContainer may answer
@@ -124,8 +156,7 @@ def init_argv_in(cri: CriClient, target: Target) -> list[str]:
 def init_environment_in(cri: CriClient, target: Target) -> dict[str, str]:
     """The environment of PID 1 (values may hold newlines, hence /proc)."""
     init_argv_in(cri, target)  # the container's process, not the runtime's init
-    entries = read_bytes_in(cri, target, "/proc/1/environ").decode().split("\0")[:-1]
-    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+    return parse_environment(read_bytes_in(cri, target, INIT_ENVIRON_FILE))
 
 
 def sysctl_in(cri: CriClient, target: Target, name: str) -> str:
@@ -135,12 +166,12 @@ def sysctl_in(cri: CriClient, target: Target, name: str) -> str:
 
 def resolv_conf_in(cri: CriClient, target: Target) -> dict[str, list[str]]:
     """/etc/resolv.conf as the container sees it, parsed by ``parse_resolv_conf``."""
-    return parse_resolv_conf(read_file_in(cri, target, "/etc/resolv.conf"))
+    return parse_resolv_conf(exec_ok(cri, target, *RESOLV_CONF))
 
 
 def ipv4_addresses_in(cri: CriClient, target: Target) -> set[str]:
     """The IPv4 addresses of the container's interfaces, from ``ip -4 -o addr``."""
-    return parse_ipv4_addresses(exec_ok(cri, target, "ip", "-4", "-o", "addr"))
+    return parse_ipv4_addresses(exec_ok(cri, target, *IPV4_ADDRESSES))
 
 
 def read_proc_status(cri: CriClient, target: Target, pid: str = "self") -> dict[str, str]:
@@ -221,6 +252,17 @@ def parse_upperdir(mountinfo: str) -> str | None:
             raw = option.removeprefix("upperdir=")
             return raw.encode().decode("unicode_escape")
     return None
+
+
+def parse_process_args(text: str) -> list[str]:
+    """The command lines in ``ps -o args`` output, without its header."""
+    return [line.strip() for line in text.splitlines()[1:] if line.strip()]
+
+
+def parse_environment(environ: bytes) -> dict[str, str]:
+    """A /proc/<pid>/environ file: NUL-ended ``NAME=value`` entries."""
+    entries = environ.decode().split("\0")[:-1]
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
 
 
 def parse_resolv_conf(text: str) -> dict[str, list[str]]:

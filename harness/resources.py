@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -73,20 +74,45 @@ def _not_found(error: CriError) -> bool:
     return isinstance(error, CallFailed) and error.code is grpc.StatusCode.NOT_FOUND
 
 
-def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: str) -> Cleanup:
-    """Stop and remove one object, once its own status shows it is this run's.
+@dataclass(frozen=True)
+class Found:
+    """An object's status read before touching it: whether it is the run's to remove, and
+    what the reading came to (nothing, an error, or the object left alone)."""
 
-    NOT_FOUND, at any step, means it is already gone (often the test removed it itself).
+    owned: bool
+    outcome: Cleanup
+
+
+def owned_status(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: str) -> Found:
+    """Read the object's own status; it may be stopped and removed only when ``owned``.
+
+    NOT_FOUND means it is already gone (often the test removed it itself).
     """
     try:
         found = kind.status(client, object_id)
     except CriError as error:
         if _not_found(error):
-            return Cleanup()
+            return Found(False, Cleanup())
         unchecked = f"{kind.name} {object_id[:13]}: left in place, its owner unknown: {error}"
-        return Cleanup(errors=[unchecked])
+        return Found(False, Cleanup(errors=[unchecked]))
     if not ownership.owns(found):
-        return Cleanup(left_alone=[Foreign.of(kind.name, found)])
+        return Found(False, Cleanup(left_alone=[Foreign.of(kind.name, found)]))
+    return Found(True, Cleanup())
+
+
+def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: str) -> Cleanup:
+    """Stop and remove one object, once its own status shows it is this run's.
+
+    NOT_FOUND, at any step, means it is already gone (often the test removed it itself).
+    """
+    found = owned_status(client, ownership, kind, object_id)
+    if not found.owned:
+        return found.outcome
+    return stop_and_remove(client, kind, object_id)
+
+
+def stop_and_remove(client: CriClient, kind: Kind, object_id: str) -> Cleanup:
+    """Stop and remove an object whose status showed it is this run's (``owned_status``)."""
     errors = []
     for action, call in (("stop", kind.stop), ("remove", kind.remove)):
         try:
@@ -97,30 +123,86 @@ def remove(client: CriClient, ownership: RunOwnership, kind: Kind, object_id: st
     return Cleanup(errors)
 
 
+Removal = Callable[[CriClient], Cleanup]
+
+
+class Later(Protocol):
+    """Where a tracker can hand removals that need not hold up the end of its test
+    (``harness.removal_queue``); it runs them with a client of its own."""
+
+    def run(self, removal: Removal) -> Cleanup: ...
+
+
 @dataclass
 class ResourceTracker:
-    """What one test created, removed in reverse order when the test ends."""
+    """What one test created, removed in reverse order when the test ends.
+
+    A container made in a pod this tracker also removes goes with its pod: RemovePodSandbox
+    must remove the pod's containers (api.proto), which saves a Stop and a Remove per
+    container. Its status is still read first (a container that is not the run's is left
+    alone and reported, as any other), and read again once the pod is gone: one the runtime
+    kept is stopped and removed on its own.
+
+    Given ``later``, the tracker reads every status before its test ends, so an object that
+    is not the run's still fails that test, and hands the stopping and removing of its pods
+    to ``later``; containers outside its pods are removed at once, since another test may
+    make its containers in the same pod next.
+    """
 
     client: CriClient
     ownership: RunOwnership
+    later: Later | None = None
     pods: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
+    pod_of: dict[str, str] = field(default_factory=dict)
 
     def add_pod(self, pod_id: str) -> None:
         self.pods.append(pod_id)
 
-    def add_container(self, container_id: str) -> None:
+    def add_container(self, container_id: str, pod_id: str | None = None) -> None:
+        """Track a container; ``pod_id`` is the pod it was created in, when known."""
         self.containers.append(container_id)
+        if pod_id is not None:
+            self.pod_of[container_id] = pod_id
 
     def cleanup(self) -> Cleanup:
-        """Remove everything tracked; collect the problems instead of stopping at the first."""
+        """Remove everything tracked; collect the problems instead of stopping at the first.
+
+        With ``later``, what it reports of the pods is what earlier handed-over work came to.
+        """
         outcome = Cleanup()
+        with_their_pod = []
         for container_id in reversed(self.containers):
-            outcome += remove(self.client, self.ownership, CONTAINER, container_id)
+            if self.pod_of.get(container_id) in self.pods:
+                found = owned_status(self.client, self.ownership, CONTAINER, container_id)
+                outcome += found.outcome
+                if found.owned:
+                    with_their_pod.append(container_id)
+            else:
+                outcome += remove(self.client, self.ownership, CONTAINER, container_id)
+        owned_pods = []
         for pod_id in reversed(self.pods):
-            outcome += remove(self.client, self.ownership, POD, pod_id)
+            found = owned_status(self.client, self.ownership, POD, pod_id)
+            outcome += found.outcome
+            if found.owned:
+                owned_pods.append(pod_id)
+        ownership = self.ownership
+
+        def remove_pods(client: CriClient) -> Cleanup:
+            removed = Cleanup()
+            for pod_id in owned_pods:
+                removed += stop_and_remove(client, POD, pod_id)
+            for container_id in with_their_pod:
+                removed += remove(client, ownership, CONTAINER, container_id)
+            return removed
+
+        if self.later is None:
+            outcome += remove_pods(self.client)
+        else:
+            outcome += self.later.run(remove_pods)
         self.containers.clear()
         self.pods.clear()
+        self.pod_of.clear()
         return outcome
 
 

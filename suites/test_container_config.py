@@ -9,7 +9,7 @@ from cri_api.v1 import api_pb2 as api
 from harness import streaming
 from harness.client import CriClient
 from harness.cri_logs import output_lines, wait_for_line, wait_for_output
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.images.catalog import ImageCatalog
 from harness.streaming import StreamType, Transport
 from harness.waiting import wait_for_exit
@@ -55,15 +55,16 @@ def environment(lines: list[str]) -> dict[str, list[str]]:
 )  # fmt: skip
 def test_command_and_args_combine_with_the_image_entrypoint_and_cmd(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     command: list[str],
     args: list[str],
     expected: str,
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, image=images["entrypoint"].ref, command=command, args=args)
+    container = make_container(
+        shared_pod, image=images["entrypoint"].ref, command=command, args=args
+    )
     assert output_lines(cri, container) == [expected], (
         f"command {command} and args {args} on an image with ENTRYPOINT [/bin/echo entrypoint] "
         f"and CMD [from-image-cmd] must print {expected!r}"
@@ -72,7 +73,7 @@ def test_command_and_args_combine_with_the_image_entrypoint_and_cmd(
 
 @pytest.mark.feature("container.env")
 def test_environment_values_arrive_exactly_as_given(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     given = {
         "PLAIN": "value",
@@ -82,8 +83,7 @@ def test_environment_values_arrive_exactly_as_given(
         "QUOTES": "'single' \"double\" $NOT_EXPANDED",
         "UNICODE": "grüße ✓",
     }
-    pod = make_pod()
-    container = make_container(pod, command=["env"], env=given)
+    container = make_container(shared_pod, command=["env"], env=given)
     seen = environment(output_lines(cri, container))
     assert {name: seen.get(name) for name in given} == {
         name: [value] for name, value in given.items()
@@ -92,11 +92,10 @@ def test_environment_values_arrive_exactly_as_given(
 
 @pytest.mark.feature("container.env.image")
 def test_the_image_environment_is_kept_when_not_overridden(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    pod = make_pod()
     container = make_container(
-        pod, image=images["entrypoint"].ref, command=["env"], env={"FROM_CONFIG": "yes"}
+        shared_pod, image=images["entrypoint"].ref, command=["env"], env={"FROM_CONFIG": "yes"}
     )
     seen = environment(output_lines(cri, container))
     assert seen.get("IMAGE_ENV") == ["from-image"]
@@ -106,31 +105,31 @@ def test_the_image_environment_is_kept_when_not_overridden(
 
 @pytest.mark.feature("container.env.override")
 def test_a_config_variable_overrides_the_image_variable_of_the_same_name(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    pod = make_pod()
     container = make_container(
-        pod, image=images["entrypoint"].ref, command=["env"], env={"IMAGE_ENV": "from-config"}
+        shared_pod,
+        image=images["entrypoint"].ref,
+        command=["env"],
+        env={"IMAGE_ENV": "from-config"},
     )
     assert environment(output_lines(cri, container)).get("IMAGE_ENV") == ["from-config"]
 
 
 @pytest.mark.feature("container.workdir.image")
 def test_the_image_working_directory_is_the_default(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, image=images["entrypoint"].ref, command=["pwd"])
+    container = make_container(shared_pod, image=images["entrypoint"].ref, command=["pwd"])
     assert output_lines(cri, container) == [IMAGE_WORKDIR]
 
 
 @pytest.mark.feature("container.workdir.override")
 def test_working_dir_overrides_the_image_working_directory(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    pod = make_pod()
     container = make_container(
-        pod, image=images["entrypoint"].ref, command=["pwd"], working_dir="/tmp"
+        shared_pod, image=images["entrypoint"].ref, command=["pwd"], working_dir="/tmp"
     )
     assert output_lines(cri, container) == ["/tmp"]
 
@@ -143,10 +142,9 @@ TERMINAL_PROBE = (
 
 @pytest.mark.feature("container.tty")
 def test_a_container_with_tty_runs_on_a_terminal(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["sh", "-c", TERMINAL_PROBE], tty=True)
+    container = make_container(shared_pod, command=["sh", "-c", TERMINAL_PROBE], tty=True)
     lines = output_lines(cri, container)
     assert lines[:3] == ["stdin-is-a-terminal", "stdout-is-a-terminal", "on-stderr"], (
         f"with tty=true, stdin and stdout must be a terminal carrying stderr too; got {lines}"
@@ -156,10 +154,9 @@ def test_a_container_with_tty_runs_on_a_terminal(
 
 @pytest.mark.feature("container.tty.off")
 def test_a_container_without_tty_has_no_terminal(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["sh", "-c", TERMINAL_PROBE])
+    container = make_container(shared_pod, command=["sh", "-c", TERMINAL_PROBE])
     assert output_lines(cri, container) == ["not a tty"]
     assert output_lines(cri, container, stream="stderr") == ["on-stderr"]
 
@@ -182,15 +179,14 @@ def test_a_container_without_tty_has_no_terminal(
     ],
 )  # fmt: skip
 def test_stdin_is_a_pipe_only_when_asked_for(
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     stdin: bool,
     stdin_once: bool,
     expected: str,
 ) -> None:
-    pod = make_pod()
     container = make_container(
-        pod,
+        shared_pod,
         command=["sh", "-c", "readlink /proc/self/fd/0; exec sleep 3600"],
         stdin=stdin,
         stdin_once=stdin_once,
@@ -219,13 +215,13 @@ def attach_and_send(cri: CriClient, container: Container, line: bytes) -> None:
 )
 @pytest.mark.feature("container.stdin.open")
 def test_stdin_once_closes_stdin_when_the_first_attach_ends(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, stdin_once: bool
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, stdin_once: bool
 ) -> None:
     # api.proto ContainerConfig.stdin and stdin_once ("Variables for interactive containers"),
     # with the kubelet's meaning (core/v1 Container.stdinOnce): with stdin_once, stdin is closed
     # after the first attach session ends, and stays closed; without it, it stays open and a
     # later attach still reaches the container.
-    container = make_container(make_pod(), command=CAT_UNTIL_EOF, stdin=True, stdin_once=stdin_once)
+    container = make_container(shared_pod, command=CAT_UNTIL_EOF, stdin=True, stdin_once=stdin_once)
     attach_and_send(cri, container, b"first\n")
     if stdin_once:
         assert wait_for_exit(cri, container.id).exit_code == 0, "cat did not end at EOF"

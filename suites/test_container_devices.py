@@ -9,7 +9,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 from harness.probes import exec_in, exec_ok, shell_in
 
 # /dev/fuse is harmless to open and is outside the device allow-list runtimes start from,
@@ -19,12 +19,12 @@ FUSE = Path("/dev/fuse")
 
 @pytest.mark.feature("container.devices.mapped")
 def test_a_host_device_appears_at_the_container_path_as_the_same_device(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     device = api.Device(
         container_path="/dev/conformance-zero", host_path="/dev/zero", permissions="rwm"
     )
-    container = make_container(make_pod(), devices=[device])
+    container = make_container(shared_pod, devices=[device])
     host = os.stat("/dev/zero").st_rdev
     expected = f"{os.major(host):x}:{os.minor(host):x}\n"
     assert exec_ok(cri, container, "stat", "-c", "%t:%T", "/dev/conformance-zero") == expected
@@ -42,7 +42,7 @@ def test_a_host_device_appears_at_the_container_path_as_the_same_device(
 )
 def test_a_device_opens_for_writing_only_with_write_permission(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     permissions: str,
     writable: bool,
@@ -50,7 +50,7 @@ def test_a_device_opens_for_writing_only_with_write_permission(
     if not FUSE.exists():
         pytest.skip(f"{FUSE} is missing on this host (fuse module not loaded)")
     device = api.Device(container_path="/dev/given", host_path=str(FUSE), permissions=permissions)
-    container = make_container(make_pod(), devices=[device])
+    container = make_container(shared_pod, devices=[device])
     shell_in(cri, container, "exec 3< /dev/given")
     opened = exec_in(cri, container, "sh", "-c", "exec 4> /dev/given")
     assert (opened.exit_code == 0) is writable, (

@@ -10,7 +10,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CallFailed, CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.lookup import unknown_id
 from harness.probes import describe, exec_in, exec_ok, exec_outcome, shell_in
 from harness.security import secured, uid
@@ -25,11 +25,8 @@ EXEC_OVERHEAD = 2.0
 
 
 @pytest.mark.feature("container.exec-sync.stdout")
-def test_exec_sync_returns_stdout_exactly(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    container = make_container(make_pod())
-    result = exec_in(cri, container, "printf", "line one\\nline two\\n\\tand a tab")
+def test_exec_sync_returns_stdout_exactly(cri: CriClient, shared_container: Container) -> None:
+    result = exec_in(cri, shared_container, "printf", "line one\\nline two\\n\\tand a tab")
     assert (result.stdout, result.stderr, result.exit_code) == (
         b"line one\nline two\n\tand a tab",
         b"",
@@ -39,48 +36,44 @@ def test_exec_sync_returns_stdout_exactly(
 
 @pytest.mark.feature("container.exec-sync.stderr")
 def test_exec_sync_returns_stderr_apart_from_stdout(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
-    result = exec_in(cri, container, "sh", "-c", "echo to-out; echo to-err >&2")
+    result = exec_in(cri, shared_container, "sh", "-c", "echo to-out; echo to-err >&2")
     assert (result.stdout, result.stderr) == (b"to-out\n", b"to-err\n")
 
 
 @pytest.mark.feature("container.exec-sync.exit-code")
 @pytest.mark.parametrize("code", [0, 1, 42, 255])
 def test_exec_sync_returns_the_exit_code_without_an_error(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, code: int
+    cri: CriClient, shared_container: Container, code: int
 ) -> None:
-    container = make_container(make_pod())
-    assert exec_in(cri, container, "sh", "-c", f"exit {code}").exit_code == code
+    assert exec_in(cri, shared_container, "sh", "-c", f"exit {code}").exit_code == code
 
 
 @pytest.mark.feature("container.exec-sync.large-output")
 def test_exec_sync_returns_a_megabyte_of_output_intact(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
     size = 1024 * 1024
-    result = exec_in(cri, container, "sh", "-c", f"head -c {size} /dev/zero | tr '\\0' x")
+    result = exec_in(cri, shared_container, "sh", "-c", f"head -c {size} /dev/zero | tr '\\0' x")
     assert len(result.stdout) == size, f"got {len(result.stdout)} of {size} bytes"
     assert set(result.stdout) == {ord("x")}
 
 
 @pytest.mark.feature("container.exec-sync.stdin-closed")
 def test_a_command_reading_stdin_sees_end_of_input_at_once(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
-    result = exec_in(cri, container, "sh", "-c", "cat; echo after-eof", timeout=10)
+    result = exec_in(cri, shared_container, "sh", "-c", "cat; echo after-eof", timeout=10)
     assert (result.stdout, result.exit_code) == (b"after-eof\n", 0)
 
 
 @pytest.mark.feature("container.exec-sync.process-context")
 def test_exec_runs_with_the_containers_environment_directory_and_user(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     container = make_container(
-        make_pod(),
+        shared_pod,
         env={"FROM_CONFIG": "exec sees me"},
         working_dir="/tmp",
         linux=secured(run_as_user=uid(1234), run_as_group=uid(5678)),
@@ -93,12 +86,11 @@ def test_exec_runs_with_the_containers_environment_directory_and_user(
 
 @pytest.mark.feature("container.exec-sync.timeout")
 def test_a_command_that_outlives_the_timeout_is_stopped_and_reported(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
     timeout = 2
     started = time.monotonic()
-    outcome = exec_outcome(cri, container, "sleep", "4321", timeout=timeout)
+    outcome = exec_outcome(cri, shared_container, "sleep", "4321", timeout=timeout)
     took = time.monotonic() - started
     if isinstance(outcome, CallFailed):
         assert outcome.code is grpc.StatusCode.DEADLINE_EXCEEDED, (
@@ -111,13 +103,13 @@ def test_a_command_that_outlives_the_timeout_is_stopped_and_reported(
         f"ExecSync(timeout={timeout}) returned after {took:.1f}s; it must end the command "
         f"at the timeout and answer within {EXEC_OVERHEAD:g}s of it"
     )
-    leftovers = exec_ok(cri, container, "ps", "-o", "args")
+    leftovers = exec_ok(cri, shared_container, "ps", "-o", "args")
     assert "sleep 4321" not in leftovers, f"the timed-out command still runs:\n{leftovers}"
 
 
 @pytest.mark.feature("container.exec-sync.missing-binary")
 def test_exec_of_a_missing_binary_is_an_error_that_names_it(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
     """A command that cannot start must not pass for one that ran, and the kubelet must be able
     to say why.
@@ -130,8 +122,7 @@ def test_exec_of_a_missing_binary_is_an_error_that_names_it(
     file or directory"); or exit code 127, the POSIX status of a command not found, with stderr
     naming it.
     """
-    container = make_container(make_pod())
-    outcome = exec_outcome(cri, container, MISSING_BINARY)
+    outcome = exec_outcome(cri, shared_container, MISSING_BINARY)
     if isinstance(outcome, CallFailed):
         refusal = (outcome.code, MISSING_BINARY in outcome.details)
         assert refusal == (grpc.StatusCode.UNKNOWN, True), (
@@ -154,9 +145,9 @@ def test_exec_of_a_missing_binary_is_an_error_that_names_it(
     ],
 )
 def test_exec_in_a_container_that_is_not_running_is_refused(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, state: str
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, state: str
 ) -> None:
-    container = make_container(make_pod(), start=state == "exited")
+    container = make_container(shared_pod, start=state == "exited")
     if state == "exited":
         cri.stop_container(container.id, timeout=0)
     with refused():

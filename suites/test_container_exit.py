@@ -9,7 +9,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 from harness.readiness import after_setup, wait_until_set_up
 from harness.waiting import wait_for_exit, wait_until
 
@@ -35,10 +35,9 @@ def stopped_within(cri: CriClient, container_id: str, timeout: int) -> float:
 @pytest.mark.feature("container.exit-code")
 @pytest.mark.parametrize(("code", "reason"), [(0, "Completed"), (1, "Error"), (42, "Error")])
 def test_an_exited_container_reports_its_exit_code_and_reason(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, code: int, reason: str
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, code: int, reason: str
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["sh", "-c", f"exit {code}"])
+    container = make_container(shared_pod, command=["sh", "-c", f"exit {code}"])
     status = wait_for_exit(cri, container.id)
     assert (status.exit_code, status.reason) == (code, reason), (
         f"ContainerStatus after `exit {code}`: exit_code {status.exit_code}, "
@@ -48,20 +47,18 @@ def test_an_exited_container_reports_its_exit_code_and_reason(
 
 @pytest.mark.feature("container.exit-code.signal")
 def test_a_container_killed_by_sigkill_exits_137_with_reason_error(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["sh", "-c", "kill -KILL $$"])
+    container = make_container(shared_pod, command=["sh", "-c", "kill -KILL $$"])
     status = wait_for_exit(cri, container.id)
     assert (status.exit_code, status.reason) == (SIGKILLED, "Error")
 
 
 @pytest.mark.feature("container.stop.sigterm")
 def test_stop_sends_sigterm_first(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["sleep", "3600"])
+    container = make_container(shared_pod, command=["sleep", "3600"])
     took = stopped_within(cri, container.id, timeout=30)
     status = cri.container_status(container.id).status
     assert status.exit_code == SIGTERMED, (
@@ -73,12 +70,11 @@ def test_stop_sends_sigterm_first(
 
 @pytest.mark.feature("container.stop.grace-period")
 def test_a_container_that_handles_sigterm_finishes_cleanly_within_the_grace_period(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    pod = make_pod()
     handler = "trap 'echo cleaned-up > /out/marker; exit 0' TERM"
     container = make_container(
-        pod,
+        shared_pod,
         command=after_setup(handler, "while true; do sleep 0.1; done"),
         mounts=[api.Mount(container_path="/out", host_path=str(tmp_path))],
     )
@@ -92,11 +88,10 @@ def test_a_container_that_handles_sigterm_finishes_cleanly_within_the_grace_peri
 
 @pytest.mark.feature("container.stop.timeout-kill")
 def test_a_container_that_ignores_sigterm_is_killed_after_the_timeout(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     stubborn = after_setup("trap '' TERM", "while true; do sleep 0.1; done")
-    container = make_container(pod, command=stubborn)
+    container = make_container(shared_pod, command=stubborn)
     wait_until_set_up(cri, container)  # a SIGTERM before the trap would kill the shell: 143
     timeout = 3
     took = stopped_within(cri, container.id, timeout=timeout)
@@ -131,15 +126,14 @@ OOM_REASON_SETTLE = 2.0
     ],
 )
 def test_a_container_over_its_memory_limit_is_oom_killed(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, when: str
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, when: str
 ) -> None:
-    pod = make_pod()
     limit = 16 * 1024 * 1024
     resources = api.LinuxContainerResources(
         memory_limit_in_bytes=limit, memory_swap_limit_in_bytes=limit
     )
     container = make_container(
-        pod,
+        shared_pod,
         command=["sh", "-c", OOM_WORKLOADS[when]],
         linux=api.LinuxContainerConfig(resources=resources),
     )

@@ -14,7 +14,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.advertised import refusal_excused_if_predating
 from harness.client import CallFailed, CriClient
 from harness.expect import answer_or_refusal
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.probes import exec_ok, read_only_problem
 
@@ -37,22 +37,21 @@ def image_mount(image_ref: str, sub_path: str = "") -> api.Mount:
 
 def with_image_volume(
     cri: CriClient,
-    make_pod: PodFactory,
+    pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     sub_path: str = "",
 ) -> Container:
     image_ref = cri.pull_image(images["webserver"].ref)
-    pod = make_pod()
     with refusal_excused_if_predating(cri):
         return make_container(pod, mounts=[image_mount(image_ref, sub_path)])
 
 
 @pytest.mark.feature("container.mount.image")
 def test_an_image_volume_shows_the_image_files_read_only(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    container = with_image_volume(cri, make_pod, make_container, images)
+    container = with_image_volume(cri, shared_pod, make_container, images)
     assert exec_ok(cri, container, "cat", f"{VOLUME}/www/index.html") == PAGE
     exec_ok(cri, container, "test", "-x", f"{VOLUME}/bin/busybox")
     problem = read_only_problem(cri, container, VOLUME)
@@ -61,11 +60,11 @@ def test_an_image_volume_shows_the_image_files_read_only(
 
 @pytest.mark.feature("container.mount.image-sub-path")
 def test_an_image_sub_path_mounts_that_folder_of_the_image(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     # api.proto Mount.image_sub_path: "Specific image sub path to be used from inside the image
     # instead of its root".
-    container = with_image_volume(cri, make_pod, make_container, images, sub_path="www")
+    container = with_image_volume(cri, shared_pod, make_container, images, sub_path="www")
     listing = exec_ok(cri, container, "ls", "-A", VOLUME).split()
     assert listing == ["index.html"], (
         f"{VOLUME} holds {listing}; with image_sub_path 'www' it should hold the image's folder "
@@ -92,6 +91,7 @@ def test_an_image_sub_path_mounts_that_folder_of_the_image(
 def test_an_image_volume_of_something_missing_is_refused(
     cri: CriClient,
     make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     image: str,
@@ -103,8 +103,8 @@ def test_an_image_volume_of_something_missing_is_refused(
     # per pod). Then api.proto Mount.image_sub_path: "If the sub path
     # is not empty and does not exist in the image, then runtimes should fail and return an
     # error"; and an image the runtime does not hold has nothing to mount.
-    present = with_image_volume(cri, make_pod, make_container, images).config.mounts[0].image.image
-    missing = present if image == "webserver" else image
+    present = with_image_volume(cri, shared_pod, make_container, images)
+    missing = present.config.mounts[0].image.image if image == "webserver" else image
     pod = make_pod()
     taken = answer_or_refusal(lambda: make_container(pod, mounts=[image_mount(missing, sub_path)]))
     assert isinstance(taken, CallFailed), (

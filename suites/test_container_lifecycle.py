@@ -8,7 +8,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod, PodFactory
 from harness.lookup import assert_container_gone, container_ids, unknown_id
 from harness.probes import wait_for_file_in
 from harness.waiting import wait_for_container_state, wait_for_exit
@@ -16,10 +16,9 @@ from harness.waiting import wait_for_container_state, wait_for_exit
 
 @pytest.mark.feature("container.lifecycle")
 def test_container_goes_through_created_running_exited_and_is_removed(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, start=False)
+    container = make_container(shared_pod, start=False)
     assert cri.container_status(container.id).status.state == api.CONTAINER_CREATED
 
     cri.start_container(container.id)
@@ -38,13 +37,12 @@ def test_container_goes_through_created_running_exited_and_is_removed(
 
 @pytest.mark.feature("container.create")
 def test_a_created_container_is_listed_in_its_pod_and_has_not_started(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, start=False)
+    container = make_container(shared_pod, start=False)
     listed = cri.list_containers(api.ContainerFilter(id=container.id))
     assert [(item.id, item.pod_sandbox_id, item.state) for item in listed] == [
-        (container.id, pod.id, api.CONTAINER_CREATED)
+        (container.id, shared_pod.id, api.CONTAINER_CREATED)
     ]
     status = cri.container_status(container.id).status
     assert status.created_at > 0, "a created container must report created_at"
@@ -56,11 +54,10 @@ def test_a_created_container_is_listed_in_its_pod_and_has_not_started(
 
 @pytest.mark.feature("container.start")
 def test_a_started_container_is_running_its_command(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     command = ["sh", "-c", "echo ran > /tmp/marker; exec sleep 3600"]
-    container = make_container(pod, command=command)
+    container = make_container(shared_pod, command=command)
     wait_for_container_state(cri, container.id, api.CONTAINER_RUNNING)
     # RUNNING says the process started, not that it got as far as writing the marker.
     assert wait_for_file_in(cri, container, "/tmp/marker") == "ran\n"
@@ -68,15 +65,14 @@ def test_a_started_container_is_running_its_command(
 
 @pytest.mark.feature("container.stop")
 def test_a_stopped_container_is_exited_and_listed_as_exited(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod)
+    container = make_container(shared_pod)
     cri.stop_container(container.id, timeout=0)
     status = cri.container_status(container.id).status
     assert status.state == api.CONTAINER_EXITED, "StopContainer returned before the exit"
     exited = api.ContainerStateValue(state=api.CONTAINER_EXITED)
-    assert container.id in container_ids(cri, pod_sandbox_id=pod.id, state=exited)
+    assert container.id in container_ids(cri, pod_sandbox_id=shared_pod.id, state=exited)
 
 
 @pytest.mark.parametrize(
@@ -88,10 +84,9 @@ def test_a_stopped_container_is_exited_and_listed_as_exited(
     ],
 )
 def test_a_removed_container_is_gone_from_list_and_status(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, state: str
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, state: str
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, start=state != "created")
+    container = make_container(shared_pod, start=state != "created")
     if state == "exited":
         cri.stop_container(container.id, timeout=0)
     cri.remove_container(container.id)
@@ -114,10 +109,9 @@ def test_removing_the_pod_removes_its_container(
 
 @pytest.mark.feature("container.start.refused-running")
 def test_starting_a_running_container_is_refused_and_it_keeps_running(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod)
+    container = make_container(shared_pod)
     with refused():
         cri.start_container(container.id)
     assert cri.container_status(container.id).status.state == api.CONTAINER_RUNNING
@@ -125,10 +119,9 @@ def test_starting_a_running_container_is_refused_and_it_keeps_running(
 
 @pytest.mark.feature("container.start.refused-exited")
 def test_an_exited_container_cannot_be_started_again(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, command=["true"])
+    container = make_container(shared_pod, command=["true"])
     exited = wait_for_exit(cri, container.id)
     with refused():
         cri.start_container(container.id)
@@ -161,12 +154,12 @@ def test_creating_a_container_in_a_stopped_pod_is_refused(
 
 @pytest.mark.feature("container.create.refused-unknown-pod")
 def test_creating_a_container_in_an_unknown_pod_is_refused(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod, missing_pod = make_pod(), unknown_id()
+    missing_pod = unknown_id()
     config = make_container.config("orphan")
     with refused():
-        cri.create_container(missing_pod, config, pod.config)
+        cri.create_container(missing_pod, config, shared_pod.config)
     assert container_ids(cri, pod_sandbox_id=missing_pod) == set()
 
 

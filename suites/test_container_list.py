@@ -13,7 +13,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.lookup import container_ids, unknown_id
 
 RUNNING = api.ContainerStateValue(state=api.CONTAINER_RUNNING)
@@ -33,13 +33,12 @@ def one_per_pod(
 
 @pytest.mark.feature("container.list.fields")
 def test_a_listed_container_carries_its_pod_metadata_image_state_and_creation_time(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod, name="listed")
+    container = make_container(shared_pod, name="listed")
     status = cri.container_status(container.id).status
     [listed] = cri.list_containers(api.ContainerFilter(id=container.id))
-    assert listed.pod_sandbox_id == pod.id
+    assert listed.pod_sandbox_id == shared_pod.id
     assert listed.metadata == container.config.metadata
     assert listed.image.image == status.image.image
     assert listed.state == api.CONTAINER_RUNNING
@@ -48,11 +47,11 @@ def test_a_listed_container_carries_its_pod_metadata_image_state_and_creation_ti
 
 @pytest.mark.feature("container.list.filter-id")
 def test_filtering_by_id_returns_only_that_container(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, shared_container: Container, make_container: ContainerFactory
 ) -> None:
-    wanted, other = one_per_pod(make_pod, make_container, 2, start=False)
+    wanted = make_container(shared_pod, start=False)
     assert container_ids(cri, id=wanted.id) == {wanted.id}
-    assert other.id in container_ids(cri)
+    assert shared_container.id in container_ids(cri)
     assert container_ids(cri, id=unknown_id()) == set(), "an unknown id must match nothing"
 
 
@@ -67,10 +66,10 @@ def test_filtering_by_pod_returns_only_that_pods_container(
 
 @pytest.mark.feature("container.list.filter-state")
 def test_filtering_by_state_separates_created_running_and_exited(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, make_pod: PodFactory, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     group = group_label()
-    created = make_container(make_pod(), labels=group, start=False)
+    created = make_container(shared_pod, labels=group, start=False)
     running = make_container(make_pod(), labels=group)
     exited = make_container(make_pod(), labels=group)
     cri.stop_container(exited.id, timeout=0)
@@ -81,10 +80,10 @@ def test_filtering_by_state_separates_created_running_and_exited(
 
 @pytest.mark.feature("container.list.filter-label")
 def test_filtering_by_labels_returns_exactly_the_containers_with_all_of_them(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, make_pod: PodFactory, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     group = group_label()
-    blue = make_container(make_pod(), labels={**group, "colour": "blue"}, start=False)
+    blue = make_container(shared_pod, labels={**group, "colour": "blue"}, start=False)
     red = make_container(make_pod(), labels={**group, "colour": "red"}, start=False)
     assert container_ids(cri, label_selector=group) == {blue.id, red.id}
     assert container_ids(cri, label_selector={**group, "colour": "red"}) == {red.id}

@@ -20,7 +20,7 @@ from harness.cri_logs import (
     wait_for_records,
 )
 from harness.expect import answer_or_refusal
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 from harness.waiting import wait_for_exit
 
 CLOCK_SLACK_NS = 2 * 10**9
@@ -29,10 +29,10 @@ NOT_RUNNING_CODES = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.FAILED_PRECONDITIO
 
 
 def finished_records(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, script: str
+    cri: CriClient, pod: Pod, make_container: ContainerFactory, script: str
 ) -> list[LogRecord]:
     """The log records of a container that ran ``script`` to the end."""
-    container = make_container(make_pod(), command=["sh", "-c", script])
+    container = make_container(pod, command=["sh", "-c", script])
     wait_for_exit(cri, container.id)
     return read_records(log_file(container))
 
@@ -43,10 +43,10 @@ def numbers(records: list[LogRecord]) -> list[int]:
 
 @pytest.mark.feature("container.logs.format")
 def test_a_line_on_stdout_is_one_full_record_with_a_current_timestamp(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     before = time.time_ns()
-    records = finished_records(cri, make_pod, make_container, "echo hello world")
+    records = finished_records(cri, shared_pod, make_container, "echo hello world")
     after = time.time_ns()
     assert [(r.stream, r.tag, r.text) for r in records] == [("stdout", "F", "hello world")]
     stamp = records[0].time_ns
@@ -57,17 +57,17 @@ def test_a_line_on_stdout_is_one_full_record_with_a_current_timestamp(
 
 @pytest.mark.feature("container.logs.stderr")
 def test_a_line_on_stderr_is_tagged_stderr(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    records = finished_records(cri, make_pod, make_container, "echo to-stderr >&2")
+    records = finished_records(cri, shared_pod, make_container, "echo to-stderr >&2")
     assert [(r.stream, r.tag, r.text) for r in records] == [("stderr", "F", "to-stderr")]
 
 
 @pytest.mark.feature("container.logs.order")
 def test_lines_are_recorded_in_order_with_non_decreasing_timestamps(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    records = finished_records(cri, make_pod, make_container, "seq 1 300")
+    records = finished_records(cri, shared_pod, make_container, "seq 1 300")
     assert [r.text for r in records] == [str(n) for n in range(1, 301)]
     assert {(r.stream, r.tag) for r in records} == {("stdout", "F")}
     stamps = [r.time_ns for r in records]
@@ -76,18 +76,18 @@ def test_lines_are_recorded_in_order_with_non_decreasing_timestamps(
 
 @pytest.mark.feature("container.logs.empty-lines")
 def test_empty_lines_are_kept_as_empty_full_records(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    records = finished_records(cri, make_pod, make_container, "printf 'a\\n\\n\\nb\\n'")
+    records = finished_records(cri, shared_pod, make_container, "printf 'a\\n\\n\\nb\\n'")
     assert [(r.tag, r.text) for r in records] == [("F", "a"), ("F", ""), ("F", ""), ("F", "b")]
 
 
 @pytest.mark.feature("container.logs.long-line")
 def test_a_line_longer_than_16_kib_is_split_into_partial_records_that_join_up(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     expected = "".join(str(n) for n in range(1, 8001))  # 28893 characters, no repeats
-    records = finished_records(cri, make_pod, make_container, "seq 1 8000 | tr -d '\\n'; echo")
+    records = finished_records(cri, shared_pod, make_container, "seq 1 8000 | tr -d '\\n'; echo")
     assert assemble(records) == [expected]
     tags = [r.tag for r in records]
     assert tags == ["P"] * (len(tags) - 1) + ["F"], (
@@ -97,17 +97,17 @@ def test_a_line_longer_than_16_kib_is_split_into_partial_records_that_join_up(
 
 @pytest.mark.feature("container.logs.partial-at-exit")
 def test_output_without_a_final_newline_is_a_partial_record(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    records = finished_records(cri, make_pod, make_container, "echo done; printf 'no newline'")
+    records = finished_records(cri, shared_pod, make_container, "echo done; printf 'no newline'")
     assert [(r.tag, r.text) for r in records] == [("F", "done"), ("P", "no newline")]
 
 
 @pytest.mark.feature("container.logs.reopen")
 def test_after_reopen_new_lines_go_to_a_new_file_and_the_moved_file_keeps_the_old(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), command=["sh", "-c", COUNTER])
+    container = make_container(shared_pod, command=["sh", "-c", COUNTER])
     path = log_file(container)
     wait_for_records(path, lambda found: len(found) >= 3, "the first lines")
     moved = path.with_name(path.name + ".moved")
@@ -128,7 +128,7 @@ def test_after_reopen_new_lines_go_to_a_new_file_and_the_moved_file_keeps_the_ol
 
 @pytest.mark.feature("container.logs.reopen-not-running")
 def test_reopening_the_log_of_an_exited_container_is_refused_or_creates_the_file(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     """api.proto: "If the container is not running, container runtime can choose to either
     create a new log file and return nil, or return an error. Once it returns error, new
@@ -140,7 +140,7 @@ def test_reopening_the_log_of_an_exited_container_is_refused_or_creates_the_file
     call the object's state does not allow. NOT_FOUND, INVALID_ARGUMENT or INTERNAL would
     misreport an existing container and a valid request.
     """
-    container = make_container(make_pod(), command=["echo", "only line"])
+    container = make_container(shared_pod, command=["echo", "only line"])
     wait_for_exit(cri, container.id)
     path = log_file(container)
     moved = path.with_name(path.name + ".moved")

@@ -16,15 +16,13 @@ from harness import host
 from harness.advertised import Flag, advertisement, asking_for, refuse_if_predating
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.probes import exec_fails, exec_ok, mount_options, read_only_problem, shell_in
 from harness.security import pod_security, secured
 
 
-def mounted(
-    make_pod: PodFactory, make_container: ContainerFactory, *mounts: api.Mount
-) -> Container:
-    return make_container(make_pod(), mounts=list(mounts))
+def mounted(pod: Pod, make_container: ContainerFactory, *mounts: api.Mount) -> Container:
+    return make_container(pod, mounts=list(mounts))
 
 
 def host_dir(tmp_path: Path, name: str, **files: str) -> Path:
@@ -37,11 +35,11 @@ def host_dir(tmp_path: Path, name: str, **files: str) -> Path:
 
 @pytest.mark.feature("container.mount.read-write")
 def test_a_read_write_mount_shares_files_both_ways(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     source = host_dir(tmp_path, "rw", **{"from-host": "written on the host\n"})
     container = mounted(
-        make_pod, make_container, api.Mount(container_path="/data", host_path=str(source))
+        shared_pod, make_container, api.Mount(container_path="/data", host_path=str(source))
     )
     assert exec_ok(cri, container, "cat", "/data/from-host") == "written on the host\n"
     shell_in(cri, container, "echo written inside > /data/from-container")
@@ -53,11 +51,11 @@ def test_a_read_write_mount_shares_files_both_ways(
 
 @pytest.mark.feature("container.mount.read-only")
 def test_a_read_only_mount_can_be_read_but_not_written(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     source = host_dir(tmp_path, "ro", present="readable\n")
     mount = api.Mount(container_path="/data", host_path=str(source), readonly=True)
-    container = mounted(make_pod, make_container, mount)
+    container = mounted(shared_pod, make_container, mount)
     assert exec_ok(cri, container, "cat", "/data/present") == "readable\n"
     refusal = exec_fails(cri, container, "touch", "/data/new-file")
     assert b"Read-only file system" in refusal.stderr
@@ -67,12 +65,12 @@ def test_a_read_only_mount_can_be_read_but_not_written(
 
 @pytest.mark.feature("container.mount.single-file")
 def test_a_single_host_file_can_be_mounted_and_written_through(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     source = tmp_path / "settings.conf"
     source.write_text("key=value\n")
     mount = api.Mount(container_path="/etc/settings.conf", host_path=str(source))
-    container = mounted(make_pod, make_container, mount)
+    container = mounted(shared_pod, make_container, mount)
     assert exec_ok(cri, container, "cat", "/etc/settings.conf") == "key=value\n"
     shell_in(cri, container, "echo added=inside >> /etc/settings.conf")
     assert source.read_text() == "key=value\nadded=inside\n"
@@ -80,20 +78,20 @@ def test_a_single_host_file_can_be_mounted_and_written_through(
 
 @pytest.mark.feature("container.mount.symlink-host-path")
 def test_a_host_path_that_is_a_symlink_mounts_its_target(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     target = host_dir(tmp_path, "target", flag="through the link\n")
     link = tmp_path / "link"
     link.symlink_to(target)
     container = mounted(
-        make_pod, make_container, api.Mount(container_path="/data", host_path=str(link))
+        shared_pod, make_container, api.Mount(container_path="/data", host_path=str(link))
     )
     assert exec_ok(cri, container, "cat", "/data/flag") == "through the link\n"
 
 
 @pytest.mark.feature("container.mount.status")
 def test_status_reports_the_mounts_in_effect(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     # api.proto ContainerStatus.mounts ("Mounts for the container") reports the container's
     # mounts; each must be in effect inside: container_path mounted from host_path, and
@@ -106,7 +104,7 @@ def test_status_reports_the_mounts_in_effect(
             readonly=True,
         ),
     ]
-    container = mounted(make_pod, make_container, *mounts)
+    container = mounted(shared_pod, make_container, *mounts)
     reported = cri.container_status(container.id).status.mounts
 
     def summary(mount: api.Mount) -> tuple[str, str, bool, int]:
@@ -126,11 +124,16 @@ def test_status_reports_the_mounts_in_effect(
 
 
 def propagation_container(
-    make_pod: PodFactory, make_container: ContainerFactory, shared: Path, propagation: int
+    make_pod: PodFactory,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    shared: Path,
+    propagation: int,
 ) -> Container:
-    """A container with ``shared`` at /shared; privileged when propagation is bidirectional."""
+    """A container with ``shared`` at /shared; privileged (in a privileged pod of its own)
+    when propagation is bidirectional."""
     privileged = propagation == api.PROPAGATION_BIDIRECTIONAL
-    pod = make_pod(linux=pod_security(privileged=privileged)) if privileged else make_pod()
+    pod = make_pod(linux=pod_security(privileged=privileged)) if privileged else shared_pod
     mount = api.Mount(container_path="/shared", host_path=str(shared), propagation=propagation)  # type: ignore[arg-type]
     return make_container(pod, mounts=[mount], linux=secured(privileged=privileged))
 
@@ -157,6 +160,7 @@ def propagation_container(
 def test_a_host_mount_made_after_start_reaches_the_container_only_with_propagation(
     cri: CriClient,
     make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     shared_host_dir: Path,
     tmp_path: Path,
@@ -164,7 +168,9 @@ def test_a_host_mount_made_after_start_reaches_the_container_only_with_propagati
     seen: bool,
 ) -> None:
     (shared_host_dir / "later").mkdir()
-    container = propagation_container(make_pod, make_container, shared_host_dir, propagation)
+    container = propagation_container(
+        make_pod, shared_pod, make_container, shared_host_dir, propagation
+    )
     assert cri.container_status(container.id).status.mounts[0].propagation == propagation
     host.bind_mount(
         host_dir(tmp_path, "source", flag="mounted on the host\n"), shared_host_dir / "later"
@@ -179,11 +185,15 @@ def test_a_host_mount_made_after_start_reaches_the_container_only_with_propagati
 
 @pytest.mark.feature("container.mount.propagation-bidirectional")
 def test_a_mount_made_inside_a_bidirectional_mount_reaches_the_host(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, shared_host_dir: Path
+    cri: CriClient,
+    make_pod: PodFactory,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    shared_host_dir: Path,
 ) -> None:
     (shared_host_dir / "inner").mkdir()
     container = propagation_container(
-        make_pod, make_container, shared_host_dir, api.PROPAGATION_BIDIRECTIONAL
+        make_pod, shared_pod, make_container, shared_host_dir, api.PROPAGATION_BIDIRECTIONAL
     )
     shell_in(cri, container, "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/file")
     assert (shared_host_dir / "inner" / "file").read_text() == "made\n"
@@ -193,6 +203,7 @@ def test_a_mount_made_inside_a_bidirectional_mount_reaches_the_host(
 def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
     cri: CriClient,
     make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     runtime_handler: str,
     host_tree_with_submount: Path,
@@ -209,7 +220,7 @@ def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
     )
     # A refusal excuses only recursive_read_only: the same mount without it must be taken.
     plain = api.Mount(container_path="/data", host_path=mount.host_path, readonly=True)
-    make_container(make_pod(), mounts=[plain])
+    make_container(shared_pod, mounts=[plain])
     pod = make_pod()
     with asking_for(advert):
         container = make_container(pod, mounts=[mount])
@@ -231,6 +242,7 @@ def test_a_recursive_read_only_mount_makes_its_submounts_read_only(
 def test_recursive_read_only_needs_readonly_and_private_propagation(
     cri: CriClient,
     make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     runtime_handler: str,
     shared_host_dir: Path,
@@ -250,7 +262,7 @@ def test_recursive_read_only_needs_readonly_and_private_propagation(
         readonly=readonly,
         propagation=propagation,  # type: ignore[arg-type]
     )
-    make_container(make_pod(), mounts=[mount])  # taken without recursive_read_only
+    make_container(shared_pod, mounts=[mount])  # taken without recursive_read_only
     mount.recursive_read_only = True
     pod = make_pod()
     with refused():

@@ -10,7 +10,7 @@ from cri_api.v1 import api_pb2 as api
 from harness.cgroups import read_limits, swap_beyond_memory
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.lookup import unknown_id
 
 MIB = 1024 * 1024
@@ -50,12 +50,12 @@ def assert_applied(
 
 @pytest.mark.feature("container.resources.create")
 def test_resources_given_at_create_are_reported_and_applied(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     wanted = api.LinuxContainerResources(
         cpu_shares=512, cpu_period=100000, cpu_quota=50000, memory_limit_in_bytes=128 * MIB
     )
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=wanted))
     assert_reported(cri, container, wanted)
     assert_applied(cri, container, wanted)
 
@@ -81,9 +81,9 @@ INITIAL = api.LinuxContainerResources(
     ],
 )
 def test_updated_limits_are_reported_and_applied(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, changes: dict[str, int]
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, changes: dict[str, int]
 ) -> None:
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=INITIAL))
+    container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=INITIAL))
     updated = api.LinuxContainerResources()
     updated.CopyFrom(INITIAL)
     for field, value in changes.items():
@@ -95,10 +95,10 @@ def test_updated_limits_are_reported_and_applied(
 
 @pytest.mark.feature("container.resources.memory-without-swap")
 def test_a_memory_limit_without_a_swap_limit_allows_no_swap(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     wanted = api.LinuxContainerResources(memory_limit_in_bytes=64 * MIB)
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=wanted))
     swap = swap_beyond_memory(cri, container)
     if swap is None:
         pytest.skip("the kernel does not account swap (cgroup v1 without swapaccount)")
@@ -107,10 +107,10 @@ def test_a_memory_limit_without_a_swap_limit_allows_no_swap(
 
 @pytest.mark.feature("container.resources.cpuset")
 def test_a_cpuset_is_reported_and_applied(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     wanted = api.LinuxContainerResources(cpuset_cpus="0")
-    container = make_container(make_pod(), linux=api.LinuxContainerConfig(resources=wanted))
+    container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=wanted))
     assert_reported(cri, container, wanted)
     assert read_limits(cri, container).cpuset_cpus == "0"
 

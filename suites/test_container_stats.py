@@ -18,7 +18,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.lookup import container_stats_ids, pod_stats_ids, unknown_id
 from harness.pytest_plugin.container_fixtures import CgroupPodFactory
 from harness.waiting import wait_until
@@ -64,10 +64,10 @@ def assert_attributes(stats: api.ContainerStats, container: Container) -> None:
 
 @pytest.mark.feature("container.stats.container")
 def test_container_stats_name_the_container_and_report_current_cpu_and_memory(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     since = time.time_ns()
-    container = make_container(make_pod(), labels={"role": "measured"})
+    container = make_container(shared_pod, labels={"role": "measured"})
     stats = cri.container_stats(container.id)
     assert_attributes(stats, container)
     assert_usage("ContainerStats", stats.cpu, stats.memory, since)
@@ -75,9 +75,9 @@ def test_container_stats_name_the_container_and_report_current_cpu_and_memory(
 
 @pytest.mark.feature("container.stats.cpu-grows")
 def test_cpu_usage_grows_while_the_container_works(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), command=BUSY)
+    container = make_container(shared_pod, command=BUSY)
     wait_for_cpu_growth(
         lambda: cri.container_stats(container.id).cpu, "ContainerStats of a busy container"
     )
@@ -85,9 +85,9 @@ def test_cpu_usage_grows_while_the_container_works(
 
 @pytest.mark.feature("container.stats.created")
 def test_a_created_container_has_stats(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), start=False)
+    container = make_container(shared_pod, start=False)
     assert_attributes(cri.container_stats(container.id), container)
 
 
@@ -99,10 +99,9 @@ def test_stats_of_an_unknown_container_are_not_found(cri: CriClient) -> None:
 
 @pytest.mark.feature("container.stats.list-filter-id")
 def test_listing_container_stats_by_id_returns_that_container(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, shared_container: Container, make_container: ContainerFactory
 ) -> None:
-    wanted = make_container(make_pod())
-    make_container(make_pod())
+    wanted = make_container(shared_pod)  # shared_container runs too, to be left out
     [stats] = cri.list_container_stats(api.ContainerStatsFilter(id=wanted.id))
     assert_attributes(stats, wanted)
 
@@ -118,10 +117,10 @@ def test_listing_container_stats_by_pod_returns_that_pods_container(
 
 @pytest.mark.feature("container.stats.list-filter-label")
 def test_listing_container_stats_by_labels_returns_exactly_the_matches(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, make_pod: PodFactory, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     group = {"cri-conformance.io/group": secrets.token_hex(6)}
-    blue = make_container(make_pod(), labels={**group, "colour": "blue"})
+    blue = make_container(shared_pod, labels={**group, "colour": "blue"})
     red = make_container(make_pod(), labels={**group, "colour": "red"})
     assert container_stats_ids(cri, label_selector=group) == {blue.id, red.id}
     assert container_stats_ids(cri, label_selector={**group, "colour": "blue"}) == {blue.id}

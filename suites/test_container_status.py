@@ -11,7 +11,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.cri_logs import log_file
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.images.catalog import ImageCatalog, TestImage
 
 # Runtime and test read the same clock; the slack covers rounding and scheduling only.
@@ -29,11 +29,10 @@ def accepted_image_refs(image: TestImage) -> set[str]:
 
 @pytest.mark.feature("container.status.metadata")
 def test_status_and_list_return_the_metadata_labels_and_annotations_given(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     container = make_container(
-        pod,
+        shared_pod,
         name="described",
         attempt=2,
         labels={"app": "conformance", "empty": ""},
@@ -53,15 +52,14 @@ def test_status_and_list_return_the_metadata_labels_and_annotations_given(
 @pytest.mark.parametrize("reference", ["tag", "digest"])
 def test_status_names_the_image_asked_for_and_its_digest_or_id(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     reference: str,
 ) -> None:
     busybox = images.busybox
     asked = busybox.ref if reference == "tag" else busybox.digest_ref
-    pod = make_pod()
-    container = make_container(pod, image=asked)
+    container = make_container(shared_pod, image=asked)
     status = cri.container_status(container.id).status
     named = cri.image_status(status.image.image).image
     assert named.id == busybox.config_digest, (
@@ -78,11 +76,10 @@ def test_status_names_the_image_asked_for_and_its_digest_or_id(
 
 @pytest.mark.feature("container.status.timestamps")
 def test_created_started_and_finished_times_are_when_each_happened(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     before_create = time.time_ns()
-    container = make_container(pod, start=False)
+    container = make_container(shared_pod, start=False)
     after_create = time.time_ns()
     cri.start_container(container.id)
     after_start = time.time_ns()
@@ -105,11 +102,10 @@ def test_created_started_and_finished_times_are_when_each_happened(
 
 @pytest.mark.feature("container.status.log-path")
 def test_status_log_path_is_the_file_under_the_pod_log_directory(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     # The kubelet's layout: <container name>/<restart count>.log under the pod's directory.
-    container = make_container(pod, name="logged", log_path="logged/0.log")
+    container = make_container(shared_pod, name="logged", log_path="logged/0.log")
     status = cri.container_status(container.id).status
     assert Path(status.log_path) == log_file(container), (
         f"status.log_path is {status.log_path!r}; the kubelet reads logs from it, so it must "
@@ -120,15 +116,13 @@ def test_status_log_path_is_the_file_under_the_pod_log_directory(
 
 @pytest.mark.feature("container.status.verbose")
 def test_verbose_status_carries_json_info_and_plain_status_does_not(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod)
-    info = cri.container_status(container.id, verbose=True).info
+    info = cri.container_status(shared_container.id, verbose=True).info
     assert info, "ContainerStatus(verbose=true) returned no info"
     for key, value in info.items():
         try:
             json.loads(value)
         except ValueError:
             pytest.fail(f"verbose info[{key!r}] is not JSON: {value[:200]!r}")
-    assert not cri.container_status(container.id, verbose=False).info
+    assert not cri.container_status(shared_container.id, verbose=False).info

@@ -16,7 +16,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod, PodFactory
 from harness.image_store import present, pull_and_status
 from harness.images.catalog import TestImage
 from harness.lookup import unknown_id
@@ -61,9 +61,9 @@ def test_removing_a_pod_that_never_existed_succeeds(cri: CriClient) -> None:
 
 @pytest.mark.feature("idempotence.stop-container-twice")
 def test_stopping_a_container_twice_succeeds(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod())
+    container = make_container(shared_pod)
     cri.stop_container(container.id, timeout=0)
     cri.stop_container(container.id, timeout=0)
     assert cri.container_status(container.id).status.state == api.CONTAINER_EXITED
@@ -71,9 +71,9 @@ def test_stopping_a_container_twice_succeeds(
 
 @pytest.mark.feature("idempotence.stop-exited-container")
 def test_stopping_a_container_that_exited_by_itself_succeeds_and_keeps_its_exit_code(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), command=["sh", "-c", "exit 7"])
+    container = make_container(shared_pod, command=["sh", "-c", "exit 7"])
     wait_for_exit(cri, container.id)
     cri.stop_container(container.id, timeout=0)
     status = cri.container_status(container.id).status
@@ -82,9 +82,9 @@ def test_stopping_a_container_that_exited_by_itself_succeeds_and_keeps_its_exit_
 
 @pytest.mark.feature("idempotence.remove-container-twice")
 def test_removing_a_container_twice_succeeds(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod())
+    container = make_container(shared_pod)
     cri.stop_container(container.id, timeout=0)
     cri.remove_container(container.id)
     cri.remove_container(container.id)
@@ -94,9 +94,9 @@ def test_removing_a_container_twice_succeeds(
 
 @pytest.mark.feature("idempotence.stop-removed-container")
 def test_stopping_a_removed_container_succeeds(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod())
+    container = make_container(shared_pod)
     cri.stop_container(container.id, timeout=0)
     cri.remove_container(container.id)
     cri.stop_container(container.id, timeout=0)

@@ -17,7 +17,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.image_store import listed, present, pull_and_status
 from harness.images.catalog import ImageCatalog, TestImage
 from harness.probes import exec_ok, writable_layer_in
@@ -171,12 +171,11 @@ def test_two_tags_of_one_image_are_one_entry_with_both_tags(
 
 @pytest.mark.feature("image.id.in-containers")
 def test_containers_report_the_image_id_of_their_image(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_container: Container, images: ImageCatalog
 ) -> None:
-    container = make_container(make_pod())
     expected = images.busybox.config_digest
-    status_id = cri.container_status(container.id).status.image_id
-    (entry,) = cri.list_containers(api.ContainerFilter(id=container.id))
+    status_id = cri.container_status(shared_container.id).status.image_id
+    (entry,) = cri.list_containers(api.ContainerFilter(id=shared_container.id))
     assert (status_id, entry.image_id) == (expected, expected), (
         f"ContainerStatus.image_id {status_id!r} and Container.image_id {entry.image_id!r} "
         f"should both be the image id {expected}"
@@ -196,14 +195,13 @@ def test_image_fs_info_reports_the_image_filesystem_usage(cri: CriClient) -> Non
 
 @pytest.mark.feature("image.fs-info.container-filesystems")
 def test_the_writable_layer_lies_on_a_reported_container_filesystem(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
     # api.proto ImageFsInfoResponse.container_filesystems: "Information of container
     # filesystem(s) ... Default will be to return this as empty", and then the kubelet counts
     # the writable layers on the image filesystem. The container's own mount table says where
     # its writable layer is (the upperdir of its overlay root).
-    container = make_container(make_pod())
-    layer = writable_layer_in(cri, container)
+    layer = writable_layer_in(cri, shared_container)
     if layer is None or not Path(layer).is_dir():
         pytest.skip(
             f"the container's root is no overlay with an upperdir on this host ({layer}): its "
@@ -224,17 +222,17 @@ def test_the_writable_layer_lies_on_a_reported_container_filesystem(
 
 @pytest.mark.feature("image.user.uid")
 def test_a_container_runs_as_the_uid_in_the_image_user(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    container = make_container(make_pod(), image=images["nonroot"].ref)
+    container = make_container(shared_pod, image=images["nonroot"].ref)
     assert exec_ok(cri, container.id, "id", "-u").strip() == "1234"
     assert exec_ok(cri, container.id, "id", "-g").strip() == "1234"
 
 
 @pytest.mark.feature("image.user.name")
 def test_a_container_runs_as_the_user_named_in_the_image(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    container = make_container(make_pod(), image=images["named-user"].ref)
+    container = make_container(shared_pod, image=images["named-user"].ref)
     assert exec_ok(cri, container.id, "id", "-un").strip() == "conformance"
     assert exec_ok(cri, container.id, "id", "-u").strip() == "1234"

@@ -8,7 +8,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import PodFactory
+from harness.factories import Pod, PodFactory
 from harness.lookup import unknown_id
 
 READY = api.PodSandboxStateValue(state=api.SANDBOX_READY)
@@ -42,28 +42,27 @@ def test_a_listed_pod_carries_what_status_reports(cri: CriClient, make_pod: PodF
 
 @pytest.mark.feature("pod.list.all-states")
 def test_list_pods_without_filter_returns_ready_and_stopped_pods(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, make_pod: PodFactory, shared_pod: Pod
 ) -> None:
-    ready, stopped = make_pod(), make_pod()
+    ready, stopped = shared_pod, make_pod()
     cri.stop_pod(stopped.id)
     assert {ready.id, stopped.id} <= listed_ids(cri)
 
 
 @pytest.mark.feature("pod.list.filter-id")
 def test_list_pods_filtered_by_id_returns_only_that_pod(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, make_pod: PodFactory, shared_pod: Pod
 ) -> None:
-    wanted, other = make_pod(), make_pod()
+    wanted, other = make_pod(), shared_pod
     assert listed_ids(cri, id=wanted.id) == {wanted.id}
     assert other.id in listed_ids(cri)
 
 
 @pytest.mark.feature("pod.list.filter-id-prefix")
 def test_list_pods_filtered_by_a_unique_id_prefix_returns_that_pod(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, shared_pod: Pod
 ) -> None:
-    pod = make_pod()
-    assert listed_ids(cri, id=pod.id[:12]) == {pod.id}, (
+    assert listed_ids(cri, id=shared_pod.id[:12]) == {shared_pod.id}, (
         "ListPodSandbox with the first 12 characters of an id (as crictl passes them) "
         "did not return that pod"
     )
@@ -71,9 +70,9 @@ def test_list_pods_filtered_by_a_unique_id_prefix_returns_that_pod(
 
 @pytest.mark.feature("pod.list.filter-unknown-id")
 def test_list_pods_filtered_by_an_unknown_id_is_empty_not_an_error(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, shared_pod: Pod
 ) -> None:
-    make_pod()  # a pod the filter must leave out, so a runtime that ignores it is caught
+    # shared_pod: a pod the filter must leave out, so a runtime that ignores it is caught
     assert listed_ids(cri, id=unknown_id()) == set()
 
 

@@ -12,7 +12,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.network import LOOPBACK, free_loopback_port, http_get, http_url
 from harness.probes import exec_ok, ipv4_addresses_in, resolv_conf_in
@@ -32,9 +32,8 @@ def web_page(images: ImageCatalog) -> bytes:
 
 
 @pytest.mark.feature("pod.status.network")
-def test_pod_status_reports_a_valid_pod_ip(cri: CriClient, make_pod: PodFactory) -> None:
-    pod = make_pod()
-    network = cri.pod_status(pod.id).status.network
+def test_pod_status_reports_a_valid_pod_ip(cri: CriClient, shared_pod: Pod) -> None:
+    network = cri.pod_status(shared_pod.id).status.network
     assert network.ip, "PodSandboxStatus reports no pod IP"
     address = ipaddress.ip_address(network.ip)
     assert not address.is_unspecified
@@ -43,12 +42,10 @@ def test_pod_status_reports_a_valid_pod_ip(cri: CriClient, make_pod: PodFactory)
 
 @pytest.mark.feature("pod.network.ip-inside")
 def test_the_pod_ip_is_an_address_of_the_container(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    pod = make_pod()
-    container = make_container(pod)
-    pod_ip = cri.pod_status(pod.id).status.network.ip
-    inside = ipv4_addresses_in(cri, container.id)
+    pod_ip = cri.pod_status(shared_container.pod.id).status.network.ip
+    inside = ipv4_addresses_in(cri, shared_container.id)
     assert pod_ip in inside, f"PodSandboxStatus says {pod_ip}; the container has {inside}"
 
 
@@ -116,6 +113,8 @@ def test_a_host_port_on_loopback_reaches_the_container_port(
 def test_a_container_port_is_served_on_the_pod_ip(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
+    # A pod of its own: whatever listens in a pod answers on its IP, so a pod shared with an
+    # earlier test's web server could answer for this one's.
     pod = make_pod("served")
     start_webserver(cri, make_container, images, pod)
     pod_ip = cri.pod_status(pod.id).status.network.ip

@@ -12,7 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory, RunContext
+from harness.factories import ContainerFactory, Pod, PodFactory, RunContext
 from harness.lookup import unknown_id
 from harness.verbose_info import assert_json_values
 from harness.waiting import wait_for_exit, wait_until
@@ -89,22 +89,22 @@ def test_status_of_an_unknown_pod_is_not_found(cri: CriClient) -> None:
 
 @pytest.mark.feature("pod.status.verbose")
 def test_verbose_pod_status_carries_json_info_and_plain_status_does_not(
-    cri: CriClient, make_pod: PodFactory
+    cri: CriClient, shared_pod: Pod
 ) -> None:
-    pod = make_pod()
-    info = cri.pod_status(pod.id, verbose=True).info
+    info = cri.pod_status(shared_pod.id, verbose=True).info
     assert info, "PodSandboxStatus(verbose=true) returned no info"
     assert_json_values("PodSandboxStatus", info)
-    assert not cri.pod_status(pod.id).info, "PodSandboxStatus(verbose=false) must not return info"
+    assert not cri.pod_status(shared_pod.id).info, (
+        "PodSandboxStatus(verbose=false) must not return info"
+    )
 
 
 @pytest.mark.feature("pod.runtime-handler.reported")
 def test_pod_status_and_list_report_the_runtime_handler_used(
-    cri: CriClient, make_pod: PodFactory, run_context: RunContext
+    cri: CriClient, shared_pod: Pod, run_context: RunContext
 ) -> None:
-    pod = make_pod()
-    assert cri.pod_status(pod.id).status.runtime_handler == run_context.runtime_handler
-    (entry,) = cri.list_pods(api.PodSandboxFilter(id=pod.id))
+    assert cri.pod_status(shared_pod.id).status.runtime_handler == run_context.runtime_handler
+    (entry,) = cri.list_pods(api.PodSandboxFilter(id=shared_pod.id))
     assert entry.runtime_handler == run_context.runtime_handler
 
 
@@ -146,13 +146,12 @@ def test_removing_a_ready_pod_removes_it_and_its_running_container(
 
 @pytest.mark.feature("pod.log-directory")
 def test_container_output_is_logged_under_the_pod_log_directory(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
-    expected_path = Path(pod.config.log_directory) / "app" / "0.log"
+    expected_path = Path(shared_pod.config.log_directory) / "app" / "0.log"
     expected_path.parent.mkdir(parents=True, exist_ok=True)  # the kubelet makes it, not the runtime
     container = make_container(
-        pod, command=["sh", "-c", "echo to-stdout; echo to-stderr >&2"], log_path="app/0.log"
+        shared_pod, command=["sh", "-c", "echo to-stdout; echo to-stderr >&2"], log_path="app/0.log"
     )
     wait_for_exit(cri, container.id)
     assert cri.container_status(container.id).status.log_path == str(expected_path)

@@ -8,7 +8,7 @@ import pytest
 from harness import host
 from harness.capabilities import NODE_ADMIN, difference
 from harness.client import CriClient
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.probes import capability_sets, exec_fails, shell_in
 from harness.security import capabilities, secured
 
@@ -19,32 +19,32 @@ CHOWN = "touch /tmp/owned && chown 4321 /tmp/owned"  # CHOWN
 
 
 def with_caps(
-    make_pod: PodFactory,
+    pod: Pod,
     make_container: ContainerFactory,
     add: tuple[str, ...] = (),
     drop: tuple[str, ...] = (),
 ) -> Container:
     linux = secured(capabilities=capabilities(add=add, drop=drop))
-    return make_container(make_pod(), linux=linux)
+    return make_container(pod, linux=linux)
 
 
 @pytest.mark.feature("security.capabilities.default")
 def test_a_default_container_holds_no_node_admin_capability(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
-    sets = capability_sets(cri, container)
+    sets = capability_sets(cri, shared_container)
     assert sets["CapBnd"] & NODE_ADMIN == set(), f"bounding set has {sets['CapBnd'] & NODE_ADMIN}"
     assert sets["CapEff"] & NODE_ADMIN == set()
-    exec_fails(cri, container, "sh", "-c", MAKE_BRIDGE)
-    exec_fails(cri, container, "sh", "-c", "mkdir -p /mnt && " + MOUNT_TMPFS)
+    exec_fails(cri, shared_container, "sh", "-c", MAKE_BRIDGE)
+    exec_fails(cri, shared_container, "sh", "-c", "mkdir -p /mnt && " + MOUNT_TMPFS)
 
 
 @pytest.mark.feature("security.capabilities.add")
 def test_added_capabilities_are_held_and_work(
     cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
 ) -> None:
-    container = with_caps(make_pod, make_container, add=("NET_ADMIN", "SYS_ADMIN"))
+    # In a pod of its own: the bridge it makes stays in its pod's network namespace.
+    container = with_caps(make_pod(), make_container, add=("NET_ADMIN", "SYS_ADMIN"))
     sets = capability_sets(cri, container)
     for name in ("CapEff", "CapBnd"):
         assert {"NET_ADMIN", "SYS_ADMIN"} <= sets[name], f"{name} is {sorted(sets[name])}"
@@ -54,11 +54,11 @@ def test_added_capabilities_are_held_and_work(
 
 @pytest.mark.feature("security.capabilities.drop")
 def test_a_dropped_capability_is_gone_and_its_operation_refused(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    default = capability_sets(cri, make_container(make_pod(), name="default"))["CapEff"]
+    default = capability_sets(cri, shared_container)["CapEff"]
     assert "CHOWN" in default, "a default container should be able to chown (CAP_CHOWN)"
-    container = with_caps(make_pod, make_container, drop=("CHOWN",))
+    container = with_caps(shared_pod, make_container, drop=("CHOWN",))
     effective = capability_sets(cri, container)["CapEff"]
     assert effective == default - {"CHOWN"}, (
         f"dropping CHOWN changed more than CHOWN: {sorted(effective ^ (default - {'CHOWN'}))}"
@@ -69,9 +69,9 @@ def test_a_dropped_capability_is_gone_and_its_operation_refused(
 
 @pytest.mark.feature("security.capabilities.drop-all")
 def test_dropping_all_leaves_no_capability(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = with_caps(make_pod, make_container, drop=("ALL",))
+    container = with_caps(shared_pod, make_container, drop=("ALL",))
     sets = capability_sets(cri, container)
     assert sets == {"CapEff": set(), "CapPrm": set(), "CapBnd": set()}
     exec_fails(cri, container, "sh", "-c", CHOWN)
@@ -79,9 +79,9 @@ def test_dropping_all_leaves_no_capability(
 
 @pytest.mark.feature("security.capabilities.drop-all-add-one")
 def test_dropping_all_and_adding_one_leaves_exactly_that_one(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = with_caps(make_pod, make_container, add=("NET_BIND_SERVICE",), drop=("ALL",))
+    container = with_caps(shared_pod, make_container, add=("NET_BIND_SERVICE",), drop=("ALL",))
     sets = capability_sets(cri, container)
     assert sets["CapEff"] == {"NET_BIND_SERVICE"}
     assert sets["CapBnd"] == {"NET_BIND_SERVICE"}
@@ -89,10 +89,10 @@ def test_dropping_all_and_adding_one_leaves_exactly_that_one(
 
 @pytest.mark.feature("security.capabilities.add-and-drop")
 def test_a_capability_both_added_and_dropped_is_dropped(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     container = with_caps(
-        make_pod,
+        shared_pod,
         make_container,
         add=("NET_ADMIN", "SYS_ADMIN", "CHOWN"),
         drop=("NET_ADMIN", "CHOWN"),
@@ -108,9 +108,9 @@ def test_a_capability_both_added_and_dropped_is_dropped(
 
 @pytest.mark.feature("security.capabilities.add-all")
 def test_adding_all_grants_every_capability_the_host_has(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = with_caps(make_pod, make_container, add=("ALL",))
+    container = with_caps(shared_pod, make_container, add=("ALL",))
     sets, wanted = capability_sets(cri, container), host.bounding_capabilities()
     for name in ("CapBnd", "CapEff"):
         assert sets[name] == wanted, difference(name, sets[name], wanted)

@@ -9,7 +9,7 @@ import pytest
 from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
-from harness.factories import Container, ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod
 from harness.probes import (
     exec_fails,
     exec_ok,
@@ -22,13 +22,10 @@ from harness.security import KUBELET_MASKED_PATHS, KUBELET_READONLY_PATHS, secur
 
 
 def with_data_mount(
-    make_pod: PodFactory,
-    make_container: ContainerFactory,
-    data: Path,
-    linux: api.LinuxContainerConfig,
+    pod: Pod, make_container: ContainerFactory, data: Path, linux: api.LinuxContainerConfig
 ) -> Container:
     mount = api.Mount(container_path="/data", host_path=str(data))
-    return make_container(make_pod(), mounts=[mount], linux=linux)
+    return make_container(pod, mounts=[mount], linux=linux)
 
 
 def runtime_defaults_covered(cri: CriClient, container: Container) -> set[str]:
@@ -39,9 +36,9 @@ def runtime_defaults_covered(cri: CriClient, container: Container) -> set[str]:
 
 @pytest.mark.feature("security.readonly-rootfs")
 def test_a_read_only_root_filesystem_refuses_writes_while_mounts_stay_writable(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    container = with_data_mount(make_pod, make_container, tmp_path, secured(readonly_rootfs=True))
+    container = with_data_mount(shared_pod, make_container, tmp_path, secured(readonly_rootfs=True))
     refusal = exec_fails(cri, container, "touch", "/new-file")
     assert b"Read-only file system" in refusal.stderr
     assert "ro" in mount_options(cri, container, "/")
@@ -51,9 +48,9 @@ def test_a_read_only_root_filesystem_refuses_writes_while_mounts_stay_writable(
 
 @pytest.mark.feature("security.readonly-rootfs-off")
 def test_the_root_filesystem_is_writable_unless_asked_otherwise(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), linux=secured(readonly_rootfs=False))
+    container = make_container(shared_pod, linux=secured(readonly_rootfs=False))
     shell_in(cri, container, "echo written > /new-file")
     assert exec_ok(cri, container, "cat", "/new-file") == "written\n"
     assert "rw" in mount_options(cri, container, "/")
@@ -68,25 +65,25 @@ def test_the_root_filesystem_is_writable_unless_asked_otherwise(
 )
 def test_no_new_privs_sets_the_process_flag(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     no_new_privs: bool,
     flag: str,
 ) -> None:
-    container = make_container(make_pod(), linux=secured(no_new_privs=no_new_privs))
+    container = make_container(shared_pod, linux=secured(no_new_privs=no_new_privs))
     assert read_proc_status(cri, container)["NoNewPrivs"] == flag
 
 
 @pytest.mark.feature("security.masked-paths")
 def test_masked_paths_hide_the_files_and_directories_named(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     (tmp_path / "secret").write_text("hidden\n")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "inside").write_text("hidden too\n")
     (tmp_path / "public").write_text("visible\n")
     linux = secured(masked_paths=["/data/secret", "/data/secrets"])
-    container = with_data_mount(make_pod, make_container, tmp_path, linux)
+    container = with_data_mount(shared_pod, make_container, tmp_path, linux)
     assert exec_ok(cri, container, "cat", "/data/secret") == ""
     assert exec_ok(cri, container, "ls", "-A", "/data/secrets") == ""
     assert exec_ok(cri, container, "cat", "/data/public") == "visible\n"
@@ -95,12 +92,12 @@ def test_masked_paths_hide_the_files_and_directories_named(
 
 @pytest.mark.feature("security.readonly-paths")
 def test_readonly_paths_refuse_writes_below_them_only(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     (tmp_path / "locked").mkdir()
     (tmp_path / "open").mkdir()
     linux = secured(readonly_paths=["/data/locked"])
-    container = with_data_mount(make_pod, make_container, tmp_path, linux)
+    container = with_data_mount(shared_pod, make_container, tmp_path, linux)
     refusal = exec_fails(cri, container, "touch", "/data/locked/file")
     assert b"Read-only file system" in refusal.stderr
     shell_in(cri, container, "touch /data/open/file")
@@ -109,12 +106,12 @@ def test_readonly_paths_refuse_writes_below_them_only(
 
 @pytest.mark.feature("security.masked-paths.kubelet-defaults")
 def test_the_kubelet_default_masked_and_readonly_paths_protect_proc_and_sys(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     linux = secured(
         masked_paths=list(KUBELET_MASKED_PATHS), readonly_paths=list(KUBELET_READONLY_PATHS)
     )
-    container = make_container(make_pod(), linux=linux)
+    container = make_container(shared_pod, linux=linux)
     present = [path for path in KUBELET_MASKED_PATHS if Path(path).exists()]
     for path in present:
         listing = "ls -A" if Path(path).is_dir() else "cat"
@@ -126,9 +123,9 @@ def test_the_kubelet_default_masked_and_readonly_paths_protect_proc_and_sys(
 
 @pytest.mark.feature("security.masked-paths.none")
 def test_without_masked_and_readonly_paths_nothing_in_proc_and_sys_is_masked(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     """No runtime default is added: the list the config gives is the whole list."""
-    container = make_container(make_pod(), linux=secured(masked_paths=[], readonly_paths=[]))
+    container = make_container(shared_pod, linux=secured(masked_paths=[], readonly_paths=[]))
     covered = runtime_defaults_covered(cri, container)
     assert not covered, f"masked or read-only though the config names none: {sorted(covered)}"

@@ -15,7 +15,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.advertised import Flag, advertisement, asking_for
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod, PodFactory
 from harness.identity import IDENTITY, identity, status_user_problem
 from harness.images.catalog import ImageCatalog
 from harness.security import secured, uid
@@ -42,6 +42,7 @@ STRICT = {"2346", str(LISTED)}
 def test_the_groups_policy_decides_whether_the_image_groups_are_added(
     cri: CriClient,
     make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     policy: int,
@@ -56,8 +57,8 @@ def test_the_groups_policy_decides_whether_the_image_groups_are_added(
     )
     if policy == api.Strict:  # a refusal excuses only Strict: the same container under Merge runs
         merged = secured(run_as_user=uid(MEMBER), supplemental_groups=[LISTED])
-        make_container(make_pod(), image=images["groups"].ref, linux=merged)
-    pod = make_pod()
+        make_container(shared_pod, image=images["groups"].ref, linux=merged)
+    pod = make_pod() if policy == api.Strict else shared_pod
     # Merge is the default (0 on the wire): every runtime does it, advertised or not.
     with asking_for(advert) if policy == api.Strict else nullcontext():
         container = make_container(pod, image=images["groups"].ref, command=IDENTITY, linux=linux)

@@ -12,7 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 from harness.identity import IDENTITY, identity, status_user_problem
 from harness.images.catalog import ImageCatalog
 from harness.probes import exec_ok, read_proc_status
@@ -23,9 +23,9 @@ NONROOT = 1234
 
 @pytest.mark.feature("security.run-as-user")
 def test_run_as_user_sets_the_uid_of_the_container_process(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    container = make_container(make_pod(), command=IDENTITY, linux=secured(run_as_user=uid(1001)))
+    container = make_container(shared_pod, command=IDENTITY, linux=secured(run_as_user=uid(1001)))
     assert identity(cri, container)[0] == "1001"
     uids = read_proc_status(cri, container)["Uid"].split()
     assert uids == ["1001"] * 4, f"real, effective, saved and fs uids are {uids}"
@@ -33,10 +33,10 @@ def test_run_as_user_sets_the_uid_of_the_container_process(
 
 @pytest.mark.feature("security.run-as-group")
 def test_run_as_group_sets_the_primary_gid(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     linux = secured(run_as_user=uid(1001), run_as_group=uid(1002))
-    container = make_container(make_pod(), command=IDENTITY, linux=linux)
+    container = make_container(shared_pod, command=IDENTITY, linux=linux)
     user, group, groups = identity(cri, container)
     assert (user, group) == ("1001", "1002")
     assert "1002" in groups
@@ -44,37 +44,36 @@ def test_run_as_group_sets_the_primary_gid(
 
 @pytest.mark.feature("security.run-as-group-without-user")
 def test_run_as_group_without_a_user_is_refused(
-    make_pod: PodFactory, make_container: ContainerFactory
+    shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     with refused():
-        make_container(pod, start=False, linux=secured(run_as_group=uid(1002)))
+        make_container(shared_pod, start=False, linux=secured(run_as_group=uid(1002)))
 
 
 @pytest.mark.feature("security.image-user")
 def test_the_image_user_is_the_default(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    container = make_container(make_pod(), image=images["nonroot"].ref, command=IDENTITY)
+    container = make_container(shared_pod, image=images["nonroot"].ref, command=IDENTITY)
     assert identity(cri, container) == (str(NONROOT), str(NONROOT), {str(NONROOT)})
 
 
 @pytest.mark.feature("security.run-as-user-over-image")
 def test_run_as_user_overrides_the_image_user(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     container = make_container(
-        make_pod(), image=images["nonroot"].ref, command=IDENTITY, linux=secured(run_as_user=uid(0))
+        shared_pod, image=images["nonroot"].ref, command=IDENTITY, linux=secured(run_as_user=uid(0))
     )
     assert identity(cri, container)[0] == "0"
 
 
 @pytest.mark.feature("security.run-as-username")
 def test_run_as_username_resolves_the_name_in_the_image(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     container = make_container(
-        make_pod(),
+        shared_pod,
         image=images["nonroot"].ref,
         command=IDENTITY,
         linux=secured(run_as_username="conformance"),
@@ -85,20 +84,21 @@ def test_run_as_username_resolves_the_name_in_the_image(
 
 @pytest.mark.feature("security.run-as-username-unknown")
 def test_a_username_missing_from_the_image_is_refused(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod()
     with refused():
-        container = make_container(pod, start=False, linux=secured(run_as_username="no-such-user"))
+        container = make_container(
+            shared_pod, start=False, linux=secured(run_as_username="no-such-user")
+        )
         cri.start_container(container.id)
 
 
 @pytest.mark.feature("security.supplemental-groups")
 def test_supplemental_groups_are_added_to_the_process_groups(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
     linux = secured(run_as_user=uid(1001), run_as_group=uid(1002), supplemental_groups=[3001, 3002])
-    container = make_container(make_pod(), command=IDENTITY, linux=linux)
+    container = make_container(shared_pod, command=IDENTITY, linux=linux)
     assert identity(cri, container)[2] == {"1002", "3001", "3002"}
 
 
@@ -124,9 +124,9 @@ def assert_groups_from_the_image(
 
 @pytest.mark.feature("security.image-user-groups")
 def test_an_image_user_without_a_group_takes_its_groups_from_the_image(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
-    container = make_container(make_pod(), image=images["groups"].ref, command=IDENTITY)
+    container = make_container(shared_pod, image=images["groups"].ref, command=IDENTITY)
     assert_groups_from_the_image(identity(cri, container), MEMBER)
 
 
@@ -137,7 +137,7 @@ def test_an_image_user_without_a_group_takes_its_groups_from_the_image(
 @pytest.mark.feature("security.run-as-user-image-groups")
 def test_run_as_user_without_a_group_takes_its_groups_from_the_image(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     user: int,
@@ -145,7 +145,7 @@ def test_run_as_user_without_a_group_takes_its_groups_from_the_image(
 ) -> None:
     linux = secured(run_as_user=uid(user))
     container = make_container(
-        make_pod(), image=images["groups"].ref, command=IDENTITY, linux=linux
+        shared_pod, image=images["groups"].ref, command=IDENTITY, linux=linux
     )
     assert_groups_from_the_image(identity(cri, container), expected)
 
@@ -165,7 +165,7 @@ def test_run_as_user_without_a_group_takes_its_groups_from_the_image(
 @pytest.mark.feature("security.status-user")
 def test_status_reports_the_uid_gid_and_groups_the_process_runs_with(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     images: ImageCatalog,
     image: str,
@@ -173,6 +173,6 @@ def test_status_reports_the_uid_gid_and_groups_the_process_runs_with(
 ) -> None:
     # api.proto ContainerStatus.user: the identities "initially attached to the first process in
     # the container"; the truth is that process: `id` run as its command.
-    container = make_container(make_pod(), image=images[image].ref, command=IDENTITY, linux=linux)
+    container = make_container(shared_pod, image=images[image].ref, command=IDENTITY, linux=linux)
     problem = status_user_problem(cri, container, identity(cri, container))
     assert problem is None, problem

@@ -91,10 +91,9 @@ def test_a_privileged_container_has_procfs_and_sysfs_read_write_and_nothing_mask
 
 @pytest.mark.feature("security.unprivileged")
 def test_a_default_container_sees_no_host_block_device_and_a_read_only_sysfs(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
-    seen = set(exec_ok(cri, container, "ls", "/dev").split())
+    seen = set(exec_ok(cri, shared_container, "ls", "/dev").split())
     assert host_block_devices() & seen == set()
-    assert "ro" in mount_options(cri, container, "/sys")
-    exec_fails(cri, container, "sh", "-c", "mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")
+    assert "ro" in mount_options(cri, shared_container, "/sys")
+    exec_fails(cri, shared_container, "sh", "-c", "mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")

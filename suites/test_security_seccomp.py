@@ -12,7 +12,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness.client import CriClient
 from harness.expect import refused
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod, PodFactory
 from harness.probes import exec_fails, read_proc_status, shell_in
 from harness.security import capabilities, pod_security, secured, security_profile
 
@@ -47,22 +47,22 @@ def profile_denying(tmp_path: Path, *syscalls: str) -> Path:
 )  # fmt: skip
 def test_the_seccomp_profile_type_decides_whether_syscalls_are_filtered(
     cri: CriClient,
-    make_pod: PodFactory,
+    shared_pod: Pod,
     make_container: ContainerFactory,
     profile: api.SecurityProfile | None,
     mode: str,
 ) -> None:
-    container = make_container(make_pod(), linux=secured(seccomp=profile))
+    container = make_container(shared_pod, linux=secured(seccomp=profile))
     assert read_proc_status(cri, container)["Seccomp"] == mode
 
 
 @pytest.mark.feature("security.seccomp.localhost")
 def test_a_localhost_profile_blocks_exactly_the_syscalls_it_denies(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     profile = profile_denying(tmp_path, "chmod", "fchmod", "fchmodat")
     linux = secured(seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)))
-    container = make_container(make_pod(), linux=linux)
+    container = make_container(shared_pod, linux=linux)
     assert read_proc_status(cri, container)["Seccomp"] == FILTERED
     refusal = exec_fails(cri, container, "sh", "-c", "touch /tmp/f && chmod 600 /tmp/f")
     assert b"Operation not permitted" in refusal.stderr
@@ -71,10 +71,14 @@ def test_a_localhost_profile_blocks_exactly_the_syscalls_it_denies(
 
 @pytest.mark.feature("security.seccomp.localhost-over-capability")
 def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient,
+    make_pod: PodFactory,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    tmp_path: Path,
 ) -> None:
     profile = profile_denying(tmp_path, "sethostname")
-    allowed = make_container(
+    allowed = make_container(  # in a pod of its own: the hostname it sets is its pod's
         make_pod(),
         linux=secured(
             capabilities=capabilities(add=("SYS_ADMIN",)),
@@ -83,7 +87,7 @@ def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
     )
     shell_in(cri, allowed, "hostname allowed-by-capability")
     blocked = make_container(
-        make_pod(),
+        shared_pod,
         linux=secured(
             capabilities=capabilities(add=("SYS_ADMIN",)),
             seccomp=security_profile(api.SecurityProfile.Localhost, str(profile)),
@@ -94,21 +98,24 @@ def test_a_localhost_profile_blocks_a_syscall_even_with_its_capability(
 
 @pytest.mark.feature("security.seccomp.localhost-missing")
 def test_a_localhost_profile_that_does_not_exist_is_refused(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
     missing = security_profile(
         api.SecurityProfile.Localhost, str(tmp_path / "no-such-profile.json")
     )
-    pod = make_pod()
     with refused():
-        container = make_container(pod, start=False, linux=secured(seccomp=missing))
+        container = make_container(shared_pod, start=False, linux=secured(seccomp=missing))
         cri.start_container(container.id)
 
 
 @pytest.mark.parametrize("level", ["container", "pod"])
 @pytest.mark.feature("security.seccomp.profile-path-invalid")
 def test_a_seccomp_profile_path_that_is_no_known_value_is_refused(
-    make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path, level: str
+    make_pod: PodFactory,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    tmp_path: Path,
+    level: str,
 ) -> None:
     # api.proto seccomp_profile_path (deprecated, of LinuxContainerSecurityContext and of
     # LinuxSandboxSecurityContext): the "candidate values are" runtime/default, unconfined and
@@ -119,4 +126,4 @@ def test_a_seccomp_profile_path_that_is_no_known_value_is_refused(
         if level == "pod":
             make_pod(linux=pod_security(seccomp_profile_path=path))
         else:
-            make_container(make_pod(), start=False, linux=secured(seccomp_profile_path=path))
+            make_container(shared_pod, start=False, linux=secured(seccomp_profile_path=path))

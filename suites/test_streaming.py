@@ -16,11 +16,16 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import streaming
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import Container, ContainerFactory, Pod, PodFactory
 from harness.images.catalog import ImageCatalog
 from harness.readiness import WEB_PORT, start_webserver
-from harness.streaming import StreamNotFound, StreamType, Transport
-from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
+from harness.streaming import StreamNotFound, Transport
+from harness.streaming.probes import (
+    ATTACH_PROBE,
+    converse_with_attach_probe,
+    expected_terminal_size,
+    terminal_size_probe,
+)
 from harness.waiting import wait_for_exit
 
 EVERY_TRANSPORT = tuple(Transport)
@@ -42,29 +47,27 @@ def each_transport(
 
 @each_transport("streaming.exec")
 def test_exec_returns_stdout_stderr_and_the_exit_code(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
+    cri: CriClient, shared_container: Container, transport: Transport
 ) -> None:
-    container = make_container(make_pod())
     failed = streaming.run_exec(
-        cri, container.id, ["sh", "-c", "echo out; echo err >&2; exit 3"], transport
+        cri, shared_container.id, ["sh", "-c", "echo out; echo err >&2; exit 3"], transport
     )
     assert (failed.stdout, failed.stderr, failed.exit_code) == (b"out\n", b"err\n", 3)
     assert failed.status.document["reason"] == "NonZeroExitCode"
 
-    succeeded = streaming.run_exec(cri, container.id, ["sh", "-c", "echo fine"], transport)
+    succeeded = streaming.run_exec(cri, shared_container.id, ["sh", "-c", "echo fine"], transport)
     assert (succeeded.stdout, succeeded.stderr, succeeded.exit_code) == (b"fine\n", b"", 0)
     assert succeeded.status.document["status"] == "Success"
 
 
 @each_transport("streaming.exec-stdin")
 def test_exec_feeds_stdin_to_the_command(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
+    cri: CriClient, shared_container: Container, transport: Transport
 ) -> None:
-    container = make_container(make_pod())
     payload = b"".join(b"line %06d of the stdin payload\n" % i for i in range(4000))  # 128 KB
     # `cat` ends at EOF; v4 WebSocket cannot send EOF, so there `head -c` stops by count.
     command = ["head", "-c", str(len(payload))] if transport is Transport.WEBSOCKET else ["cat"]
-    result = streaming.run_exec(cri, container.id, command, transport, stdin=payload)
+    result = streaming.run_exec(cri, shared_container.id, command, transport, stdin=payload)
     assert result.exit_code == 0, result.status.message
     assert len(result.stdout) == len(payload)
     assert result.stdout == payload
@@ -72,11 +75,10 @@ def test_exec_feeds_stdin_to_the_command(
 
 @each_transport("streaming.exec-tty")
 def test_exec_with_a_tty_runs_on_a_terminal_and_follows_resize(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
+    cri: CriClient, shared_container: Container, transport: Transport
 ) -> None:
-    container = make_container(make_pod())
     request = api.ExecRequest(
-        container_id=container.id,
+        container_id=shared_container.id,
         cmd=terminal_size_probe(width=100, height=30),
         stdin=True,
         stdout=True,
@@ -92,15 +94,12 @@ def test_exec_with_a_tty_runs_on_a_terminal_and_follows_resize(
 
 @each_transport("streaming.attach")
 def test_attach_reaches_the_container_stdin_stdout_and_stderr(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, transport: Transport
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, transport: Transport
 ) -> None:
-    container = make_container(make_pod(), command=ATTACH_PROBE, stdin=True)
+    container = make_container(shared_pod, command=ATTACH_PROBE, stdin=True)
     request = api.AttachRequest(container_id=container.id, stdin=True, stdout=True, stderr=True)
     with streaming.start_attach(cri, request, transport) as session:
-        session.output(StreamType.STDOUT).wait_for(b"ready\n", timeout=10)
-        session.output(StreamType.STDERR).wait_for(b"ready\n", timeout=10)
-        session.write_stdin(b"hello\n")
-        result = session.wait()
+        result = converse_with_attach_probe(session)
     assert result.stdout.endswith(b"ready\ngot:hello\n"), result.stdout
     assert result.stderr.endswith(b"ready\nbye:hello\n"), result.stderr
     assert result.exit_code == 0, result.status.message
@@ -133,6 +132,8 @@ def test_port_forward_carries_an_http_exchange_to_the_pod(
     images: ImageCatalog,
     transport: Transport,
 ) -> None:
+    # A pod of its own: a port forward reaches whatever listens in the pod, so a pod shared
+    # with an earlier test's web server could answer for this one's.
     pod = make_pod()
     start_webserver(cri, make_container, images, pod)
     assert_web_page_through_port_forward(cri, pod.id, transport)
@@ -167,13 +168,14 @@ def forged(url: str) -> str:
 
 @pytest.mark.feature("streaming.bad-token")
 def test_a_token_the_server_never_issued_is_not_found(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_container: Container
 ) -> None:
-    container = make_container(make_pod())
     urls = {
-        "exec": cri.exec_url(api.ExecRequest(container_id=container.id, cmd=["true"], stdout=True)),
-        "attach": cri.attach_url(api.AttachRequest(container_id=container.id, stdout=True)),
-        "portforward": cri.port_forward_url(container.pod.id, [80]),
+        "exec": cri.exec_url(
+            api.ExecRequest(container_id=shared_container.id, cmd=["true"], stdout=True)
+        ),
+        "attach": cri.attach_url(api.AttachRequest(container_id=shared_container.id, stdout=True)),
+        "portforward": cri.port_forward_url(shared_container.pod.id, [80]),
     }
     statuses = {kind: status_of(forged(url), cri.timeout) for kind, url in urls.items()}
     assert statuses == {"exec": 404, "attach": 404, "portforward": 404}
@@ -187,11 +189,8 @@ def test_a_token_the_server_never_issued_is_not_found(
 
 
 @pytest.mark.feature("streaming.token-single-use")
-def test_a_streaming_url_works_once(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
-) -> None:
-    container = make_container(make_pod())
-    request = api.ExecRequest(container_id=container.id, cmd=["echo", "once"], stdout=True)
+def test_a_streaming_url_works_once(cri: CriClient, shared_container: Container) -> None:
+    request = api.ExecRequest(container_id=shared_container.id, cmd=["echo", "once"], stdout=True)
     url = cri.exec_url(request)
     options = streaming.StreamOptions.of(request)
     connect = {"handshake_timeout": cri.timeout}

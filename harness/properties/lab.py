@@ -26,7 +26,7 @@ from harness.factories import (
 from harness.ownership import LeftAlone, RunOwnership
 from harness.properties.spec_files import Spec
 from harness.properties.specs import Owner
-from harness.resources import ResourceTracker
+from harness.resources import Later, ResourceTracker
 
 
 class LabCleanupFailed(AssertionError):
@@ -78,14 +78,20 @@ def prepare_volumes(spec: Spec) -> None:
 
 @contextmanager
 def lab(
-    client: CriClient, puller: ImagePuller, owner: Owner, runtime_handler: str = ""
+    client: CriClient,
+    puller: ImagePuller,
+    owner: Owner,
+    runtime_handler: str = "",
+    later: Later | None = None,
 ) -> Iterator[Lab]:
     """A Lab whose objects are removed on exit, pass or fail.
 
     A failed cleanup fails an example that passed; an object left alone (not the run's) fails
-    it either way, since it is the runtime's fault and nothing else will report it.
+    it either way, since it is the runtime's fault and nothing else will report it. Given
+    ``later``, the statuses are still read on exit, but the pods are stopped and removed by
+    ``later``, which reports what that came to (``PropertyRunner``).
     """
-    tracker = ResourceTracker(client, RunOwnership(owner.run_id))
+    tracker = ResourceTracker(client, RunOwnership(owner.run_id), later)
     context = RunContext(
         client=client,
         tracker=tracker,

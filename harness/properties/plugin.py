@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from harness.pytest_plugin.activation import is_active, is_suite_run
 from harness.pytest_plugin.options import value
 from harness.pytest_plugin.session import CriSession
 from harness.pytest_plugin.stash_keys import SETTINGS_KEY
+from harness.removal_queue import RemovalQueue
 
 WORKER_SEED = "cri_hypothesis_seed"
 
@@ -57,6 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
         shutil.rmtree(report_dir / FAILING_SPECS, ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Property tests run first. Each runs many examples, a pod or more apiece, so they are a
+    run's longest items, and pytest-xdist hands items out in order: started last, one keeps
+    its worker busy long after the others are done; started first, they spread over the
+    workers and short tests fill in behind them."""
+    if is_active(config):
+        items.sort(key=lambda item: "property_runner" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: object) -> None:
     """pytest-xdist: every worker draws examples from the controller's seed."""
@@ -80,20 +92,25 @@ def property_runner(
     cri_session: CriSession,
     run_context: RunContext,
     tmp_path: Path,
-) -> PropertyRunner:
-    """Checks properties of generated specs; safe to share across a test's examples."""
+) -> Iterator[PropertyRunner]:
+    """Checks properties of generated specs; safe to share across a test's examples. Each
+    example's pods are removed while the next runs, over a connection of their own."""
     config = request.config
+    client = cri_session.client
     owner = Owner(
         run_id=run_context.run_id,
         test=run_context.test,
         log_root=str(run_context.log_root),
         volume_root=str(tmp_path / "volumes"),
     )
-    return PropertyRunner(
-        client=cri_session.client,
+    runner = PropertyRunner(
+        client=client,
         puller=cri_session.puller,
         owner=owner,
         report_dir=Path(value(config, "cri_report_dir")),
-        reproduction=_reproduction(cri_session.client.endpoints.runtime),
+        reproduction=_reproduction(client.endpoints.runtime),
         runtime_handler=config.stash[SETTINGS_KEY].runtime_handler,
+        removal_queue=RemovalQueue.beside(client),
     )
+    yield runner
+    runner.finish()

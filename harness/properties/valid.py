@@ -57,11 +57,13 @@ def container_process_is_as_configured(lab: Lab, spec: Spec) -> None:
     for container in containers:
         config = container.config
         assert probes.init_argv_in(lab.client, container.id) == expected_argv(config)
-        environment = probes.init_environment_in(lab.client, container.id)
+        environ, cwd = probes.outputs_in(
+            lab.client, container.id, probes.INIT_ENVIRONMENT, probes.INIT_CWD
+        )
+        environment = probes.parse_environment(environ)
         for variable in config.envs:
             assert environment.get(variable.key) == variable.value, variable.key
-        cwd = probes.shell_in(lab.client, container.id, "readlink /proc/1/cwd").strip()
-        assert cwd == (config.working_dir or "/")
+        assert cwd.decode().strip() == (config.working_dir or "/")
 
 
 @register("pod-dns", "properties.pod-dns")
@@ -70,8 +72,11 @@ def pod_dns_is_as_configured(lab: Lab, spec: Spec) -> None:
     _, containers = lab.run_spec(spec)
     dns = spec.pod.dns_config
     for container in containers:
-        assert probes.hostname_in(lab.client, container.id) == spec.pod.hostname
-        resolv = probes.resolv_conf_in(lab.client, container.id)
+        hostname, resolv_conf = probes.outputs_in(
+            lab.client, container.id, probes.HOSTNAME, probes.RESOLV_CONF
+        )
+        assert hostname.decode().strip() == spec.pod.hostname
+        resolv = probes.parse_resolv_conf(resolv_conf.decode())
         assert resolv.get("nameserver", []) == list(dns.servers)
         assert resolv.get("search", []) == list(dns.searches)
         assert resolv.get("options", []) == list(dns.options)
@@ -123,11 +128,15 @@ def pod_invariants_hold_for_any_shape(lab: Lab, spec: Spec) -> None:
         c.name: c.config.linux.security_context.namespace_options.pid == cri.POD for c in containers
     }
     for viewer in containers:
-        addresses = probes.ipv4_addresses_in(lab.client, viewer.id)
+        outputs = probes.outputs_in(
+            lab.client, viewer.id, probes.IPV4_ADDRESSES, probes.HOSTNAME, probes.PROCESS_ARGS
+        )
+        addresses_out, hostname_out, processes_out = (output.decode() for output in outputs)
+        addresses = probes.parse_ipv4_addresses(addresses_out)
         assert pod_ip in addresses, f"{viewer.name} lacks the pod IP {pod_ip}: {sorted(addresses)}"
-        hostname = probes.hostname_in(lab.client, viewer.id)
+        hostname = hostname_out.strip()
         assert hostname == spec.pod.hostname, f"{viewer.name} has hostname {hostname!r}"
-        seen = "\n".join(probes.process_args_in(lab.client, viewer.id))
+        seen = "\n".join(probes.parse_process_args(processes_out))
         for other in containers:
             visible = other is viewer or (shares_pids[viewer.name] and shares_pids[other.name])
             assert (process_marker(other.name) in seen) == visible, (

@@ -36,6 +36,11 @@ from harness.pytest_plugin.options import add_old_names, add_options, value, war
 from harness.pytest_plugin.run_description import closing_line, header_lines
 from harness.pytest_plugin.selection import Selection, SelectionError, split_items
 from harness.pytest_plugin.session import CriSession, Settings, finish_run, given_endpoints
+from harness.pytest_plugin.shared_objects import (  # noqa: F401  (fixtures, registered by import)
+    run_context_for,
+    shared_container,
+    shared_pod,
+)
 from harness.pytest_plugin.stash_keys import (
     NOT_RUN_KEY,
     PROFILE_KEY,
@@ -45,6 +50,7 @@ from harness.pytest_plugin.stash_keys import (
     SWEEP_KEY,
 )
 from harness.pytest_plugin.sweep_report import SweepReport
+from harness.removal_queue import RemovalQueue
 from harness.resources import ResourceTracker
 
 # The matrix recorder: cells, report outcomes, matrix/JUnit/Allure outputs.
@@ -245,7 +251,11 @@ def _stop_before_running(config: pytest.Config, items: list[pytest.Item], messag
     items.clear()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest's own: a run cut short (-x, an interrupt) tears its session and module
+    fixtures down there, and the removal queue must be drained before the sweep lists what
+    is left (else the shared pods it is still removing count as leaks)."""
     config = session.config
     if SETTINGS_KEY not in config.stash:
         return  # not a conformance session
@@ -338,15 +348,28 @@ def runtime_handler(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
+def removal_queue(cri: CriClient) -> Iterator[RemovalQueue]:
+    """The process's queue of pods to stop and remove; drained after its last test, whose
+    teardown reports what the last removals came to."""
+    queue = RemovalQueue.beside(cri)
+    yield queue
+    queue.close().settle()
+
+
+@pytest.fixture(scope="session")
 def images(cri_session: CriSession) -> ImageCatalog:
     """The test images, published in the run's registry."""
     return cri_session.images
 
 
 @pytest.fixture
-def tracker(request: pytest.FixtureRequest, cri: CriClient) -> Iterator[ResourceTracker]:
-    """Everything the test creates; removed when the test ends, pass or fail."""
-    resources = ResourceTracker(cri, request.config.stash[SETTINGS_KEY].ownership)
+def tracker(
+    request: pytest.FixtureRequest, cri: CriClient, removal_queue: RemovalQueue
+) -> Iterator[ResourceTracker]:
+    """Everything the test creates; removed when the test ends, pass or fail (its pods while
+    the next test runs: harness.removal_queue)."""
+    ownership = request.config.stash[SETTINGS_KEY].ownership
+    resources = ResourceTracker(cri, ownership, removal_queue.on_behalf_of(request.node.nodeid))
     yield resources
     resources.cleanup().settle()
 
@@ -359,14 +382,7 @@ def run_context(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> RunContext:
     settings = request.config.stash[SETTINGS_KEY]
-    return RunContext(
-        client=cri,
-        tracker=tracker,
-        run_id=settings.run_id,
-        test=request.node.nodeid,
-        log_root=tmp_path_factory.getbasetemp() / "pod-logs",
-        runtime_handler=settings.runtime_handler,
-    )
+    return run_context_for(settings, cri, tracker, request.node.nodeid, tmp_path_factory)
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from harness.streaming.commands import RemoteCommand
+from kube_streaming.remotecommand import ExecResult, StreamType
+
 
 def terminal_size_probe(width: int, height: int) -> list[str]:
     """Waits (up to 10 s) for its terminal to be ``width`` x ``height``, then prints
@@ -22,11 +25,27 @@ def expected_terminal_size(width: int, height: int) -> bytes:
 ATTACH_PROBE = [
     "sh",
     "-c",
-    "while :; do echo ready; echo ready >&2; read -t 1 line && break; done; "
-    'echo "got:$line"; echo "bye:$line" >&2; sleep 1',
+    "while :; do echo ready; echo ready >&2; read -t 0.2 line && break; done; "
+    'echo "got:$line"; echo "bye:$line" >&2; read -t 30 _',
 ]
-"""Announces itself on stdout and stderr every second until a line arrives on stdin, then
-echoes it to both and exits a second later. A test writes only once it has seen both outputs
-attached (output from before the attach completes is not delivered), and the pause keeps the
-answer clear of the exit: containerd 1.6 may close an attach's stderr when the container's
-stdout closes at exit, dropping stderr written in the same instant."""
+"""Announces itself on stdout and stderr five times a second until a line arrives on stdin,
+then echoes it to both and exits at the next line (or 30 s later). ``converse_with_attach_probe``
+writes only once it has seen both outputs attached (output from before the attach completes is
+not delivered), and lets the probe exit only once both answers have arrived: containerd 1.6
+may close an attach's stderr when the container's stdout closes at exit, dropping stderr
+written in the same instant."""
+
+ATTACH_TIMEOUT = 10.0
+
+
+def converse_with_attach_probe(session: RemoteCommand, line: bytes = b"hello") -> ExecResult:
+    """Send ``line`` to an attached ``ATTACH_PROBE``, see both answers, let it exit, and
+    return the session's result."""
+    stdout, stderr = session.output(StreamType.STDOUT), session.output(StreamType.STDERR)
+    stdout.wait_for(b"ready\n", timeout=ATTACH_TIMEOUT)
+    stderr.wait_for(b"ready\n", timeout=ATTACH_TIMEOUT)
+    session.write_stdin(line + b"\n")
+    stdout.wait_for(b"got:" + line + b"\n", timeout=ATTACH_TIMEOUT)
+    stderr.wait_for(b"bye:" + line + b"\n", timeout=ATTACH_TIMEOUT)
+    session.write_stdin(b"done\n")
+    return session.wait()

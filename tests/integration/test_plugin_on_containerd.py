@@ -44,6 +44,19 @@ def objects_of_run(client: CriClient, run_id: str) -> list[str]:
     return [pod.id for pod in pods] + [container.id for container in containers]
 
 
+def child_run(pytester: pytest.Pytester, endpoint: str, **modules: str) -> pytest.RunResult:
+    """A pytest run of ``modules`` (name: source) against ``endpoint``, in a process of its own."""
+    pytester.makepyfile(**modules)
+    return pytester.runpytest_subprocess("--cri-endpoint", endpoint)
+
+
+def assert_nothing_left(containerd: CriClient, result: pytest.RunResult) -> None:
+    """The child run says it left nothing behind, and the runtime agrees."""
+    output = result.stdout.str()
+    assert "no pods or containers left behind" in output
+    assert objects_of_run(containerd, run_id_of(output)) == []
+
+
 def test_a_wrong_endpoint_is_one_line_within_the_timeout(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(cri):\n    pass\n")
     started = time.monotonic()
@@ -61,12 +74,9 @@ def test_a_wrong_endpoint_is_one_line_within_the_timeout(pytester: pytest.Pytest
 def test_a_test_failing_halfway_leaves_nothing_behind(
     pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
 ) -> None:
-    pytester.makepyfile(test_halfway=FAILS_HALFWAY)
-    result = pytester.runpytest_subprocess("--cri-endpoint", containerd_endpoint)
+    result = child_run(pytester, containerd_endpoint, test_halfway=FAILS_HALFWAY)
     result.assert_outcomes(failed=1)
-    output = result.stdout.str()
-    assert "no pods or containers left behind" in output
-    assert objects_of_run(containerd, run_id_of(output)) == []
+    assert_nothing_left(containerd, result)
 
 
 def test_an_untracked_object_is_swept_reported_and_fails_the_run(
@@ -100,6 +110,56 @@ def test_pod_with_container(cri, make_pod, make_container, n):
     result.assert_outcomes(passed=4)
     output = result.stdout.str()
     assert objects_of_run(containerd, run_id_of(output)) == []
+
+
+SHARES_A_POD = """
+from cri_api.v1 import api_pb2 as api
+
+seen = []
+
+def test_first(cri, shared_pod, shared_container, make_container, make_pod):
+    make_container(shared_pod, name="first")
+    make_pod("own")  # removed by the removal queue while the next test runs
+    seen.append((shared_pod.id, shared_container.id))
+
+def test_second(cri, shared_pod, shared_container):
+    assert seen == [(shared_pod.id, shared_container.id)], "the module's objects were remade"
+    assert shared_container.pod.id != shared_pod.id
+    left = cri.list_containers(api.ContainerFilter(pod_sandbox_id=shared_pod.id))
+    assert left == [], "the first test's container outlived it"
+"""
+
+
+def test_a_modules_shared_objects_outlive_its_tests_and_not_the_run(
+    pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
+) -> None:
+    result = child_run(pytester, containerd_endpoint, test_shared=SHARES_A_POD)
+    result.assert_outcomes(passed=2)
+    assert_nothing_left(containerd, result)
+
+
+STOPS_IN_A_MODULE = """
+import pytest
+
+def test_first(shared_pod, make_container, make_pod):
+    make_container(shared_pod)
+    make_pod("own")
+    pytest.exit("stopped halfway")
+
+def test_second(shared_pod):
+    pass
+"""
+
+
+def test_a_run_stopped_halfway_removes_the_shared_pods_before_its_sweep(
+    pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
+) -> None:
+    # pytest.exit (as an interrupt) ends the run before its test's teardown: pytest tears the
+    # fixtures down in its own sessionfinish, which must come before the sweep, or the pods
+    # the removal queue has yet to remove count as leaks.
+    result = child_run(pytester, containerd_endpoint, test_stops=STOPS_IN_A_MODULE)
+    assert "stopped halfway" in result.stdout.str()
+    assert_nothing_left(containerd, result)
 
 
 def test_an_unknown_feature_id_stops_the_run_naming_the_registry_file(

@@ -16,8 +16,13 @@ import docker
 import pytest
 from cri_api.v1 import api_pb2 as cri
 
-from harness.streaming import StreamOptions, StreamType, Transport, connect_remote_command
-from harness.streaming.probes import ATTACH_PROBE, expected_terminal_size, terminal_size_probe
+from harness.streaming import StreamOptions, Transport, connect_remote_command
+from harness.streaming.probes import (
+    ATTACH_PROBE,
+    converse_with_attach_probe,
+    expected_terminal_size,
+    terminal_size_probe,
+)
 from harness.streaming.spdy_client import SpdyPortForward
 from harness.streaming.websocket_client import WebSocketPortForward
 from reference_shim.backends.docker.streaming import DockerStreaming
@@ -116,10 +121,7 @@ def test_attach(server: StreamingServer, start_vm: Start, transport: Transport) 
     request = cri.AttachRequest(container_id="c", stdin=True, stdout=True, stderr=True)
     url = server.url(Kind.ATTACH, request, vm.id)
     with connect_remote_command(url, transport, StreamOptions.of(request), TIMEOUT) as session:
-        session.output(StreamType.STDOUT).wait_for(b"ready\n", timeout=TIMEOUT)
-        session.output(StreamType.STDERR).wait_for(b"ready\n", timeout=TIMEOUT)
-        session.write_stdin(b"hello\n")
-        result = session.wait()
+        result = converse_with_attach_probe(session)
     assert result.stdout.endswith(b"got:hello\n")
     assert result.stderr.endswith(b"bye:hello\n")
     assert result.exit_code == 0

@@ -3,6 +3,7 @@ whatever a list or create call of the runtime said."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from harness.ownership import RUN_LABEL, TEST_ANNOTATION, Foreign, LeftAlone, Ru
 from harness.properties.lab import lab
 from harness.properties.specs import Owner
 from harness.pytest_plugin.sweep_report import SweepReport
-from harness.resources import ResourceTracker, sweep
+from harness.removal_queue import RemovalQueue
+from harness.resources import Cleanup, Removal, ResourceTracker, sweep
 
 RUN = RunOwnership("run-1")
 MINE = {RUN_LABEL: "run-1"}
@@ -40,6 +42,8 @@ class RecordingRuntime:
     ignores_filters: bool = False
     status_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     list_error: Exception | None = None
+    pods_take_their_containers: bool = False  # RemovePodSandbox removes the pod's containers
+    pod_of: dict[str, str] = field(default_factory=dict)
 
     def _known(self, rpc: str, table: dict[str, object], object_id: str) -> None:
         self.calls.append(f"{rpc} {object_id}")
@@ -61,6 +65,9 @@ class RecordingRuntime:
     def remove_pod(self, pod_id: str) -> None:
         self._known("RemovePodSandbox", self.pods, pod_id)
         del self.pods[pod_id]
+        if self.pods_take_their_containers:
+            for container_id in [c for c, pod in self.pod_of.items() if pod == pod_id]:
+                del self.containers[container_id], self.pod_of[container_id]
 
     def pod_status(self, pod_id: str) -> api.PodSandboxStatusResponse:
         self._known("PodSandboxStatus", self.pods, pod_id)
@@ -97,7 +104,8 @@ class RecordingRuntime:
             annotations={TEST_ANNOTATION: test} if test else {},
         )
 
-    def add_container(self, container_id: str, labels: dict[str, str]) -> None:
+    def add_container(self, container_id: str, labels: dict[str, str], pod: str = "") -> None:
+        self.pod_of[container_id] = pod
         self.containers[container_id] = api.Container(
             id=container_id,
             metadata=api.ContainerMetadata(name=f"name-{container_id}"),
@@ -160,6 +168,55 @@ def test_the_tracker_removes_containers_before_pods_in_reverse_order() -> None:
     ]
     assert not runtime.pods
     assert not runtime.containers
+
+
+def test_containers_of_a_tracked_pod_go_with_it_after_their_status_is_read() -> None:
+    runtime = RecordingRuntime(pods_take_their_containers=True)
+    runtime.add_pod("p1", MINE)
+    runtime.add_container("c1", MINE, pod="p1")
+    runtime.add_container("elsewhere", MINE)
+    tracker = tracker_of(runtime)
+    tracker.add_pod("p1")
+    tracker.add_container("c1", "p1")
+    tracker.add_container("elsewhere", "a-pod-of-another-test")
+    outcome = tracker.cleanup()
+    assert (outcome.errors, outcome.left_alone) == ([], [])
+    assert runtime.calls == [
+        "ContainerStatus elsewhere",
+        "StopContainer elsewhere",
+        "RemoveContainer elsewhere",
+        "ContainerStatus c1",
+        "PodSandboxStatus p1",
+        "StopPodSandbox p1",
+        "RemovePodSandbox p1",
+        "ContainerStatus c1",
+    ]
+    assert not runtime.pods
+    assert not runtime.containers
+
+
+def test_a_container_its_pod_removal_kept_is_removed_on_its_own() -> None:
+    runtime = RecordingRuntime()
+    runtime.add_pod("p1", MINE)
+    runtime.add_container("c1", MINE, pod="p1")
+    tracker = tracker_of(runtime)
+    tracker.add_pod("p1")
+    tracker.add_container("c1", "p1")
+    assert tracker.cleanup().errors == []
+    assert runtime.calls[-3:] == ["ContainerStatus c1", "StopContainer c1", "RemoveContainer c1"]
+    assert not runtime.containers
+
+
+def test_a_foreign_container_in_a_tracked_pod_is_left_alone_and_reported() -> None:
+    """A runtime that answered CreateContainer with the id of a production container."""
+    runtime = a_node_with_foreign_objects()
+    tracker = tracker_of(runtime)
+    tracker.add_pod("mine")
+    tracker.add_container("production-container", "mine")
+    outcome = tracker.cleanup()
+    assert runtime.touched() == {"mine"}
+    assert "production-container" in runtime.containers
+    assert [(f.kind, f.id) for f in outcome.left_alone] == [("container", "production-container")]
 
 
 def test_objects_the_test_already_removed_are_not_an_error() -> None:
@@ -321,3 +378,95 @@ class RecordingTerminal:
 
     def section(self, title: str, **markup: bool) -> None:
         self.sections.append(title)
+
+
+class RecordingLater:
+    """A ``later`` that keeps the removals for the test to run when it chooses."""
+
+    def __init__(self) -> None:
+        self.removals: list[Removal] = []
+
+    def run(self, removal: Removal) -> Cleanup:
+        self.removals.append(removal)
+        return Cleanup(errors=["from earlier removals"])
+
+
+def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterwards() -> None:
+    runtime = a_node_with_foreign_objects(pods_take_their_containers=True)
+    runtime.add_container("c1", MINE, pod="mine")
+    later = RecordingLater()
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker.add_pod("mine")
+    tracker.add_pod("production")
+    tracker.add_container("c1", "mine")
+    outcome = tracker.cleanup()
+    assert runtime.touched() == set()
+    assert [(f.kind, f.id) for f in outcome.left_alone] == [("pod", "production")]
+    assert outcome.errors == ["from earlier removals"]
+    [removal] = later.removals
+    assert removal(runtime) == Cleanup()  # type: ignore[arg-type]
+    assert runtime.touched() == {"mine"}
+    assert "c1" not in runtime.containers
+    assert set(runtime.pods) == {"other-run", "production"}
+
+
+def test_with_later_containers_outside_its_pods_are_removed_before_the_test_ends() -> None:
+    runtime = RecordingRuntime()
+    runtime.add_container("in-a-shared-pod", MINE, pod="shared")
+    later = RecordingLater()
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker.add_container("in-a-shared-pod", "shared")
+    tracker.cleanup()
+    assert runtime.touched() == {"in-a-shared-pod"}
+    assert not runtime.containers
+
+
+class ClosableClient:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_removal_queue_reports_each_removal_once_and_drains_on_close() -> None:
+    client = ClosableClient()
+    queue = RemovalQueue(client, backlog=1)  # type: ignore[arg-type]
+    started = threading.Event()
+    release = threading.Event()
+    given = []
+
+    def slow(used: object) -> Cleanup:
+        given.append(used)
+        started.set()
+        release.wait(timeout=10)
+        return Cleanup(errors=["slow removal failed"])
+
+    def broken(used: object) -> Cleanup:
+        raise CallFailed("StopPodSandbox", grpc.StatusCode.INTERNAL, "disk on fire")
+
+    assert queue.run(slow) == Cleanup()
+    started.wait(timeout=10)
+    release.set()
+    assert queue.run(broken).errors == ["slow removal failed"]  # waited for its slot
+    [error] = queue.close().errors
+    assert "disk on fire" in error
+    assert given == [client]
+    assert client.closed
+
+
+def test_a_queued_removal_that_fails_names_the_test_whose_pods_it_concerns() -> None:
+    queue = RemovalQueue(ClosableClient(), backlog=1)  # type: ignore[arg-type]
+
+    def failing(used: object) -> Cleanup:
+        return Cleanup(errors=["remove pod 1234: busy"])
+
+    def broken(used: object) -> Cleanup:
+        raise CallFailed("StopPodSandbox", grpc.StatusCode.INTERNAL, "disk on fire")
+
+    reported = queue.on_behalf_of("suites/test_a.py::test_one").run(failing)
+    reported += queue.on_behalf_of("suites/test_a.py::test_two").run(broken)
+    reported += queue.close()
+    first, second = reported.errors
+    assert first == "suites/test_a.py::test_one: remove pod 1234: busy"
+    assert second.startswith("suites/test_a.py::test_two: removal failed:")
+    assert "disk on fire" in second

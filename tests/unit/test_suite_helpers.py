@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cri_api.v1 import api_pb2 as api
 
 from harness.image_store import make_absent
 from harness.images.builder import BuiltImage
@@ -14,8 +16,12 @@ from harness.images.catalog import TestImage
 from harness.images.recipes import load_recipes
 from harness.network import free_loopback_port, http_url
 from harness.probes import (
+    PROCESS_ARGS,
+    outputs_in,
+    parse_environment,
     parse_ipv4_addresses,
     parse_listening_ports,
+    parse_process_args,
     parse_resolv_conf,
     parse_upperdir,
 )
@@ -87,3 +93,39 @@ def test_shared_images_are_never_made_absent(name: str) -> None:
     untouched: Any = None  # refused before any call reaches a client
     with pytest.raises(ValueError, match="shared"):
         make_absent(untouched, untouched, image)
+
+
+class LocalShell:
+    """ExecSync answered by running the command on this machine."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def exec_sync(
+        self, container_id: str, cmd: list[str], timeout: int = 0
+    ) -> api.ExecSyncResponse:
+        self.calls += 1
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout or None, check=False)
+        return api.ExecSyncResponse(
+            stdout=done.stdout, stderr=done.stderr, exit_code=done.returncode
+        )
+
+
+def test_outputs_come_back_per_command_from_one_exec_even_when_ps_shows_the_script() -> None:
+    shell = LocalShell()
+    printed = ("printf", "%s", "no newline; $HOME 'quoted'")
+    outputs = outputs_in(shell, "c", ("echo", "one"), printed, ("true",), PROCESS_ARGS)  # type: ignore[arg-type]
+    assert shell.calls == 1
+    assert outputs[:3] == [b"one\n", b"no newline; $HOME 'quoted'", b""]
+    assert any("ps -o args" in line for line in parse_process_args(outputs[3].decode()))
+
+
+def test_a_failing_command_names_itself_and_stops_the_rest() -> None:
+    shell = LocalShell()
+    with pytest.raises(AssertionError, match=r"ExecSync \['false'\] exited 1"):
+        outputs_in(shell, "c", ("echo", "one"), ("false",), ("echo", "never"))  # type: ignore[arg-type]
+
+
+def test_an_environ_file_splits_on_nul_and_keeps_newlines_in_values() -> None:
+    environ = b"PATH=/bin\0MULTI=a\nb\0EMPTY=\0"
+    assert parse_environment(environ) == {"PATH": "/bin", "MULTI": "a\nb", "EMPTY": ""}
