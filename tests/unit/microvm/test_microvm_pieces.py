@@ -1,0 +1,120 @@
+"""The microvm backend's pieces that need no VM: the initramfs archive, image names, the
+agent's spec lines, users resolved in an image's files, and the refusals."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reference_shim.backends.base import (
+    MountSpec,
+    Placement,
+    PortSpec,
+    ResourceSpec,
+    SecuritySpec,
+    VmSpec,
+)
+from reference_shim.backends.microvm import guest, translate
+from reference_shim.backends.microvm.images import normalized
+from reference_shim.backends.microvm.machine import Launch
+from reference_shim.errors import InvalidArgument, Unimplemented
+
+
+def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None:
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "vmlinuz-1").write_bytes(b"kernel")
+    modules = tmp_path / "lib" / "modules" / "1" / "kernel"
+    modules.mkdir(parents=True)
+    for name in guest.MODULES:
+        (modules / f"{name}.ko").write_bytes(name.encode())
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\x7fELF busybox")
+    archive = guest.initramfs_bytes(guest.GuestKernel(tmp_path), busybox)
+    assert archive == guest.initramfs_bytes(guest.GuestKernel(tmp_path), busybox)
+    listed = subprocess.run(
+        ["busybox", "cpio", "-t"], input=archive, capture_output=True, check=True
+    ).stdout.split()
+    assert {b"init", b"bin/busybox", b"lib/modules/virtio_console.ko"} <= set(listed)
+    assert guest.agent_script().startswith(b"#!/bin/busybox sh")
+
+
+@pytest.mark.parametrize(
+    ("reference", "name"),
+    [
+        ("busybox", "docker.io/library/busybox:latest"),
+        ("library/busybox:1.0", "docker.io/library/busybox:1.0"),
+        (
+            "127.0.0.1:5000/cri-conformance/busybox:1.0",
+            "127.0.0.1:5000/cri-conformance/busybox:1.0",
+        ),
+        ("localhost/x", "localhost/x:latest"),
+        ("x/y@sha256:ab", "docker.io/x/y@sha256:ab"),
+    ],
+)
+def test_image_names_are_normalized_as_containerd_does(reference: str, name: str) -> None:
+    assert normalized(reference) == name
+
+
+def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> None:
+    launch = Launch(
+        argv=("sh", "-c", "echo 'a b'"), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
+        hostname="h", readonly_rootfs=True, readonly_files=("/etc/hosts",),
+    )  # fmt: skip
+    lines = launch.lines()
+    assert lines[-1] == "START"
+    words = dict(line.split(" ", 1) for line in lines[:-1])
+    assert [base64.b64decode(w).decode() for w in words["ARGV"].split()] == list(launch.argv)
+    assert base64.b64decode(words["ENV"]).decode() == "A=x y"
+    assert (words["USER"], words["ROOTFS"]) == ("1 2", "ro")
+    assert Launch.from_json(launch.to_json()) == launch
+
+
+def _image_root(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nme:x:1234:99::/:/bin/sh\n")
+    (tmp_path / "etc" / "group").write_text("root:x:0:\nstaff:x:50:\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("user", "ids"),
+    [("", (0, 0)), ("me", (1234, 99)), ("1234", (1234, 99)), ("77", (77, 0)),
+     ("me:staff", (1234, 50)), ("5:6", (5, 6))],
+)  # fmt: skip
+def test_users_resolve_in_the_image_files(tmp_path: Path, user: str, ids: tuple[int, int]) -> None:
+    assert translate._ids(user, _image_root(tmp_path)) == ids
+
+
+def test_an_unknown_user_name_is_invalid(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="nobody"):
+        translate._ids("nobody", _image_root(tmp_path))
+
+
+def _spec(**fields: object) -> VmSpec:
+    base: dict[str, object] = {
+        "name": "c", "image": "sha256:" + "a" * 64, "argv": ("true",), "labels": {},
+        "placement": Placement.own_vm("n"),
+    }  # fmt: skip
+    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"ports": (PortSpec("tcp", 80, 8080),)}, "no network"),
+        ({"sysctls": {"kernel.shm_rmid_forced": "1"}}, "sysctls"),
+        ({"tty": True}, "tty"),
+        ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
+        ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
+        ({"security": SecuritySpec(seccomp="localhost/x.json")}, "seccomp"),
+        ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),
+    ],
+)
+def test_what_the_slice_cannot_honour_is_refused_with_the_reason(
+    fields: dict[str, object], words: str
+) -> None:
+    with pytest.raises(Unimplemented, match=words):
+        translate._refuse(_spec(**fields))
