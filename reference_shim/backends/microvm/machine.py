@@ -248,7 +248,7 @@ class Machine:
 
     def _read_ctl(self, reader: Any, launch: Launch) -> None:
         for line in reader:
-            kind, _, rest = line.strip().partition(" ")
+            kind, _, rest = line.rstrip("\n").partition(" ")  # empty words are values
             if kind == "READY":
                 for spec_line in launch.lines():
                     self._send(spec_line)
