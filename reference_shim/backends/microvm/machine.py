@@ -59,16 +59,45 @@ class VmFiles:
         and the state folder can be deep."""
         return Path(tempfile.gettempdir()) / f"cri-microvm-{self.folder.name[:16]}"
 
-    def __getattr__(self, name: str) -> Path:
-        names = {
-            "disk": "root.ext4", "console": "console.log", "output": "output.log",
-            "exit": "exit.json", "spec": "spec.json", "pid": "qemu.pid", "started": "started_at",
-        }  # fmt: skip
-        if name in {"ctl", "out", "err"}:
-            return self.sockets / f"{name}.sock"
-        if name not in names:
-            raise AttributeError(name)
-        return self.folder / names[name]
+    @property
+    def ctl(self) -> Path:
+        return self.sockets / "ctl.sock"
+
+    @property
+    def out(self) -> Path:
+        return self.sockets / "stdout.sock"
+
+    @property
+    def err(self) -> Path:
+        return self.sockets / "stderr.sock"
+
+    @property
+    def disk(self) -> Path:
+        return self.folder / "root.ext4"
+
+    @property
+    def console(self) -> Path:
+        return self.folder / "console.log"
+
+    @property
+    def output(self) -> Path:
+        return self.folder / "output.log"
+
+    @property
+    def exit(self) -> Path:
+        return self.folder / "exit.json"
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.folder / "qemu.pid"
+
+    @property
+    def started(self) -> Path:
+        return self.folder / "started_at"
 
     def exit_status(self) -> dict[str, Any] | None:
         try:
@@ -205,32 +234,38 @@ class Machine:
         for path in (self.files.ctl, self.files.out, self.files.err):
             path.unlink(missing_ok=True)
         log = self.files.folder / "qemu.log"
+        output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         with log.open("ab") as stderr:
             self._process = subprocess.Popen(
                 qemu_command(self.files, kernel, initramfs),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
+        pumps: list[threading.Thread] = []
+        connected = threading.Event()  # the waiter joins the pumps only once they exist
+        waiter = threading.Thread(target=self._wait, args=(pumps, connected, output), daemon=True)
+        waiter.start()
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         try:
             self._ctl = _connect(self.files.ctl, deadline)
             outputs = [(_connect(self.files.out, deadline), "stdout")]
             outputs.append((_connect(self.files.err, deadline), "stderr"))
         except OSError as error:
-            self.kill()
+            self.kill(f"QEMU did not open its ports: {error}")
+            connected.set()
             raise BackendError(f"QEMU did not open its ports: {error}; see {log}") from error
-        output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        pumps = [
-            threading.Thread(target=self._pump, args=(conn, LineWriter(output, self._lock, name)))
+        pumps += [
+            threading.Thread(
+                target=self._pump, args=(conn, LineWriter(output, self._lock, name)), daemon=True
+            )
             for conn, name in outputs
         ]
         reader = self._ctl.makefile("r", encoding="utf-8", errors="replace")
         threading.Thread(target=self._read_ctl, args=(reader, launch), daemon=True).start()
         for pump in pumps:
-            pump.daemon = True
             pump.start()
-        threading.Thread(target=self._wait, args=(pumps, output), daemon=True).start()
+        connected.set()
         if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
-            self.kill()
+            self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
             raise BackendError(f"the VM's agent did not start the workload within "
                                f"{BOOT_TIMEOUT_S:g}s; see {self.files.console}")  # fmt: skip
         kind, *rest = self._started.reply or ["ENDED"]
@@ -272,9 +307,10 @@ class Machine:
                 writer.feed(chunk)
         writer.finish()
 
-    def _wait(self, pumps: list[threading.Thread], output: int) -> None:
+    def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
         assert self._process is not None
         code = self._process.wait()
+        connected.wait()
         for pump in pumps:
             pump.join(5)
         os.close(output)
