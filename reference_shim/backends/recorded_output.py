@@ -8,10 +8,13 @@ the microvm backend's virtio-serial ports) stamps it when read, cuts it into CRI
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reference_shim.backends.base import OutputRecord
 from reference_shim.log_format import MAX_LINE_BYTES, format_lines
@@ -19,6 +22,43 @@ from reference_shim.timestamps import now_ns, parse_rfc3339_nano
 
 _POLL_S = 0.1
 _READ_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class RecordedFiles:
+    """A workload's folder in a backend's state: its output as CRI log lines, its exit as
+    JSON once known, and when it started (ns since the epoch)."""
+
+    folder: Path
+
+    @property
+    def output(self) -> Path:
+        return self.folder / "output.log"
+
+    @property
+    def exit(self) -> Path:
+        return self.folder / "exit.json"
+
+    @property
+    def started(self) -> Path:
+        return self.folder / "started_at"
+
+    def exit_status(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.exit.read_text()))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def started_at(self) -> int:
+        try:
+            return int(self.started.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def write_atomically(self, path: Path, text: str) -> None:
+        partial = path.with_suffix(".partial")
+        partial.write_text(text)
+        partial.replace(path)
 
 
 class LineWriter:

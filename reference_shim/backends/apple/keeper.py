@@ -24,41 +24,21 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from reference_shim.backends.recorded_output import LineWriter
+from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.timestamps import now_ns
 
 _READ_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
-class KeeperFiles:
+class KeeperFiles(RecordedFiles):
     """What one container's keeper leaves behind, in a folder of the backend's state."""
-
-    folder: Path
-
-    @property
-    def output(self) -> Path:
-        return self.folder / "output.log"
-
-    @property
-    def exit(self) -> Path:
-        return self.folder / "exit.json"
 
     @property
     def pid(self) -> Path:
         return self.folder / "keeper.pid"
-
-    @property
-    def started(self) -> Path:
-        return self.folder / "started_at"
-
-    def exit_status(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self.exit.read_text()))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
 
     def keeper_alive(self) -> bool:
         try:
@@ -77,17 +57,6 @@ class KeeperFiles:
         except PermissionError:
             return True
         return True
-
-    def started_at(self) -> int:
-        try:
-            return int(self.started.read_text())
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def write_atomically(self, path: Path, text: str) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(text)
-        partial.replace(path)
 
 
 def _drain(pipe: IO[bytes], writer: LineWriter) -> None:

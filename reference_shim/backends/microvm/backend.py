@@ -221,7 +221,7 @@ class MicrovmBackend:
     def _status(self, vm_id: str, files: VmFiles) -> VmStatus:
         document = self._spec(files)
         labels = dict(document["labels"])
-        started = int(files.started.read_text()) if files.started.exists() else 0
+        started = files.started_at()
         finished = files.exit_status()
         if finished is not None:
             return VmStatus(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ExecResult
-from reference_shim.backends.recorded_output import LineWriter
+from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
 
@@ -48,10 +48,8 @@ def kvm_works() -> bool:
 
 
 @dataclass(frozen=True)
-class VmFiles:
-    """What one VM keeps in its folder of the backend's state."""
-
-    folder: Path
+class VmFiles(RecordedFiles):
+    """What one VM keeps in its folder of the backend's state, and its sockets' folder."""
 
     @property
     def sockets(self) -> Path:
@@ -80,35 +78,12 @@ class VmFiles:
         return self.folder / "console.log"
 
     @property
-    def output(self) -> Path:
-        return self.folder / "output.log"
-
-    @property
-    def exit(self) -> Path:
-        return self.folder / "exit.json"
-
-    @property
     def spec(self) -> Path:
         return self.folder / "spec.json"
 
     @property
     def pid(self) -> Path:
         return self.folder / "qemu.pid"
-
-    @property
-    def started(self) -> Path:
-        return self.folder / "started_at"
-
-    def exit_status(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self.exit.read_text()))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-
-    def write_atomically(self, path: Path, text: str) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(text)
-        partial.replace(path)
 
 
 def host_tsc_khz() -> int:
