@@ -67,13 +67,13 @@ class StoredImage:
         return cls(ImageInfo(**info), env, str(document["working_dir"]))
 
 
-def _run(what: str, argv: list[str], timeout: float) -> str:
+def _run(what: str, argv: list[str], timeout: float) -> bytes:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise BackendError(f"{what}: {error}") from error
     if done.returncode != 0:
-        raise BackendError(f"{what}: {done.stderr.strip() or done.stdout.strip()}")
+        raise BackendError(f"{what}: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
 
 
@@ -113,6 +113,16 @@ class MicrovmImages:
         digest_file = self.folder / f"{tag}.digest"
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
+            # The repo digest is the digest of what the registry serves for the reference (an
+            # image index for a multi-platform tag), as containerd reports it; skopeo's
+            # --digestfile names the one platform's manifest it copied.
+            served = _run(
+                f"inspect {reference}",
+                ["skopeo", "inspect", "--raw", "--tls-verify=false", *credentials,
+                 f"docker://{name}"],
+                PULL_TIMEOUT_S,
+            )  # fmt: skip
+            repo_digest = "sha256:" + hashlib.sha256(served).hexdigest()
             _run(
                 f"pull {reference}",
                 ["skopeo", "copy", "-q", "--src-tls-verify=false", *credentials,
@@ -142,7 +152,7 @@ class MicrovmImages:
             }
             digests = {
                 *(before.info.repo_digests if before else ()),
-                f"{repository}@{manifest_digest}",
+                f"{repository}@{repo_digest}",
             }
             size = sum(int(layer["size"]) for layer in manifest.get("layers", []))
             env = tuple(
