@@ -19,6 +19,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from signal import SIGKILL
 from typing import Any
 
 from reference_shim.backends.base import (
@@ -45,6 +46,19 @@ from reference_shim.timestamps import now_ns
 NETWORK = "microvm-none"  # no network yet: VMs have no NIC (README, "next")
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
 _HEX = frozenset("0123456789abcdef")
+
+
+def _kill_orphan(files: VmFiles) -> None:
+    """Kill the QEMU an earlier shim process started for this VM, if it still runs: by its pid
+    file, and only while that pid's command line names this VM's disk (pids are reused)."""
+    try:
+        pid = int(files.pid.read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
+        return
+    if str(files.disk).encode() in command:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, SIGKILL)
 
 
 class MicrovmBackend:
@@ -204,6 +218,8 @@ class MicrovmBackend:
         if machine is not None:
             machine.kill("removed while running")
             machine.ended.wait(KILL_GRACE_S)
+        else:
+            _kill_orphan(files)
         with self._lock:
             self._machines.pop(vm_id, None)
         shutil.rmtree(files.sockets, ignore_errors=True)

@@ -294,7 +294,8 @@ class Machine:
             exit_code = KILLED_EXIT if code < 0 else 255
             error = error or f"the VM ended (QEMU exit {code}) before its workload reported an exit"
         status = {"exit_code": exit_code, "finished_at": now_ns(), "error": error}
-        self.files.write_atomically(self.files.exit, json.dumps(status))
+        with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
+            self.files.write_atomically(self.files.exit, json.dumps(status))
         for pending in list(self._pending.values()):
             pending.done.set()
         self.ended.set()
