@@ -46,6 +46,8 @@ from reference_shim.timestamps import now_ns
 NETWORK = "microvm-none"  # no network yet: VMs have no NIC (README, "next")
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
 _HEX = frozenset("0123456789abcdef")
+# What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
+HOST_TOOLS = ("qemu-system-x86_64", "skopeo", "umoci", "mkfs.ext4")
 
 
 def _kill_orphan(files: VmFiles) -> None:
@@ -93,8 +95,9 @@ class MicrovmBackend:
         return NETWORK
 
     def ready(self) -> tuple[bool, str]:
-        if shutil.which("qemu-system-x86_64") is None:
-            return False, "qemu-system-x86_64 is not installed; run `scripts/services microvm`"
+        missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+        if missing:
+            return False, f"{', '.join(missing)} not installed; run `scripts/services microvm`"
         try:
             self._boot_files()
         except ShimError as error:

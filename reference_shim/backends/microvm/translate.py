@@ -1,8 +1,9 @@
 """A ``VmSpec`` as what the agent runs, and what this first slice refuses, with the reason.
 
 Every field of the spec is either honoured here (argv, env and working dir over the image's,
-uid/gid, hostname, read-only root, files mounted from the host), refused with UNIMPLEMENTED and
-why, or, for the few every kubelet sends, named in README.md ("not honoured yet").
+uid/gid, hostname, read-only root, files mounted from the host), or refused with UNIMPLEMENTED
+naming the field and why. A field at its default (what is sent when nothing is asked) is never
+refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement`` says why).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
+from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 _NO_NETWORK = "the microvm backend gives VMs no network yet (tap devices on a bridge are next)"
-_DEFAULT_PROFILES = {"", "unconfined", "runtime/default", "docker/default"}
 
 
 def refuse_pod_features(spec: VmSpec) -> None:
@@ -23,6 +24,12 @@ def refuse_pod_features(spec: VmSpec) -> None:
         raise Unimplemented(f"port mappings: {_NO_NETWORK}")
     if spec.sysctls:
         raise Unimplemented("sysctls: the microvm agent does not apply them yet")
+    if spec.cgroup_parent:
+        raise Unimplemented(
+            f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
+            "VM's QEMU under the pod's cgroup parent yet, and the workload's own cgroup is the "
+            "guest kernel's"
+        )
 
 
 def _refuse_security(security: SecuritySpec) -> None:
@@ -41,12 +48,10 @@ def _refuse_security(security: SecuritySpec) -> None:
                 f"{what}: the microvm agent sets only a workload's uid and gid yet (no "
                 "capabilities, supplementary groups, no_new_privs or masked paths)"
             )
-    for what, profile in (("seccomp", security.seccomp), ("AppArmor", security.apparmor)):
-        if profile not in _DEFAULT_PROFILES:
-            raise Unimplemented(
-                f"{what} profile {profile!r}: the guest applies none yet (the VM is the "
-                "isolation boundary); only the runtime default is accepted"
-            )
+    refuse_profiles(
+        security,
+        "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
+    )
 
 
 def _refuse(spec: VmSpec) -> None:
@@ -60,6 +65,11 @@ def _refuse(spec: VmSpec) -> None:
     if spec.image_mounts:
         raise Unimplemented("image volumes: the microvm backend does not mount them yet")
     for mount in spec.mounts:
+        if mount.propagation != "rprivate":
+            raise Unimplemented(
+                f"mount propagation {mount.propagation} of {mount.container_path}: a file "
+                "mounted from the host is copied into the VM's disk, which propagates nothing"
+            )
         if not Path(mount.host_path).is_file():
             raise Unimplemented(
                 f"mount of {mount.host_path}: only files are copied into a VM's disk; folders "

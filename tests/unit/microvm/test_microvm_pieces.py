@@ -4,6 +4,7 @@ agent's spec lines, users resolved in an image's files, and the refusals."""
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,12 +18,16 @@ from reference_shim.backends.base import (
     SecuritySpec,
     VmSpec,
 )
-from reference_shim.backends.microvm import guest, translate
+from reference_shim.backends.microvm import backend, guest, translate
 from reference_shim.backends.microvm.images import normalized
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 
+@pytest.mark.skipif(
+    shutil.which("busybox") is None,
+    reason="busybox is not installed: its cpio reads the archive back (scripts/services microvm)",
+)
 def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None:
     (tmp_path / "boot").mkdir()
     (tmp_path / "boot" / "vmlinuz-1").write_bytes(b"kernel")
@@ -93,10 +98,13 @@ def test_an_unknown_user_name_is_invalid(tmp_path: Path) -> None:
         translate._ids("nobody", _image_root(tmp_path))
 
 
+UNCONFINED = SecuritySpec(seccomp="unconfined")  # what a container asking for nothing gets
+
+
 def _spec(**fields: object) -> VmSpec:
     base: dict[str, object] = {
         "name": "c", "image": "sha256:" + "a" * 64, "argv": ("true",), "labels": {},
-        "placement": Placement.own_vm("n"),
+        "placement": Placement.own_vm("n"), "security": UNCONFINED,
     }  # fmt: skip
     return VmSpec(**{**base, **fields})  # type: ignore[arg-type]
 
@@ -109,12 +117,50 @@ def _spec(**fields: object) -> VmSpec:
         ({"tty": True}, "tty"),
         ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
-        ({"security": SecuritySpec(seccomp="localhost/x.json")}, "seccomp"),
+        ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),
         ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),
+        ({"mounts": (MountSpec(__file__, "/f", propagation="rslave"),)}, "propagation rslave"),
+        # RuntimeDefault: the guest installs no filter, so it cannot claim the runtime's default.
+        ({"security": SecuritySpec(seccomp="")}, r"security_context\.seccomp.*RuntimeDefault"),
+        ({"security": SecuritySpec(seccomp='{"defaultAction": "SCMP_ACT_ERRNO"}')}, "seccomp"),
+        (
+            {"security": SecuritySpec(seccomp="unconfined", apparmor="k8s-deny-write")},
+            r"security_context\.apparmor.*k8s-deny-write",
+        ),
+        ({"cgroup_parent": "/kubepods/pod1"}, r"linux\.cgroup_parent '/kubepods/pod1'"),
     ],
 )
-def test_what_the_slice_cannot_honour_is_refused_with_the_reason(
+def test_what_the_slice_cannot_honour_is_refused_naming_the_field(
     fields: dict[str, object], words: str
 ) -> None:
     with pytest.raises(Unimplemented, match=words):
         translate._refuse(_spec(**fields))
+
+
+def test_a_pod_with_a_cgroup_parent_is_refused_before_any_vm_exists() -> None:
+    with pytest.raises(Unimplemented, match="cgroup_parent"):
+        translate.refuse_pod_features(_spec(cgroup_parent="kubepods-pod1.slice"))
+
+
+@pytest.mark.parametrize(
+    "security",
+    [UNCONFINED, SecuritySpec(seccomp="unconfined", apparmor="unconfined")],
+)
+def test_fields_at_their_defaults_are_not_requests_and_are_accepted(
+    security: SecuritySpec,
+) -> None:
+    translate._refuse(
+        _spec(security=security, cgroup_parent="", mounts=(MountSpec(__file__, "/f"),))
+    )
+
+
+def test_not_ready_names_each_missing_host_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    present = {"qemu-system-x86_64", "mkfs.ext4"}
+    monkeypatch.setattr(
+        backend.shutil, "which", lambda tool: f"/usr/bin/{tool}" if tool in present else None
+    )
+    ready, why = backend.MicrovmBackend(tmp_path, "i").ready()
+    assert not ready
+    assert why.startswith("skopeo, umoci not installed")
