@@ -21,9 +21,11 @@ _NO_NETWORK = "the microvm backend gives VMs no network yet (tap devices on a br
 
 def refuse_pod_features(spec: VmSpec) -> None:
     if spec.ports:
-        raise Unimplemented(f"port mappings: {_NO_NETWORK}")
+        raise Unimplemented(f"port_mappings: {_NO_NETWORK}")
     if spec.sysctls:
-        raise Unimplemented("sysctls: the microvm agent does not apply them yet")
+        raise Unimplemented(
+            f"linux.sysctls {sorted(spec.sysctls)}: the microvm agent does not apply them yet"
+        )
     if spec.cgroup_parent:
         raise Unimplemented(
             f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
@@ -63,7 +65,9 @@ def _refuse(spec: VmSpec) -> None:
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
     if spec.image_mounts:
-        raise Unimplemented("image volumes: the microvm backend does not mount them yet")
+        raise Unimplemented(
+            "image volumes (mounts[].image): the microvm backend does not mount them yet"
+        )
     for mount in spec.mounts:
         if mount.propagation != "rprivate":
             raise Unimplemented(
@@ -76,7 +80,7 @@ def _refuse(spec: VmSpec) -> None:
                 "need virtiofs (the guest kernel has no 9p), which this slice does not run"
             )
     if spec.resources != type(spec.resources)():
-        raise Unimplemented("resources: VM memory and CPU limits are not wired yet")
+        raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
     _refuse_security(spec.security)
 
 
