@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "docker": "reference_shim.backends.docker",
     "apple": "reference_shim.backends.apple",
+    "microvm": "reference_shim.backends.microvm",
 }
 AUTO = "auto"  # the command lines' default: ``resolve_backend`` picks one for the host
 

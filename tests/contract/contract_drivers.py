@@ -31,6 +31,7 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.docker.backend import DockerBackend
 from reference_shim.backends.docker.host import docker_host
+from reference_shim.backends.microvm.backend import MicrovmBackend
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 PAUSE = "127.0.0.1:5000/cri-conformance/pause:3.9"
@@ -195,3 +196,11 @@ class DockerDriver(Driver):
     def __init__(self) -> None:
         backend = DockerBackend(docker_host(), secrets.token_hex(8))
         super().__init__("docker", backend, unknown_id="0" * 64)
+
+
+class MicrovmDriver(Driver):
+    """Real QEMU microVMs (scripts/services microvm), images from the local registry."""
+
+    def __init__(self, folder: Path) -> None:
+        backend = MicrovmBackend(folder / "state", secrets.token_hex(8))
+        super().__init__("microvm", backend, unknown_id="0" * 64)

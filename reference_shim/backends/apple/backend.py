@@ -29,7 +29,7 @@ from reference_shim.backends.apple.execution import exec_sync
 from reference_shim.backends.apple.images import AppleImages
 from reference_shim.backends.apple.keepers import STDIN_LABEL, Keepers
 from reference_shim.backends.apple.networks import AppleNetworks
-from reference_shim.backends.apple.output import RecordedOutput
+from reference_shim.backends.apple.output import recorded_output
 from reference_shim.backends.apple.pods import CARRIER_LABEL, ModelledPod, ModelledPods, lender
 from reference_shim.backends.apple.sampler import StatsSampler
 from reference_shim.backends.apple.status import await_exit, container_status
@@ -45,6 +45,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, POD_ID_LABEL, owner_labels
+from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import (
     BackendError,
     BackendUnavailable,
@@ -278,11 +279,11 @@ class AppleBackend:
         )
 
     def read_output(self, vm_id: str, stream: str, since: int) -> RecordedOutput:
-        return RecordedOutput(self._keepers.files(vm_id), frozenset({stream}), since)
+        return recorded_output(self._keepers.files(vm_id), frozenset({stream}), since)
 
     def follow_output(self, vm_id: str, since: int) -> RecordedOutput:
         """stdout and stderr together, as written: what an attach streams."""
-        return RecordedOutput(self._keepers.files(vm_id), frozenset({"stdout", "stderr"}), since)
+        return recorded_output(self._keepers.files(vm_id), frozenset({"stdout", "stderr"}), since)
 
     def stats(self, vm_id: str) -> VmStats | None:
         pod = self._pods.get(vm_id)

@@ -24,42 +24,21 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from reference_shim.backends.base import OutputRecord
-from reference_shim.log_format import MAX_LINE_BYTES, format_lines
+from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.timestamps import now_ns
 
 _READ_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
-class KeeperFiles:
+class KeeperFiles(RecordedFiles):
     """What one container's keeper leaves behind, in a folder of the backend's state."""
-
-    folder: Path
-
-    @property
-    def output(self) -> Path:
-        return self.folder / "output.log"
-
-    @property
-    def exit(self) -> Path:
-        return self.folder / "exit.json"
 
     @property
     def pid(self) -> Path:
         return self.folder / "keeper.pid"
-
-    @property
-    def started(self) -> Path:
-        return self.folder / "started_at"
-
-    def exit_status(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self.exit.read_text()))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
 
     def keeper_alive(self) -> bool:
         try:
@@ -78,49 +57,6 @@ class KeeperFiles:
         except PermissionError:
             return True
         return True
-
-    def started_at(self) -> int:
-        try:
-            return int(self.started.read_text())
-        except (FileNotFoundError, ValueError):
-            return 0
-
-    def write_atomically(self, path: Path, text: str) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(text)
-        partial.replace(path)
-
-
-class LineWriter:
-    """Cuts one stream's bytes into CRI log lines and appends them to the output file."""
-
-    def __init__(self, fd: int, lock: threading.Lock, stream: str) -> None:
-        self._fd, self._lock, self._stream = fd, lock, stream
-        self._buffer = b""
-
-    def _write(self, data: bytes, partial: bool) -> None:
-        record = OutputRecord(timestamp=now_ns(), stream=self._stream, data=data, partial=partial)
-        with self._lock:
-            for line in format_lines(record):
-                os.write(self._fd, line)
-
-    def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            for start in range(0, max(len(line), 1), MAX_LINE_BYTES):
-                self._write(
-                    line[start : start + MAX_LINE_BYTES], start + MAX_LINE_BYTES < len(line)
-                )
-        while len(self._buffer) >= MAX_LINE_BYTES:
-            self._write(self._buffer[:MAX_LINE_BYTES], partial=True)
-            self._buffer = self._buffer[MAX_LINE_BYTES:]
-
-    def finish(self) -> None:
-        """The stream ended: an unterminated last line stays partial, as containerd writes it."""
-        if self._buffer:
-            self._write(self._buffer, partial=True)
-            self._buffer = b""
 
 
 def _drain(pipe: IO[bytes], writer: LineWriter) -> None:

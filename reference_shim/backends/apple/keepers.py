@@ -13,7 +13,7 @@ from reference_shim.backends.apple.cli import AppleCli
 from reference_shim.backends.apple.documents import AppleContainer
 from reference_shim.backends.apple.errors import CliResult, cli_error
 from reference_shim.backends.apple.keeper import KeeperFiles, attach_command
-from reference_shim.backends.apple.output import parse_line
+from reference_shim.backends.recorded_output import parse_line
 from reference_shim.errors import ShimError
 
 STDIN_LABEL = "io.cri-conformance.shim.apple.stdin"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from kube_streaming.remotecommand import StreamType, TerminalSize
 from reference_shim.backends.apple.backend import AppleBackend
-from reference_shim.backends.apple.output import RecordedOutput
+from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import Unimplemented
 from reference_shim.streaming.backend import Process, dial_directly
 from reference_shim.streaming.host import host_process

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reference_shim.backends.apple.naming import label_args
 from reference_shim.backends.base import MountSpec, PortSpec, ResourceSpec, SecuritySpec, VmSpec
+from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 DEFAULT_NETWORK = "default"
@@ -142,13 +143,7 @@ def security_args(security: SecuritySpec) -> list[str]:
         )
     if security.no_new_privs:
         raise Unimplemented("no_new_privs cannot be set: Apple's container CLI has no flag for it")
-    if security.seccomp != "unconfined":  # "" is RuntimeDefault, asked for explicitly
-        raise Unimplemented(
-            "seccomp profiles (RuntimeDefault and Localhost) are not supported: Apple's "
-            "container CLI has no seccomp setting; containers run unconfined"
-        )
-    if security.apparmor not in {"", "unconfined"}:
-        raise Unimplemented("AppArmor profiles are not supported by Apple's container CLI")
+    refuse_profiles(security, "Apple's container CLI has no seccomp or AppArmor setting")
     args = ["--user", security.user] if security.user else []
     if security.readonly_rootfs:
         args.append("--read-only")

@@ -13,10 +13,10 @@ from apple_double import BUSYBOX, CliDouble, wait_for
 from cri_specs import container_config, create, pod_config, run_pod
 
 from reference_shim.backends.apple.backend import AppleBackend
-from reference_shim.backends.apple.keeper import KeeperFiles, LineWriter
-from reference_shim.backends.apple.output import parse_line
+from reference_shim.backends.apple.keeper import KeeperFiles
 from reference_shim.backends.apple.status import LOST_EXIT
 from reference_shim.backends.base import VmState, stop
+from reference_shim.backends.recorded_output import LineWriter, parse_line
 from reference_shim.errors import ShimError
 from reference_shim.log_format import MAX_LINE_BYTES
 

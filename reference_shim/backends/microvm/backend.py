@@ -1,0 +1,322 @@
+"""VMs as QEMU microVMs: a real kernel per container, on Linux, under TCG where KVM fails.
+
+Every VM has a folder in the backend's state (``spec.json``, its disk, sockets, console and
+output logs, ``exit.json``). Pod sandboxes are modelled as the apple backend models them: a pod
+"VM" is its folder, running from RunPodSandbox to StopPodSandbox, and the workload placed inside
+it boots a VM of its own carrying the pod's hostname. So a pod of one container costs one VM,
+not two. What this first slice cannot honour answers UNIMPLEMENTED with the reason
+(``translate``); README.md lists it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from signal import SIGKILL
+from typing import Any
+
+from reference_shim.backends.base import (
+    Capability,
+    ExecResult,
+    ProcessUser,
+    ResourceSpec,
+    VmRole,
+    VmSpec,
+    VmState,
+    VmStats,
+    VmStatus,
+)
+from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
+from reference_shim.backends.microvm import translate
+from reference_shim.backends.microvm.disks import make_disk
+from reference_shim.backends.microvm.guest import GuestKernel, initramfs
+from reference_shim.backends.microvm.images import MicrovmImages
+from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
+from reference_shim.backends.recorded_output import RecordedOutput
+from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
+from reference_shim.timestamps import now_ns
+
+NETWORK = "microvm-none"  # no network yet: VMs have no NIC (README, "next")
+KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
+_HEX = frozenset("0123456789abcdef")
+# What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
+HOST_TOOLS = ("qemu-system-x86_64", "skopeo", "umoci", "mkfs.ext4")
+
+
+def _kill_orphan(files: VmFiles) -> None:
+    """Kill the QEMU an earlier shim process started for this VM, if it still runs: by its pid
+    file, and only while that pid's command line names this VM's disk (pids are reused)."""
+    try:
+        pid = int(files.pid.read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
+        return
+    if str(files.disk).encode() in command:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, SIGKILL)
+
+
+class MicrovmBackend:
+    name = "microvm"
+    models_pods = True
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM})
+
+    def __init__(self, state_dir: Path, instance: str, kernel: GuestKernel | None = None) -> None:
+        self.folder = state_dir
+        self.instance = instance
+        self.images = MicrovmImages(state_dir / "images")
+        self._kernel = kernel
+        self._labels = owner_labels(instance)
+        self._machines: dict[str, Machine] = {}
+        self._exits: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+
+    # -- services and network -----------------------------------------------------------
+
+    def _boot_files(self) -> tuple[Path, Path]:
+        kernel = self._kernel or GuestKernel.installed()
+        return kernel.vmlinuz, initramfs(kernel, self.folder / "guest")
+
+    def setup(self) -> None:
+        (self.folder / "vms").mkdir(parents=True, exist_ok=True)
+        self._boot_files()
+
+    def teardown(self) -> None:
+        """Nothing to release: no network or service is made for VMs yet."""
+
+    def network(self) -> str:
+        return NETWORK
+
+    def ready(self) -> tuple[bool, str]:
+        missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
+        if missing:
+            return False, f"{', '.join(missing)} not installed; run `scripts/services microvm`"
+        try:
+            self._boot_files()
+        except ShimError as error:
+            return False, str(error)
+        return True, ""
+
+    def network_status(self) -> tuple[bool, str]:
+        return True, ""
+
+    def cgroup_driver(self) -> str:
+        return "cgroupfs"
+
+    # -- VM folders ---------------------------------------------------------------------
+
+    def _files(self, vm_id: str) -> VmFiles | None:
+        if len(vm_id) != 64 or not set(vm_id) <= _HEX:
+            return None
+        files = VmFiles(self.folder / "vms" / vm_id)
+        return files if files.spec.exists() else None
+
+    def _spec(self, files: VmFiles) -> dict[str, Any]:
+        return dict(json.loads(files.spec.read_text()))
+
+    def create_vm(self, spec: VmSpec) -> str:
+        if spec.role is VmRole.POD:
+            translate.refuse_pod_features(spec)
+            launch = None
+        else:
+            image = self.images.stored(spec.image)
+            if image is None:
+                raise NotFound(f"image {spec.image} not found")
+            pod = self._files(spec.placement.inside) if spec.placement.inside else None
+            hostname = self._spec(pod)["hostname"] if pod else spec.hostname
+            launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname)
+        vm_id = secrets.token_hex(32)
+        files = VmFiles(self.folder / "vms" / vm_id)
+        files.folder.mkdir(parents=True)
+        document = {
+            "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
+            "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
+            "stop_signal": spec.stop_signal, "launch": launch.to_json() if launch else None,
+            "running": False,
+        }  # fmt: skip
+        if launch is not None:
+            try:
+                make_disk(self.images.rootfs(spec.image), spec.mounts, files.disk)
+            except ShimError:
+                shutil.rmtree(files.folder, ignore_errors=True)
+                raise
+        files.write_atomically(files.spec, json.dumps(document))
+        return vm_id
+
+    def start_vm(self, vm_id: str) -> VmStatus:
+        files = self._files(vm_id)
+        if files is None:
+            raise NotFound(f"VM {vm_id} not found")
+        document = self._spec(files)
+        if document["launch"] is None:  # a modelled pod: it runs from here until it is stopped
+            files.write_atomically(files.started, str(now_ns()))
+            files.write_atomically(files.spec, json.dumps({**document, "running": True}))
+            return self.inspect_vm(vm_id)
+        if files.started.exists():
+            raise FailedPrecondition(f"VM {vm_id} has already been started")
+        machine = Machine(files, lambda: self._exits.put(vm_id))
+        with self._lock:
+            self._machines[vm_id] = machine
+        kernel, ramdisk = self._boot_files()
+        files.write_atomically(files.started, str(now_ns()))
+        machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]))
+        return self.inspect_vm(vm_id)
+
+    def _machine(self, vm_id: str) -> Machine | None:
+        machine = self._machines.get(vm_id)
+        return machine if machine is not None and not machine.ended.is_set() else None
+
+    def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
+        files = self._files(vm_id)
+        if files is None:
+            return
+        document = self._spec(files)
+        if document["launch"] is None:
+            self._stop_pod(files, document)
+            return
+        machine = self._machine(vm_id)
+        if machine is None:
+            return
+        with contextlib.suppress(FailedPrecondition):  # the agent is gone: killed below
+            machine.signal(signal or document["stop_signal"] or "TERM")
+        if not machine.ended.wait(timeout):
+            self.kill_vm(vm_id)
+
+    def _stop_pod(self, files: VmFiles, document: dict[str, Any]) -> None:
+        if document["running"]:
+            files.write_atomically(files.spec, json.dumps({**document, "running": False}))
+            files.write_atomically(
+                files.exit, json.dumps({"exit_code": 0, "finished_at": now_ns()})
+            )
+            self._exits.put(files.folder.name)
+
+    def kill_vm(self, vm_id: str) -> None:
+        files = self._files(vm_id)
+        if files is None:
+            return
+        if self._spec(files)["launch"] is None:
+            self._stop_pod(files, self._spec(files))
+            return
+        machine = self._machine(vm_id)
+        if machine is None:
+            return
+        with contextlib.suppress(FailedPrecondition):
+            machine.signal("KILL")
+        if not machine.ended.wait(KILL_GRACE_S):
+            machine.kill("the VM did not end after SIGKILL; its QEMU was killed")
+            machine.ended.wait(KILL_GRACE_S)
+
+    def remove_vm(self, vm_id: str) -> None:
+        files = self._files(vm_id)
+        if files is None:
+            return
+        machine = self._machine(vm_id)
+        if machine is not None:
+            machine.kill("removed while running")
+            machine.ended.wait(KILL_GRACE_S)
+        else:
+            _kill_orphan(files)
+        with self._lock:
+            self._machines.pop(vm_id, None)
+        shutil.rmtree(files.sockets, ignore_errors=True)
+        shutil.rmtree(files.folder, ignore_errors=True)
+
+    def inspect_vm(self, vm_id: str) -> VmStatus:
+        files = self._files(vm_id)
+        if files is None:
+            return VmStatus(vm_id, VmState.MISSING)
+        try:
+            return self._status(vm_id, files)
+        except FileNotFoundError:  # removed meanwhile
+            return VmStatus(vm_id, VmState.MISSING)
+
+    def _status(self, vm_id: str, files: VmFiles) -> VmStatus:
+        document = self._spec(files)
+        labels = dict(document["labels"])
+        started = files.started_at()
+        finished = files.exit_status()
+        if finished is not None:
+            return VmStatus(
+                vm_id, VmState.EXITED, exit_code=finished["exit_code"], started_at=started,
+                finished_at=max(int(finished["finished_at"]), started),
+                error=str(finished.get("error") or ""), labels=labels,
+            )  # fmt: skip
+        if not started:
+            return VmStatus(vm_id, VmState.CREATED, labels=labels)
+        if document["launch"] is not None and self._machine(vm_id) is None:
+            # started by an earlier shim process: this slice does not recover VMs yet (README)
+            return VmStatus(
+                vm_id, VmState.EXITED, exit_code=255, started_at=started, finished_at=started,
+                error="the VM belonged to an earlier shim process (no recovery yet)", labels=labels,
+            )  # fmt: skip
+        return VmStatus(vm_id, VmState.RUNNING, started_at=started, labels=labels)
+
+    def list_vms(self) -> dict[str, VmStatus]:
+        found = {}
+        for folder in (self.folder / "vms").glob("*"):
+            status = self.inspect_vm(folder.name)
+            if status.labels.get(INSTANCE_LABEL) == self.instance:
+                found[folder.name] = status
+        return found
+
+    def process_user(self, vm_id: str) -> ProcessUser | None:
+        """None: the agent does not report its workload's credentials yet (README)."""
+        return None
+
+    def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
+        files = self._files(vm_id)
+        if files is None:
+            raise NotFound(f"VM {vm_id} not found")
+        if self._spec(files)["launch"] is None:
+            raise FailedPrecondition("a modelled pod sandbox runs no process to exec in")
+        machine = self._machine(vm_id)
+        if machine is None:
+            raise FailedPrecondition(f"VM {vm_id} is not running")
+        return machine.exec(argv, timeout)
+
+    def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
+        raise Unimplemented(
+            "the microvm backend cannot change a running VM's resources yet (memory hotplug "
+            "and the guest's cgroups are not wired)"
+        )
+
+    def read_output(self, vm_id: str, stream: str, since: int) -> RecordedOutput:
+        files = VmFiles(self.folder / "vms" / vm_id)
+        finished = lambda: self._machine(vm_id) is None  # noqa: E731
+        return RecordedOutput(files.output, finished, frozenset({stream}), since)
+
+    def stats(self, vm_id: str) -> VmStats | None:
+        """The VM as the host sees it: its QEMU process's CPU time and resident memory. The
+        guest's own cgroup figures are not reported by the agent yet (README)."""
+        machine = self._machine(vm_id)
+        if machine is None or not machine.pid:
+            return None
+        try:
+            fields = Path(f"/proc/{machine.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            rss = int(Path(f"/proc/{machine.pid}/statm").read_text().split()[1])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu_ns = (int(fields[11]) + int(fields[12])) * 1_000_000_000 // ticks
+        memory = rss * os.sysconf("SC_PAGE_SIZE")
+        return VmStats(
+            timestamp=now_ns(), cpu_usage_ns=cpu_ns, memory_usage=memory,
+            memory_working_set=memory, memory_rss=memory, memory_limit=0,
+            page_faults=int(fields[7]), major_page_faults=int(fields[9]), pids=0,
+            network_rx_bytes=0, network_tx_bytes=0, network_rx_errors=0, network_tx_errors=0,
+            writable_layer_bytes=VmFiles(self.folder / "vms" / vm_id).disk.stat().st_blocks * 512,
+        )  # fmt: skip
+
+    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                on_exit(self._exits.get(timeout=0.2))
+            except queue.Empty:
+                continue

@@ -1,0 +1,325 @@
+"""One VM: a QEMU process under TCG (KVM where it works), and the shim's end of its agent.
+
+QEMU boots the guest kernel and the agent's initramfs on ``-M microvm`` with three virtio-serial
+ports, each a unix socket QEMU listens on: ``ctl`` (the agent's line protocol, README.md),
+``stdout`` and ``stderr`` (the workload's raw output). The shim connects to the three before the
+agent starts the workload, so no byte of output is lost. Threads here read ``ctl`` (the
+workload's exit, exec results), record the output as CRI log lines (``recorded_output``), and
+wait for QEMU: when it ends, the exit is written to ``exit.json`` once the output is drained.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reference_shim.backends.base import ExecResult
+from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
+from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
+from reference_shim.timestamps import now_ns
+
+BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
+MEMORY_MIB = 256
+KILLED_EXIT = 137
+_READ_BYTES = 64 * 1024
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def kvm_works() -> bool:
+    """Whether to ask for KVM. /dev/kvm exists on this project's machines, yet a KVM guest
+    does not boot there (nested virtualisation): CRI_MICROVM_ACCEL=kvm opts in."""
+    return os.environ.get("CRI_MICROVM_ACCEL") == "kvm" and os.path.exists("/dev/kvm")
+
+
+@dataclass(frozen=True)
+class VmFiles(RecordedFiles):
+    """What one VM keeps in its folder of the backend's state, and its sockets' folder."""
+
+    @property
+    def sockets(self) -> Path:
+        """A short folder for the VM's sockets: a unix socket's path holds 107 bytes at most,
+        and the state folder can be deep."""
+        return Path(tempfile.gettempdir()) / f"cri-microvm-{self.folder.name[:16]}"
+
+    @property
+    def ctl(self) -> Path:
+        return self.sockets / "ctl.sock"
+
+    @property
+    def out(self) -> Path:
+        return self.sockets / "stdout.sock"
+
+    @property
+    def err(self) -> Path:
+        return self.sockets / "stderr.sock"
+
+    @property
+    def disk(self) -> Path:
+        return self.folder / "root.ext4"
+
+    @property
+    def console(self) -> Path:
+        return self.folder / "console.log"
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.folder / "qemu.pid"
+
+
+def host_tsc_khz() -> int:
+    """The host's TSC rate, which a TCG guest's TSC runs at (QEMU reads the host's TSC)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("cpu MHz"):
+            return int(float(line.split(":")[1]) * 1000)
+    return 0
+
+
+def kernel_arguments() -> str:
+    """``tsc_early_khz``: microvm has no HPET or PM timer, so the guest calibrates its TSC against
+    the PIT alone, and on a loaded host under TCG that fails ("Unable to calibrate against PIT")
+    and boot stalls. The TSC's rate is known: the host's."""
+    arguments = ["console=ttyS0", "panic=-1"]
+    khz = host_tsc_khz()
+    if khz and not kvm_works():
+        arguments.append(f"tsc_early_khz={khz}")
+    if os.environ.get("CRI_MICROVM_TRACE") == "1":
+        arguments.append("microvm.trace")
+    return " ".join(arguments)
+
+
+def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
+    command = [
+        "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
+        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-pidfile", str(files.pid),
+        "-kernel", str(kernel), "-initrd", str(initramfs),
+        "-append", kernel_arguments(), "-serial", f"file:{files.console}",
+        "-drive", f"id=root,file={files.disk},format=raw,if=none",
+        "-device", "virtio-blk-device,drive=root", "-device", "virtio-serial-device",
+    ]  # fmt: skip
+    for name, path in (("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)):
+        command += [
+            "-chardev", f"socket,id={name},path={path},server=on,wait=off",
+            "-device", f"virtserialport,chardev={name},name={name}",
+        ]  # fmt: skip
+    return command
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What the agent runs: argv, env, working dir, user, hostname, root mode."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    working_dir: str
+    uid: int
+    gid: int
+    hostname: str
+    readonly_rootfs: bool
+    readonly_files: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Launch:
+        fields = {**document, "env": tuple(tuple(pair) for pair in document["env"])}
+        fields["argv"] = tuple(document["argv"])
+        fields["readonly_files"] = tuple(document["readonly_files"])
+        return cls(**fields)
+
+    def lines(self) -> list[str]:
+        def words(values: Iterable[str]) -> str:
+            return " ".join(b64(value) for value in values)
+
+        return [
+            f"ENV {words(f'{key}={value}' for key, value in self.env)}",
+            f"ARGV {words(self.argv)}",
+            f"CWD {b64(self.working_dir or '/')}",
+            f"USER {self.uid} {self.gid}",
+            *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
+            f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
+            f"READONLY {words(self.readonly_files)}",
+            "START",
+        ]
+
+
+def _connect(path: Path, deadline: float) -> socket.socket:
+    while True:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(str(path))
+            return connection
+        except OSError:
+            connection.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    reply: list[str] = field(default_factory=list)
+
+
+class Machine:
+    """A booted VM of this shim process: its QEMU, its agent connection, its threads."""
+
+    def __init__(self, files: VmFiles, on_exit: Callable[[], None]) -> None:
+        self.files = files
+        self._on_exit = on_exit
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ctl: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._started = _Pending()
+        self._exit_code: int | None = None
+        self._error = ""
+        self.ended = threading.Event()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid if self._process else 0
+
+    def boot(self, kernel: Path, initramfs: Path, launch: Launch) -> None:
+        """Start QEMU, connect to its ports, hand the agent the workload; return once it runs."""
+        self.files.sockets.mkdir(mode=0o700, exist_ok=True)
+        for path in (self.files.ctl, self.files.out, self.files.err):
+            path.unlink(missing_ok=True)
+        log = self.files.folder / "qemu.log"
+        output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        with log.open("ab") as stderr:
+            self._process = subprocess.Popen(
+                qemu_command(self.files, kernel, initramfs),
+                stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
+            )  # fmt: skip
+        pumps: list[threading.Thread] = []
+        connected = threading.Event()  # the waiter joins the pumps only once they exist
+        waiter = threading.Thread(target=self._wait, args=(pumps, connected, output), daemon=True)
+        waiter.start()
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        try:
+            self._ctl = _connect(self.files.ctl, deadline)
+            outputs = [(_connect(self.files.out, deadline), "stdout")]
+            outputs.append((_connect(self.files.err, deadline), "stderr"))
+        except OSError as error:
+            self.kill(f"QEMU did not open its ports: {error}")
+            connected.set()
+            raise BackendError(f"QEMU did not open its ports: {error}; see {log}") from error
+        pumps += [
+            threading.Thread(
+                target=self._pump, args=(conn, LineWriter(output, self._lock, name)), daemon=True
+            )
+            for conn, name in outputs
+        ]
+        reader = self._ctl.makefile("r", encoding="utf-8", errors="replace")
+        threading.Thread(target=self._read_ctl, args=(reader, launch), daemon=True).start()
+        for pump in pumps:
+            pump.start()
+        connected.set()
+        if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
+            self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
+            raise BackendError(f"the VM's agent did not start the workload within "
+                               f"{BOOT_TIMEOUT_S:g}s; see {self.files.console}")  # fmt: skip
+        kind, *rest = self._started.reply or ["ENDED"]
+        if kind != "STARTED":
+            why = base64.b64decode(rest[0]).decode(errors="replace") if rest else "it ended"
+            raise FailedPrecondition(f"the VM could not start its workload: {why}")
+
+    def _send(self, line: str) -> None:
+        if self._ctl is None:
+            raise FailedPrecondition("the VM is not running")
+        try:
+            self._ctl.sendall(line.encode() + b"\n")
+        except OSError as error:
+            raise FailedPrecondition(f"the VM is not running ({error})") from error
+
+    def _read_ctl(self, reader: Any, launch: Launch) -> None:
+        for line in reader:
+            kind, _, rest = line.rstrip("\n").partition(" ")  # empty words are values
+            if kind == "READY":
+                for spec_line in launch.lines():
+                    self._send(spec_line)
+            elif kind in {"STARTED", "FAILED"}:
+                self._started.reply[:] = [kind, rest]
+                self._started.done.set()
+            elif kind == "EXIT":
+                self._exit_code = int(rest)
+            elif kind == "EXECEND":
+                exec_id, _, result = rest.partition(" ")
+                pending = self._pending.pop(exec_id, None)
+                if pending is not None:
+                    pending.reply[:] = result.split(" ")
+                    pending.done.set()
+        self._started.done.set()
+
+    @staticmethod
+    def _pump(connection: socket.socket, writer: LineWriter) -> None:
+        with connection:
+            while chunk := connection.recv(_READ_BYTES):
+                writer.feed(chunk)
+        writer.finish()
+
+    def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
+        assert self._process is not None
+        code = self._process.wait()
+        connected.wait()
+        for pump in pumps:
+            pump.join(5)
+        os.close(output)
+        exit_code, error = self._exit_code, self._error
+        if exit_code is None:
+            exit_code = KILLED_EXIT if code < 0 else 255
+            error = error or f"the VM ended (QEMU exit {code}) before its workload reported an exit"
+        status = {"exit_code": exit_code, "finished_at": now_ns(), "error": error}
+        with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
+            self.files.write_atomically(self.files.exit, json.dumps(status))
+        for pending in list(self._pending.values()):
+            pending.done.set()
+        self.ended.set()
+        self._on_exit()
+
+    def signal(self, name: str) -> None:
+        """Send the workload a signal (``TERM``, ``KILL``, ...) through the agent."""
+        self._send(f"SIGNAL {name.removeprefix('SIG')}")
+
+    def kill(self, reason: str = "") -> None:
+        """Kill QEMU itself: for a VM whose agent does not answer."""
+        self._error = reason
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+
+    def exec(self, argv: list[str], timeout: float | None) -> ExecResult:
+        exec_id = secrets.token_hex(8)
+        pending = self._pending.setdefault(exec_id, _Pending())
+        limit = max(int(timeout or 0), 0)
+        self._send(f"EXEC {exec_id} {limit} {' '.join(b64(word) for word in argv)}")
+        if not pending.done.wait(limit + 30 if limit else None):
+            raise DeadlineExceeded(f"exec {argv[0]!r} did not end within {limit}s")
+        if len(pending.reply) != 3:
+            raise FailedPrecondition("the VM stopped while the command ran")
+        code, out, err = pending.reply
+        return ExecResult(int(code), base64.b64decode(out), base64.b64decode(err))

@@ -1,0 +1,132 @@
+"""A ``VmSpec`` as what the agent runs, and what this first slice refuses, with the reason.
+
+Every field of the spec is either honoured here (argv, env and working dir over the image's,
+uid/gid, hostname, read-only root, files mounted from the host), or refused with UNIMPLEMENTED
+naming the field and why. A field at its default (what is sent when nothing is asked) is never
+refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement`` says why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reference_shim.backends.base import SecuritySpec, VmSpec
+from reference_shim.backends.confinement import refuse_profiles
+from reference_shim.backends.microvm.images import StoredImage
+from reference_shim.backends.microvm.machine import Launch
+from reference_shim.errors import InvalidArgument, Unimplemented
+
+_NO_NETWORK = "the microvm backend gives VMs no network yet (tap devices on a bridge are next)"
+
+
+def refuse_pod_features(spec: VmSpec) -> None:
+    if spec.ports:
+        raise Unimplemented(f"port_mappings: {_NO_NETWORK}")
+    if spec.sysctls:
+        raise Unimplemented(
+            f"linux.sysctls {sorted(spec.sysctls)}: the microvm agent does not apply them yet"
+        )
+    if spec.cgroup_parent:
+        raise Unimplemented(
+            f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
+            "VM's QEMU under the pod's cgroup parent yet, and the workload's own cgroup is the "
+            "guest kernel's"
+        )
+
+
+def _refuse_security(security: SecuritySpec) -> None:
+    refused = {
+        "privileged": security.privileged,
+        "added capabilities": security.cap_add,
+        "dropped capabilities": security.cap_drop,
+        "supplementary groups": security.group_add,
+        "no_new_privs": security.no_new_privs,
+        "masked paths": security.masked_paths,
+        "read-only paths": security.readonly_paths,
+    }
+    for what, value in refused.items():
+        if value:
+            raise Unimplemented(
+                f"{what}: the microvm agent sets only a workload's uid and gid yet (no "
+                "capabilities, supplementary groups, no_new_privs or masked paths)"
+            )
+    refuse_profiles(
+        security,
+        "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
+    )
+
+
+def _refuse(spec: VmSpec) -> None:
+    if spec.placement.pid_of:
+        raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
+    refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
+    if spec.tty or spec.stdin:
+        raise Unimplemented("tty and stdin: the microvm agent has no attach or terminal yet")
+    if spec.devices:
+        raise Unimplemented("devices: a VM gets no host device yet")
+    if spec.image_mounts:
+        raise Unimplemented(
+            "image volumes (mounts[].image): the microvm backend does not mount them yet"
+        )
+    for mount in spec.mounts:
+        if mount.propagation != "rprivate":
+            raise Unimplemented(
+                f"mount propagation {mount.propagation} of {mount.container_path}: a file "
+                "mounted from the host is copied into the VM's disk, which propagates nothing"
+            )
+        if not Path(mount.host_path).is_file():
+            raise Unimplemented(
+                f"mount of {mount.host_path}: only files are copied into a VM's disk; folders "
+                "need virtiofs (the guest kernel has no 9p), which this slice does not run"
+            )
+    if spec.resources != type(spec.resources)():
+        raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
+    _refuse_security(spec.security)
+
+
+def _table(rootfs: Path, name: str) -> list[list[str]]:
+    try:
+        return [line.split(":") for line in (rootfs / "etc" / name).read_text().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def _ids(user: str, rootfs: Path) -> tuple[int, int]:
+    """``uid``, ``uid:gid``, a name, or ``name:group``, resolved in the image's own files
+    (a bare uid takes its gid from /etc/passwd, as runc does)."""
+    if not user:
+        return 0, 0
+    name, _, group = user.partition(":")
+    entry = next(
+        (e for e in _table(rootfs, "passwd")
+         if len(e) > 3 and (e[0] == name or (name.isdigit() and e[2] == name))),
+        None,
+    )  # fmt: skip
+    if not name.isdigit() and entry is None:
+        raise InvalidArgument(f"user {name!r} is not in the image's /etc/passwd")
+    uid = int(name) if name.isdigit() else int(entry[2]) if entry else 0
+    if not group:
+        return uid, int(entry[3]) if entry else 0
+    if group.isdigit():
+        return uid, int(group)
+    found = next((e for e in _table(rootfs, "group") if len(e) > 2 and e[0] == group), None)
+    if found is None:
+        raise InvalidArgument(f"group {group!r} is not in the image's /etc/group")
+    return uid, int(found[2])
+
+
+def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Launch:
+    _refuse(spec)
+    env = dict(image.env)
+    env.update(dict(spec.env))
+    uid, gid = _ids(spec.security.user or image.info.user, rootfs)
+    return Launch(
+        argv=spec.argv,
+        env=tuple(env.items()),
+        working_dir=spec.working_dir or image.working_dir or "/",
+        uid=uid,
+        gid=gid,
+        hostname=hostname,
+        readonly_rootfs=spec.security.readonly_rootfs,
+        readonly_files=tuple(m.container_path for m in spec.mounts if m.readonly),
+    )

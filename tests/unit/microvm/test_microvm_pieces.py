@@ -1,0 +1,166 @@
+"""The microvm backend's pieces that need no VM: the initramfs archive, image names, the
+agent's spec lines, users resolved in an image's files, and the refusals."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reference_shim.backends.base import (
+    MountSpec,
+    Placement,
+    PortSpec,
+    ResourceSpec,
+    SecuritySpec,
+    VmSpec,
+)
+from reference_shim.backends.microvm import backend, guest, translate
+from reference_shim.backends.microvm.images import normalized
+from reference_shim.backends.microvm.machine import Launch
+from reference_shim.errors import InvalidArgument, Unimplemented
+
+
+@pytest.mark.skipif(
+    shutil.which("busybox") is None,
+    reason="busybox is not installed: its cpio reads the archive back (scripts/services microvm)",
+)
+def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None:
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "vmlinuz-1").write_bytes(b"kernel")
+    modules = tmp_path / "lib" / "modules" / "1" / "kernel"
+    modules.mkdir(parents=True)
+    for name in guest.MODULES:
+        (modules / f"{name}.ko").write_bytes(name.encode())
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\x7fELF busybox")
+    archive = guest.initramfs_bytes(guest.GuestKernel(tmp_path), busybox)
+    assert archive == guest.initramfs_bytes(guest.GuestKernel(tmp_path), busybox)
+    listed = subprocess.run(
+        ["busybox", "cpio", "-t"], input=archive, capture_output=True, check=True
+    ).stdout.split()
+    assert {b"init", b"bin/busybox", b"lib/modules/virtio_console.ko"} <= set(listed)
+    assert guest.agent_script().startswith(b"#!/bin/busybox sh")
+
+
+@pytest.mark.parametrize(
+    ("reference", "name"),
+    [
+        ("busybox", "docker.io/library/busybox:latest"),
+        ("library/busybox:1.0", "docker.io/library/busybox:1.0"),
+        (
+            "127.0.0.1:5000/cri-conformance/busybox:1.0",
+            "127.0.0.1:5000/cri-conformance/busybox:1.0",
+        ),
+        ("localhost/x", "localhost/x:latest"),
+        ("x/y@sha256:ab", "docker.io/x/y@sha256:ab"),
+    ],
+)
+def test_image_names_are_normalized_as_containerd_does(reference: str, name: str) -> None:
+    assert normalized(reference) == name
+
+
+def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> None:
+    launch = Launch(
+        argv=("sh", "-c", "echo 'a b'"), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
+        hostname="h", readonly_rootfs=True, readonly_files=("/etc/hosts",),
+    )  # fmt: skip
+    lines = launch.lines()
+    assert lines[-1] == "START"
+    words = dict(line.split(" ", 1) for line in lines[:-1])
+    assert [base64.b64decode(w).decode() for w in words["ARGV"].split()] == list(launch.argv)
+    assert base64.b64decode(words["ENV"]).decode() == "A=x y"
+    assert (words["USER"], words["ROOTFS"]) == ("1 2", "ro")
+    assert Launch.from_json(launch.to_json()) == launch
+
+
+def _image_root(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nme:x:1234:99::/:/bin/sh\n")
+    (tmp_path / "etc" / "group").write_text("root:x:0:\nstaff:x:50:\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("user", "ids"),
+    [("", (0, 0)), ("me", (1234, 99)), ("1234", (1234, 99)), ("77", (77, 0)),
+     ("me:staff", (1234, 50)), ("5:6", (5, 6))],
+)  # fmt: skip
+def test_users_resolve_in_the_image_files(tmp_path: Path, user: str, ids: tuple[int, int]) -> None:
+    assert translate._ids(user, _image_root(tmp_path)) == ids
+
+
+def test_an_unknown_user_name_is_invalid(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="nobody"):
+        translate._ids("nobody", _image_root(tmp_path))
+
+
+UNCONFINED = SecuritySpec(seccomp="unconfined")  # what a container asking for nothing gets
+
+
+def _spec(**fields: object) -> VmSpec:
+    base: dict[str, object] = {
+        "name": "c", "image": "sha256:" + "a" * 64, "argv": ("true",), "labels": {},
+        "placement": Placement.own_vm("n"), "security": UNCONFINED,
+    }  # fmt: skip
+    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"ports": (PortSpec("tcp", 80, 8080),)}, "no network"),
+        ({"sysctls": {"kernel.shm_rmid_forced": "1"}}, "sysctls"),
+        ({"tty": True}, "tty"),
+        ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
+        ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
+        ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),
+        ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),
+        ({"mounts": (MountSpec(__file__, "/f", propagation="rslave"),)}, "propagation rslave"),
+        # RuntimeDefault: the guest installs no filter, so it cannot claim the runtime's default.
+        ({"security": SecuritySpec(seccomp="")}, r"security_context\.seccomp.*RuntimeDefault"),
+        ({"security": SecuritySpec(seccomp='{"defaultAction": "SCMP_ACT_ERRNO"}')}, "seccomp"),
+        (
+            {"security": SecuritySpec(seccomp="unconfined", apparmor="k8s-deny-write")},
+            r"security_context\.apparmor.*k8s-deny-write",
+        ),
+        ({"cgroup_parent": "/kubepods/pod1"}, r"linux\.cgroup_parent '/kubepods/pod1'"),
+    ],
+)
+def test_what_the_slice_cannot_honour_is_refused_naming_the_field(
+    fields: dict[str, object], words: str
+) -> None:
+    with pytest.raises(Unimplemented, match=words):
+        translate._refuse(_spec(**fields))
+
+
+def test_a_pod_with_a_cgroup_parent_is_refused_before_any_vm_exists() -> None:
+    with pytest.raises(Unimplemented, match="cgroup_parent"):
+        translate.refuse_pod_features(_spec(cgroup_parent="kubepods-pod1.slice"))
+
+
+@pytest.mark.parametrize(
+    "security",
+    [UNCONFINED, SecuritySpec(seccomp="unconfined", apparmor="unconfined")],
+)
+def test_fields_at_their_defaults_are_not_requests_and_are_accepted(
+    security: SecuritySpec,
+) -> None:
+    translate._refuse(
+        _spec(security=security, cgroup_parent="", mounts=(MountSpec(__file__, "/f"),))
+    )
+
+
+def test_not_ready_names_each_missing_host_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    present = {"qemu-system-x86_64", "mkfs.ext4"}
+    monkeypatch.setattr(
+        backend.shutil, "which", lambda tool: f"/usr/bin/{tool}" if tool in present else None
+    )
+    ready, why = backend.MicrovmBackend(tmp_path, "i").ready()
+    assert not ready
+    assert why.startswith("skopeo, umoci not installed")
