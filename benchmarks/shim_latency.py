@@ -43,8 +43,8 @@ from reference_shim.strategies import STRATEGIES
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContainer",
-         "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
-         "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
+         "ContainerStatus", "PodSandboxStatus", "ListContainers", "ListPodSandbox", "ExecSync",
+         "StopContainer", "RemoveContainer", "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
 Timings = dict[str, list[float]]
 TEARDOWN_WAIT_S = 60.0
 
@@ -81,10 +81,16 @@ def shim_round(tracker: ResourceTracker, number: int, timings: Timings) -> None:
     timed(timings, "StartContainer", lambda: client.start_container(container_id))
     timings["pod+container start"].append(time.perf_counter() - started)
     timed(timings, "ContainerStatus", lambda: client.container_status(container_id))
+    timed(timings, "PodSandboxStatus", lambda: client.pod_status(pod_id))
     timed(
         timings,
         "ListContainers",
         lambda: client.list_containers(cri.ContainerFilter(label_selector=labels)),
+    )
+    timed(
+        timings,
+        "ListPodSandbox",
+        lambda: client.list_pods(cri.PodSandboxFilter(label_selector=labels)),
     )
     timed(timings, "ExecSync", lambda: client.exec_sync(container_id, ["true"], timeout=10))
     timed(timings, "StopContainer", lambda: client.stop_container(container_id, timeout=0))
@@ -133,11 +139,10 @@ def docker_round(
     )
     timings["pod+container start"].append(time.perf_counter() - started)
     timed(timings, "ContainerStatus", lambda: api.inspect_container(container_id))
-    timed(
-        timings,
-        "ListContainers",
-        lambda: api.containers(all=True, filters={"label": f"{RUN_LABEL}={labels[RUN_LABEL]}"}),
-    )
+    timed(timings, "PodSandboxStatus", lambda: api.inspect_container(pod_id))
+    listed = {"label": f"{RUN_LABEL}={labels[RUN_LABEL]}"}
+    timed(timings, "ListContainers", lambda: api.containers(all=True, filters=listed))
+    timed(timings, "ListPodSandbox", lambda: api.containers(all=True, filters=listed))
     timed(timings, "ExecSync", lambda: exec_true(container_id))
     timed(
         timings,
