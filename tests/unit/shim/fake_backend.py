@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from reference_shim.backends.base import (
@@ -19,6 +19,8 @@ from reference_shim.backends.base import (
     OutputRecord,
     ProcessUser,
     ResourceSpec,
+    VmChange,
+    VmChanges,
     VmSpec,
     VmState,
     VmStats,
@@ -121,7 +123,7 @@ class FakeVmBackend:
         self.network_exists = True
         self.changed = threading.Condition()
         self._ids = itertools.count(1)
-        self._listeners: list[Callable[[str], None]] = []
+        self._watchers: list[VmChanges] = []
         # What exec_sync answers for a command; any other one echoes its argv, exit code len(argv).
         self.exec_replies: dict[tuple[str, ...], ExecResult] = {}
 
@@ -159,6 +161,7 @@ class FakeVmBackend:
             vm.state, vm.started_at = VmState.RUNNING, time.time_ns()
             vm.ip = "" if vm.spec.placement.inside else f"10.88.0.{len(self.vms) + 1}"
             self.changed.notify_all()
+        self._report(vm_id, VmChange.STARTED)
         return self.inspect_vm(vm_id)
 
     def exit(self, vm_id: str, code: int) -> None:
@@ -167,8 +170,11 @@ class FakeVmBackend:
             vm = self.vms[vm_id]
             vm.state, vm.exit_code, vm.finished_at = VmState.EXITED, code, time.time_ns()
             self.changed.notify_all()
-        for listener in self._listeners:
-            listener(vm_id)
+        self._report(vm_id, VmChange.EXITED)
+
+    def _report(self, vm_id: str, change: VmChange) -> None:
+        for watcher in list(self._watchers):
+            watcher.changed(vm_id, change)
 
     def emit(self, vm_id: str, stream: str, data: bytes, partial: bool = False) -> None:
         with self.changed:
@@ -189,8 +195,10 @@ class FakeVmBackend:
 
     def remove_vm(self, vm_id: str) -> None:
         with self.changed:
-            self.vms.pop(vm_id, None)
+            removed = self.vms.pop(vm_id, None)
             self.changed.notify_all()
+        if removed is not None:
+            self._report(vm_id, VmChange.REMOVED)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         vm = self.vms.get(vm_id)
@@ -253,10 +261,12 @@ class FakeVmBackend:
             writable_layer_bytes=4096,
         )
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
-        self._listeners.append(on_exit)
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """Every change is reported as it is made: the fake follows from the start."""
+        self._watchers.append(changes)
+        changes.following()
         stop.wait()
-        self._listeners.remove(on_exit)
+        self._watchers.remove(changes)
 
 
 class FakeBackend(FakeVmBackend):

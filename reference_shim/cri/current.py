@@ -1,0 +1,62 @@
+"""Records as the backend has them, for status, list and stats calls.
+
+While the backend reports its changes (``VmChanges.following``), a record that no change came
+in for since its VM was last read is answered from memory, without a backend call. Any other
+record's VM is read again: one by one for a status call, and for the few records of a list
+that a change just came in for; a list while the backend does not follow (its stream broke,
+or it never does) asks for the backend's whole list once rather than one read per record.
+"""
+
+from __future__ import annotations
+
+from cri_api.v1 import api_pb2 as cri
+
+from reference_shim.cri.context import ShimContext
+from reference_shim.cri.sync import settled, sync_container, sync_listed, sync_pod
+from reference_shim.state.records import ContainerRecord, PodRecord
+
+
+def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
+    # A modelled pod's IP comes with the VMs of its workloads, whose changes are not the pod's.
+    return not ctx.backend.models_pods and ctx.registry.freshness.current(pod.vm_id)
+
+
+def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
+    if ctx.registry.freshness.current(record.vm_id):
+        return record
+    return sync_container(ctx, record)
+
+
+def current_pod(ctx: ShimContext, pod: PodRecord) -> PodRecord:
+    return pod if _pod_is_current(ctx, pod) else sync_pod(ctx, pod)
+
+
+def current_pods(ctx: ShimContext) -> list[PodRecord]:
+    with ctx.registry.lock:
+        pods = list(ctx.registry.pods.values())
+    _make_current(ctx, pods, [])
+    return pods
+
+
+def current_containers(ctx: ShimContext) -> list[ContainerRecord]:
+    with ctx.registry.lock:
+        containers = list(ctx.registry.containers.values())
+    _make_current(ctx, [], containers)
+    return containers
+
+
+def _make_current(
+    ctx: ShimContext, pods: list[PodRecord], containers: list[ContainerRecord]
+) -> None:
+    freshness = ctx.registry.freshness
+    stale_pods = [p for p in pods if p.state == cri.SANDBOX_READY and not _pod_is_current(ctx, p)]
+    stale = [c for c in containers if not settled(c) and not freshness.current(c.vm_id)]
+    if not stale_pods and not stale:
+        return
+    if freshness.follows:
+        for pod in stale_pods:
+            sync_pod(ctx, pod)
+        for container in stale:
+            sync_container(ctx, container)
+    else:
+        sync_listed(ctx, stale_pods, stale, ctx.backend.list_vms())
