@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -80,6 +81,7 @@ class FakeVm:
     ip: str = ""
     started_at: int = 0
     finished_at: int = 0
+    oom_killed: bool = False
     output: list[OutputRecord] = field(default_factory=list)
     resources: ResourceSpec | None = None
 
@@ -124,6 +126,7 @@ class FakeVmBackend:
         self.changed = threading.Condition()
         self._ids = itertools.count(1)
         self._watchers: list[VmChanges] = []
+        self.reads: Counter[str] = Counter()  # inspect_vm and list_vms calls, by name
         # What exec_sync answers for a command; any other one echoes its argv, exit code len(argv).
         self.exec_replies: dict[tuple[str, ...], ExecResult] = {}
 
@@ -162,7 +165,7 @@ class FakeVmBackend:
             vm.ip = "" if vm.spec.placement.inside else f"10.88.0.{len(self.vms) + 1}"
             self.changed.notify_all()
         self._report(vm_id, VmChange.STARTED)
-        return self.inspect_vm(vm_id)
+        return self._status(vm_id)
 
     def exit(self, vm_id: str, code: int) -> None:
         """The workload ends on its own; the shim hears of it as a backend event would say."""
@@ -175,6 +178,11 @@ class FakeVmBackend:
     def _report(self, vm_id: str, change: VmChange) -> None:
         for watcher in list(self._watchers):
             watcher.changed(vm_id, change)
+
+    def oom_kill(self, vm_id: str) -> None:
+        """The kernel reports an OOM kill in the VM (its exit comes apart, with ``exit``)."""
+        self.vms[vm_id].oom_killed = True
+        self._report(vm_id, VmChange.OOM_KILLED)
 
     def emit(self, vm_id: str, stream: str, data: bytes, partial: bool = False) -> None:
         with self.changed:
@@ -194,6 +202,7 @@ class FakeVmBackend:
             self.exit(vm_id, code)
 
     def remove_vm(self, vm_id: str) -> None:
+        self._end(vm_id, 137)  # a running workload is killed first, as Docker's does
         with self.changed:
             removed = self.vms.pop(vm_id, None)
             self.changed.notify_all()
@@ -201,6 +210,10 @@ class FakeVmBackend:
             self._report(vm_id, VmChange.REMOVED)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
+        self.reads["inspect_vm"] += 1
+        return self._status(vm_id)
+
+    def _status(self, vm_id: str) -> VmStatus:
         vm = self.vms.get(vm_id)
         if vm is None:
             return VmStatus(vm_id=vm_id, state=VmState.MISSING)
@@ -211,11 +224,13 @@ class FakeVmBackend:
             started_at=vm.started_at,
             finished_at=vm.finished_at,
             ip=vm.ip,
+            oom_killed=vm.oom_killed,
             labels=dict(vm.spec.labels),
         )
 
     def list_vms(self) -> dict[str, VmStatus]:
-        return {vm_id: self.inspect_vm(vm_id) for vm_id in list(self.vms)}
+        self.reads["list_vms"] += 1
+        return {vm_id: self._status(vm_id) for vm_id in list(self.vms)}
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"
@@ -267,6 +282,15 @@ class FakeVmBackend:
         changes.following()
         stop.wait()
         self._watchers.remove(changes)
+
+    def stream_breaks(self) -> None:
+        """Changes may go unreported from now on (the stream of a real backend broke)."""
+        for watcher in list(self._watchers):
+            watcher.lost()
+
+    def stream_is_back(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.following()
 
 
 class FakeBackend(FakeVmBackend):

@@ -1,0 +1,186 @@
+"""Status, list and stats calls answer from the records while the backend follows its changes,
+and ask the backend otherwise; a change that came in is never answered from memory before it is
+applied. The fake backend counts its reads (``reads``) and reports every change it makes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from cri_api.v1 import api_pb2 as cri
+from fake_backend import FakeBackend
+from shim_helpers import StartShim, container_config, pod_config, wait_for
+
+from harness.client import CriClient
+from reference_shim.backends.base import VmChanges
+from reference_shim.server import Shim
+
+
+class NeverFollowingBackend(FakeBackend):
+    """Reports its changes but never says it follows them (as the apple backend, which finds
+    exits by polling)."""
+
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        self._watchers.append(changes)
+        stop.wait()
+        self._watchers.remove(changes)
+
+
+def running(client: CriClient) -> tuple[str, str]:
+    """A ready pod with a running container: (pod id, container id)."""
+    config = pod_config()
+    pod_id = client.run_pod(config)
+    container_id = client.create_container(pod_id, container_config(), config)
+    client.start_container(container_id)
+    return pod_id, container_id
+
+
+def vm_id_of(shim: Shim, object_id: str) -> str:
+    registry = shim.ctx.registry
+    record = registry.containers.get(object_id) or registry.pods[object_id]
+    return record.vm_id
+
+
+def changes_applied(shim: Shim, *object_ids: str) -> None:
+    """Wait until the records of ``object_ids`` are current (the changes the shim's own calls
+    caused were applied)."""
+    freshness = shim.ctx.registry.freshness
+    wait_for(lambda: all(freshness.current(vm_id_of(shim, i)) for i in object_ids))
+
+
+def ask_everything(client: CriClient, pod_id: str, container_id: str) -> None:
+    client.container_status(container_id)
+    client.pod_status(pod_id)
+    client.list_containers()
+    client.list_pods()
+    client.list_container_stats()
+    client.container_stats(container_id)
+    client.list_pod_stats()
+
+
+def test_followed_records_are_answered_without_asking_the_backend(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    changes_applied(shim, pod_id, container_id)
+    before = Counter(backend.reads)
+    for _ in range(3):
+        ask_everything(client, pod_id, container_id)
+    assert backend.reads == before
+    status = client.container_status(container_id).status
+    assert status.state == cri.CONTAINER_RUNNING
+    assert status.started_at > 0
+
+
+def test_an_exit_shows_in_status_and_lists_with_its_code(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    backend.exit(vm_id_of(shim, container_id), 3)
+    status = client.container_status(container_id).status
+    assert (status.state, status.exit_code, status.reason) == (cri.CONTAINER_EXITED, 3, "Error")
+    assert status.finished_at >= status.started_at > 0
+    assert [c.state for c in client.list_containers()] == [cri.CONTAINER_EXITED]
+    assert client.list_container_stats() == []
+    backend.exit(vm_id_of(shim, pod_id), 0)
+    assert client.pod_status(pod_id).status.state == cri.SANDBOX_NOTREADY
+    assert [p.state for p in client.list_pods()] == [cri.SANDBOX_NOTREADY]
+
+
+@pytest.mark.parametrize("call", ["status", "list"])
+def test_a_change_that_came_in_is_never_answered_from_memory(
+    start_shim: StartShim, backend: FakeBackend, call: str
+) -> None:
+    """While the exit waits to be applied (its record's lock is busy), the call waits too,
+    and then shows the exit: never the running state the record still holds."""
+    shim, client = start_shim()
+    _, container_id = running(client)
+    changes_applied(shim, container_id)
+    answers: list[int] = []
+
+    def ask() -> None:
+        if call == "status":
+            answers.append(client.container_status(container_id).status.state)
+        else:
+            answers.extend(c.state for c in client.list_containers())
+
+    asking = threading.Thread(target=ask)
+    with shim.ctx.registry.object_lock(container_id):  # as a long StopContainer would
+        backend.exit(vm_id_of(shim, container_id), 0)
+        asking.start()
+        asking.join(0.3)
+        assert answers == [], "answered while the exit waited to be applied"
+    asking.join(5)
+    assert answers == [cri.CONTAINER_EXITED]
+
+
+def test_an_oom_reported_after_the_exit_changes_the_reason(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    _, container_id = running(client)
+    vm_id = vm_id_of(shim, container_id)
+    backend.exit(vm_id, 137)
+    assert client.container_status(container_id).status.reason == "Error"
+    backend.oom_kill(vm_id)
+    wait_for(lambda: client.container_status(container_id).status.reason == "OOMKilled")
+    assert client.list_containers()[0].state == cri.CONTAINER_EXITED
+
+
+def test_while_changes_are_not_followed_every_call_asks_the_backend(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    changes_applied(shim, pod_id, container_id)
+    backend.stream_breaks()
+    before = Counter(backend.reads)
+    client.container_status(container_id)
+    client.container_status(container_id)
+    client.pod_status(pod_id)
+    assert backend.reads - before == Counter(inspect_vm=3)
+    before = Counter(backend.reads)
+    client.list_containers()
+    client.list_pods()
+    assert backend.reads - before == Counter(list_vms=2), "one list per call, not one read per VM"
+
+    backend.stream_is_back()  # changes missed meanwhile: every record is read once again
+    before = Counter(backend.reads)
+    for _ in range(3):
+        ask_everything(client, pod_id, container_id)
+    assert backend.reads - before == Counter(inspect_vm=2)
+
+
+def test_a_restarted_shim_reads_each_record_once_then_answers_from_memory(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    shim.stop()
+    shim, client = start_shim()
+    wait_for(lambda: shim.ctx.registry.freshness.follows)
+    before = Counter(backend.reads)
+    for _ in range(3):
+        ask_everything(client, pod_id, container_id)
+    assert backend.reads - before == Counter(inspect_vm=2)
+    assert client.container_status(container_id).status.state == cri.CONTAINER_RUNNING
+
+
+@pytest.mark.parametrize("backend", [pytest.param(NeverFollowingBackend(), id="never-following")])
+def test_a_backend_that_never_follows_is_asked_on_every_call(
+    start_shim: StartShim, backend: FakeBackend
+) -> None:
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    before = Counter(backend.reads)
+    client.container_status(container_id)
+    client.container_status(container_id)
+    client.pod_status(pod_id)
+    client.list_containers()
+    assert backend.reads - before == Counter(inspect_vm=3, list_vms=1)
+    backend.exit(vm_id_of(shim, container_id), 4)
+    assert client.container_status(container_id).status.exit_code == 4
