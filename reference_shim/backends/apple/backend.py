@@ -308,7 +308,7 @@ class AppleBackend:
 
         Only exits, found by looking at the keepers every ``_WATCH_S``: later than ``inspect``
         shows them, so the backend never says it follows (``VmChanges``), and the shim asks
-        the CLI on each status call instead of answering from its records.
+        the CLI on each status and list call instead of answering from its records.
         """
         reported: set[str] = set()
         while not stop.wait(_WATCH_S):

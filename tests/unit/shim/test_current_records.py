@@ -13,8 +13,9 @@ from cri_api.v1 import api_pb2 as cri
 from fake_backend import FakeBackend
 from shim_helpers import StartShim, container_config, pod_config, wait_for
 
-from harness.client import CriClient
-from reference_shim.backends.base import VmChanges
+from harness.client import CallFailed, CriClient
+from reference_shim.backends.base import VmChanges, VmStatus
+from reference_shim.errors import BackendError
 from reference_shim.server import Shim
 
 
@@ -184,3 +185,24 @@ def test_a_backend_that_never_follows_is_asked_on_every_call(
     assert backend.reads - before == Counter(inspect_vm=3, list_vms=1)
     backend.exit(vm_id_of(shim, container_id), 4)
     assert client.container_status(container_id).status.exit_code == 4
+
+
+def test_a_read_that_failed_is_made_again(
+    client: CriClient, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, container_id = running(client)
+    backend.stream_breaks()
+    backend.stream_is_back()  # every record is to be read again
+    read = backend.inspect_vm
+
+    def failing(vm_id: str) -> VmStatus:
+        raise BackendError("the backend did not answer")
+
+    monkeypatch.setattr(backend, "inspect_vm", failing)
+    with pytest.raises(CallFailed):
+        client.container_status(container_id)
+    monkeypatch.setattr(backend, "inspect_vm", read)
+    before = Counter(backend.reads)
+    client.container_status(container_id)
+    client.container_status(container_id)
+    assert backend.reads - before == Counter(inspect_vm=1)
