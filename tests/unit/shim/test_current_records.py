@@ -51,6 +51,19 @@ def changes_applied(shim: Shim, *object_ids: str) -> None:
     wait_for(lambda: all(freshness.current(vm_id_of(shim, i)) for i in object_ids))
 
 
+Followed = tuple[Shim, CriClient, str, str]
+
+
+@pytest.fixture
+def followed(start_shim: StartShim) -> Followed:
+    """A shim with a ready pod and a running container whose records are current: (shim,
+    client, pod id, container id)."""
+    shim, client = start_shim()
+    pod_id, container_id = running(client)
+    changes_applied(shim, pod_id, container_id)
+    return shim, client, pod_id, container_id
+
+
 def ask_everything(client: CriClient, pod_id: str, container_id: str) -> None:
     client.container_status(container_id)
     client.pod_status(pod_id)
@@ -62,11 +75,9 @@ def ask_everything(client: CriClient, pod_id: str, container_id: str) -> None:
 
 
 def test_followed_records_are_answered_without_asking_the_backend(
-    start_shim: StartShim, backend: FakeBackend
+    followed: Followed, backend: FakeBackend
 ) -> None:
-    shim, client = start_shim()
-    pod_id, container_id = running(client)
-    changes_applied(shim, pod_id, container_id)
+    _, client, pod_id, container_id = followed
     before = Counter(backend.reads)
     for _ in range(3):
         ask_everything(client, pod_id, container_id)
@@ -94,13 +105,11 @@ def test_an_exit_shows_in_status_and_lists_with_its_code(
 
 @pytest.mark.parametrize("call", ["status", "list"])
 def test_a_change_that_came_in_is_never_answered_from_memory(
-    start_shim: StartShim, backend: FakeBackend, call: str
+    followed: Followed, backend: FakeBackend, call: str
 ) -> None:
     """While the exit waits to be applied (its record's lock is busy), the call waits too,
     and then shows the exit: never the running state the record still holds."""
-    shim, client = start_shim()
-    _, container_id = running(client)
-    changes_applied(shim, container_id)
+    shim, client, _, container_id = followed
     answers: list[int] = []
 
     def ask() -> None:
@@ -133,11 +142,9 @@ def test_an_oom_reported_after_the_exit_changes_the_reason(
 
 
 def test_while_changes_are_not_followed_every_call_asks_the_backend(
-    start_shim: StartShim, backend: FakeBackend
+    followed: Followed, backend: FakeBackend
 ) -> None:
-    shim, client = start_shim()
-    pod_id, container_id = running(client)
-    changes_applied(shim, pod_id, container_id)
+    _, client, pod_id, container_id = followed
     backend.stream_breaks()
     before = Counter(backend.reads)
     client.container_status(container_id)
