@@ -83,9 +83,9 @@ class Containers:
                 status = self.ctx.backend.start_vm(container.vm_id)
                 mark_started(self.ctx, container, status)
                 self.ctx.registry.save_container(container)
-            if container.log_path:
-                self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
-            sync_container(self.ctx, container, status)
+                if container.log_path:
+                    self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
+                sync_container(self.ctx, container, status)  # it may have exited already
 
     # -- stop / remove ------------------------------------------------------------------
 

@@ -1,10 +1,13 @@
 """Records as the backend has them, for status, list and stats calls.
 
-While the backend reports its changes (``VmChanges.following``), a record that no change came
-in for since its VM was last read is answered from memory, without a backend call. Any other
-record's VM is read again: one by one for a status call, and for the few records of a list
-that a change just came in for; a list while the backend does not follow (its stream broke,
-or it never does) asks for the backend's whole list once rather than one read per record.
+While the backend reports its changes (``VmChanges.following``), a record that is current
+(``state/freshness.py``) is answered from memory, without a backend call. Any other record's
+VM is read again: one by one for a status call, and for the few records of a list that a
+change just came in for; a list while the backend does not follow (its stream broke, or it
+never does) asks for the backend's whole list once rather than one read per record.
+
+A status call first waits, as it always did, for what is under way on its object (a start, a
+stop, a removal) to end. A list or stats call does not wait for a record it can answer.
 """
 
 from __future__ import annotations
@@ -22,25 +25,35 @@ def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
 
 
 def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
-    if ctx.registry.freshness.current(record.vm_id):
-        return record
+    with ctx.registry.object_lock(record.id):  # what is under way on it ends first, as ever
+        if ctx.registry.freshness.current(record.vm_id):
+            return record
     return sync_container(ctx, record)
 
 
 def current_pod(ctx: ShimContext, pod: PodRecord) -> PodRecord:
-    return pod if _pod_is_current(ctx, pod) else sync_pod(ctx, pod)
+    with ctx.registry.object_lock(pod.id):
+        if _pod_is_current(ctx, pod):
+            return pod
+    return sync_pod(ctx, pod)
 
 
-def current_pods(ctx: ShimContext) -> list[PodRecord]:
-    with ctx.registry.lock:
-        pods = list(ctx.registry.pods.values())
+def current_pods(ctx: ShimContext, pods: list[PodRecord] | None = None) -> list[PodRecord]:
+    """``pods`` (every pod by default) made current, for a list."""
+    if pods is None:
+        with ctx.registry.lock:
+            pods = list(ctx.registry.pods.values())
     _make_current(ctx, pods, [])
     return pods
 
 
-def current_containers(ctx: ShimContext) -> list[ContainerRecord]:
-    with ctx.registry.lock:
-        containers = list(ctx.registry.containers.values())
+def current_containers(
+    ctx: ShimContext, containers: list[ContainerRecord] | None = None
+) -> list[ContainerRecord]:
+    """``containers`` (every container by default) made current, for a list."""
+    if containers is None:
+        with ctx.registry.lock:
+            containers = list(ctx.registry.containers.values())
     _make_current(ctx, [], containers)
     return containers
 

@@ -2,9 +2,10 @@
 
 A record is *current* while the backend follows its own changes (it reports each one, see
 ``VmChanges`` in the backend contract), the shim has read the record's VM since the backend
-began following, and no change reported for that VM since is still waiting to be applied.
-Anything else (the backend never follows, its stream broke, a change just came in, a VM not
-read since a restart) sends the caller to the backend, as if there were no records to trust.
+began following, and nothing is about to change the record: no change reported for that VM
+waits to be applied, and no read of it is under way. Anything else (the backend never follows,
+its stream broke, a change just came in, a start in progress, a VM not read since a restart)
+sends the caller to the backend, as if there were no records to trust.
 
 Keyed by VM id, and knowing no CRI rule: the CRI layer says when it reads a VM
 (``reading``), which changes arrived (``arrived``) and when it has applied one (``applied``).
@@ -23,7 +24,8 @@ class Freshness:
         self._lock = threading.Lock()
         self._following = False
         self._read: set[str] = set()  # VMs read since following began
-        self._waiting: Counter[str] = Counter()  # changes arrived, not yet applied
+        # Changes arrived and not yet applied, and reads under way: the record is about to change.
+        self._pending: Counter[str] = Counter()
 
     def following(self) -> None:
         """Changes are reported from now on; earlier ones may have been missed: read again."""
@@ -48,6 +50,7 @@ class Freshness:
         """Around reading ``vm_id``'s state (or making it) into its record: a change after the
         read began is reported, so the record is current after it, unless the read failed."""
         with self._lock:
+            self._pending[vm_id] += 1
             if self._following:
                 self._read.add(vm_id)
         try:
@@ -56,22 +59,27 @@ class Freshness:
             with self._lock:
                 self._read.discard(vm_id)
             raise
+        finally:
+            self._settle(vm_id)
 
     def arrived(self, vm_id: str) -> None:
         """A change of ``vm_id`` was reported; until it is ``applied`` the record is not current."""
         with self._lock:
-            self._waiting[vm_id] += 1
+            self._pending[vm_id] += 1
 
     def applied(self, vm_id: str) -> None:
+        self._settle(vm_id)
+
+    def _settle(self, vm_id: str) -> None:
         with self._lock:
-            self._waiting[vm_id] -= 1
-            if self._waiting[vm_id] <= 0:
-                del self._waiting[vm_id]
+            self._pending[vm_id] -= 1
+            if self._pending[vm_id] <= 0:
+                del self._pending[vm_id]
 
     def current(self, vm_id: str) -> bool:
         """Whether the record of ``vm_id`` shows what the backend has, without asking it."""
         with self._lock:
-            return self._following and vm_id in self._read and vm_id not in self._waiting
+            return self._following and vm_id in self._read and vm_id not in self._pending
 
     def forget(self, vm_id: str) -> None:
         """The VM's record is gone."""

@@ -6,6 +6,7 @@ applied. The fake backend counts its reads (``reads``) and reports every change 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -14,7 +15,7 @@ from fake_backend import FakeBackend
 from shim_helpers import StartShim, container_config, pod_config, wait_for
 
 from harness.client import CallFailed, CriClient
-from reference_shim.backends.base import VmChanges, VmStatus
+from reference_shim.backends.base import VmChanges, VmState, VmStatus
 from reference_shim.errors import BackendError
 from reference_shim.server import Shim
 
@@ -64,6 +65,27 @@ def followed(start_shim: StartShim) -> Followed:
     return shim, client, pod_id, container_id
 
 
+class Asking:
+    """A status or list call about one container, on a thread of its own; ``answers`` holds
+    the states it gave once it returned."""
+
+    def __init__(self, client: CriClient, container_id: str, call: str) -> None:
+        self.answers: list[int] = []
+        self._client, self._container_id, self._call = client, container_id, call
+        self.thread = threading.Thread(target=self._ask)
+
+    def _ask(self) -> None:
+        if self._call == "status":
+            status = self._client.container_status(self._container_id).status
+            self.answers.append(status.state)
+        else:
+            self.answers.extend(c.state for c in self._client.list_containers())
+
+    def still_waits(self) -> bool:
+        self.thread.join(0.3)
+        return self.answers == []
+
+
 def ask_everything(client: CriClient, pod_id: str, container_id: str) -> None:
     client.container_status(container_id)
     client.pod_status(pod_id)
@@ -110,22 +132,13 @@ def test_a_change_that_came_in_is_never_answered_from_memory(
     """While the exit waits to be applied (its record's lock is busy), the call waits too,
     and then shows the exit: never the running state the record still holds."""
     shim, client, _, container_id = followed
-    answers: list[int] = []
-
-    def ask() -> None:
-        if call == "status":
-            answers.append(client.container_status(container_id).status.state)
-        else:
-            answers.extend(c.state for c in client.list_containers())
-
-    asking = threading.Thread(target=ask)
+    asking = Asking(client, container_id, call)
     with shim.ctx.registry.object_lock(container_id):  # as a long StopContainer would
         backend.exit(vm_id_of(shim, container_id), 0)
-        asking.start()
-        asking.join(0.3)
-        assert answers == [], "answered while the exit waited to be applied"
-    asking.join(5)
-    assert answers == [cri.CONTAINER_EXITED]
+        asking.thread.start()
+        assert asking.still_waits(), "answered while the exit waited to be applied"
+    asking.thread.join(5)
+    assert asking.answers == [cri.CONTAINER_EXITED]
 
 
 def test_an_oom_reported_after_the_exit_changes_the_reason(
@@ -213,3 +226,38 @@ def test_a_read_that_failed_is_made_again(
     client.container_status(container_id)
     client.container_status(container_id)
     assert backend.reads - before == Counter(inspect_vm=1)
+
+
+@pytest.mark.parametrize("call", ["status", "list"])
+def test_a_start_under_way_is_waited_for_not_answered_from_memory(
+    start_shim: StartShim, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """The workload exits at once, before the backend reports anything: nothing may show it
+    CREATED or RUNNING meanwhile."""
+    _, client = start_shim()
+    config = pod_config()
+    container_id = client.create_container(client.run_pod(config), container_config(), config)
+    started, release = threading.Event(), threading.Event()
+
+    def exits_at_once(vm_id: str) -> VmStatus:
+        vm = backend.vms[vm_id]
+        vm.started_at = vm.finished_at = time.time_ns()
+        vm.state, vm.exit_code = VmState.EXITED, 0
+        return backend.inspect_vm(vm_id)
+
+    def slow_to_read(vm_id: str) -> None:
+        started.set()
+        release.wait(5)
+
+    monkeypatch.setattr(backend, "start_vm", exits_at_once)
+    monkeypatch.setattr(backend, "process_user", slow_to_read)
+    starting = threading.Thread(target=client.start_container, args=(container_id,))
+    starting.start()
+    started.wait(5)
+    asking = Asking(client, container_id, call)
+    asking.thread.start()
+    assert asking.still_waits(), "answered while the start was under way"
+    release.set()
+    starting.join(5)
+    asking.thread.join(5)
+    assert asking.answers == [cri.CONTAINER_EXITED]
