@@ -34,13 +34,18 @@ def may_lack(record: ContainerRecord, change: VmChange) -> bool:
 
 
 def apply_change(ctx: ShimContext, vm_id: str, change: VmChange) -> None:
-    record = ctx.registry.by_vm(vm_id)
+    """Under the record's lock; nothing for a record removed meanwhile (the shim's own
+    removal is what Docker's ``destroy`` reports)."""
+    registry = ctx.registry
+    record = registry.by_vm(vm_id)
     if isinstance(record, ContainerRecord):
-        with ctx.registry.object_lock(record.id):
-            if may_lack(record, change):
+        with registry.object_lock(record.id):
+            if record.id in registry.containers and may_lack(record, change):
                 sync_container(ctx, record)
     elif isinstance(record, PodRecord) and change in {VmChange.EXITED, VmChange.REMOVED}:
-        sync_pod(ctx, record)  # a pod VM is started by the shim alone and has no OOM reason
+        with registry.object_lock(record.id):  # a pod VM is started by the shim alone
+            if record.id in registry.pods:
+                sync_pod(ctx, record)
 
 
 class RecordChanges:
