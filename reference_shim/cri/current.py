@@ -7,7 +7,10 @@ change just came in for; a list while the backend does not follow (its stream br
 never does) asks for the backend's whole list once rather than one read per record.
 
 A status call first waits, as it always did, for what is under way on its object (a start, a
-stop, a removal) to end. A list or stats call does not wait for a record it can answer.
+stop, a removal) to end. A list or stats call does not wait for a record it can answer. Both
+wait a moment for changes that came in to be applied (``Freshness.wait_applied``): most need
+no read at all (the event of the shim's own start), and a call that read the VM itself would
+only do the same read twice.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from reference_shim.cri.context import ShimContext
 from reference_shim.cri.sync import settled, sync_container, sync_listed, sync_pod
 from reference_shim.state.records import ContainerRecord, PodRecord
 
+# Applying a change takes a few milliseconds, unless its record's lock is busy; then the call
+# would wait for that lock anyway.
+_APPLY_WAIT_S = 1.0
+
 
 def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
     # A modelled pod's IP comes with the VMs of its workloads, whose changes are not the pod's.
@@ -25,6 +32,7 @@ def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
 
 
 def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
+    ctx.registry.freshness.wait_applied([record.vm_id], _APPLY_WAIT_S)
     with ctx.registry.object_lock(record.id):  # what is under way on it ends first, as ever
         if ctx.registry.freshness.current(record.vm_id):
             return record
@@ -32,6 +40,7 @@ def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRec
 
 
 def current_pod(ctx: ShimContext, pod: PodRecord) -> PodRecord:
+    ctx.registry.freshness.wait_applied([pod.vm_id], _APPLY_WAIT_S)
     with ctx.registry.object_lock(pod.id):
         if _pod_is_current(ctx, pod):
             return pod
@@ -58,18 +67,29 @@ def current_containers(
     return containers
 
 
+def _stale(
+    ctx: ShimContext, pods: list[PodRecord], containers: list[ContainerRecord]
+) -> tuple[list[PodRecord], list[ContainerRecord]]:
+    freshness = ctx.registry.freshness
+    return (
+        [p for p in pods if p.state == cri.SANDBOX_READY and not _pod_is_current(ctx, p)],
+        [c for c in containers if not settled(c) and not freshness.current(c.vm_id)],
+    )
+
+
 def _make_current(
     ctx: ShimContext, pods: list[PodRecord], containers: list[ContainerRecord]
 ) -> None:
-    freshness = ctx.registry.freshness
-    stale_pods = [p for p in pods if p.state == cri.SANDBOX_READY and not _pod_is_current(ctx, p)]
-    stale = [c for c in containers if not settled(c) and not freshness.current(c.vm_id)]
+    stale_pods, stale = _stale(ctx, pods, containers)
     if not stale_pods and not stale:
         return
-    if freshness.follows:
-        for pod in stale_pods:
-            sync_pod(ctx, pod)
-        for container in stale:
-            sync_container(ctx, container)
-    else:
+    freshness = ctx.registry.freshness
+    if not freshness.follows:
         sync_listed(ctx, stale_pods, stale, ctx.backend.list_vms())
+        return
+    freshness.wait_applied([p.vm_id for p in stale_pods] + [c.vm_id for c in stale], _APPLY_WAIT_S)
+    stale_pods, stale = _stale(ctx, stale_pods, stale)
+    for pod in stale_pods:
+        sync_pod(ctx, pod)
+    for container in stale:
+        sync_container(ctx, container)

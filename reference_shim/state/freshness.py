@@ -9,23 +9,28 @@ sends the caller to the backend, as if there were no records to trust.
 
 Keyed by VM id, and knowing no CRI rule: the CRI layer says when it reads a VM
 (``reading``), which changes arrived (``arrived``) and when it has applied one (``applied``).
+A change is applied on a thread of its own, most often without a read (the shim's own start,
+already in the record), so a call may wait for that (``wait_applied``) rather than read the VM
+itself.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 
 class Freshness:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._applied = threading.Condition(self._lock)
         self._following = False
         self._read: set[str] = set()  # VMs read since following began
-        # Changes arrived and not yet applied, and reads under way: the record is about to change.
-        self._pending: Counter[str] = Counter()
+        # The record is about to change: changes arrived and not yet applied; reads under way.
+        self._arrived: Counter[str] = Counter()
+        self._reads: Counter[str] = Counter()
 
     def following(self) -> None:
         """Changes are reported from now on; earlier ones may have been missed: read again."""
@@ -50,7 +55,7 @@ class Freshness:
         """Around reading ``vm_id``'s state (or making it) into its record: a change after the
         read began is reported, so the record is current after it, unless the read failed."""
         with self._lock:
-            self._pending[vm_id] += 1
+            self._reads[vm_id] += 1
             if self._following:
                 self._read.add(vm_id)
         try:
@@ -60,28 +65,37 @@ class Freshness:
                 self._read.discard(vm_id)
             raise
         finally:
-            self._settle(vm_id)
+            with self._lock:
+                _count_down(self._reads, vm_id)
 
     def arrived(self, vm_id: str) -> None:
         """A change of ``vm_id`` was reported; until it is ``applied`` the record is not current."""
         with self._lock:
-            self._pending[vm_id] += 1
+            self._arrived[vm_id] += 1
 
     def applied(self, vm_id: str) -> None:
-        self._settle(vm_id)
-
-    def _settle(self, vm_id: str) -> None:
         with self._lock:
-            self._pending[vm_id] -= 1
-            if self._pending[vm_id] <= 0:
-                del self._pending[vm_id]
+            _count_down(self._arrived, vm_id)
+            self._applied.notify_all()
+
+    def wait_applied(self, vm_ids: Collection[str], timeout: float) -> None:
+        """Until no change of ``vm_ids`` waits to be applied, for ``timeout`` seconds at most."""
+        with self._lock:
+            self._applied.wait_for(lambda: self._arrived.keys().isdisjoint(vm_ids), timeout)
 
     def current(self, vm_id: str) -> bool:
         """Whether the record of ``vm_id`` shows what the backend has, without asking it."""
         with self._lock:
-            return self._following and vm_id in self._read and vm_id not in self._pending
+            about_to_change = vm_id in self._arrived or vm_id in self._reads
+            return self._following and vm_id in self._read and not about_to_change
 
     def forget(self, vm_id: str) -> None:
         """The VM's record is gone."""
         with self._lock:
             self._read.discard(vm_id)
+
+
+def _count_down(counts: Counter[str], key: str) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]

@@ -109,6 +109,19 @@ def test_followed_records_are_answered_without_asking_the_backend(
     assert status.started_at > 0
 
 
+def test_the_events_of_the_shims_own_calls_cost_no_read(
+    client: CriClient, backend: FakeBackend
+) -> None:
+    """Status right after StartContainer waits for the start's event to be applied (it needs
+    no read: the record has the start) rather than reading the VM itself."""
+    before = Counter(backend.reads)
+    pod_id, container_id = running(client)
+    ask_everything(client, pod_id, container_id)
+    client.stop_container(container_id, 0)
+    client.container_status(container_id)
+    assert backend.reads - before == Counter(inspect_vm=2), "only StopContainer's own reads"
+
+
 def test_an_exit_shows_in_status_and_lists_with_its_code(
     start_shim: StartShim, backend: FakeBackend
 ) -> None:
