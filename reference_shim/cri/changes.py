@@ -1,15 +1,16 @@
 """What the backend reports about its VMs, applied to the records (the shim's ``VmChanges``).
 
-A change arrives on the backend's watching thread and must be taken at once, so each is
-applied on a thread of its own, under its record's lock (a 30 s stop of one container must not
-hold up another's exit). Until it is applied, ``Registry.freshness`` sends status and list
-calls about its VM to the backend. Applying reads the VM again only when the record may lack
-the change: the events of what the shim did itself (its own start, stop or removal, already
-in the record) cost nothing.
+A change arrives on the backend's watching thread and must be taken at once: it is queued
+(``Registry.freshness``, where it keeps its record from counting as current) and applied by
+whoever comes first under the record's lock, the thread started for it or a call that needs
+the record (``cri/current.py``), so that a status call right after a start needs no thread
+switch. Applying reads the VM again only when the record may lack a change: the events of what
+the shim did itself (its own start, stop or removal, already in the record) cost nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -22,6 +23,7 @@ from reference_shim.cri.sync import sync_container, sync_pod
 from reference_shim.state.records import ContainerRecord, PodRecord
 
 log = logging.getLogger(__name__)
+_POD_CHANGES = {VmChange.EXITED, VmChange.REMOVED}  # a pod VM is started by the shim alone
 
 
 def may_lack(record: ContainerRecord, change: VmChange) -> bool:
@@ -33,19 +35,26 @@ def may_lack(record: ContainerRecord, change: VmChange) -> bool:
     return record.state != cri.CONTAINER_EXITED
 
 
-def apply_change(ctx: ShimContext, vm_id: str, change: VmChange) -> None:
-    """Under the record's lock; nothing for a record removed meanwhile (the shim's own
-    removal is what Docker's ``destroy`` reports)."""
-    registry = ctx.registry
-    record = registry.by_vm(vm_id)
+def _may_lack_any(record: ContainerRecord | PodRecord, changes: list[VmChange]) -> bool:
     if isinstance(record, ContainerRecord):
-        with registry.object_lock(record.id):
-            if record.id in registry.containers and may_lack(record, change):
-                sync_container(ctx, record)
-    elif isinstance(record, PodRecord) and change in {VmChange.EXITED, VmChange.REMOVED}:
-        with registry.object_lock(record.id):  # a pod VM is started by the shim alone
-            if record.id in registry.pods:
-                sync_pod(ctx, record)
+        return any(may_lack(record, change) for change in changes)
+    return bool(_POD_CHANGES.intersection(changes))
+
+
+def apply_arrived(ctx: ShimContext, vm_id: str, record: ContainerRecord | PodRecord | None) -> None:
+    """Apply the changes of ``vm_id`` that arrived, if another caller has not, to ``record``
+    (None: no record has the VM, and they are dropped). One read covers them all; nothing for
+    a record removed meanwhile (Docker's ``destroy`` of the shim's own removal)."""
+    registry = ctx.registry
+    lock = registry.object_lock(record.id) if record is not None else contextlib.nullcontext()
+    with lock, registry.freshness.applying(vm_id) as names:
+        changes = [VmChange(name) for name in names]
+        if record is None or not registry.owns(record.id) or not _may_lack_any(record, changes):
+            return
+        if isinstance(record, ContainerRecord):
+            sync_container(ctx, record)
+        else:
+            sync_pod(ctx, record)
 
 
 class RecordChanges:
@@ -61,7 +70,7 @@ class RecordChanges:
         self._ctx.registry.freshness.lost()
 
     def changed(self, vm_id: str, change: VmChange) -> None:
-        self._ctx.registry.freshness.arrived(vm_id)
+        self._ctx.registry.freshness.arrived(vm_id, change.value)
         thread = threading.Thread(
             target=self._apply,
             args=(vm_id, change),
@@ -74,11 +83,9 @@ class RecordChanges:
 
     def _apply(self, vm_id: str, change: VmChange) -> None:
         try:
-            apply_change(self._ctx, vm_id, change)
+            apply_arrived(self._ctx, vm_id, self._ctx.registry.by_vm(vm_id))
         except Exception:  # the record stays unread: the next call about it asks the backend
             log.exception("applying %s of VM %s failed", change.value, vm_id[:12])
-        finally:
-            self._ctx.registry.freshness.applied(vm_id)
 
     def wait(self, timeout: float) -> None:
         """Let the changes being applied finish (before the store closes)."""

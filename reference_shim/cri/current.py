@@ -8,22 +8,18 @@ never does) asks for the backend's whole list once rather than one read per reco
 
 A status call first waits, as it always did, for what is under way on its object (a start, a
 stop, a removal) to end. A list or stats call does not wait for a record it can answer. Both
-wait a moment for changes that came in to be applied (``Freshness.wait_applied``): most need
-no read at all (the event of the shim's own start), and a call that read the VM itself would
-only do the same read twice.
+apply the changes that came in for a record before they read its VM (``cri/changes.py``):
+most need no read at all (the event of the shim's own start).
 """
 
 from __future__ import annotations
 
 from cri_api.v1 import api_pb2 as cri
 
+from reference_shim.cri.changes import apply_arrived
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.sync import settled, sync_container, sync_listed, sync_pod
 from reference_shim.state.records import ContainerRecord, PodRecord
-
-# Applying a change takes a few milliseconds, unless its record's lock is busy; then the call
-# would wait for that lock anyway.
-_APPLY_WAIT_S = 1.0
 
 
 def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
@@ -32,16 +28,16 @@ def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
 
 
 def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
-    ctx.registry.freshness.wait_applied([record.vm_id], _APPLY_WAIT_S)
     with ctx.registry.object_lock(record.id):  # what is under way on it ends first, as ever
+        apply_arrived(ctx, record.vm_id, record)
         if ctx.registry.freshness.current(record.vm_id):
             return record
     return sync_container(ctx, record)
 
 
 def current_pod(ctx: ShimContext, pod: PodRecord) -> PodRecord:
-    ctx.registry.freshness.wait_applied([pod.vm_id], _APPLY_WAIT_S)
     with ctx.registry.object_lock(pod.id):
+        apply_arrived(ctx, pod.vm_id, pod)
         if _pod_is_current(ctx, pod):
             return pod
     return sync_pod(ctx, pod)
@@ -87,7 +83,9 @@ def _make_current(
     if not freshness.follows:
         sync_listed(ctx, stale_pods, stale, ctx.backend.list_vms())
         return
-    freshness.wait_applied([p.vm_id for p in stale_pods] + [c.vm_id for c in stale], _APPLY_WAIT_S)
+    records: list[PodRecord | ContainerRecord] = [*stale_pods, *stale]
+    for record in records:
+        apply_arrived(ctx, record.vm_id, record)
     stale_pods, stale = _stale(ctx, stale_pods, stale)
     for pod in stale_pods:
         sync_pod(ctx, pod)
