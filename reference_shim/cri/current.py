@@ -27,20 +27,24 @@ def _pod_is_current(ctx: ShimContext, pod: PodRecord) -> bool:
     return not ctx.backend.models_pods and ctx.registry.freshness.current(pod.vm_id)
 
 
-def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
-    with ctx.registry.object_lock(record.id):  # what is under way on it ends first, as ever
+def _is_current(ctx: ShimContext, record: ContainerRecord | PodRecord) -> bool:
+    """Whether ``record`` is current once the changes that came in for it are applied; waits
+    for what is under way on it first, as a status call always did."""
+    with ctx.registry.object_lock(record.id):
+        if not ctx.registry.freshness.follows:
+            return False
         apply_arrived(ctx, record.vm_id, record)
-        if ctx.registry.freshness.current(record.vm_id):
-            return record
-    return sync_container(ctx, record)
+        if isinstance(record, PodRecord):
+            return _pod_is_current(ctx, record)
+        return ctx.registry.freshness.current(record.vm_id)
+
+
+def current_container(ctx: ShimContext, record: ContainerRecord) -> ContainerRecord:
+    return record if _is_current(ctx, record) else sync_container(ctx, record)
 
 
 def current_pod(ctx: ShimContext, pod: PodRecord) -> PodRecord:
-    with ctx.registry.object_lock(pod.id):
-        apply_arrived(ctx, pod.vm_id, pod)
-        if _pod_is_current(ctx, pod):
-            return pod
-    return sync_pod(ctx, pod)
+    return pod if _is_current(ctx, pod) else sync_pod(ctx, pod)
 
 
 def current_pods(ctx: ShimContext, pods: list[PodRecord] | None = None) -> list[PodRecord]:
