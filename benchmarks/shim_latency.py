@@ -8,7 +8,9 @@ calls the shim makes for each RPC (those of strategy reject, plus a network of t
 under separate-vms, made with the pod and removed with it). Prints p50 and p99 per step and
 the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
 that command compares CRI runtimes with each other, this script the shim with its own
-backend). The raw round waits for the shim's removed pod to leave Docker first (the shim
+backend). It also times Version, an RPC that makes no engine call: the gRPC round trip every
+CRI call pays on top of its engine calls, the floor of a call the shim answers from its
+records. The raw round waits for the shim's removed pod to leave Docker first (the shim
 removes it after RemovePodSandbox answered), so the two never share the engine. Everything it
 creates carries a run label of its own and is removed at the end;
 cleanup removes only what carries that label, checked on this side (see harness.ownership).
@@ -80,6 +82,7 @@ def shim_round(tracker: ResourceTracker, number: int, timings: Timings) -> None:
     tracker.add_container(container_id)
     timed(timings, "StartContainer", lambda: client.start_container(container_id))
     timings["pod+container start"].append(time.perf_counter() - started)
+    timed(timings, "Version", client.version)
     timed(timings, "ContainerStatus", lambda: client.container_status(container_id))
     timed(timings, "PodSandboxStatus", lambda: client.pod_status(pod_id))
     timed(
@@ -191,6 +194,11 @@ def remove_docker_leftovers(api: Any, ownership: RunOwnership, name: str) -> Non
 
 
 def report(shim: Timings, raw: Timings) -> None:
+    versions = shim["Version"]
+    print(
+        f"gRPC round trip (Version, no engine call): p50 {statistics.median(versions) * 1000:.2f}ms"
+        f" p99 {percentile(versions, 99) * 1000:.2f}ms"
+    )
     print(
         f"{'step':<22}{'shim p50':>10}{'shim p99':>10}{'docker p50':>12}{'docker p99':>12}"
         f"{'ratio p50':>11}"
@@ -198,8 +206,8 @@ def report(shim: Timings, raw: Timings) -> None:
     for step in STEPS:
         shim_p50, raw_p50 = statistics.median(shim[step]), statistics.median(raw[step])
         print(
-            f"{step:<22}{shim_p50 * 1000:>8.1f}ms{percentile(shim[step], 99) * 1000:>8.1f}ms"
-            f"{raw_p50 * 1000:>10.1f}ms{percentile(raw[step], 99) * 1000:>10.1f}ms"
+            f"{step:<22}{shim_p50 * 1000:>8.2f}ms{percentile(shim[step], 99) * 1000:>8.2f}ms"
+            f"{raw_p50 * 1000:>10.2f}ms{percentile(raw[step], 99) * 1000:>10.2f}ms"
             f"{shim_p50 / raw_p50:>10.2f}x"
         )
 
