@@ -50,7 +50,10 @@ class DockerEvents:
         self._killed: set[str] = set()
         self._watchers: list[VmChanges] = []
         self._following = False
+        # Watchers are told under ``_lock``, in order; the OOM kills have a lock of their own,
+        # so that a watcher may inspect a VM (which asks ``was_killed``) while it is told.
         self._lock = threading.Lock()
+        self._killed_lock = threading.Lock()
         self._stream: Any = None
         self._stopped = threading.Event()
 
@@ -93,7 +96,7 @@ class DockerEvents:
         if not vm_id or change is None:
             return
         if change is VmChange.OOM_KILLED:
-            with self._lock:
+            with self._killed_lock:
                 self._killed.add(vm_id)
         self.report(vm_id, change)
 
@@ -122,9 +125,9 @@ class DockerEvents:
             self._watchers.remove(changes)
 
     def was_killed(self, vm_id: str) -> bool:
-        with self._lock:
+        with self._killed_lock:
             return vm_id in self._killed
 
     def forget(self, vm_id: str) -> None:
-        with self._lock:
+        with self._killed_lock:
             self._killed.discard(vm_id)
