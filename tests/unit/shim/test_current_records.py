@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
@@ -18,6 +19,9 @@ from harness.client import CallFailed, CriClient
 from reference_shim.backends.base import VmChanges, VmState, VmStatus
 from reference_shim.errors import BackendError
 from reference_shim.server import Shim
+from reference_shim.state.records import PodTeardown
+from reference_shim.state.registry import Registry
+from reference_shim.state.store import Store
 
 
 class NeverFollowingBackend(FakeBackend):
@@ -274,3 +278,18 @@ def test_a_start_under_way_is_waited_for_not_answered_from_memory(
     starting.join(5)
     asking.thread.join(5)
     assert asking.answers == [cri.CONTAINER_EXITED]
+
+
+def test_the_vms_of_a_retired_pod_are_no_longer_current(tmp_path: Path) -> None:
+    """RemovePodSandbox retires the pod and its containers in one step (a background teardown
+    removes their VMs): none of their VMs may stay current for a record made again later."""
+    registry = Registry(Store(tmp_path / "state.db"))
+    registry.freshness.following()
+    for vm_id in ("pod-vm", "container-vm"):
+        with registry.freshness.reading(vm_id):
+            pass
+    assert registry.freshness.current("pod-vm")
+    registry.retire_pod(PodTeardown("pod", "pod-vm", ("container-vm",), network=""))
+    assert not registry.freshness.current("pod-vm")
+    assert not registry.freshness.current("container-vm")
+    registry.store.close()
