@@ -8,7 +8,9 @@ calls the shim makes for each RPC (those of strategy reject, plus a network of t
 under separate-vms, made with the pod and removed with it). Prints p50 and p99 per step and
 the shim/Docker ratio of the p50s (percentiles as ``cri-conformance bench`` computes them:
 that command compares CRI runtimes with each other, this script the shim with its own
-backend). The raw round waits for the shim's removed pod to leave Docker first (the shim
+backend). It also times Version, an RPC that makes no engine call: the gRPC round trip every
+CRI call pays on top of its engine calls, the floor of a call the shim answers from its
+records. The raw round waits for the shim's removed pod to leave Docker first (the shim
 removes it after RemovePodSandbox answered), so the two never share the engine. Everything it
 creates carries a run label of its own and is removed at the end;
 cleanup removes only what carries that label, checked on this side (see harness.ownership).
@@ -43,8 +45,8 @@ from reference_shim.strategies import STRATEGIES
 
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
 STEPS = ("pod+container start", "RunPodSandbox", "CreateContainer", "StartContainer",
-         "ContainerStatus", "ListContainers", "ExecSync", "StopContainer", "RemoveContainer",
-         "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
+         "ContainerStatus", "PodSandboxStatus", "ListContainers", "ListPodSandbox", "ExecSync",
+         "StopContainer", "RemoveContainer", "StopPodSandbox", "RemovePodSandbox")  # fmt: skip
 Timings = dict[str, list[float]]
 TEARDOWN_WAIT_S = 60.0
 
@@ -80,11 +82,18 @@ def shim_round(tracker: ResourceTracker, number: int, timings: Timings) -> None:
     tracker.add_container(container_id)
     timed(timings, "StartContainer", lambda: client.start_container(container_id))
     timings["pod+container start"].append(time.perf_counter() - started)
+    timed(timings, "Version", client.version)
     timed(timings, "ContainerStatus", lambda: client.container_status(container_id))
+    timed(timings, "PodSandboxStatus", lambda: client.pod_status(pod_id))
     timed(
         timings,
         "ListContainers",
         lambda: client.list_containers(cri.ContainerFilter(label_selector=labels)),
+    )
+    timed(
+        timings,
+        "ListPodSandbox",
+        lambda: client.list_pods(cri.PodSandboxFilter(label_selector=labels)),
     )
     timed(timings, "ExecSync", lambda: client.exec_sync(container_id, ["true"], timeout=10))
     timed(timings, "StopContainer", lambda: client.stop_container(container_id, timeout=0))
@@ -133,11 +142,10 @@ def docker_round(
     )
     timings["pod+container start"].append(time.perf_counter() - started)
     timed(timings, "ContainerStatus", lambda: api.inspect_container(container_id))
-    timed(
-        timings,
-        "ListContainers",
-        lambda: api.containers(all=True, filters={"label": f"{RUN_LABEL}={labels[RUN_LABEL]}"}),
-    )
+    timed(timings, "PodSandboxStatus", lambda: api.inspect_container(pod_id))
+    listed = {"label": f"{RUN_LABEL}={labels[RUN_LABEL]}"}
+    timed(timings, "ListContainers", lambda: api.containers(all=True, filters=listed))
+    timed(timings, "ListPodSandbox", lambda: api.containers(all=True, filters=listed))
     timed(timings, "ExecSync", lambda: exec_true(container_id))
     timed(
         timings,
@@ -186,6 +194,11 @@ def remove_docker_leftovers(api: Any, ownership: RunOwnership, name: str) -> Non
 
 
 def report(shim: Timings, raw: Timings) -> None:
+    versions = shim["Version"]
+    print(
+        f"gRPC round trip (Version, no engine call): p50 {statistics.median(versions) * 1000:.2f}ms"
+        f" p99 {percentile(versions, 99) * 1000:.2f}ms"
+    )
     print(
         f"{'step':<22}{'shim p50':>10}{'shim p99':>10}{'docker p50':>12}{'docker p99':>12}"
         f"{'ratio p50':>11}"
@@ -193,8 +206,8 @@ def report(shim: Timings, raw: Timings) -> None:
     for step in STEPS:
         shim_p50, raw_p50 = statistics.median(shim[step]), statistics.median(raw[step])
         print(
-            f"{step:<22}{shim_p50 * 1000:>8.1f}ms{percentile(shim[step], 99) * 1000:>8.1f}ms"
-            f"{raw_p50 * 1000:>10.1f}ms{percentile(raw[step], 99) * 1000:>10.1f}ms"
+            f"{step:<22}{shim_p50 * 1000:>8.2f}ms{percentile(shim[step], 99) * 1000:>8.2f}ms"
+            f"{raw_p50 * 1000:>10.2f}ms{percentile(raw[step], 99) * 1000:>10.2f}ms"
             f"{shim_p50 / raw_p50:>10.2f}x"
         )
 

@@ -17,11 +17,11 @@ from cri_api.v1 import api_pb2_grpc as cri_grpc
 from reference_shim.backends import backend_package
 from reference_shim.backends.base import VmBackend
 from reference_shim.config import ShimConfig
+from reference_shim.cri.changes import RecordChanges
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.images import Images
 from reference_shim.cri.recovery import reconcile_late, recover
 from reference_shim.cri.streaming_urls import StreamingService
-from reference_shim.cri.sync import on_vm_exit
 from reference_shim.grpc_api.image_service import ImageService
 from reference_shim.grpc_api.runtime_service import RuntimeService
 from reference_shim.grpc_api.undecodable import UndecodableRequests
@@ -75,8 +75,7 @@ class Shim:
             state_dir=config.state_dir,
         )
         self._stopping = threading.Event()
-        self._exit_threads: list[threading.Thread] = []
-        self._exit_lock = threading.Lock()
+        self._changes = RecordChanges(self.ctx)
         self._server: grpc.Server | None = None
         self._late_recovery = threading.Thread(
             target=reconcile_late, args=(self.ctx, self._stopping), daemon=True,
@@ -87,7 +86,7 @@ class Shim:
     def start(self) -> None:
         self.backend.setup()
         recover(self.ctx)
-        threading.Thread(target=self._watch_exits, daemon=True, name="exit-watcher").start()
+        threading.Thread(target=self._watch_changes, daemon=True, name="change-watcher").start()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri"),
             interceptors=[UndecodableRequests()],
@@ -123,19 +122,13 @@ class Shim:
             self.backend.network(),
         )
 
-    def _on_exit(self, vm_id: str) -> None:
-        """Record an exit on a thread of its own; ``stop`` waits for it before closing the store."""
-        thread = threading.Thread(target=on_vm_exit, args=(self.ctx, vm_id), daemon=True)
-        with self._exit_lock:
-            self._exit_threads = [t for t in self._exit_threads if t.is_alive()] + [thread]
-            thread.start()
-
-    def _watch_exits(self) -> None:
+    def _watch_changes(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.backend.watch_exits(self._on_exit, self._stopping)
+                self.backend.watch_changes(self._changes, self._stopping)
             except Exception:
-                log.exception("watching VM exits failed; retrying")
+                log.exception("watching VM changes failed; retrying")
+            self._changes.lost()
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
@@ -147,10 +140,7 @@ class Shim:
         self._stopping.set()
         if self._late_recovery.is_alive():
             self._late_recovery.join()  # a pass under way ends before the store closes
-        with self._exit_lock:
-            exit_threads = list(self._exit_threads)
-        for thread in exit_threads:
-            thread.join(_GRACE_S)
+        self._changes.wait(_GRACE_S)  # changes being applied end before the store closes
         self.ctx.teardowns.close()  # removed pods leave nothing behind a clean stop
         self.ctx.close_pumps()
         self.ctx.host_ports.close_all()

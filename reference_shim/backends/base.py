@@ -26,7 +26,10 @@ What every backend promises, whatever it runs on (``tests/contract`` checks each
   that does not run;
 - what a workload writes comes back from ``read_output`` as ``OutputRecord`` values, one per
   line, in order;
-- the stop-timeout rule is ``stop``'s, here, not each backend's.
+- the stop-timeout rule is ``stop``'s, here, not each backend's;
+- ``watch_changes`` reports each exit of a VM once the backend's own state shows it; a backend
+  that calls ``VmChanges.following`` also reports every start, OOM kill and removal, so that
+  the shim may answer status and list calls from its records (see ``VmChanges``).
 
 Backends know nothing of CRI objects or strategies: a ``VmSpec`` says what a VM is for in typed
 fields (``role``, ``pod_id``, ``object_id``), and a backend declares its ``capabilities`` so that
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -76,6 +79,37 @@ class Namespace(enum.Enum):
     IPC = "ipc"
     UTS = "uts"
     PID = "pid"
+
+
+class VmChange(enum.Enum):
+    """What happened to a VM, as ``watch_changes`` reports it."""
+
+    STARTED = "started"
+    EXITED = "exited"
+    OOM_KILLED = "oom-killed"  # the kernel killed a process of the VM for want of memory
+    REMOVED = "removed"
+
+
+class VmChanges(Protocol):
+    """Where a backend reports what happens to its VMs (``VmBackend.watch_changes``).
+
+    A backend whose own state changes reach it as events (Docker's event stream) calls
+    ``following`` once it receives them, and from then on reports every change of every VM
+    of the shim instance, each after ``inspect_vm`` shows it, until it calls ``lost``. While
+    a backend follows, the shim answers status and list calls from its records, reading again
+    only the VMs a change was reported for. A backend that cannot promise that (one that finds
+    exits by polling, later than ``inspect_vm`` shows them) never calls ``following``: the
+    shim then asks ``inspect_vm`` on every status call, and ``list_vms`` on every list call.
+    """
+
+    def following(self) -> None:
+        """Every change from now on is reported; earlier ones may have been missed."""
+
+    def changed(self, vm_id: str, change: VmChange) -> None:
+        """``vm_id`` started, exited, was OOM-killed or was removed; returns at once."""
+
+    def lost(self) -> None:
+        """Changes may go unreported from now on, until ``following`` is called again."""
 
 
 @dataclass(frozen=True)
@@ -349,8 +383,9 @@ class VmBackend(Protocol):
 
     def stats(self, vm_id: str) -> VmStats | None: ...
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
-        """Call ``on_exit(vm_id)`` whenever one of this shim's VMs stops, until ``stop`` is set."""
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """Report what happens to this shim's VMs to ``changes`` until ``stop`` is set: every
+        exit at least, and everything ``VmChanges`` lists while it says it follows."""
 
 
 def stop(backend: VmBackend, vm_id: str, timeout: int, signal: str = "") -> None:

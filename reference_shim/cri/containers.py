@@ -10,6 +10,7 @@ from reference_shim.backends import base as backends
 from reference_shim.cri import filters, log_paths, unhonoured, validation
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert import messages, vm_specs
+from reference_shim.cri.current import current_container, current_containers
 from reference_shim.cri.state_machine import require_container_state, require_pod_ready
 from reference_shim.cri.sync import mark_started, sync_container
 from reference_shim.errors import AlreadyExists, NotFound
@@ -44,7 +45,7 @@ class Containers:
                         f"pod {pod.name!r} already has container {config.metadata.name!r} "
                         f"attempt {config.metadata.attempt} ({sibling.id})"
                     )
-            siblings = [sync_container(self.ctx, sibling) for sibling in siblings]
+            siblings = [current_container(self.ctx, sibling) for sibling in siblings]
             placement = self.ctx.strategy.place_container(pod, siblings, config)
             image = self.ctx.backend.images.get(config.image.image)
             if image is None:
@@ -66,7 +67,8 @@ class Containers:
             )
             with self.ctx.registry.creating(container.id):
                 container.vm_id = self.ctx.backend.create_vm(spec)
-                self.ctx.registry.save_container(container)
+                with self.ctx.registry.freshness.reading(container.vm_id):  # just made: CREATED
+                    self.ctx.registry.save_container(container)
         return container.id
 
     def start(self, container_id: str) -> None:
@@ -77,12 +79,13 @@ class Containers:
             require_pod_ready(
                 self.ctx.registry.pod(container.pod_id), f"start container {container.id}"
             )
-            status = self.ctx.backend.start_vm(container.vm_id)
-            mark_started(self.ctx, container, status)
-            self.ctx.registry.save_container(container)
-            if container.log_path:
-                self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
-            sync_container(self.ctx, container, status)
+            with self.ctx.registry.freshness.reading(container.vm_id):
+                status = self.ctx.backend.start_vm(container.vm_id)
+                mark_started(self.ctx, container, status)
+                self.ctx.registry.save_container(container)
+                if container.log_path:
+                    self.ctx.start_pump(container.id, container.vm_id, Path(container.log_path))
+                sync_container(self.ctx, container, status)  # it may have exited already
 
     # -- stop / remove ------------------------------------------------------------------
 
@@ -126,7 +129,7 @@ class Containers:
     # -- status / list ------------------------------------------------------------------
 
     def status(self, request: cri.ContainerStatusRequest) -> cri.ContainerStatusResponse:
-        container = sync_container(self.ctx, self.ctx.registry.container(request.container_id))
+        container = current_container(self.ctx, self.ctx.registry.container(request.container_id))
         response = cri.ContainerStatusResponse(status=messages.container_status(container))
         if request.verbose:
             response.info.update(
@@ -144,8 +147,8 @@ class Containers:
         return response
 
     def list(self, container_filter: cri.ContainerFilter | None) -> list[cri.Container]:
+        records = current_containers(self.ctx)
         with self.ctx.registry.lock:
-            records = list(self.ctx.registry.containers.values())
             pod_ids = list(self.ctx.registry.pods)
         chosen = filters.containers(records, pod_ids, container_filter)
         return [messages.container_item(container) for container in chosen]

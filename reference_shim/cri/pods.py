@@ -13,7 +13,7 @@ from reference_shim.cri import filters, parallel, unhonoured, validation
 from reference_shim.cri.containers import Containers
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert import messages, vm_specs
-from reference_shim.cri.sync import sync_pod
+from reference_shim.cri.current import current_pod, current_pods
 from reference_shim.errors import AlreadyExists, BackendError, InvalidArgument, ResourceExhausted
 from reference_shim.state import ids
 from reference_shim.state.records import ContainerRecord, PodRecord, PodTeardown
@@ -104,16 +104,17 @@ class Pods:
                 pod_dir.mkdir(parents=True, exist_ok=True)
                 (pod_dir / "resolv.conf").write_text(vm_specs.resolv_conf(config.dns_config))
             pod.vm_id = self.ctx.backend.create_vm(spec)
-            status = self.ctx.backend.start_vm(pod.vm_id)
-            if not status.ip and not self.ctx.backend.models_pods:
-                raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
-            pod.ip = status.ip
-            if self.ctx.strategy.pod_hosts_file:
-                pod_dir.mkdir(parents=True, exist_ok=True)
-                (pod_dir / "hosts").write_text(
-                    vm_specs.hosts_file(pod.ip, vm_specs.pod_hostname(config))
-                )
-            self.ctx.registry.save_pod(pod)
+            with self.ctx.registry.freshness.reading(pod.vm_id):
+                status = self.ctx.backend.start_vm(pod.vm_id)
+                if not status.ip and not self.ctx.backend.models_pods:
+                    raise BackendError(f"pod VM {pod.vm_id[:12]} started without an IP address")
+                pod.ip = status.ip
+                if self.ctx.strategy.pod_hosts_file:
+                    pod_dir.mkdir(parents=True, exist_ok=True)
+                    (pod_dir / "hosts").write_text(
+                        vm_specs.hosts_file(pod.ip, vm_specs.pod_hostname(config))
+                    )
+                self.ctx.registry.save_pod(pod)
         except Exception:
             self.ctx.registry.delete_pod(pod.id)
             self.ctx.host_ports.close(pod.id)
@@ -180,7 +181,7 @@ class Pods:
     # -- status / list ------------------------------------------------------------------
 
     def status(self, request: cri.PodSandboxStatusRequest) -> cri.PodSandboxStatusResponse:
-        pod = sync_pod(self.ctx, self.ctx.registry.pod(request.pod_sandbox_id))
+        pod = current_pod(self.ctx, self.ctx.registry.pod(request.pod_sandbox_id))
         response = cri.PodSandboxStatusResponse(status=messages.pod_status(pod), timestamp=now_ns())
         if request.verbose:
             response.info.update(
@@ -198,6 +199,5 @@ class Pods:
         return response
 
     def list(self, pod_filter: cri.PodSandboxFilter | None) -> list[cri.PodSandbox]:
-        with self.ctx.registry.lock:
-            records = list(self.ctx.registry.pods.values())
+        records = current_pods(self.ctx)
         return [messages.pod_item(pod) for pod in filters.pods(records, pod_filter)]

@@ -24,19 +24,13 @@ from reference_shim.backends.base import VmState, VmStatus, pod_networks
 from reference_shim.backends.labels import POD_ID_LABEL
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert.vm_specs import CONTAINER_ID_LABEL
-from reference_shim.cri.sync import sync_container, sync_pod
+from reference_shim.cri.sync import sync_listed
 from reference_shim.errors import ShimError
 
 log = logging.getLogger(__name__)
 
 # Pauses between the passes after start: the last one runs about two minutes after it.
 LATE_RECONCILES_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-_CRI_STATES = {
-    VmState.CREATED: cri.CONTAINER_CREATED,
-    VmState.RUNNING: cri.CONTAINER_RUNNING,
-    VmState.EXITED: cri.CONTAINER_EXITED,
-    VmState.MISSING: cri.CONTAINER_EXITED,
-}
 
 
 def recover(ctx: ShimContext) -> None:
@@ -62,22 +56,13 @@ def reconcile_late(ctx: ShimContext, stop: threading.Event) -> None:
 
 
 def reconcile(ctx: ShimContext) -> None:
-    """Records to the backend's states, log copying resumed, leftovers removed.
-
-    The list of VMs may be older than a record (RPCs are served meanwhile), so a record the
-    list disagrees with is synced against its VM inspected afresh, under the record's lock.
-    """
+    """Records to the backend's states, log copying resumed, leftovers removed."""
     ctx.teardowns.resume()
     vms = ctx.backend.list_vms()
     _resume_logs(ctx, vms)
-    for pod in list(ctx.registry.pods.values()):
-        status = vms.get(pod.vm_id)
-        ready = status is not None and status.state is VmState.RUNNING
-        sync_pod(ctx, pod, status if ready == (pod.state == cri.SANDBOX_READY) else None)
-    for container in list(ctx.registry.containers.values()):
-        status = vms.get(container.vm_id)
-        agrees = status is not None and _CRI_STATES[status.state] == container.state
-        sync_container(ctx, container, status if agrees else None)
+    with ctx.registry.lock:
+        pods, containers = list(ctx.registry.pods.values()), list(ctx.registry.containers.values())
+    sync_listed(ctx, pods, containers, vms)
     _remove_leftovers(ctx, vms)
 
 

@@ -11,6 +11,7 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.errors import FailedPrecondition
 from reference_shim.state.records import ContainerRecord, PodRecord
 
+OOM_KILLED_REASON = "OOMKilled"
 CONTAINER_TRANSITIONS: dict[int, frozenset[int]] = {
     cri.CONTAINER_CREATED: frozenset(
         {cri.CONTAINER_RUNNING, cri.CONTAINER_EXITED, cri.CONTAINER_UNKNOWN}
@@ -53,5 +54,5 @@ def require_pod_ready(pod: PodRecord, action: str) -> None:
 def exit_reason(exit_code: int, oom_killed: bool) -> str:
     """The reason kubelet expects for an exited container (as containerd reports it)."""
     if oom_killed:
-        return "OOMKilled"
+        return OOM_KILLED_REASON
     return "Completed" if exit_code == 0 else "Error"

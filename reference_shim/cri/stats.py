@@ -11,6 +11,7 @@ from cri_api.v1 import api_pb2 as cri
 from reference_shim.backends.base import VmStats
 from reference_shim.cri import filters
 from reference_shim.cri.context import ShimContext
+from reference_shim.cri.current import current_containers, current_pods
 from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.timestamps import now_ns
 
@@ -105,15 +106,14 @@ class Stats:
         return stats
 
     def container_by_id(self, container_id: str) -> cri.ContainerStats:
-        return self.container(self.ctx.registry.container(container_id))
+        record = self.ctx.registry.container(container_id)
+        return self.container(current_containers(self.ctx, [record])[0])
 
     def list_containers(
         self, stats_filter: cri.ContainerStatsFilter | None
     ) -> list[cri.ContainerStats]:
+        running = [c for c in current_containers(self.ctx) if c.state == cri.CONTAINER_RUNNING]
         with self.ctx.registry.lock:
-            running = [
-                c for c in self.ctx.registry.containers.values() if c.state == cri.CONTAINER_RUNNING
-            ]
             pod_ids = list(self.ctx.registry.pods)
         chosen = filters.container_stats(running, pod_ids, stats_filter)
         return [
@@ -126,9 +126,8 @@ class Stats:
         None for a pod that is not ready (it has nothing left to measure)."""
         if pod.state != cri.SANDBOX_READY:
             return None
-        running = [
-            c for c in self.ctx.registry.containers_of(pod.id) if c.state == cri.CONTAINER_RUNNING
-        ]
+        containers = current_containers(self.ctx, self.ctx.registry.containers_of(pod.id))
+        running = [c for c in containers if c.state == cri.CONTAINER_RUNNING]
         pod_vm, *sampled = self._sample([pod, *running])
         if pod_vm is None:
             return None
@@ -137,8 +136,7 @@ class Stats:
         return PodSample(pod_vm, total, workloads)
 
     def ready_pods(self) -> list[PodRecord]:
-        with self.ctx.registry.lock:
-            return [p for p in self.ctx.registry.pods.values() if p.state == cri.SANDBOX_READY]
+        return [p for p in current_pods(self.ctx) if p.state == cri.SANDBOX_READY]
 
     def pod(self, pod: PodRecord) -> cri.PodSandboxStats:
         stats = cri.PodSandboxStats(
@@ -174,7 +172,7 @@ class Stats:
         return stats
 
     def pod_by_id(self, pod_id: str) -> cri.PodSandboxStats:
-        return self.pod(self.ctx.registry.pod(pod_id))
+        return self.pod(current_pods(self.ctx, [self.ctx.registry.pod(pod_id)])[0])
 
     def list_pods(
         self, stats_filter: cri.PodSandboxStatsFilter | None

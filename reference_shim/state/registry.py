@@ -4,7 +4,8 @@
 backend work on one object (a 30 s stop of one container never blocks another).
 ``creating(id)`` marks a pod or container whose backend objects exist before its record does,
 and ``teardowns`` hold the backend objects of removed pods until they are gone, so that
-reconciling never takes either for a dead shim's leftovers.
+reconciling never takes either for a dead shim's leftovers. ``freshness`` says which records
+show what the backend has (``state/freshness.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reference_shim.state import ids
+from reference_shim.state.freshness import Freshness
 from reference_shim.state.records import ContainerRecord, PodRecord, PodTeardown
 from reference_shim.state.store import Store
 
@@ -31,6 +33,7 @@ class Registry:
         }
         self._object_locks: dict[str, threading.RLock] = {}
         self._creating: set[str] = set()
+        self.freshness = Freshness()
 
     def object_lock(self, object_id: str) -> threading.RLock:
         with self.lock:
@@ -111,8 +114,10 @@ class Registry:
 
     def delete_pod(self, pod_id: str) -> None:
         with self.lock:
-            self.pods.pop(pod_id, None)
+            pod = self.pods.pop(pod_id, None)
             self.store.delete_pod(pod_id)
+        if pod is not None:
+            self.freshness.forget(pod.vm_id)
 
     def retire_pod(self, teardown: PodTeardown) -> None:
         """The pod and its containers are gone for CRI; ``teardown`` holds what they left."""
@@ -122,6 +127,8 @@ class Registry:
             for container in self.containers_of(teardown.pod_id):
                 self.containers.pop(container.id, None)
             self.teardowns[teardown.pod_id] = teardown
+        for vm_id in (teardown.pod_vm, *teardown.container_vms):
+            self.freshness.forget(vm_id)
 
     def finish_teardown(self, pod_id: str) -> None:
         with self.lock:
@@ -135,5 +142,7 @@ class Registry:
 
     def delete_container(self, container_id: str) -> None:
         with self.lock:
-            self.containers.pop(container_id, None)
+            container = self.containers.pop(container_id, None)
             self.store.delete_container(container_id)
+        if container is not None:
+            self.freshness.forget(container.vm_id)

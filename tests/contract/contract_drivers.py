@@ -77,6 +77,7 @@ class Driver:
     name: str
     backend: VmBackend
     unknown_id: str  # an id of this backend's shape that it never gave out
+    follows: bool = False  # it says it follows every change (VmChanges.following)
     made: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     _count: int = 0
@@ -157,7 +158,7 @@ class Driver:
 class FakeDriver(Driver):
     def __init__(self) -> None:
         self.fake = FakeBackend()
-        super().__init__("fake", self.fake, unknown_id="f" * 64)
+        super().__init__("fake", self.fake, unknown_id="f" * 64, follows=True)
 
     def play(self, vm_id: str, script: Script) -> None:
         for stream, text in script.lines:
@@ -195,7 +196,7 @@ class DockerDriver(Driver):
 
     def __init__(self) -> None:
         backend = DockerBackend(docker_host(), secrets.token_hex(8))
-        super().__init__("docker", backend, unknown_id="0" * 64)
+        super().__init__("docker", backend, unknown_id="0" * 64, follows=True)
 
 
 class MicrovmDriver(Driver):

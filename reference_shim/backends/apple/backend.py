@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from reference_shim.backends.apple import naming, placement, translate
@@ -38,6 +37,8 @@ from reference_shim.backends.base import (
     ExecResult,
     ProcessUser,
     ResourceSpec,
+    VmChange,
+    VmChanges,
     VmRole,
     VmSpec,
     VmState,
@@ -303,11 +304,16 @@ class AppleBackend:
             writable_layer_bytes=0,
         )  # fmt: skip
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
-        """Report each container whose keeper recorded an exit, or died without one."""
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """Report each container whose keeper recorded an exit, or died without one.
+
+        Only exits, found by looking at the keepers every ``_WATCH_S``: later than ``inspect``
+        shows them, so the backend never says it follows (``VmChanges``), and the shim asks
+        the CLI on each status and list call instead of answering from its records.
+        """
         reported: set[str] = set()
         while not stop.wait(_WATCH_S):
             self._keepers.reap()
             for vm_id in list(self._keepers.ended(skip=reported)):
                 reported.add(vm_id)
-                on_exit(vm_id)
+                changes.changed(vm_id, VmChange.EXITED)

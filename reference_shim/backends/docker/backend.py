@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -23,6 +23,8 @@ from reference_shim.backends.base import (
     OutputStream,
     ProcessUser,
     ResourceSpec,
+    VmChange,
+    VmChanges,
     VmSpec,
     VmState,
     VmStats,
@@ -31,6 +33,7 @@ from reference_shim.backends.base import (
 from reference_shim.backends.docker.cgroup_oom import CgroupOomWatch
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.errors import docker_errors
+from reference_shim.backends.docker.events import DockerEvents
 from reference_shim.backends.docker.exec_kill import kill_exec
 from reference_shim.backends.docker.exec_stream import read_all
 from reference_shim.backends.docker.execs import (
@@ -41,7 +44,6 @@ from reference_shim.backends.docker.execs import (
 from reference_shim.backends.docker.image_volumes import DockerImageVolumes
 from reference_shim.backends.docker.images import DockerImages
 from reference_shim.backends.docker.networks import DockerNetworks
-from reference_shim.backends.docker.oom_events import OomWatcher
 from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.processes import main_process_user
 from reference_shim.backends.docker.stats import to_vm_stats
@@ -111,7 +113,7 @@ class DockerBackend:
         self._networks = DockerNetworks(self._api, instance)
         self._labels = owner_labels(instance)
         self._image_volumes = DockerImageVolumes(self._api, self._labels, instance)
-        self._oom = OomWatcher(self._api, owner_filter(instance))
+        self._events = DockerEvents(self._api, owner_filter(instance))
         self._cgroup_driver = ""
         self._cgroup_oom: CgroupOomWatch | None = None  # set up with the Engine's info
         # The VMs this process made, by id: the VM name their image volumes carry ("" for
@@ -127,10 +129,15 @@ class DockerBackend:
     def setup(self) -> None:
         self._networks.ensure_shared()
         self._image_volumes.remove_orphans()
-        self._oom.start()
-        self._cgroup_oom = CgroupOomWatch.for_engine(self._api.info(), self.base_url)
+        self._events.start()
+        self._cgroup_oom = CgroupOomWatch.for_engine(
+            self._api.info(), self.base_url, self._cgroup_oom_killed
+        )
         if self._cgroup_oom is not None:
             self._cgroup_oom.start()
+
+    def _cgroup_oom_killed(self, vm_id: str) -> None:
+        self._events.report(vm_id, VmChange.OOM_KILLED)
 
     def ready(self) -> tuple[bool, str]:
         try:
@@ -150,7 +157,7 @@ class DockerBackend:
         return self._networks.shared_status()
 
     def teardown(self) -> None:
-        self._oom.stop()
+        self._events.stop()
         if self._cgroup_oom is not None:
             self._cgroup_oom.stop()
         if not self.list_vms():
@@ -224,7 +231,7 @@ class DockerBackend:
             self._api.remove_container(vm_id, force=True)
         if volumes_of:
             self._image_volumes.remove_of(volumes_of)
-        self._oom.forget(vm_id)
+        self._events.forget(vm_id)
         if self._cgroup_oom is not None:
             self._cgroup_oom.forget(vm_id)
 
@@ -235,7 +242,7 @@ class DockerBackend:
             except docker.errors.NotFound:
                 return VmStatus(vm_id=vm_id, state=VmState.MISSING)
         cgroup_oom = self._cgroup_oom is not None and self._cgroup_oom.was_killed(status.vm_id)
-        if self._oom.was_killed(status.vm_id) or cgroup_oom:
+        if self._events.was_killed(status.vm_id) or cgroup_oom:
             return dataclasses.replace(status, oom_killed=True)
         return status
 
@@ -340,28 +347,6 @@ class DockerBackend:
         writable = int(sizes[0].get("SizeRw") or 0) if sizes else 0
         return to_vm_stats(document, writable)
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
-        events = self._api.events(
-            filters={
-                "type": "container",
-                "event": ["die"],
-                "label": [owner_filter(self.instance)],
-            },
-            decode=True,
-        )
-
-        def close_when_stopped() -> None:
-            stop.wait()
-            events.close()
-
-        closer = threading.Thread(target=close_when_stopped, daemon=True, name="events-closer")
-        closer.start()
-        try:
-            for event in events:
-                vm_id = str(event.get("id") or event.get("Actor", {}).get("ID") or "")
-                if vm_id:
-                    on_exit(vm_id)
-        except Exception as error:
-            if not stop.is_set():
-                raise
-            log.debug("event stream closed: %s", error)
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """From Docker's event stream, which the backend follows from ``setup`` on."""
+        self._events.watch(changes, stop)

@@ -17,7 +17,8 @@ more after the cgroup is removed. A signal while the directory still exists is t
 OOM, and so is any second signal.
 
 Only for a local Docker Engine that uses the cgroupfs driver on cgroup v1, and a shim allowed
-to write there; elsewhere the shim relies on Docker's events alone (``oom_events``).
+to write there; elsewhere the shim relies on Docker's events alone (``events``). Each OOM
+it sees is also handed to ``on_oom``, so that the shim hears of it as of Docker's own.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import os
 import select
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,9 @@ def memory_hierarchy(mountinfo: str) -> Path | None:
 
 
 class CgroupOomWatch:
-    def __init__(self, memory_root: Path) -> None:
+    def __init__(self, memory_root: Path, on_oom: Callable[[str], None]) -> None:
         self._root = memory_root
+        self._on_oom = on_oom
         self._watches: dict[str, _Watch] = {}
         self._by_eventfd: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -68,7 +71,9 @@ class CgroupOomWatch:
         self._stopped = threading.Event()
 
     @classmethod
-    def for_engine(cls, info: dict[str, Any], base_url: str) -> CgroupOomWatch | None:
+    def for_engine(
+        cls, info: dict[str, Any], base_url: str, on_oom: Callable[[str], None]
+    ) -> CgroupOomWatch | None:
         """A watch for the Engine ``info`` describes, or None where it cannot work."""
         root = memory_hierarchy(Path("/proc/self/mountinfo").read_text())
         reasons = {
@@ -83,7 +88,7 @@ class CgroupOomWatch:
         if unusable or root is None:
             log.info("OOM kills are seen through Docker's events only: %s", "; ".join(unusable))
             return None
-        return cls(root)
+        return cls(root, on_oom)
 
     def start(self) -> None:
         threading.Thread(target=self._follow, name="cgroup-oom-watch", daemon=True).start()
@@ -152,14 +157,15 @@ class CgroupOomWatch:
         with self._lock:
             vm_id = self._by_eventfd.get(eventfd)
             watch = self._watches.get(vm_id) if vm_id else None
-            if watch is None:
+            if watch is None or vm_id is None:
                 return
             try:
                 watch.signals += os.eventfd_read(eventfd)
             except BlockingIOError:
                 return
             # The removal's signal comes after the directory is gone, and only once.
-            if watch.cgroup.is_dir() or watch.signals >= 2:
-                if not watch.oom:
-                    log.info("VM %s: its memory cgroup ran out of memory", vm_id)
-                watch.oom = True
+            newly = not watch.oom and (watch.cgroup.is_dir() or watch.signals >= 2)
+            watch.oom = watch.oom or newly
+        if newly:
+            log.info("VM %s: its memory cgroup ran out of memory", vm_id)
+            self._on_oom(vm_id)

@@ -17,7 +17,6 @@ import queue
 import secrets
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from signal import SIGKILL
 from typing import Any
@@ -27,6 +26,8 @@ from reference_shim.backends.base import (
     ExecResult,
     ProcessUser,
     ResourceSpec,
+    VmChange,
+    VmChanges,
     VmRole,
     VmSpec,
     VmState,
@@ -314,9 +315,11 @@ class MicrovmBackend:
             writable_layer_bytes=VmFiles(self.folder / "vms" / vm_id).disk.stat().st_blocks * 512,
         )  # fmt: skip
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """Report each exit the VMs' agents (or their QEMU's end) told of. Exits only, and after
+        ``inspect_vm`` shows them, so the backend never says it follows (``VmChanges``)."""
         while not stop.is_set():
             try:
-                on_exit(self._exits.get(timeout=0.2))
+                changes.changed(self._exits.get(timeout=0.2), VmChange.EXITED)
             except queue.Empty:
                 continue

@@ -15,7 +15,7 @@ from cri_specs import container_config, create, pod_config, run_pod
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.apple.keeper import KeeperFiles
 from reference_shim.backends.apple.status import LOST_EXIT
-from reference_shim.backends.base import VmState, stop
+from reference_shim.backends.base import VmChange, VmState, stop
 from reference_shim.backends.recorded_output import LineWriter, parse_line
 from reference_shim.errors import ShimError
 from reference_shim.log_format import MAX_LINE_BYTES
@@ -102,19 +102,39 @@ def test_an_exit_no_keeper_saw_is_reported_as_unknown(
     assert backend.inspect_vm(running).finished_at == status.finished_at  # settled once
 
 
-def test_exits_are_reported_to_the_watcher(
+class SeenChanges:
+    """A ``VmChanges`` that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, VmChange]] = []
+        self.followed = False
+
+    def following(self) -> None:
+        self.followed = True
+
+    def changed(self, vm_id: str, change: VmChange) -> None:
+        self.seen.append((vm_id, change))
+
+    def lost(self) -> None:
+        self.followed = False
+
+
+def test_exits_are_reported_to_the_watcher_which_is_never_told_they_are_followed(
     backend: AppleBackend, double: CliDouble, running: str
 ) -> None:
-    seen: list[str] = []
+    """Exits are found by polling the keepers, later than ``inspect`` shows them: the shim must
+    keep asking the CLI on status calls."""
+    changes = SeenChanges()
     stop = threading.Event()
-    watcher = threading.Thread(target=backend.watch_exits, args=(seen.append, stop))
+    watcher = threading.Thread(target=backend.watch_changes, args=(changes, stop))
     watcher.start()
     try:
         double.workload_exits(running, 1)
-        wait_for(lambda: seen == [running])
+        wait_for(lambda: changes.seen == [(running, VmChange.EXITED)])
     finally:
         stop.set()
         watcher.join()
+    assert not changes.followed
 
 
 def test_exec_returns_the_command_result(

@@ -8,7 +8,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from reference_shim.backends.base import (
@@ -19,6 +20,8 @@ from reference_shim.backends.base import (
     OutputRecord,
     ProcessUser,
     ResourceSpec,
+    VmChange,
+    VmChanges,
     VmSpec,
     VmState,
     VmStats,
@@ -78,6 +81,7 @@ class FakeVm:
     ip: str = ""
     started_at: int = 0
     finished_at: int = 0
+    oom_killed: bool = False
     output: list[OutputRecord] = field(default_factory=list)
     resources: ResourceSpec | None = None
 
@@ -121,7 +125,8 @@ class FakeVmBackend:
         self.network_exists = True
         self.changed = threading.Condition()
         self._ids = itertools.count(1)
-        self._listeners: list[Callable[[str], None]] = []
+        self._watchers: list[VmChanges] = []
+        self.reads: Counter[str] = Counter()  # inspect_vm and list_vms calls, by name
         # What exec_sync answers for a command; any other one echoes its argv, exit code len(argv).
         self.exec_replies: dict[tuple[str, ...], ExecResult] = {}
 
@@ -159,7 +164,8 @@ class FakeVmBackend:
             vm.state, vm.started_at = VmState.RUNNING, time.time_ns()
             vm.ip = "" if vm.spec.placement.inside else f"10.88.0.{len(self.vms) + 1}"
             self.changed.notify_all()
-        return self.inspect_vm(vm_id)
+        self._report(vm_id, VmChange.STARTED)
+        return self._status(vm_id)
 
     def exit(self, vm_id: str, code: int) -> None:
         """The workload ends on its own; the shim hears of it as a backend event would say."""
@@ -167,8 +173,16 @@ class FakeVmBackend:
             vm = self.vms[vm_id]
             vm.state, vm.exit_code, vm.finished_at = VmState.EXITED, code, time.time_ns()
             self.changed.notify_all()
-        for listener in self._listeners:
-            listener(vm_id)
+        self._report(vm_id, VmChange.EXITED)
+
+    def _report(self, vm_id: str, change: VmChange) -> None:
+        for watcher in list(self._watchers):
+            watcher.changed(vm_id, change)
+
+    def oom_kill(self, vm_id: str) -> None:
+        """The kernel reports an OOM kill in the VM (its exit comes apart, with ``exit``)."""
+        self.vms[vm_id].oom_killed = True
+        self._report(vm_id, VmChange.OOM_KILLED)
 
     def emit(self, vm_id: str, stream: str, data: bytes, partial: bool = False) -> None:
         with self.changed:
@@ -188,11 +202,18 @@ class FakeVmBackend:
             self.exit(vm_id, code)
 
     def remove_vm(self, vm_id: str) -> None:
+        self._end(vm_id, 137)  # a running workload is killed first, as Docker's does
         with self.changed:
-            self.vms.pop(vm_id, None)
+            removed = self.vms.pop(vm_id, None)
             self.changed.notify_all()
+        if removed is not None:
+            self._report(vm_id, VmChange.REMOVED)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
+        self.reads["inspect_vm"] += 1
+        return self._status(vm_id)
+
+    def _status(self, vm_id: str) -> VmStatus:
         vm = self.vms.get(vm_id)
         if vm is None:
             return VmStatus(vm_id=vm_id, state=VmState.MISSING)
@@ -203,11 +224,13 @@ class FakeVmBackend:
             started_at=vm.started_at,
             finished_at=vm.finished_at,
             ip=vm.ip,
+            oom_killed=vm.oom_killed,
             labels=dict(vm.spec.labels),
         )
 
     def list_vms(self) -> dict[str, VmStatus]:
-        return {vm_id: self.inspect_vm(vm_id) for vm_id in list(self.vms)}
+        self.reads["list_vms"] += 1
+        return {vm_id: self._status(vm_id) for vm_id in list(self.vms)}
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"
@@ -253,10 +276,21 @@ class FakeVmBackend:
             writable_layer_bytes=4096,
         )
 
-    def watch_exits(self, on_exit: Callable[[str], None], stop: threading.Event) -> None:
-        self._listeners.append(on_exit)
+    def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
+        """Every change is reported as it is made: the fake follows from the start."""
+        self._watchers.append(changes)
+        changes.following()
         stop.wait()
-        self._listeners.remove(on_exit)
+        self._watchers.remove(changes)
+
+    def stream_breaks(self) -> None:
+        """Changes may go unreported from now on (the stream of a real backend broke)."""
+        for watcher in list(self._watchers):
+            watcher.lost()
+
+    def stream_is_back(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.following()
 
 
 class FakeBackend(FakeVmBackend):

@@ -20,8 +20,14 @@ VM = "f" * 64
 
 
 @pytest.fixture
-def watch(tmp_path: Path) -> Iterator[CgroupOomWatch]:
-    watcher = CgroupOomWatch(tmp_path)
+def announced() -> list[str]:
+    """The VMs the watch handed to ``on_oom``."""
+    return []
+
+
+@pytest.fixture
+def watch(tmp_path: Path, announced: list[str]) -> Iterator[CgroupOomWatch]:
+    watcher = CgroupOomWatch(tmp_path, announced.append)
     watcher.start()
     yield watcher
     watcher.stop()
@@ -54,14 +60,21 @@ def settles(watch: CgroupOomWatch, killed: bool) -> bool:
     return watch.was_killed(VM) == killed
 
 
-def test_a_signal_while_the_cgroup_exists_is_an_oom(watch: CgroupOomWatch, tmp_path: Path) -> None:
+def test_a_signal_while_the_cgroup_exists_is_an_oom(
+    watch: CgroupOomWatch, tmp_path: Path, announced: list[str]
+) -> None:
     cgroup = kernel_prepared(tmp_path)
     watch.watch(VM, "")
     os.eventfd_write(registered_eventfd(cgroup), 1)
     assert settles(watch, killed=True)
+    os.eventfd_write(registered_eventfd(cgroup), 1)  # under OOM again: announced once
+    time.sleep(0.3)
+    assert announced == [VM], "the shim hears of the OOM as of Docker's own"
 
 
-def test_the_removal_alone_is_no_oom(watch: CgroupOomWatch, tmp_path: Path) -> None:
+def test_the_removal_alone_is_no_oom(
+    watch: CgroupOomWatch, tmp_path: Path, announced: list[str]
+) -> None:
     cgroup = kernel_prepared(tmp_path)
     watch.watch(VM, "")
     eventfd = registered_eventfd(cgroup)
@@ -69,6 +82,7 @@ def test_the_removal_alone_is_no_oom(watch: CgroupOomWatch, tmp_path: Path) -> N
     os.eventfd_write(eventfd, 1)
     time.sleep(0.3)
     assert not watch.was_killed(VM)
+    assert announced == []
 
 
 def test_an_oom_seen_only_after_the_removal_counts_by_its_second_signal(
