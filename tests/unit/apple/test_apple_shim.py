@@ -61,7 +61,8 @@ def test_a_pod_and_its_container_over_grpc(shims: Shims, double: CliDouble, tmp_
     assert client.pod_status(pod_id).status.state == cri.SANDBOX_NOTREADY
     client.remove_pod(pod_id)
     assert client.list_pods() == []
-    assert list((tmp_path / "state" / "apple" / "pods").iterdir()) == []
+    # The pod's files go with its teardown, which runs after RemovePodSandbox answered.
+    wait_for(lambda: list((tmp_path / "state" / "apple" / "pods").iterdir()) == [])
 
 
 def test_reject_runs_containers_one_after_another_and_refuses_a_second_live_one(
