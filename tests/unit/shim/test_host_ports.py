@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from reference_shim.backends.base import PortSpec
-from reference_shim.cri.host_ports import HostPorts
 from reference_shim.errors import FailedPrecondition
+from reference_shim.relays import HostPorts
 
 NOBODY = "127.0.0.3"  # a loopback address nothing in these tests listens on
 
