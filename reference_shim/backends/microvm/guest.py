@@ -19,9 +19,10 @@ from reference_shim.errors import BackendUnavailable
 
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
 BUSYBOX = Path("/bin/busybox")
-MODULES = ("virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console")
-# The NIC's driver and what it needs, in load order (init.sh loads them for a NETWORK line).
-NET_MODULES = ("failover", "net_failover", "virtio_net")
+MODULES = (
+    "virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console",
+    "failover", "net_failover", "virtio_net",  # the NIC's (init.sh loads them for NETWORK)
+)  # fmt: skip
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -69,7 +70,7 @@ def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX) -> bytes:
         ("bin/busybox", 0o100755, busybox.read_bytes()),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in (*MODULES, *NET_MODULES)
+            for name in MODULES
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files
