@@ -47,7 +47,7 @@ from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
 from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
-from reference_shim.backends.microvm.network import BRIDGE, Nic, address_pool
+from reference_shim.backends.microvm.network import BRIDGE, Nic, address_pool, hosts_mount
 from reference_shim.backends.microvm.ports import PodPorts, ports_json
 from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
@@ -149,7 +149,7 @@ class MicrovmBackend:
         pod: VmFiles | None = None
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
-            launch = None
+            launch, hostname = None, ""
         else:
             image = self.images.stored(spec.image)
             if image is None:
@@ -173,7 +173,8 @@ class MicrovmBackend:
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
             }  # fmt: skip
             if launch is not None:
-                make_disk(self.images.rootfs(spec.image), spec.mounts, files.disk)
+                mounts = (*spec.mounts, *hosts_mount(spec.mounts, files.folder, address, hostname))
+                make_disk(self.images.rootfs(spec.image), mounts, files.disk)
             files.write_atomically(files.spec, json.dumps(document))
         except BaseException:
             if pod is None and address:

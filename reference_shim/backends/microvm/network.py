@@ -21,9 +21,11 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_shim.backends.base import MountSpec
 from reference_shim.backends.microvm.addresses import AddressPool
 from reference_shim.errors import BackendError, BackendUnavailable
 
@@ -94,3 +96,19 @@ class Nic:
                     f"{done.stderr.strip()}"
                 )
             time.sleep(_ATTACH_POLL_S)
+
+
+def hosts_mount(
+    mounts: Iterable[MountSpec], folder: Path, address: str, hostname: str
+) -> tuple[MountSpec, ...]:
+    """An /etc/hosts naming the VM's hostname with its address, as Docker writes one, unless
+    the spec mounts one (the pod's, under separate-vms): so that ``hostname -i`` in the
+    container names the address ``ip addr`` shows."""
+    if not hostname or any(mount.container_path == "/etc/hosts" for mount in mounts):
+        return ()
+    hosts = folder / "hosts"
+    ip = address.partition("/")[0]
+    hosts.write_text(
+        f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{ip}\t{hostname}\n"
+    )
+    return (MountSpec(str(hosts), "/etc/hosts"),)

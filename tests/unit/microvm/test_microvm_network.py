@@ -1,4 +1,5 @@
-"""The microvm VMs' address pool: leases in a folder, shared by every shim on the machine."""
+"""The microvm VMs' network pieces that need no VM: the address pool (leases in a folder, shared
+by every shim on the machine), MACs, and the hosts file."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from reference_shim.backends.base import MountSpec
 from reference_shim.backends.microvm.addresses import AddressPool
-from reference_shim.backends.microvm.network import mac_of
+from reference_shim.backends.microvm.network import hosts_mount, mac_of
 from reference_shim.errors import ResourceExhausted
 
 HOST = ipaddress.IPv4Interface("10.9.0.1/29")  # 10.9.0.2 to 10.9.0.6 for VMs
@@ -86,3 +88,11 @@ def test_shims_leasing_at_once_get_distinct_addresses(tmp_path: Path) -> None:
 
 def test_a_vm_mac_is_locally_administered_and_holds_its_address() -> None:
     assert mac_of(ipaddress.IPv4Interface("10.233.1.2/16")) == "02:42:0a:e9:01:02"
+
+
+def test_a_vm_gets_a_hosts_file_naming_its_address_unless_it_mounts_one(tmp_path: Path) -> None:
+    (mount,) = hosts_mount((), tmp_path, "10.233.0.9/16", "pod-host")
+    assert mount.container_path == "/etc/hosts"
+    assert "10.233.0.9\tpod-host\n" in Path(mount.host_path).read_text()
+    pods = MountSpec(str(tmp_path / "pods-hosts"), "/etc/hosts")
+    assert hosts_mount((pods,), tmp_path, "10.233.0.9/16", "pod-host") == ()
