@@ -29,17 +29,11 @@ _CURSOR = "next"
 _LOCK = "lock"
 
 
-class AddressPool:
-    """The subnet of ``host`` (the bridge's own address), less the network, broadcast and host
-    addresses, leased through ``folder``."""
+class Leases:
+    """Names leased to owners through files in ``folder``, taken under its lock."""
 
-    def __init__(self, host: ipaddress.IPv4Interface, folder: Path) -> None:
-        self.host = host
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-
-    @property
-    def prefix(self) -> int:
-        return self.host.network.prefixlen
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -51,53 +45,86 @@ class AddressPool:
         finally:
             os.close(descriptor)
 
-    def _candidates(self) -> Iterator[ipaddress.IPv4Address]:
-        """Every address of the pool once, from the cursor on, wrapping around."""
-        network = self.host.network
-        first, last = int(network.network_address) + 1, int(network.broadcast_address) - 1
+    def _holder(self, name: str) -> Path | None:
+        """Who holds ``name``: None when it is free or its lease is stale."""
         try:
-            start = int(ipaddress.IPv4Address((self.folder / _CURSOR).read_text().strip()))
-        except (FileNotFoundError, ValueError):
-            start = first
-        if not first <= start <= last:
-            start = first
-        for number in (*range(start, last + 1), *range(first, start)):
-            if number != int(self.host.ip):
-                yield ipaddress.IPv4Address(number)
-
-    def _holder(self, address: ipaddress.IPv4Address) -> Path | None:
-        """Who holds ``address``: None when it is free or its lease is stale."""
-        try:
-            owner = Path((self.folder / str(address)).read_text())
+            owner = Path((self.folder / name).read_text())
         except FileNotFoundError:
             return None
         return owner if owner.exists() else None
 
-    def lease(self, owner: Path) -> ipaddress.IPv4Interface:
-        """A free address, leased to ``owner`` (a VM's folder) until ``release``."""
+    def take(self, names: list[str], owner: Path) -> str | None:
+        """The first free one of ``names`` after the one taken last (round robin), leased
+        to ``owner``; None when every one is held."""
         with self._locked():
-            for address in self._candidates():
-                if self._holder(address) is None:
-                    (self.folder / str(address)).write_text(str(owner))
-                    following = ipaddress.IPv4Address(int(address) + 1)
-                    (self.folder / _CURSOR).write_text(str(following))
-                    return ipaddress.IPv4Interface(f"{address}/{self.prefix}")
-        raise ResourceExhausted(
-            f"every address of {self.host.network} is leased to a VM (leases in {self.folder})"
-        )
+            try:
+                after = names.index((self.folder / _CURSOR).read_text().strip()) + 1
+            except (FileNotFoundError, ValueError):
+                after = 0
+            for name in (*names[after:], *names[:after]):
+                if self._holder(name) is None:
+                    (self.folder / name).write_text(str(owner))
+                    (self.folder / _CURSOR).write_text(name)
+                    return name
+        return None
 
-    def release(self, address: str, owner: Path) -> None:
-        """Free ``address`` if ``owner`` holds it; anything else is left as it is."""
-        lease = self.folder / address.partition("/")[0]
+    def release(self, name: str, owner: Path) -> None:
+        """Free ``name`` if ``owner`` holds it; anything else is left as it is."""
         with self._locked(), contextlib.suppress(FileNotFoundError):
-            if Path(lease.read_text()) == owner:
-                lease.unlink()
+            if Path((self.folder / name).read_text()) == owner:
+                (self.folder / name).unlink()
 
     def leases(self) -> dict[str, Path]:
-        """Every lease, stale ones too: address -> its owner."""
+        """Every lease, stale ones too: name -> its owner."""
         with self._locked():
             return {
                 path.name: Path(path.read_text())
                 for path in self.folder.iterdir()
                 if path.name not in {_CURSOR, _LOCK}
             }
+
+
+class AddressPool:
+    """The subnet of ``host`` (the bridge's own address), less the network, broadcast and host
+    addresses, leased through ``folder``."""
+
+    def __init__(self, host: ipaddress.IPv4Interface, folder: Path) -> None:
+        self.host = host
+        self.folder = folder
+        self._leases = Leases(folder)
+
+    def lease(self, owner: Path) -> ipaddress.IPv4Interface:
+        """A free address, leased to ``owner`` (a VM's folder) until ``release``."""
+        hosts = [str(ip) for ip in self.host.network.hosts() if ip != self.host.ip]
+        taken = self._leases.take(hosts, owner)
+        if taken is None:
+            raise ResourceExhausted(
+                f"every address of {self.host.network} is leased to a VM (leases in {self.folder})"
+            )
+        return ipaddress.IPv4Interface(f"{taken}/{self.host.network.prefixlen}")
+
+    def release(self, address: str, owner: Path) -> None:
+        self._leases.release(address.partition("/")[0], owner)
+
+    def leases(self) -> dict[str, Path]:
+        return self._leases.leases()
+
+
+class SubnetPool:
+    """Subnets of ``prefix`` bits carved from ``network``, one per pod network, leased through
+    ``folder`` (named by their first address)."""
+
+    def __init__(self, network: ipaddress.IPv4Network, prefix: int, folder: Path) -> None:
+        self.network = network
+        self.prefix = prefix
+        self._leases = Leases(folder)
+
+    def lease(self, owner: Path) -> ipaddress.IPv4Network:
+        subnets = [str(net.network_address) for net in self.network.subnets(new_prefix=self.prefix)]
+        taken = self._leases.take(subnets, owner)
+        if taken is None:
+            raise ResourceExhausted(f"every /{self.prefix} of {self.network} is leased")
+        return ipaddress.IPv4Network(f"{taken}/{self.prefix}")
+
+    def release(self, subnet: str, owner: Path) -> None:
+        self._leases.release(subnet.partition("/")[0], owner)
