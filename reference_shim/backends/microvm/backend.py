@@ -47,7 +47,14 @@ from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
 from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
-from reference_shim.backends.microvm.network import BRIDGE, Nic, address_pool, hosts_mount
+from reference_shim.backends.microvm.network import (
+    BRIDGE,
+    Nic,
+    address_pool,
+    hosts_mount,
+    release_address,
+)
+from reference_shim.backends.microvm.pod_networks import PodBridges
 from reference_shim.backends.microvm.ports import PodPorts, ports_json
 from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
@@ -75,7 +82,7 @@ def _kill_orphan(files: VmFiles) -> None:
 class MicrovmBackend:
     name = "microvm"
     models_pods = True
-    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM})
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS})
 
     def __init__(self, state_dir: Path, instance: str, kernel: GuestKernel | None = None) -> None:
         self.folder = state_dir
@@ -87,6 +94,7 @@ class MicrovmBackend:
         self._exits: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._ports = PodPorts()
+        self._pod_bridges = PodBridges(state_dir / "networks")
 
     # -- services and network -----------------------------------------------------------
 
@@ -100,6 +108,7 @@ class MicrovmBackend:
         (self.folder / "vms").mkdir(parents=True, exist_ok=True)
         self._boot_files()
         address_pool()  # the bridge exists
+        self._pod_bridges.remove_stale()
         for vm_id in self.list_vms():
             files = self._files(vm_id)
             document = self._spec(files) if files else {}
@@ -112,6 +121,15 @@ class MicrovmBackend:
 
     def network(self) -> str:
         return BRIDGE
+
+    def create_pod_network(self, pod_id: str) -> str:
+        return self._pod_bridges.create(pod_id)
+
+    def remove_pod_network(self, name: str) -> None:
+        self._pod_bridges.remove(name)
+
+    def pod_networks(self) -> dict[str, str]:
+        return self._pod_bridges.listed()
 
     def ready(self) -> tuple[bool, str]:
         missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
@@ -162,15 +180,17 @@ class MicrovmBackend:
         files.folder.mkdir(parents=True)
         # In the pod VM, the pod's address; else one of its own, leased to this VM's folder.
         address = self._spec(pod)["address"] if pod else ""
+        bridge = self._spec(pod)["bridge"] if pod else spec.placement.network or BRIDGE
         try:
             if not address:
-                address = str(address_pool().lease(files.folder))
+                address = str(address_pool(bridge).lease(files.folder))
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
                 "stop_signal": spec.stop_signal, "running": False,
                 "launch": replace(launch, address=address).to_json() if launch else None,
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
+                "bridge": bridge,
             }  # fmt: skip
             if launch is not None:
                 mounts = (*spec.mounts, *hosts_mount(spec.mounts, files.folder, address, hostname))
@@ -178,7 +198,7 @@ class MicrovmBackend:
             files.write_atomically(files.spec, json.dumps(document))
         except BaseException:
             if pod is None and address:
-                address_pool().release(address, files.folder)
+                release_address(bridge, address, files.folder)
             shutil.rmtree(files.folder, ignore_errors=True)
             raise
         return vm_id
@@ -195,7 +215,7 @@ class MicrovmBackend:
             return self.inspect_vm(vm_id)
         if files.started.exists():
             raise FailedPrecondition(f"VM {vm_id} has already been started")
-        nic = Nic.of(vm_id, document["address"])
+        nic = Nic.of(vm_id, document["address"], document["bridge"])
         machine = Machine(files, lambda: self._exits.put(vm_id), nic)
         with self._lock:
             self._machines[vm_id] = machine
@@ -269,7 +289,7 @@ class MicrovmBackend:
         shutil.rmtree(files.sockets, ignore_errors=True)
         shutil.rmtree(files.folder, ignore_errors=True)
         if document.get("leased"):  # the folder is gone first: a stale lease is free anyway
-            address_pool().release(document["address"], files.folder)
+            release_address(document["bridge"], document["address"], files.folder)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         files = self._files(vm_id)

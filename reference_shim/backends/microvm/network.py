@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reference_shim.backends.base import MountSpec
-from reference_shim.backends.microvm.addresses import AddressPool
+from reference_shim.backends.microvm.addresses import AddressPool, Leases
 from reference_shim.errors import BackendError, BackendUnavailable
 
 BRIDGE = os.environ.get("CRI_MICROVM_BRIDGE", "crmicrovm0")
@@ -60,6 +60,11 @@ def address_pool(bridge: str = BRIDGE, leases: Path = LEASES) -> AddressPool:
     return AddressPool(bridge_address(bridge), leases / bridge)
 
 
+def release_address(bridge: str, address: str, owner: Path, leases: Path = LEASES) -> None:
+    """Free a VM's address, whether its bridge still exists or not."""
+    Leases(leases / bridge).release(address.partition("/")[0], owner)
+
+
 def mac_of(address: ipaddress.IPv4Interface) -> str:
     """A locally administered unicast MAC (02:...) holding the VM's address, as Docker does."""
     return "02:42:" + ":".join(f"{byte:02x}" for byte in address.ip.packed)
@@ -74,8 +79,8 @@ class Nic:
     bridge: str = BRIDGE
 
     @classmethod
-    def of(cls, vm_id: str, address: str) -> Nic:
-        return cls(f"{_TAP_PREFIX}{vm_id[:11]}", ipaddress.IPv4Interface(address))
+    def of(cls, vm_id: str, address: str, bridge: str) -> Nic:
+        return cls(f"{_TAP_PREFIX}{vm_id[:11]}", ipaddress.IPv4Interface(address), bridge)
 
     def qemu_arguments(self) -> list[str]:
         return [
