@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reference_shim.backends.base import MountSpec
-from reference_shim.backends.microvm.addresses import AddressPool
+from reference_shim.backends.microvm.addresses import AddressPool, SubnetPool
 from reference_shim.backends.microvm.network import hosts_mount, mac_of
 from reference_shim.errors import ResourceExhausted
 
@@ -96,3 +96,13 @@ def test_a_vm_gets_a_hosts_file_naming_its_address_unless_it_mounts_one(tmp_path
     assert "10.233.0.9\tpod-host\n" in Path(mount.host_path).read_text()
     pods = MountSpec(str(tmp_path / "pods-hosts"), "/etc/hosts")
     assert hosts_mount((pods,), tmp_path, "10.233.0.9/16", "pod-host") == ()
+
+
+def test_pod_subnets_are_distinct_blocks_freed_by_their_holder(tmp_path: Path) -> None:
+    subnets = SubnetPool(ipaddress.IPv4Network("10.234.0.0/26"), 28, tmp_path / "subnets")
+    held = [subnets.lease(owner(tmp_path, str(n))) for n in range(4)]
+    assert [str(net) for net in held] == [f"10.234.0.{n}/28" for n in (0, 16, 32, 48)]
+    with pytest.raises(ResourceExhausted, match="/28"):
+        subnets.lease(owner(tmp_path, "fifth"))
+    subnets.release(str(held[1]), owner(tmp_path, "1"))
+    assert subnets.lease(owner(tmp_path, "fifth")) == held[1]
