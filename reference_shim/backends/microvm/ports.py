@@ -33,8 +33,8 @@ class PodPorts:
         """Relay the ports of the pod whose VM document this is (all or none)."""
         mappings = [PortSpec(**port) for port in document.get("ports", [])]
         mappings = [mapping for mapping in mappings if mapping.host_port > 0]
-        address = str(document["address"]).partition("/")[0]
-        if mappings:
+        address = str(document.get("address", "")).partition("/")[0]
+        if mappings and address:
             self._relays.open(vm_id, mappings, lambda: [address])
 
     def close(self, vm_id: str) -> None:
