@@ -62,6 +62,7 @@ class PodBridges:
             subnet = self._subnets.lease(record)
             record.write_text(json.dumps({"pod_id": pod_id, "subnet": str(subnet)}))
             host = next(subnet.hosts())
+            self.remove_stale()  # a stale bridge may still hold the subnet its lease lost
             _ip("link", "del", name)  # a stale one of the same name
             _ip_checked("link", "add", name, "type", "bridge")
             _ip_checked("link", "set", "dev", name, "alias", str(record))
