@@ -1,4 +1,4 @@
-"""Image RPCs over the backend's image store, with CRI's view of an image."""
+"""Image RPCs over the shim's image records (``image_records.py``), with CRI's view of an image."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import base64
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import ImageBackend, ImageInfo
+from reference_shim.backends.base import ImageInfo
 from reference_shim.cri import validation
 from reference_shim.cri.convert.messages import verbose_info
+from reference_shim.cri.image_records import ImageRecords
 from reference_shim.errors import InvalidArgument
 from reference_shim.timestamps import now_ns
 
@@ -46,18 +47,18 @@ def to_cri_image(info: ImageInfo, pinned_reference: str) -> cri.Image:
 
 
 class Images:
-    def __init__(self, backend: ImageBackend, pod_image: str) -> None:
-        self._backend = backend
+    def __init__(self, records: ImageRecords, pod_image: str) -> None:
+        self._records = records
         self._pod_image = pod_image
 
     def pull(self, request: cri.PullImageRequest) -> str:
         reference = validation.image_name(request.image)
         username, password = _credentials(request.auth)
-        return self._backend.pull(reference, username, password).id
+        return self._records.pull(reference, username, password).id
 
     def status(self, request: cri.ImageStatusRequest) -> cri.ImageStatusResponse:
         """An image that is not there is an empty answer, not an error (CRI)."""
-        info = self._backend.get(validation.image_name(request.image))
+        info = self._records.get(validation.image_name(request.image))
         if info is None:
             return cri.ImageStatusResponse()
         response = cri.ImageStatusResponse(image=to_cri_image(info, self._pod_image))
@@ -78,20 +79,20 @@ class Images:
         wanted = request.filter.image.image
         if wanted:
             validation.image_reference(wanted, "filter.image.image")
-            info = self._backend.get(wanted)
+            info = self._records.get(wanted)
             found = [info] if info is not None else []
         else:
-            found = self._backend.list_images()
+            found = self._records.list_images()
         return [to_cri_image(info, self._pod_image) for info in found]
 
     def remove(self, request: cri.RemoveImageRequest) -> None:
         """Idempotent; removes the image with all its tags, whichever name it is given by."""
-        info = self._backend.get(validation.image_name(request.image))
+        info = self._records.get(validation.image_name(request.image))
         if info is not None:
-            self._backend.remove(info.id)
+            self._records.remove(info.id)
 
     def fs_info(self) -> cri.ImageFsInfoResponse:
-        usage = self._backend.fs_usage()
+        usage = self._records.backend.fs_usage()
         filesystem = cri.FilesystemUsage(
             timestamp=now_ns(),
             fs_id=cri.FilesystemIdentifier(mountpoint=usage.mountpoint),
