@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -29,7 +30,7 @@ class Store:
         self.calls: Counter[str] = Counter()
         self.records: ImageChanges | None = None
         self.silent = False
-        self.during_pull: list[ImageChange] = []
+        self.after_pull: Callable[[], None] = lambda: None  # what happens before it answers
 
     def outside(self, number: int, *tags: str) -> ImageInfo:
         """``docker pull`` or ``docker tag`` by hand: the tags move to this image."""
@@ -50,6 +51,7 @@ class Store:
         self.report(reference, ImageChange.ADDED)
         info = self.get(reference)
         assert info is not None
+        self.after_pull()
         return info
 
     def get(self, reference: str) -> ImageInfo | None:
@@ -168,15 +170,12 @@ def test_an_own_pull_reads_again_when_another_call_wrote_meanwhile(
     store: Store, records: ImageRecords
 ) -> None:
     records.list_images()
-    pull = store.pull
 
-    def pull_while_another_call_applies(reference: str, user: str, password: str) -> ImageInfo:
-        info = pull(reference, user, password)
+    def another_call_applies_a_report() -> None:
         records.changed(_info(2).id, ImageChange.UNTAGGED)
-        records.list_images()  # another call applies that report
-        return info
+        records.list_images()
 
-    store.pull = pull_while_another_call_applies  # type: ignore[method-assign]
+    store.after_pull = another_call_applies_a_report
     store.calls.clear()
     pulled = records.pull(f"{REPO}:new", "", "")
     assert records.get(f"{REPO}:new") == pulled
