@@ -46,10 +46,33 @@ def to_cri_image(info: ImageInfo, pinned_reference: str) -> cri.Image:
     return image
 
 
+class ConvertedImages:
+    """CRI's view of each listed image, kept while its record stays the same object (the
+    records keep theirs until a change replaces it): converting every image on every
+    ListImages was most of what the shim did for a list of a few hundred images. The messages
+    are shared: whoever puts them in an answer copies them (a response's constructor does)."""
+
+    def __init__(self, pod_image: str) -> None:
+        self._pod_image = pod_image
+        self._by_id: dict[str, tuple[ImageInfo, cri.Image]] = {}
+
+    def of(self, infos: list[ImageInfo]) -> list[cri.Image]:
+        """``infos`` in CRI's terms; what is kept is only what this list had."""
+        kept, converted = self._by_id, {}
+        for info in infos:
+            entry = kept.get(info.id)
+            if entry is None or entry[0] is not info:
+                entry = (info, to_cri_image(info, self._pod_image))
+            converted[info.id] = entry
+        self._by_id = converted
+        return [image for _, image in converted.values()]
+
+
 class Images:
     def __init__(self, records: ImageRecords, pod_image: str) -> None:
         self._records = records
         self._pod_image = pod_image
+        self._converted = ConvertedImages(pod_image)
 
     def pull(self, request: cri.PullImageRequest) -> str:
         reference = validation.image_name(request.image)
@@ -80,10 +103,8 @@ class Images:
         if wanted:
             validation.image_reference(wanted, "filter.image.image")
             info = self._records.get(wanted)
-            found = [info] if info is not None else []
-        else:
-            found = self._records.list_images()
-        return [to_cri_image(info, self._pod_image) for info in found]
+            return [to_cri_image(info, self._pod_image)] if info is not None else []
+        return self._converted.of(self._records.list_images())
 
     def remove(self, request: cri.RemoveImageRequest) -> None:
         """Idempotent; removes the image with all its tags, whichever name it is given by."""

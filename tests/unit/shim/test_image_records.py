@@ -13,6 +13,7 @@ import pytest
 
 from reference_shim.backends.base import FsUsage, ImageChange, ImageChanges, ImageInfo
 from reference_shim.cri.image_records import ImageRecords
+from reference_shim.cri.images import ConvertedImages
 
 REPO = "127.0.0.1:5000/app"
 
@@ -202,3 +203,19 @@ def test_a_report_before_the_first_full_read_is_covered_by_it(
     records.changed(f"{REPO}:3", ImageChange.ADDED)
     assert added.id in _tags(records)
     assert store.calls == Counter(list_images=1)
+
+
+def test_a_list_converts_only_the_images_whose_record_changed(
+    store: Store, records: ImageRecords
+) -> None:
+    converted = ConvertedImages(pod_image=f"{REPO}:2")
+    first = converted.of(records.list_images())
+    again = converted.of(records.list_images())
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
+    store.outside(3, f"{REPO}:1")
+    records.changed(f"{REPO}:1", ImageChange.ADDED)
+    changed = {image.id: image for image in converted.of(records.list_images())}
+    assert changed[_info(2).id] is again[1]  # its record is the same
+    assert changed[_info(2).id].pinned
+    assert list(changed[_info(1).id].repo_tags) == []  # the tag moved
+    assert list(changed[_info(3).id].repo_tags) == [f"{REPO}:1"]
