@@ -98,7 +98,7 @@ class InProcess:
         self._images.remove(cri.RemoveImageRequest(image=cri.ImageSpec(image=image)))
 
     def list_images(self) -> list[cri.Image]:
-        return self._images.list(cri.ListImagesRequest())
+        return list(self._images.list(cri.ListImagesRequest()).images)
 
 
 class RawDocker:

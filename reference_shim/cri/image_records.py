@@ -80,6 +80,7 @@ class ImageRecords:
         self._complete = False
         self._epoch = 0  # changes at each following and lost: what was read before is void
         self._by_id: dict[str, ImageInfo] = {}
+        self._listed: list[ImageInfo] | None = None  # the answer of list_images until a write
         self._arrived: list[Arrival] = []  # reported, not yet applied
         self._numbered = 0
         self._writes = 0
@@ -99,6 +100,7 @@ class ImageRecords:
             self._complete = False
             self._epoch += 1
             self._by_id.clear()
+            self._listed = None
             self._arrived.clear()
             self._lock.notify_all()
 
@@ -124,9 +126,13 @@ class ImageRecords:
         return self.backend.get(reference)
 
     def list_images(self) -> list[ImageInfo]:
+        """Every image; from the records, the same list until they change (not to be changed:
+        ``ConvertedImages`` knows it again by its identity)."""
         if self._current():
             with self._lock:
-                return list(self._by_id.values())
+                if self._listed is None:
+                    self._listed = list(self._by_id.values())
+                return self._listed
         return self.backend.list_images()
 
     def _find(self, reference: str) -> ImageInfo | None:
@@ -160,6 +166,7 @@ class ImageRecords:
                         self._write(reference, info)
                 else:
                     self._by_id = {info.id: info for info in listed}
+                    self._listed = None
                     self._complete = True
                 self._arrived = [a for a in self._arrived if a.number > upto]
                 self._writes += 1
@@ -167,6 +174,7 @@ class ImageRecords:
 
     def _write(self, reference: str, info: ImageInfo | None) -> None:
         """``reference`` names ``info`` now (None: nothing); under ``_lock``."""
+        self._listed = None
         if info is None:
             self._by_id.pop(reference, None)
             taken = frozenset({reference})

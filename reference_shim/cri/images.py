@@ -48,13 +48,23 @@ def to_cri_image(info: ImageInfo, pinned_reference: str) -> cri.Image:
 
 class ConvertedImages:
     """CRI's view of each listed image, kept while its record stays the same object (the
-    records keep theirs until a change replaces it): converting every image on every
+    records keep theirs until a change replaces it), and the whole answer while the records
+    answer with the same list: converting every image and copying it into the answer on every
     ListImages was most of what the shim did for a list of a few hundred images. The messages
-    are shared: whoever puts them in an answer copies them (a response's constructor does)."""
+    are shared, and never changed once made."""
 
     def __init__(self, pod_image: str) -> None:
         self._pod_image = pod_image
         self._by_id: dict[str, tuple[ImageInfo, cri.Image]] = {}
+        self._answered: tuple[list[ImageInfo], cri.ListImagesResponse] | None = None
+
+    def response(self, infos: list[ImageInfo]) -> cri.ListImagesResponse:
+        answered = self._answered
+        if answered is not None and answered[0] is infos:
+            return answered[1]
+        response = cri.ListImagesResponse(images=self.of(infos))
+        self._answered = (infos, response)
+        return response
 
     def of(self, infos: list[ImageInfo]) -> list[cri.Image]:
         """``infos`` in CRI's terms; what is kept is only what this list had."""
@@ -98,13 +108,14 @@ class Images:
             )
         return response
 
-    def list(self, request: cri.ListImagesRequest) -> list[cri.Image]:
+    def list(self, request: cri.ListImagesRequest) -> cri.ListImagesResponse:
         wanted = request.filter.image.image
         if wanted:
             validation.image_reference(wanted, "filter.image.image")
             info = self._records.get(wanted)
-            return [to_cri_image(info, self._pod_image)] if info is not None else []
-        return self._converted.of(self._records.list_images())
+            found = [to_cri_image(info, self._pod_image)] if info is not None else []
+            return cri.ListImagesResponse(images=found)
+        return self._converted.response(self._records.list_images())
 
     def remove(self, request: cri.RemoveImageRequest) -> None:
         """Idempotent; removes the image with all its tags, whichever name it is given by."""

@@ -219,3 +219,11 @@ def test_a_list_converts_only_the_images_whose_record_changed(
     assert changed[_info(2).id].pinned
     assert list(changed[_info(1).id].repo_tags) == []  # the tag moved
     assert list(changed[_info(3).id].repo_tags) == [f"{REPO}:1"]
+
+
+def test_an_unchanged_list_is_the_same_answer(store: Store, records: ImageRecords) -> None:
+    converted = ConvertedImages(pod_image="")
+    first = converted.response(records.list_images())
+    assert converted.response(records.list_images()) is first
+    records.changed(_info(1).id, ImageChange.UNTAGGED)
+    assert converted.response(records.list_images()) is not first
