@@ -136,6 +136,7 @@ class StreamOf:
 
 def test_image_events_name_the_image_changed_and_the_stream_takes_them_all() -> None:
     image_id = "sha256:" + "a" * 64
+    committed = "sha256:" + "b" * 64
     api = StreamOf(
         [
             {"status": "pull", "id": "127.0.0.1:5000/app:1", "Type": "image", "time": 1},
@@ -144,13 +145,19 @@ def test_image_events_name_the_image_changed_and_the_stream_takes_them_all() -> 
             {"status": "save", "id": image_id, "Type": "image", "time": 4},  # changes nothing
             {"status": "delete", "id": image_id, "Type": "image", "time": 5},
             {"status": "load", "id": image_id, "Type": "image", "time": 6},
+            {  # docker commit: the container's event names the image made
+                "Action": "commit",
+                "Actor": {"ID": "c" * 64, "Attributes": {"imageID": committed}},
+                "Type": "container",
+                "time": 7,
+            },
         ]
     )
     follower = DockerImageEvents(api)
     recorder = Recorder()
     follower.subscribe(recorder)
     follower.start()
-    wait_for(lambda: (image_id, "added") in recorder.told)
+    wait_for(lambda: (committed, "added") in recorder.told)
     follower.stop()
     assert recorder.told == [
         ("following",),
@@ -159,8 +166,9 @@ def test_image_events_name_the_image_changed_and_the_stream_takes_them_all() -> 
         (image_id, "untagged"),
         (image_id, "removed"),
         (image_id, "added"),
+        (committed, "added"),
     ]
     assert api.calls[0]["filters"] == {
-        "type": ["image"],
-        "event": ["pull", "import", "load", "tag", "untag", "delete"],
+        "type": ["image", "container"],
+        "event": ["pull", "import", "load", "tag", "untag", "delete", "commit"],
     }
