@@ -43,7 +43,7 @@ class Arrival:
     change: ImageChange
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # each is one call's: two of them are never the same
 class OwnChange:
     """The reports that arrived since one of the shim's own changes began."""
 

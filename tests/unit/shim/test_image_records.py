@@ -227,3 +227,14 @@ def test_an_unchanged_list_is_the_same_answer(store: Store, records: ImageRecord
     assert converted.response(records.list_images()) is first
     records.changed(_info(1).id, ImageChange.UNTAGGED)
     assert converted.response(records.list_images()) is not first
+
+
+def test_two_own_changes_begun_together_each_end_their_own(records: ImageRecords) -> None:
+    """Two calls' changes begun with nothing reported yet: each ends its own (they once
+    compared equal, so the first to end took the other's away, and the other's end failed
+    with INTERNAL "list.remove(x): x not in list" in PullImage)."""
+    with records._own_change() as first:
+        with records._own_change() as second:
+            assert first is not second
+        records.changed(_info(1).id, ImageChange.UNTAGGED)  # reaches the first only
+    assert not records._own
