@@ -7,15 +7,16 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from reference_shim.backends import backend_package
-from reference_shim.backends.base import VmBackend
+from reference_shim.backends.base import ImageChanges, VmBackend, VmChanges
 from reference_shim.config import ShimConfig
 from reference_shim.cri.changes import RecordChanges
 from reference_shim.cri.context import ShimContext
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 _SOCKET_MODE = 0o660
 _WORKERS = 16
 _GRACE_S = 5.0
+W = TypeVar("W", VmChanges, ImageChanges)
 
 
 def instance_id(store: Store) -> str:
@@ -86,7 +88,13 @@ class Shim:
     def start(self) -> None:
         self.backend.setup()
         recover(self.ctx)
-        threading.Thread(target=self._watch_changes, daemon=True, name="change-watcher").start()
+        for watch, changes, name in (
+            (self.backend.watch_changes, self._changes, "change-watcher"),
+            (self.backend.images.watch_images, self.ctx.images, "image-watcher"),
+        ):
+            threading.Thread(
+                target=self._watch, args=(watch, changes), daemon=True, name=name
+            ).start()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri"),
             interceptors=[UndecodableRequests()],
@@ -100,7 +108,7 @@ class Shim:
             provider = StreamingService(self.streaming, self.ctx.pod_addresses)
             log.info("streaming server on %s", self.streaming.base_url)
         add_runtime(RuntimeService(self.ctx, provider), server)
-        add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)
+        add_images(ImageService(Images(self.ctx.images, self.config.pod_image)), server)
         socket = self.config.socket
         socket.parent.mkdir(parents=True, exist_ok=True)
         if socket.is_socket():
@@ -122,13 +130,14 @@ class Shim:
             self.backend.network(),
         )
 
-    def _watch_changes(self) -> None:
+    def _watch(self, watch: Callable[[W, threading.Event], None], changes: W) -> None:
+        """Keep ``watch`` (the backend's VM or image changes) reporting to ``changes``."""
         while not self._stopping.is_set():
             try:
-                self.backend.watch_changes(self._changes, self._stopping)
+                watch(changes, self._stopping)
             except Exception:
-                log.exception("watching VM changes failed; retrying")
-            self._changes.lost()
+                log.exception("watching the backend's changes failed; retrying")
+            changes.lost()
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
