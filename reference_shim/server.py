@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import select
 import signal
 import threading
 from collections.abc import Callable
@@ -84,6 +85,7 @@ class Shim:
             name="late-recovery",
         )  # fmt: skip
         self.stopped = threading.Event()
+        self._stop_once = threading.Lock()  # a signal and the watched process may both stop it
 
     def start(self) -> None:
         self.backend.setup()
@@ -141,7 +143,13 @@ class Shim:
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
-        """Stop serving; VMs keep running and a restarted shim takes them back."""
+        """Stop serving; VMs keep running and a restarted shim takes them back. A second
+        call waits for the first to finish."""
+        with self._stop_once:
+            if not self.stopped.is_set():
+                self._stop()
+
+    def _stop(self) -> None:
         if self._server is not None:
             self._server.stop(_GRACE_S).wait()
         if self.streaming is not None:
@@ -162,6 +170,20 @@ class Shim:
         log.info("stopped")
 
 
+def _stop_after(pid: int, shim: Shim) -> None:
+    """Stop ``shim`` once process ``pid`` has ended: a pidfd turns readable when it does (the
+    kernel's own notice, not a poll of the pid, which could be reused meanwhile)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        log.info("process %d, which the shim stops with, is gone; shutting down", pid)
+    else:
+        with os.fdopen(pidfd) as ended:
+            select.select([ended], [], [])
+        log.info("process %d, which the shim stops with, has ended; shutting down", pid)
+    shim.stop()
+
+
 def serve(config: ShimConfig) -> int:
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -178,6 +200,10 @@ def serve(config: ShimConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if config.stop_with_pid is not None:
+        threading.Thread(
+            target=_stop_after, args=(config.stop_with_pid, shim), daemon=True, name="parent-watch"
+        ).start()
     while not shim.stopped.wait(0.5):
         pass
     return 0
