@@ -7,9 +7,11 @@ Starts the shim (Docker backend) through its launcher, then:
 
 1. ``--samples`` rounds of PullImage, ImageStatus and RemoveImage of an image of the run's own,
    each round three ways: through CRI; through the shim's image layer called in this process
-   (``reference_shim.cri.images`` over the Docker backend's images and its Engine client, no
-   gRPC); and as the bare Docker calls the shim makes (pull and inspect; inspect; inspect and
-   removal by id) through a stock Docker SDK client, as ``shim_latency.py`` makes them.
+   (``reference_shim.cri.images`` over image records kept by Docker's image events, as the
+   shim keeps them, and the Docker backend's Engine client, no gRPC); and as the bare Docker
+   calls that answer the same (pull and inspect; inspect; inspect and removal by id) through
+   a stock Docker SDK client, as ``shim_latency.py`` makes them. While it follows Docker's
+   events the shim makes fewer: none for ImageStatus and ListImages.
 2. The run's images grown to each of ``--counts`` (pulled through the shim), then
    ``--samples`` calls of ListImages and ImageStatus the same three ways (Docker: the image
    list; an inspect).
@@ -27,6 +29,7 @@ left is removed at the end. All traffic stays on this machine.
 from __future__ import annotations
 
 import argparse
+import threading
 from functools import partial
 from typing import Any, Protocol
 
@@ -45,6 +48,7 @@ from harness.ownership import RunOwnership, new_run_id
 from reference_shim.backends.docker.engine_client import engine_client
 from reference_shim.backends.docker.host import docker_host
 from reference_shim.backends.docker.images import DockerImages
+from reference_shim.cri.image_records import ImageRecords
 from reference_shim.cri.images import Images
 from reference_shim.launcher import ShimLauncher
 
@@ -67,10 +71,22 @@ class ImageCalls(Protocol):
 
 
 class InProcess:
-    """The shim's image layer called directly: the shim's work without the gRPC round trip."""
+    """The shim's image layer called directly, its records kept current as the shim keeps them
+    (Docker's image events): the shim's work without the gRPC round trip."""
 
     def __init__(self, api: Any) -> None:
-        self._images = Images(DockerImages(api), pod_image="")
+        self._store = DockerImages(api)
+        records = ImageRecords(self._store)
+        self._images = Images(records, pod_image="")
+        self._stop = threading.Event()
+        self._store.events.start()
+        threading.Thread(
+            target=self._store.watch_images, args=(records, self._stop), daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._store.events.stop()
 
     def pull_image(self, image: str) -> str:
         return self._images.pull(cri.PullImageRequest(image=cri.ImageSpec(image=image)))
@@ -82,7 +98,7 @@ class InProcess:
         self._images.remove(cri.RemoveImageRequest(image=cri.ImageSpec(image=image)))
 
     def list_images(self) -> list[cri.Image]:
-        return self._images.list(cri.ListImagesRequest())
+        return list(self._images.list(cri.ListImagesRequest()).images)
 
 
 class RawDocker:
@@ -206,9 +222,10 @@ def main() -> int:
     with ShimLauncher(backend="docker", strategy="reject") as launcher:
         client = CriClient(Endpoints(launcher.endpoint, launcher.endpoint, "bench"), RPC_TIMEOUT_S)
         client.connect()
+        in_process = InProcess(engine_client(docker_host(), RPC_TIMEOUT_S))
         ways: dict[str, ImageCalls] = {
             "shim": client,
-            "in-process": InProcess(engine_client(docker_host(), RPC_TIMEOUT_S)),
+            "in-process": in_process,
             "docker": RawDocker(docker.APIClient(base_url=docker_host(), version="auto"), own),
         }
         try:
@@ -220,6 +237,7 @@ def main() -> int:
         finally:
             removed = own.remove_all(client)
             client.close()
+            in_process.close()
     print(f"{args.samples} samples, Docker at {docker_host()}, {removed} images of the run removed")
     report(transport, once, scaled)
     return 0

@@ -28,6 +28,7 @@ class ShimConfig:
     log_level: str
     container_cli: str = "container"
     streaming_stall_timeout: float = STREAMING_STALL_TIMEOUT_S
+    stop_with_pid: int | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "long, and end its exec (default 4 hours, as kubelet's idle timeout)",
     )
     parser.add_argument(
+        "--stop-with-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="stop, as on SIGTERM, once process PID has ended (the harness passes its own, so "
+        "that a shim it started does not outlive it when it is killed)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
 
@@ -97,4 +106,5 @@ def from_arguments(args: argparse.Namespace) -> ShimConfig:
         log_level=args.log_level,
         container_cli=args.container_cli,
         streaming_stall_timeout=args.streaming_stall_timeout,
+        stop_with_pid=args.stop_with_pid,
     )

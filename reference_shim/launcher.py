@@ -90,6 +90,7 @@ class ShimLauncher:
             "--docker-host", self.docker_host,
             "--pod-image", self.pod_image,
             "--log-level", self.log_level,
+            "--stop-with-pid", str(os.getpid()),  # a killed harness leaves no shim running
         ]  # fmt: skip
         if self.container_cli:
             command += ["--container-cli", self.container_cli]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import select
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from cri_api.v1 import api_pb2_grpc as cri_grpc
 
 from reference_shim.backends import backend_package
-from reference_shim.backends.base import VmBackend
+from reference_shim.backends.base import ImageChanges, VmBackend, VmChanges
 from reference_shim.config import ShimConfig
 from reference_shim.cri.changes import RecordChanges
 from reference_shim.cri.context import ShimContext
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 _SOCKET_MODE = 0o660
 _WORKERS = 16
 _GRACE_S = 5.0
+W = TypeVar("W", VmChanges, ImageChanges)
 
 
 def instance_id(store: Store) -> str:
@@ -82,11 +85,18 @@ class Shim:
             name="late-recovery",
         )  # fmt: skip
         self.stopped = threading.Event()
+        self._stop_once = threading.Lock()  # a signal and the watched process may both stop it
 
     def start(self) -> None:
         self.backend.setup()
         recover(self.ctx)
-        threading.Thread(target=self._watch_changes, daemon=True, name="change-watcher").start()
+        for watch, changes, name in (
+            (self.backend.watch_changes, self._changes, "change-watcher"),
+            (self.backend.images.watch_images, self.ctx.images, "image-watcher"),
+        ):
+            threading.Thread(
+                target=self._watch, args=(watch, changes), daemon=True, name=name
+            ).start()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="cri"),
             interceptors=[UndecodableRequests()],
@@ -100,7 +110,7 @@ class Shim:
             provider = StreamingService(self.streaming, self.ctx.pod_addresses)
             log.info("streaming server on %s", self.streaming.base_url)
         add_runtime(RuntimeService(self.ctx, provider), server)
-        add_images(ImageService(Images(self.backend.images, self.config.pod_image)), server)
+        add_images(ImageService(Images(self.ctx.images, self.config.pod_image)), server)
         socket = self.config.socket
         socket.parent.mkdir(parents=True, exist_ok=True)
         if socket.is_socket():
@@ -122,17 +132,24 @@ class Shim:
             self.backend.network(),
         )
 
-    def _watch_changes(self) -> None:
+    def _watch(self, watch: Callable[[W, threading.Event], None], changes: W) -> None:
+        """Keep ``watch`` (the backend's VM or image changes) reporting to ``changes``."""
         while not self._stopping.is_set():
             try:
-                self.backend.watch_changes(self._changes, self._stopping)
+                watch(changes, self._stopping)
             except Exception:
-                log.exception("watching VM changes failed; retrying")
-            self._changes.lost()
+                log.exception("watching the backend's changes failed; retrying")
+            changes.lost()
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
-        """Stop serving; VMs keep running and a restarted shim takes them back."""
+        """Stop serving; VMs keep running and a restarted shim takes them back. A second
+        call waits for the first to finish."""
+        with self._stop_once:
+            if not self.stopped.is_set():
+                self._stop()
+
+    def _stop(self) -> None:
         if self._server is not None:
             self._server.stop(_GRACE_S).wait()
         if self.streaming is not None:
@@ -153,6 +170,20 @@ class Shim:
         log.info("stopped")
 
 
+def _stop_after(pid: int, shim: Shim) -> None:
+    """Stop ``shim`` once process ``pid`` has ended: a pidfd turns readable when it does (the
+    kernel's own notice, not a poll of the pid, which could be reused meanwhile)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        log.info("process %d, which the shim stops with, is gone; shutting down", pid)
+    else:
+        with os.fdopen(pidfd) as ended:
+            select.select([ended], [], [])
+        log.info("process %d, which the shim stops with, has ended; shutting down", pid)
+    shim.stop()
+
+
 def serve(config: ShimConfig) -> int:
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -169,6 +200,10 @@ def serve(config: ShimConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if config.stop_with_pid is not None:
+        threading.Thread(
+            target=_stop_after, args=(config.stop_with_pid, shim), daemon=True, name="parent-watch"
+        ).start()
     while not shim.stopped.wait(0.5):
         pass
     return 0

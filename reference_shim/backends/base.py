@@ -29,7 +29,12 @@ What every backend promises, whatever it runs on (``tests/contract`` checks each
 - the stop-timeout rule is ``stop``'s, here, not each backend's;
 - ``watch_changes`` reports each exit of a VM once the backend's own state shows it; a backend
   that calls ``VmChanges.following`` also reports every start, OOM kill and removal, so that
-  the shim may answer status and list calls from its records (see ``VmChanges``).
+  the shim may answer status and list calls from its records (see ``VmChanges``);
+- ``watch_images`` is the same for the image store: a backend that calls
+  ``ImageChanges.following`` reports every image pulled, tagged, untagged or removed, by
+  anyone, once ``get`` shows it, so that the shim may answer ImageStatus and ListImages from
+  its image records; one that does not never calls it, and the shim asks ``get`` and
+  ``list_images`` on every call.
 
 Backends know nothing of CRI objects or strategies: a ``VmSpec`` says what a VM is for in typed
 fields (``role``, ``pod_id``, ``object_id``), and a backend declares its ``capabilities`` so that
@@ -107,6 +112,36 @@ class VmChanges(Protocol):
 
     def changed(self, vm_id: str, change: VmChange) -> None:
         """``vm_id`` started, exited, was OOM-killed or was removed; returns at once."""
+
+    def lost(self) -> None:
+        """Changes may go unreported from now on, until ``following`` is called again."""
+
+
+class ImageChange(enum.Enum):
+    """What happened to an image, as ``watch_images`` reports it."""
+
+    ADDED = "added"  # pulled, imported or loaded: its name now names it
+    TAGGED = "tagged"
+    UNTAGGED = "untagged"
+    REMOVED = "removed"
+
+
+class ImageChanges(Protocol):
+    """Where a backend reports what happens to its image store (``ImageBackend.watch_images``).
+
+    As ``VmChanges`` for VMs: a backend whose image store's changes reach it as events
+    (Docker's event stream) calls ``following`` once it receives them, and from then on
+    reports every change, whoever made it, each after ``get`` shows it, until it calls
+    ``lost``. ``reference`` is what the backend's event names: an image id, or for an image
+    added, the name it was added under. A backend that cannot promise that never calls
+    ``following``.
+    """
+
+    def following(self) -> None:
+        """Every change from now on is reported; earlier ones may have been missed."""
+
+    def changed(self, reference: str, change: ImageChange) -> None:
+        """The image ``reference`` names changed; returns at once."""
 
     def lost(self) -> None:
         """Changes may go unreported from now on, until ``following`` is called again."""
@@ -317,6 +352,10 @@ class ImageBackend(Protocol):
 
     def mountpoint(self) -> str:
         """Where the backend keeps images and writable layers."""
+
+    def watch_images(self, changes: ImageChanges, stop: threading.Event) -> None:
+        """Report what happens to the image store to ``changes`` until ``stop`` is set, as
+        ``ImageChanges`` says; a backend that does not follow its store just waits."""
 
 
 class VmBackend(Protocol):

@@ -47,10 +47,10 @@ class Containers:
                     )
             siblings = [current_container(self.ctx, sibling) for sibling in siblings]
             placement = self.ctx.strategy.place_container(pod, siblings, config)
-            image = self.ctx.backend.images.get(config.image.image)
+            image = self.ctx.images.get(config.image.image)
             if image is None:
                 raise NotFound(f"image {config.image.image!r} not found: pull it first")
-            image_volumes = vm_specs.image_mounts(config, self.ctx.backend.images.get)
+            image_volumes = vm_specs.image_mounts(config, self.ctx.images.get)
             container = ContainerRecord(
                 id=ids.new_id(),
                 pod_id=pod.id,

@@ -11,6 +11,7 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmBackend
 from reference_shim.cri.convert.vm_specs import PodFiles, port_specs, shim_serves
+from reference_shim.cri.image_records import ImageRecords
 from reference_shim.cri.logs import LogPump
 from reference_shim.cri.teardowns import PodTeardowns
 from reference_shim.relays import HostPorts
@@ -30,9 +31,11 @@ class ShimContext:
     pumps: dict[str, LogPump] = field(default_factory=dict)
     pumps_lock: threading.Lock = field(default_factory=threading.Lock)
     teardowns: PodTeardowns = field(init=False)
+    images: ImageRecords = field(init=False)
 
     def __post_init__(self) -> None:
         self.teardowns = PodTeardowns(self.registry, self.backend, self.pods_dir)
+        self.images = ImageRecords(self.backend.images)
 
     @property
     def pods_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Image RPCs over the backend's image store, with CRI's view of an image."""
+"""Image RPCs over the shim's image records (``image_records.py``), with CRI's view of an image."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import base64
 
 from cri_api.v1 import api_pb2 as cri
 
-from reference_shim.backends.base import ImageBackend, ImageInfo
+from reference_shim.backends.base import ImageInfo
 from reference_shim.cri import validation
 from reference_shim.cri.convert.messages import verbose_info
+from reference_shim.cri.image_records import ImageRecords
 from reference_shim.errors import InvalidArgument
 from reference_shim.timestamps import now_ns
 
@@ -45,19 +46,52 @@ def to_cri_image(info: ImageInfo, pinned_reference: str) -> cri.Image:
     return image
 
 
-class Images:
-    def __init__(self, backend: ImageBackend, pod_image: str) -> None:
-        self._backend = backend
+class ConvertedImages:
+    """CRI's view of each listed image, kept while its record stays the same object (the
+    records keep theirs until a change replaces it), and the whole answer while the records
+    answer with the same list: converting every image and copying it into the answer on every
+    ListImages was most of what the shim did for a list of a few hundred images. The messages
+    are shared, and never changed once made."""
+
+    def __init__(self, pod_image: str) -> None:
         self._pod_image = pod_image
+        self._by_id: dict[str, tuple[ImageInfo, cri.Image]] = {}
+        self._answered: tuple[list[ImageInfo], cri.ListImagesResponse] | None = None
+
+    def response(self, infos: list[ImageInfo]) -> cri.ListImagesResponse:
+        answered = self._answered
+        if answered is not None and answered[0] is infos:
+            return answered[1]
+        response = cri.ListImagesResponse(images=self.of(infos))
+        self._answered = (infos, response)
+        return response
+
+    def of(self, infos: list[ImageInfo]) -> list[cri.Image]:
+        """``infos`` in CRI's terms; what is kept is only what this list had."""
+        kept, converted = self._by_id, {}
+        for info in infos:
+            entry = kept.get(info.id)
+            if entry is None or entry[0] is not info:
+                entry = (info, to_cri_image(info, self._pod_image))
+            converted[info.id] = entry
+        self._by_id = converted
+        return [image for _, image in converted.values()]
+
+
+class Images:
+    def __init__(self, records: ImageRecords, pod_image: str) -> None:
+        self._records = records
+        self._pod_image = pod_image
+        self._converted = ConvertedImages(pod_image)
 
     def pull(self, request: cri.PullImageRequest) -> str:
         reference = validation.image_name(request.image)
         username, password = _credentials(request.auth)
-        return self._backend.pull(reference, username, password).id
+        return self._records.pull(reference, username, password).id
 
     def status(self, request: cri.ImageStatusRequest) -> cri.ImageStatusResponse:
         """An image that is not there is an empty answer, not an error (CRI)."""
-        info = self._backend.get(validation.image_name(request.image))
+        info = self._records.get(validation.image_name(request.image))
         if info is None:
             return cri.ImageStatusResponse()
         response = cri.ImageStatusResponse(image=to_cri_image(info, self._pod_image))
@@ -74,24 +108,23 @@ class Images:
             )
         return response
 
-    def list(self, request: cri.ListImagesRequest) -> list[cri.Image]:
+    def list(self, request: cri.ListImagesRequest) -> cri.ListImagesResponse:
         wanted = request.filter.image.image
         if wanted:
             validation.image_reference(wanted, "filter.image.image")
-            info = self._backend.get(wanted)
-            found = [info] if info is not None else []
-        else:
-            found = self._backend.list_images()
-        return [to_cri_image(info, self._pod_image) for info in found]
+            info = self._records.get(wanted)
+            found = [to_cri_image(info, self._pod_image)] if info is not None else []
+            return cri.ListImagesResponse(images=found)
+        return self._converted.response(self._records.list_images())
 
     def remove(self, request: cri.RemoveImageRequest) -> None:
         """Idempotent; removes the image with all its tags, whichever name it is given by."""
-        info = self._backend.get(validation.image_name(request.image))
+        info = self._records.get(validation.image_name(request.image))
         if info is not None:
-            self._backend.remove(info.id)
+            self._records.remove(info.id)
 
     def fs_info(self) -> cri.ImageFsInfoResponse:
-        usage = self._backend.fs_usage()
+        usage = self._records.backend.fs_usage()
         filesystem = cri.FilesystemUsage(
             timestamp=now_ns(),
             fs_id=cri.FilesystemIdentifier(mountpoint=usage.mountpoint),

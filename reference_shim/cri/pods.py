@@ -55,8 +55,8 @@ class Pods:
         return identity
 
     def _ensure_pod_image(self) -> None:
-        if self.ctx.backend.images.get(self.ctx.pod_image) is None:
-            self.ctx.backend.images.pull(self.ctx.pod_image, "", "")
+        if self.ctx.images.get(self.ctx.pod_image) is None:
+            self.ctx.images.pull(self.ctx.pod_image, "", "")
 
     def run(self, request: cri.RunPodSandboxRequest) -> str:
         config = validation.pod_config(request.config, request.HasField("config"))

@@ -18,7 +18,7 @@ class ImageService(cri_grpc.ImageServiceServicer):
     def ListImages(
         self, request: cri.ListImagesRequest, context: grpc.ServicerContext
     ) -> cri.ListImagesResponse:
-        return cri.ListImagesResponse(images=self._images.list(request))
+        return self._images.list(request)
 
     @rpc
     def ImageStatus(

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from apple_double import CliDouble
 from fake_backend import FakeBackend
 
+from harness.bench.images import OwnImages
+from harness.images.catalog import prepare
+from harness.images.registry import DEFAULT_ADDRESS
+from harness.ownership import RunOwnership, new_run_id
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.base import (
     ExecResult,
+    ImageInfo,
     Placement,
     SecuritySpec,
     VmBackend,
@@ -63,6 +71,30 @@ class Script:
         return ("sh", "-c", "; ".join(steps))
 
 
+class Follows(Protocol):
+    """A test's watcher of a backend's changes: whether the backend said it follows."""
+
+    follows: bool
+
+
+W = TypeVar("W", bound=Follows)
+
+
+@contextmanager
+def watching(watch: Callable[[W, threading.Event], None], watcher: W, follows: bool) -> Iterator[W]:
+    """``watch`` (``watch_changes``, ``watch_images``) reporting to ``watcher`` in a thread of
+    its own, following already if the backend ``follows``; it must return once stopped."""
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(watcher, stop), daemon=True)
+    thread.start()
+    if follows:
+        wait_for(lambda: watcher.follows)
+    yield watcher
+    stop.set()
+    thread.join(WAIT_S)
+    assert not thread.is_alive(), f"{watch.__name__} did not return once told to stop"
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = WAIT_S) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -77,14 +109,26 @@ class Driver:
     name: str
     backend: VmBackend
     unknown_id: str  # an id of this backend's shape that it never gave out
-    follows: bool = False  # it says it follows every change (VmChanges.following)
+    # it says it follows every change of its VMs and images (VmChanges and ImageChanges)
+    follows: bool = False
     made: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)  # images of the test's own
     networks: list[str] = field(default_factory=list)
     _count: int = 0
 
     def image(self, reference: str) -> str:
         images = self.backend.images
         return (images.get(reference) or images.pull(reference, "", "")).id
+
+    def own_image(self) -> str:
+        """A reference to an image no one else uses, for a test that pulls and removes it."""
+        raise NotImplementedError(f"the {self.name} driver has no images of its own")
+
+    def pull_own(self) -> ImageInfo:
+        """Pull an image of the test's own; ``clean_up`` removes it."""
+        info = self.backend.images.pull(self.own_image(), "", "")
+        self.pulled.append(info.id)
+        return info
 
     def _next(self) -> int:
         self._count += 1
@@ -151,8 +195,12 @@ class Driver:
             self.backend.remove_vm(vm_id)
         for name in self.networks:
             self.backend.remove_pod_network(name)  # type: ignore[attr-defined]
+        for image_id in self.pulled:
+            if self.backend.images.get(image_id) is not None:
+                self.backend.images.remove(image_id)
         self.made.clear()
         self.networks.clear()
+        self.pulled.clear()
 
 
 class FakeDriver(Driver):
@@ -168,6 +216,9 @@ class FakeDriver(Driver):
 
     def expect_exec(self, argv: list[str], result: ExecResult) -> None:
         self.fake.exec_replies[tuple(argv)] = result
+
+    def own_image(self) -> str:
+        return f"127.0.0.1:5000/contract/own:{secrets.token_hex(4)}"
 
 
 class AppleDriver(Driver):
@@ -197,6 +248,12 @@ class DockerDriver(Driver):
     def __init__(self) -> None:
         backend = DockerBackend(docker_host(), secrets.token_hex(8))
         super().__init__("docker", backend, unknown_id="0" * 64, follows=True)
+
+    def own_image(self) -> str:
+        """A distinct image of the run's own, pushed to the local registry."""
+        catalog = prepare(DEFAULT_ADDRESS, publish=False)
+        (reference,) = OwnImages(catalog.busybox, RunOwnership(new_run_id())).push(1)
+        return reference
 
 
 class MicrovmDriver(Driver):

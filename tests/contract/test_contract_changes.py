@@ -3,11 +3,10 @@ and from a backend that says it follows its changes, every start and removal too
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from contract_drivers import WAIT_S, Driver, Script, wait_for
+from contract_drivers import Driver, Script, wait_for, watching
 
 from reference_shim.backends.base import VmBackend, VmChange, VmState
 
@@ -38,16 +37,8 @@ class Watcher:
 
 @pytest.fixture
 def watcher(driver: Driver) -> Iterator[Watcher]:
-    watcher, stop = Watcher(driver.backend), threading.Event()
-    watching = threading.Thread(
-        target=driver.backend.watch_changes, args=(watcher, stop), daemon=True
-    )
-    watching.start()
-    if driver.follows:
-        wait_for(lambda: watcher.follows)
-    yield watcher
-    stop.set()
-    watching.join(WAIT_S)
+    with watching(driver.backend.watch_changes, Watcher(driver.backend), driver.follows) as seen:
+        yield seen
 
 
 def test_an_exit_is_reported_once_the_backend_shows_it(driver: Driver, watcher: Watcher) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
-from simplest_specs import a_spec
+from simplest_specs import SpecOptions, a_spec
 
 from harness.builders import pid_namespace
 from harness.cli import main
@@ -26,21 +26,22 @@ def replayed_objects(client: CriClient, path: Path) -> list[str]:
     return pods + containers
 
 
-@pytest.mark.parametrize(
-    ("property", "options"),
-    [
-        ("container-process", {}),
-        ("mounts", {"mounts": True}),
-        ("multi-shapes", {"containers": (2, 2), "pid_mode": specs.pid_modes()}),
-    ],
-)
+# Typed, so that mypy checks the options against pod_specs' (a parametrize list is not checked).
+REPLAYED: list[tuple[str, SpecOptions]] = [
+    ("container-process", {}),
+    ("mounts", {"mounts": True}),
+    ("multi-shapes", {"containers": (2, 2), "pid_mode": specs.pid_modes()}),
+]
+
+
+@pytest.mark.parametrize(("property", "options"), REPLAYED)
 def test_a_spec_that_holds_replays_to_exit_0(
     tmp_path: Path,
     containerd_endpoint: str,
     containerd: CriClient,
     capsys: pytest.CaptureFixture[str],
     property: str,
-    options: dict[str, object],
+    options: SpecOptions,
 ) -> None:
     path = spec_files.save(a_spec(property, **options), tmp_path / "spec.json")
     assert main(["replay", str(path), "--cri-endpoint", containerd_endpoint]) == 0

@@ -7,6 +7,7 @@ that containerd and Docker use as the id.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from reference_shim.backends.apple.cli import PULL_TIMEOUT_S, AppleCli
@@ -15,7 +16,7 @@ from reference_shim.backends.apple.documents import (
     image_parts,
     parse_images,
 )
-from reference_shim.backends.base import FsUsage, ImageInfo
+from reference_shim.backends.base import FsUsage, ImageChanges, ImageInfo
 from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError, NotFound, Unimplemented
 
@@ -107,6 +108,10 @@ class AppleImages:
         if names:
             # --force: a name a concurrent removal took already is not an error
             self._cli.run(f"remove image {image_id}", "image", "delete", "--force", *names)
+
+    def watch_images(self, changes: ImageChanges, stop: threading.Event) -> None:
+        """Apple's CLI tells no one of image changes: the shim asks it on every image call."""
+        stop.wait()
 
     def fs_usage(self) -> FsUsage:
         """The images' sizes as Apple reports them (compressed layers), and the inodes of the

@@ -130,6 +130,7 @@ class DockerBackend:
         self._networks.ensure_shared()
         self._image_volumes.remove_orphans()
         self._events.start()
+        self.images.events.start()
         self._cgroup_oom = CgroupOomWatch.for_engine(
             self._api.info(), self.base_url, self._cgroup_oom_killed
         )
@@ -158,6 +159,7 @@ class DockerBackend:
 
     def teardown(self) -> None:
         self._events.stop()
+        self.images.events.stop()
         if self._cgroup_oom is not None:
             self._cgroup_oom.stop()
         if not self.list_vms():

@@ -1,4 +1,5 @@
-"""Docker's event stream for the shim instance's VMs: one follower, for OOM kills and changes.
+"""Docker's event streams: a follower of one (``EventFollower``), and the one of the shim
+instance's VMs, for OOM kills and changes (``DockerEvents``; images: ``image_events.py``).
 
 Two things need Docker's container events. OOM kills: Docker 20.10 sets ``State.OOMKilled`` on
 the ``oom`` event and then overwrites it with the exit event's value, so when the exit is
@@ -21,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from reference_shim.backends.base import VmChange, VmChanges
 
@@ -43,22 +45,35 @@ def _event_time(event: dict[str, Any], default: float) -> float:
     return float(event.get("time", default))
 
 
-class DockerEvents:
-    def __init__(self, api: Any, label_filter: str) -> None:
+class Watcher(Protocol):
+    """What a follower tells its watchers besides their changes (``VmChanges``,
+    ``ImageChanges``)."""
+
+    def following(self) -> None: ...
+
+    def lost(self) -> None: ...
+
+
+W = TypeVar("W", bound=Watcher)
+
+
+class EventFollower(Generic[W]):
+    """Follows one filtered Docker event stream from ``start`` on and tells its watchers what
+    ``_received`` makes of each event, and whether it follows (the stream answers)."""
+
+    def __init__(self, api: Any, filters: dict[str, list[str]], name: str) -> None:
         self._api = api
-        self._filters = {"type": ["container"], "event": list(CHANGES), "label": [label_filter]}
-        self._killed: set[str] = set()
-        self._watchers: list[VmChanges] = []
+        self._filters = filters
+        self._name = name
+        self._watchers: list[W] = []
         self._following = False
-        # Watchers are told under ``_lock``, in order; the OOM kills have a lock of their own,
-        # so that a watcher may inspect a VM (which asks ``was_killed``) while it is told.
+        # Watchers are told under ``_lock``, in order.
         self._lock = threading.Lock()
-        self._killed_lock = threading.Lock()
         self._stream: Any = None
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        threading.Thread(target=self._follow, name="docker-events", daemon=True).start()
+        threading.Thread(target=self._follow, name=self._name, daemon=True).start()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -75,7 +90,7 @@ class DockerEvents:
                     since = _event_time(event, since)
                     self._received(event)
             except Exception as error:  # follow again below unless the shim is stopping
-                log.debug("Docker event stream broke, following again: %s", error)
+                log.debug("Docker event stream %s broke, following again: %s", self._name, error)
             self._set_following(False)
             self._stopped.wait(_RECONNECT_S)
 
@@ -91,8 +106,55 @@ class DockerEvents:
                     watcher.lost()
 
     def _received(self, event: dict[str, Any]) -> None:
-        vm_id = str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
-        change = CHANGES.get(str(event.get("status") or event.get("Action") or ""))
+        """Tell the watchers what ``event`` means to them (``_tell``)."""
+        raise NotImplementedError
+
+    def _tell(self, told: Callable[[W], None]) -> None:
+        with self._lock:
+            for watcher in self._watchers:
+                told(watcher)
+
+    def watch(self, watcher: W, stop: threading.Event) -> None:
+        """Report to ``watcher`` until ``stop`` is set."""
+        self.subscribe(watcher)
+        try:
+            stop.wait()
+        finally:
+            self.unsubscribe(watcher)
+
+    def subscribe(self, watcher: W) -> None:
+        with self._lock:
+            self._watchers.append(watcher)
+            if self._following:
+                watcher.following()
+
+    def unsubscribe(self, watcher: W) -> None:
+        with self._lock:
+            self._watchers.remove(watcher)
+
+
+def actor_id(event: dict[str, Any]) -> str:
+    return str(event.get("id") or (event.get("Actor") or {}).get("ID") or "")
+
+
+def action(event: dict[str, Any]) -> str:
+    return str(event.get("status") or event.get("Action") or "")
+
+
+class DockerEvents(EventFollower[VmChanges]):
+    """The container events of the shim instance's VMs."""
+
+    def __init__(self, api: Any, label_filter: str) -> None:
+        filters = {"type": ["container"], "event": list(CHANGES), "label": [label_filter]}
+        super().__init__(api, filters, "docker-events")
+        self._killed: set[str] = set()
+        # The OOM kills have a lock of their own, so that a watcher may inspect a VM (which
+        # asks ``was_killed``) while it is told.
+        self._killed_lock = threading.Lock()
+
+    def _received(self, event: dict[str, Any]) -> None:
+        vm_id = actor_id(event)
+        change = CHANGES.get(action(event))
         if not vm_id or change is None:
             return
         if change is VmChange.OOM_KILLED:
@@ -102,27 +164,7 @@ class DockerEvents:
 
     def report(self, vm_id: str, change: VmChange) -> None:
         """Tell every watcher (also for what the backend learns elsewhere: cgroup OOMs)."""
-        with self._lock:
-            for watcher in self._watchers:
-                watcher.changed(vm_id, change)
-
-    def watch(self, changes: VmChanges, stop: threading.Event) -> None:
-        """Report to ``changes`` until ``stop`` is set."""
-        self.subscribe(changes)
-        try:
-            stop.wait()
-        finally:
-            self.unsubscribe(changes)
-
-    def subscribe(self, changes: VmChanges) -> None:
-        with self._lock:
-            self._watchers.append(changes)
-            if self._following:
-                changes.following()
-
-    def unsubscribe(self, changes: VmChanges) -> None:
-        with self._lock:
-            self._watchers.remove(changes)
+        self._tell(lambda watcher: watcher.changed(vm_id, change))
 
     def was_killed(self, vm_id: str) -> bool:
         with self._killed_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +12,10 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from reference_shim.backends.base import FsUsage, ImageInfo
+from reference_shim.backends.base import FsUsage, ImageChanges, ImageInfo
 from reference_shim.backends.docker.errors import docker_errors
 from reference_shim.backends.docker.image_configs import RunConfig, RunConfigCache, run_config
+from reference_shim.backends.docker.image_events import DockerImageEvents
 from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError
 
@@ -40,12 +42,15 @@ class DockerImages:
     ``RunConfigCache``, an inspect only for an image the shim has not seen yet), ImageStatus
     one inspect, PullImage the pull and one inspect, RemoveImage the caller's inspect and the
     removal (a wait for the image to go only when a concurrent removal got there first).
+    The shim makes most of them only while Docker's image events are not followed
+    (``watch_images``, from ``events.start``): its image records answer otherwise.
     """
 
     def __init__(self, api: docker.APIClient) -> None:
         self._api: Any = api  # the SDK is untyped
         self._root = ""
         self.configs = RunConfigCache()
+        self.events = DockerImageEvents(api)
 
     def mountpoint(self) -> str:
         if not self._root:
@@ -130,6 +135,10 @@ class DockerImages:
                 return
             time.sleep(0.05)
         raise BackendError(f"image {image_id} is still there {seconds:g}s after its removal")
+
+    def watch_images(self, changes: ImageChanges, stop: threading.Event) -> None:
+        """From Docker's image events, which the backend follows from ``setup`` on."""
+        self.events.watch(changes, stop)
 
     def fs_usage(self) -> FsUsage:
         with docker_errors("image filesystem usage"):

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reference_shim.backends.base import FsUsage, ImageInfo
+from reference_shim.backends.base import FsUsage, ImageChanges, ImageInfo
 from reference_shim.backends.filesystems import count_inodes
 from reference_shim.errors import BackendError, NotFound
 
@@ -193,6 +193,11 @@ class MicrovmImages:
         """Forget the image and its tree; the layout's blobs stay (shared layers, cached)."""
         with self._lock:
             shutil.rmtree(self._image_dir(image_id), ignore_errors=True)
+
+    def watch_images(self, changes: ImageChanges, stop: threading.Event) -> None:
+        """Only the shim changes this store, but it reports nothing: the shim asks it on every
+        image call (reading ``info.json`` files, no tool run)."""
+        stop.wait()
 
     def fs_usage(self) -> FsUsage:
         used = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())

@@ -16,6 +16,8 @@ from reference_shim.backends.base import (
     Capability,
     ExecResult,
     FsUsage,
+    ImageChange,
+    ImageChanges,
     ImageInfo,
     OutputRecord,
     ProcessUser,
@@ -46,12 +48,18 @@ def image(reference: str, number: int) -> ImageInfo:
 
 
 class FakeImages:
+    """An image store that reports each change made through it (it follows, as Docker's)."""
+
     def __init__(self) -> None:
         self.images = {BUSYBOX: image(BUSYBOX, 1), PAUSE: image(PAUSE, 2)}
         self.removed: list[str] = []
+        self._watchers: list[ImageChanges] = []
+        self._lock = threading.Lock()
 
     def pull(self, reference: str, username: str, password: str) -> ImageInfo:
-        return self.images.setdefault(reference, image(reference, len(self.images) + 1))
+        info = self.images.setdefault(reference, image(reference, len(self.images) + 1))
+        self._report(reference, ImageChange.ADDED)
+        return info
 
     def get(self, reference: str) -> ImageInfo | None:
         for info in self.images.values():
@@ -65,6 +73,20 @@ class FakeImages:
     def remove(self, image_id: str) -> None:
         self.removed.append(image_id)
         self.images = {k: v for k, v in self.images.items() if v.id != image_id}
+        self._report(image_id, ImageChange.REMOVED)
+
+    def _report(self, reference: str, change: ImageChange) -> None:
+        with self._lock:
+            for watcher in self._watchers:
+                watcher.changed(reference, change)
+
+    def watch_images(self, changes: ImageChanges, stop: threading.Event) -> None:
+        with self._lock:
+            self._watchers.append(changes)
+            changes.following()
+        stop.wait()
+        with self._lock:
+            self._watchers.remove(changes)
 
     def fs_usage(self) -> FsUsage:
         return FsUsage(mountpoint="/fake", used_bytes=123, inodes_used=4)

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from reference_shim.backends.base import VmChange
+from reference_shim.backends.base import ImageChange, VmChange
 from reference_shim.backends.docker.events import DockerEvents
+from reference_shim.backends.docker.image_events import DockerImageEvents
 
 
 class QuietStream:
@@ -54,7 +55,7 @@ class BreakingEvents:
 
 
 class Recorder:
-    """A ``VmChanges`` that writes down what it is told."""
+    """A ``VmChanges`` or ``ImageChanges`` that writes down what it is told."""
 
     def __init__(self) -> None:
         self.told: list[tuple[str, ...]] = []
@@ -62,8 +63,8 @@ class Recorder:
     def following(self) -> None:
         self.told.append(("following",))
 
-    def changed(self, vm_id: str, change: VmChange) -> None:
-        self.told.append((vm_id, change.value))
+    def changed(self, name: str, change: VmChange | ImageChange) -> None:
+        self.told.append((name, change.value))
 
     def lost(self) -> None:
         self.told.append(("lost",))
@@ -119,3 +120,55 @@ def test_a_watcher_that_comes_later_is_told_the_follower_already_follows() -> No
     follower.report("fourth", VmChange.OOM_KILLED)  # nobody watches any more
     follower.stop()
     assert recorder.told == [("following",), ("third", "oom-killed")]
+
+
+class StreamOf:
+    """An events API whose stream gives ``events``, then stays open."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self._given = events
+        self.calls: list[dict[str, Any]] = []
+
+    def events(self, **kwargs: Any) -> QuietStream:
+        self.calls.append(kwargs)
+        return QuietStream(self._given)
+
+
+def test_image_events_name_the_image_changed_and_the_stream_takes_them_all() -> None:
+    image_id = "sha256:" + "a" * 64
+    committed = "sha256:" + "b" * 64
+    api = StreamOf(
+        [
+            {"status": "pull", "id": "127.0.0.1:5000/app:1", "Type": "image", "time": 1},
+            {"Action": "tag", "Actor": {"ID": image_id}, "Type": "image", "time": 2},
+            {"status": "untag", "id": image_id, "Type": "image", "time": 3},
+            {"status": "save", "id": image_id, "Type": "image", "time": 4},  # changes nothing
+            {"status": "delete", "id": image_id, "Type": "image", "time": 5},
+            {"status": "load", "id": image_id, "Type": "image", "time": 6},
+            {  # docker commit: the container's event names the image made
+                "Action": "commit",
+                "Actor": {"ID": "c" * 64, "Attributes": {"imageID": committed}},
+                "Type": "container",
+                "time": 7,
+            },
+        ]
+    )
+    follower = DockerImageEvents(api)
+    recorder = Recorder()
+    follower.subscribe(recorder)
+    follower.start()
+    wait_for(lambda: (committed, "added") in recorder.told)
+    follower.stop()
+    assert recorder.told == [
+        ("following",),
+        ("127.0.0.1:5000/app:1", "added"),
+        (image_id, "tagged"),
+        (image_id, "untagged"),
+        (image_id, "removed"),
+        (image_id, "added"),
+        (committed, "added"),
+    ]
+    assert api.calls[0]["filters"] == {
+        "type": ["image", "container"],
+        "event": ["pull", "import", "load", "tag", "untag", "delete", "commit"],
+    }
