@@ -11,10 +11,10 @@ from cri_api.v1 import api_pb2 as cri
 
 from reference_shim.backends.base import VmBackend
 from reference_shim.cri.convert.vm_specs import PodFiles, port_specs, shim_serves
-from reference_shim.cri.host_ports import HostPorts
 from reference_shim.cri.image_records import ImageRecords
 from reference_shim.cri.logs import LogPump
 from reference_shim.cri.teardowns import PodTeardowns
+from reference_shim.relays import HostPorts
 from reference_shim.state.records import PodRecord
 from reference_shim.state.registry import Registry
 from reference_shim.strategies.base import Strategy

@@ -23,7 +23,7 @@ class Strategy(Protocol):
     # Whether every container of a pod gets the shim's own /etc/hosts for the pod, because
     # the backend cannot give them one shared file (containers in VMs of their own).
     pod_hosts_file: bool
-    # Whether the shim serves the pod's TCP host ports itself (reference_shim.cri.host_ports),
+    # Whether the shim serves the pod's TCP host ports itself (reference_shim.relays),
     # because any of the pod's VMs may be the one that listens.
     shim_host_ports: bool
 

@@ -6,6 +6,12 @@ output logs, ``exit.json``). Pod sandboxes are modelled as the apple backend mod
 it boots a VM of its own carrying the pod's hostname. So a pod of one container costs one VM,
 not two. What this first slice cannot honour answers UNIMPLEMENTED with the reason
 (``translate``); README.md lists it.
+
+Every VM is on the bridge of ``scripts/services microvm`` (``network``). A pod leases its
+address when it is created, and the workload that runs in the pod VM boots with it: that is
+the pod IP, known from RunPodSandbox on. A workload in a VM of its own leases one of its own.
+The leases go when the VM (or pod) is removed. The pod's host ports are relayed to its address
+from the pod's start to its stop (``ports``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import queue
 import secrets
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 from signal import SIGKILL
 from typing import Any
@@ -40,11 +47,19 @@ from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
 from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
+from reference_shim.backends.microvm.network import (
+    BRIDGE,
+    Nic,
+    address_pool,
+    hosts_mount,
+    release_address,
+)
+from reference_shim.backends.microvm.pod_networks import PodBridges
+from reference_shim.backends.microvm.ports import PodPorts, ports_json
 from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
 from reference_shim.timestamps import now_ns
 
-NETWORK = "microvm-none"  # no network yet: VMs have no NIC (README, "next")
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
 _HEX = frozenset("0123456789abcdef")
 # What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
@@ -67,7 +82,7 @@ def _kill_orphan(files: VmFiles) -> None:
 class MicrovmBackend:
     name = "microvm"
     models_pods = True
-    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM})
+    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS})
 
     def __init__(self, state_dir: Path, instance: str, kernel: GuestKernel | None = None) -> None:
         self.folder = state_dir
@@ -78,6 +93,8 @@ class MicrovmBackend:
         self._machines: dict[str, Machine] = {}
         self._exits: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
+        self._ports = PodPorts()
+        self._pod_bridges = PodBridges(state_dir / "networks")
 
     # -- services and network -----------------------------------------------------------
 
@@ -86,14 +103,33 @@ class MicrovmBackend:
         return kernel.vmlinuz, initramfs(kernel, self.folder / "guest")
 
     def setup(self) -> None:
+        """The VMs' folder and boot files, and the host ports of the pods still running (a
+        restarted shim relays them again: the relays died with the shim that opened them)."""
         (self.folder / "vms").mkdir(parents=True, exist_ok=True)
         self._boot_files()
+        address_pool()  # the bridge exists
+        self._pod_bridges.remove_stale()
+        for vm_id in self.list_vms():
+            files = self._files(vm_id)
+            document = self._spec(files) if files else {}
+            if document.get("launch", True) is None and document["running"]:
+                self._ports.open(vm_id, document)
 
     def teardown(self) -> None:
-        """Nothing to release: no network or service is made for VMs yet."""
+        """Close the host ports this shim relays; the bridge is the services script's."""
+        self._ports.close_all()
 
     def network(self) -> str:
-        return NETWORK
+        return BRIDGE
+
+    def create_pod_network(self, pod_id: str) -> str:
+        return self._pod_bridges.create(pod_id)
+
+    def remove_pod_network(self, name: str) -> None:
+        self._pod_bridges.remove(name)
+
+    def pod_networks(self) -> dict[str, str]:
+        return self._pod_bridges.listed()
 
     def ready(self) -> tuple[bool, str]:
         missing = [tool for tool in HOST_TOOLS if shutil.which(tool) is None]
@@ -101,11 +137,16 @@ class MicrovmBackend:
             return False, f"{', '.join(missing)} not installed; run `scripts/services microvm`"
         try:
             self._boot_files()
+            address_pool()
         except ShimError as error:
             return False, str(error)
         return True, ""
 
     def network_status(self) -> tuple[bool, str]:
+        try:
+            address_pool()
+        except ShimError as error:
+            return False, str(error)
         return True, ""
 
     def cgroup_driver(self) -> str:
@@ -123,9 +164,10 @@ class MicrovmBackend:
         return dict(json.loads(files.spec.read_text()))
 
     def create_vm(self, spec: VmSpec) -> str:
+        pod: VmFiles | None = None
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
-            launch = None
+            launch, hostname = None, ""
         else:
             image = self.images.stored(spec.image)
             if image is None:
@@ -136,19 +178,29 @@ class MicrovmBackend:
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
         files.folder.mkdir(parents=True)
-        document = {
-            "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
-            "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
-            "stop_signal": spec.stop_signal, "launch": launch.to_json() if launch else None,
-            "running": False,
-        }  # fmt: skip
-        if launch is not None:
-            try:
-                make_disk(self.images.rootfs(spec.image), spec.mounts, files.disk)
-            except ShimError:
-                shutil.rmtree(files.folder, ignore_errors=True)
-                raise
-        files.write_atomically(files.spec, json.dumps(document))
+        # In the pod VM, the pod's address; else one of its own, leased to this VM's folder.
+        address = self._spec(pod)["address"] if pod else ""
+        bridge = self._spec(pod)["bridge"] if pod else spec.placement.network or BRIDGE
+        try:
+            if not address:
+                address = str(address_pool(bridge).lease(files.folder))
+            document = {
+                "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
+                "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
+                "stop_signal": spec.stop_signal, "running": False,
+                "launch": replace(launch, address=address).to_json() if launch else None,
+                "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
+                "bridge": bridge,
+            }  # fmt: skip
+            if launch is not None:
+                mounts = (*spec.mounts, *hosts_mount(spec.mounts, files.folder, address, hostname))
+                make_disk(self.images.rootfs(spec.image), mounts, files.disk)
+            files.write_atomically(files.spec, json.dumps(document))
+        except BaseException:
+            if pod is None and address:
+                release_address(bridge, address, files.folder)
+            shutil.rmtree(files.folder, ignore_errors=True)
+            raise
         return vm_id
 
     def start_vm(self, vm_id: str) -> VmStatus:
@@ -157,12 +209,14 @@ class MicrovmBackend:
             raise NotFound(f"VM {vm_id} not found")
         document = self._spec(files)
         if document["launch"] is None:  # a modelled pod: it runs from here until it is stopped
+            self._ports.open(vm_id, document)  # first: a port in use fails the start
             files.write_atomically(files.started, str(now_ns()))
             files.write_atomically(files.spec, json.dumps({**document, "running": True}))
             return self.inspect_vm(vm_id)
         if files.started.exists():
             raise FailedPrecondition(f"VM {vm_id} has already been started")
-        machine = Machine(files, lambda: self._exits.put(vm_id))
+        nic = Nic.of(vm_id, document["address"], document["bridge"])
+        machine = Machine(files, lambda: self._exits.put(vm_id), nic)
         with self._lock:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
@@ -191,6 +245,7 @@ class MicrovmBackend:
             self.kill_vm(vm_id)
 
     def _stop_pod(self, files: VmFiles, document: dict[str, Any]) -> None:
+        self._ports.close(files.folder.name)
         if document["running"]:
             files.write_atomically(files.spec, json.dumps({**document, "running": False}))
             files.write_atomically(
@@ -226,8 +281,15 @@ class MicrovmBackend:
             _kill_orphan(files)
         with self._lock:
             self._machines.pop(vm_id, None)
+        self._ports.close(vm_id)
+        try:
+            document = self._spec(files)
+        except FileNotFoundError:  # removed meanwhile, lease and all
+            return
         shutil.rmtree(files.sockets, ignore_errors=True)
         shutil.rmtree(files.folder, ignore_errors=True)
+        if document.get("leased"):  # the folder is gone first: a stale lease is free anyway
+            release_address(document["bridge"], document["address"], files.folder)
 
     def inspect_vm(self, vm_id: str) -> VmStatus:
         files = self._files(vm_id)
@@ -249,15 +311,16 @@ class MicrovmBackend:
                 finished_at=max(int(finished["finished_at"]), started),
                 error=str(finished.get("error") or ""), labels=labels,
             )  # fmt: skip
+        ip = str(document.get("address", "")).partition("/")[0]
         if not started:
-            return VmStatus(vm_id, VmState.CREATED, labels=labels)
+            return VmStatus(vm_id, VmState.CREATED, ip=ip, labels=labels)
         if document["launch"] is not None and self._machine(vm_id) is None:
             # started by an earlier shim process: this slice does not recover VMs yet (README)
             return VmStatus(
                 vm_id, VmState.EXITED, exit_code=255, started_at=started, finished_at=started,
                 error="the VM belonged to an earlier shim process (no recovery yet)", labels=labels,
             )  # fmt: skip
-        return VmStatus(vm_id, VmState.RUNNING, started_at=started, labels=labels)
+        return VmStatus(vm_id, VmState.RUNNING, started_at=started, ip=ip, labels=labels)
 
     def list_vms(self) -> dict[str, VmStatus]:
         found = {}

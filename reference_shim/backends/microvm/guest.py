@@ -1,10 +1,10 @@
 """What every VM boots: the kernel from scripts/services, and an initramfs built here.
 
 The initramfs is the agent's whole world: busybox-static as ``/bin/busybox``, the agent
-(``guest/init.sh``) as ``/init``, and the kernel's virtio modules (the cloud kernel builds them
-as modules). It is a newc cpio archive, written byte by byte here (Debian 12 has no ``cpio``
-installed by default), the same bytes for the same inputs; it is built once per shim state folder
-and rebuilt when an input changes.
+(``guest/init.sh``) as ``/init``, and the kernel's virtio modules, the NIC's among them (the
+cloud kernel builds them as modules). It is a newc cpio archive, written byte by byte here
+(Debian 12 has no ``cpio`` installed by default), the same bytes for the same inputs; it is
+built once per shim state folder and rebuilt when an input changes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from reference_shim.errors import BackendUnavailable
 
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
 BUSYBOX = Path("/bin/busybox")
-MODULES = ("virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console")
+MODULES = (
+    "virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console",
+    "failover", "net_failover", "virtio_net",  # the NIC's (init.sh loads them for NETWORK)
+)  # fmt: skip
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ExecResult
+from reference_shim.backends.microvm.network import Nic
 from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
@@ -138,6 +139,7 @@ class Launch:
     hostname: str
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
+    address: str = ""  # the VM's address on the bridge, with its prefix ("" : no NIC)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +163,7 @@ class Launch:
             *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
+            *([f"NETWORK {self.address}"] if self.address else []),
             "START",
         ]
 
@@ -187,8 +190,9 @@ class _Pending:
 class Machine:
     """A booted VM of this shim process: its QEMU, its agent connection, its threads."""
 
-    def __init__(self, files: VmFiles, on_exit: Callable[[], None]) -> None:
+    def __init__(self, files: VmFiles, on_exit: Callable[[], None], nic: Nic | None = None) -> None:
         self.files = files
+        self._nic = nic
         self._on_exit = on_exit
         self._process: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
@@ -212,7 +216,8 @@ class Machine:
         output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         with log.open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs),
+                qemu_command(self.files, kernel, initramfs)
+                + (self._nic.qemu_arguments() if self._nic else []),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         pumps: list[threading.Thread] = []
@@ -221,9 +226,15 @@ class Machine:
         waiter.start()
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         try:
+            if self._nic is not None:
+                self._nic.attach(deadline)
             self._ctl = _connect(self.files.ctl, deadline)
             outputs = [(_connect(self.files.out, deadline), "stdout")]
             outputs.append((_connect(self.files.err, deadline), "stderr"))
+        except BackendError as error:  # the tap
+            self.kill(str(error))
+            connected.set()
+            raise
         except OSError as error:
             self.kill(f"QEMU did not open its ports: {error}")
             connected.set()

@@ -1,14 +1,15 @@
-"""Streaming on the microvm backend: not yet. Every call answers UNIMPLEMENTED with the reason,
-at the CRI call where the server asks (``attach_refusal``) or when the session starts."""
+"""Streaming on the microvm backend: port forwarding dials the VM's address on the bridge,
+which the host reaches. Exec and attach are not there yet: they answer UNIMPLEMENTED with the
+reason, at the CRI call where the server asks (``attach_refusal``) or when the session starts."""
 
 from __future__ import annotations
 
 import socket
 
 from reference_shim.errors import Unimplemented
-from reference_shim.streaming.backend import Process
+from reference_shim.streaming.backend import Process, dial_directly
 
-_WHY = "the microvm agent has no live exec or attach yet (ExecSync works), and VMs no network"
+_WHY = "the microvm agent has no live exec or attach yet (ExecSync works)"
 
 
 class MicrovmStreaming:
@@ -22,4 +23,4 @@ class MicrovmStreaming:
         raise Unimplemented(f"attach: {_WHY}")
 
     def dial(self, address: str, port: int, timeout: float) -> socket.socket:
-        raise Unimplemented(f"port forwarding: {_WHY}")
+        return dial_directly(address, port, timeout)

@@ -16,12 +16,14 @@ from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
-_NO_NETWORK = "the microvm backend gives VMs no network yet (tap devices on a bridge are next)"
-
 
 def refuse_pod_features(spec: VmSpec) -> None:
-    if spec.ports:
-        raise Unimplemented(f"port_mappings: {_NO_NETWORK}")
+    sctp = [port.host_port for port in spec.ports if port.protocol == "sctp" and port.host_port]
+    if sctp:
+        raise Unimplemented(
+            f"port_mappings: SCTP host ports {sctp}: the microvm backend relays host ports in "
+            "userspace (backends/microvm/ports.py), for TCP and UDP only"
+        )
     if spec.sysctls:
         raise Unimplemented(
             f"linux.sysctls {sorted(spec.sysctls)}: the microvm agent does not apply them yet"

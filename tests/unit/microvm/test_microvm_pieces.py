@@ -67,6 +67,7 @@ def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> 
     launch = Launch(
         argv=("sh", "-c", "echo 'a b'"), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
         hostname="h", readonly_rootfs=True, readonly_files=("/etc/hosts",),
+        address="10.233.0.7/16",
     )  # fmt: skip
     lines = launch.lines()
     assert lines[-1] == "START"
@@ -74,6 +75,7 @@ def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> 
     assert [base64.b64decode(w).decode() for w in words["ARGV"].split()] == list(launch.argv)
     assert base64.b64decode(words["ENV"]).decode() == "A=x y"
     assert (words["USER"], words["ROOTFS"]) == ("1 2", "ro")
+    assert words["NETWORK"] == "10.233.0.7/16"
     assert Launch.from_json(launch.to_json()) == launch
 
 
@@ -112,7 +114,7 @@ def _spec(**fields: object) -> VmSpec:
 @pytest.mark.parametrize(
     ("fields", "words"),
     [
-        ({"ports": (PortSpec("tcp", 80, 8080),)}, "no network"),
+        ({"ports": (PortSpec("sctp", 80, 8080),)}, r"SCTP host ports \[8080\]"),
         ({"sysctls": {"kernel.shm_rmid_forced": "1"}}, "sysctls"),
         ({"tty": True}, "tty"),
         ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),

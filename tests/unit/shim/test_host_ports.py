@@ -1,4 +1,4 @@
-"""The shim's own host-port forwarding (separate-vms), on loopback sockets."""
+"""The shim's userspace host-port relays (separate-vms, the microvm backend), on loopback."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from reference_shim.backends.base import PortSpec
-from reference_shim.cri.host_ports import HostPorts
 from reference_shim.errors import FailedPrecondition
+from reference_shim.relays import HostPorts
 
 NOBODY = "127.0.0.3"  # a loopback address nothing in these tests listens on
 
@@ -109,3 +109,43 @@ def test_closing_a_pod_stops_listening(host_ports: HostPorts, echo_server: int) 
     host_ports.close("pod")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", host_port), timeout=5).close()
+
+
+@pytest.fixture
+def udp_echo() -> Iterator[int]:
+    """A UDP server on 127.0.0.1 that answers each datagram with 'echo:' and the datagram."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                datagram, client = server.recvfrom(65535)
+            except OSError:
+                return
+            server.sendto(b"echo:" + datagram, client)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield int(server.getsockname()[1])
+    server.close()
+
+
+def test_udp_datagrams_reach_the_address_and_the_answers_go_back_to_each_client(
+    host_ports: HostPorts, udp_echo: int
+) -> None:
+    host_port = free_port()
+    host_ports.open(
+        "pod", [PortSpec("udp", udp_echo, host_port, "127.0.0.1")], lambda: ["127.0.0.1"]
+    )
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for number, client in enumerate(clients):
+        client.settimeout(5)
+        client.sendto(f"from-{number}".encode(), ("127.0.0.1", host_port))
+    assert [client.recv(100) for client in clients] == [b"echo:from-0", b"echo:from-1"]
+    clients[0].sendto(b"again", ("127.0.0.1", host_port))
+    assert clients[0].recv(100) == b"echo:again"
+    host_ports.close("pod")
+    for client in clients:
+        client.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rebound:
+        rebound.bind(("127.0.0.1", host_port))  # the relay let the port go

@@ -52,6 +52,15 @@ launch() {
     exec "$@"
 }
 
+# network ADDRESS/PREFIX: the VM's NIC gets its address on the bridge's subnet (the kernel adds
+# the subnet's route), and loopback comes up. No default route: only the bridge is reachable.
+network() {
+    for module in failover net_failover virtio_net; do insmod "/lib/modules/$module.ko"; done
+    for _ in $(seq 100); do [ -e /sys/class/net/eth0 ] && break; sleep 0.05; done
+    ip link set lo up && ip addr add "$1" dev eth0 && ip link set eth0 up \
+        || fail "cannot configure the network ($1 on eth0)"
+}
+
 # An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
 # container's CWD and WHO exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
@@ -93,6 +102,7 @@ while read -r command rest <&3; do
         USER) WHO=$rest ;;
         HOSTNAME) hostname "$(decode "$rest")" ;;
         ROOTFS) MODE=$rest ;;
+        NETWORK) network "$rest" ;;
         READONLY) store /run/spec/readonly $rest ;;
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
