@@ -35,7 +35,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import translate
+from reference_shim.backends.microvm import shares, translate
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -123,6 +123,7 @@ class MicrovmBackend:
         return dict(json.loads(files.spec.read_text()))
 
     def create_vm(self, spec: VmSpec) -> str:
+        shared: tuple[shares.Share, ...] = ()
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
             launch = None
@@ -132,7 +133,8 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
-            launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname)
+            shared = shares.plan(spec.mounts)
+            launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname, shared)
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
         files.folder.mkdir(parents=True)
@@ -140,11 +142,11 @@ class MicrovmBackend:
             "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
             "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
             "stop_signal": spec.stop_signal, "launch": launch.to_json() if launch else None,
-            "running": False,
+            "running": False, "shares": [share.to_json() for share in shared],
         }  # fmt: skip
         if launch is not None:
             try:
-                make_disk(self.images.rootfs(spec.image), spec.mounts, files.disk)
+                make_disk(self.images.rootfs(spec.image), shared, files.disk)
             except ShimError:
                 shutil.rmtree(files.folder, ignore_errors=True)
                 raise
@@ -167,7 +169,13 @@ class MicrovmBackend:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
         files.write_atomically(files.started, str(now_ns()))
-        machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]))
+        shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
+        try:
+            devices = shares.start_daemon(files, shared) if shared else []
+            machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]), devices)
+        except ShimError:
+            shares.stop_daemon(files)
+            raise
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -224,6 +232,7 @@ class MicrovmBackend:
             machine.ended.wait(KILL_GRACE_S)
         else:
             _kill_orphan(files)
+        shares.stop_daemon(files)
         with self._lock:
             self._machines.pop(vm_id, None)
         shutil.rmtree(files.sockets, ignore_errors=True)

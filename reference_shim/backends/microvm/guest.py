@@ -20,6 +20,8 @@ from reference_shim.errors import BackendUnavailable
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
 BUSYBOX = Path("/bin/busybox")
 MODULES = ("virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console")
+# Loaded by the agent only in a VM with mounts from the host (``shares``): virtiofs needs fuse.
+SHARE_MODULES = ("fuse", "virtiofs")
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -67,7 +69,7 @@ def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX) -> bytes:
         ("bin/busybox", 0o100755, busybox.read_bytes()),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in MODULES
+            for name in MODULES + SHARE_MODULES
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files

@@ -107,7 +107,10 @@ def kernel_arguments() -> str:
     return " ".join(arguments)
 
 
-def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
+def qemu_command(
+    files: VmFiles, kernel: Path, initramfs: Path, devices: Iterable[str] = ()
+) -> list[str]:
+    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``)."""
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
         "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
@@ -123,7 +126,7 @@ def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
             "-chardev", f"socket,id={name},path={path},server=on,wait=off",
             "-device", f"virtserialport,chardev={name},name={name}",
         ]  # fmt: skip
-    return command
+    return command + list(devices)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class Launch:
     hostname: str
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
+    # mounts from the host: (entry of the VM's virtiofs share, container path, read-only)
+    mounts: tuple[tuple[str, str, bool], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +152,7 @@ class Launch:
         fields = {**document, "env": tuple(tuple(pair) for pair in document["env"])}
         fields["argv"] = tuple(document["argv"])
         fields["readonly_files"] = tuple(document["readonly_files"])
+        fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
         return cls(**fields)
 
     def lines(self) -> list[str]:
@@ -161,6 +167,10 @@ class Launch:
             *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
+            *(
+                f"MOUNT {b64(name)} {b64(path)} {'ro' if readonly else 'rw'}"
+                for name, path, readonly in self.mounts
+            ),
             "START",
         ]
 
@@ -203,7 +213,9 @@ class Machine:
     def pid(self) -> int:
         return self._process.pid if self._process else 0
 
-    def boot(self, kernel: Path, initramfs: Path, launch: Launch) -> None:
+    def boot(
+        self, kernel: Path, initramfs: Path, launch: Launch, devices: Iterable[str] = ()
+    ) -> None:
         """Start QEMU, connect to its ports, hand the agent the workload; return once it runs."""
         self.files.sockets.mkdir(mode=0o700, exist_ok=True)
         for path in (self.files.ctl, self.files.out, self.files.err):
@@ -212,7 +224,7 @@ class Machine:
         output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         with log.open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs),
+                qemu_command(self.files, kernel, initramfs, devices),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         pumps: list[threading.Thread] = []

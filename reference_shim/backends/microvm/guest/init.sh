@@ -52,6 +52,26 @@ launch() {
     exec "$@"
 }
 
+# mount_shares: the folders and files mounted from the host, live: the VM's virtiofs share at
+# /run/shares (one entry per mount, made by the host), each entry bound at its container path
+# (MOUNT lines, in order: parents first), read-only where asked.
+mount_shares() {
+    [ -s /run/spec/mounts ] || return 0
+    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
+    mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    while read -r name target mode; do
+        name=$(decode "$name") target=/container$(decode "$target")
+        if [ -d "/run/shares/$name" ]; then
+            mkdir -p "$target" 2>/dev/null
+        else
+            mkdir -p "${target%/*}" 2>/dev/null
+            [ -e "$target" ] || touch "$target" 2>/dev/null
+        fi
+        mount --rbind "/run/shares/$name" "$target" || return 1
+        if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target" || return 1; fi
+    done < /run/spec/mounts
+}
+
 # An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
 # container's CWD and WHO exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
@@ -94,6 +114,7 @@ while read -r command rest <&3; do
         HOSTNAME) hostname "$(decode "$rest")" ;;
         ROOTFS) MODE=$rest ;;
         READONLY) store /run/spec/readonly $rest ;;
+        MOUNT) echo "$rest" >> /run/spec/mounts ;;
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
@@ -107,6 +128,7 @@ while read -r command rest <&3; do
                 mount --bind "/container$path" "/container$path" \
                     && mount -o remount,bind,ro "/container$path" || fail "cannot make $path read-only"
             done < /run/spec/readonly
+            mount_shares || fail "cannot mount the folders and files shared from the host"
             cd /
             [ -d "/container$CWD" ] || fail "working directory $CWD does not exist in the image"
             (
