@@ -11,6 +11,7 @@ not two. What this first slice cannot honour answers UNIMPLEMENTED with the reas
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -18,7 +19,6 @@ import secrets
 import shutil
 import threading
 from pathlib import Path
-from signal import SIGKILL
 from typing import Any
 
 from reference_shim.backends.base import (
@@ -35,7 +35,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import shares, translate
+from reference_shim.backends.microvm import recovery, shares, translate
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -49,19 +49,6 @@ KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QE
 _HEX = frozenset("0123456789abcdef")
 # What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
 HOST_TOOLS = ("qemu-system-x86_64", "skopeo", "umoci", "mkfs.ext4")
-
-
-def _kill_orphan(files: VmFiles) -> None:
-    """Kill the QEMU an earlier shim process started for this VM, if it still runs: by its pid
-    file, and only while that pid's command line names this VM's disk (pids are reused)."""
-    try:
-        pid = int(files.pid.read_text())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ValueError):
-        return
-    if str(files.disk).encode() in command:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, SIGKILL)
 
 
 class MicrovmBackend:
@@ -88,6 +75,27 @@ class MicrovmBackend:
     def setup(self) -> None:
         (self.folder / "vms").mkdir(parents=True, exist_ok=True)
         self._boot_files()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Take over the VMs this instance's earlier shim processes started (``recovery``), and
+        stop the virtiofs daemons left by VMs that have ended."""
+        for folder in sorted((self.folder / "vms").glob("*")):
+            files = self._files(folder.name)
+            if files is None:
+                continue
+            if files.exit.exists():  # its QEMU has ended; a daemon of its may be left
+                shares.stop_daemon(files)
+                continue
+            document = self._spec(files)
+            mine = document["labels"].get(INSTANCE_LABEL) == self.instance
+            if not mine or document["launch"] is None or not files.started.exists():
+                continue
+            vm_id = folder.name
+            machine = recovery.reattach(files, functools.partial(self._exits.put, vm_id))
+            if machine is not None:
+                with self._lock:
+                    self._machines[vm_id] = machine
 
     def teardown(self) -> None:
         """Nothing to release: no network or service is made for VMs yet."""
@@ -231,7 +239,7 @@ class MicrovmBackend:
             machine.kill("removed while running")
             machine.ended.wait(KILL_GRACE_S)
         else:
-            _kill_orphan(files)
+            recovery.kill_orphan(files)
         shares.stop_daemon(files)
         with self._lock:
             self._machines.pop(vm_id, None)
@@ -261,10 +269,10 @@ class MicrovmBackend:
         if not started:
             return VmStatus(vm_id, VmState.CREATED, labels=labels)
         if document["launch"] is not None and self._machine(vm_id) is None:
-            # started by an earlier shim process: this slice does not recover VMs yet (README)
+            # started by an earlier shim process and not taken over (another instance's VM)
             return VmStatus(
                 vm_id, VmState.EXITED, exit_code=255, started_at=started, finished_at=started,
-                error="the VM belonged to an earlier shim process (no recovery yet)", labels=labels,
+                error="the VM belongs to another shim process", labels=labels,
             )  # fmt: skip
         return VmStatus(vm_id, VmState.RUNNING, started_at=started, labels=labels)
 

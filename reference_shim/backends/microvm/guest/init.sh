@@ -72,6 +72,26 @@ mount_shares() {
     done < /run/spec/mounts
 }
 
+# centiseconds: the guest's uptime, for how long ago the workload exited (STATUS)
+centiseconds() {
+    read -r up _ < /proc/uptime
+    up=${up%.*}${up#*.}
+    while [ "${up#0}" != "$up" ]; do up=${up#0}; done  # no leading zero: not octal
+    echo "${up:-0}"
+}
+
+# report_status: the workload's state, for a host that (re)connects: it may have missed EXIT
+report_status() {
+    if [ -f /run/workload.exit ]; then
+        read -r code at < /run/workload.exit
+        say "STATUS exited $code $(( $(centiseconds) - at ))"
+    elif [ -f /run/workload.pid ]; then
+        say "STATUS running $(cat /run/workload.pid)"
+    else
+        say "STATUS created"
+    fi
+}
+
 # An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
 # container's CWD and WHO exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
@@ -104,7 +124,10 @@ exec 3<>"$CTL"
 export CWD=/ WHO="0 0"
 MODE=rw
 say READY
-while read -r command rest <&3; do
+while :; do
+    # With no host on ctl (the shim died or restarts) a read sees end-of-file at once: wait for
+    # one. The VM and its workload run on; what the agent says meanwhile waits in `say`.
+    read -r command rest <&3 || { sleep 0.2; continue; }
     # shellcheck disable=SC2086  # base64 words hold no blanks and no glob characters
     case $command in
         ENV) store /run/spec/env $rest ;;
@@ -137,9 +160,8 @@ while read -r command rest <&3; do
                 say "STARTED $!"
                 wait $!
                 code=$?
-                say "EXIT $code"
-                sync
-                poweroff -f
+                echo "$code $(centiseconds)" > /run/workload.exit
+                say "EXIT $code"  # blocks while no host is connected; ACK powers off
             ) &
             ;;
         SIGNAL) kill -s "$rest" "$(cat /run/workload.pid)" 2>/dev/null ;;
@@ -157,8 +179,9 @@ while read -r command rest <&3; do
                 rm -f "/run/exec/$id".*
             ) &
             ;;
+        STATUS) report_status ;;
+        ACK) sync; poweroff -f ;;  # the host has kept the exit
         POWEROFF) sync; poweroff -f ;;
         *) say "UNKNOWN $(printf '%s' "$command" | base64 -w 0)" ;;
     esac
 done
-poweroff -f
