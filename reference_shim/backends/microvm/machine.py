@@ -230,6 +230,7 @@ class Machine:
         self._exit_code: int | None = None
         self._finished_at = 0  # when the workload exited, as the agent told
         self._asking = False  # STATUS sent, no answer yet
+        self._held_exit: int | None = None  # an EXIT that came while asking
         self._error = ""
         self._pid = 0
         self.ended = threading.Event()
@@ -319,13 +320,12 @@ class Machine:
             elif kind in {"STARTED", "FAILED"}:
                 self._started.reply[:] = [kind, rest]
                 self._started.done.set()
-            elif kind == "EXIT" and not self._asking:  # when asking, STATUS tells it with its time
+            elif kind == "EXIT" and self._asking:  # STATUS tells it with its time, if it can
+                self._held_exit = int(rest)
+            elif kind == "EXIT":
                 self._record_exit(int(rest), 0)
             elif kind == "STATUS":
-                self._asking = False
-                if rest.startswith("exited "):  # exited CODE CENTISECONDS_AGO
-                    code, ago = rest.split(" ")[1:3]
-                    self._record_exit(int(code), int(ago) * 10_000_000)
+                self._answered(rest.split(" "))
             elif kind == "EXECEND":
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -333,6 +333,18 @@ class Machine:
                     pending.reply[:] = result.split(" ")
                     pending.done.set()
         self._started.done.set()
+
+    def _answered(self, status: list[str]) -> None:
+        """The agent's answer to ``STATUS`` (``reattach``): an exit with how long ago it was;
+        or an exit that came as ``EXIT`` just after the agent looked; or a VM still booting,
+        whose workload the dead shim never started: nothing will start it now."""
+        self._asking = False
+        if status[0] == "exited":  # exited CODE CENTISECONDS_AGO
+            self._record_exit(int(status[1]), int(status[2]) * 10_000_000)
+        elif self._held_exit is not None:
+            self._record_exit(self._held_exit, 0)
+        elif status[0] == "created":
+            self.kill("the shim that booted this VM died before its workload started")
 
     def _record_exit(self, code: int, ago_ns: int) -> None:
         """Keep the exit where a restarted shim finds it (``reported.json``), then let the agent

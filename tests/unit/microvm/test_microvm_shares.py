@@ -10,8 +10,9 @@ import pytest
 
 from reference_shim.backends.base import MountSpec
 from reference_shim.backends.microvm import recovery, shares
-from reference_shim.backends.microvm.machine import Launch, VmFiles
+from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
 from reference_shim.errors import Unimplemented
+from reference_shim.timestamps import now_ns
 
 
 def test_a_bidirectional_mount_is_refused_as_impossible_across_a_vm() -> None:
@@ -79,3 +80,32 @@ def test_a_vm_whose_qemu_ended_without_a_shim_reads_its_kept_exit_or_255(tmp_pat
     files.reported.write_text(json.dumps({"exit_code": 3, "finished_at": 5, "error": ""}))
     assert recovery.reattach(files, lambda: None) is None
     assert json.loads(files.exit.read_text())["exit_code"] == 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "code", "ago_s"),
+    [
+        (["EXIT 4", "STATUS exited 4 150"], 4, 1.5),  # held while no shim ran: its real time
+        (["EXIT 4", "STATUS running 12"], 4, 0.0),  # exited just after the agent looked
+        (["STATUS running 12", "EXIT 9"], 9, 0.0),  # exits later, as usual
+    ],
+)
+def test_a_reattached_machine_keeps_the_exit_the_agent_tells(
+    tmp_path: Path, lines: list[str], code: int, ago_s: float
+) -> None:
+    files = VmFiles(tmp_path / "vm")
+    files.folder.mkdir()
+    machine = Machine(files, lambda: None)
+    machine._asking = True  # as reattach leaves it once it has sent STATUS
+    before = now_ns()
+    machine._read_ctl([line + "\n" for line in lines], None)
+    kept = json.loads(files.reported.read_text())
+    assert kept["exit_code"] == code
+    assert before - ago_s * 1e9 - 1e9 < kept["finished_at"] <= now_ns() - ago_s * 1e9
+
+
+def test_a_reattached_vm_still_booting_is_killed_with_the_reason(tmp_path: Path) -> None:
+    machine = Machine(VmFiles(tmp_path / "vm"), lambda: None)
+    machine._asking = True
+    machine._read_ctl(["STATUS created\n"], None)
+    assert "died before its workload started" in machine._error
