@@ -141,7 +141,8 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
-            shared = shares.plan(spec.mounts)
+            volumes = shares.image_volumes(spec.image_mounts, self.images.rootfs)
+            shared = shares.plan([*spec.mounts, *volumes])
             launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname, shared)
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)

@@ -23,6 +23,9 @@ Propagation, across a VM boundary:
   guest's kernel; virtiofs carries file operations, never mounts, so nothing can make it a
   mount of the host's. It answers UNIMPLEMENTED with that reason.
 
+Image volumes are entries too: the image's unpacked tree (or its folder ``sub_path``), shared
+read-only (the tree is the backend's one unpack of the image, read-only on both sides).
+
 The daemon ends when QEMU closes its socket; the backend kills it with its VM, and a daemon
 left by a shim that died is found by its pid file (``stop_daemon``).
 """
@@ -35,14 +38,19 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reference_shim.backends.base import MountSpec
+from reference_shim.backends.base import ImageMountSpec, MountSpec
 from reference_shim.backends.microvm.machine import MEMORY_MIB, VmFiles
-from reference_shim.errors import BackendError, BackendUnavailable, Unimplemented
+from reference_shim.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidArgument,
+    Unimplemented,
+)
 
 VIRTIOFSD = Path("/usr/lib/qemu/virtiofsd")
 TAG = "shares"  # the virtiofs tag the agent mounts
@@ -94,6 +102,23 @@ def plan(mounts: Iterable[MountSpec]) -> tuple[Share, ...]:
             "run `scripts/services microvm`"
         )
     return tuple(shares)
+
+
+def image_volumes(
+    volumes: Iterable[ImageMountSpec], rootfs: Callable[[str], Path]
+) -> list[MountSpec]:
+    """Image volumes as read-only mounts of the image's unpacked tree (``rootfs``: the image
+    id's tree), or of its folder ``sub_path``, which must be in the image."""
+    mounts = []
+    for volume in volumes:
+        tree = rootfs(volume.image).resolve()
+        folder = (tree / volume.sub_path.strip("/")).resolve()
+        if not folder.is_relative_to(tree) or not folder.is_dir():
+            raise InvalidArgument(
+                f"image_sub_path {volume.sub_path!r} is not a folder in image {volume.image}"
+            )
+        mounts.append(MountSpec(str(folder), volume.container_path, readonly=True))
+    return mounts
 
 
 @dataclass(frozen=True)

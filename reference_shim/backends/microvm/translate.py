@@ -66,10 +66,6 @@ def _refuse(spec: VmSpec) -> None:
         raise Unimplemented("tty and stdin: the microvm agent has no attach or terminal yet")
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
-    if spec.image_mounts:
-        raise Unimplemented(
-            "image volumes (mounts[].image): the microvm backend does not mount them yet"
-        )
     if spec.resources != type(spec.resources)():
         raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
     _refuse_security(spec.security)

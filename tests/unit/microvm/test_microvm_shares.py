@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reference_shim.backends.base import MountSpec
+from reference_shim.backends.base import ImageMountSpec, MountSpec
 from reference_shim.backends.microvm import recovery, shares
 from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
-from reference_shim.errors import Unimplemented
+from reference_shim.errors import InvalidArgument, Unimplemented
 from reference_shim.timestamps import now_ns
 
 
@@ -109,3 +109,18 @@ def test_a_reattached_vm_still_booting_is_killed_with_the_reason(tmp_path: Path)
     machine._asking = True
     machine._read_ctl(["STATUS created\n"], None)
     assert "died before its workload started" in machine._error
+
+
+def test_an_image_volume_is_its_tree_or_folder_read_only_and_never_leaves_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tree" / "www").mkdir(parents=True)
+    volumes = [ImageMountSpec("sha256:a", "/v"), ImageMountSpec("sha256:a", "/w", "/www/")]
+    mounts = shares.image_volumes(volumes, lambda image: tmp_path / "tree")
+    assert mounts == [
+        MountSpec(str(tmp_path / "tree"), "/v", readonly=True),
+        MountSpec(str(tmp_path / "tree" / "www"), "/w", readonly=True),
+    ]
+    for sub_path in ("missing", "../"):
+        with pytest.raises(InvalidArgument, match="not a folder in image"):
+            shares.image_volumes([ImageMountSpec("sha256:a", "/v", sub_path)], lambda _: tmp_path)
