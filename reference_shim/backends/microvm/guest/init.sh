@@ -124,10 +124,20 @@ exec 3<>"$CTL"
 export CWD=/ WHO="0 0"
 MODE=rw
 say READY
+idle=0
 while :; do
     # With no host on ctl (the shim died or restarts) a read sees end-of-file at once: wait for
-    # one. The VM and its workload run on; what the agent says meanwhile waits in `say`.
-    read -r command rest <&3 || { sleep 0.2; continue; }
+    # one. The VM and its workload run on; what the agent says meanwhile waits in `say`. After
+    # 3000 polls (10 minutes or more) with no host, no shim is coming back: power off.
+    if ! read -r command rest <&3; then
+        idle=$((idle + 1))
+        if [ "$idle" -ge 3000 ]; then
+            echo "microvm agent: no host for 10 minutes; powering off" >&2
+            sync; poweroff -f
+        fi
+        sleep 0.2; continue
+    fi
+    idle=0
     # shellcheck disable=SC2086  # base64 words hold no blanks and no glob characters
     case $command in
         ENV) store /run/spec/env $rest ;;
