@@ -17,6 +17,7 @@ from the pod's start to its stop (``ports``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -25,7 +26,6 @@ import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
-from signal import SIGKILL
 from typing import Any
 
 from reference_shim.backends.base import (
@@ -42,7 +42,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import translate
+from reference_shim.backends.microvm import recovery, shares, translate
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -64,19 +64,6 @@ KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QE
 _HEX = frozenset("0123456789abcdef")
 # What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
 HOST_TOOLS = ("qemu-system-x86_64", "skopeo", "umoci", "mkfs.ext4")
-
-
-def _kill_orphan(files: VmFiles) -> None:
-    """Kill the QEMU an earlier shim process started for this VM, if it still runs: by its pid
-    file, and only while that pid's command line names this VM's disk (pids are reused)."""
-    try:
-        pid = int(files.pid.read_text())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ValueError):
-        return
-    if str(files.disk).encode() in command:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, SIGKILL)
 
 
 class MicrovmBackend:
@@ -109,11 +96,32 @@ class MicrovmBackend:
         self._boot_files()
         address_pool()  # the bridge exists
         self._pod_bridges.remove_stale()
+        self._recover()
         for vm_id in self.list_vms():
             files = self._files(vm_id)
             document = self._spec(files) if files else {}
             if document.get("launch", True) is None and document["running"]:
                 self._ports.open(vm_id, document)
+
+    def _recover(self) -> None:
+        """Take over the VMs this instance's earlier shim processes started (``recovery``), and
+        stop the virtiofs daemons left by VMs that have ended."""
+        for folder in sorted((self.folder / "vms").glob("*")):
+            files = self._files(folder.name)
+            if files is None:
+                continue
+            if files.exit.exists():  # its QEMU has ended; a daemon of its may be left
+                shares.stop_daemon(files)
+                continue
+            document = self._spec(files)
+            mine = document["labels"].get(INSTANCE_LABEL) == self.instance
+            if not mine or document["launch"] is None or not files.started.exists():
+                continue
+            vm_id = folder.name
+            machine = recovery.reattach(files, functools.partial(self._exits.put, vm_id))
+            if machine is not None:
+                with self._lock:
+                    self._machines[vm_id] = machine
 
     def teardown(self) -> None:
         """Close the host ports this shim relays; the bridge is the services script's."""
@@ -167,14 +175,13 @@ class MicrovmBackend:
         pod: VmFiles | None = None
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
-            launch, hostname = None, ""
+            image, hostname = None, ""
         else:
             image = self.images.stored(spec.image)
             if image is None:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
-            launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname)
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
         files.folder.mkdir(parents=True)
@@ -184,17 +191,24 @@ class MicrovmBackend:
         try:
             if not address:
                 address = str(address_pool(bridge).lease(files.folder))
+            launch: Launch | None = None
+            shared: tuple[shares.Share, ...] = ()
+            if image is not None:
+                rootfs = self.images.rootfs(spec.image)
+                hosts = hosts_mount(spec.mounts, files.folder, address, hostname)
+                volumes = shares.image_volumes(spec.image_mounts, self.images.rootfs)
+                shared = shares.plan([*spec.mounts, *hosts, *volumes])
+                launch = translate.launch(spec, image, rootfs, hostname, shared)
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
                 "stop_signal": spec.stop_signal, "running": False,
                 "launch": replace(launch, address=address).to_json() if launch else None,
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
-                "bridge": bridge,
+                "bridge": bridge, "shares": [share.to_json() for share in shared],
             }  # fmt: skip
             if launch is not None:
-                mounts = (*spec.mounts, *hosts_mount(spec.mounts, files.folder, address, hostname))
-                make_disk(self.images.rootfs(spec.image), mounts, files.disk)
+                make_disk(self.images.rootfs(spec.image), shared, files.disk)
             files.write_atomically(files.spec, json.dumps(document))
         except BaseException:
             if pod is None and address:
@@ -221,7 +235,13 @@ class MicrovmBackend:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
         files.write_atomically(files.started, str(now_ns()))
-        machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]))
+        shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
+        try:
+            devices = shares.start_daemon(files, shared) if shared else []
+            machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]), devices)
+        except ShimError:
+            shares.stop_daemon(files)
+            raise
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -278,7 +298,8 @@ class MicrovmBackend:
             machine.kill("removed while running")
             machine.ended.wait(KILL_GRACE_S)
         else:
-            _kill_orphan(files)
+            recovery.kill_orphan(files)
+        shares.stop_daemon(files)
         with self._lock:
             self._machines.pop(vm_id, None)
         self._ports.close(vm_id)
@@ -315,10 +336,10 @@ class MicrovmBackend:
         if not started:
             return VmStatus(vm_id, VmState.CREATED, ip=ip, labels=labels)
         if document["launch"] is not None and self._machine(vm_id) is None:
-            # started by an earlier shim process: this slice does not recover VMs yet (README)
+            # started by an earlier shim process and not taken over (another instance's VM)
             return VmStatus(
                 vm_id, VmState.EXITED, exit_code=255, started_at=started, finished_at=started,
-                error="the VM belonged to an earlier shim process (no recovery yet)", labels=labels,
+                error="the VM belongs to another shim process", labels=labels,
             )  # fmt: skip
         return VmStatus(vm_id, VmState.RUNNING, started_at=started, ip=ip, labels=labels)
 

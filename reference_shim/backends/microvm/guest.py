@@ -23,6 +23,8 @@ MODULES = (
     "virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console",
     "failover", "net_failover", "virtio_net",  # the NIC's (init.sh loads them for NETWORK)
 )  # fmt: skip
+# Loaded by the agent only in a VM with mounts from the host (``shares``): virtiofs needs fuse.
+SHARE_MODULES = ("fuse", "virtiofs")
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -70,7 +72,7 @@ def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX) -> bytes:
         ("bin/busybox", 0o100755, busybox.read_bytes()),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in MODULES
+            for name in MODULES + SHARE_MODULES
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files

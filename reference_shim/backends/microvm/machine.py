@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
 
+RECONNECT_TIMEOUT_S = 5.0  # a running QEMU accepts a client on its ports at once
 BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
 MEMORY_MIB = 256
 KILLED_EXIT = 137
@@ -86,6 +88,12 @@ class VmFiles(RecordedFiles):
     def pid(self) -> Path:
         return self.folder / "qemu.pid"
 
+    @property
+    def reported(self) -> Path:
+        """The exit the agent reported, kept before it may power off (``exit.json`` is written
+        once QEMU has ended)."""
+        return self.folder / "reported.json"
+
 
 def host_tsc_khz() -> int:
     """The host's TSC rate, which a TCG guest's TSC runs at (QEMU reads the host's TSC)."""
@@ -108,7 +116,10 @@ def kernel_arguments() -> str:
     return " ".join(arguments)
 
 
-def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
+def qemu_command(
+    files: VmFiles, kernel: Path, initramfs: Path, devices: Iterable[str] = ()
+) -> list[str]:
+    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``)."""
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
         "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
@@ -124,7 +135,7 @@ def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
             "-chardev", f"socket,id={name},path={path},server=on,wait=off",
             "-device", f"virtserialport,chardev={name},name={name}",
         ]  # fmt: skip
-    return command
+    return command + list(devices)
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,8 @@ class Launch:
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
     address: str = ""  # the VM's address on the bridge, with its prefix ("" : no NIC)
+    # mounts from the host: (entry of the VM's virtiofs share, container path, read-only)
+    mounts: tuple[tuple[str, str, bool], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,6 +162,7 @@ class Launch:
         fields = {**document, "env": tuple(tuple(pair) for pair in document["env"])}
         fields["argv"] = tuple(document["argv"])
         fields["readonly_files"] = tuple(document["readonly_files"])
+        fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
         return cls(**fields)
 
     def lines(self) -> list[str]:
@@ -164,8 +178,26 @@ class Launch:
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
             *([f"NETWORK {self.address}"] if self.address else []),
+            *(
+                f"MOUNT {b64(name)} {b64(path)} {'ro' if readonly else 'rw'}"
+                for name, path, readonly in self.mounts
+            ),
             "START",
         ]
+
+
+def _wait_for_end(pid: int) -> int | None:
+    """Wait for a QEMU an earlier shim process started: not this process's child, so its exit
+    status cannot be collected (None)."""
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    try:
+        select.select([descriptor], [], [])
+    finally:
+        os.close(descriptor)
+    return None
 
 
 def _connect(path: Path, deadline: float) -> socket.socket:
@@ -200,37 +232,66 @@ class Machine:
         self._pending: dict[str, _Pending] = {}
         self._started = _Pending()
         self._exit_code: int | None = None
+        self._finished_at = 0  # when the workload exited, as the agent told
+        self._asking = False  # STATUS sent, no answer yet
+        self._held_exit: int | None = None  # an EXIT that came while asking
         self._error = ""
+        self._pid = 0
         self.ended = threading.Event()
 
     @property
     def pid(self) -> int:
-        return self._process.pid if self._process else 0
+        return self._pid
 
-    def boot(self, kernel: Path, initramfs: Path, launch: Launch) -> None:
+    def boot(
+        self, kernel: Path, initramfs: Path, launch: Launch, devices: Iterable[str] = ()
+    ) -> None:
         """Start QEMU, connect to its ports, hand the agent the workload; return once it runs."""
         self.files.sockets.mkdir(mode=0o700, exist_ok=True)
         for path in (self.files.ctl, self.files.out, self.files.err):
             path.unlink(missing_ok=True)
-        log = self.files.folder / "qemu.log"
-        output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        with log.open("ab") as stderr:
+        with (self.files.folder / "qemu.log").open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs)
+                qemu_command(self.files, kernel, initramfs, devices)
                 + (self._nic.qemu_arguments() if self._nic else []),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
+        self._pid = self._process.pid
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        self._attach(launch, deadline)
+        if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
+            self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
+            raise BackendError(f"the VM's agent did not start the workload within "
+                               f"{BOOT_TIMEOUT_S:g}s; see {self.files.console}")  # fmt: skip
+        kind, *rest = self._started.reply or ["ENDED"]
+        if kind != "STARTED":
+            why = base64.b64decode(rest[0]).decode(errors="replace") if rest else "it ended"
+            raise FailedPrecondition(f"the VM could not start its workload: {why}")
+
+    def reattach(self, pid: int) -> None:
+        """Take over the VM an earlier shim process booted (QEMU ``pid``, its ports waiting for
+        a client): its output flows on into ``output.log``, and ``STATUS`` asks the agent for
+        its workload's state, so an exit the agent could not tell a dead shim is not lost."""
+        self._pid = pid
+        self._started.done.set()
+        self._asking = True
+        self._attach(None, time.monotonic() + RECONNECT_TIMEOUT_S)
+        self._send("STATUS")
+
+    def _attach(self, launch: Launch | None, deadline: float) -> None:
+        """Connect to the ports (output first: the agent holds its workload's exit until ``ctl``
+        has a client), record the output, read ``ctl``, and wait for QEMU to end."""
+        output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         pumps: list[threading.Thread] = []
         connected = threading.Event()  # the waiter joins the pumps only once they exist
         waiter = threading.Thread(target=self._wait, args=(pumps, connected, output), daemon=True)
         waiter.start()
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
         try:
-            if self._nic is not None:
+            if self._nic is not None and launch is not None:  # a VM taken over has its tap
                 self._nic.attach(deadline)
-            self._ctl = _connect(self.files.ctl, deadline)
             outputs = [(_connect(self.files.out, deadline), "stdout")]
             outputs.append((_connect(self.files.err, deadline), "stderr"))
+            self._ctl = _connect(self.files.ctl, deadline)
         except BackendError as error:  # the tap
             self.kill(str(error))
             connected.set()
@@ -238,7 +299,9 @@ class Machine:
         except OSError as error:
             self.kill(f"QEMU did not open its ports: {error}")
             connected.set()
-            raise BackendError(f"QEMU did not open its ports: {error}; see {log}") from error
+            raise BackendError(
+                f"QEMU did not open its ports: {error}; see {self.files.folder / 'qemu.log'}"
+            ) from error
         pumps += [
             threading.Thread(
                 target=self._pump, args=(conn, LineWriter(output, self._lock, name)), daemon=True
@@ -250,14 +313,6 @@ class Machine:
         for pump in pumps:
             pump.start()
         connected.set()
-        if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
-            self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
-            raise BackendError(f"the VM's agent did not start the workload within "
-                               f"{BOOT_TIMEOUT_S:g}s; see {self.files.console}")  # fmt: skip
-        kind, *rest = self._started.reply or ["ENDED"]
-        if kind != "STARTED":
-            why = base64.b64decode(rest[0]).decode(errors="replace") if rest else "it ended"
-            raise FailedPrecondition(f"the VM could not start its workload: {why}")
 
     def _send(self, line: str) -> None:
         if self._ctl is None:
@@ -267,17 +322,21 @@ class Machine:
         except OSError as error:
             raise FailedPrecondition(f"the VM is not running ({error})") from error
 
-    def _read_ctl(self, reader: Any, launch: Launch) -> None:
+    def _read_ctl(self, reader: Any, launch: Launch | None) -> None:
         for line in reader:
             kind, _, rest = line.rstrip("\n").partition(" ")  # empty words are values
-            if kind == "READY":
+            if kind == "READY" and launch is not None:
                 for spec_line in launch.lines():
                     self._send(spec_line)
             elif kind in {"STARTED", "FAILED"}:
                 self._started.reply[:] = [kind, rest]
                 self._started.done.set()
+            elif kind == "EXIT" and self._asking:  # STATUS tells it with its time, if it can
+                self._held_exit = int(rest)
             elif kind == "EXIT":
-                self._exit_code = int(rest)
+                self._record_exit(int(rest), 0)
+            elif kind == "STATUS":
+                self._answered(rest.split(" "))
             elif kind == "EXECEND":
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -285,6 +344,28 @@ class Machine:
                     pending.reply[:] = result.split(" ")
                     pending.done.set()
         self._started.done.set()
+
+    def _answered(self, status: list[str]) -> None:
+        """The agent's answer to ``STATUS`` (``reattach``): an exit with how long ago it was;
+        or an exit that came as ``EXIT`` just after the agent looked; or a VM still booting,
+        whose workload the dead shim never started: nothing will start it now."""
+        self._asking = False
+        if status[0] == "exited":  # exited CODE CENTISECONDS_AGO
+            self._record_exit(int(status[1]), int(status[2]) * 10_000_000)
+        elif self._held_exit is not None:
+            self._record_exit(self._held_exit, 0)
+        elif status[0] == "created":
+            self.kill("the shim that booted this VM died before its workload started")
+
+    def _record_exit(self, code: int, ago_ns: int) -> None:
+        """Keep the exit where a restarted shim finds it (``reported.json``), then let the agent
+        power off (``ACK``): until then it holds the exit, for this shim or the next."""
+        self._exit_code, self._finished_at = code, now_ns() - ago_ns
+        status = {"exit_code": code, "finished_at": self._finished_at, "error": ""}
+        with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
+            self.files.write_atomically(self.files.reported, json.dumps(status))
+        with contextlib.suppress(FailedPrecondition):
+            self._send("ACK")
 
     @staticmethod
     def _pump(connection: socket.socket, writer: LineWriter) -> None:
@@ -294,17 +375,17 @@ class Machine:
         writer.finish()
 
     def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
-        assert self._process is not None
-        code = self._process.wait()
+        code = self._process.wait() if self._process else _wait_for_end(self._pid)
         connected.wait()
         for pump in pumps:
             pump.join(5)
         os.close(output)
         exit_code, error = self._exit_code, self._error
         if exit_code is None:
-            exit_code = KILLED_EXIT if code < 0 else 255
+            exit_code = KILLED_EXIT if code is not None and code < 0 else 255
             error = error or f"the VM ended (QEMU exit {code}) before its workload reported an exit"
-        status = {"exit_code": exit_code, "finished_at": now_ns(), "error": error}
+        finished = self._finished_at or now_ns()
+        status = {"exit_code": exit_code, "finished_at": finished, "error": error}
         with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
             self.files.write_atomically(self.files.exit, json.dumps(status))
         for pending in list(self._pending.values()):
@@ -319,9 +400,10 @@ class Machine:
     def kill(self, reason: str = "") -> None:
         """Kill QEMU itself: for a VM whose agent does not answer."""
         self._error = reason
-        if self._process is not None and self._process.poll() is None:
+        alive = self._process.poll() is None if self._process else not self.ended.is_set()
+        if self._pid and alive:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+                os.killpg(self._pid, signal.SIGKILL)
 
     def exec(self, argv: list[str], timeout: float | None) -> ExecResult:
         exec_id = secrets.token_hex(8)

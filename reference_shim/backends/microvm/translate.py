@@ -1,9 +1,10 @@
 """A ``VmSpec`` as what the agent runs, and what this first slice refuses, with the reason.
 
 Every field of the spec is either honoured here (argv, env and working dir over the image's,
-uid/gid, hostname, read-only root, files mounted from the host), or refused with UNIMPLEMENTED
-naming the field and why. A field at its default (what is sent when nothing is asked) is never
-refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement`` says why).
+uid/gid, hostname, read-only root; mounts from the host are ``shares``'), or refused with
+UNIMPLEMENTED naming the field and why. A field at its default (what is sent when nothing is
+asked) is never refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement``
+says why).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.shares import Share
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 
@@ -66,21 +68,6 @@ def _refuse(spec: VmSpec) -> None:
         raise Unimplemented("tty and stdin: the microvm agent has no attach or terminal yet")
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
-    if spec.image_mounts:
-        raise Unimplemented(
-            "image volumes (mounts[].image): the microvm backend does not mount them yet"
-        )
-    for mount in spec.mounts:
-        if mount.propagation != "rprivate":
-            raise Unimplemented(
-                f"mount propagation {mount.propagation} of {mount.container_path}: a file "
-                "mounted from the host is copied into the VM's disk, which propagates nothing"
-            )
-        if not Path(mount.host_path).is_file():
-            raise Unimplemented(
-                f"mount of {mount.host_path}: only files are copied into a VM's disk; folders "
-                "need virtiofs (the guest kernel has no 9p), which this slice does not run"
-            )
     if spec.resources != type(spec.resources)():
         raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
     _refuse_security(spec.security)
@@ -117,7 +104,10 @@ def _ids(user: str, rootfs: Path) -> tuple[int, int]:
     return uid, int(found[2])
 
 
-def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Launch:
+def launch(
+    spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str, shared: tuple[Share, ...]
+) -> Launch:
+    """What the agent runs; ``shared`` are the spec's mounts as ``shares.plan`` made them."""
     _refuse(spec)
     env = dict(image.env)
     env.update(dict(spec.env))
@@ -130,5 +120,6 @@ def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Lau
         gid=gid,
         hostname=hostname,
         readonly_rootfs=spec.security.readonly_rootfs,
-        readonly_files=tuple(m.container_path for m in spec.mounts if m.readonly),
+        readonly_files=(),
+        mounts=tuple((share.name, share.container_path, share.readonly) for share in shared),
     )

@@ -33,7 +33,7 @@ def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None
     (tmp_path / "boot" / "vmlinuz-1").write_bytes(b"kernel")
     modules = tmp_path / "lib" / "modules" / "1" / "kernel"
     modules.mkdir(parents=True)
-    for name in guest.MODULES:
+    for name in guest.MODULES + guest.SHARE_MODULES:
         (modules / f"{name}.ko").write_bytes(name.encode())
     busybox = tmp_path / "busybox"
     busybox.write_bytes(b"\x7fELF busybox")
@@ -43,6 +43,7 @@ def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None
         ["busybox", "cpio", "-t"], input=archive, capture_output=True, check=True
     ).stdout.split()
     assert {b"init", b"bin/busybox", b"lib/modules/virtio_console.ko"} <= set(listed)
+    assert {b"lib/modules/fuse.ko", b"lib/modules/virtiofs.ko"} <= set(listed)
     assert guest.agent_script().startswith(b"#!/bin/busybox sh")
 
 
@@ -120,8 +121,6 @@ def _spec(**fields: object) -> VmSpec:
         ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),
-        ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),
-        ({"mounts": (MountSpec(__file__, "/f", propagation="rslave"),)}, "propagation rslave"),
         # RuntimeDefault: the guest installs no filter, so it cannot claim the runtime's default.
         ({"security": SecuritySpec(seccomp="")}, r"security_context\.seccomp.*RuntimeDefault"),
         ({"security": SecuritySpec(seccomp='{"defaultAction": "SCMP_ACT_ERRNO"}')}, "seccomp"),

@@ -61,6 +61,46 @@ network() {
         || fail "cannot configure the network ($1 on eth0)"
 }
 
+# mount_shares: the folders and files mounted from the host, live: the VM's virtiofs share at
+# /run/shares (one entry per mount, made by the host), each entry bound at its container path
+# (MOUNT lines, in order: parents first), read-only where asked.
+mount_shares() {
+    [ -s /run/spec/mounts ] || return 0
+    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
+    mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    while read -r name target mode; do
+        name=$(decode "$name") target=/container$(decode "$target")
+        if [ -d "/run/shares/$name" ]; then
+            mkdir -p "$target" 2>/dev/null
+        else
+            mkdir -p "${target%/*}" 2>/dev/null
+            [ -e "$target" ] || touch "$target" 2>/dev/null
+        fi
+        mount --rbind "/run/shares/$name" "$target" || return 1
+        if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target" || return 1; fi
+    done < /run/spec/mounts
+}
+
+# centiseconds: the guest's uptime, for how long ago the workload exited (STATUS)
+centiseconds() {
+    read -r up _ < /proc/uptime
+    up=${up%.*}${up#*.}
+    while [ "${up#0}" != "$up" ]; do up=${up#0}; done  # no leading zero: not octal
+    echo "${up:-0}"
+}
+
+# report_status: the workload's state, for a host that (re)connects: it may have missed EXIT
+report_status() {
+    if [ -f /run/workload.exit ]; then
+        read -r code at < /run/workload.exit
+        say "STATUS exited $code $(( $(centiseconds) - at ))"
+    elif [ -f /run/workload.pid ]; then
+        say "STATUS running $(cat /run/workload.pid)"
+    else
+        say "STATUS created"
+    fi
+}
+
 # An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
 # container's CWD and WHO exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
@@ -93,7 +133,20 @@ exec 3<>"$CTL"
 export CWD=/ WHO="0 0"
 MODE=rw
 say READY
-while read -r command rest <&3; do
+idle=0
+while :; do
+    # With no host on ctl (the shim died or restarts) a read sees end-of-file at once: wait for
+    # one. The VM and its workload run on; what the agent says meanwhile waits in `say`. After
+    # 3000 polls (10 minutes or more) with no host, no shim is coming back: power off.
+    if ! read -r command rest <&3; then
+        idle=$((idle + 1))
+        if [ "$idle" -ge 3000 ]; then
+            echo "microvm agent: no host for 10 minutes; powering off" >&2
+            sync; poweroff -f
+        fi
+        sleep 0.2; continue
+    fi
+    idle=0
     # shellcheck disable=SC2086  # base64 words hold no blanks and no glob characters
     case $command in
         ENV) store /run/spec/env $rest ;;
@@ -104,6 +157,7 @@ while read -r command rest <&3; do
         ROOTFS) MODE=$rest ;;
         NETWORK) network "$rest" ;;
         READONLY) store /run/spec/readonly $rest ;;
+        MOUNT) echo "$rest" >> /run/spec/mounts ;;
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
@@ -117,6 +171,7 @@ while read -r command rest <&3; do
                 mount --bind "/container$path" "/container$path" \
                     && mount -o remount,bind,ro "/container$path" || fail "cannot make $path read-only"
             done < /run/spec/readonly
+            mount_shares || fail "cannot mount the folders and files shared from the host"
             cd /
             [ -d "/container$CWD" ] || fail "working directory $CWD does not exist in the image"
             (
@@ -125,9 +180,8 @@ while read -r command rest <&3; do
                 say "STARTED $!"
                 wait $!
                 code=$?
-                say "EXIT $code"
-                sync
-                poweroff -f
+                echo "$code $(centiseconds)" > /run/workload.exit
+                say "EXIT $code"  # blocks while no host is connected; ACK powers off
             ) &
             ;;
         SIGNAL) kill -s "$rest" "$(cat /run/workload.pid)" 2>/dev/null ;;
@@ -145,8 +199,9 @@ while read -r command rest <&3; do
                 rm -f "/run/exec/$id".*
             ) &
             ;;
+        STATUS) report_status ;;
+        ACK) sync; poweroff -f ;;  # the host has kept the exit
         POWEROFF) sync; poweroff -f ;;
         *) say "UNKNOWN $(printf '%s' "$command" | base64 -w 0)" ;;
     esac
 done
-poweroff -f
