@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ExecResult
+from reference_shim.backends.microvm.attach import WorkloadStdio
+from reference_shim.backends.microvm.monitor import Monitor
+from reference_shim.backends.microvm.sessions import Sessions
 from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
@@ -70,6 +73,15 @@ class VmFiles(RecordedFiles):
         return self.sockets / "stderr.sock"
 
     @property
+    def stdin(self) -> Path:
+        return self.sockets / "stdin.sock"
+
+    @property
+    def qmp(self) -> Path:
+        """QEMU's monitor, which hot-plugs the ports of streaming sessions (``monitor``)."""
+        return self.sockets / "qmp.sock"
+
+    @property
     def disk(self) -> Path:
         return self.folder / "root.ext4"
 
@@ -107,7 +119,7 @@ def kernel_arguments() -> str:
     return " ".join(arguments)
 
 
-def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
+def qemu_command(files: VmFiles, kernel: Path, initramfs: Path, stdin: bool = False) -> list[str]:
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
         "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
@@ -117,8 +129,10 @@ def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
         "-append", kernel_arguments(), "-serial", f"file:{files.console}",
         "-drive", f"id=root,file={files.disk},format=raw,if=none",
         "-device", "virtio-blk-device,drive=root", "-device", "virtio-serial-device",
+        "-qmp", f"unix:{files.qmp},server=on,wait=off",
     ]  # fmt: skip
-    for name, path in (("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)):
+    ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
+    for name, path in ports + ([("stdin", files.stdin)] if stdin else []):
         command += [
             "-chardev", f"socket,id={name},path={path},server=on,wait=off",
             "-device", f"virtserialport,chardev={name},name={name}",
@@ -138,6 +152,9 @@ class Launch:
     hostname: str
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
+    tty: bool = False
+    stdin: bool = False
+    stdin_once: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +178,8 @@ class Launch:
             *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
+            f"TTY {int(self.tty)}",
+            f"STDIN {int(self.stdin)}",
             "START",
         ]
 
@@ -198,6 +217,9 @@ class Machine:
         self._exit_code: int | None = None
         self._error = ""
         self.ended = threading.Event()
+        self.monitor = Monitor(files.qmp)
+        self.sessions = Sessions(files.sockets, self.monitor, self._send)
+        self.stdio = WorkloadStdio(self._send, tty=False, stdin_once=False)
 
     @property
     def pid(self) -> int:
@@ -206,13 +228,15 @@ class Machine:
     def boot(self, kernel: Path, initramfs: Path, launch: Launch) -> None:
         """Start QEMU, connect to its ports, hand the agent the workload; return once it runs."""
         self.files.sockets.mkdir(mode=0o700, exist_ok=True)
-        for path in (self.files.ctl, self.files.out, self.files.err):
+        files = self.files
+        for path in (files.ctl, files.out, files.err, files.stdin, files.qmp):
             path.unlink(missing_ok=True)
+        self.stdio = WorkloadStdio(self._send, launch.tty, launch.stdin_once)
         log = self.files.folder / "qemu.log"
         output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         with log.open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs),
+                qemu_command(self.files, kernel, initramfs, launch.stdin),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         pumps: list[threading.Thread] = []
@@ -224,13 +248,17 @@ class Machine:
             self._ctl = _connect(self.files.ctl, deadline)
             outputs = [(_connect(self.files.out, deadline), "stdout")]
             outputs.append((_connect(self.files.err, deadline), "stderr"))
+            if launch.stdin:
+                self.stdio.connect_stdin(_connect(self.files.stdin, deadline))
         except OSError as error:
             self.kill(f"QEMU did not open its ports: {error}")
             connected.set()
             raise BackendError(f"QEMU did not open its ports: {error}; see {log}") from error
         pumps += [
             threading.Thread(
-                target=self._pump, args=(conn, LineWriter(output, self._lock, name)), daemon=True
+                target=self._pump,
+                args=(conn, LineWriter(output, self._lock, name), name),
+                daemon=True,
             )
             for conn, name in outputs
         ]
@@ -267,6 +295,8 @@ class Machine:
                 self._started.done.set()
             elif kind == "EXIT":
                 self._exit_code = int(rest)
+            elif kind == "SESSIONEND":
+                self.sessions.ended(rest)
             elif kind == "EXECEND":
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -275,11 +305,11 @@ class Machine:
                     pending.done.set()
         self._started.done.set()
 
-    @staticmethod
-    def _pump(connection: socket.socket, writer: LineWriter) -> None:
+    def _pump(self, connection: socket.socket, writer: LineWriter, stream: str) -> None:
         with connection:
             while chunk := connection.recv(_READ_BYTES):
                 writer.feed(chunk)
+                self.stdio.feed(stream, chunk)
         writer.finish()
 
     def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
@@ -289,6 +319,9 @@ class Machine:
         for pump in pumps:
             pump.join(5)
         os.close(output)
+        self.stdio.ended()
+        self.sessions.vm_ended()
+        self.monitor.close()
         exit_code, error = self._exit_code, self._error
         if exit_code is None:
             exit_code = KILLED_EXIT if code < 0 else 255

@@ -60,8 +60,6 @@ def _refuse(spec: VmSpec) -> None:
     if spec.placement.pid_of:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
-    if spec.tty or spec.stdin:
-        raise Unimplemented("tty and stdin: the microvm agent has no attach or terminal yet")
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
     if spec.image_mounts:
@@ -129,4 +127,7 @@ def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Lau
         hostname=hostname,
         readonly_rootfs=spec.security.readonly_rootfs,
         readonly_files=tuple(m.container_path for m in spec.mounts if m.readonly),
+        tty=spec.tty,
+        stdin=spec.stdin,
+        stdin_once=spec.stdin and spec.stdin_once,
     )
