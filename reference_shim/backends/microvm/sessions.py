@@ -34,9 +34,9 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from kube_streaming.remotecommand import StreamType, TerminalSize
-from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.errors import FailedPrecondition
 
 SYNC = b"\0"  # the first byte on an in port (above)
@@ -177,10 +177,18 @@ class ExecSession:
         return [f"{self.id}-{role}" for role in self._ports]
 
 
+class PortPlugs(Protocol):
+    """What plugs a session's ports into the VM: its QEMU monitor (``monitor.Monitor``)."""
+
+    def plug_port(self, name: str, socket_path: Path) -> None: ...
+
+    def unplug_port(self, name: str) -> None: ...
+
+
 class Sessions:
     """A VM's streaming exec sessions: opened here, ended by the agent's SESSIONEND."""
 
-    def __init__(self, sockets: Path, monitor: Monitor, send: Callable[[str], None]) -> None:
+    def __init__(self, sockets: Path, monitor: PortPlugs, send: Callable[[str], None]) -> None:
         self._sockets = sockets
         self._monitor = monitor
         self._send = send
