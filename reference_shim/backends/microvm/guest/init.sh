@@ -123,11 +123,22 @@ resize_when_ready() {  # resize_when_ready DIR: resize DIR once ptyrun has named
     resize "$1"
 }
 
-tree() {  # tree PID: PID and its descendants, one a line
-    awk -v root="$1" '/^Pid:/ { pid = $2 } /^PPid:/ { parent[pid] = $2 }
-        END { keep[root] = 1; grown = 1
-              while (grown) { grown = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grown = 1 } }
-              for (p in keep) print p }' /proc/[0-9]*/status 2>/dev/null
+members() {  # members PID: the processes of PID's session and of its children's (ptyrun's
+    # command has a session of its own), which no process leaves by losing its parent
+    cat /proc/[0-9]*/status 2>/dev/null | awk -v root="$1" '
+        /^Pid:/ { pid = $2 } /^PPid:/ { parent[pid] = $2 } /^NSsid:/ { sid[pid] = $2 }
+        END { leaders[root] = 1; for (p in parent) if (parent[p] == root) leaders[p] = 1
+              for (p in sid) if (sid[p] in leaders) print p }'
+}
+
+end_session() {  # end_session PID: SIGKILL every member (PID was started by setsid) until none is left
+    for _ in $(seq 50); do
+        pids=$(members "$1")
+        [ -n "$pids" ] || return 0
+        # shellcheck disable=SC2086  # one pid a word
+        kill -KILL $pids 2>/dev/null
+        sleep 0.1
+    done
 }
 
 # session ID TTY STDIN: run /run/session/ID/argv as an exec, on a terminal (ptyrun) or not, its
@@ -149,16 +160,17 @@ session() {
     relay "$(port "$id-out")" "$dir/out" "$dir/out.n" &
     if [ "$2" = 1 ]; then
         echo 0 > "$dir/err.n"
-        /bin/ptyrun "$dir/tty" /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
+        setsid /bin/ptyrun "$dir/tty" /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
         pid=$!
         resize_when_ready "$dir" &
     else
         mkfifo "$dir/err"
         relay "$(port "$id-err")" "$dir/err" "$dir/err.n" &
-        /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
+        setsid /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
         pid=$!
     fi
     echo $pid > "$dir/pid"
+    [ -e "$dir/killed" ] && end_session $pid  # SESSIONKILL came before the pid file
     wait $pid
     code=$?
     exec 4<&-
@@ -268,8 +280,10 @@ while read -r command rest <&3; do
                 && resize "/run/session/$1"
             ;;
         SESSIONKILL)
-            # shellcheck disable=SC2046  # one pid a word
-            [ -s "/run/session/$rest/pid" ] && kill -KILL $(tree "$(cat "/run/session/$rest/pid")") 2>/dev/null
+            if [ -d "/run/session/$rest" ]; then
+                touch "/run/session/$rest/killed"
+                [ -s "/run/session/$rest/pid" ] && end_session "$(cat "/run/session/$rest/pid")" &
+            fi
             ;;
         *) say "UNKNOWN $(printf '%s' "$command" | base64 -w 0)" ;;
     esac
