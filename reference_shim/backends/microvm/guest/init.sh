@@ -91,10 +91,18 @@ exec 3<>"$CTL"
 mkdir -p /run/session/workload
 TTY=0 STDIN=0
 
+lookup() {  # lookup NAME: FOUND=the port's device; shell builtins only (a fork costs under TCG)
+    FOUND=""
+    for found in /sys/class/virtio-ports/*; do
+        read -r name 2>/dev/null < "$found/name" && [ "$name" = "$1" ] && FOUND=/dev/${found##*/}
+    done
+    [ -c "$FOUND" ]
+}
+
 wait_ports() {  # wait_ports NAME...: until a port of each name exists (20 s at most)
     for _ in $(seq 400); do
         missing=0
-        for name in "$@"; do [ -c "$(port "$name")" ] || missing=1; done
+        for name in "$@"; do lookup "$name" || missing=1; done
         [ $missing = 0 ] && return 0
         sleep 0.05
     done
@@ -153,11 +161,11 @@ session() {
     wait_ports $names || { say "SESSIONEND $id 126 0 0"; rm -rf "$dir"; return; }
     exec 4</dev/null
     if [ "$3" = 1 ]; then
-        exec 4<"$(port "$id-in")"
+        lookup "$id-in" && exec 4<"$FOUND"
         take_sync || { say "SESSIONEND $id 126 0 0"; rm -rf "$dir"; return; }
     fi
     mkfifo "$dir/out"
-    relay "$(port "$id-out")" "$dir/out" "$dir/out.n" &
+    lookup "$id-out" && relay "$FOUND" "$dir/out" "$dir/out.n" &
     if [ "$2" = 1 ]; then
         echo 0 > "$dir/err.n"
         setsid /bin/ptyrun "$dir/tty" /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
@@ -165,7 +173,7 @@ session() {
         resize_when_ready "$dir" &
     else
         mkfifo "$dir/err"
-        relay "$(port "$id-err")" "$dir/err" "$dir/err.n" &
+        lookup "$id-err" && relay "$FOUND" "$dir/err" "$dir/err.n" &
         setsid /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
         pid=$!
     fi
