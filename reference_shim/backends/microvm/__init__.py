@@ -19,7 +19,8 @@ def build(config: ShimConfig, instance: str) -> Built:
     from reference_shim.backends.microvm.backend import MicrovmBackend
     from reference_shim.backends.microvm.streaming import MicrovmStreaming
 
-    return Built(MicrovmBackend(config.state_dir / "microvm", instance), MicrovmStreaming())
+    backend = MicrovmBackend(config.state_dir / "microvm", instance)
+    return Built(backend, MicrovmStreaming(backend))
 
 
 def preflight(config: ShimConfig) -> str | None:

@@ -248,6 +248,16 @@ class MicrovmBackend:
         machine = self._machines.get(vm_id)
         return machine if machine is not None and not machine.ended.is_set() else None
 
+    def running_machine(self, vm_id: str) -> Machine:
+        """The booted VM ``vm_id``, for streaming; a pod's or one not running has none."""
+        files = self._files(vm_id)
+        if files is None:
+            raise NotFound(f"VM {vm_id} not found")
+        machine = self._machine(vm_id)
+        if machine is None:
+            raise FailedPrecondition(f"container VM {vm_id} is not running")
+        return machine
+
     def stop_vm(self, vm_id: str, timeout: int, signal: str = "") -> None:
         files = self._files(vm_id)
         if files is None:

@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ExecResult
+from reference_shim.backends.microvm.attach import WorkloadStdio
+from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.network import Nic
+from reference_shim.backends.microvm.sessions import Sessions
 from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
@@ -71,6 +74,15 @@ class VmFiles(RecordedFiles):
     @property
     def err(self) -> Path:
         return self.sockets / "stderr.sock"
+
+    @property
+    def stdin(self) -> Path:
+        return self.sockets / "stdin.sock"
+
+    @property
+    def qmp(self) -> Path:
+        """QEMU's monitor, which hot-plugs the ports of streaming sessions (``monitor``)."""
+        return self.sockets / "qmp.sock"
 
     @property
     def disk(self) -> Path:
@@ -117,9 +129,10 @@ def kernel_arguments() -> str:
 
 
 def qemu_command(
-    files: VmFiles, kernel: Path, initramfs: Path, devices: Iterable[str] = ()
+    files: VmFiles, kernel: Path, initramfs: Path, devices: Iterable[str] = (), stdin: bool = False
 ) -> list[str]:
-    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``)."""
+    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``), and
+    ``stdin`` a port for the workload's standard input."""
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
         "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
@@ -129,8 +142,10 @@ def qemu_command(
         "-append", kernel_arguments(), "-serial", f"file:{files.console}",
         "-drive", f"id=root,file={files.disk},format=raw,if=none",
         "-device", "virtio-blk-device,drive=root", "-device", "virtio-serial-device",
+        "-qmp", f"unix:{files.qmp},server=on,wait=off",
     ]  # fmt: skip
-    for name, path in (("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)):
+    ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
+    for name, path in ports + ([("stdin", files.stdin)] if stdin else []):
         command += [
             "-chardev", f"socket,id={name},path={path},server=on,wait=off",
             "-device", f"virtserialport,chardev={name},name={name}",
@@ -153,6 +168,9 @@ class Launch:
     address: str = ""  # the VM's address on the bridge, with its prefix ("" : no NIC)
     # mounts from the host: (entry of the VM's virtiofs share, container path, read-only)
     mounts: tuple[tuple[str, str, bool], ...] = ()
+    tty: bool = False
+    stdin: bool = False
+    stdin_once: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +200,8 @@ class Launch:
                 f"MOUNT {b64(name)} {b64(path)} {'ro' if readonly else 'rw'}"
                 for name, path, readonly in self.mounts
             ),
+            f"TTY {int(self.tty)}",
+            f"STDIN {int(self.stdin)}",
             "START",
         ]
 
@@ -238,6 +258,9 @@ class Machine:
         self._error = ""
         self._pid = 0
         self.ended = threading.Event()
+        self.monitor = Monitor(files.qmp)
+        self.sessions = Sessions(files.sockets, self.monitor, self._send)
+        self.stdio = WorkloadStdio(self._send, tty=False, stdin_once=False)
 
     @property
     def pid(self) -> int:
@@ -248,11 +271,13 @@ class Machine:
     ) -> None:
         """Start QEMU, connect to its ports, hand the agent the workload; return once it runs."""
         self.files.sockets.mkdir(mode=0o700, exist_ok=True)
-        for path in (self.files.ctl, self.files.out, self.files.err):
+        files = self.files
+        for path in (files.ctl, files.out, files.err, files.stdin, files.qmp):
             path.unlink(missing_ok=True)
+        self.stdio = WorkloadStdio(self._send, launch.tty, launch.stdin_once)
         with (self.files.folder / "qemu.log").open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs, devices)
+                qemu_command(self.files, kernel, initramfs, devices, launch.stdin)
                 + (self._nic.qemu_arguments() if self._nic else []),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
@@ -292,6 +317,8 @@ class Machine:
             outputs = [(_connect(self.files.out, deadline), "stdout")]
             outputs.append((_connect(self.files.err, deadline), "stderr"))
             self._ctl = _connect(self.files.ctl, deadline)
+            if launch is not None and launch.stdin:
+                self.stdio.connect_stdin(_connect(self.files.stdin, deadline))
         except BackendError as error:  # the tap
             self.kill(str(error))
             connected.set()
@@ -304,7 +331,9 @@ class Machine:
             ) from error
         pumps += [
             threading.Thread(
-                target=self._pump, args=(conn, LineWriter(output, self._lock, name)), daemon=True
+                target=self._pump,
+                args=(conn, LineWriter(output, self._lock, name), name),
+                daemon=True,
             )
             for conn, name in outputs
         ]
@@ -337,6 +366,8 @@ class Machine:
                 self._record_exit(int(rest), 0)
             elif kind == "STATUS":
                 self._answered(rest.split(" "))
+            elif kind == "SESSIONEND":
+                self.sessions.ended(rest)
             elif kind == "EXECEND":
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -367,11 +398,11 @@ class Machine:
         with contextlib.suppress(FailedPrecondition):
             self._send("ACK")
 
-    @staticmethod
-    def _pump(connection: socket.socket, writer: LineWriter) -> None:
+    def _pump(self, connection: socket.socket, writer: LineWriter, stream: str) -> None:
         with connection:
             while chunk := connection.recv(_READ_BYTES):
                 writer.feed(chunk)
+                self.stdio.feed(stream, chunk)
         writer.finish()
 
     def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
@@ -380,6 +411,9 @@ class Machine:
         for pump in pumps:
             pump.join(5)
         os.close(output)
+        self.stdio.ended()
+        self.sessions.vm_ended()
+        self.monitor.close()
         exit_code, error = self._exit_code, self._error
         if exit_code is None:
             exit_code = KILLED_EXIT if code is not None and code < 0 else 255

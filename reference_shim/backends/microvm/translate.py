@@ -64,8 +64,6 @@ def _refuse(spec: VmSpec) -> None:
     if spec.placement.pid_of:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
-    if spec.tty or spec.stdin:
-        raise Unimplemented("tty and stdin: the microvm agent has no attach or terminal yet")
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
     if spec.resources != type(spec.resources)():
@@ -122,4 +120,7 @@ def launch(
         readonly_rootfs=spec.security.readonly_rootfs,
         readonly_files=(),
         mounts=tuple((share.name, share.container_path, share.readonly) for share in shared),
+        tty=spec.tty,
+        stdin=spec.stdin,
+        stdin_once=spec.stdin and spec.stdin_once,
     )

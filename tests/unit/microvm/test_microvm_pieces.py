@@ -117,7 +117,6 @@ def _spec(**fields: object) -> VmSpec:
     [
         ({"ports": (PortSpec("sctp", 80, 8080),)}, r"SCTP host ports \[8080\]"),
         ({"sysctls": {"kernel.shm_rmid_forced": "1"}}, "sysctls"),
-        ({"tty": True}, "tty"),
         ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),

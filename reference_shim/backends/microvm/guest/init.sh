@@ -110,6 +110,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# the guest's terminals (ptyrun's); a container's /dev/pts is this same instance (START)
+mkdir -p /dev/pts && mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 # microvm.trace on the kernel command line (CRI_MICROVM_TRACE=1): the agent traces to the console
 grep -qw microvm.trace /proc/cmdline && set -x
 mkdir -p /run /container
@@ -129,6 +131,140 @@ for _ in $(seq 200); do
 done
 [ -c "$CTL" ] || { echo "microvm agent: no ctl port" >&2; poweroff -f; }
 exec 3<>"$CTL"
+
+# -- Streaming: exec sessions, and the workload's terminal and stdin (README, "Streaming") -----
+# A session's ports (ID-in, ID-out, ID-err) are hot-plugged by the host before it sends SESSION.
+# The first byte on an in port is the host's, sent once it connected: reading it proves the host
+# is connected (before that, the port reads as end of input). Output goes through `relay`, which
+# counts it: SESSIONEND says how many bytes each port carried, so the host knows it has them all.
+mkdir -p /run/session/workload
+TTY=0 STDIN=0
+
+lookup() {  # lookup NAME: FOUND=the port's device; shell builtins only (a fork costs under TCG)
+    FOUND=""
+    for found in /sys/class/virtio-ports/*; do
+        read -r name 2>/dev/null < "$found/name" && [ "$name" = "$1" ] && FOUND=/dev/${found##*/}
+    done
+    [ -c "$FOUND" ]
+}
+
+wait_ports() {  # wait_ports NAME...: until a port of each name exists (20 s at most)
+    for _ in $(seq 400); do
+        missing=0
+        for name in "$@"; do lookup "$name" || missing=1; done
+        [ $missing = 0 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+take_sync() {  # take_sync: the host's first byte on fd 4, read once the port is connected
+    for _ in $(seq 400); do
+        [ "$(dd bs=1 count=1 <&4 2>/dev/null | wc -c)" -eq 1 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+relay() {  # relay PORT FIFO COUNT_FILE: what is written to FIFO, to PORT; its length, to COUNT_FILE
+    tee "$1" < "$2" 4<&- | wc -c > "$3"
+}
+
+resize() {  # resize DIR: the terminal named in DIR/tty gets the size in DIR/size, once both exist
+    # shellcheck disable=SC2046  # the size file holds the words `rows R cols C`
+    [ -s "$1/tty" ] && [ -s "$1/size" ] && stty -F "$(cat "$1/tty")" $(cat "$1/size") 2>/dev/null
+}
+
+resize_when_ready() {  # resize_when_ready DIR: resize DIR once ptyrun has named its terminal
+    for _ in $(seq 250); do [ -s "$1/tty" ] && break; sleep 0.02; done
+    resize "$1"
+}
+
+members() {  # members PID: the processes of PID's session and of its children's (ptyrun's
+    # command has a session of its own), which no process leaves by losing its parent
+    cat /proc/[0-9]*/status 2>/dev/null | awk -v root="$1" '
+        /^Pid:/ { pid = $2 } /^PPid:/ { parent[pid] = $2 } /^NSsid:/ { sid[pid] = $2 }
+        END { leaders[root] = 1; for (p in parent) if (parent[p] == root) leaders[p] = 1
+              for (p in sid) if (sid[p] in leaders) print p }'
+}
+
+end_session() {  # end_session PID: SIGKILL every member (PID was started by setsid) until none is left
+    for _ in $(seq 50); do
+        pids=$(members "$1")
+        [ -n "$pids" ] || return 0
+        # shellcheck disable=SC2086  # one pid a word
+        kill -KILL $pids 2>/dev/null
+        sleep 0.1
+    done
+}
+
+# session ID TTY STDIN: run /run/session/ID/argv as an exec, on a terminal (ptyrun) or not, its
+# stdin the port ID-in (or /dev/null), its output the ports ID-out and ID-err (a terminal merges
+# stderr into ID-out); then SESSIONEND ID CODE OUT_BYTES ERR_BYTES.
+session() {
+    id=$1 dir=/run/session/$1
+    names="$id-out"
+    [ "$2" = 1 ] || names="$names $id-err"
+    [ "$3" = 1 ] && names="$names $id-in"
+    # shellcheck disable=SC2086  # port names hold no blanks
+    wait_ports $names || { say "SESSIONEND $id 126 0 0"; rm -rf "$dir"; return; }
+    exec 4</dev/null
+    if [ "$3" = 1 ]; then
+        lookup "$id-in" && exec 4<"$FOUND"
+        take_sync || { say "SESSIONEND $id 126 0 0"; rm -rf "$dir"; return; }
+    fi
+    mkfifo "$dir/out"
+    lookup "$id-out" && relay "$FOUND" "$dir/out" "$dir/out.n" &
+    if [ "$2" = 1 ]; then
+        echo 0 > "$dir/err.n"
+        setsid /bin/ptyrun "$dir/tty" /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
+        pid=$!
+        resize_when_ready "$dir" &
+    else
+        mkfifo "$dir/err"
+        lookup "$id-err" && relay "$FOUND" "$dir/err" "$dir/err.n" &
+        setsid /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
+        pid=$!
+    fi
+    echo $pid > "$dir/pid"
+    [ -e "$dir/killed" ] && end_session $pid  # SESSIONKILL came before the pid file
+    wait $pid
+    code=$?
+    exec 4<&-
+    wait
+    say "SESSIONEND $id $code $(cat "$dir/out.n") $(cat "$dir/err.n")"
+    rm -rf "$dir"
+}
+
+# workload: the workload's process, with the stdio the spec's TTY and STDIN lines ask for: on a
+# terminal (ptyrun, which forwards the agent's signals to it), its stdin a pipe from the port
+# `stdin` (as runc makes it), or /dev/null.
+workload() {
+    exec 4</dev/null
+    if [ "$STDIN" = 1 ]; then
+        exec 4<"$(port stdin)"
+        take_sync || echo "microvm agent: the stdin port is not connected" >&2
+    fi
+    if [ "$TTY" = 1 ]; then
+        resize_when_ready /run/session/workload &
+        exec /bin/ptyrun /run/session/workload/tty /bin/sh /init launch /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR"
+    elif [ "$STDIN" = 1 ]; then  # cat is left behind when the workload ends, not waited for
+        # shellcheck disable=SC2016  # $$ is the inner shell's: the workload's pid, once it execs
+        (cat <&4 4<&- &) | /bin/sh -c 'echo $$ > /run/session/workload/pid; exec /bin/sh /init launch /run/spec/argv' > "$OUT" 2> "$ERR"
+    else
+        exec 4<&-
+        launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR"
+    fi
+}
+
+workload_pid() {  # workload_pid PID: the process `workload &` started as PID runs the workload in
+    if [ "$STDIN" = 1 ] && [ "$TTY" != 1 ]; then
+        for _ in $(seq 500); do [ -s /run/session/workload/pid ] && break; sleep 0.02; done
+        cat /run/session/workload/pid
+    else
+        echo "$1"
+    fi
+}
 
 export CWD=/ WHO="0 0"
 MODE=rw
@@ -165,7 +301,8 @@ while :; do
                 && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /proc, /sys, /dev"
             for node in null zero full random urandom tty; do cp -a "/dev/$node" /container/dev/; done
             mkdir -p /container/dev/pts /container/dev/shm
-            mount -t devpts devpts /container/dev/pts && mount -t tmpfs tmpfs /container/dev/shm
+            mount --bind /dev/pts /container/dev/pts && ln -s pts/ptmx /container/dev/ptmx \
+                && mount -t tmpfs tmpfs /container/dev/shm
             touch /run/spec/readonly
             while IFS= read -r path; do  # files mounted read-only: a read-only bind over each
                 mount --bind "/container$path" "/container$path" \
@@ -175,9 +312,9 @@ while :; do
             cd /
             [ -d "/container$CWD" ] || fail "working directory $CWD does not exist in the image"
             (
-                launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" &
-                echo $! > /run/workload.pid
-                say "STARTED $!"
+                workload &
+                workload_pid $! > /run/workload.pid
+                say "STARTED $(cat /run/workload.pid)"
                 wait $!
                 code=$?
                 echo "$code $(centiseconds)" > /run/workload.exit
@@ -202,6 +339,26 @@ while :; do
         STATUS) report_status ;;
         ACK) sync; poweroff -f ;;  # the host has kept the exit
         POWEROFF) sync; poweroff -f ;;
+        TTY) TTY=$rest ;;
+        STDIN) STDIN=$rest ;;
+        SESSION)
+            set -- $rest  # ID TTY STDIN B64...
+            id=$1 tty=$2 input=$3; shift 3
+            mkdir -p "/run/session/$id"
+            store "/run/session/$id/argv" "$@"
+            session "$id" "$tty" "$input" &
+            ;;
+        RESIZE)
+            set -- $rest  # ID ROWS COLUMNS
+            [ -d "/run/session/$1" ] && echo "rows $2 cols $3" > "/run/session/$1/size" \
+                && resize "/run/session/$1"
+            ;;
+        SESSIONKILL)
+            if [ -d "/run/session/$rest" ]; then
+                touch "/run/session/$rest/killed"
+                [ -s "/run/session/$rest/pid" ] && end_session "$(cat "/run/session/$rest/pid")" &
+            fi
+            ;;
         *) say "UNKNOWN $(printf '%s' "$command" | base64 -w 0)" ;;
     esac
 done
