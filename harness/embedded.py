@@ -57,8 +57,12 @@ def _record_path(shared_dir: Path) -> Path:
     return shared_dir / "embedded-shim.json"
 
 
-def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
-    """Start the run's shim unless another process did; the caller holds the setup lock."""
+def start(
+    shim: EmbeddedShim, shared_dir: Path, pod_image: str, owner_pid: int | None = None
+) -> Endpoints:
+    """Start the run's shim unless another process did; the caller holds the setup lock. The
+    shim stops by itself once process ``owner_pid`` (default: this one) ends: the process that
+    stops it at the end of the run, so that a killed run leaves no shim behind."""
     record = _record_path(shared_dir)
     if record.exists():
         endpoint = json.loads(record.read_text())["endpoint"]
@@ -78,6 +82,7 @@ def start(shim: EmbeddedShim, shared_dir: Path, pod_image: str) -> Endpoints:
             strategy=shim.strategy,
             state_dir=shared_dir / "shim-state",
             pod_image=pod_image,
+            stop_with_pid=owner_pid,
         ).start()
     except LaunchError as error:
         raise EndpointError(f"embedded reference shim ({shim.strategy}): {error}") from None

@@ -11,6 +11,7 @@ signalled only while the process holding it started when the recorded one did.
 
 from __future__ import annotations
 
+import os
 import signal
 from dataclasses import dataclass
 
@@ -50,3 +51,10 @@ class StartedProcess:
             return
         except psutil.TimeoutExpired:
             process.kill()
+
+
+def run_owner_pid() -> int:
+    """The process that ends the run: pytest-xdist's controller, whose child a worker is
+    (execnet starts each worker as a subprocess of the controller), or this one without xdist.
+    What a worker starts for the whole run must live until that process ends, not the worker."""
+    return os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()

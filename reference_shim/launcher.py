@@ -55,11 +55,15 @@ class ShimLauncher:
         ready_timeout: float = 30.0,
         container_cli: str | None = None,
         extra_args: Sequence[str] = (),
+        stop_with_pid: int | None = None,
     ) -> None:
-        """``extra_args`` go to the shim's command line as they are (``--help`` lists them)."""
+        """``extra_args`` go to the shim's command line as they are (``--help`` lists them).
+        The shim stops once process ``stop_with_pid`` ends (default: this one), so that it
+        does not outlive a harness that is killed."""
         self.backend = backend
         self.container_cli = container_cli
         self.extra_args = tuple(extra_args)
+        self.stop_with_pid = stop_with_pid or os.getpid()
         self.strategy = strategy
         self.pod_image = pod_image
         self.docker_host = docker_host(docker)
@@ -90,7 +94,7 @@ class ShimLauncher:
             "--docker-host", self.docker_host,
             "--pod-image", self.pod_image,
             "--log-level", self.log_level,
-            "--stop-with-pid", str(os.getpid()),  # a killed harness leaves no shim running
+            "--stop-with-pid", str(self.stop_with_pid),
         ]  # fmt: skip
         if self.container_cli:
             command += ["--container-cli", self.container_cli]

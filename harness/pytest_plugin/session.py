@@ -27,6 +27,7 @@ from harness.images.local_registry import LocalRegistry
 from harness.images.preflight import check_pull
 from harness.images.registry import DEFAULT_ADDRESS
 from harness.ownership import RunOwnership
+from harness.processes import run_owner_pid
 from harness.resources import Sweep, sweep
 
 
@@ -137,7 +138,9 @@ class CriSession:
     def _start_embedded_shim(self) -> Endpoints:
         pod_image = self.images.pause.ref  # published first: the shim pulls it for every pod
         with self.settings.lock:
-            return embedded.start(self.settings.shim, self.settings.shared_dir, pod_image)
+            return embedded.start(
+                self.settings.shim, self.settings.shared_dir, pod_image, run_owner_pid()
+            )
 
     @cached_property
     def puller(self) -> ImagePuller:
