@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from harness import yaml_text
+
 RUNTIME_ENV = "CONTAINER_RUNTIME_ENDPOINT"
 IMAGE_ENV = "IMAGE_SERVICE_ENDPOINT"
 CONFIG_ENV = "CRI_CONFIG_FILE"  # crictl's: another config file than /etc/crictl.yaml
@@ -88,7 +90,7 @@ def grpc_target(endpoint: str) -> str:
 def read_crictl_config(path: Path) -> tuple[str | None, str | None]:
     """The runtime and image endpoints of a crictl config file, if it names them."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_text.load(path.read_text())
     except FileNotFoundError:
         return None, None
     except (OSError, yaml.YAMLError) as error:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from harness import yaml_text
+
 
 class EntriesError(Exception):
     """A file of rules or known differences that cannot be used."""
@@ -25,7 +27,7 @@ def read_entries(
     """The entries under ``section``: each a mapping with every ``required`` key and maybe
     ``optional`` ones, all strings. An empty or missing section is no entries."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml_text.load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
         raise EntriesError(f"{path}: cannot read: {error.strerror}") from None
     except yaml.YAMLError as error:

@@ -42,8 +42,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import TypeVar
 
-import yaml
-
+from harness import yaml_text
 from harness.features.spec import Citation, SpecError, parse
 
 # The area files ship in this package; read where it is installed.
@@ -143,7 +142,7 @@ class SuiteModule:
 
 
 def _area_data(path: Traversable) -> tuple[str, dict[str, object]]:
-    data = yaml.safe_load(path.read_text())
+    data = yaml_text.load(path.read_text())
     if not isinstance(data, dict) or not isinstance(data.get("features"), dict):
         raise FeatureRegistryError(f"{path.name}: expected 'area' and a 'features' mapping")
     area, stem = data.get("area"), path.name.removesuffix(".yaml")

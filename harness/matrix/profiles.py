@@ -33,6 +33,7 @@ import jsonschema
 import yaml
 from cri_api.v1 import api_pb2 as cri
 
+from harness import yaml_text
 from harness.features import Feature, FeatureRegistryError, Level, registry
 from harness.package_data import fixtures_dir
 
@@ -112,8 +113,8 @@ def load_profile(spec: str) -> Profile:
     path = resolve(spec)
     text = path.read_text()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml_text.compose(text)
+        data = yaml_text.load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1

@@ -410,6 +410,25 @@ def test_a_plain_run_writes_no_junit_or_allure_and_a_suite_run_does(
     assert unimplemented["status"] == "skipped"
 
 
+def test_a_suite_run_replaces_the_allure_results_of_the_last_one(
+    child: pytest.Pytester,
+) -> None:
+    """The old results are deleted aside while the run goes on, with those a killed run
+    left aside, and are all gone when it ends."""
+    child.makeconftest("CRI_CONFORMANCE_SUITE = True\n")
+    reports = child.path / "reports"
+    old = reports / "allure-results" / "old-result.json"
+    old.parent.mkdir(parents=True)
+    old.write_text("{}")
+    killed = reports / ".allure-results.deleting-1"
+    killed.mkdir()
+    (killed / "older-result.json").write_text("{}")
+    run(child)
+    assert not old.exists()
+    assert list((reports / "allure-results").glob("*-result.json"))
+    assert not list(reports.glob(".allure-results.deleting-*"))
+
+
 def test_given_junit_and_allure_paths_are_kept(child: pytest.Pytester, tmp_path: Path) -> None:
     child.makeconftest("CRI_CONFORMANCE_SUITE = True\n")
     run(child, "--junitxml", str(tmp_path / "mine.xml"), "--alluredir", str(tmp_path / "al"))
