@@ -4,6 +4,7 @@ whatever a list or create call of the runtime said."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ class RecordingRuntime:
     pods_take_their_containers: bool = False  # RemovePodSandbox removes the pod's containers
     pod_of: dict[str, str] = field(default_factory=dict)
 
-    def _known(self, rpc: str, table: dict[str, object], object_id: str) -> None:
+    def _known(self, rpc: str, table: Mapping[str, object], object_id: str) -> None:
         self.calls.append(f"{rpc} {object_id}")
         if rpc in DESTRUCTIVE and object_id in self.broken:
             raise CallFailed(rpc, grpc.StatusCode.INTERNAL, "disk on fire")

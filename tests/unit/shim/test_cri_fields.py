@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
+from cri_config_fields import LinuxContainerResourcesFields
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
@@ -20,7 +22,7 @@ from reference_shim.cri import unhonoured
 from reference_shim.errors import Unimplemented
 
 DOC = Path(__file__).parents[3] / "docs" / "shim-cri-fields.md"
-MESSAGES: dict[str, type[Message]] = {
+MESSAGES: dict[str, type[cri.PodSandboxConfig] | type[cri.ContainerConfig]] = {
     "PodSandboxConfig": cri.PodSandboxConfig,
     "ContainerConfig": cri.ContainerConfig,
 }
@@ -118,7 +120,7 @@ def mount(**fields: object) -> Change:
     return change
 
 
-def resources(config: Message, **fields: object) -> None:
+def resources(config: Message, **fields: Unpack[LinuxContainerResourcesFields]) -> None:
     config.linux.resources.MergeFrom(cri.LinuxContainerResources(**fields))  # type: ignore[attr-defined]
 
 

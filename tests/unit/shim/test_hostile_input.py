@@ -129,7 +129,11 @@ def test_a_request_that_does_not_decode_is_an_invalid_argument_logged_in_one_lin
     client: CriClient, caplog: pytest.LogCaptureFixture, garbage: bytes
 ) -> None:
     channel = grpc.insecure_channel(client.endpoints.runtime_target)
-    send_bytes = channel.unary_unary("/runtime.v1.RuntimeService/ContainerStatus")
+    send_bytes = channel.unary_unary(
+        "/runtime.v1.RuntimeService/ContainerStatus",
+        request_serializer=None,
+        response_deserializer=None,
+    )
     caplog.set_level(logging.DEBUG)
     for _ in range(3):
         with pytest.raises(grpc.RpcError) as failed:
