@@ -63,8 +63,8 @@ class CountingPair(Pair):
 
 def pair(known: list[KnownDifference] | None = None) -> CountingPair:
     return CountingPair(
-        FakeSide("a"),  # type: ignore[arg-type]
-        FakeSide("b"),  # type: ignore[arg-type]
+        FakeSide("a"),  # type: ignore[arg-type]  # a fake Side: the fake observer reads its name
+        FakeSide("b"),  # type: ignore[arg-type]  # a fake Side: the fake observer reads its name
         AREAS,
         rules=(),
         known=known or [],
@@ -136,7 +136,7 @@ def test_a_listed_difference_is_known_and_not_shrunk() -> None:
 
 def test_without_a_difference_there_is_no_finding() -> None:
     same = pair()
-    same.b = FakeSide("a")  # type: ignore[assignment]
+    same.b = FakeSide("a")  # type: ignore[assignment]  # a fake Side
     assert search(same, examples=15).run().findings == []
 
 

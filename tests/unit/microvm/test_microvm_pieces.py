@@ -106,7 +106,7 @@ def _spec(**fields: object) -> VmSpec:
         "name": "c", "image": "sha256:" + "a" * 64, "argv": ("true",), "labels": {},
         "placement": Placement.own_vm("n"), "security": UNCONFINED,
     }  # fmt: skip
-    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]
+    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]  # fields: any of VmSpec's
 
 
 @pytest.mark.parametrize(
