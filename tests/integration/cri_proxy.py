@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -35,7 +36,13 @@ SERVER_STREAMING = {
 }
 
 
-class CriProxy(grpc.GenericRpcHandler[bytes, bytes]):
+if TYPE_CHECKING:  # grpc-stubs makes the class generic; grpcio's own is not subscriptable
+    _BytesHandler = grpc.GenericRpcHandler[bytes, bytes]
+else:
+    _BytesHandler = grpc.GenericRpcHandler
+
+
+class CriProxy(_BytesHandler):
     """``with Subclass(...) as proxy:`` serves ``address`` (a grpc address) until the end."""
 
     def __init__(self, upstream: str | None, address: str) -> None:
