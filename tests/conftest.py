@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import settings
@@ -36,19 +38,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def run_record(name: str, **fields: object) -> RuntimeRun:
+class RuntimeRunFields(TypedDict, total=False):
+    """RuntimeRun's fields but its name, for ``run_record`` to override."""
+
+    endpoint: str | None
+    runtime_name: str | None
+    runtime_version: str | None
+    api_version: str | None
+    profile: str | None
+    started: str
+    duration_s: float
+    run_id: str | None
+    strict_profile: bool
+    endpoint_source: str | None
+
+
+def run_record(name: str, **fields: Unpack[RuntimeRunFields]) -> RuntimeRun:
     """A column as a run against containerd would record it."""
-    values: dict[str, object] = {
-        "endpoint": "unix:///run/containerd/containerd.sock",
-        "runtime_name": "containerd",
-        "runtime_version": "1.6.20",
-        "api_version": "v1",
-        "profile": None,
-        "started": "2026-01-02T03:04:05+00:00",
-        "duration_s": 12.5,
-    }
-    values.update(fields)
-    return RuntimeRun(name=name, **values)  # type: ignore[arg-type]
+    plausible = RuntimeRun(
+        name=name,
+        endpoint="unix:///run/containerd/containerd.sock",
+        runtime_name="containerd",
+        runtime_version="1.6.20",
+        api_version="v1",
+        profile=None,
+        started="2026-01-02T03:04:05+00:00",
+        duration_s=12.5,
+    )
+    return replace(plausible, **fields)
 
 
 @pytest.fixture

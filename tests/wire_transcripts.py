@@ -85,11 +85,14 @@ class Case:
         return TRANSCRIPTS / f"{self.name}.json"
 
 
-CASES = [
-    Case(kind, transport, tty)
-    for transport in ("spdy", "websocket")
-    for kind, tty in (("exec", False), ("attach", False), ("attach", True), ("portforward", False))
-]
+KINDS: tuple[tuple[Kind, bool], ...] = (
+    ("exec", False),
+    ("attach", False),
+    ("attach", True),
+    ("portforward", False),
+)
+TRANSPORTS: tuple[Transport, ...] = ("spdy", "websocket")
+CASES = [Case(kind, transport, tty) for transport in TRANSPORTS for kind, tty in KINDS]
 
 
 @dataclass

@@ -31,11 +31,13 @@ from reference_shim.backends.base import (
     ExecResult,
     ImageInfo,
     Placement,
+    PodNetworks,
     SecuritySpec,
     VmBackend,
     VmRole,
     VmSpec,
     VmState,
+    pod_networks,
 )
 from reference_shim.backends.docker.backend import DockerBackend
 from reference_shim.backends.docker.host import docker_host
@@ -177,9 +179,14 @@ class Driver:
         return self.backend.inspect_vm(vm_id).exit_code
 
     def pod_network(self, pod_id: str) -> str:
-        name = self.backend.create_pod_network(pod_id)  # type: ignore[attr-defined]
+        name = self._pod_networks().create_pod_network(pod_id)
         self.networks.append(name)
-        return str(name)
+        return name
+
+    def _pod_networks(self) -> PodNetworks:
+        networks = pod_networks(self.backend)
+        assert networks is not None, f"the {self.name} backend declares no pod networks"
+        return networks
 
     # -- what differs per backend -------------------------------------------------------
 
@@ -194,7 +201,7 @@ class Driver:
         for vm_id in reversed(self.made):
             self.backend.remove_vm(vm_id)
         for name in self.networks:
-            self.backend.remove_pod_network(name)  # type: ignore[attr-defined]
+            self._pod_networks().remove_pod_network(name)
         for image_id in self.pulled:
             if self.backend.images.get(image_id) is not None:
                 self.backend.images.remove(image_id)

@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -92,12 +93,23 @@ _FIXED32 = {FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_SFIXED32, FieldDe
 _PAYLOADS = {0: b"\x01", 1: b"\x00" * 8, 2: b"\x01x", 5: b"\x00" * 4}
 
 
-def _wire_types(field: FieldDescriptor) -> set[int]:
+class _Field(Protocol):
+    """What ``_wire_types`` reads of a field descriptor: types-protobuf types a message's
+    DESCRIPTOR as the Python or the upb descriptor class, and both have these."""
+
+    @property
+    def type(self) -> int: ...
+
+    @property
+    def is_repeated(self) -> bool: ...
+
+
+def _wire_types(field: _Field) -> set[int]:
     """The wire types a parser accepts for ``field`` (a repeated scalar also packed)."""
     if field.type in _LENGTH_DELIMITED:
         return {2}
     accepted = {1} if field.type in _FIXED64 else {5} if field.type in _FIXED32 else {0}
-    if field.label == FieldDescriptor.LABEL_REPEATED:
+    if field.is_repeated:
         accepted.add(2)
     return accepted
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from cri_api.v1 import api_pb2 as cri
@@ -35,7 +36,13 @@ SERVER_STREAMING = {
 }
 
 
-class CriProxy(grpc.GenericRpcHandler):
+if TYPE_CHECKING:  # grpc-stubs makes the class generic; grpcio's own is not subscriptable
+    _BytesHandler = grpc.GenericRpcHandler[bytes, bytes]
+else:
+    _BytesHandler = grpc.GenericRpcHandler
+
+
+class CriProxy(_BytesHandler):
     """``with Subclass(...) as proxy:`` serves ``address`` (a grpc address) until the end."""
 
     def __init__(self, upstream: str | None, address: str) -> None:
@@ -54,8 +61,10 @@ class CriProxy(grpc.GenericRpcHandler):
         if self._channel:
             self._channel.close()
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[bytes, bytes]:
+        method = handler_call_details.method
         if method in SERVER_STREAMING:
             return grpc.unary_stream_rpc_method_handler(
                 lambda request, context: self._stream(method, request, context)
@@ -73,11 +82,11 @@ class CriProxy(grpc.GenericRpcHandler):
         if self._channel is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: this test runtime has none")
         try:
-            answer: bytes = self._channel.unary_unary(method)(
-                request, timeout=context.time_remaining()
-            )
+            answer: bytes = self._channel.unary_unary(
+                method, request_serializer=None, response_deserializer=None
+            )(request, timeout=context.time_remaining())
         except grpc.RpcError as error:
-            context.abort(error.code(), error.details() or "")  # type: ignore[attr-defined]
+            context.abort(error.code(), error.details() or "")
         if method in CREATES:
             kind, id_of = CREATES[method]
             with self._lock:
@@ -90,9 +99,11 @@ class CriProxy(grpc.GenericRpcHandler):
         if self._channel is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: this test runtime has none")
         try:
-            yield from self._channel.unary_stream(method)(request)
+            yield from self._channel.unary_stream(
+                method, request_serializer=None, response_deserializer=None
+            )(request)
         except grpc.RpcError as error:
-            context.abort(error.code(), error.details() or "")  # type: ignore[attr-defined]
+            context.abort(error.code(), error.details() or "")
 
 
 def exists(status: Callable[[str], object], object_id: str) -> bool:

@@ -34,7 +34,7 @@ class ListCall:
 
     def without_filter(self, request: bytes) -> bytes:
         decoded = self.request.FromString(request)
-        decoded.ClearField("filter")  # type: ignore[arg-type]
+        decoded.ClearField("filter")
         return decoded.SerializeToString()
 
     def only(self, response: bytes, visible: set[str]) -> bytes:

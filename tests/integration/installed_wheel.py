@@ -32,7 +32,11 @@ def clean_environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def run(command: list[str], cwd: Path, timeout: float = 600, **env: str) -> str:
+TIMEOUT = 600.0
+"""Seconds a command of the virtualenv may take (pip installs included)."""
+
+
+def run(command: list[str], cwd: Path, timeout: float = TIMEOUT, **env: str) -> str:
     """Run a command, failing with its output when it fails."""
     done = subprocess.run(
         command,
@@ -88,7 +92,8 @@ class Installed:
 
     def run(self, *command: str, cwd: Path | None = None, **env: str) -> str:
         """A command of the virtualenv, in the work folder unless told otherwise."""
-        return run([self.bin(command[0]), *command[1:]], cwd or self.workdir, **env)
+        # The timeout given, not left to `env`: a variable named "timeout" is the environment's.
+        return run([self.bin(command[0]), *command[1:]], cwd or self.workdir, TIMEOUT, **env)
 
 
 def offline_wheelhouse() -> Path:

@@ -32,7 +32,7 @@ def left_by(client: CriClient, run_id: str) -> list[str]:
     selector = {RUN_LABEL: run_id}
     pods = client.list_pods(cri.PodSandboxFilter(label_selector=selector))
     containers = client.list_containers(cri.ContainerFilter(label_selector=selector))
-    return [item.id for item in [*pods, *containers]]
+    return [pod.id for pod in pods] + [container.id for container in containers]
 
 
 # Every area but namespaces: with pid POD a container's shell is no PID 1 and dies of

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from installed_wheel import Installed, install
@@ -41,8 +42,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return install(tmp_path_factory.mktemp("installed-wheel"))
 
 
+class ToolFreeEnvironment(TypedDict):
+    """The variables `without_tools` sets: a TypedDict, so `**` of it cannot fill `cwd`."""
+
+    PATH: str
+    CRI_CONFORMANCE_IMAGE_CACHE: str
+
+
 @pytest.fixture(scope="module")
-def without_tools(installed: Installed) -> dict[str, str]:
+def without_tools(installed: Installed) -> ToolFreeEnvironment:
     """The environment of a machine with the package and nothing else: see the docstring."""
     path = str(installed.venv / "bin")
     assert not [tool for tool in IMAGE_TOOLS if shutil.which(tool, path=path)]
@@ -52,7 +60,9 @@ def without_tools(installed: Installed) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def registry(installed: Installed, without_tools: dict[str, str], private_registry: str) -> str:
+def registry(
+    installed: Installed, without_tools: ToolFreeEnvironment, private_registry: str
+) -> str:
     """The test's registry, holding the images the installed package pushed there."""
     pushed = installed.run("cri-conformance", "images", "push", "--to", private_registry,
                            **without_tools)  # fmt: skip
@@ -81,7 +91,10 @@ def test_the_wheel_carries_the_suite_and_its_data(installed: Installed) -> None:
 
 
 def test_run_against_containerd_from_the_wheel(
-    installed: Installed, containerd_endpoint: str, registry: str, without_tools: dict[str, str]
+    installed: Installed,
+    containerd_endpoint: str,
+    registry: str,
+    without_tools: ToolFreeEnvironment,
 ) -> None:
     reports = installed.workdir / "reports"
     installed.run(
@@ -108,7 +121,10 @@ def test_run_against_containerd_from_the_wheel(
 
 
 def test_pytest_pyargs_runs_the_installed_suite(
-    installed: Installed, containerd_endpoint: str, registry: str, without_tools: dict[str, str]
+    installed: Installed,
+    containerd_endpoint: str,
+    registry: str,
+    without_tools: ToolFreeEnvironment,
 ) -> None:
     output = installed.run(
         "pytest", "--pyargs", "harness.suites",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as api
-from cri_proxy import left_on
-from filter_ignoring_proxy import RUNTIME, FilterIgnoringProxy
+from cri_proxy import RUNTIME, left_on
+from filter_ignoring_proxy import FilterIgnoringProxy
 from simplest_specs import IMAGE, a_spec
 
 from harness.cli import main

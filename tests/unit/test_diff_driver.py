@@ -13,11 +13,12 @@ from cri_api.v1 import api_pb2 as api
 from hypothesis import find, settings
 
 from harness.builders import container_config, pod_config
+from harness.diff.collect import Side
 from harness.diff.driver import Search, SearchSettings, tally
 from harness.diff.generated import diff_specs, spec_key
 from harness.diff.known import KnownDifference
 from harness.diff.observation import ContainerObservation, Observation
-from harness.diff.pair import Pair
+from harness.diff.pair import Example, Pair
 from harness.properties.spec_files import Spec
 from harness.properties.specs import Owner
 
@@ -33,7 +34,7 @@ class FakeSide:
         self.name = name
 
 
-def fake_observer(side, spec, areas):  # type: ignore[no-untyped-def]
+def fake_observer(side: Side, spec: Spec, areas: frozenset[str]) -> Observation:
     """What a fake runtime shows: b reports ``/`` as the working directory of a container
     whose configured one holds a digit (the planted difference)."""
     observation = Observation(steps={"RunPodSandbox": "OK"})
@@ -55,15 +56,15 @@ def fake_observer(side, spec, areas):  # type: ignore[no-untyped-def]
 class CountingPair(Pair):
     examined = 0
 
-    def examine(self, spec):  # type: ignore[no-untyped-def]
+    def examine(self, spec: Spec) -> Example:
         self.examined += 1
         return super().examine(spec)
 
 
 def pair(known: list[KnownDifference] | None = None) -> CountingPair:
     return CountingPair(
-        FakeSide("a"),  # type: ignore[arg-type]
-        FakeSide("b"),  # type: ignore[arg-type]
+        FakeSide("a"),  # type: ignore[arg-type]  # a fake Side: the fake observer reads its name
+        FakeSide("b"),  # type: ignore[arg-type]  # a fake Side: the fake observer reads its name
         AREAS,
         rules=(),
         known=known or [],
@@ -86,6 +87,7 @@ def test_the_planted_difference_is_found_counted_and_shrunk_to_the_minimal_spec(
     fakes = pair()
     outcome = search(fakes, examples=20, shrink_runs=300).run()
     (finding,) = outcome.findings
+    assert finding.example is not None
     assert finding.signature == PLANTED
     assert finding.is_new
     assert finding.shrunk
@@ -117,6 +119,7 @@ def test_shrinking_stops_at_its_budget_with_the_smallest_example_so_far() -> Non
     assert fakes.examined == outcome.runs <= 20 + 10
     (finding,) = outcome.findings
     assert finding.shrunk
+    assert finding.example is not None
     assert finding.example.shows(PLANTED)
 
 
@@ -133,7 +136,7 @@ def test_a_listed_difference_is_known_and_not_shrunk() -> None:
 
 def test_without_a_difference_there_is_no_finding() -> None:
     same = pair()
-    same.b = FakeSide("a")  # type: ignore[assignment]
+    same.b = FakeSide("a")  # type: ignore[assignment]  # a fake Side
     assert search(same, examples=15).run().findings == []
 
 
@@ -143,6 +146,7 @@ def test_the_tally_counts_examples_and_keeps_the_smallest_of_each_difference() -
     examples = [fakes.examine(spec) for spec in (large, plain, small, large)]
     (finding,) = tally(examples)
     assert finding.count == 3
+    assert finding.example is not None
     assert finding.example.spec == small
 
 

@@ -145,6 +145,6 @@ settings.register_profile("cri-conformance-ci", max_examples=3, derandomize=True
 
 def test_the_property_decorator_answers_the_fixture_health_check() -> None:
     decorated = hypothesis_profiles.for_property_tests()(lambda: None)
-    chosen: settings = decorated._hypothesis_internal_use_settings  # type: ignore[attr-defined]
+    chosen: settings = decorated._hypothesis_internal_use_settings  # type: ignore[attr-defined]  # hypothesis keeps it untyped, private
     assert HealthCheck.function_scoped_fixture in chosen.suppress_health_check
     assert chosen.max_examples == settings.get_profile(hypothesis_profiles.CI).max_examples

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -43,7 +44,20 @@ def layer_members(layout: oci.Layout, digest: str) -> dict[str, tarfile.TarInfo]
         return {member.name: member for member in archive.getmembers()}
 
 
-def platform_manifests(layout: oci.Layout, image: BuiltImage) -> dict[str, dict[str, object]]:
+class BlobReference(TypedDict):
+    """A descriptor in an OCI manifest's JSON: the field these tests read."""
+
+    digest: str
+
+
+class Manifest(TypedDict):
+    """An OCI image manifest's JSON: the fields these tests read."""
+
+    config: BlobReference
+    layers: list[BlobReference]
+
+
+def platform_manifests(layout: oci.Layout, image: BuiltImage) -> dict[str, Manifest]:
     index = layout.read_json(image.digest)
     assert index["mediaType"] == oci.INDEX
     return {
@@ -74,7 +88,7 @@ def test_every_tag_names_an_index_of_linux_amd64_and_arm64(built: dict[str, Buil
         manifests = platform_manifests(layout, image)
         assert set(manifests) == {"amd64", "arm64"}
         for architecture, manifest in manifests.items():
-            config = layout.read_json(manifest["config"]["digest"])  # type: ignore[index]
+            config = layout.read_json(manifest["config"]["digest"])
             assert (config["os"], config["architecture"]) == ("linux", architecture)
 
 
@@ -86,9 +100,9 @@ def test_the_base_layer_is_shared_and_each_architecture_gets_its_own_busybox(
     own_layers = set()
     for image in built.values():
         for architecture, manifest in platform_manifests(layout, image).items():
-            base, own = manifest["layers"]  # type: ignore[misc]
-            by_architecture[architecture].add(base["digest"])
-            own_layers.add((image.recipe.name, own["digest"]))
+            base_layer, own_layer = manifest["layers"]
+            by_architecture[architecture].add(base_layer["digest"])
+            own_layers.add((image.recipe.name, own_layer["digest"]))
     assert all(len(bases) == 1 for bases in by_architecture.values()), by_architecture
     assert len(own_layers) == len(built), "each recipe's own layer serves both architectures"
     for architecture, (base,) in by_architecture.items():
@@ -107,7 +121,7 @@ def test_the_recipe_layer_holds_the_recipe_files_with_their_owners(
     built: dict[str, BuiltImage],
 ) -> None:
     layout = oci.Layout(built["nonroot"].layout)
-    own = platform_manifests(layout, built["nonroot"])["arm64"]["layers"][1]  # type: ignore[index]
+    own = platform_manifests(layout, built["nonroot"])["arm64"]["layers"][1]
     members = layer_members(layout, own["digest"])
     keep = members["home/conformance/.keep"]
     assert (keep.uid, keep.gid, keep.mode, keep.mtime) == (1234, 1234, 0o644, 0)
@@ -149,7 +163,9 @@ def test_python_reads_the_hand_written_tar_as_written() -> None:
         assert [m.name for m in members] == ["tmp", "tmp/file", "tmp/link", LONG]
         assert (members[0].mode, members[0].isdir()) == (0o1777, True)
         assert (members[1].uid, members[1].gid, members[1].mode) == (7, 8, 0o640)
-        assert archive.extractfile(members[1]).read() == b"hello"  # type: ignore[union-attr]
+        extracted = archive.extractfile(members[1])
+        assert extracted is not None
+        assert extracted.read() == b"hello"
         assert (members[2].issym(), members[2].linkname) == (True, "file")
     with pytest.raises(ValueError, match="too long"):
         tarball.archive([tarball.regular("x" * 101, b"")])

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from harness.endpoints import EndpointError
-from harness.matrix import runner
 from harness.matrix.runner import (
     RunError,
     Target,
@@ -126,7 +125,7 @@ def test_runs_start_longest_first_unknown_ones_before_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakePytest()
-    monkeypatch.setattr(runner.subprocess, "run", fake)
+    monkeypatch.setattr("harness.matrix.runner.subprocess.run", fake)
     targets = [Target(name, f"/{name}.sock") for name in ("short", "long", "new")]
     durations = {"short": 10.0, "long": 300.0, "gone": 900.0}
     assert run_targets(targets, tmp_path, [str(tmp_path)], durations=durations) == 0
@@ -136,7 +135,7 @@ def test_runs_start_longest_first_unknown_ones_before_all(
 def test_a_parallel_run_keeps_each_runs_output_whole_in_its_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runner.subprocess, "run", FakePytest())
+    monkeypatch.setattr("harness.matrix.runner.subprocess.run", FakePytest())
     targets = [Target(name, f"/{name}.sock") for name in ("a", "b", "c")]
     assert run_targets(targets, tmp_path, [str(tmp_path)], parallel=2) == 0
     printed = capsys.readouterr().out
@@ -152,7 +151,7 @@ def test_a_run_that_wrote_no_matrix_has_its_reason_repeated_last(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A CI log often keeps only its tail: the reason must be there, not only minutes above it.
-    monkeypatch.setattr(runner.subprocess, "run", FakePytest())
+    monkeypatch.setattr("harness.matrix.runner.subprocess.run", FakePytest())
     targets = [Target(name, f"/{name}.sock") for name in ("a", "b")]
     assert run_targets(targets, tmp_path, [str(tmp_path)], parallel=2) == 0
     tail = capsys.readouterr().out.split("cri-conformance run: a wrote no matrix (exit 0)\n")[-1]

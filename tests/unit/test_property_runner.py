@@ -51,12 +51,12 @@ def a_property(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def runner_for(runtime: PodMakingRuntime, report_dir: Path) -> PropertyRunner:
     return PropertyRunner(
-        client=runtime,  # type: ignore[arg-type]
-        puller=ImagePuller(runtime),  # type: ignore[arg-type]
+        client=runtime,  # type: ignore[arg-type]  # a fake CriClient
+        puller=ImagePuller(runtime),  # type: ignore[arg-type]  # a fake CriClient
         owner=Owner(RUN.run_id, "suites/test_properties.py::test_x[unit]", "/nonexistent"),
         report_dir=report_dir,
         reproduction=Reproduction("cri-conformance-ci", None, "unix:///unit.sock"),
-        removal_queue=RemovalQueue(runtime),  # type: ignore[arg-type]
+        removal_queue=RemovalQueue(runtime),  # type: ignore[arg-type]  # a fake CriClient
     )
 
 

@@ -4,9 +4,10 @@ whatever a list or create call of the runtime said."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import grpc
 import pytest
@@ -45,7 +46,7 @@ class RecordingRuntime:
     pods_take_their_containers: bool = False  # RemovePodSandbox removes the pod's containers
     pod_of: dict[str, str] = field(default_factory=dict)
 
-    def _known(self, rpc: str, table: dict[str, object], object_id: str) -> None:
+    def _known(self, rpc: str, table: Mapping[str, object], object_id: str) -> None:
         self.calls.append(f"{rpc} {object_id}")
         if rpc in DESTRUCTIVE and object_id in self.broken:
             raise CallFailed(rpc, grpc.StatusCode.INTERNAL, "disk on fire")
@@ -117,9 +118,19 @@ class RecordingRuntime:
         return {call.split()[1] for call in self.calls if call.split()[0] in DESTRUCTIVE}
 
 
-def a_node_with_foreign_objects(**options: object) -> RecordingRuntime:
+class Breakage(TypedDict, total=False):
+    """The ways a RecordingRuntime can be broken (its fields of that name)."""
+
+    broken: set[str]
+    ignores_filters: bool
+    status_labels: dict[str, dict[str, str]]
+    list_error: Exception | None
+    pods_take_their_containers: bool
+
+
+def a_node_with_foreign_objects(**options: Unpack[Breakage]) -> RecordingRuntime:
     """This run's leaked pod and container, next to another run's pod and production objects."""
-    runtime = RecordingRuntime(**options)  # type: ignore[arg-type]
+    runtime = RecordingRuntime(**options)
     runtime.add_pod("mine", MINE, test="suites/x.py::t")
     runtime.add_container("my-container", MINE)
     runtime.add_pod("other-run", {RUN_LABEL: "run-2"})
@@ -129,7 +140,7 @@ def a_node_with_foreign_objects(**options: object) -> RecordingRuntime:
 
 
 def tracker_of(runtime: RecordingRuntime) -> ResourceTracker:
-    return ResourceTracker(runtime, RUN)  # type: ignore[arg-type]
+    return ResourceTracker(runtime, RUN)  # type: ignore[arg-type]  # a fake CriClient
 
 
 def test_configs_carry_the_run_label_and_keep_the_callers_own() -> None:
@@ -267,7 +278,7 @@ def test_a_status_that_lies_about_labels_keeps_the_object_from_removal() -> None
     tracker.add_pod("mine")
     [foreign] = tracker.cleanup().left_alone
     assert foreign == Foreign("pod", "mine", "name-mine", None)
-    report = sweep(runtime, RUN)  # type: ignore[arg-type]
+    report = sweep(runtime, RUN)  # type: ignore[arg-type]  # a fake CriClient
     assert "mine" in {foreign.id for foreign in report.left_alone}
     assert "mine" not in runtime.touched()
     assert "mine" in runtime.pods
@@ -276,7 +287,7 @@ def test_a_status_that_lies_about_labels_keeps_the_object_from_removal() -> None
 def test_an_unreadable_status_leaves_the_object_in_place() -> None:
     runtime = RecordingRuntime()
     runtime.add_pod("p1", MINE)
-    runtime.pod_status = _unavailable  # type: ignore[method-assign]
+    runtime.pod_status = _unavailable  # type: ignore[method-assign]  # the fake fails from here on
     tracker = tracker_of(runtime)
     tracker.add_pod("p1")
     [error] = tracker.cleanup().errors
@@ -290,7 +301,7 @@ def _unavailable(pod_id: str) -> api.PodSandboxStatusResponse:
 
 def test_the_sweep_removes_only_this_runs_objects_and_reports_each() -> None:
     runtime = a_node_with_foreign_objects()
-    report = sweep(runtime, RUN)  # type: ignore[arg-type]
+    report = sweep(runtime, RUN)  # type: ignore[arg-type]  # a fake CriClient
     assert sorted((leak.kind, leak.id, leak.removed) for leak in report.leaks) == [
         ("container", "my-container", True),
         ("pod", "mine", True),
@@ -304,7 +315,7 @@ def test_the_sweep_removes_only_this_runs_objects_and_reports_each() -> None:
 def test_a_sweep_answered_with_every_object_on_the_node_touches_only_the_runs() -> None:
     """ListPodSandbox and ListContainers ignore the label selector."""
     runtime = a_node_with_foreign_objects(ignores_filters=True)
-    report = sweep(runtime, RUN)  # type: ignore[arg-type]
+    report = sweep(runtime, RUN)  # type: ignore[arg-type]  # a fake CriClient
     assert runtime.touched() == {"mine", "my-container"}
     assert set(runtime.pods) == {"other-run", "production"}
     assert set(runtime.containers) == {"production-container"}
@@ -318,9 +329,9 @@ def test_a_sweep_answered_with_every_object_on_the_node_touches_only_the_runs() 
 
 def test_the_summary_names_every_object_left_alone_and_the_run_fails() -> None:
     runtime = a_node_with_foreign_objects(ignores_filters=True)
-    report = SweepReport("run-1", sweep(runtime, RUN))  # type: ignore[arg-type]
+    report = SweepReport("run-1", sweep(runtime, RUN))  # type: ignore[arg-type]  # a fake CriClient
     terminal = RecordingTerminal()
-    report.summarize(terminal)  # type: ignore[arg-type]
+    report.summarize(terminal)  # type: ignore[arg-type]  # a fake CriClient
     assert report.fails_run
     assert "cri-conformance SAFETY WARNING" in terminal.sections
     text = "\n".join(terminal.lines)
@@ -338,12 +349,12 @@ def test_a_sweep_that_cannot_list_raises_and_fails_the_run(tmp_path: Path) -> No
         list_error=CallFailed("ListPodSandbox", grpc.StatusCode.INTERNAL, "index corrupt")
     )
     with pytest.raises(CallFailed, match="index corrupt"):
-        sweep(runtime, RUN)  # type: ignore[arg-type]
+        sweep(runtime, RUN)  # type: ignore[arg-type]  # a fake CriClient
     assert runtime.touched() == set()
     report = SweepReport("run-1", error="ListPodSandbox failed with INTERNAL: index corrupt")
     assert report.fails_run
     terminal = RecordingTerminal()
-    report.summarize(terminal)  # type: ignore[arg-type]
+    report.summarize(terminal)  # type: ignore[arg-type]  # a fake CriClient
     assert "the sweep could not list" in terminal.lines[0]
     assert "index corrupt" in terminal.lines[0]
     assert '"sweep_error": "ListPodSandbox failed' in report.write(tmp_path).read_text()
@@ -352,7 +363,7 @@ def test_a_sweep_that_cannot_list_raises_and_fails_the_run(tmp_path: Path) -> No
 def test_a_leak_that_cannot_be_removed_says_why() -> None:
     runtime = RecordingRuntime(broken={"stuck"})
     runtime.add_pod("stuck", MINE)
-    [leak] = sweep(runtime, RUN).leaks  # type: ignore[arg-type]
+    [leak] = sweep(runtime, RUN).leaks  # type: ignore[arg-type]  # a fake CriClient
     assert not leak.removed
     assert "disk on fire" in leak.describe()
 
@@ -362,7 +373,7 @@ def test_a_lab_given_a_foreign_id_fails_without_touching_it() -> None:
     owner = Owner("run-1", "tests::lab", "/nonexistent/logs", "/nonexistent/volumes")
     with (
         pytest.raises(LeftAlone, match="production"),
-        lab(runtime, ImagePuller(runtime), owner) as scope,  # type: ignore[arg-type]
+        lab(runtime, ImagePuller(runtime), owner) as scope,  # type: ignore[arg-type]  # a fake CriClient
     ):
         scope.context.tracker.add_pod("production")
     assert runtime.touched() == set()
@@ -395,7 +406,7 @@ def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterw
     runtime = a_node_with_foreign_objects(pods_take_their_containers=True)
     runtime.add_container("c1", MINE, pod="mine")
     later = RecordingLater()
-    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]  # a fake CriClient
     tracker.add_pod("mine")
     tracker.add_pod("production")
     tracker.add_container("c1", "mine")
@@ -404,7 +415,7 @@ def test_with_later_every_status_is_read_before_the_test_ends_and_pods_go_afterw
     assert [(f.kind, f.id) for f in outcome.left_alone] == [("pod", "production")]
     assert outcome.errors == ["from earlier removals"]
     [removal] = later.removals
-    assert removal(runtime) == Cleanup()  # type: ignore[arg-type]
+    assert removal(runtime) == Cleanup()  # type: ignore[arg-type]  # a fake CriClient
     assert runtime.touched() == {"mine"}
     assert "c1" not in runtime.containers
     assert set(runtime.pods) == {"other-run", "production"}
@@ -414,7 +425,7 @@ def test_with_later_containers_outside_its_pods_are_removed_before_the_test_ends
     runtime = RecordingRuntime()
     runtime.add_container("in-a-shared-pod", MINE, pod="shared")
     later = RecordingLater()
-    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]
+    tracker = ResourceTracker(runtime, RUN, later)  # type: ignore[arg-type]  # a fake CriClient
     tracker.add_container("in-a-shared-pod", "shared")
     tracker.cleanup()
     assert runtime.touched() == {"in-a-shared-pod"}
@@ -430,7 +441,7 @@ class ClosableClient:
 
 def test_the_removal_queue_reports_each_removal_once_and_drains_on_close() -> None:
     client = ClosableClient()
-    queue = RemovalQueue(client, backlog=1)  # type: ignore[arg-type]
+    queue = RemovalQueue(client, backlog=1)  # type: ignore[arg-type]  # a fake CriClient
     started = threading.Event()
     release = threading.Event()
     given = []
@@ -455,7 +466,7 @@ def test_the_removal_queue_reports_each_removal_once_and_drains_on_close() -> No
 
 
 def test_a_queued_removal_that_fails_names_the_test_whose_pods_it_concerns() -> None:
-    queue = RemovalQueue(ClosableClient(), backlog=1)  # type: ignore[arg-type]
+    queue = RemovalQueue(ClosableClient(), backlog=1)  # type: ignore[arg-type]  # a fake CriClient
 
     def failing(used: object) -> Cleanup:
         return Cleanup(errors=["remove pod 1234: busy"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -15,8 +16,20 @@ from harness.pytest_plugin.run_description import closing_line, header_lines
 from harness.pytest_plugin.session import Settings
 
 
-def settings(tmp_path: Path, **options: object) -> Settings:
-    return Settings(run_id="r", shared_dir=tmp_path, **options)  # type: ignore[arg-type]
+class SettingsOptions(TypedDict, total=False):
+    """Settings' fields but run_id and shared_dir, which ``settings`` sets."""
+
+    runtime_flag: str | None
+    image_flag: str | None
+    configured: tuple[str | None, str | None]
+    timeout: float
+    image_registry: str | None
+    runtime_handler: str
+    shim: EmbeddedShim
+
+
+def settings(tmp_path: Path, **options: Unpack[SettingsOptions]) -> Settings:
+    return Settings(run_id="r", shared_dir=tmp_path, **options)
 
 
 def test_a_given_endpoint_is_named_with_its_source_and_the_profile(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ class LocalShell:
 def test_outputs_come_back_per_command_from_one_exec_even_when_ps_shows_the_script() -> None:
     shell = LocalShell()
     printed = ("printf", "%s", "no newline; $HOME 'quoted'")
-    outputs = outputs_in(shell, "c", ("echo", "one"), printed, ("true",), PROCESS_ARGS)  # type: ignore[arg-type]
+    outputs = outputs_in(shell, "c", ("echo", "one"), printed, ("true",), PROCESS_ARGS)  # type: ignore[arg-type]  # a fake CriClient
     assert shell.calls == 1
     assert outputs[:3] == [b"one\n", b"no newline; $HOME 'quoted'", b""]
     assert any("ps -o args" in line for line in parse_process_args(outputs[3].decode()))
@@ -123,7 +123,7 @@ def test_outputs_come_back_per_command_from_one_exec_even_when_ps_shows_the_scri
 def test_a_failing_command_names_itself_and_stops_the_rest() -> None:
     shell = LocalShell()
     with pytest.raises(AssertionError, match=r"ExecSync \['false'\] exited 1"):
-        outputs_in(shell, "c", ("echo", "one"), ("false",), ("echo", "never"))  # type: ignore[arg-type]
+        outputs_in(shell, "c", ("echo", "one"), ("false",), ("echo", "never"))  # type: ignore[arg-type]  # a fake CriClient
 
 
 def test_an_environ_file_splits_on_nul_and_keeps_newlines_in_values() -> None:

@@ -113,7 +113,7 @@ class Engine:
 # -- the journal ------------------------------------------------------------------------
 
 
-def _expected_container_states(run: PodRun) -> set[int]:
+def _expected_container_states(run: PodRun) -> set[cri.ContainerState.ValueType]:
     """What the container may be in, given which of its steps answered OK."""
     if not run.attempted(Step.START):
         return {cri.CONTAINER_CREATED}
@@ -126,7 +126,7 @@ def _expected_container_states(run: PodRun) -> set[int]:
     return {cri.CONTAINER_EXITED}
 
 
-def _state_names(states: set[int]) -> str:
+def _state_names(states: set[cri.ContainerState.ValueType]) -> str:
     return "/".join(sorted(cri.ContainerState.Name(state) for state in states))
 
 

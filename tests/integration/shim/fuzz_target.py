@@ -18,6 +18,7 @@ import docker
 import grpc
 from cri_api.v1 import api_pb2 as cri
 from docker_shim import BUSYBOX, connect, shell
+from google.protobuf.message import Message
 
 from harness.client import CriClient
 from reference_shim.launcher import ShimLauncher
@@ -35,7 +36,7 @@ ANCHOR_NAMESPACE = "fuzz"
 class Rpc:
     service: str
     name: str
-    request: type[object]
+    request: type[Message]
 
     @property
     def path(self) -> str:
@@ -109,7 +110,9 @@ class FuzzTarget:
     def send(self, rpc: Rpc, payload: bytes) -> tuple[grpc.StatusCode, str, bytes]:
         """One request as bytes; the status it got (the shim's, never the client's deadline),
         its message and the answer's bytes."""
-        call = self.channel.unary_unary(rpc.path)
+        call = self.channel.unary_unary(
+            rpc.path, request_serializer=None, response_deserializer=None
+        )  # bytes as they are
         started = time.monotonic()
         try:
             answer: bytes = call(payload, timeout=REQUEST_DEADLINE_S)

@@ -104,6 +104,7 @@ def _scalar(field: FieldDescriptor) -> SearchStrategy[Any]:
     if kind == FieldDescriptor.TYPE_BYTES:
         return st.binary(max_size=64)
     if kind == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None  # set on every enum field
         known = [value.number for value in field.enum_type.values]
         return st.one_of(st.sampled_from(known), integers_in(-(2**31), 2**31 - 1))
     raise TypeError(f"no strategy for field {field.full_name} of type {kind}")
@@ -133,6 +134,7 @@ class MessageStrategies:
     def _value(self, field: FieldDescriptor) -> SearchStrategy[Any]:
         """One value of the field (one element of a list)."""
         if field.type == FieldDescriptor.TYPE_MESSAGE:
+            assert field.message_type is not None  # set on every message field
             return self.message(field.message_type)
         return _scalar(field)
 

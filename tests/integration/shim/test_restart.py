@@ -17,7 +17,7 @@ COUNTER = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done"
 
 def snapshot(client: CriClient) -> dict[str, tuple[int, int]]:
     """Every object's state (and a container's exit code), by id."""
-    found = {pod.id: (pod.state, 0) for pod in client.list_pods()}
+    found: dict[str, tuple[int, int]] = {pod.id: (pod.state, 0) for pod in client.list_pods()}
     for container in client.list_containers():
         status = client.container_status(container.id).status
         found[container.id] = (status.state, status.exit_code)

@@ -344,7 +344,7 @@ def test_a_client_that_ignores_flow_control_is_held_back(
 # -- many sessions --------------------------------------------------------------------------
 
 
-def one_session(target: Target, index: int) -> tuple[bytes, int]:
+def one_session(target: Target, index: int) -> tuple[bytes, int | None]:
     transports = list(Transport)
     script = f"echo session {index}; sleep 1; exit {index % 7}"
     result = streaming.run_exec(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Unpack
 
 from cri_api.v1 import api_pb2 as cri
+from cri_config_fields import ContainerConfigFields, PodSandboxConfigFields
 
 from reference_shim.backends.apple.backend import AppleBackend
 from reference_shim.backends.base import VmSpec
@@ -14,13 +16,15 @@ from reference_shim.state.records import ContainerRecord, PodRecord
 from reference_shim.strategies.reject import RejectStrategy
 
 
-def pod_config(name: str = "web", **fields: object) -> cri.PodSandboxConfig:
+def pod_config(name: str = "web", **fields: Unpack[PodSandboxConfigFields]) -> cri.PodSandboxConfig:
     return cri.PodSandboxConfig(
         metadata=cri.PodSandboxMetadata(name=name, namespace="ns", uid="uid-" + name), **fields
     )
 
 
-def container_config(image: str, name: str = "main", **fields: object) -> cri.ContainerConfig:
+def container_config(
+    image: str, name: str = "main", **fields: Unpack[ContainerConfigFields]
+) -> cri.ContainerConfig:
     fields.setdefault("command", ["sleep", "3600"])
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name=name), image=cri.ImageSpec(image=image), **fields

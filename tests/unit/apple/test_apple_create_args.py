@@ -3,6 +3,7 @@ gives and as the container the CLI records; what it cannot honour answers UNIMPL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import grpc
 import pytest
 from apple_double import BUSYBOX, ENTRYPOINT, CliDouble
 from cri_api.v1 import api_pb2 as cri
+from cri_config_fields import PodSandboxConfigFields
 from cri_specs import container_config, container_spec, create, pod_config, resolv_conf, run_pod
 
 from reference_shim.backends.apple.backend import AppleBackend
@@ -275,13 +277,17 @@ def test_security_context_flags(backend: AppleBackend, pod: PodRecord, double: C
     ],
 )
 def test_security_features_apple_lacks_are_unimplemented(
-    backend: AppleBackend, pod: PodRecord, tmp_path: Path, change: object, reason: str
+    backend: AppleBackend,
+    pod: PodRecord,
+    tmp_path: Path,
+    change: Callable[[cri.LinuxContainerSecurityContext], object],
+    reason: str,
 ) -> None:
     config = container_config(BUSYBOX)
     profile = tmp_path / "profile.json"
     profile.write_text("{}")
     config.linux.security_context.seccomp.localhost_ref = str(profile)
-    change(config.linux.security_context)  # type: ignore[operator]
+    change(config.linux.security_context)
     if reason != "seccomp":
         config.linux.security_context.ClearField("seccomp")
     with unimplemented(reason):
@@ -354,7 +360,7 @@ def test_the_vm_id_starts_with_the_pod_hostname_which_defaults_to_the_pod_name(
     ],
 )
 def test_pod_features_apple_lacks_are_unimplemented(
-    backend: AppleBackend, fields: dict[str, object], reason: str
+    backend: AppleBackend, fields: PodSandboxConfigFields, reason: str
 ) -> None:
     with unimplemented(reason):
         run_pod(backend, pod_config(**fields))

@@ -109,7 +109,7 @@ def _spec(**fields: object) -> VmSpec:
         "name": "c", "image": "sha256:" + "a" * 64, "argv": ("true",), "labels": {},
         "placement": Placement.own_vm("n"), "security": UNCONFINED,
     }  # fmt: skip
-    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]
+    return VmSpec(**{**base, **fields})  # type: ignore[arg-type]  # fields: any of VmSpec's
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,8 @@ def test_not_ready_names_each_missing_host_tool(
 ) -> None:
     present = {"qemu-system-x86_64", "mkfs.ext4"}
     monkeypatch.setattr(
-        backend.shutil, "which", lambda tool: f"/usr/bin/{tool}" if tool in present else None
+        "reference_shim.backends.microvm.backend.shutil.which",
+        lambda tool: f"/usr/bin/{tool}" if tool in present else None,
     )
     ready, why = backend.MicrovmBackend(tmp_path, "i").ready()
     assert not ready

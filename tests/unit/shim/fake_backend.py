@@ -111,7 +111,7 @@ class FakeVm:
 class FakeOutput:
     """Follows a fake VM's output until it exits or the reader closes."""
 
-    def __init__(self, backend: FakeBackend, vm_id: str, stream: str, since: int) -> None:
+    def __init__(self, backend: FakeVmBackend, vm_id: str, stream: str, since: int) -> None:
         self._backend, self._vm_id, self._stream, self._since = backend, vm_id, stream, since
         self._closed = False
 

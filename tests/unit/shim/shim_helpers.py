@@ -71,8 +71,10 @@ def vm_of_id(backend: FakeVmBackend, object_id: str) -> str:
     return next(vm_id for vm_id, vm in backend.vms.items() if vm is vm_of(backend, object_id))
 
 
-def with_pid(config: cri.ContainerConfig, mode: int, target: str = "") -> cri.ContainerConfig:
+def with_pid(
+    config: cri.ContainerConfig, mode: cri.NamespaceMode.ValueType, target: str = ""
+) -> cri.ContainerConfig:
     options = config.linux.security_context.namespace_options
-    options.pid = mode  # type: ignore[assignment]
+    options.pid = mode
     options.target_id = target
     return config

@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
+from cri_config_fields import LinuxContainerResourcesFields
 from google.protobuf.descriptor import Descriptor
-from google.protobuf.message import Message
 
 from reference_shim.cri import unhonoured
 from reference_shim.errors import Unimplemented
 
 DOC = Path(__file__).parents[3] / "docs" / "shim-cri-fields.md"
-MESSAGES: dict[str, type[Message]] = {
+MESSAGES: dict[str, type[cri.PodSandboxConfig] | type[cri.ContainerConfig]] = {
     "PodSandboxConfig": cri.PodSandboxConfig,
     "ContainerConfig": cri.ContainerConfig,
 }
@@ -83,23 +84,30 @@ def test_every_field_of_the_api_has_exactly_one_row(name: str) -> None:
 
 # -- what each refused row is refused for --------------------------------------------
 
-Change = Callable[[Message], None]
+Config = cri.PodSandboxConfig | cri.ContainerConfig
+Change = Callable[[Config], object]  # what it returns is not used
 
 
-def selinux(config: Message) -> None:
-    config.linux.security_context.selinux_options.type = "container_t"  # type: ignore[attr-defined]
+def container(config: Config) -> cri.ContainerConfig:
+    """The config a container-only change gets: those are listed under ContainerConfig only."""
+    assert isinstance(config, cri.ContainerConfig)
+    return config
+
+
+def selinux(config: Config) -> None:
+    config.linux.security_context.selinux_options.type = "container_t"
 
 
 def namespace(name: str, mode: int) -> Change:
-    def change(config: Message) -> None:
-        setattr(config.linux.security_context.namespace_options, name, mode)  # type: ignore[attr-defined]
+    def change(config: Config) -> None:
+        setattr(config.linux.security_context.namespace_options, name, mode)
 
     return change
 
 
-def userns(mode: int, mapping: str = "") -> Change:
-    def change(config: Message) -> None:
-        options = config.linux.security_context.namespace_options.userns_options  # type: ignore[attr-defined]
+def userns(mode: cri.NamespaceMode.ValueType, mapping: str = "") -> Change:
+    def change(config: Config) -> None:
+        options = config.linux.security_context.namespace_options.userns_options
         options.mode = mode
         if mapping:
             getattr(options, mapping).add(host_id=100000, container_id=0, length=65536)
@@ -107,19 +115,23 @@ def userns(mode: int, mapping: str = "") -> Change:
     return change
 
 
-def strict_groups(config: Message) -> None:
-    config.linux.security_context.supplemental_groups_policy = cri.Strict  # type: ignore[attr-defined]
+def ambient(capabilities: cri.Capability) -> None:
+    capabilities.add_ambient_capabilities.append("KILL")
+
+
+def strict_groups(config: Config) -> None:
+    config.linux.security_context.supplemental_groups_policy = cri.Strict
 
 
 def mount(**fields: object) -> Change:
-    def change(config: Message) -> None:
-        config.mounts.add(container_path="/m", host_path="/tmp", **fields)  # type: ignore[attr-defined]
+    def change(config: Config) -> None:
+        container(config).mounts.add(container_path="/m", host_path="/tmp", **fields)
 
     return change
 
 
-def resources(config: Message, **fields: object) -> None:
-    config.linux.resources.MergeFrom(cri.LinuxContainerResources(**fields))  # type: ignore[attr-defined]
+def resources(config: Config, **fields: Unpack[LinuxContainerResourcesFields]) -> None:
+    container(config).linux.resources.MergeFrom(cri.LinuxContainerResources(**fields))
 
 
 SHARED: dict[str, list[Change]] = {
@@ -156,18 +168,22 @@ REFUSED: dict[str, dict[str, list[Change]]] = {
         ],
         "linux.resources.unified": [lambda c: resources(c, unified={"memory.high": "1"})],
         f"{SECURITY}.capabilities.add_ambient_capabilities": [
-            lambda c: c.linux.security_context.capabilities.add_ambient_capabilities.append("KILL")  # type: ignore[attr-defined]
+            lambda c: ambient(container(c).linux.security_context.capabilities)
         ],
-        "CDI_devices": [lambda c: c.CDI_devices.add(name="vendor.com/gpu=0")],  # type: ignore[attr-defined]
+        "CDI_devices": [lambda c: container(c).CDI_devices.add(name="vendor.com/gpu=0")],
     },
 }
-CHECK: dict[str, Callable[[Message], None]] = {
-    "PodSandboxConfig": unhonoured.pod_config,  # type: ignore[dict-item]
-    "ContainerConfig": unhonoured.container_config,  # type: ignore[dict-item]
-}
 
 
-def minimal(name: str) -> Message:
+def check(config: Config) -> None:
+    """The shim's check of the fields it does not honour, for the config's message."""
+    if isinstance(config, cri.PodSandboxConfig):
+        unhonoured.pod_config(config)
+    else:
+        unhonoured.container_config(config)
+
+
+def minimal(name: str) -> Config:
     if name == "PodSandboxConfig":
         return cri.PodSandboxConfig(metadata=cri.PodSandboxMetadata(name="p"))
     return cri.ContainerConfig(
@@ -195,10 +211,10 @@ def test_a_refused_value_is_unimplemented_naming_its_field(
 ) -> None:
     monkeypatch.setattr(unhonoured, "selinux_enabled", lambda: True)
     config = minimal(name)
-    CHECK[name](config)  # the defaults pass
+    check(config)  # the defaults pass
     change(config)
     with pytest.raises(Unimplemented) as refusal:
-        CHECK[name](config)
+        check(config)
     assert row.split(".")[-1] in str(refusal.value), str(refusal.value)
 
 

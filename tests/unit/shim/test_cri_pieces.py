@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Unpack
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
+from cri_config_fields import ContainerConfigFields
 from fake_backend import BUSYBOX, image
 
 from reference_shim.backends.base import SecuritySpec
@@ -88,10 +91,10 @@ def test_bad_hostnames_and_port_mappings_are_invalid() -> None:
         validation.port_mappings([cri.PortMapping(container_port=0)])
 
 
-def container_config(**fields: object) -> cri.ContainerConfig:
+def container_config(**fields: Unpack[ContainerConfigFields]) -> cri.ContainerConfig:
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name="c"), image=cri.ImageSpec(image=BUSYBOX), **fields
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_command_replaces_entrypoint_and_drops_the_image_cmd() -> None:
@@ -203,7 +206,7 @@ def test_seccomp_profile_path_takes_only_the_values_api_proto_lists(
             security_context=cri.LinuxSandboxSecurityContext(seccomp_profile_path=value)
         ),
     )
-    checks = [
+    checks: list[Callable[[], object]] = [
         lambda: validation.container_config(
             container_config(linux=cri.LinuxContainerConfig(security_context=context)), True
         ),

@@ -9,7 +9,7 @@ from reference_shim.backends.docker.translate import extra_config, host_config_a
 def spec(**fields: object) -> VmSpec:
     return VmSpec(
         name="vm", image="sha256:1", argv=("sh",), labels={}, placement=Placement.own_vm("n"),
-        **fields,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]  # fields: any of VmSpec's
     )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import pytest
 from cri_api.v1 import api_pb2 as cri
@@ -191,10 +193,10 @@ def test_update_resources_is_kept_and_reported(client: CriClient, backend: FakeB
     ],
 )
 def test_what_the_shim_lacks_is_unimplemented_with_a_reason(
-    client: CriClient, call: object, reason: str
+    client: CriClient, call: Callable[[CriClient], object], reason: str
 ) -> None:
     with pytest.raises(CallFailed) as refusal:
-        call(client)  # type: ignore[operator]
+        call(client)
     assert refusal.value.code is grpc.StatusCode.UNIMPLEMENTED
     assert reason in refusal.value.details
 

@@ -188,7 +188,7 @@ class LateLastLine:
 def test_the_last_message_stored_after_the_follow_ended_is_copied_once(tmp_path: Path) -> None:
     backend = LateLastLine()
     store = Store(tmp_path / "state.db")
-    pump = LogPump(backend, store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]
+    pump = LogPump(backend, store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]  # a fake backend: the calls LogPump makes
     pump.start()
     pump.wait(5)
     pump.close()
@@ -217,7 +217,7 @@ def test_a_vm_removed_while_its_output_is_read_ends_the_copy_quietly(
 ) -> None:
     """The fuzz test found a traceback at ERROR for every container removed this way."""
     store = Store(tmp_path / "state.db")
-    pump = LogPump(VanishingBackend(), store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]
+    pump = LogPump(VanishingBackend(), store, "c1", "vm1", tmp_path / "c.log")  # type: ignore[arg-type]  # a fake backend: the calls LogPump makes
     pump.start()
     pump.wait(5.0)
     assert not pump.running

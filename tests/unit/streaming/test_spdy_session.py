@@ -334,7 +334,12 @@ def test_take_returns_nothing_once_the_stream_is_closed() -> None:
     windows.enforce()
     windows.take(1, DEFAULT_WINDOW, 0, lambda: False)
     closed = threading.Event()
-    threading.Timer(0.05, lambda: (closed.set(), windows.wake())).start()
+
+    def close() -> None:
+        closed.set()
+        windows.wake()
+
+    threading.Timer(0.05, close).start()
     assert windows.take(1, 10, TIMEOUT, closed.is_set) == 0
 
 
