@@ -35,13 +35,13 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import translate
+from reference_shim.backends.microvm import translate, workload
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
 from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
 from reference_shim.backends.recorded_output import RecordedOutput
-from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
+from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns
 
 NETWORK = "microvm-none"  # no network yet: VMs have no NIC (README, "next")
@@ -248,6 +248,7 @@ class MicrovmBackend:
                 vm_id, VmState.EXITED, exit_code=finished["exit_code"], started_at=started,
                 finished_at=max(int(finished["finished_at"]), started),
                 error=str(finished.get("error") or ""), labels=labels,
+                oom_killed=bool(finished.get("oom_killed")),
             )  # fmt: skip
         if not started:
             return VmStatus(vm_id, VmState.CREATED, labels=labels)
@@ -268,8 +269,11 @@ class MicrovmBackend:
         return found
 
     def process_user(self, vm_id: str) -> ProcessUser | None:
-        """None: the agent does not report its workload's credentials yet (README)."""
-        return None
+        """The workload's credentials as the guest's kernel holds them (the agent's ``CREDS``)."""
+        machine = self._machine(vm_id)
+        if machine is None:
+            return None
+        return workload.credentials(machine)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         files = self._files(vm_id)
@@ -283,10 +287,23 @@ class MicrovmBackend:
         return machine.exec(argv, timeout)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
-        raise Unimplemented(
-            "the microvm backend cannot change a running VM's resources yet (memory hotplug "
-            "and the guest's cgroups are not wired)"
-        )
+        """A running VM's workload cgroup is rewritten by its agent (``UPDATE``); a VM not
+        started yet boots with the new limits."""
+        files = self._files(vm_id)
+        if files is None:
+            raise NotFound(f"VM {vm_id} not found")
+        document = self._spec(files)
+        if document["launch"] is None:
+            raise FailedPrecondition("a modelled pod sandbox runs no workload to limit")
+        launch = Launch.from_json(document["launch"])
+        if not files.started.exists():
+            updated = workload.relaunch(launch, resources).to_json()
+            files.write_atomically(files.spec, json.dumps({**document, "launch": updated}))
+            return
+        machine = self._machine(vm_id)
+        if machine is None:
+            raise FailedPrecondition(f"VM {vm_id} is not running")
+        workload.update(machine, launch, resources)
 
     def read_output(self, vm_id: str, stream: str, since: int) -> RecordedOutput:
         files = VmFiles(self.folder / "vms" / vm_id)
@@ -294,26 +311,18 @@ class MicrovmBackend:
         return RecordedOutput(files.output, finished, frozenset({stream}), since)
 
     def stats(self, vm_id: str) -> VmStats | None:
-        """The VM as the host sees it: its QEMU process's CPU time and resident memory. The
-        guest's own cgroup figures are not reported by the agent yet (README)."""
+        """The workload's cgroup in the guest (the agent's ``STATS``); a running modelled pod
+        runs nothing of its own, so its figures are zero and a pod's are its workloads'."""
+        files = self._files(vm_id)
+        if files is None:
+            return None
+        document = self._spec(files)
+        if document["launch"] is None:
+            return workload.idle_stats() if document["running"] else None
         machine = self._machine(vm_id)
-        if machine is None or not machine.pid:
+        if machine is None:
             return None
-        try:
-            fields = Path(f"/proc/{machine.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            rss = int(Path(f"/proc/{machine.pid}/statm").read_text().split()[1])
-        except (FileNotFoundError, IndexError, ValueError):
-            return None
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu_ns = (int(fields[11]) + int(fields[12])) * 1_000_000_000 // ticks
-        memory = rss * os.sysconf("SC_PAGE_SIZE")
-        return VmStats(
-            timestamp=now_ns(), cpu_usage_ns=cpu_ns, memory_usage=memory,
-            memory_working_set=memory, memory_rss=memory, memory_limit=0,
-            page_faults=int(fields[7]), major_page_faults=int(fields[9]), pids=0,
-            network_rx_bytes=0, network_tx_bytes=0, network_rx_errors=0, network_tx_errors=0,
-            writable_layer_bytes=VmFiles(self.folder / "vms" / vm_id).disk.stat().st_blocks * 512,
-        )  # fmt: skip
+        return workload.stats(machine, files.disk)
 
     def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
         """Report each exit the VMs' agents (or their QEMU's end) told of. Exits only, and after

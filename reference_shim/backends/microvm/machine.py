@@ -32,9 +32,12 @@ from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondi
 from reference_shim.timestamps import now_ns
 
 BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
-MEMORY_MIB = 256
+MEMORY_MIB = 256  # a VM without a memory limit (limits.vm_memory_mib)
 KILLED_EXIT = 137
 _READ_BYTES = 64 * 1024
+# The agent's answers to a request: ``KIND ID WORDS...`` (README.md, the wire format).
+ANSWERS = frozenset({"EXECEND", "STATSEND", "UPDATED", "CREDSEND"})
+ASK_TIMEOUT_S = 30.0  # a loaded TCG guest can take seconds to answer
 
 
 def b64(text: str) -> str:
@@ -107,10 +110,12 @@ def kernel_arguments() -> str:
     return " ".join(arguments)
 
 
-def qemu_command(files: VmFiles, kernel: Path, initramfs: Path) -> list[str]:
+def qemu_command(
+    files: VmFiles, kernel: Path, initramfs: Path, memory_mib: int = MEMORY_MIB, cpus: int = 1
+) -> list[str]:
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
-        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
+        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(memory_mib), "-smp", str(cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-pidfile", str(files.pid),
         "-kernel", str(kernel), "-initrd", str(initramfs),
@@ -138,6 +143,13 @@ class Launch:
     hostname: str
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
+    # resources and kernel settings (limits.py): the VM's size, the workload cgroup's files,
+    # the sysctls (paths under /proc/sys), the workload's OOM score
+    memory_mib: int = MEMORY_MIB
+    cpus: int = 1
+    limits: tuple[tuple[str, str], ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    oom_score_adj: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +159,8 @@ class Launch:
         fields = {**document, "env": tuple(tuple(pair) for pair in document["env"])}
         fields["argv"] = tuple(document["argv"])
         fields["readonly_files"] = tuple(document["readonly_files"])
+        for name in ("limits", "sysctls"):
+            fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
         return cls(**fields)
 
     def lines(self) -> list[str]:
@@ -161,6 +175,9 @@ class Launch:
             *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
+            f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
+            f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
+            f"OOMSCOREADJ {self.oom_score_adj}",
             "START",
         ]
 
@@ -196,6 +213,7 @@ class Machine:
         self._pending: dict[str, _Pending] = {}
         self._started = _Pending()
         self._exit_code: int | None = None
+        self._oom_killed = False
         self._error = ""
         self.ended = threading.Event()
 
@@ -212,7 +230,7 @@ class Machine:
         output = os.open(self.files.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         with log.open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs),
+                qemu_command(self.files, kernel, initramfs, launch.memory_mib, launch.cpus),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         pumps: list[threading.Thread] = []
@@ -267,7 +285,9 @@ class Machine:
                 self._started.done.set()
             elif kind == "EXIT":
                 self._exit_code = int(rest)
-            elif kind == "EXECEND":
+            elif kind == "OOMKILLED":
+                self._oom_killed = True
+            elif kind in ANSWERS:
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
                 if pending is not None:
@@ -293,7 +313,8 @@ class Machine:
         if exit_code is None:
             exit_code = KILLED_EXIT if code < 0 else 255
             error = error or f"the VM ended (QEMU exit {code}) before its workload reported an exit"
-        status = {"exit_code": exit_code, "finished_at": now_ns(), "error": error}
+        status = {"exit_code": exit_code, "finished_at": now_ns(), "error": error,
+                  "oom_killed": self._oom_killed}  # fmt: skip
         with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
             self.files.write_atomically(self.files.exit, json.dumps(status))
         for pending in list(self._pending.values()):
@@ -311,6 +332,20 @@ class Machine:
         if self._process is not None and self._process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
+
+    def ask(
+        self, kind: str, words: Iterable[str] = (), timeout: float = ASK_TIMEOUT_S
+    ) -> list[str]:
+        """Send the agent ``KIND ID WORDS...`` and return the words of its answer to ID."""
+        request_id = secrets.token_hex(8)
+        pending = self._pending.setdefault(request_id, _Pending())
+        self._send(" ".join((kind, request_id, *words)))
+        if not pending.done.wait(timeout):
+            self._pending.pop(request_id, None)
+            raise DeadlineExceeded(f"the VM's agent did not answer {kind} within {timeout:g}s")
+        if not pending.reply:
+            raise FailedPrecondition("the VM stopped before its agent answered")
+        return pending.reply
 
     def exec(self, argv: list[str], timeout: float | None) -> ExecResult:
         exec_id = secrets.token_hex(8)

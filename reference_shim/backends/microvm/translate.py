@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
+from reference_shim.backends.microvm import limits
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
@@ -20,12 +21,10 @@ _NO_NETWORK = "the microvm backend gives VMs no network yet (tap devices on a br
 
 
 def refuse_pod_features(spec: VmSpec) -> None:
+    for name in spec.sysctls:
+        limits.sysctl_path(name)  # a name that is no sysctl is refused with the pod
     if spec.ports:
         raise Unimplemented(f"port_mappings: {_NO_NETWORK}")
-    if spec.sysctls:
-        raise Unimplemented(
-            f"linux.sysctls {sorted(spec.sysctls)}: the microvm agent does not apply them yet"
-        )
     if spec.cgroup_parent:
         raise Unimplemented(
             f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
@@ -79,8 +78,6 @@ def _refuse(spec: VmSpec) -> None:
                 f"mount of {mount.host_path}: only files are copied into a VM's disk; folders "
                 "need virtiofs (the guest kernel has no 9p), which this slice does not run"
             )
-    if spec.resources != type(spec.resources)():
-        raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
     _refuse_security(spec.security)
 
 
@@ -129,4 +126,5 @@ def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Lau
         hostname=hostname,
         readonly_rootfs=spec.security.readonly_rootfs,
         readonly_files=tuple(m.container_path for m in spec.mounts if m.readonly),
+        **limits.settings(spec.resources, spec.sysctls),
     )

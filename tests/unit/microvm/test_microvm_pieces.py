@@ -14,7 +14,6 @@ from reference_shim.backends.base import (
     MountSpec,
     Placement,
     PortSpec,
-    ResourceSpec,
     SecuritySpec,
     VmSpec,
 )
@@ -113,9 +112,7 @@ def _spec(**fields: object) -> VmSpec:
     ("fields", "words"),
     [
         ({"ports": (PortSpec("tcp", 80, 8080),)}, "no network"),
-        ({"sysctls": {"kernel.shm_rmid_forced": "1"}}, "sysctls"),
         ({"tty": True}, "tty"),
-        ({"resources": ResourceSpec(memory_limit=1 << 26)}, "resources"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
         ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),
         ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),

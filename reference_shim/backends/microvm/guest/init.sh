@@ -32,9 +32,50 @@ resolve() {
     return 1
 }
 
+# -- resources and kernel settings (limits.py): a cgroup v2 per workload, sysctls, figures -------
+CGROUP=/sys/fs/cgroup/workload  # the workload's cgroup; its execs join it too
+cgroup_setup() {  # at boot: the unified hierarchy, its controllers for children, the cgroup
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup \
+        && echo "+cpu +cpuset +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control \
+        && mkdir -p "$CGROUP"
+}
+write_files() {  # write_files DIR FILE: each line NAME=VALUE of FILE written to DIR/NAME
+    while IFS= read -r pair; do
+        [ -n "$pair" ] || continue
+        printf '%s\n' "${pair#*=}" > "$1/${pair%%=*}" || { echo "cannot write ${pair%%=*}" >&2; return 1; }
+    done < "$2"
+}
+cgroup_view() {  # the workload's cgroup as the container's /sys/fs/cgroup, read-only
+    mount --bind "$CGROUP" /container/sys/fs/cgroup \
+        && mount -o remount,bind,ro /container/sys/fs/cgroup
+}
+oom_killed() {  # whether the kernel OOM-killed a process of the workload's cgroup
+    [ "$(sed -n 's/^oom_kill //p' "$CGROUP/memory.events")" -gt 0 ] 2>/dev/null
+}
+figures() {  # the cgroup's figures, KEY VALUE a line (limits.stats reads them)
+    cat "$CGROUP/cpu.stat" "$CGROUP/memory.stat"
+    for file in memory.current memory.max pids.current; do echo "$file $(cat "$CGROUP/$file")"; done
+}
+credentials() {  # the workload's uid, gid and groups as its kernel holds them, once it has
+    # left the agent's launcher (entered the container's root and set its user)
+    pid=$(cat /run/workload.pid)
+    for _ in $(seq 100); do
+        if [ "$(readlink "/proc/$pid/root")" = /container ]; then
+            case $(cat "/proc/$pid/comm") in nsenter | setpriv) ;; *) break ;; esac
+        fi
+        sleep 0.02
+    done
+    grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status"
+}
+answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
+    say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
+}
+
 # launch ARGV_FILE: exec the words of ARGV_FILE in the container, with its env, cwd and user
 launch() {
     argv_file=$1
+    echo 0 > "$CGROUP/cgroup.procs"  # this shell, so the workload (or exec) it becomes
+    echo "$OOMSCOREADJ" > /proc/self/oom_score_adj
     set --
     while IFS= read -r word; do set -- "$@" "$word"; done < /run/spec/env
     set -- env -i "$@" /bin/busybox nsenter -F --root=/container --wd="/container$CWD"
@@ -60,6 +101,7 @@ if [ "${1:-}" = launch ]; then launch "$2"; fi
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+cgroup_setup || echo "microvm agent: no cgroup v2 for the workload" >&2
 mount -t devtmpfs devtmpfs /dev
 # microvm.trace on the kernel command line (CRI_MICROVM_TRACE=1): the agent traces to the console
 grep -qw microvm.trace /proc/cmdline && set -x
@@ -81,7 +123,7 @@ done
 [ -c "$CTL" ] || { echo "microvm agent: no ctl port" >&2; poweroff -f; }
 exec 3<>"$CTL"
 
-export CWD=/ WHO="0 0"
+export CWD=/ WHO="0 0" OOMSCOREADJ=0
 MODE=rw
 say READY
 while read -r command rest <&3; do
@@ -94,6 +136,22 @@ while read -r command rest <&3; do
         HOSTNAME) hostname "$(decode "$rest")" ;;
         ROOTFS) MODE=$rest ;;
         READONLY) store /run/spec/readonly $rest ;;
+        SYSCTL)
+            store /run/spec/sysctls $rest
+            why=$(write_files /proc/sys /run/spec/sysctls 2>&1) || fail "sysctl: $why"
+            ;;
+        LIMITS) store /run/spec/limits $rest ;;
+        OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        UPDATE)
+            set -- $rest  # ID B64...
+            id=$1; shift
+            store /run/spec/update "$@"
+            if why=$(write_files "$CGROUP" /run/spec/update 2>&1); then
+                answer UPDATED "$id" 0 ""
+            else answer UPDATED "$id" 1 "$why"; fi
+            ;;
+        STATS) answer STATSEND "$rest" 0 "$(figures)" ;;
+        CREDS) answer CREDSEND "$rest" 0 "$(credentials)" ;;
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
@@ -102,6 +160,9 @@ while read -r command rest <&3; do
             for node in null zero full random urandom tty; do cp -a "/dev/$node" /container/dev/; done
             mkdir -p /container/dev/pts /container/dev/shm
             mount -t devpts devpts /container/dev/pts && mount -t tmpfs tmpfs /container/dev/shm
+            touch /run/spec/limits
+            why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
+            cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
             touch /run/spec/readonly
             while IFS= read -r path; do  # files mounted read-only: a read-only bind over each
                 mount --bind "/container$path" "/container$path" \
@@ -115,6 +176,7 @@ while read -r command rest <&3; do
                 say "STARTED $!"
                 wait $!
                 code=$?
+                if oom_killed; then say OOMKILLED; fi
                 say "EXIT $code"
                 sync
                 poweroff -f
