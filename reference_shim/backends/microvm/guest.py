@@ -1,10 +1,10 @@
 """What every VM boots: the kernel from scripts/services, and an initramfs built here.
 
 The initramfs is the agent's whole world: busybox-static as ``/bin/busybox``, the agent
-(``guest/init.sh``) as ``/init``, and the kernel's virtio modules (the cloud kernel builds them
-as modules). It is a newc cpio archive, written byte by byte here (Debian 12 has no ``cpio``
-installed by default), the same bytes for the same inputs; it is built once per shim state folder
-and rebuilt when an input changes.
+(``guest/init.sh``) as ``/init``, its launcher (``launcher.py``) as ``/bin/launch``, and the
+kernel's virtio modules (the cloud kernel builds them as modules). It is a newc cpio archive,
+written byte by byte here (Debian 12 has no ``cpio`` installed by default), the same bytes for
+the same inputs; it is built once per shim state folder and rebuilt when an input changes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from reference_shim.backends.microvm import launcher
 from reference_shim.errors import BackendUnavailable
 
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
@@ -60,11 +61,12 @@ def _newc_entry(name: str, mode: int, data: bytes = b"", inode: int = 0) -> byte
     return named + data + b"\0" * (-len(data) % 4)
 
 
-def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX) -> bytes:
+def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX, launch: bytes = b"") -> bytes:
     directories = ("bin", "lib", "lib/modules", "proc", "sys", "dev", "run", "container")
     files = [
         ("init", 0o100755, agent_script()),
         ("bin/busybox", 0o100755, busybox.read_bytes()),
+        *([("bin/launch", 0o100755, launch)] if launch else []),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
             for name in MODULES
@@ -81,7 +83,7 @@ def initramfs(kernel: GuestKernel, folder: Path) -> Path:
     """The initramfs for ``kernel`` in ``folder``, named by its content's hash."""
     if not BUSYBOX.exists():
         raise BackendUnavailable(f"no {BUSYBOX} (busybox-static); {INSTALL_HINT}")
-    data = initramfs_bytes(kernel)
+    data = initramfs_bytes(kernel, launch=launcher.built(folder).read_bytes())
     path = folder / f"initramfs-{hashlib.sha256(data).hexdigest()[:16]}.cpio"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

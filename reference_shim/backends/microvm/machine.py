@@ -32,6 +32,7 @@ from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondi
 from reference_shim.timestamps import now_ns
 
 BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
+ALL_CAPABILITIES = (1 << 64) - 1  # a launch that names none keeps the bounding set whole
 MEMORY_MIB = 256  # a VM without a memory limit (limits.vm_memory_mib)
 KILLED_EXIT = 137
 _READ_BYTES = 64 * 1024
@@ -150,6 +151,13 @@ class Launch:
     limits: tuple[tuple[str, str], ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     oom_score_adj: int = 0
+    # privileges (privileges.py): what the agent's launcher and mounts apply
+    groups: tuple[int, ...] = ()
+    capabilities: int = ALL_CAPABILITIES
+    no_new_privs: bool = False
+    privileged: bool = False
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,7 +169,13 @@ class Launch:
         fields["readonly_files"] = tuple(document["readonly_files"])
         for name in ("limits", "sysctls"):
             fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
+        for name in ("groups", "masked_paths", "readonly_paths"):
+            fields[name] = tuple(document.get(name, ()))
         return cls(**fields)
+
+    def _flags(self) -> str:
+        """``n`` no_new_privs, ``p`` privileged (a writable /sys and cgroup), ``-`` neither."""
+        return ("n" if self.no_new_privs else "") + ("p" if self.privileged else "") or "-"
 
     def lines(self) -> list[str]:
         def words(values: Iterable[str]) -> str:
@@ -178,6 +192,9 @@ class Launch:
             f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
             f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
             f"OOMSCOREADJ {self.oom_score_adj}",
+            f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
+            f"MASKED {words(self.masked_paths)}",
+            f"ROPATHS {words(self.readonly_paths)}",
             "START",
         ]
 

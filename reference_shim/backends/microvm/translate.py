@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import limits
+from reference_shim.backends.microvm import limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
@@ -34,21 +34,6 @@ def refuse_pod_features(spec: VmSpec) -> None:
 
 
 def _refuse_security(security: SecuritySpec) -> None:
-    refused = {
-        "privileged": security.privileged,
-        "added capabilities": security.cap_add,
-        "dropped capabilities": security.cap_drop,
-        "supplementary groups": security.group_add,
-        "no_new_privs": security.no_new_privs,
-        "masked paths": security.masked_paths,
-        "read-only paths": security.readonly_paths,
-    }
-    for what, value in refused.items():
-        if value:
-            raise Unimplemented(
-                f"{what}: the microvm agent sets only a workload's uid and gid yet (no "
-                "capabilities, supplementary groups, no_new_privs or masked paths)"
-            )
     refuse_profiles(
         security,
         "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
@@ -117,6 +102,7 @@ def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Lau
     env = dict(image.env)
     env.update(dict(spec.env))
     uid, gid = _ids(spec.security.user or image.info.user, rootfs)
+    privileged = privileges.settings(uid, gid, spec.security, lambda name: _table(rootfs, name))
     return Launch(
         argv=spec.argv,
         env=tuple(env.items()),
@@ -127,4 +113,5 @@ def launch(spec: VmSpec, image: StoredImage, rootfs: Path, hostname: str) -> Lau
         readonly_rootfs=spec.security.readonly_rootfs,
         readonly_files=tuple(m.container_path for m in spec.mounts if m.readonly),
         **limits.settings(spec.resources, spec.sysctls),
+        **privileged,
     )

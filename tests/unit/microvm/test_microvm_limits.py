@@ -1,5 +1,6 @@
-"""The microvm backend's resources and kernel settings: cgroup files, VM size, sysctl paths,
-the agent's figures, and the spec lines that carry them (no VM boots here)."""
+"""The microvm backend's resources, kernel settings and privileges: cgroup files, VM size,
+sysctl paths, the agent's figures, groups and capabilities, and the spec lines that carry them
+(no VM boots here)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import base64
 
 import pytest
 
-from reference_shim.backends.base import ProcessUser, ResourceSpec
-from reference_shim.backends.microvm import limits, workload
+from linux_capabilities import CAPABILITIES
+from reference_shim.backends.base import ProcessUser, ResourceSpec, SecuritySpec
+from reference_shim.backends.microvm import limits, privileges, workload
 from reference_shim.backends.microvm.machine import MEMORY_MIB, Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
@@ -186,3 +188,69 @@ def test_an_update_refused_by_the_guest_kernel_is_invalid() -> None:
     with pytest.raises(InvalidArgument, match=r"cpu\.max"):
         workload.update(agent, launch, ResourceSpec(cpu_quota=1))  # type: ignore[arg-type]
     assert agent.asked == [("UPDATE", [_b64("cpu.max=1 100000")])]
+
+
+def _image_table(name: str) -> list[list[str]]:
+    files = {
+        "passwd": "root:x:0:0::/:/bin/sh\nmember:x:2345:2346::/:/bin/sh\nloner:x:3456:3457::/:/",
+        "group": "member:x:2346:\nfirst:x:5001:member\nsecond:x:5002:other,member\nx:x:9:other",
+    }
+    return [line.split(":") for line in files[name].splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("uid", "gid", "added", "expected"),
+    [
+        (2345, 2346, (), (2346, 5001, 5002)),
+        (3456, 3457, (), (3457,)),
+        (1001, 1002, ("3001", "3002"), (1002, 3001, 3002)),
+        (2345, 2346, ("5001", "7"), (2346, 5001, 5002, 7)),
+    ],
+)
+def test_groups_merge_the_images_with_the_ones_added(
+    uid: int, gid: int, added: tuple[str, ...], expected: tuple[int, ...]
+) -> None:
+    security = SecuritySpec(group_add=added)
+    assert privileges.groups(uid, gid, security, _image_table) == expected
+
+
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        (SecuritySpec(), privileges.DEFAULT_CAPABILITIES),
+        (SecuritySpec(cap_drop=("ALL",)), frozenset()),
+        (SecuritySpec(cap_add=("NET_BIND_SERVICE",), cap_drop=("ALL",)), {"NET_BIND_SERVICE"}),
+        (SecuritySpec(cap_add=("ALL",)), frozenset(CAPABILITIES)),
+        (SecuritySpec(privileged=True, cap_drop=("ALL",)), frozenset(CAPABILITIES)),
+        (
+            SecuritySpec(cap_add=("SYS_ADMIN",), cap_drop=("CHOWN",)),
+            privileges.DEFAULT_CAPABILITIES - {"CHOWN"} | {"SYS_ADMIN"},
+        ),
+    ],
+)
+def test_the_bounding_set_is_containerds(security: SecuritySpec, expected: frozenset[str]) -> None:
+    assert privileges.held_capabilities(security) == expected
+
+
+def test_an_unknown_capability_is_invalid() -> None:
+    with pytest.raises(InvalidArgument, match="NOT_A_CAP"):
+        privileges.held_capabilities(SecuritySpec(cap_add=("NOT_A_CAP",)))
+
+
+def test_the_privileges_line_carries_groups_capabilities_and_flags() -> None:
+    security = SecuritySpec(
+        cap_add=("NET_ADMIN",), cap_drop=("ALL",), no_new_privs=True,
+        masked_paths=("/proc/kcore",), readonly_paths=("/proc/sys",),
+    )  # fmt: skip
+    fields = privileges.settings(2345, 2346, security, _image_table)
+    launch = Launch(
+        argv=("true",), env=(), working_dir="/", uid=2345, gid=2346, hostname="",
+        readonly_rootfs=False, readonly_files=(), **fields,
+    )  # fmt: skip
+    words = {line.split(" ", 1)[0]: line.split(" ")[1:] for line in launch.lines()[:-1]}
+    assert words["PRIVS"] == ["2346,5001,5002", f"{1 << CAPABILITIES.index('NET_ADMIN'):x}", "n"]
+    assert base64.b64decode(words["MASKED"][0]) == b"/proc/kcore"
+    assert base64.b64decode(words["ROPATHS"][0]) == b"/proc/sys"
+    assert Launch.from_json(launch.to_json()) == launch
+    privileged = privileges.settings(0, 0, SecuritySpec(privileged=True), _image_table)
+    assert (privileged["masked_paths"], privileged["privileged"]) == ((), True)

@@ -113,8 +113,6 @@ def _spec(**fields: object) -> VmSpec:
     [
         ({"ports": (PortSpec("tcp", 80, 8080),)}, "no network"),
         ({"tty": True}, "tty"),
-        ({"security": SecuritySpec(cap_add=("NET_ADMIN",))}, "capabilities"),
-        ({"security": SecuritySpec(cap_add=("NET_ADMIN",), seccomp="unconfined")}, "capabilit"),
         ({"mounts": (MountSpec("/", "/host"),)}, "virtiofs"),
         ({"mounts": (MountSpec(__file__, "/f", propagation="rslave"),)}, "propagation rslave"),
         # RuntimeDefault: the guest installs no filter, so it cannot claim the runtime's default.

@@ -45,9 +45,12 @@ write_files() {  # write_files DIR FILE: each line NAME=VALUE of FILE written to
         printf '%s\n' "${pair#*=}" > "$1/${pair%%=*}" || { echo "cannot write ${pair%%=*}" >&2; return 1; }
     done < "$2"
 }
-cgroup_view() {  # the workload's cgroup as the container's /sys/fs/cgroup, read-only
+sys_mode() {  # how the container mounts /sys and its cgroup: read-write only when privileged
+    case ${PRIVS##* } in *p*) echo rw ;; *) echo ro ;; esac
+}
+cgroup_view() {  # the workload's cgroup as the container's /sys/fs/cgroup
     mount --bind "$CGROUP" /container/sys/fs/cgroup \
-        && mount -o remount,bind,ro /container/sys/fs/cgroup
+        && mount -o "remount,bind,$(sys_mode)" /container/sys/fs/cgroup
 }
 oom_killed() {  # whether the kernel OOM-killed a process of the workload's cgroup
     [ "$(sed -n 's/^oom_kill //p' "$CGROUP/memory.events")" -gt 0 ] 2>/dev/null
@@ -61,12 +64,27 @@ credentials() {  # the workload's uid, gid and groups as its kernel holds them, 
     pid=$(cat /run/workload.pid)
     for _ in $(seq 100); do
         if [ "$(readlink "/proc/$pid/root")" = /container ]; then
-            case $(cat "/proc/$pid/comm") in nsenter | setpriv) ;; *) break ;; esac
+            case $(cat "/proc/$pid/comm") in launch) ;; *) break ;; esac
         fi
         sleep 0.02
     done
     grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status"
 }
+# -- privileges (privileges.py): masked and read-only paths; the launcher does the rest ---------
+protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs over a folder;
+    # read-only paths: a read-only bind over each; paths the container lacks are skipped, as runc does
+    touch /run/spec/masked /run/spec/ropaths
+    while IFS= read -r path; do
+        if [ -d "/container$path" ]; then mount -t tmpfs -o ro tmpfs "/container$path"
+        elif [ -e "/container$path" ]; then mount --bind /dev/null "/container$path"; fi || return 1
+    done < /run/spec/masked
+    while IFS= read -r path; do
+        [ -e "/container$path" ] || continue
+        mount --bind "/container$path" "/container$path" \
+            && mount -o remount,bind,ro "/container$path" || return 1
+    done < /run/spec/ropaths
+}
+
 answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
     say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
 }
@@ -78,14 +96,13 @@ launch() {
     echo "$OOMSCOREADJ" > /proc/self/oom_score_adj
     set --
     while IFS= read -r word; do set -- "$@" "$word"; done < /run/spec/env
-    set -- env -i "$@" /bin/busybox nsenter -F --root=/container --wd="/container$CWD"
-    [ "$WHO" = "0 0" ] || set -- "$@" -S "${WHO% *}" -G "${WHO#* }"
+    set -- env -i "$@" /bin/launch /container "$CWD" ${WHO% *} ${WHO#* } $PRIVS
     first=1
     while IFS= read -r word; do
         if [ $first = 1 ]; then
             first=0
             path=$(resolve "$word") || { echo "$word: executable file not found in \$PATH" >&2; exit 127; }
-            set -- "$@" -- "$path"
+            set -- "$@" -- "$path" "$path"
         else
             set -- "$@" "$word"
         fi
@@ -123,7 +140,7 @@ done
 [ -c "$CTL" ] || { echo "microvm agent: no ctl port" >&2; poweroff -f; }
 exec 3<>"$CTL"
 
-export CWD=/ WHO="0 0" OOMSCOREADJ=0
+export CWD=/ WHO="0 0" OOMSCOREADJ=0 PRIVS="- ffffffffffffffff -"
 MODE=rw
 say READY
 while read -r command rest <&3; do
@@ -142,6 +159,9 @@ while read -r command rest <&3; do
             ;;
         LIMITS) store /run/spec/limits $rest ;;
         OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        PRIVS) PRIVS=$rest ;;
+        MASKED) store /run/spec/masked $rest ;;
+        ROPATHS) store /run/spec/ropaths $rest ;;
         UPDATE)
             set -- $rest  # ID B64...
             id=$1; shift
@@ -155,7 +175,7 @@ while read -r command rest <&3; do
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
-            mount -t proc proc /container/proc && mount -t sysfs -o ro sysfs /container/sys \
+            mount -t proc proc /container/proc && mount -t sysfs -o "$(sys_mode)" sysfs /container/sys \
                 && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /proc, /sys, /dev"
             for node in null zero full random urandom tty; do cp -a "/dev/$node" /container/dev/; done
             mkdir -p /container/dev/pts /container/dev/shm
@@ -163,6 +183,7 @@ while read -r command rest <&3; do
             touch /run/spec/limits
             why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
             cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
+            protect_paths || fail "cannot mask or write-protect the paths asked"
             touch /run/spec/readonly
             while IFS= read -r path; do  # files mounted read-only: a read-only bind over each
                 mount --bind "/container$path" "/container$path" \
