@@ -11,6 +11,7 @@ not two. What this first slice cannot honour answers UNIMPLEMENTED with the reas
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -132,6 +133,9 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
+            if pod:  # the modelled pod's sysctls apply in its workload's VM
+                pod_sysctls = self._spec(pod).get("sysctls", {})
+                spec = dataclasses.replace(spec, sysctls={**pod_sysctls, **spec.sysctls})
             launch = translate.launch(spec, image, self.images.rootfs(spec.image), hostname)
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
@@ -140,6 +144,7 @@ class MicrovmBackend:
             "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
             "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
             "stop_signal": spec.stop_signal, "launch": launch.to_json() if launch else None,
+            "sysctls": spec.sysctls,
             "running": False,
         }  # fmt: skip
         if launch is not None:
