@@ -8,6 +8,7 @@ refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement`` s
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
@@ -34,6 +35,8 @@ def refuse_pod_features(spec: VmSpec) -> None:
 
 
 def _refuse_security(security: SecuritySpec) -> None:
+    if security.privileged:  # privileged runs without seccomp whatever is asked, as runc does
+        security = dataclasses.replace(security, seccomp="unconfined")
     refuse_profiles(
         security,
         "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
