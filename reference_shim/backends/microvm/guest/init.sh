@@ -59,16 +59,13 @@ figures() {  # the cgroup's figures, KEY VALUE a line (limits.stats reads them)
     cat "$CGROUP/cpu.stat" "$CGROUP/memory.stat"
     for file in memory.current memory.max pids.current; do echo "$file $(cat "$CGROUP/$file")"; done
 }
-credentials() {  # the workload's uid, gid and groups as its kernel holds them, once it has
-    # left the agent's launcher (entered the container's root and set its user)
-    pid=$(cat /run/workload.pid)
+credentials() {  # the workload's uid, gid and groups as its kernel held them once the
+    # launcher set them (it writes them to /run/workload.creds, its fd 9, just before its exec)
     for _ in $(seq 100); do
-        if [ "$(readlink "/proc/$pid/root")" = /container ]; then
-            case $(cat "/proc/$pid/comm") in launch) ;; *) break ;; esac
-        fi
+        grep -q "^Groups:" /run/workload.creds 2>/dev/null && break  # its last line
         sleep 0.02
     done
-    grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status"
+    cat /run/workload.creds
 }
 # -- privileges (privileges.py): masked and read-only paths; the launcher does the rest ---------
 protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs over a folder;
@@ -192,7 +189,7 @@ while read -r command rest <&3; do
             cd /
             [ -d "/container$CWD" ] || fail "working directory $CWD does not exist in the image"
             (
-                launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" &
+                launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" 9> /run/workload.creds &
                 echo $! > /run/workload.pid
                 say "STARTED $!"
                 wait $!

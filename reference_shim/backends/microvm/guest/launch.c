@@ -7,7 +7,10 @@
  * bits), the supplementary GROUPS (comma-separated gids, or "-" for none), the gid and the uid,
  * no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root workload then holds
  * exactly CAPS (the kernel gives root its bounding set on exec); any other uid holds none, as
- * under containerd. Inheritable and ambient sets stay empty.
+ * under containerd. Inheritable and ambient sets stay empty. When file descriptor 9 is open (the
+ * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
+ * process's own /proc status, read once its identity is set, are written there and it is closed:
+ * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
  *
  * Hand-written because nothing in the guest does it: busybox's setpriv (1.35) sets neither
  * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
@@ -16,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,19 @@
 #include <unistd.h>
 
 #define MAX_GROUPS 256
+#define CREDENTIALS_FD 9
+
+static void report_credentials(void) {
+    if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[4096];
+    while (status && fgets(line, sizeof line, status)) {
+        if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
+            if (write(CREDENTIALS_FD, line, strlen(line)) < 0) break;
+    }
+    if (status) fclose(status);
+    close(CREDENTIALS_FD);
+}
 
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "microvm launcher: %s %s: %s\n", what, detail, strerror(errno));
@@ -54,6 +71,7 @@ int main(int argc, char **argv) {
     if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
     if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
     if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
+    report_credentials();
     execv(argv[9], argv + 10);
     die("exec", argv[9]);
 }
