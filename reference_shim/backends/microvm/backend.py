@@ -36,7 +36,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import translate, workload
+from reference_shim.backends.microvm import host_cgroup, translate, workload
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -144,7 +144,7 @@ class MicrovmBackend:
             "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
             "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
             "stop_signal": spec.stop_signal, "launch": launch.to_json() if launch else None,
-            "sysctls": spec.sysctls,
+            "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
             "running": False,
         }  # fmt: skip
         if launch is not None:
@@ -173,6 +173,12 @@ class MicrovmBackend:
         kernel, ramdisk = self._boot_files()
         files.write_atomically(files.started, str(now_ns()))
         machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]))
+        if document.get("cgroup_parent"):
+            try:
+                host_cgroup.place(machine.pid, document["cgroup_parent"], vm_id)
+            except ShimError:
+                machine.kill("its QEMU could not be placed under the pod's cgroup parent")
+                raise
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -231,6 +237,8 @@ class MicrovmBackend:
             _kill_orphan(files)
         with self._lock:
             self._machines.pop(vm_id, None)
+        if self._spec(files).get("cgroup_parent"):
+            host_cgroup.release(self._spec(files)["cgroup_parent"], vm_id)
         shutil.rmtree(files.sockets, ignore_errors=True)
         shutil.rmtree(files.folder, ignore_errors=True)
 

@@ -8,6 +8,7 @@ folder, named by its source's hash, and goes into the initramfs as ``/bin/launch
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
 import subprocess
 from importlib import resources
@@ -34,7 +35,7 @@ def built(folder: Path) -> Path:
     if compiler is None:
         raise BackendUnavailable(f"no C compiler for the guest's launcher; {COMPILER_HINT}")
     folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = path.with_suffix(f".{secrets.token_hex(4)}.partial")  # VMs may start at once
     compiled = subprocess.run(
         [compiler, "-static", "-Os", "-s", "-x", "c", "-o", str(partial), "-"],
         input=text, capture_output=True, check=False,

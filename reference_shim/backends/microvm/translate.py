@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import limits, privileges
+from reference_shim.backends.microvm import host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
@@ -26,12 +26,7 @@ def refuse_pod_features(spec: VmSpec) -> None:
         limits.sysctl_path(name)  # a name that is no sysctl is refused with the pod
     if spec.ports:
         raise Unimplemented(f"port_mappings: {_NO_NETWORK}")
-    if spec.cgroup_parent:
-        raise Unimplemented(
-            f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
-            "VM's QEMU under the pod's cgroup parent yet, and the workload's own cgroup is the "
-            "guest kernel's"
-        )
+    host_cgroup.relative(spec.cgroup_parent)  # the VM's QEMU goes below it (host_cgroup)
 
 
 def _refuse_security(security: SecuritySpec) -> None:

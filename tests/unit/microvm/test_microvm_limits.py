@@ -5,12 +5,13 @@ sysctl paths, the agent's figures, groups and capabilities, and the spec lines t
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends.base import ProcessUser, ResourceSpec, SecuritySpec
-from reference_shim.backends.microvm import limits, privileges, translate, workload
+from reference_shim.backends.microvm import host_cgroup, limits, privileges, translate, workload
 from reference_shim.backends.microvm.machine import MEMORY_MIB, Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
@@ -260,3 +261,31 @@ def test_a_privileged_container_asking_for_runtime_default_seccomp_runs_without_
     translate._refuse_security(SecuritySpec(privileged=True, seccomp=""))
     with pytest.raises(Unimplemented, match="seccomp"):
         translate._refuse_security(SecuritySpec(seccomp=""))
+
+
+def _v1_root(tmp_path: Path) -> Path:
+    for name in ("cpu", "memory", "cpuset", "systemd"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cgroup.procs").write_text("")
+    return tmp_path
+
+
+def test_qemu_goes_below_the_cgroup_parent_in_each_hierarchy_that_needs_no_setup(
+    tmp_path: Path,
+) -> None:
+    root = _v1_root(tmp_path)
+    host_cgroup.place(4242, "/cri-conformance-1", "ab" * 32, root)
+    placed = sorted(root.glob("*/cri-conformance-1/cri-microvm-*/cgroup.procs"))
+    assert [path.parts[-4] for path in placed] == ["cpu", "memory"]  # not cpuset, not systemd
+    assert {path.read_text() for path in placed} == {"4242"}
+    for path in placed:  # a real cgroup's folder is empty once its process has gone
+        path.unlink()
+    host_cgroup.release("/cri-conformance-1", "ab" * 32, root)
+    assert not list(root.glob("*/cri-conformance-1/cri-microvm-*"))
+
+
+def test_on_the_unified_hierarchy_alone_qemu_goes_below_the_root(tmp_path: Path) -> None:
+    (tmp_path / "cgroup.controllers").write_text("cpu memory")
+    assert host_cgroup.directories("a/b", "cd" * 32, tmp_path) == [
+        tmp_path / "a" / "b" / f"cri-microvm-{'cd' * 8}"
+    ]

@@ -3,7 +3,8 @@
  *
  *   launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0 ARGS...
  *
- * chroot(ROOT), chdir(WD), then the bounding set cut down to CAPS (a hex mask of capability
+ * A cgroup namespace of its own (rooted at the workload's cgroup, where the agent put it, as
+ * containerd does on cgroup v2), chroot(ROOT), chdir(WD), then the bounding set cut down to CAPS (a hex mask of capability
  * bits), the supplementary GROUPS (comma-separated gids, or "-" for none), the gid and the uid,
  * no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root workload then holds
  * exactly CAPS (the kernel gives root its bounding set on exec); any other uid holds none, as
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,7 @@ int main(int argc, char **argv) {
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
     unsigned long long keep = strtoull(argv[6], NULL, 16);
+    if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
     for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
