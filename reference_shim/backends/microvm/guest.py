@@ -21,6 +21,9 @@ from reference_shim.errors import BackendUnavailable
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
 BUSYBOX = Path("/bin/busybox")
 MODULES = ("virtio", "virtio_ring", "virtio_mmio", "virtio_blk", "virtio_console")
+# Kernel features a container may use (NET_ADMIN making a bridge) that the cloud kernel builds
+# as modules; the agent loads them in this order (``load_feature_modules``).
+FEATURE_MODULES = ("llc", "stp", "bridge")
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -69,7 +72,7 @@ def initramfs_bytes(kernel: GuestKernel, busybox: Path = BUSYBOX, launch: bytes 
         *([("bin/launch", 0o100755, launch)] if launch else []),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in MODULES
+            for name in (*MODULES, *FEATURE_MODULES)
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files

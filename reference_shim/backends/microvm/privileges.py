@@ -13,6 +13,7 @@ from typing import Any
 
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends.base import SecuritySpec
+from reference_shim.backends.proc_status import own_bounding_set
 from reference_shim.errors import InvalidArgument
 
 # containerd's default set for a container that is not privileged (oci.defaultUnixCaps).
@@ -24,19 +25,26 @@ DEFAULT_CAPABILITIES = frozenset(
 )  # fmt: skip
 
 
+def every_capability() -> frozenset[str]:
+    """What ALL and privileged grant: the shim's own bounding set, as containerd grants its
+    host's. The VM's kernel would have them all, but a VM runtime promises no more than the
+    node's: a pod moved to a runc node would otherwise lose capabilities it relied on."""
+    return own_bounding_set() & frozenset(CAPABILITIES)
+
+
 def held_capabilities(security: SecuritySpec) -> frozenset[str]:
     """The capabilities the workload's bounding set keeps. ``cap_add`` already lacks what is
     dropped (``vm_specs.capabilities``: drops win); dropping ALL keeps only what is added by
     name, and adding ALL starts from every capability."""
     if security.privileged:
-        return frozenset(CAPABILITIES)
+        return every_capability()
     for name in (*security.cap_add, *security.cap_drop):
         if name != "ALL" and name not in CAPABILITIES:
             raise InvalidArgument(f"capability {name!r} is not a Linux capability")
     added = frozenset(security.cap_add) - {"ALL"}
     if "ALL" in security.cap_drop:
         return added
-    start = frozenset(CAPABILITIES) if "ALL" in security.cap_add else DEFAULT_CAPABILITIES
+    start = every_capability() if "ALL" in security.cap_add else DEFAULT_CAPABILITIES
     return (start | added) - frozenset(security.cap_drop)
 
 

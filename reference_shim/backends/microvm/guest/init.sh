@@ -82,6 +82,10 @@ protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs ove
     done < /run/spec/ropaths
 }
 
+load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
+    for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
+}
+
 answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
     say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
 }
@@ -116,6 +120,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 cgroup_setup || echo "microvm agent: no cgroup v2 for the workload" >&2
+load_feature_modules
 mount -t devtmpfs devtmpfs /dev
 # microvm.trace on the kernel command line (CRI_MICROVM_TRACE=1): the agent traces to the console
 grep -qw microvm.trace /proc/cmdline && set -x
