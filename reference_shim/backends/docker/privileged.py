@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import stat
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from docker.types import Mount
 
-from linux_capabilities import decode_caps
+from reference_shim.backends.proc_status import own_bounding_set
 
 # Capabilities newer than Docker 20.10's table (Linux 5.8-5.9): it refuses to add them.
 DOCKER_UNKNOWN = frozenset({"PERFMON", "BPF", "CHECKPOINT_RESTORE"})
@@ -26,13 +24,9 @@ DOCKER_UNKNOWN = frozenset({"PERFMON", "BPF", "CHECKPOINT_RESTORE"})
 _PER_CONTAINER_DEV = ("/dev/pts", "/dev/shm", "/dev/mqueue")
 
 
-@cache
 def host_capabilities() -> tuple[str, ...]:
     """The bounding set of this process (on the Docker host) that Docker can grant."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapBnd:"):
-            return tuple(sorted(decode_caps(line.split(":", 1)[1].strip()) - DOCKER_UNKNOWN))
-    return ()
+    return tuple(sorted(own_bounding_set() - DOCKER_UNKNOWN))
 
 
 def host_devices(root: str = "/dev") -> list[str]:

@@ -14,23 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ProcessUser
+from reference_shim.backends.proc_status import parse_status
 
 log = logging.getLogger(__name__)
 
 PROC = Path("/proc")
-
-
-def parse_status(text: str) -> ProcessUser:
-    """The real uid and gid and the supplementary groups of a ``/proc/<pid>/status``."""
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.split()
-    return ProcessUser(
-        uid=int(fields["Uid"][0]),
-        gid=int(fields["Gid"][0]),
-        groups=tuple(int(group) for group in fields.get("Groups", [])),
-    )
 
 
 def in_container(pid: int, container_id: str, proc: Path = PROC) -> bool:

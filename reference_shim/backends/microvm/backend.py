@@ -17,9 +17,9 @@ from the pod's start to its stop (``ports``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
-import os
 import queue
 import secrets
 import shutil
@@ -42,7 +42,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
-from reference_shim.backends.microvm import recovery, shares, translate
+from reference_shim.backends.microvm import host_cgroup, recovery, shares, translate, workload
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -57,7 +57,7 @@ from reference_shim.backends.microvm.network import (
 from reference_shim.backends.microvm.pod_networks import PodBridges
 from reference_shim.backends.microvm.ports import PodPorts, ports_json
 from reference_shim.backends.recorded_output import RecordedOutput
-from reference_shim.errors import FailedPrecondition, NotFound, ShimError, Unimplemented
+from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns
 
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
@@ -182,6 +182,9 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
+            if pod:  # the modelled pod's sysctls apply in its workload's VM
+                pod_sysctls = self._spec(pod).get("sysctls", {})
+                spec = dataclasses.replace(spec, sysctls={**pod_sysctls, **spec.sysctls})
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
         files.folder.mkdir(parents=True)
@@ -206,6 +209,7 @@ class MicrovmBackend:
                 "launch": replace(launch, address=address).to_json() if launch else None,
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
                 "bridge": bridge, "shares": [share.to_json() for share in shared],
+                "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
             }  # fmt: skip
             if launch is not None:
                 make_disk(self.images.rootfs(spec.image), shared, files.disk)
@@ -236,12 +240,19 @@ class MicrovmBackend:
         kernel, ramdisk = self._boot_files()
         files.write_atomically(files.started, str(now_ns()))
         shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
+        launch = Launch.from_json(document["launch"])
         try:
-            devices = shares.start_daemon(files, shared) if shared else []
-            machine.boot(kernel, ramdisk, Launch.from_json(document["launch"]), devices)
+            devices = shares.start_daemon(files, shared, launch.memory_mib) if shared else []
+            machine.boot(kernel, ramdisk, launch, devices)
         except ShimError:
             shares.stop_daemon(files)
             raise
+        if document.get("cgroup_parent"):
+            try:
+                host_cgroup.place(machine.pid, document["cgroup_parent"], vm_id)
+            except ShimError:
+                machine.kill("its QEMU could not be placed under the pod's cgroup parent")
+                raise
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -317,6 +328,8 @@ class MicrovmBackend:
             document = self._spec(files)
         except FileNotFoundError:  # removed meanwhile, lease and all
             return
+        if document.get("cgroup_parent"):
+            host_cgroup.release(document["cgroup_parent"], vm_id)
         shutil.rmtree(files.sockets, ignore_errors=True)
         shutil.rmtree(files.folder, ignore_errors=True)
         if document.get("leased"):  # the folder is gone first: a stale lease is free anyway
@@ -341,6 +354,7 @@ class MicrovmBackend:
                 vm_id, VmState.EXITED, exit_code=finished["exit_code"], started_at=started,
                 finished_at=max(int(finished["finished_at"]), started),
                 error=str(finished.get("error") or ""), labels=labels,
+                oom_killed=bool(finished.get("oom_killed")),
             )  # fmt: skip
         ip = str(document.get("address", "")).partition("/")[0]
         if not started:
@@ -362,8 +376,11 @@ class MicrovmBackend:
         return found
 
     def process_user(self, vm_id: str) -> ProcessUser | None:
-        """None: the agent does not report its workload's credentials yet (README)."""
-        return None
+        """The workload's credentials as the guest's kernel holds them (the agent's ``CREDS``)."""
+        machine = self._machine(vm_id)
+        if machine is None:
+            return None
+        return workload.credentials(machine)
 
     def exec_sync(self, vm_id: str, argv: list[str], timeout: float | None) -> ExecResult:
         files = self._files(vm_id)
@@ -377,10 +394,23 @@ class MicrovmBackend:
         return machine.exec(argv, timeout)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
-        raise Unimplemented(
-            "the microvm backend cannot change a running VM's resources yet (memory hotplug "
-            "and the guest's cgroups are not wired)"
-        )
+        """A running VM's workload cgroup is rewritten by its agent (``UPDATE``); a VM not
+        started yet boots with the new limits."""
+        files = self._files(vm_id)
+        if files is None:
+            raise NotFound(f"VM {vm_id} not found")
+        document = self._spec(files)
+        if document["launch"] is None:
+            raise FailedPrecondition("a modelled pod sandbox runs no workload to limit")
+        launch = Launch.from_json(document["launch"])
+        if not files.started.exists():
+            updated = workload.relaunch(launch, resources).to_json()
+            files.write_atomically(files.spec, json.dumps({**document, "launch": updated}))
+            return
+        machine = self._machine(vm_id)
+        if machine is None:
+            raise FailedPrecondition(f"VM {vm_id} is not running")
+        workload.update(machine, launch, resources)
 
     def read_output(self, vm_id: str, stream: str, since: int) -> RecordedOutput:
         files = VmFiles(self.folder / "vms" / vm_id)
@@ -388,26 +418,18 @@ class MicrovmBackend:
         return RecordedOutput(files.output, finished, frozenset({stream}), since)
 
     def stats(self, vm_id: str) -> VmStats | None:
-        """The VM as the host sees it: its QEMU process's CPU time and resident memory. The
-        guest's own cgroup figures are not reported by the agent yet (README)."""
+        """The workload's cgroup in the guest (the agent's ``STATS``); a running modelled pod
+        runs nothing of its own, so its figures are zero and a pod's are its workloads'."""
+        files = self._files(vm_id)
+        if files is None:
+            return None
+        document = self._spec(files)
+        if document["launch"] is None:
+            return workload.idle_stats() if document["running"] else None
         machine = self._machine(vm_id)
-        if machine is None or not machine.pid:
+        if machine is None:
             return None
-        try:
-            fields = Path(f"/proc/{machine.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            rss = int(Path(f"/proc/{machine.pid}/statm").read_text().split()[1])
-        except (FileNotFoundError, IndexError, ValueError):
-            return None
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu_ns = (int(fields[11]) + int(fields[12])) * 1_000_000_000 // ticks
-        memory = rss * os.sysconf("SC_PAGE_SIZE")
-        return VmStats(
-            timestamp=now_ns(), cpu_usage_ns=cpu_ns, memory_usage=memory,
-            memory_working_set=memory, memory_rss=memory, memory_limit=0,
-            page_faults=int(fields[7]), major_page_faults=int(fields[9]), pids=0,
-            network_rx_bytes=0, network_tx_bytes=0, network_rx_errors=0, network_tx_errors=0,
-            writable_layer_bytes=VmFiles(self.folder / "vms" / vm_id).disk.stat().st_blocks * 512,
-        )  # fmt: skip
+        return workload.stats(machine, files.disk)
 
     def watch_changes(self, changes: VmChanges, stop: threading.Event) -> None:
         """Report each exit the VMs' agents (or their QEMU's end) told of. Exits only, and after

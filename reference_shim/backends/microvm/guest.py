@@ -1,11 +1,12 @@
 """What every VM boots: the kernel from scripts/services, and an initramfs built here.
 
 The initramfs is the agent's whole world: busybox-static as ``/bin/busybox``, the agent
-(``guest/init.sh``) as ``/init``, its static helper ``/bin/ptyrun`` (``static_build``), and the
-kernel's virtio modules, the NIC's and virtiofs' among them (the cloud kernel builds them as
-modules). It is a newc cpio archive, written byte by byte here (Debian 12 has no ``cpio``
-installed by default), the same bytes for the same inputs; it is built once per shim state
-folder and rebuilt when an input changes.
+(``guest/init.sh``) as ``/init``, its static helpers (``static_build``) ``/bin/ptyrun`` and
+``/bin/launch``, and the kernel's modules the agent loads: virtio's, the NIC's, virtiofs', and
+the features a container may use (the cloud kernel builds them as modules). It is a newc cpio
+archive, written byte by byte here (Debian 12 has no ``cpio`` installed by default), the same
+bytes for the same inputs; it is built once per shim state folder and rebuilt when an input
+changes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ MODULES = (
 )  # fmt: skip
 # Loaded by the agent only in a VM with mounts from the host (``shares``): virtiofs needs fuse.
 SHARE_MODULES = ("fuse", "virtiofs")
+# Kernel features a container may use (NET_ADMIN making a bridge) that the cloud kernel builds
+# as modules; the agent loads them in this order (``load_feature_modules``).
+FEATURE_MODULES = ("llc", "stp", "bridge")
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -79,7 +83,7 @@ def initramfs_bytes(
         *((f"bin/{name}", 0o100755, binary.read_bytes()) for name, binary in programs),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in MODULES + SHARE_MODULES
+            for name in (*MODULES, *SHARE_MODULES, *FEATURE_MODULES)
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files
@@ -93,7 +97,8 @@ def initramfs(kernel: GuestKernel, folder: Path) -> Path:
     """The initramfs for ``kernel`` in ``folder``, named by its content's hash."""
     if not BUSYBOX.exists():
         raise BackendUnavailable(f"no {BUSYBOX} (busybox-static); {INSTALL_HINT}")
-    data = initramfs_bytes(kernel, programs=(("ptyrun", static_program("ptyrun", folder)),))
+    helpers = tuple((name, static_program(name, folder)) for name in ("ptyrun", "launch"))
+    data = initramfs_bytes(kernel, programs=helpers)
     path = folder / f"initramfs-{hashlib.sha256(data).hexdigest()[:16]}.cpio"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

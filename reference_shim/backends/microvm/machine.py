@@ -38,9 +38,13 @@ from reference_shim.timestamps import now_ns
 
 RECONNECT_TIMEOUT_S = 5.0  # a running QEMU accepts a client on its ports at once
 BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
-MEMORY_MIB = 256
+ALL_CAPABILITIES = (1 << 64) - 1  # a launch that names none keeps the bounding set whole
+MEMORY_MIB = 256  # a VM without a memory limit (limits.vm_memory_mib)
 KILLED_EXIT = 137
 _READ_BYTES = 64 * 1024
+# The agent's answers to a request: ``KIND ID WORDS...`` (README.md, the wire format).
+ANSWERS = frozenset({"EXECEND", "STATSEND", "UPDATED", "CREDSEND"})
+ASK_TIMEOUT_S = 30.0  # a loaded TCG guest can take seconds to answer
 
 
 def b64(text: str) -> str:
@@ -129,13 +133,19 @@ def kernel_arguments() -> str:
 
 
 def qemu_command(
-    files: VmFiles, kernel: Path, initramfs: Path, devices: Iterable[str] = (), stdin: bool = False
+    files: VmFiles,
+    kernel: Path,
+    initramfs: Path,
+    devices: Iterable[str] = (),
+    stdin: bool = False,
+    memory_mib: int = MEMORY_MIB,
+    cpus: int = 1,
 ) -> list[str]:
-    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``), and
-    ``stdin`` a port for the workload's standard input."""
+    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``),
+    ``stdin`` a port for the workload's standard input; the VM's size (``limits``)."""
     command = [
         "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
-        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(MEMORY_MIB), "-smp", "1",
+        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(memory_mib), "-smp", str(cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-pidfile", str(files.pid),
         "-kernel", str(kernel), "-initrd", str(initramfs),
@@ -171,6 +181,20 @@ class Launch:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
+    # resources and kernel settings (limits.py): the VM's size, the workload cgroup's files,
+    # the sysctls (paths under /proc/sys), the workload's OOM score
+    memory_mib: int = MEMORY_MIB
+    cpus: int = 1
+    limits: tuple[tuple[str, str], ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    oom_score_adj: int = 0
+    # privileges (privileges.py): what the agent's launcher and mounts apply
+    groups: tuple[int, ...] = ()
+    capabilities: int = ALL_CAPABILITIES
+    no_new_privs: bool = False
+    privileged: bool = False
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,7 +205,15 @@ class Launch:
         fields["argv"] = tuple(document["argv"])
         fields["readonly_files"] = tuple(document["readonly_files"])
         fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
+        for name in ("limits", "sysctls"):
+            fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
+        for name in ("groups", "masked_paths", "readonly_paths"):
+            fields[name] = tuple(document.get(name, ()))
         return cls(**fields)
+
+    def _flags(self) -> str:
+        """``n`` no_new_privs, ``p`` privileged (a writable /sys and cgroup), ``-`` neither."""
+        return ("n" if self.no_new_privs else "") + ("p" if self.privileged else "") or "-"
 
     def lines(self) -> list[str]:
         def words(values: Iterable[str]) -> str:
@@ -202,6 +234,12 @@ class Launch:
             ),
             f"TTY {int(self.tty)}",
             f"STDIN {int(self.stdin)}",
+            f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
+            f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
+            f"OOMSCOREADJ {self.oom_score_adj}",
+            f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
+            f"MASKED {words(self.masked_paths)}",
+            f"ROPATHS {words(self.readonly_paths)}",
             "START",
         ]
 
@@ -255,6 +293,7 @@ class Machine:
         self._finished_at = 0  # when the workload exited, as the agent told
         self._asking = False  # STATUS sent, no answer yet
         self._held_exit: int | None = None  # an EXIT that came while asking
+        self._oom_killed = False
         self._error = ""
         self._pid = 0
         self.ended = threading.Event()
@@ -277,7 +316,10 @@ class Machine:
         self.stdio = WorkloadStdio(self._send, launch.tty, launch.stdin_once)
         with (self.files.folder / "qemu.log").open("ab") as stderr:
             self._process = subprocess.Popen(
-                qemu_command(self.files, kernel, initramfs, devices, launch.stdin)
+                qemu_command(
+                    self.files, kernel, initramfs, devices, launch.stdin, launch.memory_mib,
+                    launch.cpus,
+                )
                 + (self._nic.qemu_arguments() if self._nic else []),
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
@@ -368,7 +410,9 @@ class Machine:
                 self._answered(rest.split(" "))
             elif kind == "SESSIONEND":
                 self.sessions.ended(rest)
-            elif kind == "EXECEND":
+            elif kind == "OOMKILLED":
+                self._oom_killed = True
+            elif kind in ANSWERS:
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
                 if pending is not None:
@@ -392,7 +436,8 @@ class Machine:
         """Keep the exit where a restarted shim finds it (``reported.json``), then let the agent
         power off (``ACK``): until then it holds the exit, for this shim or the next."""
         self._exit_code, self._finished_at = code, now_ns() - ago_ns
-        status = {"exit_code": code, "finished_at": self._finished_at, "error": ""}
+        status = {"exit_code": code, "finished_at": self._finished_at, "error": "",
+                  "oom_killed": self._oom_killed}  # fmt: skip
         with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
             self.files.write_atomically(self.files.reported, json.dumps(status))
         with contextlib.suppress(FailedPrecondition):
@@ -419,7 +464,8 @@ class Machine:
             exit_code = KILLED_EXIT if code is not None and code < 0 else 255
             error = error or f"the VM ended (QEMU exit {code}) before its workload reported an exit"
         finished = self._finished_at or now_ns()
-        status = {"exit_code": exit_code, "finished_at": finished, "error": error}
+        status = {"exit_code": exit_code, "finished_at": finished, "error": error,
+                  "oom_killed": self._oom_killed}  # fmt: skip
         with contextlib.suppress(FileNotFoundError):  # the VM was removed meanwhile
             self.files.write_atomically(self.files.exit, json.dumps(status))
         for pending in list(self._pending.values()):
@@ -438,6 +484,20 @@ class Machine:
         if self._pid and alive:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._pid, signal.SIGKILL)
+
+    def ask(
+        self, kind: str, words: Iterable[str] = (), timeout: float = ASK_TIMEOUT_S
+    ) -> list[str]:
+        """Send the agent ``KIND ID WORDS...`` and return the words of its answer to ID."""
+        request_id = secrets.token_hex(8)
+        pending = self._pending.setdefault(request_id, _Pending())
+        self._send(" ".join((kind, request_id, *words)))
+        if not pending.done.wait(timeout):
+            self._pending.pop(request_id, None)
+            raise DeadlineExceeded(f"the VM's agent did not answer {kind} within {timeout:g}s")
+        if not pending.reply:
+            raise FailedPrecondition("the VM stopped before its agent answered")
+        return pending.reply
 
     def exec(self, argv: list[str], timeout: float | None) -> ExecResult:
         exec_id = secrets.token_hex(8)

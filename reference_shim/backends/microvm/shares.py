@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ImageMountSpec, MountSpec
-from reference_shim.backends.microvm.machine import MEMORY_MIB, VmFiles
+from reference_shim.backends.microvm.machine import VmFiles
 from reference_shim.errors import (
     BackendError,
     BackendUnavailable,
@@ -163,10 +163,10 @@ def _namespace_script(files: ShareFiles, shares: Iterable[Share]) -> str:
     return "\n".join(steps)
 
 
-def start_daemon(vm: VmFiles, shares: tuple[Share, ...]) -> list[str]:
+def start_daemon(vm: VmFiles, shares: tuple[Share, ...], memory_mib: int) -> list[str]:
     """Start the VM's virtiofsd (the VM must not boot before its socket exists); QEMU's
-    arguments for it. The namespace is a slave of the host's, so entries that follow the host
-    receive its later mounts; the others are made private in it."""
+    arguments for it, for a VM of ``memory_mib``. The namespace is a slave of the host's, so
+    entries that follow the host receive its later mounts; the others are made private in it."""
     files = ShareFiles(vm)
     files.staging.mkdir(parents=True, exist_ok=True)
     for share in shares:
@@ -189,15 +189,15 @@ def start_daemon(vm: VmFiles, shares: tuple[Share, ...]) -> list[str]:
             stop_daemon(vm)
             raise BackendError(f"virtiofsd did not open its socket; see {files.log}")
         time.sleep(0.02)
-    return qemu_arguments(files)
+    return qemu_arguments(files, memory_mib)
 
 
-def qemu_arguments(files: ShareFiles) -> list[str]:
+def qemu_arguments(files: ShareFiles, memory_mib: int) -> list[str]:
     """vhost-user needs the guest's RAM in shared memory (a memfd backend for the machine), and
     virtio 1.0 (virtiofsd's libvhost-user refuses the legacy virtio-mmio microvm defaults to)."""
     return [
         "-global", "virtio-mmio.force-legacy=false",
-        "-object", f"memory-backend-memfd,id=mem,size={MEMORY_MIB}M,share=on",
+        "-object", f"memory-backend-memfd,id=mem,size={memory_mib}M,share=on",
         "-machine", "memory-backend=mem",
         "-chardev", f"socket,id=fs,path={files.socket}",
         "-device", f"vhost-user-fs-device,chardev=fs,tag={TAG}",

@@ -9,10 +9,12 @@ says why).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
+from reference_shim.backends.microvm import host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.shares import Share
@@ -26,34 +28,14 @@ def refuse_pod_features(spec: VmSpec) -> None:
             f"port_mappings: SCTP host ports {sctp}: the microvm backend relays host ports in "
             "userspace (backends/microvm/ports.py), for TCP and UDP only"
         )
-    if spec.sysctls:
-        raise Unimplemented(
-            f"linux.sysctls {sorted(spec.sysctls)}: the microvm agent does not apply them yet"
-        )
-    if spec.cgroup_parent:
-        raise Unimplemented(
-            f"linux.cgroup_parent {spec.cgroup_parent!r}: the microvm backend does not place a "
-            "VM's QEMU under the pod's cgroup parent yet, and the workload's own cgroup is the "
-            "guest kernel's"
-        )
+    for name in spec.sysctls:
+        limits.sysctl_path(name)  # a name that is no sysctl is refused with the pod
+    host_cgroup.relative(spec.cgroup_parent)  # the VM's QEMU goes below it (host_cgroup)
 
 
 def _refuse_security(security: SecuritySpec) -> None:
-    refused = {
-        "privileged": security.privileged,
-        "added capabilities": security.cap_add,
-        "dropped capabilities": security.cap_drop,
-        "supplementary groups": security.group_add,
-        "no_new_privs": security.no_new_privs,
-        "masked paths": security.masked_paths,
-        "read-only paths": security.readonly_paths,
-    }
-    for what, value in refused.items():
-        if value:
-            raise Unimplemented(
-                f"{what}: the microvm agent sets only a workload's uid and gid yet (no "
-                "capabilities, supplementary groups, no_new_privs or masked paths)"
-            )
+    if security.privileged:  # privileged runs without seccomp whatever is asked, as runc does
+        security = dataclasses.replace(security, seccomp="unconfined")
     refuse_profiles(
         security,
         "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
@@ -66,8 +48,6 @@ def _refuse(spec: VmSpec) -> None:
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
     if spec.devices:
         raise Unimplemented("devices: a VM gets no host device yet")
-    if spec.resources != type(spec.resources)():
-        raise Unimplemented("linux.resources: VM memory and CPU limits are not wired yet")
     _refuse_security(spec.security)
 
 
@@ -110,6 +90,7 @@ def launch(
     env = dict(image.env)
     env.update(dict(spec.env))
     uid, gid = _ids(spec.security.user or image.info.user, rootfs)
+    privileged = privileges.settings(uid, gid, spec.security, lambda name: _table(rootfs, name))
     return Launch(
         argv=spec.argv,
         env=tuple(env.items()),
@@ -123,4 +104,6 @@ def launch(
         tty=spec.tty,
         stdin=spec.stdin,
         stdin_once=spec.stdin and spec.stdin_once,
+        **limits.settings(spec.resources, spec.sysctls),
+        **privileged,
     )

@@ -16,11 +16,8 @@ from shim_helpers import container_config, pod_config
 
 from harness.client import CriClient
 from reference_shim.backends.base import ProcessUser
-from reference_shim.backends.docker.processes import (
-    main_process_user,
-    parse_status,
-    read_process_user,
-)
+from reference_shim.backends.docker.processes import main_process_user, read_process_user
+from reference_shim.backends.proc_status import parse_status
 
 CONTAINER_ID = "c0ffee" * 10 + "abcd"
 STATUS = (

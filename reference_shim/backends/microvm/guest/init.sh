@@ -32,19 +32,78 @@ resolve() {
     return 1
 }
 
+# -- resources and kernel settings (limits.py): a cgroup v2 per workload, sysctls, figures -------
+CGROUP=/sys/fs/cgroup/workload  # the workload's cgroup; its execs join it too
+cgroup_setup() {  # at boot: the unified hierarchy, its controllers for children, the cgroup
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup \
+        && echo "+cpu +cpuset +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control \
+        && mkdir -p "$CGROUP"
+}
+write_files() {  # write_files DIR FILE: each line NAME=VALUE of FILE written to DIR/NAME
+    while IFS= read -r pair; do
+        [ -n "$pair" ] || continue
+        printf '%s\n' "${pair#*=}" > "$1/${pair%%=*}" || { echo "cannot write ${pair%%=*}" >&2; return 1; }
+    done < "$2"
+}
+sys_mode() {  # how the container mounts /sys and its cgroup: read-write only when privileged
+    case ${PRIVS##* } in *p*) echo rw ;; *) echo ro ;; esac
+}
+cgroup_view() {  # the workload's cgroup as the container's /sys/fs/cgroup
+    mount --bind "$CGROUP" /container/sys/fs/cgroup \
+        && mount -o "remount,bind,$(sys_mode)" /container/sys/fs/cgroup
+}
+oom_killed() {  # whether the kernel OOM-killed a process of the workload's cgroup
+    [ "$(sed -n 's/^oom_kill //p' "$CGROUP/memory.events")" -gt 0 ] 2>/dev/null
+}
+figures() {  # the cgroup's figures, KEY VALUE a line (limits.stats reads them)
+    cat "$CGROUP/cpu.stat" "$CGROUP/memory.stat"
+    for file in memory.current memory.max pids.current; do echo "$file $(cat "$CGROUP/$file")"; done
+}
+credentials() {  # the workload's uid, gid and groups as its kernel held them once the
+    # launcher set them (it writes them to /run/workload.creds, its fd 9, just before its exec)
+    for _ in $(seq 100); do
+        grep -q "^Groups:" /run/workload.creds 2>/dev/null && break  # its last line
+        sleep 0.02
+    done
+    cat /run/workload.creds
+}
+# -- privileges (privileges.py): masked and read-only paths; the launcher does the rest ---------
+protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs over a folder;
+    # read-only paths: a read-only bind over each; paths the container lacks are skipped, as runc does
+    touch /run/spec/masked /run/spec/ropaths
+    while IFS= read -r path; do
+        if [ -d "/container$path" ]; then mount -t tmpfs -o ro tmpfs "/container$path"
+        elif [ -e "/container$path" ]; then mount --bind /dev/null "/container$path"; fi || return 1
+    done < /run/spec/masked
+    while IFS= read -r path; do
+        [ -e "/container$path" ] || continue
+        mount --bind "/container$path" "/container$path" \
+            && mount -o remount,bind,ro "/container$path" || return 1
+    done < /run/spec/ropaths
+}
+
+load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
+    for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
+}
+
+answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
+    say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
+}
+
 # launch ARGV_FILE: exec the words of ARGV_FILE in the container, with its env, cwd and user
 launch() {
     argv_file=$1
+    echo 0 > "$CGROUP/cgroup.procs"  # this shell, so the workload (or exec) it becomes
+    echo "$OOMSCOREADJ" > /proc/self/oom_score_adj
     set --
     while IFS= read -r word; do set -- "$@" "$word"; done < /run/spec/env
-    set -- env -i "$@" /bin/busybox nsenter -F --root=/container --wd="/container$CWD"
-    [ "$WHO" = "0 0" ] || set -- "$@" -S "${WHO% *}" -G "${WHO#* }"
+    set -- env -i "$@" /bin/launch /container "$CWD" ${WHO% *} ${WHO#* } $PRIVS
     first=1
     while IFS= read -r word; do
         if [ $first = 1 ]; then
             first=0
             path=$(resolve "$word") || { echo "$word: executable file not found in \$PATH" >&2; exit 127; }
-            set -- "$@" -- "$path"
+            set -- "$@" -- "$path" "$path"
         else
             set -- "$@" "$word"
         fi
@@ -109,6 +168,8 @@ if [ "${1:-}" = launch ]; then launch "$2"; fi
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+cgroup_setup || echo "microvm agent: no cgroup v2 for the workload" >&2
+load_feature_modules
 mount -t devtmpfs devtmpfs /dev
 # the guest's terminals (ptyrun's); a container's /dev/pts is this same instance (START)
 mkdir -p /dev/pts && mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
@@ -247,13 +308,13 @@ workload() {
     fi
     if [ "$TTY" = 1 ]; then
         resize_when_ready /run/session/workload &
-        exec /bin/ptyrun /run/session/workload/tty /bin/sh /init launch /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR"
+        exec /bin/ptyrun /run/session/workload/tty /bin/sh /init launch /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR" 9> /run/workload.creds
     elif [ "$STDIN" = 1 ]; then  # cat is left behind when the workload ends, not waited for
         # shellcheck disable=SC2016  # $$ is the inner shell's: the workload's pid, once it execs
-        (cat <&4 4<&- &) | /bin/sh -c 'echo $$ > /run/session/workload/pid; exec /bin/sh /init launch /run/spec/argv' > "$OUT" 2> "$ERR"
+        (cat <&4 4<&- &) | /bin/sh -c 'echo $$ > /run/session/workload/pid; exec /bin/sh /init launch /run/spec/argv' > "$OUT" 2> "$ERR" 9> /run/workload.creds
     else
         exec 4<&-
-        launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR"
+        launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" 9> /run/workload.creds
     fi
 }
 
@@ -266,7 +327,7 @@ workload_pid() {  # workload_pid PID: the process `workload &` started as PID ru
     fi
 }
 
-export CWD=/ WHO="0 0"
+export CWD=/ WHO="0 0" OOMSCOREADJ=0 PRIVS="- ffffffffffffffff -"
 MODE=rw
 say READY
 idle=0
@@ -294,15 +355,38 @@ while :; do
         NETWORK) network "$rest" ;;
         READONLY) store /run/spec/readonly $rest ;;
         MOUNT) echo "$rest" >> /run/spec/mounts ;;
+        SYSCTL)
+            store /run/spec/sysctls $rest
+            why=$(write_files /proc/sys /run/spec/sysctls 2>&1) || fail "sysctl: $why"
+            ;;
+        LIMITS) store /run/spec/limits $rest ;;
+        OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        PRIVS) PRIVS=$rest ;;
+        MASKED) store /run/spec/masked $rest ;;
+        ROPATHS) store /run/spec/ropaths $rest ;;
+        UPDATE)
+            set -- $rest  # ID B64...
+            id=$1; shift
+            store /run/spec/update "$@"
+            if why=$(write_files "$CGROUP" /run/spec/update 2>&1); then
+                answer UPDATED "$id" 0 ""
+            else answer UPDATED "$id" 1 "$why"; fi
+            ;;
+        STATS) answer STATSEND "$rest" 0 "$(figures)" ;;
+        CREDS) answer CREDSEND "$rest" 0 "$(credentials)" ;;
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
-            mount -t proc proc /container/proc && mount -t sysfs -o ro sysfs /container/sys \
+            mount -t proc proc /container/proc && mount -t sysfs -o "$(sys_mode)" sysfs /container/sys \
                 && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /proc, /sys, /dev"
             for node in null zero full random urandom tty; do cp -a "/dev/$node" /container/dev/; done
             mkdir -p /container/dev/pts /container/dev/shm
             mount --bind /dev/pts /container/dev/pts && ln -s pts/ptmx /container/dev/ptmx \
                 && mount -t tmpfs tmpfs /container/dev/shm
+            touch /run/spec/limits
+            why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
+            cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
+            protect_paths || fail "cannot mask or write-protect the paths asked"
             touch /run/spec/readonly
             while IFS= read -r path; do  # files mounted read-only: a read-only bind over each
                 mount --bind "/container$path" "/container$path" \
@@ -318,6 +402,7 @@ while :; do
                 wait $!
                 code=$?
                 echo "$code $(centiseconds)" > /run/workload.exit
+                if oom_killed; then say OOMKILLED; fi
                 say "EXIT $code"  # blocks while no host is connected; ACK powers off
             ) &
             ;;

@@ -1,0 +1,80 @@
+/*
+ * The microvm agent's launcher: enters the container's root and becomes its process.
+ *
+ *   launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0 ARGS...
+ *
+ * A cgroup namespace of its own (rooted at the workload's cgroup, where the agent put it, as
+ * containerd does on cgroup v2), chroot(ROOT), chdir(WD), then the bounding set cut down to CAPS (a hex mask of capability
+ * bits), the supplementary GROUPS (comma-separated gids, or "-" for none), the gid and the uid,
+ * no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root workload then holds
+ * exactly CAPS (the kernel gives root its bounding set on exec); any other uid holds none, as
+ * under containerd. Inheritable and ambient sets stay empty. When file descriptor 9 is open (the
+ * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
+ * process's own /proc status, read once its identity is set, are written there and it is closed:
+ * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
+ *
+ * Hand-written because nothing in the guest does it: busybox's setpriv (1.35) sets neither
+ * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
+ * run once the root is the container's, and before the chroot a non-root user could not
+ * chroot any more. It is built static (guest.py) so that it needs nothing in the container.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 256
+#define CREDENTIALS_FD 9
+
+static void report_credentials(void) {
+    if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[4096];
+    while (status && fgets(line, sizeof line, status)) {
+        if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
+            if (write(CREDENTIALS_FD, line, strlen(line)) < 0) break;
+    }
+    if (status) fclose(status);
+    close(CREDENTIALS_FD);
+}
+
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "microvm launcher: %s %s: %s\n", what, detail, strerror(errno));
+    exit(127);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 10 || strcmp(argv[8], "--") != 0) {
+        fprintf(stderr, "usage: launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0...\n");
+        return 127;
+    }
+    uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
+    gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
+    gid_t groups[MAX_GROUPS];
+    size_t count = 0;
+    if (strcmp(argv[5], "-") != 0) {
+        for (char *word = strtok(argv[5], ","); word && count < MAX_GROUPS; word = strtok(NULL, ","))
+            groups[count++] = (gid_t)strtoul(word, NULL, 10);
+    }
+    unsigned long long keep = strtoull(argv[6], NULL, 16);
+    if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
+    if (chroot(argv[1]) != 0) die("chroot", argv[1]);
+    if (chdir(argv[2]) != 0) die("chdir", argv[2]);
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+        if (cap < 64 && (keep >> cap & 1)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability", argv[6]);
+    }
+    if (setgroups(count, groups) != 0) die("setgroups", argv[5]);
+    if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
+    if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
+    if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
+    report_credentials();
+    execv(argv[9], argv + 10);
+    die("exec", argv[9]);
+}
