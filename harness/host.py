@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.probes import KERNEL_ID
 from linux_capabilities import decode_caps
 
 APPARMOR_ENABLED = Path("/sys/module/apparmor/parameters/enabled")
@@ -21,8 +22,10 @@ SELINUX_FS = Path("/sys/fs/selinux")
 
 
 def namespace(kind: str) -> str:
-    """This process's namespace link, e.g. ``net:[4026531833]``."""
-    return os.readlink(f"/proc/self/ns/{kind}")
+    """This process's namespace link with its kernel, as ``probes.namespace_link`` gives a
+    container's (which says why the kernel)."""
+    kernel = Path(KERNEL_ID).read_text().strip()
+    return f"{os.readlink(f'/proc/self/ns/{kind}')} of kernel {kernel}"
 
 
 def interfaces() -> set[str]:

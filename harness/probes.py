@@ -189,9 +189,18 @@ def capability_sets(cri: CriClient, target: Target) -> dict[str, frozenset[str]]
     return {name: decode_caps(status[name]) for name in ("CapEff", "CapPrm", "CapBnd")}
 
 
+KERNEL_ID = "/proc/sys/kernel/random/boot_id"
+"""Tells kernels apart: a namespace's inode number is unique only within one kernel. The first
+namespaces of every kernel have the same fixed numbers (``net:[4026531840]``), so without it a
+container in a VM of its own would seem to be in the host's, or another VM's, namespaces."""
+
+
 def namespace_link(cri: CriClient, target: Target, kind: str) -> str:
-    """What ``/proc/self/ns/<kind>`` points to inside, e.g. ``net:[4026531833]``."""
-    return exec_ok(cri, target, "readlink", f"/proc/self/ns/{kind}").strip()
+    """What ``/proc/self/ns/<kind>`` points to inside, with the kernel it is in, e.g.
+    ``net:[4026531833] of kernel 5c1d...``: equal only for one namespace of one kernel."""
+    script = f"readlink /proc/self/ns/{kind}; cat {KERNEL_ID}"
+    link, kernel = exec_ok(cri, target, "sh", "-c", script).split()
+    return f"{link} of kernel {kernel}"
 
 
 def listening_ports(cri: CriClient, target: Target) -> set[int]:
