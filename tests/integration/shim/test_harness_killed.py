@@ -4,6 +4,7 @@ cleanup of its own runs): the launcher tells the shim to stop with the harness's
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,3 +46,4 @@ def test_a_shim_stops_when_the_harness_that_started_it_is_killed(tmp_path: Path)
         if shim.is_running():
             shim.kill()
         harness.kill()
+        shutil.rmtree(Path(socket).parent, ignore_errors=True)  # the killed harness's workdir
