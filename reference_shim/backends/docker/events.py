@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -57,7 +58,7 @@ class Watcher(Protocol):
 W = TypeVar("W", bound=Watcher)
 
 
-class EventFollower(Generic[W]):
+class EventFollower(ABC, Generic[W]):
     """Follows one filtered Docker event stream from ``start`` on and tells its watchers what
     ``_received`` makes of each event, and whether it follows (the stream answers)."""
 
@@ -105,9 +106,9 @@ class EventFollower(Generic[W]):
                 else:
                     watcher.lost()
 
+    @abstractmethod
     def _received(self, event: dict[str, Any]) -> None:
         """Tell the watchers what ``event`` means to them (``_tell``)."""
-        raise NotImplementedError
 
     def _tell(self, told: Callable[[W], None]) -> None:
         with self._lock:
