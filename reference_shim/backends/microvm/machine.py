@@ -195,6 +195,10 @@ class Launch:
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
+    # seccomp (seccomp_filter.py): the BPF program the launcher installs, base64 ("" none), and
+    # seccomp(2)'s flags for it
+    seccomp_filter: str = ""
+    seccomp_flags: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -240,6 +244,11 @@ class Launch:
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
+            *(
+                [f"SECCOMP {self.seccomp_flags} {self.seccomp_filter}"]
+                if self.seccomp_filter
+                else []
+            ),
             "START",
         ]
 

@@ -3,18 +3,17 @@
 Every field of the spec is either honoured here (argv, env and working dir over the image's,
 uid/gid, hostname, read-only root; mounts from the host are ``shares``'), or refused with
 UNIMPLEMENTED naming the field and why. A field at its default (what is sent when nothing is
-asked) is never refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement``
-says why).
+asked) is never refused: AppArmor unset, no cgroup parent (``confinement`` says why). Seccomp
+profiles are compiled to the filter the launcher installs (``seccomp_filter``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
-from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import host_cgroup, limits, privileges
+from reference_shim.backends.confinement import refuse_apparmor
+from reference_shim.backends.microvm import host_cgroup, limits, privileges, seccomp_filter
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.shares import Share
@@ -34,12 +33,7 @@ def refuse_pod_features(spec: VmSpec) -> None:
 
 
 def _refuse_security(security: SecuritySpec) -> None:
-    if security.privileged:  # privileged runs without seccomp whatever is asked, as runc does
-        security = dataclasses.replace(security, seccomp="unconfined")
-    refuse_profiles(
-        security,
-        "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
-    )
+    refuse_apparmor(security, "the microvm guest's agent loads no AppArmor profile yet")
 
 
 def _refuse(spec: VmSpec) -> None:
@@ -91,6 +85,7 @@ def launch(
     env.update(dict(spec.env))
     uid, gid = _ids(spec.security.user or image.info.user, rootfs)
     privileged = privileges.settings(uid, gid, spec.security, lambda name: _table(rootfs, name))
+    held = privileges.held_capabilities(spec.security)
     return Launch(
         argv=spec.argv,
         env=tuple(env.items()),
@@ -106,4 +101,5 @@ def launch(
         stdin_once=spec.stdin and spec.stdin_once,
         **limits.settings(spec.resources, spec.sysctls),
         **privileged,
+        **seccomp_filter.settings(spec.security, held),
     )

@@ -12,6 +12,9 @@
  * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
  * process's own /proc status, read once its identity is set, are written there and it is closed:
  * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
+ * When the agent stored a seccomp filter (/run/seccomp.bpf, compiled on the host), it is read
+ * before the chroot and installed last, just before the exec (see install_seccomp for the one
+ * case where it must come before the uid changes).
  *
  * Hand-written because nothing in the guest does it: busybox's setpriv (1.35) sets neither
  * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
@@ -26,7 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 256
@@ -49,6 +55,53 @@ static void die(const char *what, const char *detail) {
     exit(127);
 }
 
+/* -- seccomp: the program the host compiled (seccomp_filter.py), raw struct sock_filter
+ * entries, and seccomp(2)'s flags in decimal; no file, no filter. */
+#define SECCOMP_PROGRAM "/run/seccomp.bpf"
+#define SECCOMP_FLAGS "/run/seccomp.flags"
+#define SECCOMP_MAX_INSTRUCTIONS 4096 /* BPF_MAXINSNS */
+
+static struct sock_filter seccomp_program[SECCOMP_MAX_INSTRUCTIONS + 1];
+static struct sock_fprog seccomp_filter = {0, seccomp_program};
+static unsigned long seccomp_flags;
+
+static void load_seccomp(void) {
+    int fd = open(SECCOMP_PROGRAM, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return;
+        die("open", SECCOMP_PROGRAM);
+    }
+    size_t size = 0;
+    ssize_t got;
+    while (size < sizeof seccomp_program &&
+           (got = read(fd, (char *)seccomp_program + size, sizeof seccomp_program - size)) > 0)
+        size += (size_t)got;
+    close(fd);
+    if (size == 0 || size % sizeof(struct sock_filter) ||
+        size > SECCOMP_MAX_INSTRUCTIONS * sizeof(struct sock_filter)) {
+        errno = EINVAL;
+        die("load", SECCOMP_PROGRAM);
+    }
+    seccomp_filter.len = (unsigned short)(size / sizeof(struct sock_filter));
+    FILE *flags = fopen(SECCOMP_FLAGS, "r");
+    if (!flags || fscanf(flags, "%lu", &seccomp_flags) != 1) die("read", SECCOMP_FLAGS);
+    fclose(flags);
+}
+
+/* Installing a filter takes no_new_privs or CAP_SYS_ADMIN. A workload without no_new_privs
+ * that runs as another uid than root loses CAP_SYS_ADMIN with its setuid, so its filter goes
+ * in before its identity is set (runc does the same: with no_new_privs as late as possible,
+ * without it before the capabilities go); every other one gets it last. */
+static int seccomp_goes_early(const char *flags, uid_t uid) {
+    return !strchr(flags, 'n') && uid != 0;
+}
+
+static void install_seccomp(void) {
+    if (!seccomp_filter.len) return;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, seccomp_flags, &seccomp_filter) != 0)
+        die("seccomp", SECCOMP_PROGRAM);
+}
+
 int main(int argc, char **argv) {
     if (argc < 10 || strcmp(argv[8], "--") != 0) {
         fprintf(stderr, "usage: launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0...\n");
@@ -63,6 +116,7 @@ int main(int argc, char **argv) {
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
     unsigned long long keep = strtoull(argv[6], NULL, 16);
+    load_seccomp();
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
@@ -70,11 +124,14 @@ int main(int argc, char **argv) {
         if (cap < 64 && (keep >> cap & 1)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability", argv[6]);
     }
+    int early = seccomp_goes_early(argv[7], uid);
+    if (early) install_seccomp();
     if (setgroups(count, groups) != 0) die("setgroups", argv[5]);
     if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
     if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
     if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
     report_credentials();
+    if (!early) install_seccomp();
     execv(argv[9], argv + 10);
     die("exec", argv[9]);
 }
