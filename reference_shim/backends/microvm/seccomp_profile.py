@@ -33,6 +33,7 @@ ACTIONS = frozenset(
     }
 )  # fmt: skip
 WITH_ERRNO = frozenset({"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"})  # the actions errnoRet goes with
+_RETURN_DATA = 0xFFFF  # SECCOMP_RET_DATA: what an action carries (an errno, TRACE's message)
 OPERATORS = frozenset(
     {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
      "SCMP_CMP_MASKED_EQ"}
@@ -100,6 +101,8 @@ def _action(name: Any, errno: int | None) -> Action:
         raise InvalidArgument(f"seccomp profile: {name!r} is not a seccomp action")
     if errno is not None and name not in WITH_ERRNO:
         raise InvalidArgument(f"seccomp profile: errnoRet is not supported for {name}")
+    if errno is not None and not 0 <= errno <= _RETURN_DATA:
+        raise InvalidArgument(f"seccomp profile: errnoRet {errno} is not 0 to {_RETURN_DATA}")
     return Action(name, EPERM if errno is None and name in WITH_ERRNO else errno or 0)
 
 
@@ -161,6 +164,8 @@ def _condition(argument: Any) -> Condition:
     if not 0 <= index < 6:
         raise InvalidArgument(f"seccomp profile: argument index {index} is not 0 to 5")
     value, value_two = _field(argument, "value", int, 0), _field(argument, "valueTwo", int, 0)
+    if not (0 <= value < 1 << 64 and 0 <= value_two < 1 << 64):
+        raise InvalidArgument(f"seccomp profile: {argument!r} compares with no 64-bit value")
     return Condition(index, argument["op"], value, value_two)
 
 
