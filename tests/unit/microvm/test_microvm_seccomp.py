@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from reference_shim.backends.base import SecuritySpec
 from reference_shim.backends.microvm import seccomp_filter
 from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.backends.microvm.seccomp_profile import (
     GUEST_ARCHITECTURES,
     Action,
@@ -199,3 +201,44 @@ def test_the_seccomp_line_comes_before_start_only_with_a_filter() -> None:
     filtered = Launch(**{**base.to_json(), "seccomp_filter": "AAAA", "seccomp_flags": 2})
     assert filtered.lines()[-2:] == ["SECCOMP 2 AAAA", "START"]
     assert Launch.from_json(filtered.to_json()) == filtered
+
+
+# In a mount namespace of its own with a tmpfs /run (the host's is untouched): store the filter
+# where the agent does, then run the launcher as the agent would, with / as the container's root.
+_LAUNCH = """
+mount -t tmpfs tmpfs /run && touch /run/target && chown "$UID_" /run/target
+[ -z "$PROGRAM" ] || { cp "$PROGRAM" /run/seccomp.bpf && echo 0 > /run/seccomp.flags; }
+exec "$LAUNCHER" / / "$UID_" "$UID_" - 0 "$FLAGS" -- /bin/sh sh -c \
+    'sed -n "s/^Seccomp:\t//p" /proc/self/status; id -u; chmod 600 /run/target 2>/dev/null; echo $?'
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the launcher chroots and sets ids: root only")
+@pytest.mark.parametrize(
+    ("uid", "flags"),
+    [(0, "-"), (65534, "-"), (65534, "n")],
+    ids=["root", "user-without-no-new-privs", "user-with-no-new-privs"],
+)
+def test_the_launcher_installs_the_filter_whatever_the_user_and_no_new_privs(
+    tmp_path: Path, uid: int, flags: str
+) -> None:
+    """As root, or with no_new_privs, the filter goes in last; a user without no_new_privs
+    loses CAP_SYS_ADMIN at setuid, so it goes in before (``seccomp_goes_early``)."""
+    launcher = static_program("launch", tmp_path / "build")
+    denying = _profile({"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO"})
+    (tmp_path / "deny.bpf").write_bytes(
+        seccomp_filter.compile_bpf(parse(denying, DEFAULT_CAPS, RELEASE))
+    )
+    outputs = []
+    for program in ("", str(tmp_path / "deny.bpf")):
+        environment = {
+            "PATH": "/usr/bin:/bin", "LAUNCHER": str(launcher), "UID_": str(uid),
+            "FLAGS": flags, "PROGRAM": program,
+        }  # fmt: skip
+        ran = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", _LAUNCH],
+            env=environment, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        outputs.append(ran.stdout.split())
+    # Seccomp mode, uid, chmod's status: unfiltered, then filtered
+    assert outputs == [["0", str(uid), "0"], ["2", str(uid), "1"]]
