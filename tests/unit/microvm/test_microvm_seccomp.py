@@ -17,13 +17,13 @@ import pytest
 from reference_shim.backends.base import SecuritySpec
 from reference_shim.backends.microvm import seccomp_filter
 from reference_shim.backends.microvm.machine import Launch
-from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.backends.microvm.seccomp_profile import (
     GUEST_ARCHITECTURES,
     Action,
     Condition,
     parse,
 )
+from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.errors import FailedPrecondition, InvalidArgument, Unimplemented
 
 DEFAULT_CAPS = frozenset({"CHOWN", "SETUID", "SETGID"})
