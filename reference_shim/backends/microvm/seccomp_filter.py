@@ -28,6 +28,10 @@ from reference_shim.errors import FailedPrecondition, InvalidArgument
 
 RUNTIME_DEFAULT = Path("/usr/share/containers/seccomp.json")
 MAX_INSTRUCTIONS = 4096  # BPF_MAXINSNS: the kernel refuses a longer program
+# libseccomp's SCMP_FLTATR_CTL_OPTIMIZE 2: the syscalls sorted into a binary tree, not tried one
+# by one. Under TCG every BPF instruction the guest runs is translated: 400,000 syscalls took
+# 1.12 s (median of 4) with the tree, 1.33 s without and 1.16 s unconfined (README, Seccomp).
+_BINARY_TREE = 2
 _NO_SUCH_SYSCALL = -1  # __NR_SCMP_ERROR; other negative numbers are libseccomp's pseudo-syscalls
 _ARCHITECTURES = {
     "SCMP_ARCH_X86_64": pyseccomp.Arch.X86_64,
@@ -107,6 +111,7 @@ def compile_bpf(profile: Profile) -> bytes:
             bpf.remove_arch(arch)
     for rule in profile.rules:
         _add(bpf, rule, profile.default)
+    bpf.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, _BINARY_TREE)
     with tempfile.TemporaryFile() as program:
         bpf.export_bpf(program)
         program.seek(0)
