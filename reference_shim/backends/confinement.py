@@ -1,5 +1,5 @@
-"""Seccomp and AppArmor on backends that apply neither (Apple's CLI) or only seccomp (the microvm
-guest): what is accepted, what is refused, decided once for all of them.
+"""Seccomp and AppArmor on backends that apply neither (Apple's CLI, the microvm guest): what is
+accepted, what is refused, decided once for all of them.
 
 CRI's seccomp default is unconfined (api.proto), so ``"unconfined"`` is what a container gets
 unless it asks. RuntimeDefault (``""`` in ``SecuritySpec``) asks for the runtime's default
@@ -25,11 +25,6 @@ def refuse_profiles(security: SecuritySpec, why: str) -> None:
             f"{_FIELD}.seccomp: seccomp profiles (RuntimeDefault and Localhost) are not "
             f"supported: {why}; containers run unconfined"
         )
-    refuse_apparmor(security, why)
-
-
-def refuse_apparmor(security: SecuritySpec, why: str) -> None:
-    """Refuse an AppArmor profile by name: a backend that applies seccomp but loads none."""
     if security.apparmor not in {"", "unconfined"}:
         raise Unimplemented(
             f"{_FIELD}.apparmor: AppArmor profile {security.apparmor!r} is not supported: {why}"

@@ -9,10 +9,11 @@ profiles are compiled to the filter the launcher installs (``seccomp_filter``).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
-from reference_shim.backends.confinement import refuse_apparmor
+from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.backends.microvm import host_cgroup, limits, privileges, seccomp_filter
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
@@ -33,7 +34,9 @@ def refuse_pod_features(spec: VmSpec) -> None:
 
 
 def _refuse_security(security: SecuritySpec) -> None:
-    refuse_apparmor(security, "the microvm guest's agent loads no AppArmor profile yet")
+    # seccomp is not refused: the launcher installs the filter (seccomp_filter)
+    unfiltered = dataclasses.replace(security, seccomp="unconfined")
+    refuse_profiles(unfiltered, "the microvm guest's agent loads no AppArmor profile yet")
 
 
 def _refuse(spec: VmSpec) -> None:
@@ -85,7 +88,6 @@ def launch(
     env.update(dict(spec.env))
     uid, gid = _ids(spec.security.user or image.info.user, rootfs)
     privileged = privileges.settings(uid, gid, spec.security, lambda name: _table(rootfs, name))
-    held = privileges.held_capabilities(spec.security)
     return Launch(
         argv=spec.argv,
         env=tuple(env.items()),
@@ -101,5 +103,5 @@ def launch(
         stdin_once=spec.stdin and spec.stdin_once,
         **limits.settings(spec.resources, spec.sysctls),
         **privileged,
-        **seccomp_filter.settings(spec.security, held),
+        **seccomp_filter.settings(spec.security, privileges.held_capabilities(spec.security)),
     )

@@ -82,16 +82,16 @@ protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs ove
     done < /run/spec/ropaths
 }
 
+load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
+    for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
+}
+
 # -- seccomp (seccomp_filter.py): the filter the host compiled, which the launcher installs ----
 # in every process it starts (the workload, its execs and sessions) just before their exec.
 # /run is the guest's, outside the container's root: the workload never sees the files.
 seccomp_filter() {  # seccomp_filter FLAGS B64: seccomp(2)'s flags and the BPF program
     echo "$1" > /run/seccomp.flags && decode "$2" > /run/seccomp.bpf \
         || fail "cannot store the seccomp filter"
-}
-
-load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
-    for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
 }
 
 answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
@@ -369,10 +369,10 @@ while :; do
             ;;
         LIMITS) store /run/spec/limits $rest ;;
         OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        SECCOMP) seccomp_filter $rest ;;
         PRIVS) PRIVS=$rest ;;
         MASKED) store /run/spec/masked $rest ;;
         ROPATHS) store /run/spec/ropaths $rest ;;
-        SECCOMP) seccomp_filter $rest ;;
         UPDATE)
             set -- $rest  # ID B64...
             id=$1; shift

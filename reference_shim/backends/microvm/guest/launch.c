@@ -12,14 +12,15 @@
  * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
  * process's own /proc status, read once its identity is set, are written there and it is closed:
  * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
- * When the agent stored a seccomp filter (/run/seccomp.bpf, compiled on the host), it is read
- * before the chroot and installed last, just before the exec (see install_seccomp for the one
- * case where it must come before the uid changes).
  *
  * Hand-written because nothing in the guest does it: busybox's setpriv (1.35) sets neither
  * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
  * run once the root is the container's, and before the chroot a non-root user could not
  * chroot any more. It is built static (guest.py) so that it needs nothing in the container.
+ *
+ * Seccomp: when the agent stored a filter (/run/seccomp.bpf, compiled on the host), it is read
+ * before the chroot and installed last, just before the exec (seccomp_goes_early says when it
+ * must come before the uid changes).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,31 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/filter.h> /* seccomp */
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
 
 #define MAX_GROUPS 256
 #define CREDENTIALS_FD 9
 
-static void report_credentials(void) {
-    if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
-    FILE *status = fopen("/proc/self/status", "r");
-    char line[4096];
-    while (status && fgets(line, sizeof line, status)) {
-        if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
-            if (write(CREDENTIALS_FD, line, strlen(line)) < 0) break;
-    }
-    if (status) fclose(status);
-    close(CREDENTIALS_FD);
-}
-
-static void die(const char *what, const char *detail) {
-    fprintf(stderr, "microvm launcher: %s %s: %s\n", what, detail, strerror(errno));
-    exit(127);
-}
+static void die(const char *what, const char *detail);
 
 /* -- seccomp: the program the host compiled (seccomp_filter.py), raw struct sock_filter
  * entries, and seccomp(2)'s flags in decimal; no file, no filter. */
@@ -102,11 +89,29 @@ static void install_seccomp(void) {
         die("seccomp", SECCOMP_PROGRAM);
 }
 
+static void report_credentials(void) {
+    if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[4096];
+    while (status && fgets(line, sizeof line, status)) {
+        if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
+            if (write(CREDENTIALS_FD, line, strlen(line)) < 0) break;
+    }
+    if (status) fclose(status);
+    close(CREDENTIALS_FD);
+}
+
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "microvm launcher: %s %s: %s\n", what, detail, strerror(errno));
+    exit(127);
+}
+
 int main(int argc, char **argv) {
     if (argc < 10 || strcmp(argv[8], "--") != 0) {
         fprintf(stderr, "usage: launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0...\n");
         return 127;
     }
+    load_seccomp(); /* before the chroot hides the guest's /run */
     uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
     gid_t groups[MAX_GROUPS];
@@ -116,7 +121,6 @@ int main(int argc, char **argv) {
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
     unsigned long long keep = strtoull(argv[6], NULL, 16);
-    load_seccomp();
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
