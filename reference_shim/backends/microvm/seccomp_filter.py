@@ -124,7 +124,7 @@ def compile_bpf(profile: Profile) -> bytes:
     return data
 
 
-def settings(security: SecuritySpec, capabilities: frozenset[str]) -> dict[str, Any]:
+def filter_settings(security: SecuritySpec, capabilities: frozenset[str]) -> dict[str, Any]:
     """The ``Launch`` fields for ``security``, whose workload holds ``capabilities`` (its
     bounding set, names as ``SYS_ADMIN``): none for an unconfined or privileged container (runc
     gives a privileged one no filter, whatever is asked)."""

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import host_cgroup, limits, privileges, seccomp_filter
+from reference_shim.backends.microvm import host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.seccomp_filter import filter_settings
 from reference_shim.backends.microvm.shares import Share
 from reference_shim.errors import InvalidArgument, Unimplemented
 
@@ -102,6 +103,6 @@ def launch(
         stdin=spec.stdin,
         stdin_once=spec.stdin and spec.stdin_once,
         **limits.settings(spec.resources, spec.sysctls),
+        **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,
-        **seccomp_filter.settings(spec.security, privileges.held_capabilities(spec.security)),
     )

@@ -176,20 +176,20 @@ def test_the_runtime_default_allows_an_ordinary_program_and_denies_acct(tmp_path
 def test_settings_give_no_filter_when_unconfined_or_privileged_and_one_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert seccomp_filter.settings(SecuritySpec(seccomp="unconfined"), DEFAULT_CAPS) == {}
+    assert seccomp_filter.filter_settings(SecuritySpec(seccomp="unconfined"), DEFAULT_CAPS) == {}
     privileged = SecuritySpec(privileged=True, seccomp="")  # runc: none, whatever is asked
-    assert seccomp_filter.settings(privileged, DEFAULT_CAPS) == {}
+    assert seccomp_filter.filter_settings(privileged, DEFAULT_CAPS) == {}
     default = tmp_path / "default.json"
     default.write_text(_profile({"names": ["chmod"], "action": "SCMP_ACT_ERRNO"}, flags=[
         "SECCOMP_FILTER_FLAG_LOG"
     ]))  # fmt: skip
     monkeypatch.setattr(seccomp_filter, "RUNTIME_DEFAULT", default)
-    fields = seccomp_filter.settings(SecuritySpec(seccomp=""), DEFAULT_CAPS)
+    fields = seccomp_filter.filter_settings(SecuritySpec(seccomp=""), DEFAULT_CAPS)
     assert fields["seccomp_flags"] == 2
     assert _probe(base64.b64decode(fields["seccomp_filter"]), tmp_path)[0] == "1"
     monkeypatch.setattr(seccomp_filter, "RUNTIME_DEFAULT", tmp_path / "missing.json")
     with pytest.raises(FailedPrecondition, match="scripts/services microvm"):
-        seccomp_filter.settings(SecuritySpec(seccomp=""), DEFAULT_CAPS)
+        seccomp_filter.filter_settings(SecuritySpec(seccomp=""), DEFAULT_CAPS)
 
 
 def test_the_seccomp_line_comes_before_start_only_with_a_filter() -> None:
