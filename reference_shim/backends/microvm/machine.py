@@ -188,6 +188,10 @@ class Launch:
     limits: tuple[tuple[str, str], ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     oom_score_adj: int = 0
+    # seccomp (seccomp_filter.py): the BPF program the launcher installs, base64 ("" none), and
+    # seccomp(2)'s flags for it
+    seccomp_filter: str = ""
+    seccomp_flags: int = 0
     # privileges (privileges.py): what the agent's launcher and mounts apply
     groups: tuple[int, ...] = ()
     capabilities: int = ALL_CAPABILITIES
@@ -237,6 +241,11 @@ class Launch:
             f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
             f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
             f"OOMSCOREADJ {self.oom_score_adj}",
+            *(
+                [f"SECCOMP {self.seccomp_flags} {self.seccomp_filter}"]
+                if self.seccomp_filter
+                else []
+            ),
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",

@@ -86,6 +86,14 @@ load_feature_modules() {  # what a container may use that is a module (guest.py 
     for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
 }
 
+# -- seccomp (seccomp_filter.py): the filter the host compiled, which the launcher installs ----
+# in every process it starts (the workload, its execs and sessions) just before their exec.
+# /run is the guest's, outside the container's root: the workload never sees the files.
+seccomp_filter() {  # seccomp_filter FLAGS B64: seccomp(2)'s flags and the BPF program
+    echo "$1" > /run/seccomp.flags && decode "$2" > /run/seccomp.bpf \
+        || fail "cannot store the seccomp filter"
+}
+
 answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
     say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
 }
@@ -361,6 +369,7 @@ while :; do
             ;;
         LIMITS) store /run/spec/limits $rest ;;
         OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        SECCOMP) seccomp_filter $rest ;;
         PRIVS) PRIVS=$rest ;;
         MASKED) store /run/spec/masked $rest ;;
         ROPATHS) store /run/spec/ropaths $rest ;;
