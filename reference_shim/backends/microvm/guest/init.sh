@@ -93,7 +93,9 @@ make_node() {  # make_node PATH TYPE MAJOR MINOR MODE UID GID: the node at PATH 
 disk_number() {  # disk_number SERIAL: MAJOR:MINOR of the guest's disk the host gave that serial
     for _ in $(seq 100); do
         for disk in /sys/block/vd*; do
-            read -r serial 2>/dev/null < "$disk/serial" && [ "$serial" = "$1" ] && cat "$disk/dev" && return 0
+            serial=""  # the file ends with no newline: read fails, having read it
+            read -r serial 2>/dev/null < "$disk/serial"
+            [ "$serial" = "$1" ] && cat "$disk/dev" && return 0
         done
         sleep 0.05
     done
