@@ -32,6 +32,11 @@ SHARE_MODULES = ("fuse", "virtiofs")
 # Kernel features a container may use (NET_ADMIN making a bridge) that the cloud kernel builds
 # as modules; the agent loads them in this order (``load_feature_modules``).
 FEATURE_MODULES = ("llc", "stp", "bridge")
+# Every module in the initramfs: the above, and the drivers of the host devices a container
+# may be given (``devices``; fuse is also the share's).
+INITRAMFS_MODULES = tuple(
+    dict.fromkeys((*MODULES, *SHARE_MODULES, *FEATURE_MODULES, *DEVICE_MODULES))
+)
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -84,7 +89,7 @@ def initramfs_bytes(
         *((f"bin/{name}", 0o100755, binary.read_bytes()) for name, binary in programs),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in dict.fromkeys((*MODULES, *SHARE_MODULES, *FEATURE_MODULES, *DEVICE_MODULES))
+            for name in INITRAMFS_MODULES
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files
