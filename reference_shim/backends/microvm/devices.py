@@ -177,14 +177,19 @@ class _Planner:
 
 
 def plan(
-    devices: tuple[DeviceSpec, ...], privileged: bool, sys: Path = Path("/sys"),
-    dev: Path = Path("/dev"),
+    devices: tuple[DeviceSpec, ...], privileged: bool, readonly_root: bool = False,
+    sys: Path = Path("/sys"), dev: Path = Path("/dev"),
 ) -> Plan:  # fmt: skip
     """The agent's nodes, QEMU's disks and the device filter for a container's ``devices``
     (and, ``privileged``, every host block device at ``/dev/NAME``)."""
     planner = _Planner(sys)
     for device in devices:
         access = _access(device)
+        if readonly_root and not device.container_path.startswith("/dev/"):
+            raise Unimplemented(
+                f"devices: {device.container_path} is outside /dev in a read-only root: the "
+                "VM's root disk is mounted read-only from the start, so no node can be made there"
+            )
         try:
             info = os.stat(device.host_path)
         except OSError as error:

@@ -104,5 +104,7 @@ def launch(
         stdin_once=spec.stdin and spec.stdin_once,
         **limits.settings(spec.resources, spec.sysctls),
         **privileged,
-        **devices.plan(spec.devices, spec.security.privileged).launch_fields(),
+        **devices.plan(
+            spec.devices, spec.security.privileged, spec.security.readonly_rootfs
+        ).launch_fields(),
     )

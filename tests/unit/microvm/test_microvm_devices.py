@@ -42,6 +42,12 @@ def test_a_guest_module_is_named_for_the_device_it_provides() -> None:
     assert set(devices.DEVICE_MODULES) == {"fuse", "tun"}
 
 
+def test_a_node_outside_dev_in_a_read_only_root_is_unimplemented() -> None:
+    with pytest.raises(Unimplemented, match="outside /dev in a read-only root"):
+        devices.plan((DeviceSpec("/dev/null", "/data/null"),), False, readonly_root=True)
+    assert devices.plan((DeviceSpec("/dev/null", "/dev/n"),), False, readonly_root=True).nodes
+
+
 def test_a_character_device_the_guest_has_no_driver_for_is_unimplemented_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
