@@ -55,6 +55,8 @@ GUEST_CHARACTER_DEVICES: dict[tuple[int, int], tuple[str, str]] = {
     (1, 9): ("urandom", ""), (1, 11): ("kmsg", ""), (5, 0): ("tty", ""), (5, 2): ("ptmx", ""),
     (10, 200): ("net/tun", "tun"), (10, 229): ("fuse", "fuse"),
 }  # fmt: skip
+# What the agent makes in every container's /dev (init.sh, START; ptmx: a link to pts/ptmx).
+EVERY_CONTAINERS_DEV = frozenset({"null", "zero", "full", "random", "urandom", "tty", "ptmx"})
 # Guest modules for those devices, put in the initramfs (guest.py).
 DEVICE_MODULES = tuple(sorted({module for _, module in GUEST_CHARACTER_DEVICES.values() if module}))
 # runc's default allow list (libcontainer/specconv AllowedDevices), appended to every
@@ -176,6 +178,21 @@ class _Planner:
         self.nodes.append(f"node {kind} {major} {minor} {_b64(path)} {access} {mode} {module}")
 
 
+def _privileged_characters(planner: _Planner, dev: Path) -> None:
+    """A privileged container's host character devices that the guest has too (runc gives it
+    all of the host's /dev), but those every container's /dev already holds."""
+    for (major, minor), (name, _) in GUEST_CHARACTER_DEVICES.items():
+        path = str(dev / name)
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if name in EVERY_CONTAINERS_DEV or not stat.S_ISCHR(info.st_mode):
+            continue
+        if (os.major(info.st_rdev), os.minor(info.st_rdev)) == (major, minor):
+            planner.character(DeviceSpec(path, path), info, "rwm")
+
+
 def plan(
     devices: tuple[DeviceSpec, ...], privileged: bool, readonly_root: bool = False,
     sys: Path = Path("/sys"), dev: Path = Path("/dev"),
@@ -204,6 +221,7 @@ def plan(
                 "expanded by the microvm backend)"
             )
     if privileged:
+        _privileged_characters(planner, dev)
         for name in host_block_devices(sys, dev):
             path = str(dev / name)
             planner.block(path, path, os.stat(path), "rwm")

@@ -128,6 +128,31 @@ def test_a_privileged_container_gets_every_host_block_device_under_its_name(
     assert plan.rules == ("allow", devices.PLACEHOLDER_RULE)
 
 
+def test_a_privileged_container_gets_the_host_character_devices_the_guest_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys, dev = _fake_block_devices(tmp_path, monkeypatch, {}, set())
+    (dev / "net").mkdir()
+    nodes = {"fuse": (10, 229), "net/tun": (10, 200), "zero": (1, 5), "kvm": (10, 232)}
+    for name in nodes:
+        (dev / name).touch()
+    real_stat = os.stat
+
+    def char_stat(path: str, *args: Any, **options: Any) -> os.stat_result:
+        name = str(Path(path).relative_to(dev)) if path.startswith(str(dev)) else ""
+        if name not in nodes:
+            return real_stat(path, *args, **options)
+        fields = list(real_stat(path))[:10]
+        fields[0] = stat.S_IFCHR | 0o666
+        return os.stat_result(fields, {"st_rdev": os.makedev(*nodes[name])})
+
+    monkeypatch.setattr(os, "stat", char_stat)
+    plan = devices.plan((), privileged=True, sys=sys, dev=dev)
+    made = sorted(node.split()[:4] for node in plan.nodes)
+    # zero is in every container's /dev already; the guest has no kvm
+    assert made == [["node", "c", "10", "200"], ["node", "c", "10", "229"]]
+
+
 def test_more_disks_than_the_machine_has_slots_for_are_unimplemented(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
