@@ -243,6 +243,7 @@ class MicrovmBackend:
         shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
         launch = Launch.from_json(document["launch"])
         try:
+            host_devices.check_disks(launch.disks)
             devices = shares.start_daemon(files, shared, launch.memory_mib) if shared else []
             devices += host_devices.qemu_arguments(launch.disks)
             machine.boot(kernel, ramdisk, launch, devices)

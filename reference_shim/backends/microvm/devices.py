@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import DeviceSpec
-from reference_shim.errors import InvalidArgument, Unimplemented
+from reference_shim.errors import FailedPrecondition, InvalidArgument, Unimplemented
 
 LOG = logging.getLogger(__name__)
 
@@ -233,6 +233,15 @@ def plan(
     default = ("allow",) if privileged else ("deny",)
     rules = (*default, PLACEHOLDER_RULE, *(() if privileged else RUNC_DEFAULT_RULES))
     return Plan(tuple(planner.nodes), tuple(planner.disks.values()), rules)
+
+
+def check_disks(disks: tuple[Disk, ...]) -> None:
+    """Before QEMU starts: each disk still opens (it did at CreateContainer). A QEMU that cannot
+    open one ends before its agent answers, which would read as a boot timeout."""
+    for disk in disks:
+        why = _opens(disk.host_path, disk.readonly)
+        if why:
+            raise FailedPrecondition(f"device {disk.host_path} no longer opens: {why}")
 
 
 def qemu_arguments(disks: tuple[Disk, ...]) -> list[str]:

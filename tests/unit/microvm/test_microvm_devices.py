@@ -19,7 +19,7 @@ from reference_shim.backends.microvm import devices
 from reference_shim.backends.microvm.devices import Disk
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.static_build import static_program
-from reference_shim.errors import InvalidArgument, Unimplemented
+from reference_shim.errors import FailedPrecondition, InvalidArgument, Unimplemented
 
 
 def _b64(text: str) -> str:
@@ -160,6 +160,12 @@ def test_more_disks_than_the_machine_has_slots_for_are_unimplemented(
     sys, dev = _fake_block_devices(tmp_path, monkeypatch, names, set())
     with pytest.raises(Unimplemented, match="virtio-blk disks"):
         devices.plan((), privileged=True, sys=sys, dev=dev)
+
+
+def test_a_disk_that_no_longer_opens_fails_the_start_naming_it(tmp_path: Path) -> None:
+    devices.check_disks((Disk("null", "/dev/null", readonly=True),))
+    with pytest.raises(FailedPrecondition, match=r"/gone no longer opens: No such file"):
+        devices.check_disks((Disk("gone", str(tmp_path / "gone"), readonly=True),))
 
 
 def test_qemu_opens_a_host_disk_raw_unlocked_and_read_only_unless_written() -> None:
