@@ -120,6 +120,11 @@ def host_block_devices(sys: Path = Path("/sys"), dev: Path = Path("/dev")) -> li
     return sorted(name for name in os.listdir(sys / "block") if (dev / name).exists())
 
 
+def _mode(info: os.stat_result) -> str:
+    """The node's mode and owner as the host's (as containerd copies them): ``MODE UID GID``."""
+    return f"{stat.S_IMODE(info.st_mode):o} {info.st_uid} {info.st_gid}"
+
+
 def _opens(path: str, readonly: bool) -> str:
     """Why the shim cannot open ``path`` as QEMU would ("" when it can)."""
     try:
@@ -167,15 +172,15 @@ class _Planner:
             return
         earlier = self.disks.get(name)
         self.disks[name] = Disk(name, host_path, readonly and (earlier is None or earlier.readonly))
-        mode = f"{stat.S_IMODE(info.st_mode):o} {info.st_uid} {info.st_gid}"
-        self.nodes.append(f"disk {name} {_b64(container_path)} {access} {mode}")
+        self.nodes.append(f"disk {name} {_b64(container_path)} {access} {_mode(info)}")
 
     def _node(
         self, kind: str, major: int, minor: int, path: str, access: str, info: os.stat_result,
         module: str,
     ) -> None:  # fmt: skip
-        mode = f"{stat.S_IMODE(info.st_mode):o} {info.st_uid} {info.st_gid}"
-        self.nodes.append(f"node {kind} {major} {minor} {_b64(path)} {access} {mode} {module}")
+        self.nodes.append(
+            f"node {kind} {major} {minor} {_b64(path)} {access} {_mode(info)} {module}"
+        )
 
 
 def _privileged_characters(planner: _Planner, dev: Path) -> None:
