@@ -29,6 +29,7 @@ from typing import Any
 
 from reference_shim.backends.base import ExecResult
 from reference_shim.backends.microvm.attach import WorkloadStdio
+from reference_shim.backends.microvm.devices import Disk
 from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.network import Nic
 from reference_shim.backends.microvm.sessions import Sessions
@@ -199,6 +200,10 @@ class Launch:
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
+    # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
+    devices: tuple[str, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    device_rules: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -211,8 +216,9 @@ class Launch:
         fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
         for name in ("limits", "sysctls"):
             fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
-        for name in ("groups", "masked_paths", "readonly_paths"):
+        for name in ("groups", "masked_paths", "readonly_paths", "devices", "device_rules"):
             fields[name] = tuple(document.get(name, ()))
+        fields["disks"] = tuple(Disk(**disk) for disk in document.get("disks", ()))
         return cls(**fields)
 
     def _flags(self) -> str:
@@ -249,6 +255,8 @@ class Launch:
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
+            *(f"DEVICE {device}" for device in self.devices),
+            *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
             "START",
         ]
 

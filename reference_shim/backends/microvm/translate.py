@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reference_shim.backends.base import SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import host_cgroup, limits, privileges
+from reference_shim.backends.microvm import devices, host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.seccomp_filter import filter_settings
@@ -44,8 +44,6 @@ def _refuse(spec: VmSpec) -> None:
     if spec.placement.pid_of:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
-    if spec.devices:
-        raise Unimplemented("devices: a VM gets no host device yet")
     _refuse_security(spec.security)
 
 
@@ -105,4 +103,7 @@ def launch(
         **limits.settings(spec.resources, spec.sysctls),
         **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,
+        **devices.plan(
+            spec.devices, spec.security.privileged, spec.security.readonly_rootfs
+        ).launch_fields(),
     )

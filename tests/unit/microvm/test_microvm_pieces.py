@@ -32,7 +32,7 @@ def test_the_initramfs_is_a_newc_archive_that_cpio_reads(tmp_path: Path) -> None
     (tmp_path / "boot" / "vmlinuz-1").write_bytes(b"kernel")
     modules = tmp_path / "lib" / "modules" / "1" / "kernel"
     modules.mkdir(parents=True)
-    for name in (*guest.MODULES, *guest.SHARE_MODULES, *guest.FEATURE_MODULES):
+    for name in guest.INITRAMFS_MODULES:
         (modules / f"{name}.ko").write_bytes(name.encode())
     busybox = tmp_path / "busybox"
     busybox.write_bytes(b"\x7fELF busybox")
