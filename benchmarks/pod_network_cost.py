@@ -51,9 +51,9 @@ START_TIMEOUT_S = 30.0
 Conflist = dict[str, Any]
 
 
-def _without_bridge_key(key: str) -> Callable[[Conflist], None]:
+def _bridge_key(key: str, value: bool) -> Callable[[Conflist], None]:
     def change(conflist: Conflist) -> None:
-        conflist["plugins"][0][key] = False
+        conflist["plugins"][0][key] = value
 
     return change
 
@@ -78,11 +78,11 @@ VARIANTS = {
     v.name: v
     for v in (
         Variant("services"),
-        Variant("no-ipMasq", (_without_bridge_key("ipMasq"),)),
-        Variant("no-hairpin", (_without_bridge_key("hairpinMode"),)),
+        Variant("ipMasq", (_bridge_key("ipMasq", True),)),
+        Variant("no-ipMasq", (_bridge_key("ipMasq", False),)),
+        Variant("no-hairpin", (_bridge_key("hairpinMode", False),)),
         Variant("no-portmap", (_without_plugin("portmap"),)),
         Variant("crun", handler="crun"),
-        Variant("no-ipMasq+crun", (_without_bridge_key("ipMasq"),), handler="crun"),
     )
 }
 
@@ -151,7 +151,10 @@ def one_pod(
     """Run, (optionally) fill, stop and remove one pod, timing each step."""
     client, run_id = tracker.client, tracker.ownership.run_id
     pod = pod_config(
-        f"bench-{number}", run_id=run_id, namespace="bench", log_directory=f"/tmp/cri-bench-{run_id}"
+        f"bench-{number}",
+        run_id=run_id,
+        namespace="bench",
+        log_directory=f"/tmp/cri-bench-{run_id}",
     )
     started = time.perf_counter()
     pod_id = client.run_pod(pod, variant.handler)
