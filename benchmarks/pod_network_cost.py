@@ -10,7 +10,9 @@ Absolute times mean little on a loaded machine, so this script starts one privat
 only as the variant says (and a bridge, subnet and IPAM folder of its own). Each round then
 runs one pod in every containerd in turn, the order rotating, so the variants share the same
 moments of load; with `--container`, a busybox container is also created and started in each
-pod. Prints per step the p50 of every variant and its ratio to the first.
+pod. Prints per step the p50 of every variant and its ratio to the first, and the CPU time
+each round cost its containerd with the processes it ran (CNI plugins, iptables): on a loaded
+machine the steadier measure of a CNI config's cost.
 
 Needs root and `scripts/services start` (the registry and the CNI config). Everything it makes
 carries a run label of its own and is removed at the end; it stops only the containerds it
@@ -46,7 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 SERVICES_DIR = Path(os.environ.get("CRI_SERVICES_DIR", "/var/tmp/cri-conformance"))
 SERVICES_CNI = SERVICES_DIR / "cni/net.d/10-cri-conformance.conflist"
 BUSYBOX = "127.0.0.1:5000/cri-conformance/busybox:1.0"
-STEPS = ("pod add", "pod delete", "pod add+delete", "container create+start")
+STEPS = ("pod add", "pod delete", "pod add+delete", "container create+start", "containerd CPU")
 START_TIMEOUT_S = 30.0
 Conflist = dict[str, Any]
 
@@ -103,8 +105,11 @@ def variant_conflist(base: Conflist, variant: Variant, number: int, folder: Path
 
 
 @contextmanager
-def private_containerd(base: Conflist, variant: Variant, number: int, root: Path) -> Iterator[str]:
-    """A containerd 1.6 of the services' config with the variant's CNI config; its endpoint.
+def private_containerd(
+    base: Conflist, variant: Variant, number: int, root: Path
+) -> Iterator[tuple[str, int]]:
+    """A containerd 1.6 of the services' config with the variant's CNI config; its endpoint
+    and pid.
     Stopped by the pid it was started with, and its bridge deleted, on the way out."""
     name = f"bench{number}"
     folder = root / variant.name
@@ -130,7 +135,7 @@ def private_containerd(base: Conflist, variant: Variant, number: int, root: Path
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"containerd {name} did not start: {folder / name}/containerd.log")
             time.sleep(0.1)
-        yield f"unix://{socket}"
+        yield f"unix://{socket}", process.pid
     finally:
         process.terminate()
         try:
@@ -143,6 +148,15 @@ def private_containerd(base: Conflist, variant: Variant, number: int, root: Path
 
 
 Timings = defaultdict[str, list[float]]
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time of process ``pid`` and of its children it reaped: containerd runs every
+    CNI plugin (and they run iptables) as its children, so the CNI config's cost is in it,
+    which a loaded machine's wall clock blurs (the shims, daemons of their own, are not)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(field) for field in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
 def one_pod(
@@ -213,9 +227,9 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="cri-bench-", dir="/var/tmp"))
     try:
         with ExitStack() as stack:
-            trackers = []
+            trackers, pids = [], []
             for number, variant in enumerate(chosen):
-                endpoint = stack.enter_context(private_containerd(base, variant, number, root))
+                endpoint, pid = stack.enter_context(private_containerd(base, variant, number, root))
                 client = CriClient(Endpoints(endpoint, endpoint, "bench"), 60)
                 stack.callback(client.close)
                 client.connect()
@@ -224,11 +238,15 @@ def main() -> int:
                 client.pull_image(BUSYBOX)
                 one_pod(tracker, variant, -1, defaultdict(list), args.container)  # warm-up
                 trackers.append(tracker)
+                pids.append(pid)
             for number in range(args.rounds):
                 for offset in range(len(chosen)):
                     index = (number + offset) % len(chosen)
                     variant = chosen[index]
-                    one_pod(trackers[index], variant, number, results[variant.name], args.container)
+                    timings = results[variant.name]
+                    cpu = cpu_seconds(pids[index])
+                    one_pod(trackers[index], variant, number, timings, args.container)
+                    timings["containerd CPU"].append(cpu_seconds(pids[index]) - cpu)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(f"/tmp/cri-bench-{ownership.run_id}", ignore_errors=True)
