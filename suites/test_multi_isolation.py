@@ -2,6 +2,8 @@
 
 Environment, user, resource limits, image, exec target, log file and stats are per container;
 a runtime that applied one container's settings to the pod, or mixed them up, fails here.
+What each test checks is its own containers', so they run in the run's shared pod, the only
+containers in it while the test runs (suites/README.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from harness import cri_logs, probes
 from harness.builders import pid_namespace
 from harness.cgroups import read_limits
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 from harness.images.catalog import ImageCatalog
 from harness.waiting import wait_until
 
@@ -36,9 +38,9 @@ def linux(
 
 @pytest.mark.feature("multi.isolation.env", shape="multi")
 def test_each_container_sees_only_its_own_environment(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("env")
+    pod = shared_pod
     own_pids = pid_namespace(api.CONTAINER)
     first = make_container(pod, "first", env={"ROLE": "first", "ONLY_FIRST": "yes"}, linux=own_pids)
     second = make_container(pod, "second", env={"ROLE": "second"}, linux=own_pids)
@@ -51,9 +53,9 @@ def test_each_container_sees_only_its_own_environment(
 
 @pytest.mark.feature("multi.isolation.user", shape="multi")
 def test_each_container_runs_as_its_own_user(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("users")
+    pod = shared_pod
     first = make_container(pod, "first", linux=linux(user=1000, group=1001))
     second = make_container(pod, "second", linux=linux(user=2000, group=2002))
     root = make_container(pod, "root")
@@ -64,9 +66,9 @@ def test_each_container_runs_as_its_own_user(
 
 @pytest.mark.feature("multi.isolation.resources", shape="multi")
 def test_each_container_has_its_own_memory_limit(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("limits")
+    pod = shared_pod
     small = make_container(pod, "small", linux=linux(memory=64 * MIB))
     large = make_container(pod, "large", linux=linux(memory=128 * MIB))
     assert read_limits(cri, small).memory_limit == 64 * MIB
@@ -75,9 +77,9 @@ def test_each_container_has_its_own_memory_limit(
 
 @pytest.mark.feature("multi.isolation.update-resources", shape="multi")
 def test_updating_one_containers_resources_leaves_the_others_alone(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("update")
+    pod = shared_pod
     updated = make_container(pod, "updated", linux=linux(memory=64 * MIB))
     other = make_container(pod, "other", linux=linux(memory=128 * MIB))
     cri.update_container_resources(
@@ -93,12 +95,12 @@ IMAGE_MARKS = {"nonroot": "/home/conformance/.keep", "webserver": "/www/index.ht
 
 @pytest.mark.feature("multi.isolation.images", shape="multi")
 def test_containers_of_one_pod_run_different_images(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, images: ImageCatalog
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, images: ImageCatalog
 ) -> None:
     # api.proto ContainerConfig.image: "Image to use", per container; ContainerStatus.image_ref
     # is the "Digested reference to the image in use". Each container's root filesystem is its
     # own image's: it holds that image's own file and none of the others'.
-    pod = make_pod("images")
+    pod = shared_pod
     containers = {
         "busybox": make_container(pod, "busybox"),
         "nonroot": make_container(pod, "nonroot", image=images["nonroot"].ref),
@@ -125,9 +127,9 @@ def test_containers_of_one_pod_run_different_images(
 
 @pytest.mark.feature("multi.isolation.exec", shape="multi")
 def test_exec_runs_in_the_container_it_names(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("exec")
+    pod = shared_pod
     containers = {
         name: make_container(
             pod, name, command=["sh", "-c", f"echo {name} > /identity; exec sleep 3600"]
@@ -140,9 +142,9 @@ def test_exec_runs_in_the_container_it_names(
 
 @pytest.mark.feature("multi.isolation.logs", shape="multi")
 def test_each_container_writes_its_own_log_file(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("logs")
+    pod = shared_pod
     speakers = {
         name: make_container(
             pod, name, command=["sh", "-c", f"echo out-{name}; echo err-{name} >&2; sleep 3600"]
@@ -163,9 +165,9 @@ def test_each_container_writes_its_own_log_file(
 
 @pytest.mark.feature("multi.isolation.stats", shape="multi")
 def test_each_container_has_its_own_stats(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("stats")
+    pod = shared_pod
     busy = make_container(pod, "busy", command=BUSY_LOOP)
     idle = make_container(pod, "idle")
     busy_stats = wait_until(

@@ -1,7 +1,9 @@
 """Multi-container pods: volumes shared between containers, root filesystems not.
 
 CRI has no emptyDir: the kubelet backs it with a host directory, so a host-path mount of the
-same directory into several containers is how a pod shares files.
+same directory into several containers is how a pod shares files. Volumes and root filesystems
+are the containers' own, so the tests run in the run's shared pod, the only containers in it
+while the test runs (suites/README.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from cri_api.v1 import api_pb2 as api
 
 from harness import cri_logs, probes
 from harness.client import CriClient
-from harness.factories import ContainerFactory, PodFactory
+from harness.factories import ContainerFactory, Pod
 
 APP_LOG_LINES = ["request 1 served", "request 2 served", "request 3 served"]
 
@@ -24,9 +26,9 @@ def volume(host_dir: Path, container_path: str, readonly: bool = False) -> list[
 
 @pytest.mark.feature("multi.volumes.shared-host-path", shape="multi")
 def test_files_written_in_one_container_are_read_in_another(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    pod = make_pod("volume")
+    pod = shared_pod
     first = make_container(pod, "first", mounts=volume(tmp_path, "/shared"))
     second = make_container(pod, "second", mounts=volume(tmp_path, "/data"))
     probes.shell_in(cri, first.id, "echo from-first > /shared/first.txt")
@@ -38,9 +40,9 @@ def test_files_written_in_one_container_are_read_in_another(
 
 @pytest.mark.feature("multi.volumes.read-only-in-one", shape="multi")
 def test_a_volume_read_only_in_one_container_stays_writable_in_another(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    pod = make_pod("readonly")
+    pod = shared_pod
     writer = make_container(pod, "writer", mounts=volume(tmp_path, "/shared"))
     reader = make_container(pod, "reader", mounts=volume(tmp_path, "/shared", readonly=True))
     assert probes.exit_code_in(cri, reader.id, "echo no > /shared/denied") != 0
@@ -51,9 +53,9 @@ def test_a_volume_read_only_in_one_container_stays_writable_in_another(
 
 @pytest.mark.feature("multi.volumes.sidecar-log", shape="multi")
 def test_a_sidecar_streams_the_main_containers_log_file_through_a_shared_volume(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, tmp_path: Path
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, tmp_path: Path
 ) -> None:
-    pod = make_pod("sidecar")
+    pod = shared_pod
     writes = "; ".join(f"echo '{line}' >> /var/log/app/app.log" for line in APP_LOG_LINES)
     main = make_container(
         pod,
@@ -76,9 +78,9 @@ def test_a_sidecar_streams_the_main_containers_log_file_through_a_shared_volume(
 
 @pytest.mark.feature("multi.volumes.separate-rootfs", shape="multi")
 def test_each_container_has_its_own_root_filesystem(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
 ) -> None:
-    pod = make_pod("rootfs")
+    pod = shared_pod
     first, second = make_container(pod, "first"), make_container(pod, "second")
     probes.shell_in(cri, first.id, "echo mine > /tmp/private && echo first > /etc/whoami")
     assert probes.exit_code_in(cri, second.id, "test -e /tmp/private") != 0

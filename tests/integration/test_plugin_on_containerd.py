@@ -123,18 +123,31 @@ def test_first(cri, shared_pod, shared_container, make_container, make_pod):
     seen.append((shared_pod.id, shared_container.id))
 
 def test_second(cri, shared_pod, shared_container):
-    assert seen == [(shared_pod.id, shared_container.id)], "the module's objects were remade"
+    assert seen == [(shared_pod.id, shared_container.id)], "the shared objects were remade"
     assert shared_container.pod.id != shared_pod.id
     left = cri.list_containers(api.ContainerFilter(pod_sandbox_id=shared_pod.id))
     assert left == [], "the first test's container outlived it"
 """
 
+# A second module: the run's shared objects outlive the first module's tests too.
+SHARES_IT_ACROSS_MODULES = """
+from test_shared import seen
 
-def test_a_modules_shared_objects_outlive_its_tests_and_not_the_run(
+def test_third(shared_pod, shared_container):
+    assert seen == [(shared_pod.id, shared_container.id)], "the next module got new ones"
+"""
+
+
+def test_the_shared_objects_outlive_tests_and_modules_and_not_the_run(
     pytester: pytest.Pytester, containerd: CriClient, containerd_endpoint: str
 ) -> None:
-    result = child_run(pytester, containerd_endpoint, test_shared=SHARES_A_POD)
-    result.assert_outcomes(passed=2)
+    result = child_run(
+        pytester,
+        containerd_endpoint,
+        test_shared=SHARES_A_POD,
+        test_shared_later=SHARES_IT_ACROSS_MODULES,
+    )
+    result.assert_outcomes(passed=3)
     assert_nothing_left(containerd, result)
 
 

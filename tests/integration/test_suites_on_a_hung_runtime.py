@@ -204,7 +204,7 @@ def test_lost_pod_answers_fail_their_tests_and_the_sweep_removes_the_pods(
     assert {test: run.outcomes[test] for test in RUNTIME_INFO + IMAGE_PULL} == dict.fromkeys(
         RUNTIME_INFO + IMAGE_PULL, "passed"
     )
-    # One pod per test at most: tests of one module share a pod (per worker) where they can.
+    # One pod per test at most: the tests share a pod (per worker) where they can.
     made = runtime.created["pods"]
     assert 0 < len(made) <= len(MAKE_PODS)
     assert sorted(leak["id"] for leak in run.leaks["leaks"]) == sorted(made)
