@@ -195,6 +195,8 @@ class Launch:
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
+    # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
+    own_pid_namespace: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -240,6 +242,7 @@ class Launch:
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
+            f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             "START",
         ]
 

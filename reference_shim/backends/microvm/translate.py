@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from reference_shim.backends.base import SecuritySpec, VmSpec
+from reference_shim.backends.base import Namespace, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.backends.microvm import host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
@@ -104,6 +104,7 @@ def launch(
         tty=spec.tty,
         stdin=spec.stdin,
         stdin_once=spec.stdin and spec.stdin_once,
+        own_pid_namespace=Namespace.PID not in spec.placement.shared,
         **limits.settings(spec.resources, spec.sysctls),
         **privileged,
     )
