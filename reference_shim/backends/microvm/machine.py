@@ -47,8 +47,14 @@ ANSWERS = frozenset({"EXECEND", "STATSEND", "UPDATED", "CREDSEND"})
 ASK_TIMEOUT_S = 30.0  # a loaded TCG guest can take seconds to answer
 
 
+EMPTY_WORD = "-"
+
+
 def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+    """One word of a line to the agent: ``text`` in base64, and the empty text ``-`` (not in
+    base64's alphabet), since an empty word would vanish between the spaces of its line (an
+    argv may hold empty arguments)."""
+    return base64.b64encode(text.encode()).decode() or EMPTY_WORD
 
 
 def kvm_works() -> bool:

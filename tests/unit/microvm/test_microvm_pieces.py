@@ -66,14 +66,16 @@ def test_image_names_are_normalized_as_containerd_does(reference: str, name: str
 
 def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> None:
     launch = Launch(
-        argv=("sh", "-c", "echo 'a b'"), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
+        argv=("sh", "-c", "echo 'a b'", ""), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
         hostname="h", readonly_rootfs=True, readonly_files=("/etc/hosts",),
         address="10.233.0.7/16",
     )  # fmt: skip
     lines = launch.lines()
     assert lines[-1] == "START"
     words = dict(line.split(" ", 1) for line in lines[:-1])
-    assert [base64.b64decode(w).decode() for w in words["ARGV"].split()] == list(launch.argv)
+    argv = words["ARGV"].split(" ")
+    assert argv[-1] == "-", "an empty argument is a word of its own"
+    assert [base64.b64decode(w).decode() for w in argv[:-1]] == list(launch.argv[:-1])
     assert base64.b64decode(words["ENV"]).decode() == "A=x y"
     assert (words["USER"], words["ROOTFS"]) == ("1 2", "ro")
     assert words["NETWORK"] == "10.233.0.7/16"

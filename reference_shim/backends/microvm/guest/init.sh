@@ -5,7 +5,7 @@
 # (the ext4 disk /dev/vda), runs the workload in it, answers the host's commands (signals, execs),
 # and powers the VM off once the workload has ended. The wire format is in ../README.md.
 say() { echo "$*" >&3; }  # one line to the host: one write, so lines never interleave
-decode() { echo "$1" | base64 -d; }
+decode() { [ "$1" = - ] || echo "$1" | base64 -d; }  # `-`: the empty word (machine.b64)
 failed() { say "FAILED $(printf '%s' "$*" | base64 -w 0)"; }
 fail() { failed "$@"; sync; poweroff -f; }
 
@@ -229,8 +229,9 @@ report_status() {
     fi
 }
 
-# An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
-# container's CWD and WHO exported by the agent.
+# An exec runs as `/init launch ARGV_FILE` (nsenter, setsid and ptyrun need a program), and the
+# workload's first process as `/init container ARGV_FILE`, with the container's CWD and WHO
+# exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
 if [ "${1:-}" = container ]; then container "$2"; fi
 
