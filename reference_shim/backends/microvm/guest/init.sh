@@ -393,10 +393,22 @@ workload() {
     fi
 }
 
+launched() {  # whether the launcher wrote the workload's credentials, its last step before exec
+    while IFS= read -r line; do
+        case $line in Groups:*) return 0 ;; esac
+    done < /run/workload.creds
+    return 1
+}
 workload_pid() {  # workload_pid PID: the workload's pid in the guest, once its first process
-    # (`container`, below `workload &` started as PID) has set it up; fails if PID ended first
+    # (`container`, below `workload &` started as PID) has set it up; fails if PID ended first.
+    # STARTED waits for the launcher's exec too: an exec must see the workload as PID 1, never
+    # the agent's shell that becomes it.
     while [ ! -s /run/session/workload/pid ]; do
         kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    until launched 2>/dev/null; do
+        kill -0 "$1" 2>/dev/null || break  # the launcher failed: STARTED, then its EXIT
         sleep 0.02
     done
     cat /run/session/workload/pid
