@@ -41,14 +41,14 @@ def test_every_requirement_is_a_range_holding_its_pinned_version() -> None:
 
 
 def test_the_shims_and_allures_libraries_are_extras() -> None:
-    """The harness alone installs neither the Docker SDK nor QEMU's monitor client (the
-    reference shim's docker and microvm backends), nor allure-pytest."""
+    """The harness alone installs neither the Docker SDK nor QEMU's monitor client and the
+    libseccomp bindings (the reference shim's docker and microvm backends), nor allure-pytest."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     core = {Requirement(spec).name for spec in project["dependencies"]}
-    assert not core & {"docker", "docker-image-py", "qemu.qmp", "allure-pytest"}
+    assert not core & {"docker", "docker-image-py", "qemu.qmp", "pyseccomp", "allure-pytest"}
     extras = project["optional-dependencies"]
     shim = {Requirement(spec).name for spec in extras["shim"]}
-    assert shim == {"docker", "docker-image-py", "qemu.qmp"}
+    assert shim == {"docker", "docker-image-py", "qemu.qmp", "pyseccomp"}
     assert {Requirement(spec).name for spec in extras["allure"]} == {"allure-pytest"}
 
 

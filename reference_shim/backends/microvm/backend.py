@@ -42,6 +42,7 @@ from reference_shim.backends.base import (
     VmStatus,
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
+from reference_shim.backends.microvm import devices as host_devices
 from reference_shim.backends.microvm import host_cgroup, recovery, shares, translate, workload
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
@@ -242,7 +243,9 @@ class MicrovmBackend:
         shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
         launch = Launch.from_json(document["launch"])
         try:
+            host_devices.check_disks(launch.disks)
             devices = shares.start_daemon(files, shared, launch.memory_mib) if shared else []
+            devices += host_devices.qemu_arguments(launch.disks)
             machine.boot(kernel, ramdisk, launch, devices)
         except ShimError:
             shares.stop_daemon(files)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from reference_shim.backends.microvm.devices import DEVICE_MODULES
 from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.errors import BackendUnavailable
 
@@ -31,6 +32,11 @@ SHARE_MODULES = ("fuse", "virtiofs")
 # Kernel features a container may use (NET_ADMIN making a bridge) that the cloud kernel builds
 # as modules; the agent loads them in this order (``load_feature_modules``).
 FEATURE_MODULES = ("llc", "stp", "bridge")
+# Every module in the initramfs: the above, and the drivers of the host devices a container
+# may be given (``devices``; fuse is also the share's).
+INITRAMFS_MODULES = tuple(
+    dict.fromkeys((*MODULES, *SHARE_MODULES, *FEATURE_MODULES, *DEVICE_MODULES))
+)
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 
 
@@ -83,7 +89,7 @@ def initramfs_bytes(
         *((f"bin/{name}", 0o100755, binary.read_bytes()) for name, binary in programs),
         *(
             (f"lib/modules/{name}.ko", 0o100644, kernel.module(name).read_bytes())
-            for name in (*MODULES, *SHARE_MODULES, *FEATURE_MODULES)
+            for name in INITRAMFS_MODULES
         ),
     ]
     members = [(name, 0o040755, b"") for name in directories] + files
@@ -97,7 +103,9 @@ def initramfs(kernel: GuestKernel, folder: Path) -> Path:
     """The initramfs for ``kernel`` in ``folder``, named by its content's hash."""
     if not BUSYBOX.exists():
         raise BackendUnavailable(f"no {BUSYBOX} (busybox-static); {INSTALL_HINT}")
-    helpers = tuple((name, static_program(name, folder)) for name in ("ptyrun", "launch"))
+    helpers = tuple(
+        (name, static_program(name, folder)) for name in ("ptyrun", "launch", "devcgroup")
+    )
     data = initramfs_bytes(kernel, programs=helpers)
     path = folder / f"initramfs-{hashlib.sha256(data).hexdigest()[:16]}.cpio"
     if not path.exists():

@@ -20,7 +20,7 @@ from typing import Any
 
 from reference_shim.backends.base import FsUsage, ImageChanges, ImageInfo
 from reference_shim.backends.filesystems import count_inodes
-from reference_shim.errors import BackendError, NotFound
+from reference_shim.errors import BackendError, InvalidArgument, NotFound, ShimError
 
 PULL_TIMEOUT_S = 300
 _DEFAULT_REGISTRY = "docker.io"
@@ -67,13 +67,32 @@ class StoredImage:
         return cls(ImageInfo(**info), env, str(document["working_dir"]))
 
 
+# skopeo exits 1 for every failure; its message says whose fault it is. Each entry is a phrase
+# of such a message, seen on skopeo 1.9 (Debian 12), and the shim's error for it; any other
+# failure (the registry unreachable, a tool missing) stays INTERNAL with skopeo's words.
+SKOPEO_REFUSALS: tuple[tuple[str, type[ShimError]], ...] = (
+    # The registry holds no such repository, tag or digest (its answer to the manifest GET).
+    ("manifest unknown", NotFound),
+    ("name unknown", NotFound),
+    # The reference does not parse (upper case, a bad tag, an empty part).
+    ("invalid reference format", InvalidArgument),
+)
+
+
+def _refusal(what: str, message: str) -> ShimError:
+    for phrase, error in SKOPEO_REFUSALS:
+        if phrase in message:
+            return error(f"{what}: {message}")
+    return BackendError(f"{what}: {message}")
+
+
 def _run(what: str, argv: list[str], timeout: float) -> bytes:
     try:
         done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise BackendError(f"{what}: {error}") from error
     if done.returncode != 0:
-        raise BackendError(f"{what}: {done.stderr.decode(errors='replace').strip()}")
+        raise _refusal(what, done.stderr.decode(errors="replace").strip())
     return done.stdout
 
 

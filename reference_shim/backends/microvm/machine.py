@@ -29,6 +29,7 @@ from typing import Any
 
 from reference_shim.backends.base import ExecResult
 from reference_shim.backends.microvm.attach import WorkloadStdio
+from reference_shim.backends.microvm.devices import Disk
 from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.network import Nic
 from reference_shim.backends.microvm.sessions import Sessions
@@ -194,6 +195,10 @@ class Launch:
     limits: tuple[tuple[str, str], ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     oom_score_adj: int = 0
+    # seccomp (seccomp_filter.py): the BPF program the launcher installs, base64 ("" none), and
+    # seccomp(2)'s flags for it
+    seccomp_filter: str = ""
+    seccomp_flags: int = 0
     # privileges (privileges.py): what the agent's launcher and mounts apply
     groups: tuple[int, ...] = ()
     capabilities: int = ALL_CAPABILITIES
@@ -203,6 +208,10 @@ class Launch:
     readonly_paths: tuple[str, ...] = ()
     # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
     own_pid_namespace: bool = True
+    # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
+    devices: tuple[str, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    device_rules: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,8 +224,9 @@ class Launch:
         fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
         for name in ("limits", "sysctls"):
             fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
-        for name in ("groups", "masked_paths", "readonly_paths"):
+        for name in ("groups", "masked_paths", "readonly_paths", "devices", "device_rules"):
             fields[name] = tuple(document.get(name, ()))
+        fields["disks"] = tuple(Disk(**disk) for disk in document.get("disks", ()))
         return cls(**fields)
 
     def _flags(self) -> str:
@@ -245,10 +255,17 @@ class Launch:
             f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
             f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
             f"OOMSCOREADJ {self.oom_score_adj}",
+            *(
+                [f"SECCOMP {self.seccomp_flags} {self.seccomp_filter}"]
+                if self.seccomp_filter
+                else []
+            ),
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
             f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
+            *(f"DEVICE {device}" for device in self.devices),
+            *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
             "START",
         ]
 

@@ -3,8 +3,8 @@
 Every field of the spec is either honoured here (argv, env and working dir over the image's,
 uid/gid, hostname, read-only root; mounts from the host are ``shares``'), or refused with
 UNIMPLEMENTED naming the field and why. A field at its default (what is sent when nothing is
-asked) is never refused: seccomp unconfined, AppArmor unset, no cgroup parent (``confinement``
-says why).
+asked) is never refused: AppArmor unset, no cgroup parent (``confinement`` says why). Seccomp
+profiles are compiled to the filter the launcher installs (``seccomp_filter``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from reference_shim.backends.base import Namespace, Placement, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import host_cgroup, limits, privileges
+from reference_shim.backends.microvm import devices, host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.seccomp_filter import filter_settings
 from reference_shim.backends.microvm.shares import Share
 from reference_shim.errors import InvalidArgument, Unimplemented
 
@@ -34,20 +35,15 @@ def refuse_pod_features(spec: VmSpec) -> None:
 
 
 def _refuse_security(security: SecuritySpec) -> None:
-    if security.privileged:  # privileged runs without seccomp whatever is asked, as runc does
-        security = dataclasses.replace(security, seccomp="unconfined")
-    refuse_profiles(
-        security,
-        "the microvm guest's agent installs no seccomp filter and loads no AppArmor profile yet",
-    )
+    # seccomp is not refused: the launcher installs the filter (seccomp_filter)
+    unfiltered = dataclasses.replace(security, seccomp="unconfined")
+    refuse_profiles(unfiltered, "the microvm guest's agent loads no AppArmor profile yet")
 
 
 def _refuse(spec: VmSpec) -> None:
     if spec.placement.pid_of:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
-    if spec.devices:
-        raise Unimplemented("devices: a VM gets no host device yet")
     _refuse_security(spec.security)
 
 
@@ -114,5 +110,9 @@ def launch(
         stdin_once=spec.stdin and spec.stdin_once,
         own_pid_namespace=own_pid_namespace(spec.placement),
         **limits.settings(spec.resources, spec.sysctls),
+        **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,
+        **devices.plan(
+            spec.devices, spec.security.privileged, spec.security.readonly_rootfs
+        ).launch_fields(),
     )

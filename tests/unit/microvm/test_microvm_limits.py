@@ -11,7 +11,7 @@ import pytest
 
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends.base import ProcessUser, ResourceSpec, SecuritySpec
-from reference_shim.backends.microvm import host_cgroup, limits, privileges, translate, workload
+from reference_shim.backends.microvm import host_cgroup, limits, privileges, workload
 from reference_shim.backends.microvm.machine import MEMORY_MIB, Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
@@ -255,12 +255,6 @@ def test_the_privileges_line_carries_groups_capabilities_and_flags() -> None:
     assert Launch.from_json(launch.to_json()) == launch
     privileged = privileges.settings(0, 0, SecuritySpec(privileged=True), _image_table)
     assert (privileged["masked_paths"], privileged["privileged"]) == ((), True)
-
-
-def test_a_privileged_container_asking_for_runtime_default_seccomp_runs_without_it() -> None:
-    translate._refuse_security(SecuritySpec(privileged=True, seccomp=""))
-    with pytest.raises(Unimplemented, match="seccomp"):
-        translate._refuse_security(SecuritySpec(seccomp=""))
 
 
 def _v1_root(tmp_path: Path) -> Path:

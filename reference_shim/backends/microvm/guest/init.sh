@@ -143,8 +143,71 @@ working_dir() {
     /bin/launch --mkdir /container "$CWD"
 }
 
+# -- host devices (devices.py): their nodes in the container, the workload's device filter -----
+DEVRULES=""  # the host's DEVRULES line: the filter's default, then its rules
+make_node() {  # make_node PATH TYPE MAJOR MINOR MODE UID GID: the node at PATH in the container
+    target=/container$1
+    [ -d "$target" ] && { echo "$1 is a folder in the container" >&2; return 1; }
+    mkdir -p "${target%/*}" && rm -f "$target" && mknod -m "$5" "$target" "$2" "$3" "$4" \
+        && chown "$6:$7" "$target"
+}
+disk_number() {  # disk_number SERIAL: MAJOR:MINOR of the guest's disk the host gave that serial
+    for _ in $(seq 100); do
+        for disk in /sys/block/vd*; do
+            serial=""  # the file ends with no newline: read fails, having read it
+            read -r serial 2>/dev/null < "$disk/serial"
+            [ "$serial" = "$1" ] && cat "$disk/dev" && return 0
+        done
+        sleep 0.05
+    done
+    return 1
+}
+host_devices() {  # each DEVICE line's node; the rules it adds, in /run/spec/devrules
+    touch /run/spec/devices
+    : > /run/spec/devrules
+    # shellcheck disable=SC2086  # the words hold no blanks
+    while read -r kind rest; do
+        set -- $rest
+        if [ "$kind" = disk ]; then  # SERIAL B64PATH ACCESS MODE UID GID
+            number=$(disk_number "$1") || { echo "no disk with serial $1 in the VM" >&2; return 1; }
+            make_node "$(decode "$2")" b "${number%:*}" "${number#*:}" "$4" "$5" "$6" || return 1
+            echo "+b:$number:$3" >> /run/spec/devrules
+            continue
+        fi  # node TYPE MAJOR MINOR B64PATH ACCESS MODE UID GID MODULE
+        if [ "$9" != - ] && [ ! -d "/sys/module/$9" ]; then
+            insmod "/lib/modules/$9.ko" || { echo "cannot load module $9" >&2; return 1; }
+        fi
+        kind=block; [ "$1" = c ] && kind=char
+        if [ "$5" != - ] && [ ! -e "/sys/dev/$kind/$2:$3" ]; then  # "-": a placeholder, denied
+            echo "the VM has no $kind device $2:$3 for $(decode "$4")" >&2; return 1
+        fi
+        make_node "$(decode "$4")" "$1" "$2" "$3" "$6" "$7" "$8" || return 1
+        [ "$5" = - ] || echo "+$1:$2:$3:$5" >> /run/spec/devrules
+    done < /run/spec/devices
+}
+device_filter() {  # the workload cgroup's device filter (guest/devcgroup.c): the host's rules,
+    # each device's, and the workload's own output ports (which /dev/stdout reopens)
+    [ -n "$DEVRULES" ] || return 0
+    # shellcheck disable=SC2086  # rules hold no blanks
+    set -- $DEVRULES
+    default=$1; shift
+    for port in "$OUT" "$ERR"; do
+        read -r number < "/sys/class/virtio-ports/${port##*/}/dev" && set -- "$@" "+c:$number:rw"
+    done
+    # shellcheck disable=SC2046  # one rule a line
+    /bin/devcgroup "$CGROUP" "$default" "$@" $(cat /run/spec/devrules)
+}
+
 load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
     for module in llc stp bridge; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
+}
+
+# -- seccomp (seccomp_filter.py): the filter the host compiled, which the launcher installs ----
+# in every process it starts (the workload, its execs and sessions) just before their exec.
+# /run is the guest's, outside the container's root: the workload never sees the files.
+seccomp_filter() {  # seccomp_filter FLAGS B64: seccomp(2)'s flags and the BPF program
+    echo "$1" > /run/seccomp.flags && decode "$2" > /run/seccomp.bpf \
+        || fail "cannot store the seccomp filter"
 }
 
 answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
@@ -448,10 +511,13 @@ while :; do
             ;;
         LIMITS) store /run/spec/limits $rest ;;
         OOMSCOREADJ) OOMSCOREADJ=$rest ;;
+        SECCOMP) seccomp_filter $rest ;;
         PRIVS) PRIVS=$rest ;;
         PIDNS) PIDNS=$rest ;;
         MASKED) store /run/spec/masked $rest ;;
         ROPATHS) store /run/spec/ropaths $rest ;;
+        DEVICE) echo "$rest" >> /run/spec/devices ;;
+        DEVRULES) DEVRULES=$rest ;;
         UPDATE)
             set -- $rest  # ID B64...
             id=$1; shift
@@ -475,6 +541,8 @@ while :; do
             why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
             cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
             mount_shares || fail "cannot mount the folders and files shared from the host"
+            why=$(host_devices 2>&1) || fail "devices: $why"
+            why=$(device_filter 2>&1) || fail "the workload's device filter: $why"
             cd /
             why=$(working_dir 2>&1) || fail "cannot make the working directory $CWD: $why"
             (

@@ -25,6 +25,10 @@
  * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
  * run once the root is the container's, and before the chroot a non-root user could not
  * chroot any more. It is built static (guest.py) so that it needs nothing in the container.
+ *
+ * Seccomp: when the agent stored a filter (/run/seccomp.bpf, compiled on the host), it is read
+ * before the chroot and installed last, just before the exec (seccomp_goes_early says when it
+ * must come before the uid changes).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,9 +42,62 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/filter.h> /* seccomp */
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+
 #define MAX_GROUPS 256
 #define CREDENTIALS_FD 9
 #define CGROUP_FD 8
+
+static void die(const char *what, const char *detail);
+
+/* -- seccomp: the program the host compiled (seccomp_filter.py), raw struct sock_filter
+ * entries, and seccomp(2)'s flags in decimal; no file, no filter. */
+#define SECCOMP_PROGRAM "/run/seccomp.bpf"
+#define SECCOMP_FLAGS "/run/seccomp.flags"
+#define SECCOMP_MAX_INSTRUCTIONS 4096 /* BPF_MAXINSNS */
+
+static struct sock_filter seccomp_program[SECCOMP_MAX_INSTRUCTIONS + 1];
+static struct sock_fprog seccomp_filter = {0, seccomp_program};
+static unsigned long seccomp_flags;
+
+static void load_seccomp(void) {
+    int fd = open(SECCOMP_PROGRAM, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return;
+        die("open", SECCOMP_PROGRAM);
+    }
+    size_t size = 0;
+    ssize_t got;
+    while (size < sizeof seccomp_program &&
+           (got = read(fd, (char *)seccomp_program + size, sizeof seccomp_program - size)) > 0)
+        size += (size_t)got;
+    close(fd);
+    if (size == 0 || size % sizeof(struct sock_filter) ||
+        size > SECCOMP_MAX_INSTRUCTIONS * sizeof(struct sock_filter)) {
+        errno = EINVAL;
+        die("load", SECCOMP_PROGRAM);
+    }
+    seccomp_filter.len = (unsigned short)(size / sizeof(struct sock_filter));
+    FILE *flags = fopen(SECCOMP_FLAGS, "r");
+    if (!flags || fscanf(flags, "%lu", &seccomp_flags) != 1) die("read", SECCOMP_FLAGS);
+    fclose(flags);
+}
+
+/* Installing a filter takes no_new_privs or CAP_SYS_ADMIN. A workload without no_new_privs
+ * that runs as another uid than root loses CAP_SYS_ADMIN with its setuid, so its filter goes
+ * in before its identity is set (runc does the same: with no_new_privs as late as possible,
+ * without it before the capabilities go); every other one gets it last. */
+static int seccomp_goes_early(const char *flags, uid_t uid) {
+    return !strchr(flags, 'n') && uid != 0;
+}
+
+static void install_seccomp(void) {
+    if (!seccomp_filter.len) return;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, seccomp_flags, &seccomp_filter) != 0)
+        die("seccomp", SECCOMP_PROGRAM);
+}
 
 static void report_credentials(void) {
     if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
@@ -93,6 +150,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0...\n");
         return 127;
     }
+    load_seccomp(); /* before the chroot hides the guest's /run */
     uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
     gid_t groups[MAX_GROUPS];
@@ -110,11 +168,14 @@ int main(int argc, char **argv) {
         if (cap < 64 && (keep >> cap & 1)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die("drop capability", argv[6]);
     }
+    int early = seccomp_goes_early(argv[7], uid);
+    if (early) install_seccomp();
     if (setgroups(count, groups) != 0) die("setgroups", argv[5]);
     if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
     if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
     if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
     report_credentials();
+    if (!early) install_seccomp();
     execv(argv[9], argv + 10);
     die("exec", argv[9]);
 }
