@@ -55,19 +55,22 @@ WAIT_S = 30.0
 @dataclass(frozen=True)
 class Script:
     """What a workload does once started: writes ``lines`` (stream, text) in order, then exits
-    with ``exit_code``; with None it runs until stopped, and exits 143 on SIGTERM."""
+    with ``exit_code``; with None it runs until stopped, and exits 143 on SIGTERM (its handler
+    is set before the first line: a workload that is PID 1 of its PID namespace ignores SIGTERM
+    until then, so a line read proves a stop from then on is seen)."""
 
     lines: tuple[tuple[str, str], ...] = ()
     exit_code: int | None = None
 
     def argv(self) -> tuple[str, ...]:
         """The same, as a busybox shell command line (for a backend that runs it)."""
-        steps = [
+        steps = ["trap 'exit 143' TERM"] if self.exit_code is None else []
+        steps += [
             f"printf '%s\\n' {shlex.quote(text)}" + (" >&2" if stream == "stderr" else "")
             for stream, text in self.lines
         ]
         if self.exit_code is None:
-            steps.append("trap 'exit 143' TERM; while :; do sleep 0.1; done")
+            steps.append("while :; do sleep 0.1; done")
         else:
             steps.append(f"exit {self.exit_code}")
         return ("sh", "-c", "; ".join(steps))

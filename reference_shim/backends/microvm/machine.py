@@ -48,8 +48,14 @@ ANSWERS = frozenset({"EXECEND", "STATSEND", "UPDATED", "CREDSEND"})
 ASK_TIMEOUT_S = 30.0  # a loaded TCG guest can take seconds to answer
 
 
+EMPTY_WORD = "-"
+
+
 def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+    """One word of a line to the agent: ``text`` in base64, and the empty text ``-`` (not in
+    base64's alphabet), since an empty word would vanish between the spaces of its line (an
+    argv may hold empty arguments)."""
+    return base64.b64encode(text.encode()).decode() or EMPTY_WORD
 
 
 def kvm_works() -> bool:
@@ -200,6 +206,8 @@ class Launch:
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
+    # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
+    own_pid_namespace: bool = True
     # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
     devices: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
@@ -255,6 +263,7 @@ class Launch:
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
+            f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             *(f"DEVICE {device}" for device in self.devices),
             *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
             "START",

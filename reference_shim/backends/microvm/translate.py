@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from reference_shim.backends.base import SecuritySpec, VmSpec
+from reference_shim.backends.base import Namespace, Placement, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
 from reference_shim.backends.microvm import devices, host_cgroup, limits, privileges
 from reference_shim.backends.microvm.images import StoredImage
@@ -45,6 +45,14 @@ def _refuse(spec: VmSpec) -> None:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
     _refuse_security(spec.security)
+
+
+def own_pid_namespace(placement: Placement) -> bool:
+    """Whether the workload is PID 1 of a PID namespace of its own (CRI ``CONTAINER``, and a
+    container in a VM of its own, whatever it asked: no namespace spans two kernels), rather
+    than in its VM's, where the agent stands for the pod's infra process (``POD`` in the pod's
+    VM; the strategies share ``Namespace.PID`` with the pod only then)."""
+    return Namespace.PID not in placement.shared
 
 
 def _table(rootfs: Path, name: str) -> list[list[str]]:
@@ -100,6 +108,7 @@ def launch(
         tty=spec.tty,
         stdin=spec.stdin,
         stdin_once=spec.stdin and spec.stdin_once,
+        own_pid_namespace=own_pid_namespace(spec.placement),
         **limits.settings(spec.resources, spec.sysctls),
         **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,

@@ -12,6 +12,7 @@ import pytest
 
 from reference_shim.backends.base import (
     MountSpec,
+    Namespace,
     Placement,
     PortSpec,
     SecuritySpec,
@@ -65,17 +66,39 @@ def test_image_names_are_normalized_as_containerd_does(reference: str, name: str
 
 def test_the_spec_lines_carry_every_value_in_base64_and_round_trip_as_json() -> None:
     launch = Launch(
-        argv=("sh", "-c", "echo 'a b'"), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
+        argv=("sh", "-c", "echo 'a b'", ""), env=(("A", "x y"),), working_dir="/w d", uid=1, gid=2,
         hostname="h", readonly_rootfs=True, readonly_files=("/etc/hosts",),
         address="10.233.0.7/16",
     )  # fmt: skip
     lines = launch.lines()
     assert lines[-1] == "START"
     words = dict(line.split(" ", 1) for line in lines[:-1])
-    assert [base64.b64decode(w).decode() for w in words["ARGV"].split()] == list(launch.argv)
+    argv = words["ARGV"].split(" ")
+    assert argv[-1] == "-", "an empty argument is a word of its own"
+    assert [base64.b64decode(w).decode() for w in argv[:-1]] == list(launch.argv[:-1])
     assert base64.b64decode(words["ENV"]).decode() == "A=x y"
     assert (words["USER"], words["ROOTFS"]) == ("1 2", "ro")
     assert words["NETWORK"] == "10.233.0.7/16"
+    assert Launch.from_json(launch.to_json()) == launch
+
+
+@pytest.mark.parametrize(
+    ("placement", "own", "word"),
+    [
+        (Placement(inside="pod", shared=frozenset({Namespace.NETWORK})), True, "container"),
+        (Placement(inside="pod", shared=frozenset({Namespace.PID})), False, "pod"),
+        (Placement.own_vm("n"), True, "container"),
+    ],
+)
+def test_only_a_pid_pod_container_in_the_pods_vm_shares_the_vms_pid_namespace(
+    placement: Placement, own: bool, word: str
+) -> None:
+    assert translate.own_pid_namespace(placement) is own
+    launch = Launch(
+        argv=("true",), env=(), working_dir="/", uid=0, gid=0, hostname="",
+        readonly_rootfs=False, readonly_files=(), own_pid_namespace=own,
+    )  # fmt: skip
+    assert f"PIDNS {word}" in launch.lines()
     assert Launch.from_json(launch.to_json()) == launch
 
 

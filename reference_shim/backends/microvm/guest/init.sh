@@ -5,8 +5,9 @@
 # (the ext4 disk /dev/vda), runs the workload in it, answers the host's commands (signals, execs),
 # and powers the VM off once the workload has ended. The wire format is in ../README.md.
 say() { echo "$*" >&3; }  # one line to the host: one write, so lines never interleave
-decode() { echo "$1" | base64 -d; }
-fail() { say "FAILED $(printf '%s' "$*" | base64 -w 0)"; sync; poweroff -f; }
+decode() { [ "$1" = - ] || echo "$1" | base64 -d; }  # `-`: the empty word (machine.b64)
+failed() { say "FAILED $(printf '%s' "$*" | base64 -w 0)"; }
+fail() { failed "$@"; sync; poweroff -f; }
 
 # The spec, one list per file of decoded words (a word may hold anything but a newline).
 mkdir -p /run/spec /run/exec
@@ -81,6 +82,66 @@ protect_paths() {  # masked: /dev/null over a file, an empty read-only tmpfs ove
             && mount -o remount,bind,ro "/container$path" || return 1
     done < /run/spec/ropaths
 }
+readonly_files() {  # files mounted read-only (READONLY): a read-only bind over each
+    touch /run/spec/readonly
+    while IFS= read -r path; do
+        mount --bind "/container$path" "/container$path" \
+            && mount -o remount,bind,ro "/container$path" || return 1
+    done < /run/spec/readonly
+}
+
+# -- PID namespaces (README, "PID namespaces"): the workload as PID 1 of a namespace of its own --
+# PIDNS container (CRI's CONTAINER): `unshare --pid --fork` makes the namespace, its PID 1 (the
+# `container` step below) becomes the workload; PIDNS pod: the VM's own namespace, where the
+# agent stands for the pod's infra process, as a pause process does under containerd.
+PIDNS=pod
+workload_namespace() {  # the words that start the workload's first process
+    [ "$PIDNS" = container ] && echo "unshare --pid --fork"
+}
+# expire PID SECONDS [ENTER]: ExecSync's timeout, SIGKILL to the exec's command (PID, or with
+# nsenter's words PID's child, in the workload's namespace: nsenter then ends with its signal).
+# Not busybox's timeout inside the namespace: its watcher would be a process of the container.
+expire() {
+    sleep "$2"
+    if [ -n "${3:-}" ]; then
+        # shellcheck disable=SC2046  # one pid a word
+        kill -KILL $(cat "/proc/$1/task/$1/children" 2>/dev/null) 2>/dev/null
+    else
+        kill -KILL "$1" 2>/dev/null
+    fi
+}
+ENTER=""  # the words that start an exec in the workload's PID namespace (PIDNS container)
+enter_words() {
+    ENTER=""
+    if [ "$PIDNS" = container ] && read -r target < /run/workload.pid 2>/dev/null; then
+        ENTER="nsenter -t $target -p"
+    fi
+}
+# container ARGV_FILE: the workload's first process, in its PID namespace. It mounts the
+# container's /proc (this namespace's: only a process inside can), masks and write-protects the
+# paths asked (after every other mount, /proc's included, as runc does), tells the agent its pid in
+# the guest's namespace (for SIGNAL and STATUS), and becomes the workload.
+container() {
+    read -r outer _ < /proc/self/stat  # the guest's /proc: the pid the agent knows it by
+    mount -t proc proc /container/proc || { failed "cannot mount /proc"; exit 127; }
+    if ! { protect_paths && readonly_files; }; then
+        failed "cannot mask or write-protect the paths asked"; exit 127
+    fi
+    echo "$outer" > /run/session/workload/pid.partial && mv /run/session/workload/pid.partial /run/session/workload/pid
+    launch "$1" warm
+}
+# working_dir: the working directory, made when the image lacks it (as runc does: 0755, root's,
+# inside the container's root, after the mounts), on a read-only root too
+working_dir() {
+    [ -d "/container$CWD" ] && return 0
+    if [ "$MODE" = ro ]; then
+        mount -o remount,rw /container && /bin/launch --mkdir /container "$CWD"
+        made=$?
+        mount -o remount,ro /container && return $made
+        return 1
+    fi
+    /bin/launch --mkdir /container "$CWD"
+}
 
 # -- host devices (devices.py): their nodes in the container, the workload's device filter -----
 DEVRULES=""  # the host's DEVRULES line: the filter's default, then its rules
@@ -153,10 +214,10 @@ answer() {  # answer KIND ID CODE TEXT: one answer line, TEXT in base64
     say "$1 $2 $3 $(printf '%s' "$4" | base64 -w 0)"
 }
 
-# launch ARGV_FILE: exec the words of ARGV_FILE in the container, with its env, cwd and user
+# launch ARGV_FILE [warm]: exec the words of ARGV_FILE in the container, with its env, cwd and
+# user (warm: the workload's first process, whose program is not yet in the page cache)
 launch() {
-    argv_file=$1
-    echo 0 > "$CGROUP/cgroup.procs"  # this shell, so the workload (or exec) it becomes
+    argv_file=$1 warm=${2:-}
     echo "$OOMSCOREADJ" > /proc/self/oom_score_adj
     set --
     while IFS= read -r word; do set -- "$@" "$word"; done < /run/spec/env
@@ -166,12 +227,20 @@ launch() {
         if [ $first = 1 ]; then
             first=0
             path=$(resolve "$word") || { echo "$word: executable file not found in \$PATH" >&2; exit 127; }
-            set -- "$@" -- "$path" "$path"
+            # the workload's program read into the page cache by the agent, not by the workload:
+            # a VM's disk starts cold, and under TCG a cold exec of busybox cost the workload 100 to
+            # 200 ms of CPU time (an idle container seemed busy); under runc the image's layers
+            # sit in the host's page cache from the pull. 8 MiB at most: what an exec touches first
+            if [ "$warm" = warm ]; then head -c 8388608 "/container$path" > /dev/null 2>&1; fi
+            set -- "$@" -- "$path" "$word"  # argv[0] as given, as runc execs it
         else
             set -- "$@" "$word"
         fi
     done < "$argv_file"
-    exec "$@"
+    # the launcher joins the workload's cgroup (fd 8) just before its exec: what the agent does
+    # to get there is not the container's; the ctl port (fd 3) is the agent's, not the workload's
+    if [ -e "$CGROUP/cgroup.procs" ]; then exec "$@" 3>&- 8>>"$CGROUP/cgroup.procs"; fi
+    exec "$@" 3>&-
 }
 
 # network ADDRESS/PREFIX: the VM's NIC gets its address on the bridge's subnet (the kernel adds
@@ -223,9 +292,11 @@ report_status() {
     fi
 }
 
-# An exec runs as `/init launch ARGV_FILE` (busybox timeout needs a program), with the
-# container's CWD and WHO exported by the agent.
+# An exec runs as `/init launch ARGV_FILE` (nsenter, setsid and ptyrun need a program), and the
+# workload's first process as `/init container ARGV_FILE`, with the container's CWD and WHO
+# exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
+if [ "${1:-}" = container ]; then container "$2"; fi
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -341,13 +412,15 @@ session() {
     lookup "$id-out" && relay "$FOUND" "$dir/out" "$dir/out.n" &
     if [ "$2" = 1 ]; then
         echo 0 > "$dir/err.n"
-        setsid /bin/ptyrun "$dir/tty" /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
+        # shellcheck disable=SC2086  # nsenter's words (PIDNS container)
+        setsid /bin/ptyrun "$dir/tty" $ENTER /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2>&1 &
         pid=$!
         resize_when_ready "$dir" &
     else
         mkfifo "$dir/err"
         lookup "$id-err" && relay "$FOUND" "$dir/err" "$dir/err.n" &
-        setsid /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
+        # shellcheck disable=SC2086  # nsenter's words (PIDNS container)
+        setsid $ENTER /bin/sh /init launch "$dir/argv" <&4 4<&- > "$dir/out" 2> "$dir/err" &
         pid=$!
     fi
     echo $pid > "$dir/pid"
@@ -371,23 +444,37 @@ workload() {
     fi
     if [ "$TTY" = 1 ]; then
         resize_when_ready /run/session/workload &
-        exec /bin/ptyrun /run/session/workload/tty /bin/sh /init launch /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR" 9> /run/workload.creds
+        # shellcheck disable=SC2046  # the namespace's words
+        exec /bin/ptyrun /run/session/workload/tty $(workload_namespace) /bin/sh /init container /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR" 9> /run/workload.creds
     elif [ "$STDIN" = 1 ]; then  # cat is left behind when the workload ends, not waited for
-        # shellcheck disable=SC2016  # $$ is the inner shell's: the workload's pid, once it execs
-        (cat <&4 4<&- &) | /bin/sh -c 'echo $$ > /run/session/workload/pid; exec /bin/sh /init launch /run/spec/argv' > "$OUT" 2> "$ERR" 9> /run/workload.creds
+        # shellcheck disable=SC2046  # the namespace's words
+        (cat <&4 4<&- &) | exec $(workload_namespace) /bin/sh /init container /run/spec/argv > "$OUT" 2> "$ERR" 9> /run/workload.creds
     else
         exec 4<&-
-        launch /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" 9> /run/workload.creds
+        # shellcheck disable=SC2046  # the namespace's words
+        exec $(workload_namespace) /bin/sh /init container /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" 9> /run/workload.creds
     fi
 }
 
-workload_pid() {  # workload_pid PID: the process `workload &` started as PID runs the workload in
-    if [ "$STDIN" = 1 ] && [ "$TTY" != 1 ]; then
-        for _ in $(seq 500); do [ -s /run/session/workload/pid ] && break; sleep 0.02; done
-        cat /run/session/workload/pid
-    else
-        echo "$1"
-    fi
+launched() {  # whether the launcher wrote the workload's credentials, its last step before exec
+    while IFS= read -r line; do
+        case $line in Groups:*) return 0 ;; esac
+    done < /run/workload.creds
+    return 1
+}
+workload_pid() {  # workload_pid PID: the workload's pid in the guest, once its first process
+    # (`container`, below `workload &` started as PID) has set it up; fails if PID ended first.
+    # STARTED waits for the launcher's exec too: an exec must see the workload as PID 1, never
+    # the agent's shell that becomes it.
+    while [ ! -s /run/session/workload/pid ]; do
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    until launched 2>/dev/null; do
+        kill -0 "$1" 2>/dev/null || break  # the launcher failed: STARTED, then its EXIT
+        sleep 0.02
+    done
+    cat /run/session/workload/pid
 }
 
 export CWD=/ WHO="0 0" OOMSCOREADJ=0 PRIVS="- ffffffffffffffff -"
@@ -426,6 +513,7 @@ while :; do
         OOMSCOREADJ) OOMSCOREADJ=$rest ;;
         SECCOMP) seccomp_filter $rest ;;
         PRIVS) PRIVS=$rest ;;
+        PIDNS) PIDNS=$rest ;;
         MASKED) store /run/spec/masked $rest ;;
         ROPATHS) store /run/spec/ropaths $rest ;;
         DEVICE) echo "$rest" >> /run/spec/devices ;;
@@ -443,8 +531,8 @@ while :; do
         START)
             mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
-            mount -t proc proc /container/proc && mount -t sysfs -o "$(sys_mode)" sysfs /container/sys \
-                && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /proc, /sys, /dev"
+            mount -t sysfs -o "$(sys_mode)" sysfs /container/sys \
+                && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /sys, /dev"
             for node in null zero full random urandom tty; do cp -a "/dev/$node" /container/dev/; done
             mkdir -p /container/dev/pts /container/dev/shm
             mount --bind /dev/pts /container/dev/pts && ln -s pts/ptmx /container/dev/ptmx \
@@ -452,20 +540,15 @@ while :; do
             touch /run/spec/limits
             why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
             cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
-            protect_paths || fail "cannot mask or write-protect the paths asked"
-            touch /run/spec/readonly
-            while IFS= read -r path; do  # files mounted read-only: a read-only bind over each
-                mount --bind "/container$path" "/container$path" \
-                    && mount -o remount,bind,ro "/container$path" || fail "cannot make $path read-only"
-            done < /run/spec/readonly
             mount_shares || fail "cannot mount the folders and files shared from the host"
             why=$(host_devices 2>&1) || fail "devices: $why"
             why=$(device_filter 2>&1) || fail "the workload's device filter: $why"
             cd /
-            [ -d "/container$CWD" ] || fail "working directory $CWD does not exist in the image"
+            why=$(working_dir 2>&1) || fail "cannot make the working directory $CWD: $why"
             (
                 workload &
-                workload_pid $! > /run/workload.pid
+                # no pid: its first process said FAILED and ended
+                workload_pid $! > /run/workload.pid || { wait; sync; poweroff -f; }
                 say "STARTED $(cat /run/workload.pid)"
                 wait $!
                 code=$?
@@ -479,10 +562,16 @@ while :; do
             set -- $rest  # ID TIMEOUT B64...
             id=$1 limit=$2; shift 2
             store "/run/exec/$id.argv" "$@"
+            enter_words
             (
-                if [ "$limit" -gt 0 ]; then set -- timeout -s KILL "$limit"; else set --; fi
-                "$@" /bin/sh /init launch "/run/exec/$id.argv" < /dev/null > "/run/exec/$id.out" 2> "/run/exec/$id.err"
+                # shellcheck disable=SC2086  # nsenter's words (PIDNS container)
+                $ENTER /bin/sh /init launch "/run/exec/$id.argv" < /dev/null > "/run/exec/$id.out" 2> "/run/exec/$id.err" &
+                command=$!
+                if [ "$limit" -gt 0 ]; then expire "$command" "$limit" "$ENTER" & fi
+                watcher=$!
+                wait "$command"
                 code=$?
+                if [ "$limit" -gt 0 ]; then kill "$watcher" 2>/dev/null; fi
                 base64 -w 0 "/run/exec/$id.out" > "/run/exec/$id.out64"
                 base64 -w 0 "/run/exec/$id.err" > "/run/exec/$id.err64"
                 say "EXECEND $id $code $(cat "/run/exec/$id.out64") $(cat "/run/exec/$id.err64")"
@@ -499,6 +588,7 @@ while :; do
             id=$1 tty=$2 input=$3; shift 3
             mkdir -p "/run/session/$id"
             store "/run/session/$id/argv" "$@"
+            enter_words
             session "$id" "$tty" "$input" &
             ;;
         RESIZE)

@@ -12,6 +12,14 @@
  * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
  * process's own /proc status, read once its identity is set, are written there and it is closed:
  * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
+ * When file descriptor 8 is open (the agent opens the workload cgroup's cgroup.procs there), the
+ * launcher joins that cgroup first: what the agent did before is not the container's CPU time.
+ *
+ *   launch --mkdir ROOT DIR
+ *
+ * creates the working directory DIR (and its parents, 0755, root's) inside ROOT, as runc does for
+ * a working directory the image lacks: in the jail, so that a symbolic link in the image resolves
+ * in the container's root, never in the agent's.
  *
  * Hand-written because nothing in the guest does it: busybox's setpriv (1.35) sets neither
  * groups nor the bounding set, and util-linux's setpriv is dynamically linked, so it cannot
@@ -31,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/filter.h> /* seccomp */
@@ -39,6 +48,7 @@
 
 #define MAX_GROUPS 256
 #define CREDENTIALS_FD 9
+#define CGROUP_FD 8
 
 static void die(const char *what, const char *detail);
 
@@ -106,7 +116,36 @@ static void die(const char *what, const char *detail) {
     exit(127);
 }
 
+/* Join the cgroup whose cgroup.procs the agent opened as CGROUP_FD, if it did. */
+static void join_cgroup(void) {
+    if (fcntl(CGROUP_FD, F_GETFD) == -1) return;
+    if (write(CGROUP_FD, "0\n", 2) != 2) die("join", "the workload's cgroup");
+    close(CGROUP_FD);
+}
+
+/* mkdir -p DIR inside ROOT (after chroot): each missing component 0755, owned by root. */
+static int make_working_dir(const char *root, const char *dir) {
+    char path[4096];
+    if (strlen(dir) >= sizeof path) {
+        fprintf(stderr, "microvm launcher: working directory too long\n");
+        return 127;
+    }
+    if (chroot(root) != 0) die("chroot", root);
+    if (chdir("/") != 0) die("chdir", "/");
+    strcpy(path, dir);
+    for (char *slash = path + 1; ; slash++) {
+        if (*slash != '/' && *slash != '\0') continue;
+        char end = *slash;
+        *slash = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) die("mkdir", path);
+        if (end == '\0') break;
+        *slash = end;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--mkdir") == 0) return make_working_dir(argv[2], argv[3]);
     if (argc < 10 || strcmp(argv[8], "--") != 0) {
         fprintf(stderr, "usage: launch ROOT WD UID GID GROUPS CAPS FLAGS -- PATH ARGV0...\n");
         return 127;
@@ -121,6 +160,7 @@ int main(int argc, char **argv) {
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
     unsigned long long keep = strtoull(argv[6], NULL, 16);
+    join_cgroup();
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
