@@ -171,7 +171,8 @@ def test_each_container_has_its_own_stats(
 
     Measured over that window, not from the start: what starting ``sleep`` cost is the idle
     container's own (under a VM's emulated CPU, a loaded host makes it hundreds of ms), but a
-    runtime that reports the pod's total, or the busy container's, moves with the busy one."""
+    runtime that reports the pod's total, or the busy container's, moves with the busy one; and
+    its total stays below the busy one's, which a runtime copying the busy one's figures fails."""
     pod = shared_pod
     busy = make_container(pod, "busy", command=BUSY_LOOP)
     idle = make_container(pod, "idle")
@@ -185,7 +186,11 @@ def test_each_container_has_its_own_stats(
     idle_stats = cri.container_stats(idle.id)
     assert (busy_stats.attributes.id, busy_stats.attributes.metadata.name) == (busy.id, "busy")
     assert (idle_stats.attributes.id, idle_stats.attributes.metadata.name) == (idle.id, "idle")
-    assert idle_stats.cpu.usage_core_nano_seconds.value - idle_before < 100_000_000, (
-        "the idle container reports the busy one's CPU time"
+    idle_cpu = idle_stats.cpu.usage_core_nano_seconds.value
+    assert idle_cpu - idle_before < 100_000_000, (
+        "the idle container's CPU time moved with the busy one's"
+    )
+    assert idle_cpu < busy_stats.cpu.usage_core_nano_seconds.value, (
+        "the idle container reports at least the busy one's CPU time"
     )
     cri.stop_container(busy.id, timeout=0)

@@ -114,8 +114,10 @@ class Driver:
     name: str
     backend: VmBackend
     unknown_id: str  # an id of this backend's shape that it never gave out
-    # it says it follows every change of its VMs and images (VmChanges and ImageChanges)
-    follows: bool = False
+    # Given by a driver whose backend says it follows every change of its VMs and images
+    # (VmChanges and ImageChanges): a reference to an image no one else uses, new at each
+    # call, for the test that pulls and removes one and watches the reports.
+    own_image: Callable[[], str] | None = None
     made: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)  # images of the test's own
     networks: list[str] = field(default_factory=list)
@@ -125,14 +127,13 @@ class Driver:
         images = self.backend.images
         return (images.get(reference) or images.pull(reference, "", "")).id
 
-    def own_image(self) -> str:
-        """A reference to an image no one else uses, for a test that pulls and removes it. Only
-        a driver whose backend follows its image store needs one (the image-following test is
-        skipped for the others); one that says it follows must give one."""
-        raise NotImplementedError(f"the {self.name} driver follows, yet has no images of its own")
+    @property
+    def follows(self) -> bool:
+        return self.own_image is not None
 
     def pull_own(self) -> ImageInfo:
-        """Pull an image of the test's own; ``clean_up`` removes it."""
+        """Pull an image of the test's own (a following driver's); ``clean_up`` removes it."""
+        assert self.own_image is not None, f"the {self.name} backend does not follow its images"
         info = self.backend.images.pull(self.own_image(), "", "")
         self.pulled.append(info.id)
         return info
@@ -215,10 +216,22 @@ class Driver:
         self.pulled.clear()
 
 
+def _fake_own_image() -> str:
+    """A name only: the fake backend "pulls" any reference."""
+    return f"127.0.0.1:5000/contract/own:{secrets.token_hex(4)}"
+
+
+def _pushed_own_image() -> str:
+    """A distinct image of the run's own, pushed to the local registry."""
+    catalog = prepare(DEFAULT_ADDRESS, publish=False)
+    (reference,) = OwnImages(catalog.busybox, RunOwnership(new_run_id())).push(1)
+    return reference
+
+
 class FakeDriver(Driver):
     def __init__(self) -> None:
         self.fake = FakeBackend()
-        super().__init__("fake", self.fake, unknown_id="f" * 64, follows=True)
+        super().__init__("fake", self.fake, unknown_id="f" * 64, own_image=_fake_own_image)
 
     def play(self, vm_id: str, script: Script) -> None:
         for stream, text in script.lines:
@@ -228,9 +241,6 @@ class FakeDriver(Driver):
 
     def expect_exec(self, argv: list[str], result: ExecResult) -> None:
         self.fake.exec_replies[tuple(argv)] = result
-
-    def own_image(self) -> str:
-        return f"127.0.0.1:5000/contract/own:{secrets.token_hex(4)}"
 
 
 class AppleDriver(Driver):
@@ -259,13 +269,7 @@ class DockerDriver(Driver):
 
     def __init__(self) -> None:
         backend = DockerBackend(docker_host(), secrets.token_hex(8))
-        super().__init__("docker", backend, unknown_id="0" * 64, follows=True)
-
-    def own_image(self) -> str:
-        """A distinct image of the run's own, pushed to the local registry."""
-        catalog = prepare(DEFAULT_ADDRESS, publish=False)
-        (reference,) = OwnImages(catalog.busybox, RunOwnership(new_run_id())).push(1)
-        return reference
+        super().__init__("docker", backend, unknown_id="0" * 64, own_image=_pushed_own_image)
 
 
 class MicrovmDriver(Driver):
