@@ -9,8 +9,13 @@ images, so it needs the standard library only.
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from harness.images import oci
 from harness.images.builder import BuiltImage, reference
@@ -37,6 +42,17 @@ def repository(registry: str, image_name: str) -> str:
     return f"{registry}/{REPOSITORY_PREFIX}/{image_name}"
 
 
+@contextmanager
+def _pushing_alone(registry: str) -> Iterator[None]:
+    """Hold this machine's lock on pushes to ``registry``. Runs side by side (CI's matrix) push
+    the same images into one registry, and docker-registry 2.8 races on the same blobs and
+    manifests: a HEAD answers 500, a manifest PUT DIGEST_INVALID (7 of 24 pushes, six at once)."""
+    name = registry.replace("/", "_").replace(":", "_")
+    with (Path(tempfile.gettempdir()) / f"cri-conformance-push-{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def push(image: BuiltImage, registry: str) -> list[str]:
     """Put every tag of ``image`` into ``registry``; return the references pushed.
 
@@ -46,7 +62,8 @@ def push(image: BuiltImage, registry: str) -> list[str]:
     top = layout.tags()[reference(image.recipe, image.tags[0])]
     name = repository(registry, image.recipe.name)
     try:
-        push_tags(layout, Repository(registry, name.split("/", 1)[1]), top, image.tags)
+        with _pushing_alone(registry):
+            push_tags(layout, Repository(registry, name.split("/", 1)[1]), top, image.tags)
     except PushError as error:
         raise RegistryError(f"pushing {name}: {error}") from error
     return [f"{name}:{tag}" for tag in image.tags]
