@@ -138,7 +138,8 @@ class UdpRelay:
         self._closed = threading.Event()  # a socket shut down wakes its reader with no data
         self._socket = _bound(mapping, socket.SOCK_DGRAM)
         name = f"host-port-{mapping.host_port}-udp"
-        threading.Thread(target=self._receive, name=name, daemon=True).start()
+        self._receiver = threading.Thread(target=self._receive, name=name, daemon=True)
+        self._receiver.start()
 
     def _receive(self) -> None:
         while True:
@@ -187,6 +188,9 @@ class UdpRelay:
         self._closed.set()
         with contextlib.suppress(OSError):  # ENOTCONN, yet the reader wakes up
             self._socket.shutdown(socket.SHUT_RDWR)
+        # The reader's recvfrom holds the socket until it returns: the port is free only then,
+        # and whoever closed the pod may bind it again at once.
+        self._receiver.join(timeout=5)
         self._socket.close()
         with self._lock:
             upstreams = list(self._clients.values())
