@@ -19,7 +19,24 @@ from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.seccomp_filter import filter_settings
 from reference_shim.backends.microvm.shares import Share
+from reference_shim.backends.refusals import Asked, Reasons, asked, refuse
 from reference_shim.errors import InvalidArgument, Unimplemented
+
+# Hugepage limits and unified resources are honoured: cgroup files of the guest (``limits``).
+UNHONOURED: Reasons = {
+    Asked.AMBIENT_CAPABILITIES: (
+        "the microvm launcher (guest/launch.c) sets the bounding set only, and the workload's "
+        "uid holds the capabilities the kernel gives it at exec; it raises no ambient set"
+    ),
+    Asked.RECURSIVE_READ_ONLY: (
+        "the microvm agent makes a mount read-only with a read-only bind remount of its top, "
+        "which leaves the submounts --rbind brings along as they are"
+    ),
+    Asked.SELINUX_RELABEL: (
+        "the microvm backend shares host folders over virtiofs as they are, it relabels no host "
+        "path for SELinux"
+    ),
+}
 
 
 def refuse_pod_features(spec: VmSpec) -> None:
@@ -45,6 +62,7 @@ def _refuse(spec: VmSpec) -> None:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
     _refuse_security(spec.security)
+    refuse(asked(spec), UNHONOURED)
 
 
 def own_pid_namespace(placement: Placement) -> bool:
