@@ -22,12 +22,9 @@ from reference_shim.backends.microvm.shares import Share
 from reference_shim.backends.refusals import Asked, Reasons, asked, refuse
 from reference_shim.errors import InvalidArgument, Unimplemented
 
-# Hugepage limits and unified resources are honoured: cgroup files of the guest (``limits``).
+# Honoured: hugepage limits and unified resources (cgroup files of the guest, ``limits``), and
+# ambient capabilities (raised by the launcher, ``privileges``).
 UNHONOURED: Reasons = {
-    Asked.AMBIENT_CAPABILITIES: (
-        "the microvm launcher (guest/launch.c) sets the bounding set only, and the workload's "
-        "uid holds the capabilities the kernel gives it at exec; it raises no ambient set"
-    ),
     Asked.RECURSIVE_READ_ONLY: (
         "the microvm agent makes a mount read-only with a read-only bind remount of its top, "
         "which leaves the submounts --rbind brings along as they are"

@@ -12,11 +12,12 @@ from collections.abc import Callable
 import pytest
 from cri_api.v1 import api_pb2 as cri
 
+from linux_capabilities import CAPABILITIES
 from reference_shim.backends import refusals
 from reference_shim.backends.apple import translate as apple
 from reference_shim.backends.base import ImageInfo, Placement, ResourceSpec, VmSpec
 from reference_shim.backends.docker.backend import DockerBackend
-from reference_shim.backends.microvm import limits
+from reference_shim.backends.microvm import limits, privileges
 from reference_shim.backends.microvm import translate as microvm
 from reference_shim.backends.refusals import Asked
 from reference_shim.cri import unhonoured
@@ -42,7 +43,7 @@ ASKING: dict[Asked, Change] = {
     Asked.RECURSIVE_READ_ONLY: _mount(readonly=True, recursive_read_only=True),
     Asked.SELINUX_RELABEL: _mount(selinux_relabel=True),
 }
-HONOURED_BY_MICROVM = {Asked.HUGEPAGE_LIMITS, Asked.UNIFIED}
+HONOURED_BY_MICROVM = {Asked.HUGEPAGE_LIMITS, Asked.UNIFIED, Asked.AMBIENT_CAPABILITIES}
 
 
 def spec_of(change: Change) -> VmSpec:
@@ -105,11 +106,19 @@ def test_microvm_refuses_what_its_guest_cannot_do_with_its_own_reason(field: Ask
 
 
 @pytest.mark.parametrize("field", sorted(HONOURED_BY_MICROVM, key=str))
-def test_microvm_honours_hugepage_limits_and_unified_resources(field: Asked) -> None:
+def test_microvm_honours_hugepage_limits_unified_resources_and_ambient_capabilities(
+    field: Asked,
+) -> None:
     spec = spec_of(ASKING[field])
     microvm._refuse(spec)
     written = dict(limits.cgroup_files(spec.resources))
-    assert written == {"hugetlb.2MB.max": str(4 << 20)} or written == {"memory.high": "1"}
+    ambient = privileges.settings(0, 0, spec.security, lambda name: [])["ambient_capabilities"]
+    expected = {
+        Asked.HUGEPAGE_LIMITS: ({"hugetlb.2MB.max": str(4 << 20)}, 0),
+        Asked.UNIFIED: ({"memory.high": "1"}, 0),
+        Asked.AMBIENT_CAPABILITIES: ({}, 1 << CAPABILITIES.index("KILL")),
+    }
+    assert (written, ambient) == expected[field]
 
 
 def test_docker_refuses_them_in_an_update_too() -> None:
