@@ -175,6 +175,8 @@ class MountSpec:
     container_path: str
     readonly: bool = False
     propagation: str = "rprivate"  # rprivate | rslave | rshared
+    recursive_readonly: bool = False  # its submounts read-only too (``readonly`` is set)
+    selinux_relabel: bool = False  # relabel the host path for the container's SELinux label
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class ResourceSpec:
     cpuset_cpus: str = ""
     cpuset_mems: str = ""
     oom_score_adj: int = 0
+    hugepage_limits: tuple[tuple[str, int], ...] = ()  # (page size as "2MB", bytes), in order
+    unified: tuple[tuple[str, str], ...] = ()  # cgroup v2 file name -> value, as CRI gives them
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,7 @@ class SecuritySpec:
     readonly_rootfs: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    ambient_capabilities: tuple[str, ...] = ()  # names without CAP_, as cap_add
     no_new_privs: bool = False
     seccomp: str = ""  # "" runtime default, "unconfined", or a JSON profile
     apparmor: str = ""  # "" runtime default, "unconfined", or a profile name

@@ -17,6 +17,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from reference_shim.backends import refusals
 from reference_shim.backends.base import (
     Capability,
     ExecResult,
@@ -48,6 +49,7 @@ from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.processes import main_process_user
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
+    UNHONOURED,
     create_args,
     extra_config,
     extra_host_config,
@@ -177,6 +179,7 @@ class DockerBackend:
     # -- lifecycle ----------------------------------------------------------------------
 
     def create_vm(self, spec: VmSpec) -> str:
+        refusals.refuse(refusals.asked(spec), UNHONOURED)
         image_volumes = self._image_volumes.create(spec.name, spec.image_mounts)
         try:
             with docker_errors(f"create VM {spec.name}"):
@@ -314,6 +317,7 @@ class DockerBackend:
             log.warning("could not kill timed-out exec %s: %s", exec_id[:12], error)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
+        refusals.refuse(refusals.resources_asked(resources), UNHONOURED)
         with docker_errors(f"update resources of VM {vm_id[:12]}"):
             self._api.update_container(vm_id, **resource_args(resources))
 

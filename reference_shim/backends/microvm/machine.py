@@ -202,6 +202,7 @@ class Launch:
     # privileges (privileges.py): what the agent's launcher and mounts apply
     groups: tuple[int, ...] = ()
     capabilities: int = ALL_CAPABILITIES
+    ambient_capabilities: int = 0  # a mask, as ``capabilities``
     no_new_privs: bool = False
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
@@ -228,6 +229,14 @@ class Launch:
             fields[name] = tuple(document.get(name, ()))
         fields["disks"] = tuple(Disk(**disk) for disk in document.get("disks", ()))
         return cls(**fields)
+
+    def _groups(self) -> str:
+        return ",".join(map(str, self.groups)) or "-"
+
+    def _capabilities(self) -> str:
+        """The bounding set as a hex mask, ``:`` and the ambient set's when there is one."""
+        ambient = f":{self.ambient_capabilities:x}" if self.ambient_capabilities else ""
+        return f"{self.capabilities:x}{ambient}"
 
     def _flags(self) -> str:
         """``n`` no_new_privs, ``p`` privileged (a writable /sys and cgroup), ``-`` neither."""
@@ -260,7 +269,7 @@ class Launch:
                 if self.seccomp_filter
                 else []
             ),
-            f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
+            f"PRIVS {self._groups()} {self._capabilities()} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
             f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",

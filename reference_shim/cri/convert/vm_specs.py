@@ -1,7 +1,9 @@
 """CRI configs as VM specs: the CRI meaning of each field, decided here once for every backend.
 
-Fields the shim cannot honour were refused before (``reference_shim.cri.unhonoured``); what
-needs the host to decide (a profile file, AppArmor) is refused here, never dropped.
+Fields no backend can honour were refused before (``reference_shim.cri.unhonoured``); what
+needs the host to decide (a profile file, AppArmor) is refused here, never dropped; what only
+some backends honour goes on in the spec, for the backend to honour or refuse
+(``reference_shim.backends.refusals``).
 """
 
 from __future__ import annotations
@@ -171,6 +173,8 @@ def _mount(mount: cri.Mount) -> MountSpec:
         container_path=mount.container_path,
         readonly=mount.readonly,
         propagation=_PROPAGATION.get(mount.propagation, "rprivate"),
+        recursive_readonly=mount.recursive_read_only,
+        selinux_relabel=mount.selinux_relabel,
     )
 
 
@@ -286,6 +290,7 @@ def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> Secu
         readonly_rootfs=context.readonly_rootfs,
         cap_add=cap_add,
         cap_drop=cap_drop,
+        ambient_capabilities=tuple(map(_capability, context.capabilities.add_ambient_capabilities)),
         no_new_privs=context.no_new_privs,
         seccomp=_seccomp(context),
         apparmor=_apparmor(context),
@@ -334,6 +339,8 @@ def resources(asked: cri.LinuxContainerResources) -> ResourceSpec:
         cpuset_cpus=linux.cpuset_cpus,
         cpuset_mems=linux.cpuset_mems,
         oom_score_adj=linux.oom_score_adj,
+        hugepage_limits=tuple((limit.page_size, limit.limit) for limit in linux.hugepage_limits),
+        unified=tuple(sorted(linux.unified.items())),
     )
 
 

@@ -35,9 +35,10 @@ resolve() {
 
 # -- resources and kernel settings (limits.py): a cgroup v2 per workload, sysctls, figures -------
 CGROUP=/sys/fs/cgroup/workload  # the workload's cgroup; its execs join it too
-cgroup_setup() {  # at boot: the unified hierarchy, its controllers for children, the cgroup
+cgroup_setup() {  # at boot: the unified hierarchy, every controller it has for children (as
+    # runc enables them: unified resources may name any, hugetlb limits need hugetlb), the cgroup
     mount -t cgroup2 cgroup2 /sys/fs/cgroup \
-        && echo "+cpu +cpuset +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control \
+        && sed 's/[^ ][^ ]*/+&/g' /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control \
         && mkdir -p "$CGROUP"
 }
 write_files() {  # write_files DIR FILE: each line NAME=VALUE of FILE written to DIR/NAME

@@ -6,9 +6,12 @@
  * A cgroup namespace of its own (rooted at the workload's cgroup, where the agent put it, as
  * containerd does on cgroup v2), chroot(ROOT), chdir(WD), then the bounding set cut down to CAPS (a hex mask of capability
  * bits), the supplementary GROUPS (comma-separated gids, or "-" for none), the gid and the uid,
- * no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root workload then holds
- * exactly CAPS (the kernel gives root its bounding set on exec); any other uid holds none, as
- * under containerd. Inheritable and ambient sets stay empty. When file descriptor 9 is open (the
+ * the ambient set, no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root
+ * workload then holds exactly CAPS (the kernel gives root its bounding set on exec); any other
+ * uid holds none, as under containerd, but its ambient ones. CAPS may end in ":AMBIENT", a mask
+ * of the ambient set (within CAPS): those are made inheritable and raised ambient after the uid
+ * changes (the permitted set kept through it for that), so that they survive the exec for any
+ * uid; without it the inheritable and ambient sets stay empty. When file descriptor 9 is open (the
  * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
  * process's own /proc status, read once its identity is set, are written there and it is closed:
  * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
@@ -42,6 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/capability.h> /* the ambient set */
 #include <linux/filter.h> /* seccomp */
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
@@ -97,6 +101,22 @@ static void install_seccomp(void) {
     if (!seccomp_filter.len) return;
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, seccomp_flags, &seccomp_filter) != 0)
         die("seccomp", SECCOMP_PROGRAM);
+}
+
+/* Raise AMBIENT (a mask) in the ambient set: each must be permitted (kept through the uid
+ * change by PR_SET_KEEPCAPS) and inheritable, which capset makes it (it is in the bounding set). */
+static void raise_ambient(unsigned long long ambient, const char *word) {
+    if (!ambient) return;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) die("capget", word);
+    data[0].inheritable |= (__u32)ambient;
+    data[1].inheritable |= (__u32)(ambient >> 32);
+    if (syscall(SYS_capset, &header, data) != 0) die("capset inheritable", word);
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(ambient >> cap & 1)) continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) die("raise ambient", word);
+    }
 }
 
 static void report_credentials(void) {
@@ -159,7 +179,9 @@ int main(int argc, char **argv) {
         for (char *word = strtok(argv[5], ","); word && count < MAX_GROUPS; word = strtok(NULL, ","))
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
-    unsigned long long keep = strtoull(argv[6], NULL, 16);
+    char *rest;
+    unsigned long long keep = strtoull(argv[6], &rest, 16);
+    unsigned long long ambient = *rest == ':' ? strtoull(rest + 1, NULL, 16) : 0;
     join_cgroup();
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
@@ -172,7 +194,9 @@ int main(int argc, char **argv) {
     if (early) install_seccomp();
     if (setgroups(count, groups) != 0) die("setgroups", argv[5]);
     if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
+    if (ambient && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) die("keep capabilities", argv[6]);
     if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
+    raise_ambient(ambient, argv[6]);
     if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
     report_credentials();
     if (!early) install_seccomp();
