@@ -77,6 +77,10 @@ class Capability(enum.Enum):
         "namespaces (and its PID namespace when asked)"
     )
     POD_NETWORKS = "makes a network of one pod's own (PodNetworks)"
+    USER_NAMESPACES = (
+        "runs a workload in a user namespace with the uid and gid mappings of its spec "
+        "(SecuritySpec.uid_mappings), its root filesystem mapped into it"
+    )
 
 
 class Namespace(enum.Enum):
@@ -213,6 +217,16 @@ class ResourceSpec:
 
 
 @dataclass(frozen=True)
+class IdMapping:
+    """One extent of a user namespace's uid or gid map: ``length`` ids from ``container_id``
+    inside are ``host_id`` onwards outside (a line of /proc/PID/uid_map)."""
+
+    container_id: int
+    host_id: int
+    length: int
+
+
+@dataclass(frozen=True)
 class SecuritySpec:
     user: str = ""  # "uid", "uid:gid" or "name"; "" keeps the image's user
     group_add: tuple[str, ...] = ()
@@ -226,6 +240,10 @@ class SecuritySpec:
     apparmor: str = ""  # "" runtime default, "unconfined", or a profile name
     masked_paths: tuple[str, ...] | None = None  # None keeps the backend default
     readonly_paths: tuple[str, ...] | None = None
+    # a user namespace with these maps (CRI userns_options mode POD); both empty: none. Only a
+    # backend with Capability.USER_NAMESPACES is given any.
+    uid_mappings: tuple[IdMapping, ...] = ()
+    gid_mappings: tuple[IdMapping, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -465,3 +483,9 @@ def pod_networks(backend: VmBackend) -> PodNetworks | None:
     if Capability.POD_NETWORKS in backend.capabilities and isinstance(backend, PodNetworks):
         return backend
     return None
+
+
+def user_namespaces(backend: VmBackend) -> bool:
+    """Whether the backend runs workloads in user namespaces of their own (the CRI layer then
+    accepts ``userns_options`` mode POD and the handler advertises them; else it refuses)."""
+    return Capability.USER_NAMESPACES in backend.capabilities

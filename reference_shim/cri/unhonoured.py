@@ -17,6 +17,7 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 from google.protobuf.message import Message
 
+from reference_shim.cri import user_namespaces
 from reference_shim.errors import Unimplemented
 
 _NAMESPACES = ("network", "pid", "ipc")
@@ -44,7 +45,22 @@ def _is_set(message: Message) -> bool:
 # -- shared by pods and containers ----------------------------------------------------
 
 
-def _namespaces(options: cri.NamespaceOption, field: str, honoured: _Modes) -> None:
+def _user_namespace(options: cri.NamespaceOption, field: str, supported: bool) -> None:
+    """A backend that runs user namespaces gets them checked (``user_namespaces``); the others
+    refuse any but the host's."""
+    if supported:
+        user_namespaces.requested(options, field)
+        return
+    userns = options.userns_options
+    if options.HasField("userns_options") and userns.mode != cri.NODE:
+        refuse(f"{field}.userns_options.mode", "user namespaces are not supported")
+    if userns.uids or userns.gids:
+        refuse(f"{field}.userns_options.uids/gids", "user namespace mappings need user namespaces")
+
+
+def _namespaces(
+    options: cri.NamespaceOption, field: str, honoured: _Modes, user_namespaces: bool
+) -> None:
     for name in _NAMESPACES:
         mode = getattr(options, name)
         if mode == cri.NODE:
@@ -55,11 +71,7 @@ def _namespaces(options: cri.NamespaceOption, field: str, honoured: _Modes) -> N
             )
         if mode not in honoured.get(name, {cri.POD}):
             refuse(f"{field}.{name} {cri.NamespaceMode.Name(mode)}", _WHY_NOT[name])
-    userns = options.userns_options
-    if options.HasField("userns_options") and userns.mode != cri.NODE:
-        refuse(f"{field}.userns_options.mode", "user namespaces are not supported")
-    if userns.uids or userns.gids:
-        refuse(f"{field}.userns_options.uids/gids", "user namespace mappings need user namespaces")
+    _user_namespace(options, field, user_namespaces)
 
 
 def _security(
@@ -78,10 +90,13 @@ def _security(
 # -- pod sandbox ----------------------------------------------------------------------
 
 
-def pod_config(config: cri.PodSandboxConfig) -> None:
+def pod_config(config: cri.PodSandboxConfig, user_namespaces: bool = False) -> None:
+    """``user_namespaces``: whether the backend runs them (Capability.USER_NAMESPACES)."""
     context = config.linux.security_context
     field = "linux.security_context"
-    _namespaces(context.namespace_options, f"{field}.namespace_options", _POD_MODES)
+    _namespaces(
+        context.namespace_options, f"{field}.namespace_options", _POD_MODES, user_namespaces
+    )
     _security(context, field)
 
 
@@ -93,10 +108,13 @@ def _mount(mount: cri.Mount, field: str) -> None:
         refuse(f"{field}.uidMappings/gidMappings", "id-mapped mounts are not supported")
 
 
-def container_config(config: cri.ContainerConfig) -> None:
+def container_config(config: cri.ContainerConfig, user_namespaces: bool = False) -> None:
+    """``user_namespaces``: as ``pod_config``'s."""
     context = config.linux.security_context
     field = "linux.security_context"
-    _namespaces(context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES)
+    _namespaces(
+        context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES, user_namespaces
+    )
     _security(context, field)
     for index, mount in enumerate(config.mounts):
         _mount(mount, f"mounts[{index}]")

@@ -104,7 +104,11 @@ def _status_of(document: dict[str, Any]) -> VmStatus:
 class DockerBackend:
     name = "docker"
     models_pods = False  # a pod VM is a pause container with its own IP
-    capabilities = frozenset(Capability)  # containers join the pause container's namespaces
+    # containers join the pause container's namespaces; no USER_NAMESPACES: Engine 20.10 has
+    # only the daemon-wide userns-remap, no user namespace per container with its own mappings
+    capabilities = frozenset(
+        {Capability.WORKLOAD_IN_POD_VM, Capability.SHARED_POD_VM, Capability.POD_NETWORKS}
+    )
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.

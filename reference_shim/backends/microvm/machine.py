@@ -213,6 +213,8 @@ class Launch:
     devices: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
     device_rules: tuple[str, ...] = ()
+    # a user namespace (user_namespace.py): "UIDS GIDS", the maps' extents; "" none
+    user_namespace: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,6 +277,7 @@ class Launch:
             f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             *(f"DEVICE {device}" for device in self.devices),
             *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
+            *([f"USERNS {self.user_namespace}"] if self.user_namespace else []),
             "START",
         ]
 

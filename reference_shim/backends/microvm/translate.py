@@ -14,7 +14,13 @@ from pathlib import Path
 
 from reference_shim.backends.base import Namespace, Placement, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import devices, host_cgroup, limits, privileges
+from reference_shim.backends.microvm import (
+    devices,
+    host_cgroup,
+    limits,
+    privileges,
+    user_namespace,
+)
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.seccomp_filter import filter_settings
@@ -127,6 +133,7 @@ def launch(
         **limits.settings(spec.resources, spec.sysctls),
         **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,
+        **user_namespace.settings(spec.security, uid, gid, privileged["groups"]),
         **devices.plan(
             spec.devices, spec.security.privileged, spec.security.readonly_rootfs
         ).launch_fields(),

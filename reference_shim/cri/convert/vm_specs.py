@@ -31,6 +31,7 @@ from reference_shim.backends.base import (
     VmSpec,
 )
 from reference_shim.backends.labels import POD_ID_LABEL
+from reference_shim.cri import user_namespaces
 from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
 from reference_shim.state.records import ContainerRecord, PodRecord
 
@@ -279,10 +280,12 @@ def capabilities(asked: cri.Capability) -> tuple[tuple[str, ...], tuple[str, ...
     return add, drop
 
 
-def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> SecuritySpec:
+def security(config: cri.ContainerConfig, pod: PodRecord) -> SecuritySpec:
+    context = config.linux.security_context
     if context.privileged and not pod.config.linux.security_context.privileged:
         raise InvalidArgument("a privileged container needs a privileged pod sandbox")
     cap_add, cap_drop = capabilities(context.capabilities)
+    uid_mappings, gid_mappings = user_namespaces.of_container(pod.config, config)
     return SecuritySpec(
         user=_user(context),
         group_add=tuple(str(group) for group in context.supplemental_groups),
@@ -298,6 +301,8 @@ def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> Secu
         # empty for procMount Unmasked), as the OCI spec containerd hands runc.
         masked_paths=tuple(context.masked_paths),
         readonly_paths=tuple(context.readonly_paths),
+        uid_mappings=uid_mappings,
+        gid_mappings=gid_mappings,
     )
 
 
@@ -396,7 +401,7 @@ def container_spec(
             for d in config.devices
         ),
         resources=resources(config.linux.resources),
-        security=security(context, pod),
+        security=security(config, pod),
         stop_signal=cri.Signal.Name(config.stop_signal) if config.stop_signal else "",
         tty=config.tty,
         stdin=config.stdin,

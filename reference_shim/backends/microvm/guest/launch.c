@@ -29,6 +29,12 @@
  * run once the root is the container's, and before the chroot a non-root user could not
  * chroot any more. It is built static (guest.py) so that it needs nothing in the container.
  *
+ * User namespace: when the agent made one for the container (/run/userns, guest/userns.c), the
+ * launcher joins it after the cgroup and before everything else: the cgroup namespace is then
+ * the user namespace's, UID, GID and GROUPS are ids inside it, and the bounding set, the
+ * capabilities a root workload holds and seccomp's CAP_SYS_ADMIN are the namespace's, never the
+ * guest's (as runc orders them).
+ *
  * Seccomp: when the agent stored a filter (/run/seccomp.bpf, compiled on the host), it is read
  * before the chroot and installed last, just before the exec (seccomp_goes_early says when it
  * must come before the uid changes).
@@ -136,6 +142,21 @@ static void die(const char *what, const char *detail) {
     exit(127);
 }
 
+/* The container's user namespace (guest/userns.c keeps it there), or -1: none asked. */
+#define USER_NAMESPACE "/run/userns"
+
+static int open_user_namespace(void) {
+    int fd = open(USER_NAMESPACE, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) die("open", USER_NAMESPACE);
+    return fd;
+}
+
+static void join_user_namespace(int fd) {
+    if (fd < 0) return;
+    if (setns(fd, CLONE_NEWUSER) != 0) die("join", "the container's user namespace");
+    close(fd);
+}
+
 /* Join the cgroup whose cgroup.procs the agent opened as CGROUP_FD, if it did. */
 static void join_cgroup(void) {
     if (fcntl(CGROUP_FD, F_GETFD) == -1) return;
@@ -171,6 +192,7 @@ int main(int argc, char **argv) {
         return 127;
     }
     load_seccomp(); /* before the chroot hides the guest's /run */
+    int user_namespace = open_user_namespace();
     uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
     gid_t groups[MAX_GROUPS];
@@ -183,6 +205,7 @@ int main(int argc, char **argv) {
     unsigned long long keep = strtoull(argv[6], &rest, 16);
     unsigned long long ambient = *rest == ':' ? strtoull(rest + 1, NULL, 16) : 0;
     join_cgroup();
+    join_user_namespace(user_namespace);
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
