@@ -14,6 +14,7 @@ from harness.client import CriClient
 from harness.cri_logs import log_file, read_records
 from harness.factories import Container, ContainerFactory, Pod
 from harness.probes import exec_in, exec_ok, shell_in
+from harness.security import secured, uid
 from harness.waiting import wait_for_exit
 
 # /dev/fuse is harmless to open and is outside the device allow-list runtimes start from,
@@ -55,9 +56,10 @@ def test_every_container_gets_the_default_devices_and_they_work(
     )
 
 
+@pytest.mark.parametrize("user", [None, 1000], ids=["root", "uid-1000"])
 @pytest.mark.feature("container.devices.stdio-links")
 def test_the_dev_links_lead_to_the_process_own_descriptors(
-    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory, user: int | None
 ) -> None:
     # Written through the links, the lines must reach the container's log on their streams
     # (each stream's order is kept; between the two, the runtime may read either pipe first).
@@ -66,6 +68,9 @@ def test_the_dev_links_lead_to_the_process_own_descriptors(
         shared_pod,
         command=["sh", "-c", f"for link in {links}; do readlink $link; done; "
                  "echo via-stdout > /dev/stdout; echo via-stderr > /dev/stderr"],
+        # runc gives the process its stdio (fixStdioPermissions): a user that is not root
+        # reopens them through the links too
+        **({"linux": secured(run_as_user=uid(user))} if user is not None else {}),
     )  # fmt: skip
     wait_for_exit(cri, container.id)
     records = read_records(log_file(container))

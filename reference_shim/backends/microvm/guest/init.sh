@@ -457,7 +457,9 @@ session() {
 RELAYS=""
 output() {
     [ "$TTY" = 1 ] && return 0
-    mkfifo /run/session/workload/out /run/session/workload/err
+    # writable by the workload's user, whoever it is (runc gives a container's process its stdio:
+    # fixStdioPermissions); only its own processes reach them, through their /proc/self/fd
+    mkfifo -m 0622 /run/session/workload/out /run/session/workload/err
     cat /run/session/workload/out > "$OUT" &
     RELAYS=$!
     cat /run/session/workload/err > "$ERR" &
