@@ -70,7 +70,7 @@ def test_the_dev_links_lead_to_the_process_own_descriptors(
                  "echo via-stdout > /dev/stdout; echo via-stderr > /dev/stderr"],
         # runc gives the process its stdio (fixStdioPermissions): a user that is not root
         # reopens them through the links too
-        **({"linux": secured(run_as_user=uid(user))} if user is not None else {}),
+        linux=secured(run_as_user=uid(user)) if user is not None else secured(),
     )  # fmt: skip
     wait_for_exit(cri, container.id)
     records = read_records(log_file(container))
