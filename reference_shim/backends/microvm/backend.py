@@ -43,7 +43,14 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.backends.microvm import devices as host_devices
-from reference_shim.backends.microvm import host_cgroup, recovery, shares, translate, workload
+from reference_shim.backends.microvm import (
+    host_cgroup,
+    pod_vm,
+    recovery,
+    shares,
+    translate,
+    workload,
+)
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -72,8 +79,18 @@ class MicrovmBackend:
     models_pods = True
     capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS})
 
-    def __init__(self, state_dir: Path, instance: str, kernel: GuestKernel | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        instance: str,
+        kernel: GuestKernel | None = None,
+        shared_pod_vms: bool = False,
+    ) -> None:
         self.folder = state_dir
+        # strategy shared-vm: a pod boots a VM of its own, and its containers join it (pod_vm)
+        self.shared_pod_vms = shared_pod_vms
+        if shared_pod_vms:
+            self.capabilities = self.capabilities | {Capability.SHARED_POD_VM}
         self.instance = instance
         self.images = MicrovmImages(state_dir / "images")
         self._kernel = kernel
@@ -174,6 +191,7 @@ class MicrovmBackend:
 
     def create_vm(self, spec: VmSpec) -> str:
         pod: VmFiles | None = None
+        member = False  # shared-vm: a container joining its pod's running VM (pod_vm)
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
             image, hostname = None, ""
@@ -183,7 +201,11 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
-            if pod:  # the modelled pod's sysctls apply in its workload's VM
+            member = bool(pod and self._spec(pod).get("boots"))
+            if member:  # the pod's VM has the pod's hostname, sysctls and /etc/hosts
+                pod_vm.refuse_in_pod_vm(spec)
+                hostname = ""
+            elif pod:  # the modelled pod's sysctls apply in its workload's VM
                 pod_sysctls = self._spec(pod).get("sysctls", {})
                 spec = dataclasses.replace(spec, sysctls={**pod_sysctls, **spec.sysctls})
         vm_id = secrets.token_hex(32)
@@ -203,14 +225,19 @@ class MicrovmBackend:
                 volumes = shares.image_volumes(spec.image_mounts, self.images.rootfs)
                 shared = shares.plan([*spec.mounts, *hosts, *volumes])
                 launch = translate.launch(spec, image, rootfs, hostname, shared)
+                if member:
+                    pod_vm.refuse_disks(launch)
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
                 "stop_signal": spec.stop_signal, "running": False,
-                "launch": replace(launch, address=address).to_json() if launch else None,
+                "launch": replace(launch, address="" if member else address).to_json()
+                if launch else None,
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
                 "bridge": bridge, "shares": [share.to_json() for share in shared],
                 "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
+                "boots": self.shared_pod_vms and image is None,
+                "member_of": spec.placement.inside if member else "",
             }  # fmt: skip
             if launch is not None:
                 make_disk(self.images.rootfs(spec.image), shared, files.disk)
@@ -229,11 +256,15 @@ class MicrovmBackend:
         document = self._spec(files)
         if document["launch"] is None:  # a modelled pod: it runs from here until it is stopped
             self._ports.open(vm_id, document)  # first: a port in use fails the start
+            if document.get("boots"):
+                self._boot_pod_vm(vm_id, files, document)
             files.write_atomically(files.started, str(now_ns()))
             files.write_atomically(files.spec, json.dumps({**document, "running": True}))
             return self.inspect_vm(vm_id)
         if files.started.exists():
             raise FailedPrecondition(f"VM {vm_id} has already been started")
+        if document.get("member_of"):
+            return self._join_pod_vm(vm_id, files, document)
         nic = Nic.of(vm_id, document["address"], document["bridge"])
         machine = Machine(files, lambda: self._exits.put(vm_id), nic)
         with self._lock:
@@ -256,6 +287,31 @@ class MicrovmBackend:
             except ShimError:
                 machine.kill("its QEMU could not be placed under the pod's cgroup parent")
                 raise
+        return self.inspect_vm(vm_id)
+
+    def _boot_pod_vm(self, vm_id: str, files: VmFiles, document: dict[str, Any]) -> None:
+        """Strategy shared-vm: the pod's own VM, which its containers join (``pod_vm``)."""
+        nic = Nic.of(vm_id, document["address"], document["bridge"])
+        machine = pod_vm.PodVm(files, lambda: self._exits.put(vm_id), nic)
+        with self._lock:
+            self._machines[vm_id] = machine
+        kernel, ramdisk = self._boot_files()
+        try:
+            machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), pod_vm.qemu_devices())
+        except ShimError:
+            self._ports.close(vm_id)
+            raise
+
+    def _join_pod_vm(self, vm_id: str, files: VmFiles, document: dict[str, Any]) -> VmStatus:
+        """Strategy shared-vm: the container joins its pod's running VM."""
+        pod = self._machine(document["member_of"])
+        if not isinstance(pod, pod_vm.PodVm):
+            raise FailedPrecondition(f"the pod VM of container VM {vm_id} is not running")
+        member = pod_vm.Member(files, lambda: self._exits.put(vm_id), pod)
+        with self._lock:
+            self._machines[vm_id] = member
+        files.write_atomically(files.started, str(now_ns()))
+        member.join(Launch.from_json(document["launch"]))
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -290,6 +346,9 @@ class MicrovmBackend:
 
     def _stop_pod(self, files: VmFiles, document: dict[str, Any]) -> None:
         self._ports.close(files.folder.name)
+        machine = self._machine(files.folder.name)
+        if isinstance(machine, pod_vm.PodVm):  # shared-vm: the pod's own VM powers off
+            machine.power_off(KILL_GRACE_S)
         if document["running"]:
             files.write_atomically(files.spec, json.dumps({**document, "running": False}))
             files.write_atomically(

@@ -157,10 +157,11 @@ def qemu_command(
         "-pidfile", str(files.pid),
         "-kernel", str(kernel), "-initrd", str(initramfs),
         "-append", kernel_arguments(), "-serial", f"file:{files.console}",
-        "-drive", f"id=root,file={files.disk},format=raw,if=none",
-        "-device", "virtio-blk-device,drive=root", "-device", "virtio-serial-device",
-        "-qmp", f"unix:{files.qmp},server=on,wait=off",
+        "-device", "virtio-serial-device", "-qmp", f"unix:{files.qmp},server=on,wait=off",
     ]  # fmt: skip
+    if files.disk.exists():  # a shared pod VM has none: its containers' disks are plugged later
+        command += ["-drive", f"id=root,file={files.disk},format=raw,if=none",
+                    "-device", "virtio-blk-device,drive=root"]  # fmt: skip
     ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
     for name, path in ports + ([("stdin", files.stdin)] if stdin else []):
         command += [
@@ -323,6 +324,7 @@ class Machine:
         self._error = ""
         self._pid = 0
         self.ended = threading.Event()
+        self.left = threading.Event()  # a container's agent left its shared pod VM (DONE)
         self.monitor = Monitor(files.qmp)
         self.sessions = Sessions(files.sockets, self.monitor, self._send)
         self.stdio = WorkloadStdio(self._send, tty=False, stdin_once=False)
@@ -352,6 +354,10 @@ class Machine:
         self._pid = self._process.pid
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         self._attach(launch, deadline)
+        self._await_start(deadline)
+
+    def _await_start(self, deadline: float) -> None:
+        """Wait for the agent's ``STARTED`` (or ``FAILED``) after the spec lines."""
         if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
             self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
             raise BackendError(f"the VM's agent did not start the workload within "
@@ -438,6 +444,8 @@ class Machine:
                 self.sessions.ended(rest)
             elif kind == "OOMKILLED":
                 self._oom_killed = True
+            elif kind == "DONE":
+                self.left.set()
             elif kind in ANSWERS:
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -477,14 +485,14 @@ class Machine:
         writer.finish()
 
     def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
-        code = self._process.wait() if self._process else _wait_for_end(self._pid)
+        code = self._until_ended()
         connected.wait()
         for pump in pumps:
             pump.join(5)
         os.close(output)
         self.stdio.ended()
         self.sessions.vm_ended()
-        self.monitor.close()
+        self._let_go()
         exit_code, error = self._exit_code, self._error
         if exit_code is None:
             exit_code = KILLED_EXIT if code is not None and code < 0 else 255
@@ -498,6 +506,14 @@ class Machine:
             pending.done.set()
         self.ended.set()
         self._on_exit()
+
+    def _until_ended(self) -> int | None:
+        """Wait for QEMU to end: its exit status, None when it is not this process's child."""
+        return self._process.wait() if self._process else _wait_for_end(self._pid)
+
+    def _let_go(self) -> None:
+        """The VM has ended: what this end holds of it goes."""
+        self.monitor.close()
 
     def signal(self, name: str) -> None:
         """Send the workload a signal (``TERM``, ``KILL``, ...) through the agent."""
