@@ -45,6 +45,7 @@ from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.backends.microvm import devices as host_devices
 from reference_shim.backends.microvm import (
     host_cgroup,
+    pod_shares,
     pod_vm,
     recovery,
     shares,
@@ -224,6 +225,8 @@ class MicrovmBackend:
                 hosts = hosts_mount(spec.mounts, files.folder, address, hostname)
                 volumes = shares.image_volumes(spec.image_mounts, self.images.rootfs)
                 shared = shares.plan([*spec.mounts, *hosts, *volumes])
+                if member:  # entries of the pod VM's share (pod_shares)
+                    shared = pod_shares.entries(vm_id[:16], shared)
                 launch = translate.launch(spec, image, rootfs, hostname, shared)
                 if member:
                     pod_vm.refuse_disks(launch)
@@ -297,8 +300,10 @@ class MicrovmBackend:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
         try:
-            machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), pod_vm.qemu_devices())
+            devices = pod_shares.start(files, pod_vm.POD_MEMORY_MIB) + pod_vm.qemu_devices()
+            machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), devices)
         except ShimError:
+            shares.stop_daemon(files)
             self._ports.close(vm_id)
             raise
 
@@ -311,7 +316,8 @@ class MicrovmBackend:
         with self._lock:
             self._machines[vm_id] = member
         files.write_atomically(files.started, str(now_ns()))
-        member.join(Launch.from_json(document["launch"]))
+        shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
+        member.join(Launch.from_json(document["launch"]), shared)
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:

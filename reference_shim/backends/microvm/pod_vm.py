@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reference_shim.backends.base import VmSpec
+from reference_shim.backends.microvm import pod_shares
 from reference_shim.backends.microvm.attach import WorkloadStdio
 from reference_shim.backends.microvm.limits import sysctl_path
 from reference_shim.backends.microvm.machine import (
@@ -38,6 +39,7 @@ from reference_shim.backends.microvm.machine import (
     b64,
 )
 from reference_shim.backends.microvm.sessions import Sessions
+from reference_shim.backends.microvm.shares import Share
 from reference_shim.errors import BackendError, FailedPrecondition, ResourceExhausted, Unimplemented
 
 SCSI_CONTROLLER = "scsi"
@@ -93,15 +95,6 @@ class PodLaunch(Launch):
 
 def refuse_in_pod_vm(spec: VmSpec) -> None:
     """What a container added to a running pod VM cannot have yet, with the reason."""
-    if spec.mounts or spec.image_mounts:
-        paths = [m.container_path for m in spec.mounts] + [
-            m.container_path for m in spec.image_mounts
-        ]
-        raise Unimplemented(
-            f"mounts {paths}: under shared-vm a container joins its pod's running VM, whose "
-            "virtiofs share is made at boot; mounts from the host into a container added "
-            "later are not done yet (backends/microvm/README.md, Next)"
-        )
     if spec.placement.pid_of:
         raise Unimplemented(
             "namespace_options.pid TARGET: joining another container's PID namespace in the "
@@ -168,14 +161,15 @@ class Member(Machine):
         ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
         return ports + ([("stdin", files.stdin)] if launch.stdin else [])
 
-    def join(self, launch: Launch) -> None:
-        """Plug the container's disk and ports into the pod VM, start its agent there, hand it
-        the workload; return once it runs (as ``Machine.boot``)."""
+    def join(self, launch: Launch, shared: tuple[Share, ...]) -> None:
+        """Share the container's mounts, plug its disk and ports into the pod VM, start its
+        agent there, hand it the workload; return once it runs (as ``Machine.boot``)."""
         files = self.files
         files.sockets.mkdir(mode=0o700, exist_ok=True)
         self._pid = self._pod.pid
         self._target = self._pod.take_target()
         try:
+            pod_shares.add(self._pod.files, self.key, shared)
             self._plug_disk()
             for name, path in self._ports(launch):
                 path.unlink(missing_ok=True)
@@ -225,6 +219,7 @@ class Member(Machine):
                 self.monitor.execute("device_del", {"id": node})
             self._delete_node(node)
         self._plugged.clear()
+        pod_shares.remove(self._pod.files, self.key)
         if self._target >= 0:
             self._pod.give_back(self._target)
             self._target = -1

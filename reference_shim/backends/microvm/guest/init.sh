@@ -261,17 +261,19 @@ network() {
 # (MOUNT lines, in order: parents first), read-only where asked.
 mount_shares() {
     [ -s /run/spec/mounts ] || return 0
-    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
-    mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    if [ -z "$MEMBER" ]; then  # a shared pod VM's agent mounted the share at boot
+        insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
+        mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    fi
     while read -r name target mode; do
         name=$(decode "$name") target=/container$(decode "$target")
-        if [ -d "/run/shares/$name" ]; then
+        if [ -d "$SHARES/$name" ]; then
             mkdir -p "$target" 2>/dev/null
         else
             mkdir -p "${target%/*}" 2>/dev/null
             [ -e "$target" ] || touch "$target" 2>/dev/null
         fi
-        mount --rbind "/run/shares/$name" "$target" || return 1
+        mount --rbind "$SHARES/$name" "$target" || return 1
         if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target" || return 1; fi
     done < /run/spec/mounts
 }
@@ -304,14 +306,18 @@ report_status() {
 # `/init member KEY TARGET` in a mount namespace of its own (its /run, its /container), with the
 # cgroup /sys/fs/cgroup/c-KEY. It speaks the same lines on its own ctl port; it leaves (DONE)
 # rather than powering off.
-MEMBER="" SUFFIX="" SCSI="" DISK=/dev/vda POD_VM=0
+MEMBER="" SUFFIX="" SCSI="" DISK=/dev/vda POD_VM=0 SHARES=/run/shares
 pod_vm_setup() {  # the pod VM of shared-vm: a virtio-scsi controller (virtio device id 8)
     for device in /sys/bus/virtio/devices/*; do
         read -r id < "$device/device" && [ "$id" = 0x0008 ] && POD_VM=1
     done
     [ $POD_VM = 1 ] || return 0
     for module in scsi_common scsi_mod sd_mod virtio_scsi; do insmod "/lib/modules/$module.ko"; done
-    mkdir -p /pod/shm && mount -t tmpfs -o size=64m,mode=1777 shm /pod/shm && : > /pod/hosts
+    mkdir -p /pod/shm /pod/shares && mount -t tmpfs -o size=64m,mode=1777 shm /pod/shm \
+        && : > /pod/hosts || echo "microvm agent: no /dev/shm for the pod" >&2
+    # the pod's share, whose entries KEY/N are its containers' mounts (pod_shares.py)
+    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko \
+        && mount -t virtiofs shares /pod/shares || echo "microvm agent: no share for the pod" >&2
 }
 root_disk() {  # whether the root disk is there: /dev/vda, the container's SCSI disk, none (pod VM)
     [ $POD_VM = 1 ] && return 0
@@ -324,7 +330,7 @@ root_disk() {  # whether the root disk is there: /dev/vda, the container's SCSI 
     [ -b /dev/vda ]
 }
 member() {  # member KEY TARGET: this process is a container's agent in the pod VM
-    MEMBER=$1 SUFFIX=-$1 SCSI=$2
+    MEMBER=$1 SUFFIX=-$1 SCSI=$2 SHARES=/pod/shares
     export CGROUP=/sys/fs/cgroup/c-$1  # its execs (`/init launch`) join it too
     mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/spec /run/exec "$CGROUP" \
         || { echo "microvm agent: cannot set up container $1" >&2; exit 1; }
