@@ -204,7 +204,6 @@ class MicrovmBackend:
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
             member = bool(pod and self._spec(pod).get("boots"))
             if member:  # the pod's VM has the pod's hostname, sysctls and /etc/hosts
-                pod_vm.refuse_in_pod_vm(spec)
                 hostname = ""
             elif pod:  # the modelled pod's sysctls apply in its workload's VM
                 pod_sysctls = self._spec(pod).get("sysctls", {})
@@ -227,7 +226,9 @@ class MicrovmBackend:
                 shared = shares.plan([*spec.mounts, *hosts, *volumes])
                 if member:  # entries of the pod VM's share (pod_shares)
                     shared = pod_shares.entries(vm_id[:16], shared)
-                launch = translate.launch(spec, image, rootfs, hostname, shared)
+                launch = translate.launch(
+                    pod_vm.in_pod_vm(spec) if member else spec, image, rootfs, hostname, shared
+                )
                 if member:
                     pod_vm.refuse_disks(launch)
             document = {
@@ -241,6 +242,7 @@ class MicrovmBackend:
                 "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
                 "boots": self.shared_pod_vms and image is None,
                 "member_of": spec.placement.inside if member else "",
+                "pid_of": spec.placement.pid_of if member else "",
             }  # fmt: skip
             if launch is not None:
                 make_disk(self.images.rootfs(spec.image), shared, files.disk)
@@ -312,12 +314,20 @@ class MicrovmBackend:
         pod = self._machine(document["member_of"])
         if not isinstance(pod, pod_vm.PodVm):
             raise FailedPrecondition(f"the pod VM of container VM {vm_id} is not running")
+        launch = Launch.from_json(document["launch"])
+        if document.get("pid_of"):  # pid TARGET: that container's PID namespace
+            target = self._machine(document["pid_of"])
+            if target is None or not target.workload_pid:
+                raise FailedPrecondition(
+                    "the container whose PID namespace this one joins (pid TARGET) is not running"
+                )
+            launch = replace(launch, pid_target=target.workload_pid)
         member = pod_vm.Member(files, lambda: self._exits.put(vm_id), pod)
         with self._lock:
             self._machines[vm_id] = member
         files.write_atomically(files.started, str(now_ns()))
         shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
-        member.join(Launch.from_json(document["launch"]), shared)
+        member.join(launch, shared)
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:

@@ -209,6 +209,8 @@ class Launch:
     readonly_paths: tuple[str, ...] = ()
     # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
     own_pid_namespace: bool = True
+    # shared-vm, pid TARGET: the guest pid of the container whose PID namespace it joins (0: none)
+    pid_target: int = 0
     # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
     devices: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
@@ -264,7 +266,9 @@ class Launch:
             f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
-            f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
+            f"PIDNS target {self.pid_target}"
+            if self.pid_target
+            else f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             *(f"DEVICE {device}" for device in self.devices),
             *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
             "START",
@@ -332,6 +336,12 @@ class Machine:
     @property
     def pid(self) -> int:
         return self._pid
+
+    @property
+    def workload_pid(self) -> int:
+        """The workload's pid in the guest, once the agent said ``STARTED`` (else 0)."""
+        kind, *rest = self._started.reply or [""]
+        return int(rest[0]) if kind == "STARTED" and rest and rest[0].isdigit() else 0
 
     def boot(
         self, kernel: Path, initramfs: Path, launch: Launch, devices: Iterable[str] = ()

@@ -20,6 +20,7 @@ stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -93,13 +94,11 @@ class PodLaunch(Launch):
         )  # fmt: skip
 
 
-def refuse_in_pod_vm(spec: VmSpec) -> None:
-    """What a container added to a running pod VM cannot have yet, with the reason."""
-    if spec.placement.pid_of:
-        raise Unimplemented(
-            "namespace_options.pid TARGET: joining another container's PID namespace in the "
-            "shared pod VM is not done yet (backends/microvm/README.md, Next)"
-        )
+def in_pod_vm(spec: VmSpec) -> VmSpec:
+    """A container's spec as ``translate`` takes it in the pod VM: a ``pid TARGET`` is honoured
+    here (``Launch.pid_target``, set when it starts), which ``translate`` refuses for a VM of
+    its own."""
+    return dataclasses.replace(spec, placement=dataclasses.replace(spec.placement, pid_of=""))
 
 
 def refuse_disks(launch: Launch) -> None:

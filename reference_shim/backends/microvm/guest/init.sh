@@ -100,7 +100,10 @@ readonly_files() {  # files mounted read-only (READONLY): a read-only bind over 
 # agent stands for the pod's infra process, as a pause process does under containerd.
 PIDNS=pod
 workload_namespace() {  # the words that start the workload's first process
-    [ "$PIDNS" = container ] && echo "unshare --pid --fork"
+    case $PIDNS in
+        container) echo "unshare --pid --fork" ;;
+        target\ *) echo "nsenter -t ${PIDNS#target } -p" ;;  # shared-vm: another container's
+    esac
 }
 # expire PID SECONDS [ENTER]: ExecSync's timeout, SIGKILL to the exec's command (PID, or with
 # nsenter's words PID's child, in the workload's namespace: nsenter then ends with its signal).
@@ -117,7 +120,7 @@ expire() {
 ENTER=""  # the words that start an exec in the workload's PID namespace (PIDNS container)
 enter_words() {
     ENTER=""
-    if [ "$PIDNS" = container ] && read -r target < /run/workload.pid 2>/dev/null; then
+    if [ "$PIDNS" != pod ] && read -r target < /run/workload.pid 2>/dev/null; then
         ENTER="nsenter -t $target -p"
     fi
 }
