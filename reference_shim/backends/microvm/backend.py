@@ -124,8 +124,12 @@ class MicrovmBackend:
 
     def _recover(self) -> None:
         """Take over the VMs this instance's earlier shim processes started (``recovery``), and
-        stop the virtiofs daemons left by VMs that have ended."""
-        for folder in sorted((self.folder / "vms").glob("*")):
+        stop the virtiofs daemons left by VMs that have ended. Shared pod VMs first: their
+        containers are taken over through them (``pod_vm``)."""
+        folders = sorted((self.folder / "vms").glob("*"))
+        pods_first = sorted(folders, key=lambda f: not (f / "spec.json").exists()
+                            or not self._spec(VmFiles(f)).get("boots"))  # fmt: skip
+        for folder in pods_first:
             files = self._files(folder.name)
             if files is None:
                 continue
@@ -134,10 +138,17 @@ class MicrovmBackend:
                 continue
             document = self._spec(files)
             mine = document["labels"].get(INSTANCE_LABEL) == self.instance
-            if not mine or document["launch"] is None or not files.started.exists():
+            booted = document["launch"] is not None or document.get("boots")
+            if not mine or not booted or not files.started.exists():
                 continue
             vm_id = folder.name
-            machine = recovery.reattach(files, functools.partial(self._exits.put, vm_id))
+            on_exit = functools.partial(self._exits.put, vm_id)
+            machine: Machine | None
+            if document.get("member_of"):
+                machine = pod_vm.rejoin(files, on_exit, self._machine(document["member_of"]))
+            else:
+                kind = pod_vm.PodVm if document.get("boots") else Machine
+                machine = recovery.reattach(files, on_exit, kind)
             if machine is not None:
                 with self._lock:
                     self._machines[vm_id] = machine

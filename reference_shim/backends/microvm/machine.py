@@ -327,6 +327,7 @@ class Machine:
         self._oom_killed = False
         self._error = ""
         self._pid = 0
+        self._outputs: list[socket.socket] = []  # the host's ends of stdout and stderr
         self.ended = threading.Event()
         self.left = threading.Event()  # a container's agent left its shared pod VM (DONE)
         self.monitor = Monitor(files.qmp)
@@ -413,6 +414,7 @@ class Machine:
             raise BackendError(
                 f"QEMU did not open its ports: {error}; see {self.files.folder / 'qemu.log'}"
             ) from error
+        self._outputs = [connection for connection, _ in outputs]
         pumps += [
             threading.Thread(
                 target=self._pump,

@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import logging
 import os
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import VmSpec
@@ -39,10 +44,18 @@ from reference_shim.backends.microvm.machine import (
     VmFiles,
     b64,
 )
+from reference_shim.backends.microvm.recovery import record_end
 from reference_shim.backends.microvm.sessions import Sessions
 from reference_shim.backends.microvm.shares import Share
-from reference_shim.errors import BackendError, FailedPrecondition, ResourceExhausted, Unimplemented
+from reference_shim.errors import (
+    BackendError,
+    FailedPrecondition,
+    ResourceExhausted,
+    ShimError,
+    Unimplemented,
+)
 
+log = logging.getLogger(__name__)
 SCSI_CONTROLLER = "scsi"
 SCSI_TARGETS = 256  # virtio-scsi's targets on its one channel: containers of one pod at once
 # Ports on the pod VM's virtio-serial bus: four a container, and the sessions' (QEMU's default
@@ -126,6 +139,11 @@ class PodVm(Machine):
             self._targets.add(free)
             return free
 
+    def hold_target(self, target: int) -> None:
+        """A target a container took under an earlier shim process (``rejoin``)."""
+        with self._targets_lock:
+            self._targets.add(target)
+
     def give_back(self, target: int) -> None:
         with self._targets_lock:
             self._targets.discard(target)
@@ -177,6 +195,8 @@ class Member(Machine):
         except BackendError:
             self._unplug()
             raise
+        plugs = {"target": self._target, "plugged": self._plugged}
+        files.write_atomically(self._plugs_file, json.dumps(plugs))
         self._boot_agent(launch)
 
     def _boot_agent(self, launch: Launch) -> None:
@@ -189,6 +209,27 @@ class Member(Machine):
             self.kill("the pod VM is not running")
             raise
         self._await_start(deadline)
+
+    @property
+    def _plugs_file(self) -> Path:
+        """What this container holds of the pod VM, for a shim that takes it over (``rejoin``)."""
+        return self.files.folder / "plugs.json"
+
+    def take_over(self) -> bool:
+        """Take over the container an earlier shim process joined to the pod VM: its ports and
+        disk as recorded, its agent asked ``STATUS`` (``Machine.reattach``). False when it had
+        left already (its exit reported, or never started): its parts are unplugged."""
+        try:
+            plugs = json.loads(self._plugs_file.read_text())
+        except FileNotFoundError:
+            return False
+        self._target, self._plugged = int(plugs["target"]), list(plugs["plugged"])
+        self._pod.hold_target(self._target)
+        if self.files.reported.exists():  # its agent left once a shim kept the exit
+            self._unplug()
+            return False
+        self.reattach(self._pod.pid)
+        return True
 
     def _plug_disk(self) -> None:
         node = f"disk-{self.key}"
@@ -218,6 +259,7 @@ class Member(Machine):
                 self.monitor.execute("device_del", {"id": node})
             self._delete_node(node)
         self._plugged.clear()
+        self._plugs_file.unlink(missing_ok=True)
         pod_shares.remove(self._pod.files, self.key)
         if self._target >= 0:
             self._pod.give_back(self._target)
@@ -231,7 +273,7 @@ class Member(Machine):
                 self.monitor.execute("blockdev-del", {"node-name": node})
                 return
             except BackendError as error:
-                if "ended" in str(error):
+                if "ended" in str(error) or "find node" in str(error):
                     return
                 time.sleep(0.1)
 
@@ -241,7 +283,11 @@ class Member(Machine):
         while not (self.left.wait(0.2) or self._pod.ended.is_set()):
             pass
         self._drain()
-        self._unplug()
+        for connection in self._outputs:  # the pumps end now, whenever QEMU lets go of its end
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        # the ports and disk go meanwhile: the exit is recorded without waiting for QEMU
+        threading.Thread(target=self._unplug, daemon=True, name="unplug").start()
         return None
 
     def _drain(self) -> None:
@@ -270,3 +316,17 @@ class Member(Machine):
         timer = threading.Timer(LEAVE_GRACE_S, self.left.set)
         timer.daemon = True
         timer.start()
+
+
+def rejoin(files: VmFiles, on_exit: Callable[[], None], pod: Machine | None) -> Member | None:
+    """A container of a shared pod VM, taken over by a restarted shim (``backend._recover``,
+    after its pod VM); None when its pod VM or its agent is gone (its exit is recorded then)."""
+    if isinstance(pod, PodVm):
+        member = Member(files, on_exit, pod)
+        try:
+            if member.take_over():
+                return member
+        except ShimError as error:
+            log.warning("container VM %s: cannot take it over: %s", files.folder.name[:12], error)
+    record_end(files)
+    return None

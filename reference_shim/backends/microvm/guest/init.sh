@@ -657,7 +657,7 @@ while :; do
         STATUS) report_status ;;
         ACK) end_agent ;;  # the host has kept the exit
         POWEROFF) end_agent ;;
-        POD) say "STARTED 1" ;;  # a shared pod VM's agent: the pod's settings are made
+        POD) echo 1 > /run/workload.pid; say "STARTED 1" ;;  # a shared pod VM: STATUS running 1
         HOSTS) decode "$rest" > /pod/hosts ;;
         MEMBER) add_member $rest ;;
         TTY) TTY=$rest ;;
