@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -72,9 +74,10 @@ def test_in_the_pod_vm_a_pid_target_is_not_refused_as_across_vms() -> None:
 
 
 def test_a_containers_mounts_are_entries_of_its_key_bound_through_a_private_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    vm = VmFiles(tmp_path / "pod")
+    vm = VmFiles(tmp_path / secrets.token_hex(32))  # its sockets' folder is under /tmp
+    request.addfinalizer(lambda: shutil.rmtree(vm.sockets, ignore_errors=True))
     files = ShareFiles(vm)
     files.staging.mkdir(parents=True)
     pod_shares._prepared(files).mkdir(parents=True)
