@@ -9,8 +9,11 @@ bind the shim makes later in the holder's namespace (``nsenter``) propagates int
 which serves it; the guest sees it as a submount (``announce_submounts``). The host's own mount
 table is never touched, and nothing stays mounted when the holder dies.
 
-A read-only entry is bound read-only first in a private place of the holder's namespace, then
-bound into the staging folder: a remount does not propagate, a bind copies the read-only flag.
+The holder's copy of the host's mounts is as old as the pod (the host's root mount is private
+here: nothing the host mounts later reaches it), so each host path is cloned from the host's
+namespace as it is now into a private place of the holder's (``mount_into``), made a slave
+(host-to-container propagation) or private there, read-only where asked (a remount does not
+propagate, a bind copies the flag), then bound into the staging folder.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import dataclasses
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from reference_shim.backends.microvm.shares import (
 from reference_shim.errors import BackendError
 
 NSENTER_TIMEOUT_S = 30.0
+MOUNT_INTO = "reference_shim.backends.microvm.mount_into"
 
 
 def _prepared(files: ShareFiles) -> Path:
@@ -62,17 +67,29 @@ def entries(key: str, shares: Iterable[Share]) -> tuple[Share, ...]:
     return tuple(dataclasses.replace(share, name=f"{key}/{share.name}") for share in shares)
 
 
-def _in_holder(files: ShareFiles, script: str) -> None:
+def _holder(files: ShareFiles) -> str:
     try:
-        holder = int(files.pid.read_text())
+        return str(int(files.pid.read_text()))
     except (FileNotFoundError, ValueError) as error:
         raise BackendError(f"the pod VM's virtiofs daemon is not running ({error})") from error
+
+
+def _run(command: list[str]) -> None:
     done = subprocess.run(
-        ["nsenter", "-t", str(holder), "-m", "--", "/bin/sh", "-c", script],
-        capture_output=True, text=True, timeout=NSENTER_TIMEOUT_S, check=False,
-    )  # fmt: skip
+        command, capture_output=True, text=True, timeout=NSENTER_TIMEOUT_S, check=False
+    )
     if done.returncode != 0:
         raise BackendError(f"cannot share the container's mounts: {done.stderr.strip()}")
+
+
+def _in_holder(files: ShareFiles, script: str) -> None:
+    _run(["nsenter", "-t", _holder(files), "-m", "--", "/bin/sh", "-c", script])
+
+
+def _clone_into_holder(files: ShareFiles, source: str, target: Path) -> None:
+    """The host's mount tree at ``source``, as it is now, at ``target`` in the holder's
+    namespace (``mount_into``: the holder's copy of the host's mounts is as old as the pod)."""
+    _run([sys.executable, "-m", MOUNT_INTO, _holder(files), source, str(target)])
 
 
 def add(vm: VmFiles, key: str, shares: tuple[Share, ...]) -> None:
@@ -82,18 +99,18 @@ def add(vm: VmFiles, key: str, shares: tuple[Share, ...]) -> None:
     files = ShareFiles(vm)
     (files.staging / key).mkdir(exist_ok=True)
     steps = ["set -e"]
-    for share in shares:
-        prepared = _prepared(files) / share.name.replace("/", "-")
-        make_placeholder(prepared, share)
-        make_placeholder(files.staging / share.name, share)
-        source, middle = shlex.quote(share.host_path), shlex.quote(str(prepared))
-        steps.append(f"mount --rbind {source} {middle}")
-        if not share.follows_host:
-            steps.append(f"mount --make-rprivate {middle}")
-        if share.readonly:
-            steps.append(f"mount -o remount,bind,ro {middle}")
-        steps.append(f"mount --rbind {middle} {shlex.quote(str(files.staging / share.name))}")
     try:
+        for share in shares:
+            prepared = _prepared(files) / share.name.replace("/", "-")
+            make_placeholder(prepared, share)
+            make_placeholder(files.staging / share.name, share)
+            _clone_into_holder(files, share.host_path, prepared)
+            middle = shlex.quote(str(prepared))
+            # a slave receives the host's later mounts and sends none back; private, none
+            steps.append(f"mount --make-r{'slave' if share.follows_host else 'private'} {middle}")
+            if share.readonly:
+                steps.append(f"mount -o remount,bind,ro {middle}")
+            steps.append(f"mount --rbind {middle} {shlex.quote(str(files.staging / share.name))}")
         _in_holder(files, "\n".join(steps))
     except BackendError:
         remove(vm, key)

@@ -82,7 +82,11 @@ def test_a_containers_mounts_are_entries_of_its_key_bound_through_a_private_plac
     files.staging.mkdir(parents=True)
     pod_shares._prepared(files).mkdir(parents=True)
     scripts: list[str] = []
+    clones: list[tuple[str, Path]] = []
     monkeypatch.setattr(pod_shares, "_in_holder", lambda _files, script: scripts.append(script))
+    monkeypatch.setattr(
+        pod_shares, "_clone_into_holder", lambda _f, source, to: clones.append((source, to))
+    )
     planned = pod_shares.entries("abc", (
         Share("0", "/etc/resolv.conf", "/etc/resolv.conf", True, False, is_file=True),
         Share("1", "/data", "/data", False, True, is_file=False),
@@ -90,13 +94,13 @@ def test_a_containers_mounts_are_entries_of_its_key_bound_through_a_private_plac
     assert [share.name for share in planned] == ["abc/0", "abc/1"]
     pod_shares.add(vm, "abc", planned)
     middle0, middle1 = pod_shares._prepared(files) / "abc-0", pod_shares._prepared(files) / "abc-1"
+    assert clones == [("/etc/resolv.conf", middle0), ("/data", middle1)]
     assert scripts[0].splitlines() == [
         "set -e",
-        f"mount --rbind /etc/resolv.conf {middle0}",
         f"mount --make-rprivate {middle0}",
         f"mount -o remount,bind,ro {middle0}",  # before the bind into the share: it is copied
         f"mount --rbind {middle0} {files.staging / 'abc/0'}",
-        f"mount --rbind /data {middle1}",  # follows the host: not made private
+        f"mount --make-rslave {middle1}",  # follows the host
         f"mount --rbind {middle1} {files.staging / 'abc/1'}",
     ]
     assert (files.staging / "abc/0").is_file()
