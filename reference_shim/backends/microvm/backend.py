@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import queue
 import secrets
 import shutil
@@ -69,6 +70,7 @@ from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns
 
+log = logging.getLogger(__name__)
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
 _HEX = frozenset("0123456789abcdef")
 # What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
@@ -376,6 +378,7 @@ class MicrovmBackend:
         machine = self._machine(files.folder.name)
         if isinstance(machine, pod_vm.PodVm):  # shared-vm: the pod's own VM powers off
             machine.power_off(KILL_GRACE_S)
+            log.debug("pod VM %s: powered off", files.folder.name[:12])
         if document["running"]:
             files.write_atomically(files.spec, json.dumps({**document, "running": False}))
             files.write_atomically(

@@ -153,6 +153,7 @@ class PodVm(Machine):
 
     def power_off(self, timeout: float) -> None:
         """Stop the pod VM: its agent powers off; QEMU is killed if it does not in time."""
+        log.debug("pod VM %s: powering off", self.files.folder.name[:12])
         with contextlib.suppress(FailedPrecondition):
             self._send("POWEROFF")
         if not self.ended.wait(timeout):
@@ -250,6 +251,7 @@ class Member(Machine):
 
     def _unplug(self) -> None:
         """Take the container's ports and disk from the pod VM (nothing, if it has ended)."""
+        log.debug("container %s: unplugging %s", self.key, self._plugged)
         node = f"disk-{self.key}"
         for name in self._plugged:
             if name != node:
@@ -264,6 +266,7 @@ class Member(Machine):
         if self._target >= 0:
             self._pod.give_back(self._target)
             self._target = -1
+        log.debug("container %s: unplugged", self.key)
 
     def _delete_node(self, node: str) -> None:
         """The disk's block node goes once the guest has let the device go (device_del is

@@ -16,6 +16,7 @@ from reference_shim.backends.base import Capability, Placement, VmRole, VmSpec
 from reference_shim.backends.microvm import pod_shares, pod_vm
 from reference_shim.backends.microvm.backend import MicrovmBackend
 from reference_shim.backends.microvm.machine import Launch, VmFiles, qemu_command
+from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.shares import Share, ShareFiles
 from reference_shim.errors import ResourceExhausted
 from reference_shim.strategies import ImpossiblePair, strategy_named
@@ -129,3 +130,16 @@ def test_shared_vm_runs_only_on_a_backend_built_for_it(tmp_path: Path) -> None:
     shared = MicrovmBackend(tmp_path / "b", "i", shared_pod_vms=True)
     assert Capability.SHARED_POD_VM in shared.capabilities
     assert strategy_named("shared-vm", shared).name == "shared-vm"
+
+
+def test_closing_the_monitor_of_a_qemu_that_ended_does_not_raise(tmp_path: Path) -> None:
+    """qemu.qmp's disconnect re-raises its reader's EOFError once QEMU has gone: a waiter that
+    let it through never set ``ended`` (a pod VM's StopPodSandbox waited 20 s)."""
+
+    class Ended:
+        async def disconnect(self) -> None:
+            raise EOFError
+
+    monitor = Monitor(tmp_path / "qmp.sock")
+    monitor._client = Ended()  # type: ignore[assignment]
+    monitor.close()
