@@ -317,7 +317,10 @@ class MicrovmBackend:
         try:
             devices = pod_shares.start(files, pod_vm.POD_MEMORY_MIB) + pod_vm.qemu_devices()
             machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), devices)
+            if document.get("cgroup_parent"):  # the pod's containers run in this QEMU
+                host_cgroup.place(machine.pid, document["cgroup_parent"], vm_id)
         except ShimError:
+            machine.kill("the pod VM could not be started")
             shares.stop_daemon(files)
             self._ports.close(vm_id)
             raise
