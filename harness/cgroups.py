@@ -132,6 +132,11 @@ LIMIT_FILES = {
 _UNIFIED = f"test -e {CGROUP_ROOT}/cgroup.controllers"
 
 
+def sees_unified_hierarchy(cri: CriClient, container: Container) -> bool:
+    """Whether the container's /sys/fs/cgroup is the unified hierarchy (cgroup v2)."""
+    return exec_in(cri, container, "sh", "-c", _UNIFIED).exit_code == 0
+
+
 def _limits_script() -> str:
     """Prints 2 on the unified hierarchy (else 1), then one line per file of LIMIT_FILES;
     fails, with cat's complaint, when one is missing. One ExecSync instead of one per file."""

@@ -7,11 +7,12 @@ import grpc
 import pytest
 from cri_api.v1 import api_pb2 as api
 
-from harness.cgroups import read_limits, swap_beyond_memory
-from harness.client import CriClient
+from harness.cgroups import CGROUP_ROOT, read_limits, sees_unified_hierarchy, swap_beyond_memory
+from harness.client import CallFailed, CriClient
 from harness.expect import refused
 from harness.factories import Container, ContainerFactory, Pod
 from harness.lookup import unknown_id
+from harness.probes import shell_in
 
 MIB = 1024 * 1024
 
@@ -119,3 +120,46 @@ def test_a_cpuset_is_reported_and_applied(
 def test_updating_an_unknown_container_is_not_found(cri: CriClient) -> None:
     with refused(grpc.StatusCode.NOT_FOUND):
         cri.update_container_resources(unknown_id(), api.LinuxContainerResources(cpu_shares=512))
+
+
+@pytest.mark.feature("container.resources.hugepage-limits")
+def test_a_hugepage_limit_is_applied_to_the_cgroup(
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+) -> None:
+    # api.proto HugepageLimit: PageSize=1GB, Limit=1073741824 "means setting 1073741824 bytes to
+    # hugetlb.1GB.limit_in_bytes" (cgroup v1); on v2 the file is hugetlb.<size>.max. A whole
+    # number of 2 MiB pages, so that no kernel rounds it. A runtime that takes the limit must
+    # apply it: a missing file is a failure, not a missing prerequisite.
+    limit = 8 * MIB
+    wanted = api.LinuxContainerResources(
+        hugepage_limits=[api.HugepageLimit(page_size="2MB", limit=limit)]
+    )
+    container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=wanted))
+    v2, v1 = CGROUP_ROOT / "hugetlb.2MB.max", CGROUP_ROOT / "hugetlb/hugetlb.2MB.limit_in_bytes"
+    found = shell_in(cri, container, f"if test -e {v2}; then cat {v2}; else cat {v1}; fi")
+    assert found.strip() == str(limit), f"the container's 2MB hugetlb limit is {found.strip()}"
+
+
+UNIFIED = {"memory.high": str(48 * MIB), "pids.max": "77"}
+
+
+@pytest.mark.feature("container.resources.unified")
+def test_unified_resources_are_written_to_the_cgroup(
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+) -> None:
+    # api.proto LinuxContainerResources.unified: "Unified resources for cgroup v2. [...] Each
+    # key/value in the map refers to the cgroup v2." A node on cgroup v1 has no such files:
+    # a runtime there may refuse them (runc does), which only a v1 container excuses.
+    wanted = api.LinuxContainerResources(unified=UNIFIED)
+    try:
+        container = make_container(shared_pod, linux=api.LinuxContainerConfig(resources=wanted))
+    except CallFailed as error:
+        v1 = error.code is not grpc.StatusCode.UNIMPLEMENTED and not sees_unified_hierarchy(
+            cri, make_container(shared_pod, name="plain")
+        )
+        if v1:
+            pytest.skip(f"the containers see cgroup v1, where {error.rpc} refused: {error}")
+        raise
+    files = " ".join(str(CGROUP_ROOT / name) for name in UNIFIED)
+    found = shell_in(cri, container, f"cat {files}").split()
+    assert dict(zip(UNIFIED, found, strict=True)) == UNIFIED, "the container's cgroup disagrees"

@@ -4,13 +4,15 @@ sets in /proc/self/status match what the kernel then allows or refuses."""
 from __future__ import annotations
 
 import pytest
+from cri_api.v1 import api_pb2 as api
 
 from harness import host
 from harness.capabilities import NODE_ADMIN, difference
 from harness.client import CriClient
 from harness.factories import Container, ContainerFactory, Pod, PodFactory
-from harness.probes import capability_sets, exec_fails, shell_in
+from harness.probes import capability_sets, exec_fails, read_proc_status, shell_in
 from harness.security import capabilities, secured
+from linux_capabilities import decode_caps
 
 # Each needs its capability and nothing else a default container lacks.
 MAKE_BRIDGE = "ip link add conformance0 type bridge"  # NET_ADMIN, in the pod's netns
@@ -114,3 +116,25 @@ def test_adding_all_grants_every_capability_the_host_has(
     sets, wanted = capability_sets(cri, container), host.bounding_capabilities()
     for name in ("CapBnd", "CapEff"):
         assert sets[name] == wanted, difference(name, sets[name], wanted)
+
+
+@pytest.mark.feature("security.capabilities.ambient")
+def test_an_ambient_capability_is_in_every_set_of_a_user_that_is_not_root(
+    cri: CriClient, shared_pod: Pod, make_container: ContainerFactory
+) -> None:
+    # api.proto Capability: "If a capability is added to only the add_ambient_capabilities list
+    # then it gets added to all sets, i.e permitted inheritable, effective, bounding and ambient
+    # sets." As uid 1000, whom the kernel gives no capability at exec but its ambient ones; the
+    # process is ExecSync's, which runs with the container's process settings.
+    linux = secured(
+        run_as_user=api.Int64Value(value=1000),
+        capabilities=api.Capability(add_ambient_capabilities=["NET_BIND_SERVICE"]),
+    )
+    container = make_container(shared_pod, linux=linux)
+    status = read_proc_status(cri, container)
+    missing = [
+        name
+        for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+        if "NET_BIND_SERVICE" not in decode_caps(status[name])
+    ]
+    assert not missing, f"NET_BIND_SERVICE is not in {missing} of uid {status['Uid'].split()[0]}"

@@ -2,8 +2,10 @@
 kubelet sends for a pod with ``hostUsers: false``.
 
 The container must see the mapping in /proc/self/uid_map and gid_map, its root must be the
-mapped host uid as the host sees the process, and the image's files, owned by root, must be
-owned by root inside (not by the overflow uid of an unmapped owner). Asked for only where the
+mapped host uid as the host sees the process (where it is a process of this host) and as the
+host sees the files it writes to a folder mounted from the host (a VM runtime's too), and the
+image's files, owned by root, must be owned by root inside (not by the overflow uid of an
+unmapped owner). Asked for only where the
 handler advertises ``user_namespaces``; elsewhere the runtime must refuse the pod
 (harness.advertised).
 """
@@ -55,13 +57,22 @@ def host_uids_of(marker: str) -> list[str] | None:
 
 @pytest.mark.feature("security.user-namespace.pod")
 def test_a_pod_user_namespace_maps_the_container_ids(
-    cri: CriClient, make_pod: PodFactory, make_container: ContainerFactory, runtime_handler: str
+    cri: CriClient,
+    make_pod: PodFactory,
+    make_container: ContainerFactory,
+    runtime_handler: str,
+    tmp_path: Path,
 ) -> None:
     # api.proto UserNamespace: mode POD, "Uids specifies the UID mappings for the user
     # namespace", "Gids ... the GID mappings"; the kubelet sets the same options on the pod and
     # on each of its containers.
     advert = advertisement(cri, Flag.USER_NAMESPACES, runtime_handler)
     marker = f"userns-{uuid.uuid4().hex}"
+    # A folder of this host the container's root may write to; the mount asks for no idmapping
+    # (no uidMappings), so what the container writes keeps its host uid.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
     # A refusal excuses only the user namespace: the same pod without one must run.
     make_container(make_pod())
     with asking_for(advert):
@@ -70,6 +81,7 @@ def test_a_pod_user_namespace_maps_the_container_ids(
             pod,
             command=["sh", "-c", "sleep 3600 & wait", marker],  # sh stays, marked
             linux=secured(namespace_options=user_namespace()),
+            mounts=[api.Mount(container_path="/shared", host_path=str(shared))],
         )
     expected = [[0, HOST_BASE, LENGTH]]
     for name in ("uid_map", "gid_map"):
@@ -83,12 +95,15 @@ def test_a_pod_user_namespace_maps_the_container_ids(
         f"the image's files, owned by root, are owned by {owners.split()} inside: the root "
         "filesystem is not mapped into the user namespace"
     )
-    host_uids = host_uids_of(marker)
-    if host_uids is None:
-        pytest.skip(
-            "the container's process is not a process of this host (a VM runtime): the mapped "
-            "host uid cannot be checked from here"
-        )
-    assert host_uids == [str(HOST_BASE)] * 4, (
-        f"the container's root runs as host uids {host_uids}, expected {HOST_BASE} (the mapping)"
+    exec_ok(cri, container, "sh", "-c", "echo written > /shared/by-root")
+    written = (shared / "by-root").stat()
+    assert (written.st_uid, written.st_gid) == (HOST_BASE, HOST_BASE), (
+        f"a file the container's root wrote to a folder mounted from the host is owned there by "
+        f"{written.st_uid}:{written.st_gid}, expected {HOST_BASE}:{HOST_BASE} (the mapping)"
     )
+    host_uids = host_uids_of(marker)
+    if host_uids is not None:  # None: a VM runtime's process is its guest kernel's, not ours
+        assert host_uids == [str(HOST_BASE)] * 4, (
+            f"the container's root runs as host uids {host_uids}, expected {HOST_BASE} (the "
+            "mapping)"
+        )

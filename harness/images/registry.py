@@ -43,12 +43,12 @@ def repository(registry: str, image_name: str) -> str:
 
 
 @contextmanager
-def _pushing_alone(registry: str) -> Iterator[None]:
-    """Hold this machine's lock on pushes to ``registry``. Runs side by side (CI's matrix) push
-    the same images into one registry, and docker-registry 2.8 races on the same blobs and
-    manifests: a HEAD answers 500, a manifest PUT DIGEST_INVALID (7 of 24 pushes, six at once)."""
-    name = registry.replace("/", "_").replace(":", "_")
-    with (Path(tempfile.gettempdir()) / f"cri-conformance-push-{name}.lock").open("a") as lock:
+def _pushing_alone() -> Iterator[None]:
+    """Hold this machine's lock on pushes. Runs side by side (CI's matrix) push the same images
+    into one registry, and docker-registry 2.8 races on the same blobs and manifests: a HEAD
+    answers 500, a manifest PUT DIGEST_INVALID (7 of 24 pushes, six at once). One lock for
+    every registry: a lock file per registry was left behind for each test's private one."""
+    with (Path(tempfile.gettempdir()) / "cri-conformance-push.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -62,7 +62,7 @@ def push(image: BuiltImage, registry: str) -> list[str]:
     top = layout.tags()[reference(image.recipe, image.tags[0])]
     name = repository(registry, image.recipe.name)
     try:
-        with _pushing_alone(registry):
+        with _pushing_alone():
             push_tags(layout, Repository(registry, name.split("/", 1)[1]), top, image.tags)
     except PushError as error:
         raise RegistryError(f"pushing {name}: {error}") from error

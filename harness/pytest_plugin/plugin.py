@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cri_api.v1 import api_pb2 as api
 
+from harness import run_folder
 from harness.client import CriClient, CriError
 from harness.embedded import EmbeddedShim
 from harness.endpoints import EndpointError
@@ -130,12 +131,9 @@ def _load_profile(config: pytest.Config) -> Profile | None:
 
 
 def _shared_dir(config: pytest.Config) -> Path:
-    """A folder every process of the run sees: the controller's basetemp."""
-    factory = config._tmp_path_factory  # type: ignore[attr-defined]
-    base: Path = factory.getbasetemp()
-    if hasattr(config, "workerinput"):
-        base = base.parent
-    return base / "cri-conformance"
+    """A folder every process of the run sees: the controller makes it (``run_folder``)."""
+    worker_input = getattr(config, "workerinput", None)
+    return Path(worker_input["cri_shared_dir"]) if worker_input else run_folder.make()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -144,6 +142,7 @@ def pytest_configure_node(node: object) -> None:
     config: pytest.Config = node.config  # type: ignore[attr-defined]
     if SETTINGS_KEY in config.stash:
         node.workerinput["cri_run_id"] = config.stash[SETTINGS_KEY].run_id  # type: ignore[attr-defined]
+        node.workerinput["cri_shared_dir"] = str(config.stash[SETTINGS_KEY].shared_dir)  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -277,6 +276,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     report.write(Path(value(config, "cri_report_dir")))
     if report.fails_run and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's folder goes last, once all that reads it (the sweep, the matrix, the summary's
+    endpoint) is done; by the controller, which made it."""
+    if SETTINGS_KEY in config.stash and not hasattr(config, "workerinput"):
+        run_folder.remove(config.stash[SETTINGS_KEY].shared_dir)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

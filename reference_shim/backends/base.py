@@ -77,6 +77,10 @@ class Capability(enum.Enum):
         "namespaces (and its PID namespace when asked)"
     )
     POD_NETWORKS = "makes a network of one pod's own (PodNetworks)"
+    USER_NAMESPACES = (
+        "runs a workload in a user namespace with the uid and gid mappings of its spec "
+        "(SecuritySpec.uid_mappings), its root filesystem mapped into it"
+    )
 
 
 class Namespace(enum.Enum):
@@ -175,6 +179,8 @@ class MountSpec:
     container_path: str
     readonly: bool = False
     propagation: str = "rprivate"  # rprivate | rslave | rshared
+    recursive_readonly: bool = False  # its submounts read-only too (``readonly`` is set)
+    selinux_relabel: bool = False  # relabel the host path for the container's SELinux label
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,18 @@ class ResourceSpec:
     cpuset_cpus: str = ""
     cpuset_mems: str = ""
     oom_score_adj: int = 0
+    hugepage_limits: tuple[tuple[str, int], ...] = ()  # (page size as "2MB", bytes), in order
+    unified: tuple[tuple[str, str], ...] = ()  # cgroup v2 file name -> value, as CRI gives them
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    """One extent of a user namespace's uid or gid map: ``length`` ids from ``container_id``
+    inside are ``host_id`` onwards outside (a line of /proc/PID/uid_map)."""
+
+    container_id: int
+    host_id: int
+    length: int
 
 
 @dataclass(frozen=True)
@@ -216,11 +234,16 @@ class SecuritySpec:
     readonly_rootfs: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    ambient_capabilities: tuple[str, ...] = ()  # names without CAP_, as cap_add
     no_new_privs: bool = False
     seccomp: str = ""  # "" runtime default, "unconfined", or a JSON profile
     apparmor: str = ""  # "" runtime default, "unconfined", or a profile name
     masked_paths: tuple[str, ...] | None = None  # None keeps the backend default
     readonly_paths: tuple[str, ...] | None = None
+    # a user namespace with these maps (CRI userns_options mode POD); both empty: none. Only a
+    # backend with Capability.USER_NAMESPACES is given any.
+    uid_mappings: tuple[IdMapping, ...] = ()
+    gid_mappings: tuple[IdMapping, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -460,3 +483,9 @@ def pod_networks(backend: VmBackend) -> PodNetworks | None:
     if Capability.POD_NETWORKS in backend.capabilities and isinstance(backend, PodNetworks):
         return backend
     return None
+
+
+def user_namespaces(backend: VmBackend) -> bool:
+    """Whether the backend runs workloads in user namespaces of their own (the CRI layer then
+    accepts ``userns_options`` mode POD and the handler advertises them; else it refuses)."""
+    return Capability.USER_NAMESPACES in backend.capabilities

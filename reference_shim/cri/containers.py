@@ -29,7 +29,7 @@ class Containers:
 
     def create(self, request: cri.CreateContainerRequest) -> str:
         config = validation.container_config(request.config, request.HasField("config"))
-        unhonoured.container_config(config)
+        unhonoured.container_config(config, backends.user_namespaces(self.ctx.backend))
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
         log_file = log_paths.container_log_file(pod.config.log_directory, config.log_path)
         with self.ctx.registry.object_lock(pod.id):
@@ -179,7 +179,6 @@ class Containers:
 
     def update_resources(self, request: cri.UpdateContainerResourcesRequest) -> None:
         validation.linux_resources(request.linux)
-        unhonoured.linux_resources(request.linux, "linux")
         container = self.ctx.registry.container(request.container_id)
         with self.ctx.registry.object_lock(container.id):
             container = self.ctx.registry.container(container.id)  # removed while this waited?

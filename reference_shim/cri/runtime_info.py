@@ -5,6 +5,7 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import __version__
+from reference_shim.backends.base import user_namespaces
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert.messages import verbose_info
 from reference_shim.errors import Unimplemented
@@ -39,7 +40,8 @@ def status(ctx: ShimContext, verbose: bool) -> cri.StatusResponse:
             cri.RuntimeHandler(
                 name="",
                 features=cri.RuntimeHandlerFeatures(
-                    recursive_read_only_mounts=False, user_namespaces=False
+                    recursive_read_only_mounts=False,
+                    user_namespaces=user_namespaces(ctx.backend),
                 ),
             )
         ],

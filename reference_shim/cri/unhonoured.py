@@ -3,20 +3,23 @@
 A field is refused only when it carries a value the shim cannot honour: its default (what the
 kubelet sends when a pod does not ask for the feature) is always accepted, so that refusing a
 feature never refuses every pod. The table of every field of PodSandboxConfig and
-ContainerConfig, honoured, refused or not applicable, is docs/shim-cri-fields.md; a unit test
-walks the API's descriptors and keeps this module and that table in step.
+ContainerConfig, honoured, refused, per backend or not applicable, is docs/shim-cri-fields.md; a
+unit test walks the API's descriptors and keeps this module and that table in step.
+
+Only what no backend can honour is refused here. A field that one backend honours and another
+cannot (hugepage limits, unified resources, ambient capabilities, recursive read-only mounts, an
+SELinux relabel) goes on in the ``VmSpec``, and the backend refuses it with its own reason
+(``reference_shim.backends.refusals``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cri_api.v1 import api_pb2 as cri
 from google.protobuf.message import Message
 
+from reference_shim.cri import user_namespaces
 from reference_shim.errors import Unimplemented
 
-_SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
 _NAMESPACES = ("network", "pid", "ipc")
 # The modes honoured besides NODE (refused: a VM has its own kernel). A container's pid may be
 # TARGET: the strategy joins the sibling's namespace where it can, or refuses.
@@ -39,14 +42,25 @@ def _is_set(message: Message) -> bool:
     return bool(message.ListFields())
 
 
-def selinux_enabled() -> bool:
-    return _SELINUX_ENFORCE.exists()
-
-
 # -- shared by pods and containers ----------------------------------------------------
 
 
-def _namespaces(options: cri.NamespaceOption, field: str, honoured: _Modes) -> None:
+def _user_namespace(options: cri.NamespaceOption, field: str, supported: bool) -> None:
+    """A backend that runs user namespaces gets them checked (``user_namespaces``); the others
+    refuse any but the host's."""
+    if supported:
+        user_namespaces.requested(options, field)
+        return
+    userns = options.userns_options
+    if options.HasField("userns_options") and userns.mode != cri.NODE:
+        refuse(f"{field}.userns_options.mode", "user namespaces are not supported")
+    if userns.uids or userns.gids:
+        refuse(f"{field}.userns_options.uids/gids", "user namespace mappings need user namespaces")
+
+
+def _namespaces(
+    options: cri.NamespaceOption, field: str, honoured: _Modes, user_namespaces: bool
+) -> None:
     for name in _NAMESPACES:
         mode = getattr(options, name)
         if mode == cri.NODE:
@@ -57,11 +71,7 @@ def _namespaces(options: cri.NamespaceOption, field: str, honoured: _Modes) -> N
             )
         if mode not in honoured.get(name, {cri.POD}):
             refuse(f"{field}.{name} {cri.NamespaceMode.Name(mode)}", _WHY_NOT[name])
-    userns = options.userns_options
-    if options.HasField("userns_options") and userns.mode != cri.NODE:
-        refuse(f"{field}.userns_options.mode", "user namespaces are not supported")
-    if userns.uids or userns.gids:
-        refuse(f"{field}.userns_options.uids/gids", "user namespace mappings need user namespaces")
+    _user_namespace(options, field, user_namespaces)
 
 
 def _security(
@@ -77,20 +87,16 @@ def _security(
         )
 
 
-def linux_resources(resources: cri.LinuxContainerResources, field: str) -> None:
-    if resources.hugepage_limits:
-        refuse(f"{field}.hugepage_limits", "the Docker backend sets no hugepage limits")
-    if resources.unified:
-        refuse(f"{field}.unified", "the Docker backend sets no cgroup v2 unified resources")
-
-
 # -- pod sandbox ----------------------------------------------------------------------
 
 
-def pod_config(config: cri.PodSandboxConfig) -> None:
+def pod_config(config: cri.PodSandboxConfig, user_namespaces: bool = False) -> None:
+    """``user_namespaces``: whether the backend runs them (Capability.USER_NAMESPACES)."""
     context = config.linux.security_context
     field = "linux.security_context"
-    _namespaces(context.namespace_options, f"{field}.namespace_options", _POD_MODES)
+    _namespaces(
+        context.namespace_options, f"{field}.namespace_options", _POD_MODES, user_namespaces
+    )
     _security(context, field)
 
 
@@ -100,30 +106,16 @@ def pod_config(config: cri.PodSandboxConfig) -> None:
 def _mount(mount: cri.Mount, field: str) -> None:
     if mount.uidMappings or mount.gidMappings:
         refuse(f"{field}.uidMappings/gidMappings", "id-mapped mounts are not supported")
-    if mount.recursive_read_only:
-        refuse(
-            f"{field}.recursive_read_only",
-            "recursive read-only mounts need Docker API 1.44 (Engine 25), the backend's Engine "
-            "20.10 speaks 1.41",
-        )
-    if mount.selinux_relabel and selinux_enabled():
-        refuse(
-            f"{field}.selinux_relabel",
-            "the Docker backend's bind mounts cannot relabel a host path for SELinux",
-        )
 
 
-def container_config(config: cri.ContainerConfig) -> None:
+def container_config(config: cri.ContainerConfig, user_namespaces: bool = False) -> None:
+    """``user_namespaces``: as ``pod_config``'s."""
     context = config.linux.security_context
     field = "linux.security_context"
-    _namespaces(context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES)
+    _namespaces(
+        context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES, user_namespaces
+    )
     _security(context, field)
-    if context.capabilities.add_ambient_capabilities:
-        refuse(
-            f"{field}.capabilities.add_ambient_capabilities",
-            "the Docker backend grants no ambient capabilities",
-        )
-    linux_resources(config.linux.resources, "linux.resources")
     for index, mount in enumerate(config.mounts):
         _mount(mount, f"mounts[{index}]")
     if config.CDI_devices:

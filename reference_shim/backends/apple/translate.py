@@ -13,6 +13,7 @@ from pathlib import Path
 from reference_shim.backends.apple.naming import label_args
 from reference_shim.backends.base import MountSpec, PortSpec, ResourceSpec, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
+from reference_shim.backends.refusals import Asked, Reasons, asked, refuse
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 DEFAULT_NETWORK = "default"
@@ -22,6 +23,16 @@ _MIB = 1024 * 1024
 _DEFAULT_CPU_PERIOD = 100_000
 _MAX_PUBLISHED = 64
 _MOUNT_SYNTAX = (":", ",")
+# On macOS, which has no SELinux, a relabel asks for nothing (``refusals.asked``).
+UNHONOURED: Reasons = {
+    Asked.HUGEPAGE_LIMITS: "Apple's container CLI has no hugepage limit flag",
+    Asked.UNIFIED: "Apple's container CLI has no cgroup setting (only --cpus and --memory)",
+    Asked.AMBIENT_CAPABILITIES: (
+        "Apple's container CLI has no ambient capability flag (only --cap-add and --cap-drop)"
+    ),
+    Asked.RECURSIVE_READ_ONLY: "Apple's --volume has no recursive read-only option (only ro)",
+    Asked.SELINUX_RELABEL: "Apple's --volume has no SELinux relabel option",
+}
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,7 @@ def create_args(
     spec: VmSpec, vm_id: str, image: str, identity: Identity, labels: dict[str, str]
 ) -> list[str]:
     """``container create`` for ``spec``, named ``vm_id``, from the image reference ``image``."""
+    refuse(asked(spec), UNHONOURED)
     if spec.devices:
         raise Unimplemented("devices are not supported: Apple's container CLI has no device flag")
     if spec.image_mounts:

@@ -17,6 +17,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from reference_shim.backends import refusals
 from reference_shim.backends.base import (
     Capability,
     ExecResult,
@@ -48,6 +49,7 @@ from reference_shim.backends.docker.output import DockerOutput, NoOutput
 from reference_shim.backends.docker.processes import main_process_user
 from reference_shim.backends.docker.stats import to_vm_stats
 from reference_shim.backends.docker.translate import (
+    UNHONOURED,
     create_args,
     extra_config,
     extra_host_config,
@@ -102,7 +104,11 @@ def _status_of(document: dict[str, Any]) -> VmStatus:
 class DockerBackend:
     name = "docker"
     models_pods = False  # a pod VM is a pause container with its own IP
-    capabilities = frozenset(Capability)  # containers join the pause container's namespaces
+    # containers join the pause container's namespaces; no USER_NAMESPACES: Engine 20.10 has
+    # only the daemon-wide userns-remap, no user namespace per container with its own mappings
+    capabilities = frozenset(
+        {Capability.WORKLOAD_IN_POD_VM, Capability.SHARED_POD_VM, Capability.POD_NETWORKS}
+    )
 
     def __init__(self, base_url: str, instance: str) -> None:
         # The SDK is untyped.
@@ -177,6 +183,7 @@ class DockerBackend:
     # -- lifecycle ----------------------------------------------------------------------
 
     def create_vm(self, spec: VmSpec) -> str:
+        refusals.refuse(refusals.asked(spec), UNHONOURED)
         image_volumes = self._image_volumes.create(spec.name, spec.image_mounts)
         try:
             with docker_errors(f"create VM {spec.name}"):
@@ -314,6 +321,7 @@ class DockerBackend:
             log.warning("could not kill timed-out exec %s: %s", exec_id[:12], error)
 
     def update_resources(self, vm_id: str, resources: ResourceSpec) -> None:
+        refusals.refuse(refusals.resources_asked(resources), UNHONOURED)
         with docker_errors(f"update resources of VM {vm_id[:12]}"):
             self._api.update_container(vm_id, **resource_args(resources))
 

@@ -1,4 +1,5 @@
-"""A ``VmSpec`` as the arguments of Docker's container-create call."""
+"""A ``VmSpec`` as the arguments of Docker's container-create call, and what of it Docker Engine
+20.10 (API 1.41) has no setting for, refused with the reason."""
 
 from __future__ import annotations
 
@@ -12,6 +13,26 @@ from reference_shim.backends.docker.privileged import (
     expand_all,
     privileged_args,
 )
+from reference_shim.backends.refusals import Asked, Reasons
+
+UNHONOURED: Reasons = {
+    Asked.HUGEPAGE_LIMITS: "Docker Engine 20.10 has no hugepage limit setting (in HostConfig)",
+    Asked.UNIFIED: (
+        "Docker Engine 20.10 has no cgroup v2 unified resources setting (in HostConfig)"
+    ),
+    Asked.AMBIENT_CAPABILITIES: (
+        "Docker Engine 20.10 grants no ambient capabilities (HostConfig has only CapAdd and "
+        "CapDrop)"
+    ),
+    Asked.RECURSIVE_READ_ONLY: (
+        "recursive read-only mounts need Docker API 1.44 (Engine 25), the backend's Engine 20.10 "
+        "speaks 1.41"
+    ),
+    Asked.SELINUX_RELABEL: (
+        "the Docker backend's bind mounts (Docker's Mounts API) cannot relabel a host path for "
+        "SELinux"
+    ),
+}
 
 
 def _container_ref(vm_id: str) -> str:

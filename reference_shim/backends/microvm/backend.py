@@ -80,7 +80,9 @@ HOST_TOOLS = ("qemu-system-x86_64", "skopeo", "umoci", "mkfs.ext4")
 class MicrovmBackend:
     name = "microvm"
     models_pods = True
-    capabilities = frozenset({Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS})
+    capabilities = frozenset(
+        {Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS, Capability.USER_NAMESPACES}
+    )
 
     def __init__(
         self,

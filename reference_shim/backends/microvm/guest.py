@@ -1,12 +1,12 @@
 """What every VM boots: the kernel from scripts/services, and an initramfs built here.
 
 The initramfs is the agent's whole world: busybox-static as ``/bin/busybox``, the agent
-(``guest/init.sh``) as ``/init``, its static helpers (``static_build``) ``/bin/ptyrun`` and
-``/bin/launch``, and the kernel's modules the agent loads: virtio's, the NIC's, virtiofs', and
-the features a container may use (the cloud kernel builds them as modules). It is a newc cpio
-archive, written byte by byte here (Debian 12 has no ``cpio`` installed by default), the same
-bytes for the same inputs; it is built once per shim state folder and rebuilt when an input
-changes.
+(``guest/init.sh``) as ``/init``, its static helpers (``static_build``) ``/bin/ptyrun``,
+``/bin/launch``, ``/bin/devcgroup`` and ``/bin/userns``, and the kernel's modules the agent
+loads: virtio's, the NIC's, virtiofs', and the features a container may use (the cloud kernel
+builds them as modules). It is a newc cpio archive, written byte by byte here (Debian 12 has
+no ``cpio`` installed by default), the same bytes for the same inputs; it is built once per
+shim state folder and rebuilt when an input changes.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def initramfs(kernel: GuestKernel, folder: Path) -> Path:
     if not BUSYBOX.exists():
         raise BackendUnavailable(f"no {BUSYBOX} (busybox-static); {INSTALL_HINT}")
     helpers = tuple(
-        (name, static_program(name, folder)) for name in ("ptyrun", "launch", "devcgroup")
+        (name, static_program(name, folder)) for name in ("ptyrun", "launch", "devcgroup", "userns")
     )
     data = initramfs_bytes(kernel, programs=helpers)
     path = folder / f"initramfs-{hashlib.sha256(data).hexdigest()[:16]}.cpio"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any
 
 from reference_shim.backends.base import ResourceSpec, VmStats
@@ -24,6 +25,7 @@ MIB = 1024 * 1024
 # meets its limit (an OOM kill in its cgroup) before the guest meets its end of RAM.
 GUEST_HEADROOM_MIB = 128
 DEFAULT_CPU_PERIOD_US = 100_000  # the kernel's default CFS period
+_PAGE_SIZE = re.compile(r"[1-9][0-9]*[KMG]B")  # the kubelet's names: 2MB, 1GB
 
 
 def cpu_weight(shares: int) -> int:
@@ -51,7 +53,35 @@ def cgroup_files(resources: ResourceSpec) -> tuple[tuple[str, str], ...]:
         files.append(("cpuset.cpus", resources.cpuset_cpus))
     if resources.cpuset_mems:
         files.append(("cpuset.mems", resources.cpuset_mems))
-    return tuple(files)
+    files += [(_hugetlb_file(size), str(limit)) for size, limit in resources.hugepage_limits]
+    return tuple(files + _unified_files(resources.unified))
+
+
+def _hugetlb_file(page_size: str) -> str:
+    """The hugetlb controller's limit for one page size (a size the guest kernel lacks has no
+    file: its write fails, and the agent says so)."""
+    if not _PAGE_SIZE.fullmatch(page_size):
+        raise InvalidArgument(
+            f"linux.resources.hugepage_limits: page size {page_size!r} is not a size like 2MB"
+        )
+    return f"hugetlb.{page_size}.max"
+
+
+def _unified_files(unified: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """Unified resources, written after the other files as runc writes them: a key is a file
+    of the cgroup named CONTROLLER.PARAMETER (runc refuses any other, and one with a slash), a
+    value of several lines is written line by line (runc's ``WriteFileByLine``: ``io.max``)."""
+    files = []
+    for key, value in unified:
+        controller, _, parameter = key.partition(".")
+        if not (controller and parameter) or any(mark in key for mark in "/=\n"):
+            raise InvalidArgument(
+                f"linux.resources.unified: {key!r} is not a cgroup v2 file name of the form "
+                "CONTROLLER.PARAMETER (memory.high)"
+            )
+        lines = [line for line in value.split("\n") if line] or [value]
+        files += [(key, line) for line in lines]
+    return files
 
 
 def cpu_list(text: str) -> set[int]:

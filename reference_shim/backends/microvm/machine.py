@@ -203,6 +203,7 @@ class Launch:
     # privileges (privileges.py): what the agent's launcher and mounts apply
     groups: tuple[int, ...] = ()
     capabilities: int = ALL_CAPABILITIES
+    ambient_capabilities: int = 0  # a mask, as ``capabilities``
     no_new_privs: bool = False
     privileged: bool = False
     masked_paths: tuple[str, ...] = ()
@@ -215,6 +216,8 @@ class Launch:
     devices: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
     device_rules: tuple[str, ...] = ()
+    # a user namespace (user_namespace.py): "UIDS GIDS", the maps' extents; "" none
+    user_namespace: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -231,6 +234,14 @@ class Launch:
             fields[name] = tuple(document.get(name, ()))
         fields["disks"] = tuple(Disk(**disk) for disk in document.get("disks", ()))
         return cls(**fields)
+
+    def _groups(self) -> str:
+        return ",".join(map(str, self.groups)) or "-"
+
+    def _capabilities(self) -> str:
+        """The bounding set as a hex mask, ``:`` and the ambient set's when there is one."""
+        ambient = f":{self.ambient_capabilities:x}" if self.ambient_capabilities else ""
+        return f"{self.capabilities:x}{ambient}"
 
     def _flags(self) -> str:
         """``n`` no_new_privs, ``p`` privileged (a writable /sys and cgroup), ``-`` neither."""
@@ -263,7 +274,7 @@ class Launch:
                 if self.seccomp_filter
                 else []
             ),
-            f"PRIVS {','.join(map(str, self.groups)) or '-'} {self.capabilities:x} {self._flags()}",
+            f"PRIVS {self._groups()} {self._capabilities()} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
             f"PIDNS target {self.pid_target}"
@@ -271,6 +282,7 @@ class Launch:
             else f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             *(f"DEVICE {device}" for device in self.devices),
             *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
+            *([f"USERNS {self.user_namespace}"] if self.user_namespace else []),
             "START",
         ]
 

@@ -1,9 +1,10 @@
 """A workload's privileges in its VM: capabilities, groups, no_new_privs, masked paths.
 
 The agent's launcher (``guest/launch.c``) applies them as runc would: the bounding set cut to
-the capabilities held (a root workload then holds exactly those, any other uid none), the
-supplementary groups, no_new_privs. The agent masks and write-protects paths with mounts.
-Here: what the ``PRIVS``, ``MASKED`` and ``ROPATHS`` lines carry for a ``SecuritySpec``.
+the capabilities held (a root workload then holds exactly those, any other uid none but its
+ambient ones), the ambient set, the supplementary groups, no_new_privs. The agent masks and
+write-protects paths with mounts. Here: what the ``PRIVS``, ``MASKED`` and ``ROPATHS`` lines
+carry for a ``SecuritySpec``.
 """
 
 from __future__ import annotations
@@ -37,15 +38,26 @@ def held_capabilities(security: SecuritySpec) -> frozenset[str]:
     dropped (``vm_specs.capabilities``: drops win); dropping ALL keeps only what is added by
     name, and adding ALL starts from every capability."""
     if security.privileged:
-        return every_capability()
+        return every_capability() | ambient_capabilities(security)
     for name in (*security.cap_add, *security.cap_drop):
         if name != "ALL" and name not in CAPABILITIES:
             raise InvalidArgument(f"capability {name!r} is not a Linux capability")
-    added = frozenset(security.cap_add) - {"ALL"}
+    added = frozenset(security.cap_add) - {"ALL"} | ambient_capabilities(security)
     if "ALL" in security.cap_drop:
         return added
     start = every_capability() if "ALL" in security.cap_add else DEFAULT_CAPABILITIES
     return (start | added) - frozenset(security.cap_drop)
+
+
+def ambient_capabilities(security: SecuritySpec) -> frozenset[str]:
+    """api.proto Capability: one added to add_ambient_capabilities "gets added to all sets, i.e
+    permitted, inheritable, effective, bounding and ambient sets", so that a uid other than
+    root holds it across its exec. It counts as added by name: dropping ALL keeps it, dropping
+    it by name drops it ("from all sets")."""
+    for name in security.ambient_capabilities:
+        if name not in CAPABILITIES:
+            raise InvalidArgument(f"ambient capability {name!r} is not a Linux capability")
+    return frozenset(security.ambient_capabilities)
 
 
 def capability_mask(names: frozenset[str]) -> int:
@@ -71,9 +83,11 @@ def settings(
 ) -> dict[str, Any]:
     """The ``Launch`` fields for ``security``. A privileged workload has every capability,
     nothing masked and /sys writable: a VM's own, never the host's."""
+    held = held_capabilities(security)
     return {
         "groups": groups(uid, gid, security, table),
-        "capabilities": capability_mask(held_capabilities(security)),
+        "capabilities": capability_mask(held),
+        "ambient_capabilities": capability_mask(ambient_capabilities(security) & held),
         "no_new_privs": security.no_new_privs,
         "privileged": security.privileged,
         "masked_paths": () if security.privileged else tuple(security.masked_paths or ()),

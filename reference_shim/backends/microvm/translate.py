@@ -14,12 +14,32 @@ from pathlib import Path
 
 from reference_shim.backends.base import Namespace, Placement, SecuritySpec, VmSpec
 from reference_shim.backends.confinement import refuse_profiles
-from reference_shim.backends.microvm import devices, host_cgroup, limits, privileges
+from reference_shim.backends.microvm import (
+    devices,
+    host_cgroup,
+    limits,
+    privileges,
+    user_namespace,
+)
 from reference_shim.backends.microvm.images import StoredImage
 from reference_shim.backends.microvm.machine import Launch
 from reference_shim.backends.microvm.seccomp_filter import filter_settings
 from reference_shim.backends.microvm.shares import Share
+from reference_shim.backends.refusals import Asked, Reasons, asked, refuse
 from reference_shim.errors import InvalidArgument, Unimplemented
+
+# Honoured: hugepage limits and unified resources (cgroup files of the guest, ``limits``), and
+# ambient capabilities (raised by the launcher, ``privileges``).
+UNHONOURED: Reasons = {
+    Asked.RECURSIVE_READ_ONLY: (
+        "the microvm agent makes a mount read-only with a read-only bind remount of its top, "
+        "which leaves the submounts --rbind brings along as they are"
+    ),
+    Asked.SELINUX_RELABEL: (
+        "the microvm backend shares host folders over virtiofs as they are, it relabels no host "
+        "path for SELinux"
+    ),
+}
 
 
 def refuse_pod_features(spec: VmSpec) -> None:
@@ -45,6 +65,7 @@ def _refuse(spec: VmSpec) -> None:
         raise Unimplemented("sharing a PID namespace with another VM is impossible across VMs")
     refuse_pod_features(spec)  # a workload in a VM of its own carries the pod's ports, sysctls
     _refuse_security(spec.security)
+    refuse(asked(spec), UNHONOURED)
 
 
 def own_pid_namespace(placement: Placement) -> bool:
@@ -112,6 +133,7 @@ def launch(
         **limits.settings(spec.resources, spec.sysctls),
         **filter_settings(spec.security, privileges.held_capabilities(spec.security)),
         **privileged,
+        **user_namespace.settings(spec.security, uid, gid, privileged["groups"]),
         **devices.plan(
             spec.devices, spec.security.privileged, spec.security.readonly_rootfs
         ).launch_fields(),

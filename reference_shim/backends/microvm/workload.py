@@ -51,7 +51,11 @@ def credentials(machine: Machine) -> ProcessUser | None:
 
 
 def _merged(launch: Launch, resources: ResourceSpec) -> tuple[tuple[str, str], ...]:
-    return tuple({**dict(launch.limits), **dict(limits.cgroup_files(resources))}.items())
+    """The files ``launch`` writes, those ``resources`` names replaced (all the lines of one:
+    a unified value may have several)."""
+    files = limits.cgroup_files(resources)
+    names = {name for name, _ in files}
+    return tuple(pair for pair in launch.limits if pair[0] not in names) + files
 
 
 def relaunch(launch: Launch, resources: ResourceSpec) -> Launch:

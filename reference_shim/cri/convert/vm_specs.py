@@ -1,7 +1,9 @@
 """CRI configs as VM specs: the CRI meaning of each field, decided here once for every backend.
 
-Fields the shim cannot honour were refused before (``reference_shim.cri.unhonoured``); what
-needs the host to decide (a profile file, AppArmor) is refused here, never dropped.
+Fields no backend can honour were refused before (``reference_shim.cri.unhonoured``); what
+needs the host to decide (a profile file, AppArmor) is refused here, never dropped; what only
+some backends honour goes on in the spec, for the backend to honour or refuse
+(``reference_shim.backends.refusals``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from reference_shim.backends.base import (
     VmSpec,
 )
 from reference_shim.backends.labels import POD_ID_LABEL
+from reference_shim.cri import user_namespaces
 from reference_shim.errors import InvalidArgument, NotFound, Unimplemented
 from reference_shim.state.records import ContainerRecord, PodRecord
 
@@ -171,6 +174,8 @@ def _mount(mount: cri.Mount) -> MountSpec:
         container_path=mount.container_path,
         readonly=mount.readonly,
         propagation=_PROPAGATION.get(mount.propagation, "rprivate"),
+        recursive_readonly=mount.recursive_read_only,
+        selinux_relabel=mount.selinux_relabel,
     )
 
 
@@ -275,10 +280,12 @@ def capabilities(asked: cri.Capability) -> tuple[tuple[str, ...], tuple[str, ...
     return add, drop
 
 
-def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> SecuritySpec:
+def security(config: cri.ContainerConfig, pod: PodRecord) -> SecuritySpec:
+    context = config.linux.security_context
     if context.privileged and not pod.config.linux.security_context.privileged:
         raise InvalidArgument("a privileged container needs a privileged pod sandbox")
     cap_add, cap_drop = capabilities(context.capabilities)
+    uid_mappings, gid_mappings = user_namespaces.of_container(pod.config, config)
     return SecuritySpec(
         user=_user(context),
         group_add=tuple(str(group) for group in context.supplemental_groups),
@@ -286,6 +293,7 @@ def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> Secu
         readonly_rootfs=context.readonly_rootfs,
         cap_add=cap_add,
         cap_drop=cap_drop,
+        ambient_capabilities=tuple(map(_capability, context.capabilities.add_ambient_capabilities)),
         no_new_privs=context.no_new_privs,
         seccomp=_seccomp(context),
         apparmor=_apparmor(context),
@@ -293,6 +301,8 @@ def security(context: cri.LinuxContainerSecurityContext, pod: PodRecord) -> Secu
         # empty for procMount Unmasked), as the OCI spec containerd hands runc.
         masked_paths=tuple(context.masked_paths),
         readonly_paths=tuple(context.readonly_paths),
+        uid_mappings=uid_mappings,
+        gid_mappings=gid_mappings,
     )
 
 
@@ -334,6 +344,8 @@ def resources(asked: cri.LinuxContainerResources) -> ResourceSpec:
         cpuset_cpus=linux.cpuset_cpus,
         cpuset_mems=linux.cpuset_mems,
         oom_score_adj=linux.oom_score_adj,
+        hugepage_limits=tuple((limit.page_size, limit.limit) for limit in linux.hugepage_limits),
+        unified=tuple(sorted(linux.unified.items())),
     )
 
 
@@ -389,7 +401,7 @@ def container_spec(
             for d in config.devices
         ),
         resources=resources(config.linux.resources),
-        security=security(context, pod),
+        security=security(config, pod),
         stop_signal=cri.Signal.Name(config.stop_signal) if config.stop_signal else "",
         tty=config.tty,
         stdin=config.stdin,

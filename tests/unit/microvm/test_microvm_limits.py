@@ -96,6 +96,16 @@ def test_a_vm_not_booted_yet_takes_new_limits_and_grows_for_them() -> None:
     assert grown.memory_mib == 512 + limits.GUEST_HEADROOM_MIB
 
 
+def test_new_limits_replace_every_line_of_a_file_and_keep_the_others() -> None:
+    launch = Launch(
+        argv=("true",), env=(), working_dir="/", uid=0, gid=0, hostname="", readonly_rootfs=False,
+        readonly_files=(), limits=(("io.max", "8:0 rbps=1"), ("io.max", "8:16 rbps=2"),
+                                   ("pids.max", "9")),
+    )  # fmt: skip
+    updated = workload.relaunch(launch, ResourceSpec(unified=(("io.max", "8:0 wbps=3\n"),)))
+    assert updated.limits == (("pids.max", "9"), ("io.max", "8:0 wbps=3"))
+
+
 @pytest.mark.parametrize(
     ("name", "path"),
     [

@@ -1,5 +1,6 @@
 """Every field of PodSandboxConfig and ContainerConfig is classified in docs/shim-cri-fields.md,
-and every field classified as refused is refused with UNIMPLEMENTED naming it.
+every field classified as refused is refused with UNIMPLEMENTED naming it, and every field left to
+the backends is one they know (test_backend_refusals.py checks what each does with it).
 
 The fields come from the API's protobuf descriptors, so a field the API gains, or one the shim
 forgets, fails here until it has a row.
@@ -10,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Unpack
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
-from cri_config_fields import LinuxContainerResourcesFields
 from google.protobuf.descriptor import Descriptor
 
+from reference_shim.backends.refusals import Asked
 from reference_shim.cri import unhonoured
 from reference_shim.errors import Unimplemented
 
@@ -25,8 +25,8 @@ MESSAGES: dict[str, type[cri.PodSandboxConfig] | type[cri.ContainerConfig]] = {
     "PodSandboxConfig": cri.PodSandboxConfig,
     "ContainerConfig": cri.ContainerConfig,
 }
-TREATMENTS = {"honoured", "refused", "partly refused", "not applicable"}
-WHOLE_MESSAGE_TREATMENTS = {"refused", "not applicable"}
+TREATMENTS = {"honoured", "refused", "partly refused", "per backend", "not applicable"}
+WHOLE_MESSAGE_TREATMENTS = {"refused", "per backend", "not applicable"}
 LEAF_MESSAGES = {"runtime.v1.Int64Value"}  # a wrapper: the field is its value
 ROW = re.compile(r"^\| `([^`]+)` \| ([a-z ]+) \| (.*) \|$")
 SECURITY = "linux.security_context"
@@ -115,10 +115,6 @@ def userns(mode: cri.NamespaceMode.ValueType, mapping: str = "") -> Change:
     return change
 
 
-def ambient(capabilities: cri.Capability) -> None:
-    capabilities.add_ambient_capabilities.append("KILL")
-
-
 def strict_groups(config: Config) -> None:
     config.linux.security_context.supplemental_groups_policy = cri.Strict
 
@@ -128,10 +124,6 @@ def mount(**fields: object) -> Change:
         container(config).mounts.add(container_path="/m", host_path="/tmp", **fields)
 
     return change
-
-
-def resources(config: Config, **fields: Unpack[LinuxContainerResourcesFields]) -> None:
-    container(config).linux.resources.MergeFrom(cri.LinuxContainerResources(**fields))
 
 
 SHARED: dict[str, list[Change]] = {
@@ -159,17 +151,8 @@ REFUSED: dict[str, dict[str, list[Change]]] = {
     "ContainerConfig": {
         **SHARED,
         f"{NAMESPACES}.pid": [namespace("pid", cri.NODE)],
-        "mounts.selinux_relabel": [mount(selinux_relabel=True)],
         "mounts.uidMappings": [mount(uidMappings=[cri.IDMapping(length=1)])],
         "mounts.gidMappings": [mount(gidMappings=[cri.IDMapping(length=1)])],
-        "mounts.recursive_read_only": [mount(readonly=True, recursive_read_only=True)],
-        "linux.resources.hugepage_limits": [
-            lambda c: resources(c, hugepage_limits=[cri.HugepageLimit(page_size="2MB", limit=1)])
-        ],
-        "linux.resources.unified": [lambda c: resources(c, unified={"memory.high": "1"})],
-        f"{SECURITY}.capabilities.add_ambient_capabilities": [
-            lambda c: ambient(container(c).linux.security_context.capabilities)
-        ],
         "CDI_devices": [lambda c: container(c).CDI_devices.add(name="vendor.com/gpu=0")],
     },
 }
@@ -197,6 +180,13 @@ def test_each_refused_row_has_its_cases_and_no_other(name: str) -> None:
     assert refused == set(REFUSED[name])
 
 
+def test_the_rows_left_to_the_backends_are_the_fields_they_decide() -> None:
+    per_backend = {row for row, treatment in documented()["ContainerConfig"].items()
+                   if treatment == "per backend"}  # fmt: skip
+    assert per_backend == {field.value for field in Asked}
+    assert "per backend" not in documented()["PodSandboxConfig"].values()
+
+
 REFUSALS = [
     pytest.param(name, row, change, id=f"{name}.{row}[{index}]")
     for name, rows in REFUSED.items()
@@ -207,9 +197,8 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("name", "row", "change"), REFUSALS)
 def test_a_refused_value_is_unimplemented_naming_its_field(
-    name: str, row: str, change: Change, monkeypatch: pytest.MonkeyPatch
+    name: str, row: str, change: Change
 ) -> None:
-    monkeypatch.setattr(unhonoured, "selinux_enabled", lambda: True)
     config = minimal(name)
     check(config)  # the defaults pass
     change(config)
@@ -239,8 +228,7 @@ def kubelet_pod() -> cri.PodSandboxConfig:
     )
 
 
-def test_what_a_kubelet_sends_by_default_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unhonoured, "selinux_enabled", lambda: False)
+def test_what_a_kubelet_sends_by_default_is_accepted() -> None:
     unhonoured.pod_config(kubelet_pod())
     container = minimal("ContainerConfig")
     assert isinstance(container, cri.ContainerConfig)

@@ -39,9 +39,10 @@ resolve() {
 
 # -- resources and kernel settings (limits.py): a cgroup v2 per workload, sysctls, figures -------
 CGROUP=${CGROUP:-/sys/fs/cgroup/workload}  # the workload's cgroup; its execs join it too
-cgroup_setup() {  # at boot: the unified hierarchy, its controllers for children, the cgroup
+cgroup_setup() {  # at boot: the unified hierarchy, every controller it has for children (as
+    # runc enables them: unified resources may name any, hugetlb limits need hugetlb), the cgroup
     mount -t cgroup2 cgroup2 /sys/fs/cgroup \
-        && echo "+cpu +cpuset +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control \
+        && sed 's/[^ ][^ ]*/+&/g' /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control \
         && mkdir -p "$CGROUP"
 }
 write_files() {  # write_files DIR FILE: each line NAME=VALUE of FILE written to DIR/NAME
@@ -192,17 +193,33 @@ host_devices() {  # each DEVICE line's node; the rules it adds, in /run/spec/dev
         [ "$5" = - ] || echo "+$1:$2:$3:$5" >> /run/spec/devrules
     done < /run/spec/devices
 }
-device_filter() {  # the workload cgroup's device filter (guest/devcgroup.c): the host's rules,
-    # each device's, and the workload's own output ports (which /dev/stdout reopens)
+device_filter() {  # the workload cgroup's device filter (guest/devcgroup.c): the host's rules
+    # and each device's (the workload's output goes through pipes, not to its ports: `output`)
     [ -n "$DEVRULES" ] || return 0
     # shellcheck disable=SC2086  # rules hold no blanks
     set -- $DEVRULES
     default=$1; shift
-    for port in "$OUT" "$ERR"; do
-        read -r number < "/sys/class/virtio-ports/${port##*/}/dev" && set -- "$@" "+c:$number:rw"
-    done
     # shellcheck disable=SC2046  # one rule a line
     /bin/devcgroup "$CGROUP" "$default" "$@" $(cat /run/spec/devrules)
+}
+
+# -- user namespaces (user_namespace.py): the container's own, its root disk idmapped to it ------
+# USERNS UIDS GIDS (CONTAINER:HOST:LENGTH extents): /bin/userns (guest/userns.c) makes the
+# namespace with those maps, keeps it at /run/userns, where the launcher joins it for the
+# workload, its execs and sessions, and idmaps the root disk. It comes last of the agent's work
+# in the container's root: through the idmapped mount the guest's root could create no file (its
+# uid is none of the maps'). /dev and /dev/shm, tmpfs the guest's 6.1 kernel does not idmap, are
+# given to the container's root (the guest's id its 0 maps to).
+USERNS=""
+root_id() {  # root_id EXTENTS: the guest's id for the container's 0 (0 when unmapped)
+    case $1 in 0:*) rest=${1#0:}; echo "${rest%%:*}" ;; *) echo 0 ;; esac
+}
+user_namespace() {
+    [ -n "$USERNS" ] || return 0
+    # shellcheck disable=SC2086  # two words: UIDS GIDS
+    set -- $USERNS
+    chown "$(root_id "$1"):$(root_id "$2")" /container/dev /container/dev/shm \
+        && /bin/userns /container /run/userns "$1" "$2"
 }
 
 load_feature_modules() {  # what a container may use that is a module (guest.py FEATURE_MODULES)
@@ -508,6 +525,33 @@ session() {
     rm -rf "$dir"
 }
 
+# output: without a terminal, the workload's stdout and stderr are pipes (FIFOs) that `cat`s
+# copy to the ports, as runc gives a container pipes: /dev/stdout reopens /proc/self/fd/1, and a
+# virtio port opens once (EBUSY). RELAYS: the copiers, waited for before EXIT, so that the host has
+# the last bytes before the VM powers off.
+RELAYS=""
+output() {
+    [ "$TTY" = 1 ] && return 0
+    # writable by the workload's user, whoever it is (runc gives a container's process its stdio:
+    # fixStdioPermissions); only its own processes reach them, through their /proc/self/fd
+    mkfifo -m 0622 /run/session/workload/out /run/session/workload/err
+    cat /run/session/workload/out > "$OUT" &
+    RELAYS=$!
+    cat /run/session/workload/err > "$ERR" &
+    RELAYS="$RELAYS $!"
+}
+output_drained() {  # the copiers end once no process holds the pipes (5 s at most)
+    for _ in $(seq 250); do
+        # shellcheck disable=SC2086  # one pid a word
+        kill -0 $RELAYS 2>/dev/null || return 0
+        sleep 0.02
+    done
+}
+leftovers_killed() {  # what the workload left running ends with it, as runc ends a container's
+    # processes when its init exits (under PIDNS container the kernel does so already)
+    [ -e "$CGROUP/cgroup.kill" ] && echo 1 > "$CGROUP/cgroup.kill"
+}
+
 # workload: the workload's process, with the stdio the spec's TTY and STDIN lines ask for: on a
 # terminal (ptyrun, which forwards the agent's signals to it), its stdin a pipe from the port
 # `stdin` (as runc makes it), or /dev/null.
@@ -523,11 +567,11 @@ workload() {
         exec /bin/ptyrun /run/session/workload/tty $(workload_namespace) /bin/sh /init container /run/spec/argv <&4 4<&- > "$OUT" 2> "$ERR" 9> /run/workload.creds
     elif [ "$STDIN" = 1 ]; then  # cat is left behind when the workload ends, not waited for
         # shellcheck disable=SC2046  # the namespace's words
-        (cat <&4 4<&- &) | exec $(workload_namespace) /bin/sh /init container /run/spec/argv > "$OUT" 2> "$ERR" 9> /run/workload.creds
+        (cat <&4 4<&- &) | exec $(workload_namespace) /bin/sh /init container /run/spec/argv > /run/session/workload/out 2> /run/session/workload/err 9> /run/workload.creds
     else
         exec 4<&-
         # shellcheck disable=SC2046  # the namespace's words
-        exec $(workload_namespace) /bin/sh /init container /run/spec/argv < /dev/null > "$OUT" 2> "$ERR" 9> /run/workload.creds
+        exec $(workload_namespace) /bin/sh /init container /run/spec/argv < /dev/null > /run/session/workload/out 2> /run/session/workload/err 9> /run/workload.creds
     fi
 }
 
@@ -593,6 +637,7 @@ while :; do
         ROPATHS) store /run/spec/ropaths $rest ;;
         DEVICE) echo "$rest" >> /run/spec/devices ;;
         DEVRULES) DEVRULES=$rest ;;
+        USERNS) USERNS=$rest ;;
         UPDATE)
             set -- $rest  # ID B64...
             id=$1; shift
@@ -613,6 +658,10 @@ while :; do
             mount --bind /dev/pts /container/dev/pts && ln -s pts/ptmx /container/dev/ptmx \
                 && mount -t tmpfs tmpfs /container/dev/shm
             pod_files || fail "cannot mount the pod's /etc/hosts and /dev/shm"
+            # the OCI runtime spec's /dev links, as runc makes them (without them a write to
+            # /dev/stdout made a file on the tmpfs, and the output never reached the log)
+            ln -s /proc/self/fd /container/dev/fd
+            for fd in 0:stdin 1:stdout 2:stderr; do ln -s "/proc/self/fd/${fd%:*}" "/container/dev/${fd#*:}"; done
             touch /run/spec/limits
             why=$(write_files "$CGROUP" /run/spec/limits 2>&1) || fail "resources: $why"
             cgroup_view || fail "cannot mount the workload's cgroup at /sys/fs/cgroup"
@@ -621,13 +670,17 @@ while :; do
             why=$(device_filter 2>&1) || fail "the workload's device filter: $why"
             cd /
             why=$(working_dir 2>&1) || fail "cannot make the working directory $CWD: $why"
+            why=$(user_namespace 2>&1) || fail "user namespace: $why"
             (
+                output
                 workload &
                 # no pid: its first process said FAILED and ended
-                workload_pid $! > /run/workload.pid || { wait; [ -n "$MEMBER" ] || end_agent; exit; }
+                workload_pid $! > /run/workload.pid || { wait $!; [ -n "$MEMBER" ] || end_agent; exit; }
                 say "STARTED $(cat /run/workload.pid)"
                 wait $!
                 code=$?
+                leftovers_killed
+                output_drained
                 echo "$code $(centiseconds)" > /run/workload.exit
                 if oom_killed; then say OOMKILLED; fi
                 say "EXIT $code"  # blocks while no host is connected; ACK powers off

@@ -6,9 +6,12 @@
  * A cgroup namespace of its own (rooted at the workload's cgroup, where the agent put it, as
  * containerd does on cgroup v2), chroot(ROOT), chdir(WD), then the bounding set cut down to CAPS (a hex mask of capability
  * bits), the supplementary GROUPS (comma-separated gids, or "-" for none), the gid and the uid,
- * no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root workload then holds
- * exactly CAPS (the kernel gives root its bounding set on exec); any other uid holds none, as
- * under containerd. Inheritable and ambient sets stay empty. When file descriptor 9 is open (the
+ * the ambient set, no_new_privs when FLAGS holds "n", and exec PATH with ARGV0 ARGS. A root
+ * workload then holds exactly CAPS (the kernel gives root its bounding set on exec); any other
+ * uid holds none, as under containerd, but its ambient ones. CAPS may end in ":AMBIENT", a mask
+ * of the ambient set (within CAPS): those are made inheritable and raised ambient after the uid
+ * changes (the permitted set kept through it for that), so that they survive the exec for any
+ * uid; without it the inheritable and ambient sets stay empty. When file descriptor 9 is open (the
  * agent opens it for the workload, not for execs), the Uid, Gid and Groups lines of the
  * process's own /proc status, read once its identity is set, are written there and it is closed:
  * ContainerStatus.user is then what the kernel held, even for a workload that ends at once.
@@ -26,6 +29,12 @@
  * run once the root is the container's, and before the chroot a non-root user could not
  * chroot any more. It is built static (guest.py) so that it needs nothing in the container.
  *
+ * User namespace: when the agent made one for the container (/run/userns, guest/userns.c), the
+ * launcher joins it after the cgroup and before everything else: the cgroup namespace is then
+ * the user namespace's, UID, GID and GROUPS are ids inside it, and the bounding set, the
+ * capabilities a root workload holds and seccomp's CAP_SYS_ADMIN are the namespace's, never the
+ * guest's (as runc orders them).
+ *
  * Seccomp: when the agent stored a filter (/run/seccomp.bpf, compiled on the host), it is read
  * before the chroot and installed last, just before the exec (seccomp_goes_early says when it
  * must come before the uid changes).
@@ -42,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/capability.h> /* the ambient set */
 #include <linux/filter.h> /* seccomp */
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
@@ -99,6 +109,22 @@ static void install_seccomp(void) {
         die("seccomp", SECCOMP_PROGRAM);
 }
 
+/* Raise AMBIENT (a mask) in the ambient set: each must be permitted (kept through the uid
+ * change by PR_SET_KEEPCAPS) and inheritable, which capset makes it (it is in the bounding set). */
+static void raise_ambient(unsigned long long ambient, const char *word) {
+    if (!ambient) return;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) die("capget", word);
+    data[0].inheritable |= (__u32)ambient;
+    data[1].inheritable |= (__u32)(ambient >> 32);
+    if (syscall(SYS_capset, &header, data) != 0) die("capset inheritable", word);
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(ambient >> cap & 1)) continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) die("raise ambient", word);
+    }
+}
+
 static void report_credentials(void) {
     if (fcntl(CREDENTIALS_FD, F_GETFD) == -1) return;
     FILE *status = fopen("/proc/self/status", "r");
@@ -114,6 +140,21 @@ static void report_credentials(void) {
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "microvm launcher: %s %s: %s\n", what, detail, strerror(errno));
     exit(127);
+}
+
+/* The container's user namespace (guest/userns.c keeps it there), or -1: none asked. */
+#define USER_NAMESPACE "/run/userns"
+
+static int open_user_namespace(void) {
+    int fd = open(USER_NAMESPACE, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) die("open", USER_NAMESPACE);
+    return fd;
+}
+
+static void join_user_namespace(int fd) {
+    if (fd < 0) return;
+    if (setns(fd, CLONE_NEWUSER) != 0) die("join", "the container's user namespace");
+    close(fd);
 }
 
 /* Join the cgroup whose cgroup.procs the agent opened as CGROUP_FD, if it did. */
@@ -151,6 +192,7 @@ int main(int argc, char **argv) {
         return 127;
     }
     load_seccomp(); /* before the chroot hides the guest's /run */
+    int user_namespace = open_user_namespace();
     uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
     gid_t groups[MAX_GROUPS];
@@ -159,8 +201,11 @@ int main(int argc, char **argv) {
         for (char *word = strtok(argv[5], ","); word && count < MAX_GROUPS; word = strtok(NULL, ","))
             groups[count++] = (gid_t)strtoul(word, NULL, 10);
     }
-    unsigned long long keep = strtoull(argv[6], NULL, 16);
+    char *rest;
+    unsigned long long keep = strtoull(argv[6], &rest, 16);
+    unsigned long long ambient = *rest == ':' ? strtoull(rest + 1, NULL, 16) : 0;
     join_cgroup();
+    join_user_namespace(user_namespace);
     if (unshare(CLONE_NEWCGROUP) != 0) die("unshare", "cgroup namespace");
     if (chroot(argv[1]) != 0) die("chroot", argv[1]);
     if (chdir(argv[2]) != 0) die("chdir", argv[2]);
@@ -172,7 +217,9 @@ int main(int argc, char **argv) {
     if (early) install_seccomp();
     if (setgroups(count, groups) != 0) die("setgroups", argv[5]);
     if (setresgid(gid, gid, gid) != 0) die("setgid", argv[4]);
+    if (ambient && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) die("keep capabilities", argv[6]);
     if (setresuid(uid, uid, uid) != 0) die("setuid", argv[3]);
+    raise_ambient(ambient, argv[6]);
     if (strchr(argv[7], 'n') && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs", "");
     report_credentials();
     if (!early) install_seccomp();
