@@ -19,7 +19,9 @@ def build(config: ShimConfig, instance: str) -> Built:
     from reference_shim.backends.microvm.backend import MicrovmBackend
     from reference_shim.backends.microvm.streaming import MicrovmStreaming
 
-    backend = MicrovmBackend(config.state_dir / "microvm", instance)
+    backend = MicrovmBackend(
+        config.state_dir / "microvm", instance, shared_pod_vms=config.strategy == "shared-vm"
+    )
     return Built(backend, MicrovmStreaming(backend))
 
 

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import queue
 import secrets
 import shutil
@@ -43,7 +44,15 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.labels import INSTANCE_LABEL, owner_labels
 from reference_shim.backends.microvm import devices as host_devices
-from reference_shim.backends.microvm import host_cgroup, recovery, shares, translate, workload
+from reference_shim.backends.microvm import (
+    host_cgroup,
+    pod_shares,
+    pod_vm,
+    recovery,
+    shares,
+    translate,
+    workload,
+)
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
@@ -61,6 +70,7 @@ from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns
 
+log = logging.getLogger(__name__)
 KILL_GRACE_S = 10.0  # after SIGKILL, how long the agent has to report before QEMU is killed
 _HEX = frozenset("0123456789abcdef")
 # What the host runs: QEMU boots, skopeo pulls, umoci unpacks, mkfs.ext4 writes the disk.
@@ -74,8 +84,18 @@ class MicrovmBackend:
         {Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS, Capability.USER_NAMESPACES}
     )
 
-    def __init__(self, state_dir: Path, instance: str, kernel: GuestKernel | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        instance: str,
+        kernel: GuestKernel | None = None,
+        shared_pod_vms: bool = False,
+    ) -> None:
         self.folder = state_dir
+        # strategy shared-vm: a pod boots a VM of its own, and its containers join it (pod_vm)
+        self.shared_pod_vms = shared_pod_vms
+        if shared_pod_vms:
+            self.capabilities = self.capabilities | {Capability.SHARED_POD_VM}
         self.instance = instance
         self.images = MicrovmImages(state_dir / "images")
         self._kernel = kernel
@@ -108,8 +128,12 @@ class MicrovmBackend:
 
     def _recover(self) -> None:
         """Take over the VMs this instance's earlier shim processes started (``recovery``), and
-        stop the virtiofs daemons left by VMs that have ended."""
-        for folder in sorted((self.folder / "vms").glob("*")):
+        stop the virtiofs daemons left by VMs that have ended. Shared pod VMs first: their
+        containers are taken over through them (``pod_vm``)."""
+        folders = sorted((self.folder / "vms").glob("*"))
+        pods_first = sorted(folders, key=lambda f: not (f / "spec.json").exists()
+                            or not self._spec(VmFiles(f)).get("boots"))  # fmt: skip
+        for folder in pods_first:
             files = self._files(folder.name)
             if files is None:
                 continue
@@ -118,10 +142,17 @@ class MicrovmBackend:
                 continue
             document = self._spec(files)
             mine = document["labels"].get(INSTANCE_LABEL) == self.instance
-            if not mine or document["launch"] is None or not files.started.exists():
+            booted = document["launch"] is not None or document.get("boots")
+            if not mine or not booted or not files.started.exists():
                 continue
             vm_id = folder.name
-            machine = recovery.reattach(files, functools.partial(self._exits.put, vm_id))
+            on_exit = functools.partial(self._exits.put, vm_id)
+            machine: Machine | None
+            if document.get("member_of"):
+                machine = pod_vm.rejoin(files, on_exit, self._machine(document["member_of"]))
+            else:
+                kind = pod_vm.PodVm if document.get("boots") else Machine
+                machine = recovery.reattach(files, on_exit, kind)
             if machine is not None:
                 with self._lock:
                     self._machines[vm_id] = machine
@@ -176,6 +207,7 @@ class MicrovmBackend:
 
     def create_vm(self, spec: VmSpec) -> str:
         pod: VmFiles | None = None
+        member = False  # shared-vm: a container joining its pod's running VM (pod_vm)
         if spec.role is VmRole.POD:
             translate.refuse_pod_features(spec)
             image, hostname = None, ""
@@ -185,7 +217,10 @@ class MicrovmBackend:
                 raise NotFound(f"image {spec.image} not found")
             pod = self._files(spec.placement.inside) if spec.placement.inside else None
             hostname = self._spec(pod)["hostname"] if pod else spec.hostname
-            if pod:  # the modelled pod's sysctls apply in its workload's VM
+            member = bool(pod and self._spec(pod).get("boots"))
+            if member:  # the pod's VM has the pod's hostname, sysctls and /etc/hosts
+                hostname = ""
+            elif pod:  # the modelled pod's sysctls apply in its workload's VM
                 pod_sysctls = self._spec(pod).get("sysctls", {})
                 spec = dataclasses.replace(spec, sysctls={**pod_sysctls, **spec.sysctls})
         vm_id = secrets.token_hex(32)
@@ -204,15 +239,25 @@ class MicrovmBackend:
                 hosts = hosts_mount(spec.mounts, files.folder, address, hostname)
                 volumes = shares.image_volumes(spec.image_mounts, self.images.rootfs)
                 shared = shares.plan([*spec.mounts, *hosts, *volumes])
-                launch = translate.launch(spec, image, rootfs, hostname, shared)
+                if member:  # entries of the pod VM's share (pod_shares)
+                    shared = pod_shares.entries(vm_id[:16], shared)
+                launch = translate.launch(
+                    pod_vm.in_pod_vm(spec) if member else spec, image, rootfs, hostname, shared
+                )
+                if member:
+                    pod_vm.refuse_disks(launch)
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},
                 "stop_signal": spec.stop_signal, "running": False,
-                "launch": replace(launch, address=address).to_json() if launch else None,
+                "launch": replace(launch, address="" if member else address).to_json()
+                if launch else None,
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
                 "bridge": bridge, "shares": [share.to_json() for share in shared],
                 "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
+                "boots": self.shared_pod_vms and image is None,
+                "member_of": spec.placement.inside if member else "",
+                "pid_of": spec.placement.pid_of if member else "",
             }  # fmt: skip
             if launch is not None:
                 make_disk(self.images.rootfs(spec.image), shared, files.disk)
@@ -231,11 +276,15 @@ class MicrovmBackend:
         document = self._spec(files)
         if document["launch"] is None:  # a modelled pod: it runs from here until it is stopped
             self._ports.open(vm_id, document)  # first: a port in use fails the start
+            if document.get("boots"):
+                self._boot_pod_vm(vm_id, files, document)
             files.write_atomically(files.started, str(now_ns()))
             files.write_atomically(files.spec, json.dumps({**document, "running": True}))
             return self.inspect_vm(vm_id)
         if files.started.exists():
             raise FailedPrecondition(f"VM {vm_id} has already been started")
+        if document.get("member_of"):
+            return self._join_pod_vm(vm_id, files, document)
         nic = Nic.of(vm_id, document["address"], document["bridge"])
         machine = Machine(files, lambda: self._exits.put(vm_id), nic)
         with self._lock:
@@ -258,6 +307,45 @@ class MicrovmBackend:
             except ShimError:
                 machine.kill("its QEMU could not be placed under the pod's cgroup parent")
                 raise
+        return self.inspect_vm(vm_id)
+
+    def _boot_pod_vm(self, vm_id: str, files: VmFiles, document: dict[str, Any]) -> None:
+        """Strategy shared-vm: the pod's own VM, which its containers join (``pod_vm``)."""
+        nic = Nic.of(vm_id, document["address"], document["bridge"])
+        machine = pod_vm.PodVm(files, lambda: self._exits.put(vm_id), nic)
+        with self._lock:
+            self._machines[vm_id] = machine
+        kernel, ramdisk = self._boot_files()
+        try:
+            devices = pod_shares.start(files, pod_vm.POD_MEMORY_MIB) + pod_vm.qemu_devices()
+            machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), devices)
+            if document.get("cgroup_parent"):  # the pod's containers run in this QEMU
+                host_cgroup.place(machine.pid, document["cgroup_parent"], vm_id)
+        except ShimError:
+            machine.kill("the pod VM could not be started")
+            shares.stop_daemon(files)
+            self._ports.close(vm_id)
+            raise
+
+    def _join_pod_vm(self, vm_id: str, files: VmFiles, document: dict[str, Any]) -> VmStatus:
+        """Strategy shared-vm: the container joins its pod's running VM."""
+        pod = self._machine(document["member_of"])
+        if not isinstance(pod, pod_vm.PodVm):
+            raise FailedPrecondition(f"the pod VM of container VM {vm_id} is not running")
+        launch = Launch.from_json(document["launch"])
+        if document.get("pid_of"):  # pid TARGET: that container's PID namespace
+            target = self._machine(document["pid_of"])
+            if target is None or not target.workload_pid:
+                raise FailedPrecondition(
+                    "the container whose PID namespace this one joins (pid TARGET) is not running"
+                )
+            launch = replace(launch, pid_target=target.workload_pid)
+        member = pod_vm.Member(files, lambda: self._exits.put(vm_id), pod)
+        with self._lock:
+            self._machines[vm_id] = member
+        files.write_atomically(files.started, str(now_ns()))
+        shared = tuple(shares.Share.from_json(share) for share in document.get("shares", ()))
+        member.join(launch, shared)
         return self.inspect_vm(vm_id)
 
     def _machine(self, vm_id: str) -> Machine | None:
@@ -292,6 +380,10 @@ class MicrovmBackend:
 
     def _stop_pod(self, files: VmFiles, document: dict[str, Any]) -> None:
         self._ports.close(files.folder.name)
+        machine = self._machine(files.folder.name)
+        if isinstance(machine, pod_vm.PodVm):  # shared-vm: the pod's own VM powers off
+            machine.power_off(KILL_GRACE_S)
+            log.debug("pod VM %s: powered off", files.folder.name[:12])
         if document["running"]:
             files.write_atomically(files.spec, json.dumps({**document, "running": False}))
             files.write_atomically(

@@ -29,13 +29,16 @@ MODULES = (
 )  # fmt: skip
 # Loaded by the agent only in a VM with mounts from the host (``shares``): virtiofs needs fuse.
 SHARE_MODULES = ("fuse", "virtiofs")
+# Loaded by the agent of a shared pod VM (shared-vm): its containers' disks are SCSI disks
+# hot-plugged on a virtio-scsi controller (``pod_vm``), in dependency order.
+SCSI_MODULES = ("scsi_common", "scsi_mod", "sd_mod", "virtio_scsi")
 # Kernel features a container may use (NET_ADMIN making a bridge) that the cloud kernel builds
 # as modules; the agent loads them in this order (``load_feature_modules``).
 FEATURE_MODULES = ("llc", "stp", "bridge")
 # Every module in the initramfs: the above, and the drivers of the host devices a container
 # may be given (``devices``; fuse is also the share's).
 INITRAMFS_MODULES = tuple(
-    dict.fromkeys((*MODULES, *SHARE_MODULES, *FEATURE_MODULES, *DEVICE_MODULES))
+    dict.fromkeys((*MODULES, *SHARE_MODULES, *SCSI_MODULES, *FEATURE_MODULES, *DEVICE_MODULES))
 )
 INSTALL_HINT = "run `scripts/services microvm` (as root) to install QEMU and the guest kernel"
 

@@ -157,10 +157,11 @@ def qemu_command(
         "-pidfile", str(files.pid),
         "-kernel", str(kernel), "-initrd", str(initramfs),
         "-append", kernel_arguments(), "-serial", f"file:{files.console}",
-        "-drive", f"id=root,file={files.disk},format=raw,if=none",
-        "-device", "virtio-blk-device,drive=root", "-device", "virtio-serial-device",
-        "-qmp", f"unix:{files.qmp},server=on,wait=off",
+        "-device", "virtio-serial-device", "-qmp", f"unix:{files.qmp},server=on,wait=off",
     ]  # fmt: skip
+    if files.disk.exists():  # a shared pod VM has none: its containers' disks are plugged later
+        command += ["-drive", f"id=root,file={files.disk},format=raw,if=none",
+                    "-device", "virtio-blk-device,drive=root"]  # fmt: skip
     ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
     for name, path in ports + ([("stdin", files.stdin)] if stdin else []):
         command += [
@@ -209,6 +210,8 @@ class Launch:
     readonly_paths: tuple[str, ...] = ()
     # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
     own_pid_namespace: bool = True
+    # shared-vm, pid TARGET: the guest pid of the container whose PID namespace it joins (0: none)
+    pid_target: int = 0
     # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
     devices: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
@@ -274,7 +277,9 @@ class Launch:
             f"PRIVS {self._groups()} {self._capabilities()} {self._flags()}",
             f"MASKED {words(self.masked_paths)}",
             f"ROPATHS {words(self.readonly_paths)}",
-            f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
+            f"PIDNS target {self.pid_target}"
+            if self.pid_target
+            else f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
             *(f"DEVICE {device}" for device in self.devices),
             *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
             *([f"USERNS {self.user_namespace}"] if self.user_namespace else []),
@@ -334,7 +339,9 @@ class Machine:
         self._oom_killed = False
         self._error = ""
         self._pid = 0
+        self._outputs: list[socket.socket] = []  # the host's ends of stdout and stderr
         self.ended = threading.Event()
+        self.left = threading.Event()  # a container's agent left its shared pod VM (DONE)
         self.monitor = Monitor(files.qmp)
         self.sessions = Sessions(files.sockets, self.monitor, self._send)
         self.stdio = WorkloadStdio(self._send, tty=False, stdin_once=False)
@@ -342,6 +349,12 @@ class Machine:
     @property
     def pid(self) -> int:
         return self._pid
+
+    @property
+    def workload_pid(self) -> int:
+        """The workload's pid in the guest, once the agent said ``STARTED`` (else 0)."""
+        kind, *rest = self._started.reply or [""]
+        return int(rest[0]) if kind == "STARTED" and rest and rest[0].isdigit() else 0
 
     def boot(
         self, kernel: Path, initramfs: Path, launch: Launch, devices: Iterable[str] = ()
@@ -364,6 +377,10 @@ class Machine:
         self._pid = self._process.pid
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         self._attach(launch, deadline)
+        self._await_start(deadline)
+
+    def _await_start(self, deadline: float) -> None:
+        """Wait for the agent's ``STARTED`` (or ``FAILED``) after the spec lines."""
         if not self._started.done.wait(max(deadline - time.monotonic(), 0.1)):
             self.kill(f"the agent did not start the workload within {BOOT_TIMEOUT_S:g}s")
             raise BackendError(f"the VM's agent did not start the workload within "
@@ -409,6 +426,7 @@ class Machine:
             raise BackendError(
                 f"QEMU did not open its ports: {error}; see {self.files.folder / 'qemu.log'}"
             ) from error
+        self._outputs = [connection for connection, _ in outputs]
         pumps += [
             threading.Thread(
                 target=self._pump,
@@ -450,6 +468,8 @@ class Machine:
                 self.sessions.ended(rest)
             elif kind == "OOMKILLED":
                 self._oom_killed = True
+            elif kind == "DONE":
+                self.left.set()
             elif kind in ANSWERS:
                 exec_id, _, result = rest.partition(" ")
                 pending = self._pending.pop(exec_id, None)
@@ -489,14 +509,14 @@ class Machine:
         writer.finish()
 
     def _wait(self, pumps: list[threading.Thread], connected: threading.Event, output: int) -> None:
-        code = self._process.wait() if self._process else _wait_for_end(self._pid)
+        code = self._until_ended()
         connected.wait()
         for pump in pumps:
             pump.join(5)
         os.close(output)
         self.stdio.ended()
         self.sessions.vm_ended()
-        self.monitor.close()
+        self._let_go()
         exit_code, error = self._exit_code, self._error
         if exit_code is None:
             exit_code = KILLED_EXIT if code is not None and code < 0 else 255
@@ -510,6 +530,14 @@ class Machine:
             pending.done.set()
         self.ended.set()
         self._on_exit()
+
+    def _until_ended(self) -> int | None:
+        """Wait for QEMU to end: its exit status, None when it is not this process's child."""
+        return self._process.wait() if self._process else _wait_for_end(self._pid)
+
+    def _let_go(self) -> None:
+        """The VM has ended: what this end holds of it goes."""
+        self.monitor.close()
 
     def signal(self, name: str) -> None:
         """Send the workload a signal (``TERM``, ``KILL``, ...) through the agent."""

@@ -91,5 +91,6 @@ class Monitor:
             self._closed = True
             client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(QMPError, OSError, TimeoutError):
+            # a QEMU that has ended makes disconnect re-raise its reader's EOFError
+            with contextlib.suppress(QMPError, OSError, TimeoutError, EOFError):
                 _run(client.disconnect())

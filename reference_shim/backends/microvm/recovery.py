@@ -32,13 +32,13 @@ LOST = "the VM's QEMU ended while no shim process watched it: its workload's exi
 
 def running_qemu(files: VmFiles) -> int | None:
     """The pid of the VM's QEMU if it runs: from its pid file, and only while that pid's
-    command line names this VM's disk (pids are reused)."""
+    command line names this VM's console file (pids are reused; a shared pod VM has no disk)."""
     try:
         pid = int(files.pid.read_text())
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ValueError):
         return None
-    return pid if str(files.disk).encode() in command else None
+    return pid if str(files.console).encode() in command else None
 
 
 def kill_orphan(files: VmFiles) -> None:
@@ -49,19 +49,27 @@ def kill_orphan(files: VmFiles) -> None:
             os.killpg(pid, SIGKILL)
 
 
-def reattach(files: VmFiles, on_exit: Callable[[], None]) -> Machine | None:
-    """The started VM in ``files``, taken over; None when its QEMU no longer runs (its exit is
-    then recorded as lost, and its virtiofs daemon, if one is left, stopped)."""
+def record_end(files: VmFiles) -> None:
+    """The exit of a VM (or container) no shim process watches any more: the one its agent
+    reported, if it reached a shim that then died, else lost."""
+    try:
+        reported = files.reported.read_text()
+    except FileNotFoundError:
+        reported = json.dumps({"exit_code": 255, "finished_at": now_ns(), "error": LOST})
+    files.write_atomically(files.exit, reported)
+
+
+def reattach(
+    files: VmFiles, on_exit: Callable[[], None], kind: type[Machine] = Machine
+) -> Machine | None:
+    """The started VM in ``files``, taken over as a ``kind``; None when its QEMU no longer runs
+    (its exit is then recorded as lost, and its virtiofs daemon, if one is left, stopped)."""
     pid = running_qemu(files)
     if pid is None:
         stop_daemon(files)
-        try:  # the exit reached a shim, which died before QEMU ended
-            reported = files.reported.read_text()
-        except FileNotFoundError:
-            reported = json.dumps({"exit_code": 255, "finished_at": now_ns(), "error": LOST})
-        files.write_atomically(files.exit, reported)
+        record_end(files)
         return None
-    machine = Machine(files, on_exit)
+    machine = kind(files, on_exit)
     try:
         machine.reattach(pid)
     except ShimError as error:  # its QEMU ended meanwhile: the waiter records that

@@ -155,12 +155,16 @@ def _namespace_script(files: ShareFiles, shares: Iterable[Share]) -> str:
             steps.append(f"mount --make-rprivate {target}")
         if share.readonly:
             steps.append(f"mount -o remount,bind,ro {target}")
-    daemon = [
+    steps.append("exec " + shlex.join(daemon_command(files)))
+    return "\n".join(steps)
+
+
+def daemon_command(files: ShareFiles) -> list[str]:
+    """virtiofsd serving the staging folder on the share's socket."""
+    return [
         str(VIRTIOFSD), f"--socket-path={files.socket}", "-o", f"source={files.staging}",
         "-o", "cache=auto", "-o", "announce_submounts", "-o", "xattr",
     ]  # fmt: skip
-    steps.append("exec " + shlex.join(daemon))
-    return "\n".join(steps)
 
 
 def start_daemon(vm: VmFiles, shares: tuple[Share, ...], memory_mib: int) -> list[str]:
@@ -170,16 +174,26 @@ def start_daemon(vm: VmFiles, shares: tuple[Share, ...], memory_mib: int) -> lis
     files = ShareFiles(vm)
     files.staging.mkdir(parents=True, exist_ok=True)
     for share in shares:
-        placeholder = files.staging / share.name
-        if share.is_file:
-            placeholder.touch()
-        else:
-            placeholder.mkdir(exist_ok=True)
+        make_placeholder(files.staging / share.name, share)
+    return run_daemon(files, _namespace_script(files, shares), memory_mib)
+
+
+def make_placeholder(path: Path, share: Share) -> None:
+    """What ``share``'s host path is bound over: an empty file or folder, as the path is."""
+    if share.is_file:
+        path.touch()
+    else:
+        path.mkdir(exist_ok=True)
+
+
+def run_daemon(files: ShareFiles, script: str, memory_mib: int) -> list[str]:
+    """Run ``script`` (which starts the daemon) in a mount namespace of its own, a slave of the
+    host's; wait for the daemon's socket; QEMU's arguments for it."""
+    vm = files.vm
     files.socket.unlink(missing_ok=True)
     with files.log.open("ab") as log:
         daemon = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "slave", "--",
-             "/bin/sh", "-c", _namespace_script(files, shares)],
+            ["unshare", "--mount", "--propagation", "slave", "--", "/bin/sh", "-c", script],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
     files.pid.write_text(str(daemon.pid))

@@ -7,7 +7,11 @@
 say() { echo "$*" >&3; }  # one line to the host: one write, so lines never interleave
 decode() { [ "$1" = - ] || echo "$1" | base64 -d; }  # `-`: the empty word (machine.b64)
 failed() { say "FAILED $(printf '%s' "$*" | base64 -w 0)"; }
-fail() { failed "$@"; sync; poweroff -f; }
+fail() { failed "$@"; end_agent; }
+end_agent() {  # the agent's end: the VM powers off; a container's agent in a shared pod VM leaves it
+    [ -z "${MEMBER:-}" ] || leave
+    sync; poweroff -f
+}
 
 # The spec, one list per file of decoded words (a word may hold anything but a newline).
 mkdir -p /run/spec /run/exec
@@ -34,7 +38,7 @@ resolve() {
 }
 
 # -- resources and kernel settings (limits.py): a cgroup v2 per workload, sysctls, figures -------
-CGROUP=/sys/fs/cgroup/workload  # the workload's cgroup; its execs join it too
+CGROUP=${CGROUP:-/sys/fs/cgroup/workload}  # the workload's cgroup; its execs join it too
 cgroup_setup() {  # at boot: the unified hierarchy, every controller it has for children (as
     # runc enables them: unified resources may name any, hugetlb limits need hugetlb), the cgroup
     mount -t cgroup2 cgroup2 /sys/fs/cgroup \
@@ -97,7 +101,10 @@ readonly_files() {  # files mounted read-only (READONLY): a read-only bind over 
 # agent stands for the pod's infra process, as a pause process does under containerd.
 PIDNS=pod
 workload_namespace() {  # the words that start the workload's first process
-    [ "$PIDNS" = container ] && echo "unshare --pid --fork"
+    case $PIDNS in
+        container) echo "unshare --pid --fork" ;;
+        target\ *) echo "nsenter -t ${PIDNS#target } -p" ;;  # shared-vm: another container's
+    esac
 }
 # expire PID SECONDS [ENTER]: ExecSync's timeout, SIGKILL to the exec's command (PID, or with
 # nsenter's words PID's child, in the workload's namespace: nsenter then ends with its signal).
@@ -114,7 +121,7 @@ expire() {
 ENTER=""  # the words that start an exec in the workload's PID namespace (PIDNS container)
 enter_words() {
     ENTER=""
-    if [ "$PIDNS" = container ] && read -r target < /run/workload.pid 2>/dev/null; then
+    if [ "$PIDNS" != pod ] && read -r target < /run/workload.pid 2>/dev/null; then
         ENTER="nsenter -t $target -p"
     fi
 }
@@ -274,17 +281,19 @@ network() {
 # (MOUNT lines, in order: parents first), read-only where asked.
 mount_shares() {
     [ -s /run/spec/mounts ] || return 0
-    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
-    mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    if [ -z "$MEMBER" ]; then  # a shared pod VM's agent mounted the share at boot
+        insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko || return 1
+        mkdir -p /run/shares && mount -t virtiofs shares /run/shares || return 1
+    fi
     while read -r name target mode; do
         name=$(decode "$name") target=/container$(decode "$target")
-        if [ -d "/run/shares/$name" ]; then
+        if [ -d "$SHARES/$name" ]; then
             mkdir -p "$target" 2>/dev/null
         else
             mkdir -p "${target%/*}" 2>/dev/null
             [ -e "$target" ] || touch "$target" 2>/dev/null
         fi
-        mount --rbind "/run/shares/$name" "$target" || return 1
+        mount --rbind "$SHARES/$name" "$target" || return 1
         if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target" || return 1; fi
     done < /run/spec/mounts
 }
@@ -309,12 +318,76 @@ report_status() {
     fi
 }
 
+# -- a shared pod VM (strategy shared-vm; README, "Shared pod VM") -------------------------------
+# The pod VM has no root disk of its own and a virtio-scsi controller: its agent keeps the pod's
+# settings (address, hostname, sysctls, /etc/hosts, /dev/shm) and, for each container the host
+# adds (MEMBER KEY TARGET: its disk the SCSI target TARGET, its ports ctl-KEY, stdout-KEY,
+# stderr-KEY and stdin-KEY, hot-plugged), starts a container agent: this same script as
+# `/init member KEY TARGET` in a mount namespace of its own (its /run, its /container), with the
+# cgroup /sys/fs/cgroup/c-KEY. It speaks the same lines on its own ctl port; it leaves (DONE)
+# rather than powering off.
+MEMBER="" SUFFIX="" SCSI="" DISK=/dev/vda POD_VM=0 SHARES=/run/shares
+pod_vm_setup() {  # the pod VM of shared-vm: a virtio-scsi controller (virtio device id 8)
+    for device in /sys/bus/virtio/devices/*; do
+        read -r id < "$device/device" && [ "$id" = 0x0008 ] && POD_VM=1
+    done
+    [ $POD_VM = 1 ] || return 0
+    for module in scsi_common scsi_mod sd_mod virtio_scsi; do insmod "/lib/modules/$module.ko"; done
+    mkdir -p /pod/shm /pod/shares && mount -t tmpfs -o size=64m,mode=1777 shm /pod/shm \
+        && : > /pod/hosts || echo "microvm agent: no /dev/shm for the pod" >&2
+    # the pod's share, whose entries KEY/N are its containers' mounts (pod_shares.py)
+    insmod /lib/modules/fuse.ko && insmod /lib/modules/virtiofs.ko \
+        && mount -t virtiofs shares /pod/shares || echo "microvm agent: no share for the pod" >&2
+}
+root_disk() {  # whether the root disk is there: /dev/vda, the container's SCSI disk, none (pod VM)
+    [ $POD_VM = 1 ] && return 0
+    if [ -n "$MEMBER" ]; then
+        for block in /sys/bus/scsi/devices/*:0:"$SCSI":0/block/*; do
+            [ -b "/dev/${block##*/}" ] && DISK=/dev/${block##*/} && return 0
+        done
+        return 1
+    fi
+    [ -b /dev/vda ]
+}
+member() {  # member KEY TARGET: this process is a container's agent in the pod VM
+    MEMBER=$1 SUFFIX=-$1 SCSI=$2 SHARES=/pod/shares
+    export CGROUP=/sys/fs/cgroup/c-$1  # its execs (`/init launch`) join it too
+    mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/spec /run/exec "$CGROUP" \
+        || { echo "microvm agent: cannot set up container $1" >&2; exit 1; }
+}
+add_member() {  # add_member KEY TARGET: start a container's agent (its ports and disk are plugged)
+    unshare --mount --propagation private /bin/sh /init member "$1" "$2" &
+}
+leave() {  # a container's agent leaves: its processes killed, its root unmounted, its cgroup gone
+    for _ in $(seq 50); do
+        pids=$(cat "$CGROUP/cgroup.procs" 2>/dev/null)
+        [ -n "$pids" ] || break
+        # shellcheck disable=SC2086  # one pid a word
+        kill -KILL $pids 2>/dev/null
+        sleep 0.1
+    done
+    sync
+    umount -l /container 2>/dev/null
+    rmdir "$CGROUP" 2>/dev/null
+    say DONE
+    exit 0
+}
+pod_files() {  # a container of a shared pod VM: the pod's /etc/hosts and /dev/shm (one IPC)
+    [ -n "$MEMBER" ] || return 0
+    mount --bind /pod/shm /container/dev/shm || return 1
+    [ -e /container/etc/hosts ] || { mkdir -p /container/etc && touch /container/etc/hosts; } 2>/dev/null
+    [ -e /container/etc/hosts ] || return 0  # a read-only root without the file
+    mount --bind /pod/hosts /container/etc/hosts
+}
+
 # An exec runs as `/init launch ARGV_FILE` (nsenter, setsid and ptyrun need a program), and the
 # workload's first process as `/init container ARGV_FILE`, with the container's CWD and WHO
 # exported by the agent.
 if [ "${1:-}" = launch ]; then launch "$2"; fi
 if [ "${1:-}" = container ]; then container "$2"; fi
+if [ "${1:-}" = member ]; then member "$2" "$3"; fi
 
+if [ -z "${MEMBER:-}" ]; then
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -330,6 +403,8 @@ mkdir -p /run /container
 for module in virtio virtio_ring virtio_mmio virtio_blk virtio_console; do
     insmod "/lib/modules/$module.ko"
 done
+pod_vm_setup
+fi
 
 port() {  # port NAME: the device of the virtio-serial port the host named NAME
     for found in /sys/class/virtio-ports/*; do
@@ -337,11 +412,11 @@ port() {  # port NAME: the device of the virtio-serial port the host named NAME
     done
 }
 for _ in $(seq 200); do
-    CTL=$(port ctl) OUT=$(port stdout) ERR=$(port stderr)
-    [ -c "$CTL" ] && [ -c "$OUT" ] && [ -c "$ERR" ] && [ -b /dev/vda ] && break
+    CTL=$(port "ctl$SUFFIX") OUT=$(port "stdout$SUFFIX") ERR=$(port "stderr$SUFFIX")
+    [ -c "$CTL" ] && [ -c "$OUT" ] && [ -c "$ERR" ] && root_disk && break
     sleep 0.05
 done
-[ -c "$CTL" ] || { echo "microvm agent: no ctl port" >&2; poweroff -f; }
+[ -c "$CTL" ] || { echo "microvm agent: no ctl port" >&2; end_agent; }
 exec 3<>"$CTL"
 
 # -- Streaming: exec sessions, and the workload's terminal and stdin (README, "Streaming") -----
@@ -483,7 +558,7 @@ leftovers_killed() {  # what the workload left running ends with it, as runc end
 workload() {
     exec 4</dev/null
     if [ "$STDIN" = 1 ]; then
-        exec 4<"$(port stdin)"
+        exec 4<"$(port "stdin$SUFFIX")"
         take_sync || echo "microvm agent: the stdin port is not connected" >&2
     fi
     if [ "$TTY" = 1 ]; then
@@ -533,7 +608,7 @@ while :; do
         idle=$((idle + 1))
         if [ "$idle" -ge 3000 ]; then
             echo "microvm agent: no host for 10 minutes; powering off" >&2
-            sync; poweroff -f
+            end_agent
         fi
         sleep 0.2; continue
     fi
@@ -574,7 +649,7 @@ while :; do
         STATS) answer STATSEND "$rest" 0 "$(figures)" ;;
         CREDS) answer CREDSEND "$rest" 0 "$(credentials)" ;;
         START)
-            mount -o "$MODE" /dev/vda /container || fail "cannot mount the root filesystem"
+            mount -o "$MODE" "$DISK" /container || fail "cannot mount the root filesystem"
             for dir in proc sys dev; do mkdir -p "/container/$dir" 2>/dev/null; done
             mount -t sysfs -o "$(sys_mode)" sysfs /container/sys \
                 && mount -t tmpfs -o mode=755 tmpfs /container/dev || fail "cannot mount /sys, /dev"
@@ -582,6 +657,7 @@ while :; do
             mkdir -p /container/dev/pts /container/dev/shm
             mount --bind /dev/pts /container/dev/pts && ln -s pts/ptmx /container/dev/ptmx \
                 && mount -t tmpfs tmpfs /container/dev/shm
+            pod_files || fail "cannot mount the pod's /etc/hosts and /dev/shm"
             # the OCI runtime spec's /dev links, as runc makes them (without them a write to
             # /dev/stdout made a file on the tmpfs, and the output never reached the log)
             ln -s /proc/self/fd /container/dev/fd
@@ -599,7 +675,7 @@ while :; do
                 output
                 workload &
                 # no pid: its first process said FAILED and ended
-                workload_pid $! > /run/workload.pid || { wait $!; sync; poweroff -f; }
+                workload_pid $! > /run/workload.pid || { wait $!; [ -n "$MEMBER" ] || end_agent; exit; }
                 say "STARTED $(cat /run/workload.pid)"
                 wait $!
                 code=$?
@@ -632,8 +708,11 @@ while :; do
             ) &
             ;;
         STATUS) report_status ;;
-        ACK) sync; poweroff -f ;;  # the host has kept the exit
-        POWEROFF) sync; poweroff -f ;;
+        ACK) end_agent ;;  # the host has kept the exit
+        POWEROFF) end_agent ;;
+        POD) echo 1 > /run/workload.pid; say "STARTED 1" ;;  # a shared pod VM: STATUS running 1
+        HOSTS) decode "$rest" > /pod/hosts ;;
+        MEMBER) add_member $rest ;;
         TTY) TTY=$rest ;;
         STDIN) STDIN=$rest ;;
         SESSION)
