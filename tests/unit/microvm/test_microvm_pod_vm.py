@@ -9,6 +9,7 @@ import json
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,5 +160,5 @@ def test_a_container_asking_more_than_the_pod_vm_has_is_refused() -> None:
         pod_vm.refuse_beyond_pod_vm(with_resources(spec, cpuset_cpus="1"))
 
 
-def with_resources(spec: VmSpec, **resources: object) -> VmSpec:
+def with_resources(spec: VmSpec, **resources: Any) -> VmSpec:
     return dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, **resources))
