@@ -246,7 +246,6 @@ class MicrovmBackend:
                 )
                 if member:
                     pod_vm.refuse_disks(launch)
-                    pod_vm.refuse_beyond_pod_vm(spec)
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},

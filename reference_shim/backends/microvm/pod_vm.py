@@ -35,7 +35,7 @@ from typing import Any
 from reference_shim.backends.base import VmSpec
 from reference_shim.backends.microvm import pod_shares
 from reference_shim.backends.microvm.attach import WorkloadStdio
-from reference_shim.backends.microvm.limits import refuse_update, sysctl_path
+from reference_shim.backends.microvm.limits import sysctl_path
 from reference_shim.backends.microvm.machine import (
     BOOT_TIMEOUT_S,
     MEMORY_MIB,
@@ -112,13 +112,6 @@ def in_pod_vm(spec: VmSpec) -> VmSpec:
     here (``Launch.pid_target``, set when it starts), which ``translate`` refuses for a VM of
     its own."""
     return dataclasses.replace(spec, placement=dataclasses.replace(spec.placement, pid_of=""))
-
-
-def refuse_beyond_pod_vm(spec: VmSpec) -> None:
-    """A container joins a pod VM that booted with POD_MEMORY_MIB and one vCPU: a memory limit
-    or a cpuset it has no room for is refused, as an update beyond a running VM is, never
-    written as a cgroup limit the VM cannot give."""
-    refuse_update(spec.resources, POD_MEMORY_MIB, PodLaunch.cpus)
 
 
 def refuse_disks(launch: Launch) -> None:

@@ -9,18 +9,16 @@ import json
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from reference_shim.backends.base import Capability, Placement, VmRole, VmSpec
 from reference_shim.backends.microvm import pod_shares, pod_vm
 from reference_shim.backends.microvm.backend import MicrovmBackend
-from reference_shim.backends.microvm.limits import GUEST_HEADROOM_MIB, MIB
 from reference_shim.backends.microvm.machine import Launch, VmFiles, qemu_command
 from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.shares import Share, ShareFiles
-from reference_shim.errors import ResourceExhausted, Unimplemented
+from reference_shim.errors import ResourceExhausted
 from reference_shim.strategies import ImpossiblePair, strategy_named
 
 POD = {
@@ -145,20 +143,3 @@ def test_closing_the_monitor_of_a_qemu_that_ended_does_not_raise(tmp_path: Path)
     monitor = Monitor(tmp_path / "qmp.sock")
     monitor._client = Ended()  # type: ignore[assignment]
     monitor.close()
-
-
-def test_a_container_asking_more_than_the_pod_vm_has_is_refused() -> None:
-    spec = VmSpec(
-        name="c", role=VmRole.WORKLOAD, pod_id="p", image="busybox", argv=("true",), labels={},
-        placement=Placement(inside="pod"),
-    )  # fmt: skip
-    room = (pod_vm.POD_MEMORY_MIB - GUEST_HEADROOM_MIB) * MIB
-    pod_vm.refuse_beyond_pod_vm(with_resources(spec, memory_limit=room))
-    with pytest.raises(Unimplemented, match="memory_limit_in_bytes"):
-        pod_vm.refuse_beyond_pod_vm(with_resources(spec, memory_limit=room + MIB))
-    with pytest.raises(Unimplemented, match="cpuset_cpus"):
-        pod_vm.refuse_beyond_pod_vm(with_resources(spec, cpuset_cpus="1"))
-
-
-def with_resources(spec: VmSpec, **resources: Any) -> VmSpec:
-    return dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, **resources))
