@@ -4,7 +4,7 @@ Every VM has a folder in the backend's state (``spec.json``, its disk, sockets, 
 output logs, ``exit.json``). Pod sandboxes are modelled as the apple backend models them: a pod
 "VM" is its folder, running from RunPodSandbox to StopPodSandbox, and the workload placed inside
 it boots a VM of its own carrying the pod's hostname. So a pod of one container costs one VM,
-not two. What this first slice cannot honour answers UNIMPLEMENTED with the reason
+not two. What the backend cannot honour yet answers UNIMPLEMENTED with the reason
 (``translate``); README.md lists it.
 
 Every VM is on the bridge of ``scripts/services microvm`` (``network``). A pod leases its

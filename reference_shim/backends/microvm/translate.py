@@ -1,4 +1,4 @@
-"""A ``VmSpec`` as what the agent runs, and what this first slice refuses, with the reason.
+"""A ``VmSpec`` as what the agent runs, and what the backend refuses, with the reason.
 
 Every field of the spec is either honoured here (argv, env and working dir over the image's,
 uid/gid, hostname, read-only root; mounts from the host are ``shares``'), or refused with
