@@ -5,6 +5,9 @@ given to it, which appear where asked with the access asked."""
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from harness.waiting import wait_for_exit
 # /dev/fuse is harmless to open and is outside the device allow-list runtimes start from,
 # so the access given is the only thing that lets a process open it.
 FUSE = Path("/dev/fuse")
+DISK_BYTES = 1 << 20  # the loop device's backing file: 1 MiB, as small as a disk worth reading
 # The OCI runtime spec (runtime-linux.md, "Default Devices"): the nodes every container gets,
 # with the numbers Linux gives them (Documentation/admin-guide/devices.txt).
 DEFAULT_DEVICES = {
@@ -120,3 +124,47 @@ def test_a_device_opens_for_writing_only_with_write_permission(
     )
     if not writable:
         assert b"Operation not permitted" in opened.stderr
+
+
+@pytest.fixture
+def loop_device(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
+    """A loop device of this test's own over a file that starts with a random label: a block
+    device whose data only the host knows, detached after (never one the test did not attach)."""
+    label = f"cri-conformance-{secrets.token_hex(8)}".encode()
+    backing = tmp_path / "disk.img"
+    backing.write_bytes(label + bytes(DISK_BYTES - len(label)))
+    attached = subprocess.run(
+        ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True, check=False
+    )
+    if attached.returncode != 0:
+        pytest.skip(f"this host cannot attach a loop device: {attached.stderr.strip()}")
+    device = Path(attached.stdout.strip())
+    try:
+        yield device, label
+    finally:
+        subprocess.run(["losetup", "--detach", str(device)], check=False)
+
+
+@pytest.mark.feature("container.devices.block")
+def test_a_host_block_device_reads_the_host_data_and_takes_writes(
+    cri: CriClient,
+    shared_pod: Pod,
+    make_container: ContainerFactory,
+    loop_device: tuple[Path, bytes],
+) -> None:
+    host_path, label = loop_device
+    device = api.Device(
+        container_path="/dev/conformance-disk", host_path=str(host_path), permissions="rwm"
+    )
+    container = make_container(shared_pod, devices=[device])
+    read = shell_in(cri, container, f"head -c {len(label)} /dev/conformance-disk")
+    assert read.encode() == label, "the device does not hold the host device's data"
+    written = secrets.token_hex(8)
+    shell_in(
+        cri, container,
+        f"printf {written} | dd of=/dev/conformance-disk bs=512 seek=1 conv=notrunc,fsync",
+    )  # fmt: skip
+    with host_path.open("rb") as disk:
+        disk.seek(512)
+        seen = disk.read(len(written))
+    assert seen == written.encode(), "a write in the container did not reach the host device"

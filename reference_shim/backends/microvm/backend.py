@@ -244,8 +244,6 @@ class MicrovmBackend:
                 launch = translate.launch(
                     pod_vm.in_pod_vm(spec) if member else spec, image, rootfs, hostname, shared
                 )
-                if member:
-                    pod_vm.refuse_disks(launch)
             document = {
                 "name": spec.name, "role": spec.role.value, "pod_id": spec.pod_id,
                 "hostname": spec.hostname, "labels": {**spec.labels, **self._labels},

@@ -9,13 +9,14 @@ A VM has a kernel of its own, so a host device reaches the container in one of t
   no driver in the VM (a GPU, a serial port, the host's own ``kvm``) and is refused with
   UNIMPLEMENTED naming it;
 - a **block device** is handed to QEMU as a virtio-blk disk whose serial is the host's name of
-  the device; the agent finds the guest's disk by that serial and makes its node at the
+  the device (under shared-vm, an ``scsi-hd`` plugged into the running pod VM: ``pod_vm``); the
+  agent finds the guest's disk by that serial and makes its node at the
   container path (a privileged container: every host block device, at ``/dev/NAME``). The node
   has the guest's numbers (the guest's virtio-blk driver serves it), not the host's.
 
 Safety of a host disk in QEMU: ``format=raw`` (no format probing: QEMU reads nothing it would
-interpret), ``file.locking=off`` (QEMU takes no lock on the host's device, so it cannot block
-the host or another VM given the same device), read-only when the container may not write,
+interpret), ``locking=off`` (QEMU takes no lock on the host's device, so it cannot block the
+host or another VM given the same device), read-only when the container may not write,
 discard requests not passed on (QEMU's default), cache through the host's page cache as any
 process writing the node. The guest's agent runs no udev, LVM or RAID scan: the guest kernel
 only reads the partition table; it writes only what the container writes, as a privileged runc
@@ -35,6 +36,7 @@ denying the rest; a privileged container's allows everything but the placeholder
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import re
@@ -249,14 +251,20 @@ def check_disks(disks: tuple[Disk, ...]) -> None:
             raise FailedPrecondition(f"device {disk.host_path} no longer opens: {why}")
 
 
+def blockdev(disk: Disk) -> dict[str, Any]:
+    """The disk's QMP ``blockdev-add`` options, but its node name (module doc: why these)."""
+    file = {
+        "driver": "host_device", "filename": disk.host_path, "locking": "off",
+        "read-only": disk.readonly,
+    }  # fmt: skip
+    return {"driver": "raw", "read-only": disk.readonly, "file": file}
+
+
 def qemu_arguments(disks: tuple[Disk, ...]) -> list[str]:
-    """QEMU's drive and virtio-blk device for each host disk (module doc: why these options)."""
+    """QEMU's ``-blockdev`` and virtio-blk device for each host disk, at boot."""
     arguments = []
     for disk in disks:
-        drive = (
-            f"id=host-{disk.serial},file={disk.host_path.replace(',', ',,')},format=raw,"
-            f"if=none,file.locking=off{',read-only=on' if disk.readonly else ''}"
-        )
+        node = {"node-name": f"host-{disk.serial}", **blockdev(disk)}
         device = f"virtio-blk-device,drive=host-{disk.serial},serial={disk.serial}"
-        arguments += ["-drive", drive, "-device", device]
+        arguments += ["-blockdev", json.dumps(node), "-device", device]
     return arguments

@@ -5,12 +5,14 @@ controller, the pod's address, hostname and sysctls, and the pod's ``/etc/hosts`
 ``/dev/shm``, which its containers share (``PodLaunch``). ``-M microvm`` has no PCI and plugs no
 virtio-mmio device after boot, so a container added later brings its parts on buses the VM had
 at boot: its root disk an ``scsi-hd`` on the SCSI controller (QMP ``blockdev-add`` and
-``device_add``), its ``ctl``, ``stdout``, ``stderr`` (and ``stdin``) ports ``virtserialport``s
-named with its key, as a streaming session's are (``monitor``). Then ``MEMBER KEY TARGET`` on the
-pod VM's ``ctl`` starts the container's agent there: the same agent script, in a mount namespace
-of its own, speaking the same lines on the container's own ``ctl`` port (``guest/init.sh``), so
-a container is driven as a VM of its own is (``Member``, a ``Machine``) and the wire format
-needs no key in every line: the port is the key.
+``device_add``) at LUN 0 of a target of its own, its host block devices (``devices``) more
+``scsi-hd``s at LUNs 1 on of that target, named by their serial as a VM of its own has them
+(``devices``: the same options), its ``ctl``, ``stdout``, ``stderr`` (and ``stdin``) ports
+``virtserialport``s named with its key, as a streaming session's are (``monitor``). Then
+``MEMBER KEY TARGET`` on the pod VM's ``ctl`` starts the container's agent there: the same
+agent script, in a mount namespace of its own, speaking the same lines on the container's own
+``ctl`` port (``guest/init.sh``), so a container is driven as a VM of its own is (``Member``, a
+``Machine``) and the wire format needs no key in every line: the port is the key.
 
 A container's agent leaves (``DONE``) once the host has kept its exit (``ACK``) or was told to
 go (``POWEROFF``); its disk and ports are then unplugged. The pod VM powers off when the pod is
@@ -33,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import VmSpec
+from reference_shim.backends.microvm import devices as host_devices
 from reference_shim.backends.microvm import pod_shares
 from reference_shim.backends.microvm.attach import WorkloadStdio
+from reference_shim.backends.microvm.devices import Disk
 from reference_shim.backends.microvm.limits import sysctl_path
 from reference_shim.backends.microvm.machine import (
     BOOT_TIMEOUT_S,
@@ -52,7 +56,6 @@ from reference_shim.errors import (
     FailedPrecondition,
     ResourceExhausted,
     ShimError,
-    Unimplemented,
 )
 
 log = logging.getLogger(__name__)
@@ -112,15 +115,6 @@ def in_pod_vm(spec: VmSpec) -> VmSpec:
     here (``Launch.pid_target``, set when it starts), which ``translate`` refuses for a VM of
     its own."""
     return dataclasses.replace(spec, placement=dataclasses.replace(spec.placement, pid_of=""))
-
-
-def refuse_disks(launch: Launch) -> None:
-    """Host block devices (and a privileged container's) are virtio-blk disks at boot."""
-    if launch.disks:
-        raise Unimplemented(
-            "host block devices (devices, or privileged): under shared-vm a container joins "
-            "its pod's running VM, and plugging a host's block device into it is not done yet"
-        )
 
 
 class PodVm(Machine):
@@ -189,6 +183,7 @@ class Member(Machine):
         try:
             pod_shares.add(self._pod.files, self.key, shared)
             self._plug_disk()
+            self._plug_host_disks(launch.disks)
             for name, path in self._ports(launch):
                 path.unlink(missing_ok=True)
                 self.monitor.plug_port(f"{name}-{self.key}", path)
@@ -233,15 +228,25 @@ class Member(Machine):
         return True
 
     def _plug_disk(self) -> None:
-        node = f"disk-{self.key}"
-        self.monitor.execute("blockdev-add", {
-            "node-name": node, "driver": "raw",
-            "file": {"driver": "file", "filename": str(self.files.disk)},
-        })  # fmt: skip
+        file = {"driver": "file", "filename": str(self.files.disk)}
+        self._plug_block(f"disk-{self.key}", {"driver": "raw", "file": file}, lun=0)
+
+    def _plug_host_disks(self, disks: tuple[Disk, ...]) -> None:
+        """The container's host block devices, at LUNs 1 on of its target; the container's
+        agent finds each by its target and serial (``guest/init.sh``, ``disk_number``)."""
+        host_devices.check_disks(disks)
+        for lun, disk in enumerate(disks, start=1):
+            self._plug_block(
+                f"host-{self.key}-{lun}", host_devices.blockdev(disk), lun, disk.serial
+            )
+
+    def _plug_block(self, node: str, blockdev: dict[str, Any], lun: int, serial: str = "") -> None:
+        self.monitor.execute("blockdev-add", {"node-name": node, **blockdev})
         try:
             self.monitor.execute("device_add", {
                 "driver": "scsi-hd", "id": node, "drive": node, "bus": f"{SCSI_CONTROLLER}.0",
-                "channel": 0, "scsi-id": self._target, "lun": 0,
+                "channel": 0, "scsi-id": self._target, "lun": lun,
+                **({"serial": serial} if serial else {}),
             })  # fmt: skip
         except BackendError:
             with contextlib.suppress(BackendError):
@@ -252,13 +257,14 @@ class Member(Machine):
     def _unplug(self) -> None:
         """Take the container's ports and disk from the pod VM (nothing, if it has ended)."""
         log.debug("container %s: unplugging %s", self.key, self._plugged)
-        node = f"disk-{self.key}"
+        disks = [name for name in self._plugged if name.startswith(("disk-", "host-"))]
         for name in self._plugged:
-            if name != node:
+            if name not in disks:
                 self.monitor.unplug_port(name)
-        if node in self._plugged:
+        for node in disks:
             with contextlib.suppress(BackendError):
                 self.monitor.execute("device_del", {"id": node})
+        for node in disks:
             self._delete_node(node)
         self._plugged.clear()
         self._plugs_file.unlink(missing_ok=True)

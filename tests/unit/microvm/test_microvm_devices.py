@@ -6,6 +6,7 @@ and its rule syntax checked here."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 import subprocess
@@ -172,13 +173,18 @@ def test_qemu_opens_a_host_disk_raw_unlocked_and_read_only_unless_written() -> N
     arguments = devices.qemu_arguments(
         (Disk("loop0", "/dev/odd,name", readonly=True), Disk("vdb", "/dev/vdb", readonly=False))
     )
-    assert arguments == [
-        "-drive",
-        "id=host-loop0,file=/dev/odd,,name,format=raw,if=none,file.locking=off,read-only=on",
-        "-device", "virtio-blk-device,drive=host-loop0,serial=loop0",
-        "-drive", "id=host-vdb,file=/dev/vdb,format=raw,if=none,file.locking=off",
-        "-device", "virtio-blk-device,drive=host-vdb,serial=vdb",
-    ]  # fmt: skip
+    assert arguments[0::2] == ["-blockdev", "-device", "-blockdev", "-device"]
+    assert arguments[3] == "virtio-blk-device,drive=host-loop0,serial=loop0"
+    assert arguments[7] == "virtio-blk-device,drive=host-vdb,serial=vdb"
+    loop0, vdb = json.loads(arguments[1]), json.loads(arguments[5])
+    assert loop0 == {
+        "node-name": "host-loop0", "driver": "raw", "read-only": True,
+        "file": {
+            "driver": "host_device", "filename": "/dev/odd,name", "locking": "off",
+            "read-only": True,
+        },
+    }  # fmt: skip
+    assert vdb["read-only"] is vdb["file"]["read-only"] is False
 
 
 def test_the_launch_carries_devices_to_the_agent_and_through_json() -> None:

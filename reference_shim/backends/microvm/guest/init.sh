@@ -160,12 +160,21 @@ make_node() {  # make_node PATH TYPE MAJOR MINOR MODE UID GID: the node at PATH 
         && chown "$6:$7" "$target"
 }
 disk_number() {  # disk_number SERIAL: MAJOR:MINOR of the guest's disk the host gave that serial
+    # (a container of a shared pod VM: an SCSI disk of its own target, its serial in VPD page 0x80
+    # after the page's 4-byte header)
     for _ in $(seq 100); do
-        for disk in /sys/block/vd*; do
-            serial=""  # the file ends with no newline: read fails, having read it
-            read -r serial 2>/dev/null < "$disk/serial"
-            [ "$serial" = "$1" ] && cat "$disk/dev" && return 0
-        done
+        if [ -n "$MEMBER" ]; then
+            for disk in /sys/bus/scsi/devices/*:0:"$SCSI":*/block/*; do
+                [ -e "$disk" ] && [ "$(tail -c +5 "${disk%/block/*}/vpd_pg80")" = "$1" ] \
+                    && cat "$disk/dev" && return 0
+            done 2>/dev/null
+        else
+            for disk in /sys/block/vd*; do
+                serial=""  # the file ends with no newline: read fails, having read it
+                read -r serial 2>/dev/null < "$disk/serial"
+                [ "$serial" = "$1" ] && cat "$disk/dev" && return 0
+            done
+        fi
         sleep 0.05
     done
     return 1
