@@ -270,6 +270,10 @@ class VmSpec:
     devices: tuple[DeviceSpec, ...] = ()
     sysctls: dict[str, str] = field(default_factory=dict)
     resources: ResourceSpec = ResourceSpec()
+    # A pod's: what its containers ask in all, and its overhead (LinuxPodSandboxConfig.resources
+    # and .overhead, which the kubelet sends for runtimes that size a sandbox); a backend that
+    # runs the pod as a VM of its own sizes the VM from it, the others leave it (as runc does).
+    pod_resources: ResourceSpec = ResourceSpec()
     security: SecuritySpec = SecuritySpec()
     stop_signal: str = ""
     tty: bool = False

@@ -254,6 +254,9 @@ class MicrovmBackend:
                 "bridge": bridge, "shares": [share.to_json() for share in shared],
                 "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
                 "boots": self.shared_pod_vms and image is None,
+                "size": pod_vm.size(spec.pod_resources)
+                if self.shared_pod_vms and image is None
+                else None,
                 "member_of": spec.placement.inside if member else "",
                 "pid_of": spec.placement.pid_of if member else "",
             }  # fmt: skip
@@ -314,9 +317,10 @@ class MicrovmBackend:
         with self._lock:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
+        launch = pod_vm.PodLaunch.of_pod(document)
         try:
-            devices = pod_shares.start(files, pod_vm.POD_MEMORY_MIB) + pod_vm.qemu_devices()
-            machine.boot(kernel, ramdisk, pod_vm.PodLaunch.of_pod(document), devices)
+            devices = pod_shares.start(files, launch.memory_mib) + pod_vm.qemu_devices()
+            machine.boot(kernel, ramdisk, launch, devices)
             if document.get("cgroup_parent"):  # the pod's containers run in this QEMU
                 host_cgroup.place(machine.pid, document["cgroup_parent"], vm_id)
         except ShimError:

@@ -103,19 +103,25 @@ def vm_memory_mib(resources: ResourceSpec) -> int:
 
 
 def vm_cpus(resources: ResourceSpec) -> int:
-    """The VM's vCPUs (QEMU's ``-smp``): one, or as many as the cpuset names (CPU 3 needs
-    four), at most the host's; a VM has one NUMA node, so ``cpuset_mems`` may only name 0."""
+    """The VM's vCPUs (QEMU's ``-smp``): one, or as many as the CPU quota uses in full (a quota
+    of 1.5 CPUs needs two) or the cpuset names (CPU 3 needs four); a quota beyond the host's
+    CPUs gets them all (it holds as a ceiling, as runc's does on a smaller node), a cpuset
+    beyond them is refused. A VM has one NUMA node, so ``cpuset_mems`` may only name 0."""
     if resources.cpuset_mems and cpu_list(resources.cpuset_mems) != {0}:
         raise Unimplemented(
             f"linux.resources.cpuset_mems {resources.cpuset_mems!r}: a microvm VM has one "
             "memory node, 0"
         )
+    host = os.cpu_count() or 1
     wanted = max(cpu_list(resources.cpuset_cpus), default=0) + 1
-    if wanted > (os.cpu_count() or 1):
+    if wanted > host:
         raise Unimplemented(
             f"linux.resources.cpuset_cpus {resources.cpuset_cpus!r}: a VM gets at most the "
-            f"host's {os.cpu_count()} CPUs"
+            f"host's {host} CPUs"
         )
+    if resources.cpu_quota > 0:
+        period = resources.cpu_period or DEFAULT_CPU_PERIOD_US
+        wanted = max(wanted, min(host, math.ceil(resources.cpu_quota / period)))
     return wanted
 
 

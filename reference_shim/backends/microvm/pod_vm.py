@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reference_shim.backends.base import VmSpec
+from reference_shim.backends.base import ResourceSpec, VmSpec
 from reference_shim.backends.microvm import devices as host_devices
 from reference_shim.backends.microvm import pod_shares
 from reference_shim.backends.microvm.attach import WorkloadStdio
 from reference_shim.backends.microvm.devices import Disk
-from reference_shim.backends.microvm.limits import sysctl_path
+from reference_shim.backends.microvm.limits import sysctl_path, vm_cpus, vm_memory_mib
 from reference_shim.backends.microvm.machine import (
     BOOT_TIMEOUT_S,
     MEMORY_MIB,
@@ -103,11 +103,20 @@ class PodLaunch(Launch):
         hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + (
             f"{ip}\t{hostname}\n" if hostname else ""
         )
+        memory_mib, cpus = document.get("size") or (POD_MEMORY_MIB, 1)
         return cls(
             argv=(), env=(), working_dir="/", uid=0, gid=0, hostname=hostname,
             readonly_rootfs=False, readonly_files=(), address=address, sysctls=sysctls,
-            memory_mib=POD_MEMORY_MIB, hosts=hosts,
+            memory_mib=memory_mib, cpus=cpus, hosts=hosts,
         )  # fmt: skip
+
+
+def size(pod_resources: ResourceSpec) -> tuple[int, int]:
+    """The pod VM's RAM (MiB) and vCPUs: what the pod's resources need in a VM of their own
+    (``limits``: a memory limit and the guest above it, the CPU quota in full, the cpuset), and
+    never less than a pod VM without resources has: containers without limits share it."""
+    memory_mib = max(POD_MEMORY_MIB, vm_memory_mib(pod_resources))
+    return memory_mib, vm_cpus(pod_resources)
 
 
 def in_pod_vm(spec: VmSpec) -> VmSpec:

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeAlias
 
@@ -119,10 +119,21 @@ def pod_spec(pod: PodRecord, image: str, placement: Placement) -> VmSpec:
         hostname=pod_hostname(config),
         ports=tuple(p for p in port_specs(config) if not (pod.shim_ports and shim_serves(p))),
         sysctls=dict(config.linux.sysctls),
+        pod_resources=pod_resources(config.linux),
         security=pod_security(config.linux.security_context),
         cgroup_parent=config.linux.cgroup_parent,
         shareable_ipc=True,
     )
+
+
+def pod_resources(linux: cri.LinuxPodSandboxConfig) -> ResourceSpec:
+    """The pod's resources with its overhead added to what has a limit: the memory and CPU
+    quota a VM of the pod's own needs (api.proto LinuxPodSandboxConfig: ``overhead`` is what
+    the sandbox costs on top of its containers, ``resources`` their sum)."""
+    asked, overhead = resources(linux.resources), linux.overhead
+    memory = asked.memory_limit + overhead.memory_limit_in_bytes if asked.memory_limit else 0
+    quota = asked.cpu_quota + overhead.cpu_quota if asked.cpu_quota > 0 else asked.cpu_quota
+    return replace(asked, memory_limit=memory, cpu_quota=quota)
 
 
 # -- container ------------------------------------------------------------------------

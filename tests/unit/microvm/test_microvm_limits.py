@@ -5,6 +5,7 @@ sysctl paths, the agent's figures, groups and capabilities, and the spec lines t
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from reference_shim.backends.microvm import host_cgroup, limits, privileges, wor
 from reference_shim.backends.microvm.machine import MEMORY_MIB, Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
+HOST_CPUS = os.cpu_count() or 1
 MIB = 1024 * 1024
 
 
@@ -67,6 +69,9 @@ def test_a_memory_limit_gets_a_vm_with_room_for_the_guest_above_it() -> None:
 
 def test_a_cpuset_sizes_the_vm_and_what_a_vm_cannot_have_is_refused() -> None:
     assert limits.vm_cpus(ResourceSpec(cpuset_cpus="0")) == 1
+    assert limits.vm_cpus(ResourceSpec(cpu_quota=100_001, cpu_period=100_000)) == min(2, HOST_CPUS)
+    assert limits.vm_cpus(ResourceSpec(cpu_quota=10**9)) == HOST_CPUS  # a ceiling: the host's
+    assert limits.vm_cpus(ResourceSpec(cpu_quota=-1)) == 1
     assert limits.cpu_list("0-2,5") == {0, 1, 2, 5}
     with pytest.raises(Unimplemented, match="cpuset_cpus"):
         limits.vm_cpus(ResourceSpec(cpuset_cpus="4095"))

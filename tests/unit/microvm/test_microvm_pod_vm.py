@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import secrets
 import shutil
 from pathlib import Path
 
 import pytest
 
-from reference_shim.backends.base import Capability, Placement, VmRole, VmSpec
+from reference_shim.backends.base import Capability, Placement, ResourceSpec, VmRole, VmSpec
 from reference_shim.backends.microvm import pod_shares, pod_vm
 from reference_shim.backends.microvm.backend import MicrovmBackend
+from reference_shim.backends.microvm.limits import GUEST_HEADROOM_MIB
 from reference_shim.backends.microvm.machine import Launch, VmFiles, qemu_command
 from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.shares import Share, ShareFiles
@@ -25,6 +27,16 @@ POD = {
     "address": "10.233.0.7/16", "hostname": "web-0",
     "sysctls": {"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shm_rmid_forced": "1"},
 }  # fmt: skip
+
+
+def test_the_pod_vm_is_sized_from_the_pods_resources_never_below_its_default() -> None:
+    assert pod_vm.size(ResourceSpec()) == (pod_vm.POD_MEMORY_MIB, 1)
+    assert pod_vm.size(ResourceSpec(memory_limit=16 << 20))[0] == pod_vm.POD_MEMORY_MIB
+    memory_mib, cpus = pod_vm.size(ResourceSpec(memory_limit=1 << 30, cpu_quota=200_000))
+    assert memory_mib == 1024 + GUEST_HEADROOM_MIB
+    assert cpus == min(2, os.cpu_count() or 1)
+    launch = pod_vm.PodLaunch.of_pod({**POD, "size": [memory_mib, cpus]})
+    assert (launch.memory_mib, launch.cpus) == (memory_mib, cpus)
 
 
 def test_the_pod_vm_is_told_the_pods_settings_then_pod() -> None:

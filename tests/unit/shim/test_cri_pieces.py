@@ -145,6 +145,25 @@ def test_the_sandbox_security_context_is_the_pod_vms() -> None:
         vm_specs.pod_security(cri.LinuxSandboxSecurityContext(run_as_group=cri.Int64Value(value=1)))
 
 
+def test_a_pods_resources_carry_its_overhead_on_top_of_what_has_a_limit() -> None:
+    gib = 1 << 30
+    linux = cri.LinuxPodSandboxConfig(
+        resources=cri.LinuxContainerResources(
+            memory_limit_in_bytes=gib, cpu_quota=150_000, cpu_period=100_000, cpu_shares=512
+        ),
+        overhead=cri.LinuxContainerResources(memory_limit_in_bytes=gib // 4, cpu_quota=50_000),
+    )
+    sized = vm_specs.pod_resources(linux)
+    assert (sized.memory_limit, sized.cpu_quota, sized.cpu_period) == (
+        gib + gib // 4,
+        200_000,
+        100_000,
+    )
+    assert sized.cpu_shares == 512
+    only_overhead = cri.LinuxPodSandboxConfig(overhead=linux.overhead)
+    assert vm_specs.pod_resources(only_overhead).memory_limit == 0  # no limit: none added
+
+
 @pytest.mark.parametrize(
     ("linux", "message"),
     [
