@@ -56,7 +56,8 @@ from reference_shim.backends.microvm import (
 from reference_shim.backends.microvm.disks import make_disk
 from reference_shim.backends.microvm.guest import GuestKernel, initramfs
 from reference_shim.backends.microvm.images import MicrovmImages
-from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
+from reference_shim.backends.microvm.launch import Launch
+from reference_shim.backends.microvm.machine import Machine
 from reference_shim.backends.microvm.network import (
     BRIDGE,
     Nic,
@@ -66,6 +67,7 @@ from reference_shim.backends.microvm.network import (
 )
 from reference_shim.backends.microvm.pod_networks import PodBridges
 from reference_shim.backends.microvm.ports import PodPorts, ports_json
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns

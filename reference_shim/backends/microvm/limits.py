@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from reference_shim.backends.base import ResourceSpec, VmStats
-from reference_shim.backends.microvm.machine import MEMORY_MIB
+from reference_shim.backends.microvm.launch import MEMORY_MIB
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 MIB = 1024 * 1024

@@ -19,272 +19,31 @@ import select
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ExecResult
 from reference_shim.backends.microvm.attach import WorkloadStdio
-from reference_shim.backends.microvm.devices import Disk
+from reference_shim.backends.microvm.launch import Launch, b64
 from reference_shim.backends.microvm.monitor import Monitor
 from reference_shim.backends.microvm.network import Nic
+from reference_shim.backends.microvm.qemu import VmFiles, qemu_command
 from reference_shim.backends.microvm.sessions import Sessions
-from reference_shim.backends.recorded_output import LineWriter, RecordedFiles
+from reference_shim.backends.recorded_output import LineWriter
 from reference_shim.errors import BackendError, DeadlineExceeded, FailedPrecondition
 from reference_shim.timestamps import now_ns
 
 RECONNECT_TIMEOUT_S = 5.0  # a running QEMU accepts a client on its ports at once
 BOOT_TIMEOUT_S = 60.0  # TCG on a busy 2-core machine: a boot is ~3 s, allow for contention
-ALL_CAPABILITIES = (1 << 64) - 1  # a launch that names none keeps the bounding set whole
-MEMORY_MIB = 256  # a VM without a memory limit (limits.vm_memory_mib)
 KILLED_EXIT = 137
 _READ_BYTES = 64 * 1024
 # The agent's answers to a request: ``KIND ID WORDS...`` (README.md, the wire format).
 ANSWERS = frozenset({"EXECEND", "STATSEND", "UPDATED", "CREDSEND"})
 ASK_TIMEOUT_S = 30.0  # a loaded TCG guest can take seconds to answer
-
-
-EMPTY_WORD = "-"
-
-
-def b64(text: str) -> str:
-    """One word of a line to the agent: ``text`` in base64, and the empty text ``-`` (not in
-    base64's alphabet), since an empty word would vanish between the spaces of its line (an
-    argv may hold empty arguments)."""
-    return base64.b64encode(text.encode()).decode() or EMPTY_WORD
-
-
-def kvm_works() -> bool:
-    """Whether to ask for KVM. /dev/kvm exists on this project's machines, yet a KVM guest
-    does not boot there (nested virtualisation): CRI_MICROVM_ACCEL=kvm opts in."""
-    return os.environ.get("CRI_MICROVM_ACCEL") == "kvm" and os.path.exists("/dev/kvm")
-
-
-@dataclass(frozen=True)
-class VmFiles(RecordedFiles):
-    """What one VM keeps in its folder of the backend's state, and its sockets' folder."""
-
-    @property
-    def sockets(self) -> Path:
-        """A short folder for the VM's sockets: a unix socket's path holds 107 bytes at most,
-        and the state folder can be deep."""
-        return Path(tempfile.gettempdir()) / f"cri-microvm-{self.folder.name[:16]}"
-
-    @property
-    def ctl(self) -> Path:
-        return self.sockets / "ctl.sock"
-
-    @property
-    def out(self) -> Path:
-        return self.sockets / "stdout.sock"
-
-    @property
-    def err(self) -> Path:
-        return self.sockets / "stderr.sock"
-
-    @property
-    def stdin(self) -> Path:
-        return self.sockets / "stdin.sock"
-
-    @property
-    def qmp(self) -> Path:
-        """QEMU's monitor, which hot-plugs the ports of streaming sessions (``monitor``)."""
-        return self.sockets / "qmp.sock"
-
-    @property
-    def disk(self) -> Path:
-        return self.folder / "root.ext4"
-
-    @property
-    def console(self) -> Path:
-        return self.folder / "console.log"
-
-    @property
-    def spec(self) -> Path:
-        return self.folder / "spec.json"
-
-    @property
-    def pid(self) -> Path:
-        return self.folder / "qemu.pid"
-
-    @property
-    def reported(self) -> Path:
-        """The exit the agent reported, kept before it may power off (``exit.json`` is written
-        once QEMU has ended)."""
-        return self.folder / "reported.json"
-
-
-def host_tsc_khz() -> int:
-    """The host's TSC rate, which a TCG guest's TSC runs at (QEMU reads the host's TSC)."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("cpu MHz"):
-            return int(float(line.split(":")[1]) * 1000)
-    return 0
-
-
-def kernel_arguments() -> str:
-    """``tsc_early_khz``: microvm has no HPET or PM timer, so the guest calibrates its TSC against
-    the PIT alone, and on a loaded host under TCG that fails ("Unable to calibrate against PIT")
-    and boot stalls. The TSC's rate is known: the host's."""
-    arguments = ["console=ttyS0", "panic=-1"]
-    khz = host_tsc_khz()
-    if khz and not kvm_works():
-        arguments.append(f"tsc_early_khz={khz}")
-    if os.environ.get("CRI_MICROVM_TRACE") == "1":
-        arguments.append("microvm.trace")
-    return " ".join(arguments)
-
-
-def qemu_command(
-    files: VmFiles,
-    kernel: Path,
-    initramfs: Path,
-    devices: Iterable[str] = (),
-    stdin: bool = False,
-    memory_mib: int = MEMORY_MIB,
-    cpus: int = 1,
-) -> list[str]:
-    """QEMU's command line; ``devices`` adds arguments (the virtiofs share's, ``shares``),
-    ``stdin`` a port for the workload's standard input; the VM's size (``limits``)."""
-    command = [
-        "qemu-system-x86_64", "-M", "microvm,pit=on,pic=on,rtc=on",
-        "-accel", "kvm" if kvm_works() else "tcg", "-m", str(memory_mib), "-smp", str(cpus),
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-pidfile", str(files.pid),
-        "-kernel", str(kernel), "-initrd", str(initramfs),
-        "-append", kernel_arguments(), "-serial", f"file:{files.console}",
-        "-device", "virtio-serial-device", "-qmp", f"unix:{files.qmp},server=on,wait=off",
-    ]  # fmt: skip
-    if files.disk.exists():  # a shared pod VM has none: its containers' disks are plugged later
-        command += ["-drive", f"id=root,file={files.disk},format=raw,if=none",
-                    "-device", "virtio-blk-device,drive=root"]  # fmt: skip
-    ports = [("ctl", files.ctl), ("stdout", files.out), ("stderr", files.err)]
-    for name, path in ports + ([("stdin", files.stdin)] if stdin else []):
-        command += [
-            "-chardev", f"socket,id={name},path={path},server=on,wait=off",
-            "-device", f"virtserialport,chardev={name},name={name}",
-        ]  # fmt: skip
-    return command + list(devices)
-
-
-@dataclass(frozen=True)
-class Launch:
-    """What the agent runs: argv, env, working dir, user, hostname, root mode."""
-
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...]
-    working_dir: str
-    uid: int
-    gid: int
-    hostname: str
-    readonly_rootfs: bool
-    readonly_files: tuple[str, ...]
-    address: str = ""  # the VM's address on the bridge, with its prefix ("" : no NIC)
-    # mounts from the host: (entry of the VM's virtiofs share, container path, read-only)
-    mounts: tuple[tuple[str, str, bool], ...] = ()
-    tty: bool = False
-    stdin: bool = False
-    stdin_once: bool = False
-    # resources and kernel settings (limits.py): the VM's size, the workload cgroup's files,
-    # the sysctls (paths under /proc/sys), the workload's OOM score
-    memory_mib: int = MEMORY_MIB
-    cpus: int = 1
-    limits: tuple[tuple[str, str], ...] = ()
-    sysctls: tuple[tuple[str, str], ...] = ()
-    oom_score_adj: int = 0
-    # seccomp (seccomp_filter.py): the BPF program the launcher installs, base64 ("" none), and
-    # seccomp(2)'s flags for it
-    seccomp_filter: str = ""
-    seccomp_flags: int = 0
-    # privileges (privileges.py): what the agent's launcher and mounts apply
-    groups: tuple[int, ...] = ()
-    capabilities: int = ALL_CAPABILITIES
-    ambient_capabilities: int = 0  # a mask, as ``capabilities``
-    no_new_privs: bool = False
-    privileged: bool = False
-    masked_paths: tuple[str, ...] = ()
-    readonly_paths: tuple[str, ...] = ()
-    # the workload as PID 1 of a PID namespace of its own (CRI CONTAINER), or in the VM's (POD)
-    own_pid_namespace: bool = True
-    # shared-vm, pid TARGET: the guest pid of the container whose PID namespace it joins (0: none)
-    pid_target: int = 0
-    # host devices (devices.py): the agent's DEVICE lines, QEMU's disks, the device filter
-    devices: tuple[str, ...] = ()
-    disks: tuple[Disk, ...] = ()
-    device_rules: tuple[str, ...] = ()
-    # a user namespace (user_namespace.py): "UIDS GIDS", the maps' extents; "" none
-    user_namespace: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any]) -> Launch:
-        fields = {**document, "env": tuple(tuple(pair) for pair in document["env"])}
-        fields["argv"] = tuple(document["argv"])
-        fields["readonly_files"] = tuple(document["readonly_files"])
-        fields["mounts"] = tuple(tuple(mount) for mount in document.get("mounts", ()))
-        for name in ("limits", "sysctls"):
-            fields[name] = tuple(tuple(pair) for pair in document.get(name, ()))
-        for name in ("groups", "masked_paths", "readonly_paths", "devices", "device_rules"):
-            fields[name] = tuple(document.get(name, ()))
-        fields["disks"] = tuple(Disk(**disk) for disk in document.get("disks", ()))
-        return cls(**fields)
-
-    def _groups(self) -> str:
-        return ",".join(map(str, self.groups)) or "-"
-
-    def _capabilities(self) -> str:
-        """The bounding set as a hex mask, ``:`` and the ambient set's when there is one."""
-        ambient = f":{self.ambient_capabilities:x}" if self.ambient_capabilities else ""
-        return f"{self.capabilities:x}{ambient}"
-
-    def _flags(self) -> str:
-        """``n`` no_new_privs, ``p`` privileged (a writable /sys and cgroup), ``-`` neither."""
-        return ("n" if self.no_new_privs else "") + ("p" if self.privileged else "") or "-"
-
-    def lines(self) -> list[str]:
-        def words(values: Iterable[str]) -> str:
-            return " ".join(b64(value) for value in values)
-
-        return [
-            f"ENV {words(f'{key}={value}' for key, value in self.env)}",
-            f"ARGV {words(self.argv)}",
-            f"CWD {b64(self.working_dir or '/')}",
-            f"USER {self.uid} {self.gid}",
-            *([f"HOSTNAME {b64(self.hostname)}"] if self.hostname else []),
-            f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
-            f"READONLY {words(self.readonly_files)}",
-            *([f"NETWORK {self.address}"] if self.address else []),
-            *(
-                f"MOUNT {b64(name)} {b64(path)} {'ro' if readonly else 'rw'}"
-                for name, path, readonly in self.mounts
-            ),
-            f"TTY {int(self.tty)}",
-            f"STDIN {int(self.stdin)}",
-            f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",
-            f"LIMITS {words(f'{name}={value}' for name, value in self.limits)}",
-            f"OOMSCOREADJ {self.oom_score_adj}",
-            *(
-                [f"SECCOMP {self.seccomp_flags} {self.seccomp_filter}"]
-                if self.seccomp_filter
-                else []
-            ),
-            f"PRIVS {self._groups()} {self._capabilities()} {self._flags()}",
-            f"MASKED {words(self.masked_paths)}",
-            f"ROPATHS {words(self.readonly_paths)}",
-            f"PIDNS target {self.pid_target}"
-            if self.pid_target
-            else f"PIDNS {'container' if self.own_pid_namespace else 'pod'}",
-            *(f"DEVICE {device}" for device in self.devices),
-            *([f"DEVRULES {' '.join(self.device_rules)}"] if self.device_rules else []),
-            *([f"USERNS {self.user_namespace}"] if self.user_namespace else []),
-            "START",
-        ]
 
 
 def _wait_for_end(pid: int) -> int | None:

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from reference_shim.backends.microvm.machine import VmFiles
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.backends.microvm.shares import (
     Share,
     ShareFiles,

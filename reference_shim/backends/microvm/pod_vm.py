@@ -39,15 +39,10 @@ from reference_shim.backends.microvm import devices as host_devices
 from reference_shim.backends.microvm import pod_shares
 from reference_shim.backends.microvm.attach import WorkloadStdio
 from reference_shim.backends.microvm.devices import Disk
+from reference_shim.backends.microvm.launch import MEMORY_MIB, Launch, b64
 from reference_shim.backends.microvm.limits import sysctl_path, vm_cpus, vm_memory_mib
-from reference_shim.backends.microvm.machine import (
-    BOOT_TIMEOUT_S,
-    MEMORY_MIB,
-    Launch,
-    Machine,
-    VmFiles,
-    b64,
-)
+from reference_shim.backends.microvm.machine import BOOT_TIMEOUT_S, Machine
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.backends.microvm.recovery import record_end
 from reference_shim.backends.microvm.sessions import Sessions
 from reference_shim.backends.microvm.shares import Share

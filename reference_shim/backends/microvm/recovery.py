@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from signal import SIGKILL
 
-from reference_shim.backends.microvm.machine import Machine, VmFiles
+from reference_shim.backends.microvm.machine import Machine
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.backends.microvm.shares import stop_daemon
 from reference_shim.errors import ShimError
 from reference_shim.timestamps import now_ns

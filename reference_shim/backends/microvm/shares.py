@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from reference_shim.backends.base import ImageMountSpec, MountSpec
-from reference_shim.backends.microvm.machine import VmFiles
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.errors import (
     BackendError,
     BackendUnavailable,

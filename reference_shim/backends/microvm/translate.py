@@ -22,7 +22,7 @@ from reference_shim.backends.microvm import (
     user_namespace,
 )
 from reference_shim.backends.microvm.images import StoredImage
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.backends.microvm.seccomp_filter import filter_settings
 from reference_shim.backends.microvm.shares import Share
 from reference_shim.backends.refusals import Asked, Reasons, asked, refuse

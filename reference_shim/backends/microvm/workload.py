@@ -14,7 +14,8 @@ from pathlib import Path
 
 from reference_shim.backends.base import ProcessUser, ResourceSpec, VmStats
 from reference_shim.backends.microvm import limits
-from reference_shim.backends.microvm.machine import Launch, Machine, b64
+from reference_shim.backends.microvm.launch import Launch, b64
+from reference_shim.backends.microvm.machine import Machine
 from reference_shim.backends.proc_status import parse_status
 from reference_shim.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
 from reference_shim.timestamps import now_ns

@@ -12,7 +12,7 @@ import pytest
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends.base import SecuritySpec
 from reference_shim.backends.microvm import privileges
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.errors import InvalidArgument
 

@@ -18,7 +18,7 @@ import pytest
 from reference_shim.backends.base import DeviceSpec
 from reference_shim.backends.microvm import devices
 from reference_shim.backends.microvm.devices import Disk
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.backends.microvm.static_build import static_program
 from reference_shim.errors import FailedPrecondition, InvalidArgument, Unimplemented
 

@@ -13,7 +13,7 @@ import pytest
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends.base import ProcessUser, ResourceSpec, SecuritySpec
 from reference_shim.backends.microvm import host_cgroup, limits, privileges, workload
-from reference_shim.backends.microvm.machine import MEMORY_MIB, Launch
+from reference_shim.backends.microvm.launch import MEMORY_MIB, Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 HOST_CPUS = os.cpu_count() or 1

@@ -20,7 +20,7 @@ from reference_shim.backends.base import (
 )
 from reference_shim.backends.microvm import backend, guest, translate
 from reference_shim.backends.microvm.images import normalized
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.errors import InvalidArgument, Unimplemented
 
 

@@ -16,9 +16,10 @@ import pytest
 from reference_shim.backends.base import Capability, Placement, ResourceSpec, VmRole, VmSpec
 from reference_shim.backends.microvm import pod_shares, pod_vm
 from reference_shim.backends.microvm.backend import MicrovmBackend
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.backends.microvm.limits import GUEST_HEADROOM_MIB
-from reference_shim.backends.microvm.machine import Launch, VmFiles, qemu_command
 from reference_shim.backends.microvm.monitor import Monitor
+from reference_shim.backends.microvm.qemu import VmFiles, qemu_command
 from reference_shim.backends.microvm.shares import Share, ShareFiles
 from reference_shim.errors import ResourceExhausted
 from reference_shim.strategies import ImpossiblePair, strategy_named

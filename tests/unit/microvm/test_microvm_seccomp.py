@@ -16,7 +16,7 @@ import pytest
 
 from reference_shim.backends.base import SecuritySpec
 from reference_shim.backends.microvm import seccomp_filter
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.backends.microvm.seccomp_profile import (
     GUEST_ARCHITECTURES,
     Action,

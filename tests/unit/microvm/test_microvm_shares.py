@@ -10,7 +10,9 @@ import pytest
 
 from reference_shim.backends.base import ImageMountSpec, MountSpec
 from reference_shim.backends.microvm import recovery, shares
-from reference_shim.backends.microvm.machine import Launch, Machine, VmFiles
+from reference_shim.backends.microvm.launch import Launch
+from reference_shim.backends.microvm.machine import Machine
+from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.errors import InvalidArgument, Unimplemented
 from reference_shim.timestamps import now_ns
 

@@ -9,7 +9,7 @@ import pytest
 
 from reference_shim.backends.base import IdMapping, SecuritySpec
 from reference_shim.backends.microvm import user_namespace
-from reference_shim.backends.microvm.machine import Launch
+from reference_shim.backends.microvm.launch import Launch
 from reference_shim.errors import InvalidArgument
 
 POD_RANGE = (IdMapping(container_id=0, host_id=2621440, length=65536),)
