@@ -1,7 +1,8 @@
 """What every VM boots: the kernel from scripts/services, and an initramfs built here.
 
 The initramfs is the agent's whole world: busybox-static as ``/bin/busybox``, the agent
-(``guest/init.sh``) as ``/init``, its static helpers (``static_build``) ``/bin/ptyrun``,
+(``guest/init.sh``) as ``/init`` with the parts it sources (``guest/NAME.sh``, ``AGENT_PARTS``)
+in ``/lib/agent``, its static helpers (``static_build``) ``/bin/ptyrun``,
 ``/bin/launch``, ``/bin/devcgroup`` and ``/bin/userns``, and the kernel's modules the agent
 loads: virtio's, the NIC's, virtiofs', and the features a container may use (the cloud kernel
 builds them as modules). It is a newc cpio archive, written byte by byte here (Debian 12 has
@@ -67,8 +68,16 @@ class GuestKernel:
         return found[0]
 
 
-def agent_script() -> bytes:
-    return resources.files("reference_shim.backends.microvm").joinpath("guest/init.sh").read_bytes()
+# The agent's parts that init.sh sources, one file per concern (``/lib/agent/NAME.sh``).
+AGENT_PARTS = (
+    "limits", "privileges", "pid_namespaces", "devices", "user_namespaces", "pod_vm", "streaming",
+)  # fmt: skip
+
+
+def agent_script(name: str = "init") -> bytes:
+    """``guest/NAME.sh``: the agent (``init``), or one of its parts."""
+    guest = resources.files("reference_shim.backends.microvm").joinpath("guest")
+    return guest.joinpath(f"{name}.sh").read_bytes()
 
 
 def _newc_entry(name: str, mode: int, data: bytes = b"", inode: int = 0) -> bytes:
@@ -85,9 +94,20 @@ def initramfs_bytes(
 ) -> bytes:
     """``programs``: the static helpers (``static_build``), each ``(NAME, binary)`` as
     ``/bin/NAME``."""
-    directories = ("bin", "lib", "lib/modules", "proc", "sys", "dev", "run", "container")
+    directories = (
+        "bin",
+        "lib",
+        "lib/agent",
+        "lib/modules",
+        "proc",
+        "sys",
+        "dev",
+        "run",
+        "container",
+    )
     files = [
         ("init", 0o100755, agent_script()),
+        *((f"lib/agent/{name}.sh", 0o100644, agent_script(name)) for name in AGENT_PARTS),
         ("bin/busybox", 0o100755, busybox.read_bytes()),
         *((f"bin/{name}", 0o100755, binary.read_bytes()) for name, binary in programs),
         *(

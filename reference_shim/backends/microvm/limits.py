@@ -1,6 +1,6 @@
 """A workload's resources in its VM: cgroup v2 files in the guest, the VM's size, its figures.
 
-The agent (``guest/init.sh``) mounts cgroup2 in the guest, puts the workload and its execs in a
+The agent (``guest/limits.sh``) mounts cgroup2 in the guest, puts the workload and its execs in a
 cgroup of their own (``/sys/fs/cgroup/workload``), and bind-mounts that cgroup at the
 container's ``/sys/fs/cgroup``, so a program in the container reads its limits where it would
 under runc. Here: what to write in which file of that cgroup (the ``LIMITS`` and ``UPDATE``

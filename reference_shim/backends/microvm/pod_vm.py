@@ -11,7 +11,7 @@ at boot: its root disk an ``scsi-hd`` on the SCSI controller (QMP ``blockdev-add
 ``virtserialport``s named with its key, as a streaming session's are (``monitor``). Then
 ``MEMBER KEY TARGET`` on the pod VM's ``ctl`` starts the container's agent there: the same
 agent script, in a mount namespace of its own, speaking the same lines on the container's own
-``ctl`` port (``guest/init.sh``), so a container is driven as a VM of its own is (``Member``, a
+``ctl`` port (``guest/pod_vm.sh``), so a container is driven as a VM of its own is (``Member``, a
 ``Machine``) and the wire format needs no key in every line: the port is the key.
 
 A container's agent leaves (``DONE``) once the host has kept its exit (``ACK``) or was told to
@@ -237,7 +237,7 @@ class Member(Machine):
 
     def _plug_host_disks(self, disks: tuple[Disk, ...]) -> None:
         """The container's host block devices, at LUNs 1 on of its target; the container's
-        agent finds each by its target and serial (``guest/init.sh``, ``disk_number``)."""
+        agent finds each by its target and serial (``guest/devices.sh``, ``disk_number``)."""
         host_devices.check_disks(disks)
         for lun, disk in enumerate(disks, start=1):
             self._plug_block(
