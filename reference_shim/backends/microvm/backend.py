@@ -25,6 +25,7 @@ import queue
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ from reference_shim.backends.microvm.network import (
 from reference_shim.backends.microvm.pod_networks import PodBridges
 from reference_shim.backends.microvm.ports import PodPorts, ports_json
 from reference_shim.backends.microvm.qemu import VmFiles
+from reference_shim.backends.microvm.vm_folders import take_over, vm_status
 from reference_shim.backends.recorded_output import RecordedOutput
 from reference_shim.errors import FailedPrecondition, NotFound, ShimError
 from reference_shim.timestamps import now_ns
@@ -129,35 +131,14 @@ class MicrovmBackend:
                 self._ports.open(vm_id, document)
 
     def _recover(self) -> None:
-        """Take over the VMs this instance's earlier shim processes started (``recovery``), and
-        stop the virtiofs daemons left by VMs that have ended. Shared pod VMs first: their
-        containers are taken over through them (``pod_vm``)."""
-        folders = sorted((self.folder / "vms").glob("*"))
-        pods_first = sorted(folders, key=lambda f: not (f / "spec.json").exists()
-                            or not self._spec(VmFiles(f)).get("boots"))  # fmt: skip
-        for folder in pods_first:
-            files = self._files(folder.name)
-            if files is None:
-                continue
-            if files.exit.exists():  # its QEMU has ended; a daemon of its may be left
-                shares.stop_daemon(files)
-                continue
-            document = self._spec(files)
-            mine = document["labels"].get(INSTANCE_LABEL) == self.instance
-            booted = document["launch"] is not None or document.get("boots")
-            if not mine or not booted or not files.started.exists():
-                continue
-            vm_id = folder.name
-            on_exit = functools.partial(self._exits.put, vm_id)
-            machine: Machine | None
-            if document.get("member_of"):
-                machine = pod_vm.rejoin(files, on_exit, self._machine(document["member_of"]))
-            else:
-                kind = pod_vm.PodVm if document.get("boots") else Machine
-                machine = recovery.reattach(files, on_exit, kind)
-            if machine is not None:
-                with self._lock:
-                    self._machines[vm_id] = machine
+        """Take over the VMs this instance's earlier shim processes started (``vm_folders``)."""
+        for vm_id, machine in take_over(self.folder / "vms", self.instance, self._on_exit):
+            with self._lock:
+                self._machines[vm_id] = machine
+
+    def _on_exit(self, vm_id: str) -> Callable[[], None]:
+        """What a VM's ``Machine`` calls when the VM exits: ``watch_changes`` reports it."""
+        return functools.partial(self._exits.put, vm_id)
 
     def teardown(self) -> None:
         """Close the host ports this shim relays; the bridge is the services script's."""
@@ -289,7 +270,7 @@ class MicrovmBackend:
         if document.get("member_of"):
             return self._join_pod_vm(vm_id, files, document)
         nic = Nic.of(vm_id, document["address"], document["bridge"])
-        machine = Machine(files, lambda: self._exits.put(vm_id), nic)
+        machine = Machine(files, self._on_exit(vm_id), nic)
         with self._lock:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
@@ -315,7 +296,7 @@ class MicrovmBackend:
     def _boot_pod_vm(self, vm_id: str, files: VmFiles, document: dict[str, Any]) -> None:
         """Strategy shared-vm: the pod's own VM, which its containers join (``pod_vm``)."""
         nic = Nic.of(vm_id, document["address"], document["bridge"])
-        machine = pod_vm.PodVm(files, lambda: self._exits.put(vm_id), nic)
+        machine = pod_vm.PodVm(files, self._on_exit(vm_id), nic)
         with self._lock:
             self._machines[vm_id] = machine
         kernel, ramdisk = self._boot_files()
@@ -344,7 +325,7 @@ class MicrovmBackend:
                     "the container whose PID namespace this one joins (pid TARGET) is not running"
                 )
             launch = replace(launch, pid_target=target.workload_pid)
-        member = pod_vm.Member(files, lambda: self._exits.put(vm_id), pod)
+        member = pod_vm.Member(files, self._on_exit(vm_id), pod)
         with self._lock:
             self._machines[vm_id] = member
         files.write_atomically(files.started, str(now_ns()))
@@ -441,32 +422,9 @@ class MicrovmBackend:
         if files is None:
             return VmStatus(vm_id, VmState.MISSING)
         try:
-            return self._status(vm_id, files)
+            return vm_status(vm_id, files, self._spec(files), self._machine(vm_id) is not None)
         except FileNotFoundError:  # removed meanwhile
             return VmStatus(vm_id, VmState.MISSING)
-
-    def _status(self, vm_id: str, files: VmFiles) -> VmStatus:
-        document = self._spec(files)
-        labels = dict(document["labels"])
-        started = files.started_at()
-        finished = files.exit_status()
-        if finished is not None:
-            return VmStatus(
-                vm_id, VmState.EXITED, exit_code=finished["exit_code"], started_at=started,
-                finished_at=max(int(finished["finished_at"]), started),
-                error=str(finished.get("error") or ""), labels=labels,
-                oom_killed=bool(finished.get("oom_killed")),
-            )  # fmt: skip
-        ip = str(document.get("address", "")).partition("/")[0]
-        if not started:
-            return VmStatus(vm_id, VmState.CREATED, ip=ip, labels=labels)
-        if document["launch"] is not None and self._machine(vm_id) is None:
-            # started by an earlier shim process and not taken over (another instance's VM)
-            return VmStatus(
-                vm_id, VmState.EXITED, exit_code=255, started_at=started, finished_at=started,
-                error="the VM belongs to another shim process", labels=labels,
-            )  # fmt: skip
-        return VmStatus(vm_id, VmState.RUNNING, started_at=started, ip=ip, labels=labels)
 
     def list_vms(self) -> dict[str, VmStatus]:
         found = {}
