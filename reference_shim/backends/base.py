@@ -81,6 +81,10 @@ class Capability(enum.Enum):
         "runs a workload in a user namespace with the uid and gid mappings of its spec "
         "(SecuritySpec.uid_mappings), its root filesystem mapped into it"
     )
+    STRICT_GROUPS = (
+        "gives a workload exactly the groups of its spec when asked (SecuritySpec.strict_groups: "
+        "CRI SupplementalGroupsPolicy Strict), none of the image's /etc/group"
+    )
 
 
 class Namespace(enum.Enum):
@@ -230,6 +234,9 @@ class IdMapping:
 class SecuritySpec:
     user: str = ""  # "uid", "uid:gid" or "name"; "" keeps the image's user
     group_add: tuple[str, ...] = ()
+    # the groups are exactly the primary group and group_add, none from the image's /etc/group
+    # (CRI SupplementalGroupsPolicy Strict; only for a backend with Capability.STRICT_GROUPS)
+    strict_groups: bool = False
     privileged: bool = False
     readonly_rootfs: bool = False
     cap_add: tuple[str, ...] = ()

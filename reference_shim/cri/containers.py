@@ -29,7 +29,7 @@ class Containers:
 
     def create(self, request: cri.CreateContainerRequest) -> str:
         config = validation.container_config(request.config, request.HasField("config"))
-        unhonoured.container_config(config, backends.user_namespaces(self.ctx.backend))
+        unhonoured.container_config(config, self.ctx.backend.capabilities)
         pod = self.ctx.registry.pod(request.pod_sandbox_id)
         log_file = log_paths.container_log_file(pod.config.log_directory, config.log_path)
         with self.ctx.registry.object_lock(pod.id):

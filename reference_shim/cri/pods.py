@@ -60,7 +60,7 @@ class Pods:
 
     def run(self, request: cri.RunPodSandboxRequest) -> str:
         config = validation.pod_config(request.config, request.HasField("config"))
-        unhonoured.pod_config(config, backends.user_namespaces(self.ctx.backend))
+        unhonoured.pod_config(config, self.ctx.backend.capabilities)
         if request.runtime_handler not in {DEFAULT_HANDLER}:
             raise InvalidArgument(
                 f"runtime handler {request.runtime_handler!r} is not configured; this shim "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 
 from reference_shim import __version__
-from reference_shim.backends.base import user_namespaces
+from reference_shim.backends.base import Capability, user_namespaces
 from reference_shim.cri.context import ShimContext
 from reference_shim.cri.convert.messages import verbose_info
 from reference_shim.errors import Unimplemented
@@ -45,7 +45,9 @@ def status(ctx: ShimContext, verbose: bool) -> cri.StatusResponse:
                 ),
             )
         ],
-        features=cri.RuntimeFeatures(supplemental_groups_policy=False),
+        features=cri.RuntimeFeatures(
+            supplemental_groups_policy=Capability.STRICT_GROUPS in ctx.backend.capabilities
+        ),
     )
     if verbose:
         response.info.update(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from cri_api.v1 import api_pb2 as cri
 from google.protobuf.message import Message
 
+from reference_shim.backends.base import Capability
 from reference_shim.cri import user_namespaces
 from reference_shim.errors import Unimplemented
 
@@ -75,29 +76,33 @@ def _namespaces(
 
 
 def _security(
-    context: cri.LinuxSandboxSecurityContext | cri.LinuxContainerSecurityContext, field: str
+    context: cri.LinuxSandboxSecurityContext | cri.LinuxContainerSecurityContext,
+    field: str,
+    strict_groups: bool,
 ) -> None:
     if _is_set(context.selinux_options):
         refuse(f"{field}.selinux_options", "SELinux labels cannot be applied by this shim")
-    if context.supplemental_groups_policy == cri.Strict:
+    if context.supplemental_groups_policy == cri.Strict and not strict_groups:
         refuse(
             f"{field}.supplemental_groups_policy Strict",
-            "only Merge is supported: the backends add the user's memberships from the image's "
-            "/etc/group themselves and cannot give exact groups",
+            "only Merge is supported by this backend: its engine adds the user's memberships "
+            "from the image's /etc/group itself and cannot give exact groups",
         )
 
 
 # -- pod sandbox ----------------------------------------------------------------------
 
 
-def pod_config(config: cri.PodSandboxConfig, user_namespaces: bool = False) -> None:
-    """``user_namespaces``: whether the backend runs them (Capability.USER_NAMESPACES)."""
+def pod_config(config: cri.PodSandboxConfig, can: frozenset[Capability] = frozenset()) -> None:
+    """``can``: the backend's capabilities; it may run user namespaces (USER_NAMESPACES), and
+    give exact groups (STRICT_GROUPS)."""
     context = config.linux.security_context
     field = "linux.security_context"
     _namespaces(
-        context.namespace_options, f"{field}.namespace_options", _POD_MODES, user_namespaces
-    )
-    _security(context, field)
+        context.namespace_options, f"{field}.namespace_options", _POD_MODES,
+        Capability.USER_NAMESPACES in can,
+    )  # fmt: skip
+    _security(context, field, Capability.STRICT_GROUPS in can)
 
 
 # -- container ------------------------------------------------------------------------
@@ -108,14 +113,15 @@ def _mount(mount: cri.Mount, field: str) -> None:
         refuse(f"{field}.uidMappings/gidMappings", "id-mapped mounts are not supported")
 
 
-def container_config(config: cri.ContainerConfig, user_namespaces: bool = False) -> None:
-    """``user_namespaces``: as ``pod_config``'s."""
+def container_config(config: cri.ContainerConfig, can: frozenset[Capability] = frozenset()) -> None:
+    """``can``: as ``pod_config``'s."""
     context = config.linux.security_context
     field = "linux.security_context"
     _namespaces(
-        context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES, user_namespaces
-    )
-    _security(context, field)
+        context.namespace_options, f"{field}.namespace_options", _CONTAINER_MODES,
+        Capability.USER_NAMESPACES in can,
+    )  # fmt: skip
+    _security(context, field, Capability.STRICT_GROUPS in can)
     for index, mount in enumerate(config.mounts):
         _mount(mount, f"mounts[{index}]")
     if config.CDI_devices:

@@ -85,7 +85,12 @@ class MicrovmBackend:
     name = "microvm"
     models_pods = True
     capabilities = frozenset(
-        {Capability.WORKLOAD_IN_POD_VM, Capability.POD_NETWORKS, Capability.USER_NAMESPACES}
+        {
+            Capability.WORKLOAD_IN_POD_VM,
+            Capability.POD_NETWORKS,
+            Capability.USER_NAMESPACES,
+            Capability.STRICT_GROUPS,
+        }
     )
 
     def __init__(

@@ -67,12 +67,12 @@ def capability_mask(names: frozenset[str]) -> int:
 def groups(
     uid: int, gid: int, security: SecuritySpec, table: Callable[[str], list[list[str]]]
 ) -> tuple[int, ...]:
-    """The supplementary groups, as containerd's SupplementalGroupsPolicy Merge gives them: the
-    primary gid, the image's groups (in ``/etc/group``) that list the user's name (from
-    ``/etc/passwd``, by uid), and the ones the spec adds; ``table`` reads an image file."""
+    """The supplementary groups, as containerd's SupplementalGroupsPolicy gives them: the
+    primary gid, under Merge the image's groups (in ``/etc/group``) that list the user's name
+    (from ``/etc/passwd``, by uid), and the ones the spec adds; ``table`` reads an image file."""
     name = next((e[0] for e in table("passwd") if len(e) > 2 and e[2] == str(uid)), None)
     found = [gid]
-    if name is not None:
+    if name is not None and not security.strict_groups:
         found += [int(e[2]) for e in table("group") if len(e) > 3 and name in e[3].split(",")]
     found += [int(group) for group in security.group_add]
     return tuple(dict.fromkeys(found))

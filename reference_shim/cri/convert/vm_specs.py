@@ -300,6 +300,7 @@ def security(config: cri.ContainerConfig, pod: PodRecord) -> SecuritySpec:
     return SecuritySpec(
         user=_user(context),
         group_add=tuple(str(group) for group in context.supplemental_groups),
+        strict_groups=context.supplemental_groups_policy == cri.Strict,
         privileged=context.privileged,
         readonly_rootfs=context.readonly_rootfs,
         cap_add=cap_add,

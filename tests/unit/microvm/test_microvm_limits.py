@@ -230,6 +230,11 @@ def test_groups_merge_the_images_with_the_ones_added(
     assert privileges.groups(uid, gid, security, _image_table) == expected
 
 
+def test_strict_groups_are_the_primary_and_the_added_ones_only() -> None:
+    security = SecuritySpec(group_add=("3001",), strict_groups=True)
+    assert privileges.groups(2345, 2346, security, _image_table) == (2346, 3001)
+
+
 @pytest.mark.parametrize(
     ("security", "expected"),
     [

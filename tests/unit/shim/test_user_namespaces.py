@@ -89,15 +89,16 @@ def test_a_container_shares_its_pods_user_namespace() -> None:
 
 
 def test_a_backend_without_them_refuses_them_and_one_with_them_checks_them() -> None:
+    can = frozenset({Capability.USER_NAMESPACES})
     pod = in_userns(pod_config(), options())
     with pytest.raises(Unimplemented, match=r"userns_options\.mode is not supported"):
         unhonoured.pod_config(pod)
-    unhonoured.pod_config(pod, user_namespaces=True)
+    unhonoured.pod_config(pod, can)
     with pytest.raises(InvalidArgument):
-        unhonoured.pod_config(in_userns(pod_config(), options(gids=())), user_namespaces=True)
+        unhonoured.pod_config(in_userns(pod_config(), options(gids=())), can)
     with pytest.raises(Unimplemented, match=r"userns_options\.mode is not supported"):
         unhonoured.container_config(in_userns(container_config(), options()))
-    unhonoured.container_config(in_userns(container_config(), options()), user_namespaces=True)
+    unhonoured.container_config(in_userns(container_config(), options()), can)
 
 
 # -- through the shim ---------------------------------------------------------------------------
