@@ -81,6 +81,10 @@ class Capability(enum.Enum):
         "runs a workload in a user namespace with the uid and gid mappings of its spec "
         "(SecuritySpec.uid_mappings), its root filesystem mapped into it"
     )
+    RECURSIVE_READ_ONLY_MOUNTS = (
+        "makes a read-only mount's submounts read-only too when asked "
+        "(MountSpec.recursive_readonly); the others refuse it (refusals.Asked)"
+    )
     STRICT_GROUPS = (
         "gives a workload exactly the groups of its spec when asked (SecuritySpec.strict_groups: "
         "CRI SupplementalGroupsPolicy Strict), none of the image's /etc/group"

@@ -40,7 +40,9 @@ def status(ctx: ShimContext, verbose: bool) -> cri.StatusResponse:
             cri.RuntimeHandler(
                 name="",
                 features=cri.RuntimeHandlerFeatures(
-                    recursive_read_only_mounts=False,
+                    recursive_read_only_mounts=(
+                        Capability.RECURSIVE_READ_ONLY_MOUNTS in ctx.backend.capabilities
+                    ),
                     user_namespaces=user_namespaces(ctx.backend),
                 ),
             )

@@ -90,6 +90,7 @@ class MicrovmBackend:
             Capability.POD_NETWORKS,
             Capability.USER_NAMESPACES,
             Capability.STRICT_GROUPS,
+            Capability.RECURSIVE_READ_ONLY_MOUNTS,
         }
     )
 

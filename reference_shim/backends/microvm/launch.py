@@ -37,8 +37,9 @@ class Launch:
     readonly_rootfs: bool
     readonly_files: tuple[str, ...]
     address: str = ""  # the VM's address on the bridge, with its prefix ("" : no NIC)
-    # mounts from the host: (entry of the VM's virtiofs share, container path, read-only)
-    mounts: tuple[tuple[str, str, bool], ...] = ()
+    # mounts from the host: (entry of the VM's virtiofs share, container path, mode: ``rw``,
+    # ``ro``, or ``rro``, read-only with the mounts under it)
+    mounts: tuple[tuple[str, str, str], ...] = ()
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
@@ -113,10 +114,7 @@ class Launch:
             f"ROOTFS {'ro' if self.readonly_rootfs else 'rw'}",
             f"READONLY {words(self.readonly_files)}",
             *([f"NETWORK {self.address}"] if self.address else []),
-            *(
-                f"MOUNT {b64(name)} {b64(path)} {'ro' if readonly else 'rw'}"
-                for name, path, readonly in self.mounts
-            ),
+            *(f"MOUNT {b64(name)} {b64(path)} {mode}" for name, path, mode in self.mounts),
             f"TTY {int(self.tty)}",
             f"STDIN {int(self.stdin)}",
             f"SYSCTL {words(f'{path}={value}' for path, value in self.sysctls)}",

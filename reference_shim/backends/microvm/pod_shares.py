@@ -11,7 +11,7 @@ table is never touched, and nothing stays mounted when the holder dies.
 
 The holder's copy of the host's mounts is as old as the pod (the host's root mount is private
 here: nothing the host mounts later reaches it), so each host path is cloned from the host's
-namespace as it is now into a private place of the holder's (``mount_into``), made a slave
+namespace as it is now into a private place of the holder's (``mount_api into``), made a slave
 (host-to-container propagation) or private there, read-only where asked (a remount does not
 propagate, a bind copies the flag), then bound into the staging folder.
 """
@@ -29,16 +29,17 @@ from pathlib import Path
 
 from reference_shim.backends.microvm.qemu import VmFiles
 from reference_shim.backends.microvm.shares import (
+    MOUNT_API,
     Share,
     ShareFiles,
     daemon_command,
     make_placeholder,
+    readonly_step,
     run_daemon,
 )
 from reference_shim.errors import BackendError
 
 NSENTER_TIMEOUT_S = 30.0
-MOUNT_INTO = "reference_shim.backends.microvm.mount_into"
 
 
 def _prepared(files: ShareFiles) -> Path:
@@ -88,8 +89,8 @@ def _in_holder(files: ShareFiles, script: str) -> None:
 
 def _clone_into_holder(files: ShareFiles, source: str, target: Path) -> None:
     """The host's mount tree at ``source``, as it is now, at ``target`` in the holder's
-    namespace (``mount_into``: the holder's copy of the host's mounts is as old as the pod)."""
-    _run([sys.executable, "-m", MOUNT_INTO, _holder(files), source, str(target)])
+    namespace (``mount_api into``: the holder's copy of the host's mounts is as old as the pod)."""
+    _run([sys.executable, "-m", MOUNT_API, "into", _holder(files), source, str(target)])
 
 
 def add(vm: VmFiles, key: str, shares: tuple[Share, ...]) -> None:
@@ -109,7 +110,7 @@ def add(vm: VmFiles, key: str, shares: tuple[Share, ...]) -> None:
             # a slave receives the host's later mounts and sends none back; private, none
             steps.append(f"mount --make-r{'slave' if share.follows_host else 'private'} {middle}")
             if share.readonly:
-                steps.append(f"mount -o remount,bind,ro {middle}")
+                steps.append(readonly_step(share, middle))
             steps.append(f"mount --rbind {middle} {shlex.quote(str(files.staging / share.name))}")
         _in_holder(files, "\n".join(steps))
     except BackendError:

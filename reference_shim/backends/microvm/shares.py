@@ -37,6 +37,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from reference_shim.errors import (
 
 VIRTIOFSD = Path("/usr/lib/qemu/virtiofsd")
 TAG = "shares"  # the virtiofs tag the agent mounts
+MOUNT_API = "reference_shim.backends.microvm.mount_api"
 SOCKET_WAIT_S = 20.0  # the daemon opens its socket in well under a second, even loaded
 
 
@@ -67,6 +69,14 @@ class Share:
     readonly: bool
     follows_host: bool  # host-to-container propagation
     is_file: bool
+    recursive_readonly: bool = False  # the mounts under it read-only too (``mount_api``)
+
+    @property
+    def mode(self) -> str:
+        """The agent's word for it (``MOUNT``): ``rw``, ``ro``, or ``rro`` (with what is under)."""
+        if not self.readonly:
+            return "rw"
+        return "rro" if self.recursive_readonly else "ro"
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -94,6 +104,7 @@ def plan(mounts: Iterable[MountSpec]) -> tuple[Share, ...]:
                 container_path=mount.container_path, readonly=mount.readonly,
                 follows_host=mount.propagation == "rslave",
                 is_file=not Path(mount.host_path).is_dir(),
+                recursive_readonly=mount.recursive_readonly,
             )
         )  # fmt: skip
     if shares and not VIRTIOFSD.exists():
@@ -154,9 +165,17 @@ def _namespace_script(files: ShareFiles, shares: Iterable[Share]) -> str:
         if not share.follows_host:
             steps.append(f"mount --make-rprivate {target}")
         if share.readonly:
-            steps.append(f"mount -o remount,bind,ro {target}")
+            steps.append(readonly_step(share, target))
     steps.append("exec " + shlex.join(daemon_command(files)))
     return "\n".join(steps)
+
+
+def readonly_step(share: Share, target: str) -> str:
+    """The shell step that makes a read-only share's bind at ``target`` (quoted) read-only in
+    the daemon's namespace: its top mount, or with the mounts under it (``mount_api``)."""
+    if share.recursive_readonly:
+        return shlex.join([sys.executable, "-m", MOUNT_API, "readonly"]) + f" {target}"
+    return f"mount -o remount,bind,ro {target}"
 
 
 def daemon_command(files: ShareFiles) -> list[str]:

@@ -31,10 +31,6 @@ from reference_shim.errors import InvalidArgument, Unimplemented
 # Honoured: hugepage limits and unified resources (cgroup files of the guest, ``limits``), and
 # ambient capabilities (raised by the launcher, ``privileges``).
 UNHONOURED: Reasons = {
-    Asked.RECURSIVE_READ_ONLY: (
-        "the microvm agent makes a mount read-only with a read-only bind remount of its top, "
-        "which leaves the submounts --rbind brings along as they are"
-    ),
     Asked.SELINUX_RELABEL: (
         "the microvm backend shares host folders over virtiofs as they are, it relabels no host "
         "path for SELinux"
@@ -125,7 +121,7 @@ def launch(
         hostname=hostname,
         readonly_rootfs=spec.security.readonly_rootfs,
         readonly_files=(),
-        mounts=tuple((share.name, share.container_path, share.readonly) for share in shared),
+        mounts=tuple((share.name, share.container_path, share.mode) for share in shared),
         tty=spec.tty,
         stdin=spec.stdin,
         stdin_once=spec.stdin and spec.stdin_once,

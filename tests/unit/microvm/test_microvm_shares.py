@@ -60,14 +60,15 @@ def test_the_daemon_namespace_binds_each_share_private_unless_it_follows_the_hos
 def test_mounts_become_mount_lines_before_start_and_round_trip_as_json() -> None:
     launch = Launch(
         argv=("true",), env=(), working_dir="/", uid=0, gid=0, hostname="", readonly_rootfs=False,
-        readonly_files=(), mounts=(("0", "/data dir", True), ("1", "/etc/f", False)),
+        readonly_files=(),
+        mounts=(("0", "/data dir", "ro"), ("1", "/etc/f", "rw"), ("2", "/r", "rro")),
     )  # fmt: skip
     lines = launch.lines()
     mounts = [line.split(" ") for line in lines if line.startswith("MOUNT ")]
     decoded = [
         (base64.b64decode(n).decode(), base64.b64decode(p).decode(), m) for _, n, p, m in mounts
     ]
-    assert decoded == [("0", "/data dir", "ro"), ("1", "/etc/f", "rw")]
+    assert decoded == [("0", "/data dir", "ro"), ("1", "/etc/f", "rw"), ("2", "/r", "rro")]
     assert lines[-1] == "START"
     assert Launch.from_json(json.loads(json.dumps(launch.to_json()))) == launch
 

@@ -8,6 +8,7 @@ makes them; the spec it gives is then offered to each backend's entry point.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cri_api.v1 import api_pb2 as cri
@@ -15,10 +16,13 @@ from cri_api.v1 import api_pb2 as cri
 from linux_capabilities import CAPABILITIES
 from reference_shim.backends import refusals
 from reference_shim.backends.apple import translate as apple
-from reference_shim.backends.base import ImageInfo, Placement, ResourceSpec, VmSpec
+from reference_shim.backends.apple.backend import AppleBackend
+from reference_shim.backends.base import Capability, ImageInfo, Placement, ResourceSpec, VmSpec
+from reference_shim.backends.docker import translate as docker
 from reference_shim.backends.docker.backend import DockerBackend
-from reference_shim.backends.microvm import limits, privileges
+from reference_shim.backends.microvm import limits, privileges, shares
 from reference_shim.backends.microvm import translate as microvm
+from reference_shim.backends.microvm.backend import MicrovmBackend
 from reference_shim.backends.refusals import Asked
 from reference_shim.cri import unhonoured
 from reference_shim.cri.convert import vm_specs
@@ -43,7 +47,9 @@ ASKING: dict[Asked, Change] = {
     Asked.RECURSIVE_READ_ONLY: _mount(readonly=True, recursive_read_only=True),
     Asked.SELINUX_RELABEL: _mount(selinux_relabel=True),
 }
-HONOURED_BY_MICROVM = {Asked.HUGEPAGE_LIMITS, Asked.UNIFIED, Asked.AMBIENT_CAPABILITIES}
+HONOURED_BY_MICROVM = {
+    Asked.HUGEPAGE_LIMITS, Asked.UNIFIED, Asked.AMBIENT_CAPABILITIES, Asked.RECURSIVE_READ_ONLY,
+}  # fmt: skip
 
 
 def spec_of(change: Change) -> VmSpec:
@@ -106,19 +112,34 @@ def test_microvm_refuses_what_its_guest_cannot_do_with_its_own_reason(field: Ask
 
 
 @pytest.mark.parametrize("field", sorted(HONOURED_BY_MICROVM, key=str))
-def test_microvm_honours_hugepage_limits_unified_resources_and_ambient_capabilities(
-    field: Asked,
+def test_microvm_honours_hugepages_unified_resources_ambient_capabilities_and_rro_mounts(
+    field: Asked, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(shares, "VIRTIOFSD", Path(__file__))  # planned, not started
     spec = spec_of(ASKING[field])
     microvm._refuse(spec)
     written = dict(limits.cgroup_files(spec.resources))
     ambient = privileges.settings(0, 0, spec.security, lambda name: [])["ambient_capabilities"]
+    modes = [share.mode for share in shares.plan(spec.mounts)]
     expected = {
-        Asked.HUGEPAGE_LIMITS: ({"hugetlb.2MB.max": str(4 << 20)}, 0),
-        Asked.UNIFIED: ({"memory.high": "1"}, 0),
-        Asked.AMBIENT_CAPABILITIES: ({}, 1 << CAPABILITIES.index("KILL")),
+        Asked.HUGEPAGE_LIMITS: ({"hugetlb.2MB.max": str(4 << 20)}, 0, []),
+        Asked.UNIFIED: ({"memory.high": "1"}, 0, []),
+        Asked.AMBIENT_CAPABILITIES: ({}, 1 << CAPABILITIES.index("KILL"), []),
+        Asked.RECURSIVE_READ_ONLY: ({}, 0, ["rro"]),
     }
-    assert (written, ambient) == expected[field]
+    assert (written, ambient, modes) == expected[field]
+
+
+def test_the_handler_advertises_recursive_read_only_mounts_where_the_backend_honours_them() -> None:
+    # Status's RuntimeHandlerFeatures come from the backend's capabilities; its refusals table
+    # must agree with them, or the kubelet would send what the backend refuses.
+    for can, unhonoured_table in (
+        (MicrovmBackend.capabilities, microvm.UNHONOURED),
+        (DockerBackend.capabilities, docker.UNHONOURED),
+        (AppleBackend.capabilities, apple.UNHONOURED),
+    ):
+        honoured = Asked.RECURSIVE_READ_ONLY not in unhonoured_table
+        assert (Capability.RECURSIVE_READ_ONLY_MOUNTS in can) is honoured
 
 
 def test_docker_refuses_them_in_an_update_too() -> None:

@@ -79,6 +79,15 @@ network() {
         || fail "cannot configure the network ($1 on eth0)"
 }
 
+# readonly_tree PATH: the mount at PATH and every mount under it read-only (busybox's mount has
+# no mount_setattr); what the guest automounts under it later (the host's submounts, which
+# virtiofs announces) inherits its parent's read-only flag
+readonly_tree() {
+    while read -r _ _ _ _ point _; do
+        case $point in "$1" | "$1"/*) mount -o remount,bind,ro "$point" || return 1 ;; esac
+    done < /proc/self/mountinfo
+}
+
 # mount_shares: the folders and files mounted from the host, live: the VM's virtiofs share at
 # /run/shares (one entry per mount, made by the host), each entry bound at its container path
 # (MOUNT lines, in order: parents first), read-only where asked.
@@ -98,6 +107,7 @@ mount_shares() {
         fi
         mount --rbind "$SHARES/$name" "$target" || return 1
         if [ "$mode" = ro ]; then mount -o remount,bind,ro "$target" || return 1; fi
+        if [ "$mode" = rro ]; then readonly_tree "$target" || return 1; fi
     done < /run/spec/mounts
 }
 
