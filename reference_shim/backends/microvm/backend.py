@@ -412,13 +412,13 @@ class MicrovmBackend:
         with self._lock:
             self._machines.pop(vm_id, None)
         self._ports.close(vm_id)
+        shutil.rmtree(files.sockets, ignore_errors=True)  # in the temp folder, not the state's
         try:
             document = self._spec(files)
         except FileNotFoundError:  # removed meanwhile, lease and all
             return
         if document.get("cgroup_parent"):
             host_cgroup.release(document["cgroup_parent"], vm_id)
-        shutil.rmtree(files.sockets, ignore_errors=True)
         shutil.rmtree(files.folder, ignore_errors=True)
         if document.get("leased"):  # the folder is gone first: a stale lease is free anyway
             release_address(document["bridge"], document["address"], files.folder)
