@@ -212,6 +212,7 @@ class MicrovmBackend:
             elif pod:  # the modelled pod's sysctls apply in its workload's VM
                 pod_sysctls = self._spec(pod).get("sysctls", {})
                 spec = dataclasses.replace(spec, sysctls={**pod_sysctls, **spec.sysctls})
+        boots = self.shared_pod_vms and spec.role is VmRole.POD  # shared-vm: the pod's own VM
         vm_id = secrets.token_hex(32)
         files = VmFiles(self.folder / "vms" / vm_id)
         files.folder.mkdir(parents=True)
@@ -242,10 +243,7 @@ class MicrovmBackend:
                 "address": address, "leased": pod is None, "ports": ports_json(spec.ports),
                 "bridge": bridge, "shares": [share.to_json() for share in shared],
                 "sysctls": spec.sysctls, "cgroup_parent": spec.cgroup_parent,
-                "boots": self.shared_pod_vms and image is None,
-                "size": pod_vm.size(spec.pod_resources)
-                if self.shared_pod_vms and image is None
-                else None,
+                "boots": boots, "size": pod_vm.size(spec.pod_resources) if boots else None,
                 "member_of": spec.placement.inside if member else "",
                 "pid_of": spec.placement.pid_of if member else "",
             }  # fmt: skip

@@ -98,7 +98,7 @@ class PodLaunch(Launch):
         hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + (
             f"{ip}\t{hostname}\n" if hostname else ""
         )
-        memory_mib, cpus = document.get("size") or (POD_MEMORY_MIB, 1)
+        memory_mib, cpus = document["size"]  # ``size``, at CreateContainer of the pod
         return cls(
             argv=(), env=(), working_dir="/", uid=0, gid=0, hostname=hostname,
             readonly_rootfs=False, readonly_files=(), address=address, sysctls=sysctls,

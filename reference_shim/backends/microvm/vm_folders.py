@@ -47,9 +47,9 @@ def vm_status(vm_id: str, files: VmFiles, document: dict[str, Any], held: bool) 
     return VmStatus(vm_id, VmState.RUNNING, started_at=started, ip=ip, labels=labels)
 
 
-def _spec(folder: Path) -> dict[str, Any] | None:
+def _spec(files: VmFiles) -> dict[str, Any] | None:
     try:
-        return dict(json.loads((folder / "spec.json").read_text()))
+        return dict(json.loads(files.spec.read_text()))
     except FileNotFoundError:
         return None
 
@@ -59,7 +59,7 @@ def take_over(
 ) -> Iterator[tuple[str, Machine]]:
     """Each started VM of ``instance`` in the folder ``vms`` whose QEMU still runs, as a
     ``Machine`` this process holds (``on_exit(vm_id)``: what it calls when the VM exits)."""
-    documents = {folder.name: _spec(folder) for folder in sorted(vms.glob("*"))}
+    documents = {folder.name: _spec(VmFiles(folder)) for folder in sorted(vms.glob("*"))}
     taken: dict[str, Machine] = {}
     pods_first = sorted(documents, key=lambda vm_id: not (documents[vm_id] or {}).get("boots"))
     for vm_id in pods_first:

@@ -27,6 +27,7 @@ from reference_shim.strategies import ImpossiblePair, strategy_named
 POD = {
     "address": "10.233.0.7/16", "hostname": "web-0",
     "sysctls": {"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shm_rmid_forced": "1"},
+    "size": [pod_vm.POD_MEMORY_MIB, 1],
 }  # fmt: skip
 
 
